@@ -1,0 +1,194 @@
+# petri - one GNU Makefile for everything.
+#   make            build the C library, petri-agent, petri, the BEAM app, the simulator
+#   make test       every suite: cmocka, EUnit, simulator, fuzz smoke, integration, asan
+#   make asan       AddressSanitizer + UBSan build of the C code and its tests
+#   make demo       a live evolution run
+#   make bench      the benchmarks of tests/bench/
+#   make deps       install (as root) or name the missing Debian packages
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+# ---- dependencies ---------------------------------------------------------
+DEB_PKGS := build-essential pkg-config libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils \
+	libcmocka-dev erlang-nox erlang-dev libinih-dev libjansson-dev libmicrohttpd-dev \
+	libcurl4-openssl-dev python3 python3-pytest elixir clang-format
+PKGS := libzmq libsodium lmdb inih jansson libmicrohttpd libcurl
+PYTHON := /usr/bin/python3
+DEPS_STAMP := build/.deps-ok
+
+$(DEPS_STAMP):
+	@mkdir -p build
+	@missing=""; \
+	for p in $(PKGS) cmocka; do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	command -v erlc >/dev/null || missing="$$missing erlang"; \
+	command -v elixir >/dev/null || missing="$$missing elixir"; \
+	command -v clang-format >/dev/null || missing="$$missing clang-format"; \
+	$(PYTHON) -c 'import pytest' 2>/dev/null || missing="$$missing pytest"; \
+	if [ -n "$$missing" ]; then \
+	  echo "petri: missing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "petri: installing Debian packages (apt-get)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(DEB_PKGS) \
+	      || { echo "petri: apt-get failed"; exit 1; }; \
+	  else \
+	    echo "petri: run as root:  apt-get install -y $(DEB_PKGS)"; exit 1; \
+	  fi; \
+	fi
+	@touch $@
+
+deps: $(DEPS_STAMP)
+
+# ---- flags ------------------------------------------------------------------
+CC ?= cc
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ERL_ROOT = $(shell erl -noshell -eval 'io:format("~s",[code:root_dir()]),halt().' 2>/dev/null)
+PREFIX ?= /usr/local
+BEAM_DIR_DEFAULT ?= $(CURDIR)/agent/beam/ebin
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wvla
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) -Ishared -Iagent -Icoordinator \
+	-DPETRI_VERSION=\"0.1.0\" -DPETRI_BEAM_DIR=\"$(BEAM_DIR_DEFAULT)\"
+OPT ?= -O2
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# B is the build directory; asan builds set B=build-asan and EXTRA=$(SAN_FLAGS)
+B ?= build
+EXTRA ?=
+CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(EXTRA) $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lm -lpthread
+
+# ---- sources ----------------------------------------------------------------
+SHARED_SRC := $(sort $(wildcard shared/*.c))
+AGENT_SRC := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)))
+COORD_SRC := $(sort $(filter-out coordinator/main.c,$(wildcard coordinator/*.c)))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+SIM_SRC := $(sort $(wildcard tests/sim/*.c))
+BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+LIBPETRI := $(B)/libpetri.a
+LIBAGENT := $(B)/libagent.a
+LIBCOORD := $(B)/libcoord.a
+AGENT_BIN := $(B)/bin/petri-agent
+COORD_BIN := $(B)/bin/petri
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+SIM_BIN := $(if $(SIM_SRC),$(B)/bin/swimsim)
+ALL_LIBS = $(LIBCOORD) $(LIBAGENT) $(LIBPETRI)
+
+$(B)/obj/%.o: %.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+$(LIBPETRI): $(call obj,$(SHARED_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIBAGENT): $(call obj,$(AGENT_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIBCOORD): $(call obj,$(COORD_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(AGENT_BIN): $(call obj,agent/main.c) $(LIBAGENT) $(LIBPETRI)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+$(COORD_BIN): $(call obj,coordinator/main.c) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+$(B)/tests/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+$(B)/fuzz/%: $(call obj,tests/fuzz/%.c) $(call obj,tests/fuzz/driver.c) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+$(B)/bench/%: $(call obj,tests/bench/%.c) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+$(B)/bin/swimsim: $(call obj,$(SIM_SRC)) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+BINS = $(AGENT_BIN) $(if $(wildcard coordinator/main.c),$(COORD_BIN)) $(SIM_BIN)
+c: $(BINS) $(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+
+# ---- the BEAM application ---------------------------------------------------
+ERL_SRC := $(sort $(wildcard agent/beam/src/*.erl))
+EBIN := agent/beam/ebin
+BEAMS := $(patsubst agent/beam/src/%.erl,$(EBIN)/%.beam,$(ERL_SRC))
+ERL_TEST_SRC := $(sort $(wildcard tests/beam/*_tests.erl))
+ERL_TEST_EBIN := build/beam-test
+ERL_TEST_BEAMS := $(patsubst tests/beam/%.erl,$(ERL_TEST_EBIN)/%.beam,$(ERL_TEST_SRC))
+
+$(EBIN)/%.beam: agent/beam/src/%.erl $(DEPS_STAMP)
+	@mkdir -p $(EBIN)
+	erlc -Werror +warn_missing_spec_all -o $(EBIN) $< 2>&1 || erlc -Werror -o $(EBIN) $<
+$(EBIN)/petri.app: agent/beam/src/petri.app.src
+	@mkdir -p $(EBIN)
+	cp $< $@
+$(ERL_TEST_EBIN)/%.beam: tests/beam/%.erl $(BEAMS)
+	@mkdir -p $(ERL_TEST_EBIN)
+	erlc -Werror -pa $(EBIN) -o $(ERL_TEST_EBIN) $<
+
+beam: $(BEAMS) $(if $(wildcard agent/beam/src/petri.app.src),$(EBIN)/petri.app)
+
+all: deps
+	@$(MAKE) --no-print-directory c beam
+
+# ---- tests ------------------------------------------------------------------
+unit: c
+	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+beam-test: beam $(ERL_TEST_BEAMS)
+	@if [ -n "$(ERL_TEST_SRC)" ]; then \
+	  mods=$$(ls $(ERL_TEST_SRC) | xargs -n1 basename | sed 's/\.erl$$//' | paste -sd, -); \
+	  erl -noshell -pa $(EBIN) -pa $(ERL_TEST_EBIN) -eval \
+	    "case eunit:test([$$mods], [verbose]) of ok -> halt(0); _ -> halt(1) end." ; \
+	fi
+
+fuzz-smoke: c
+	@fail=0; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+	  echo "== $$n"; $$f -runs=$${FUZZ_RUNS:-20000} tests/fuzz/corpus/$${n#fuzz_} || fail=1; done; exit $$fail
+
+sim-test: c
+	@if [ -x tests/sim/run_checks.sh ]; then tests/sim/run_checks.sh $(SIM_BIN); fi
+
+integration: all
+	@if ls tests/integration/test_*.py >/dev/null 2>&1; then \
+	  PETRI_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration; fi
+
+asan: deps
+	@$(MAKE) --no-print-directory B=build-asan OPT=-O1 EXTRA="$(SAN_FLAGS)" c
+	@export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1; \
+	$(MAKE) --no-print-directory B=build-asan OPT=-O1 EXTRA="$(SAN_FLAGS)" unit fuzz-smoke
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+test: all
+	@$(MAKE) --no-print-directory unit beam-test fuzz-smoke sim-test integration asan
+	@echo "petri: all suites passed"
+
+# ---- demo and benchmarks ------------------------------------------------------
+demo: all
+	@if [ -x $(COORD_BIN) ]; then $(COORD_BIN) demo; else tests/demo/single_host_demo.sh $(AGENT_BIN); fi
+
+bench: all
+	@for b in $(BENCH_BINS); do echo "== $$b"; $$b; done
+	@for s in tests/bench/*.sh tests/bench/*.py; do [ -f "$$s" ] || continue; echo "== $$s"; \
+	  case $$s in *.py) PETRI_BUILD=$(CURDIR)/$(B) $(PYTHON) $$s;; *) PETRI_BUILD=$(CURDIR)/$(B) bash $$s;; esac; done
+
+clean:
+	rm -rf build build-asan $(EBIN)
+
+.PHONY: all c beam deps unit beam-test fuzz-smoke sim-test integration asan format format-check \
+	test demo bench clean

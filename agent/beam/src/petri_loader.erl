@@ -1,0 +1,264 @@
+%% petri_loader - genome source -> loaded slot module:
+%% parse (with caps) -> safety scan -> rename to the slot -> compile -> load.
+%% Every failure is {error, Status, Detail} with a wire status.
+%%
+%% Invariants:
+%%  1. Caps come first and are cheap: source bytes, then new atoms, then
+%%     tokens, then tree depth; nothing bigger than the caps reaches the parser
+%%     or the compiler.
+%%  2. Atoms: erl_scan turns every atom and variable name into an atom, and the
+%%     atom table is never collected. Before scanning, a small lexer lists the
+%%     identifiers and quoted atoms of the source and rejects the genome if
+%%     more than ?MAX_NEW_ATOMS of them do not exist yet. So a genome adds at
+%%     most that many atoms; the agent recycles a VM after a number of loads
+%%     (and sees the atom count in every PONG), which bounds the total.
+%%  3. Only -module, -export and function forms reach the compiler (-spec,
+%%     -type and the like are dropped); other attributes are unsafe.
+-module(petri_loader).
+
+-export([load/3, prepare/2, parse/1, compile_load/2, rename/2, format_error/1]).
+
+-define(MAX_SOURCE, 65536).
+-define(MAX_TOKENS, 20000).
+-define(MAX_DEPTH, 200).
+-define(MAX_NEW_ATOMS, 64).
+
+%% Compiler options tuned for compile speed: genomes are tiny and run once.
+-define(COMPILE_OPTS, [binary, return_errors, no_spawn_compiler_process,
+                       no_ssa_opt, no_bool_opt, no_copt, no_recv_opt, no_bsm_opt,
+                       no_share_opt, no_type_opt]).
+
+-type error() :: {error, petri_wire:status(), binary()}.
+-type forms() :: [erl_parse:abstract_form()].
+-export_type([error/0]).
+
+%% Parses, checks, compiles and loads Source as module Slot.
+-spec load(petri_wire:spec(), binary(), module()) -> ok | error().
+load(Spec, Source, Slot) ->
+    case prepare(Spec, Source) of
+        {ok, Forms} -> compile_load(Forms, Slot);
+        Err -> Err
+    end.
+
+%% Everything that does not depend on the slot: parse, export check, safety.
+-spec prepare(petri_wire:spec(), binary()) -> {ok, forms()} | error().
+prepare(Spec, Source) ->
+    Parsed = case petri_spec:language(Spec) of
+                 erlang -> parse(Source);
+                 elixir -> petri_elixir:to_forms(Spec, Source);
+                 unknown -> {error, unsupported, <<"unknown genome language">>}
+             end,
+    case Parsed of
+        {ok, Forms} -> check(Spec, Forms);
+        Err -> Err
+    end.
+
+check(Spec, Forms) ->
+    F = petri_spec:function(Spec),
+    A = petri_spec:arity(Spec),
+    Exports = lists:append([Es || {attribute, _, export, Es} <- Forms]),
+    case lists:member({F, A}, Exports) of
+        false -> err(compile_error, "function ~p/~b is not exported", [F, A]);
+        true ->
+            case petri_safety:check(Forms) of
+                ok -> {ok, Forms};
+                {error, Why} -> {error, unsafe, Why}
+            end
+    end.
+
+%% Source text -> forms, with every cap applied. Used for parents in breeding too.
+-spec parse(binary()) -> {ok, forms()} | error().
+parse(Source) when byte_size(Source) > ?MAX_SOURCE ->
+    err(parse_error, "source is ~b bytes, limit ~b", [byte_size(Source), ?MAX_SOURCE]);
+parse(Source) ->
+    case unicode:characters_to_list(Source, utf8) of
+        Chars when is_list(Chars) -> parse_chars(Chars);
+        _ -> err(parse_error, "source is not valid UTF-8", [])
+    end.
+
+parse_chars(Chars) ->
+    case new_atoms(Chars) of
+        N when N > ?MAX_NEW_ATOMS ->
+            err(parse_error, "source would create ~b new atoms, limit ~b", [N, ?MAX_NEW_ATOMS]);
+        _ ->
+            %% Atom tokens become atoms here; new_atoms/1 bounded how many.
+            case erl_scan:string(Chars, 1) of
+                {ok, Toks, _} when length(Toks) > ?MAX_TOKENS ->
+                    err(parse_error, "source has ~b tokens, limit ~b", [length(Toks), ?MAX_TOKENS]);
+                {ok, Toks, _} -> parse_forms(Toks, [], []);
+                {error, {L, M, D}, _} -> err(parse_error, "line ~s: ~s", [loc(L), M:format_error(D)])
+            end
+    end.
+
+parse_forms([], [], Forms) ->
+    filter(lists:reverse(Forms), [], false);
+parse_forms([], _, _) ->
+    err(parse_error, "missing final dot", []);
+parse_forms([{dot, _} = D | T], Acc, Forms) ->
+    case erl_parse:parse_form(lists:reverse([D | Acc])) of
+        {ok, F} ->
+            case depth(F) of
+                Dp when Dp > ?MAX_DEPTH ->
+                    err(parse_error, "line ~s: tree depth exceeds ~b", [loc(element(2, F)), ?MAX_DEPTH]);
+                _ -> parse_forms(T, [], [F | Forms])
+            end;
+        {error, {L, M, Desc}} -> err(parse_error, "line ~s: ~s", [loc(L), M:format_error(Desc)])
+    end;
+parse_forms([Tok | T], Acc, Forms) ->
+    parse_forms(T, [Tok | Acc], Forms).
+
+%% Keeps -module/-export/functions, drops type-level attributes, rejects the rest.
+filter([], Acc, true) -> {ok, lists:reverse(Acc)};
+filter([], _, false) -> err(parse_error, "no -module attribute", []);
+filter([{attribute, L, module, M} = F | T], Acc, Seen) ->
+    case {Seen, is_atom(M)} of
+        {false, true} -> filter(T, [F | Acc], true);
+        {true, _} -> err(parse_error, "line ~s: second -module attribute", [loc(L)]);
+        {_, false} -> err(parse_error, "line ~s: parameterized modules are not supported", [loc(L)])
+    end;
+filter([{attribute, _, export, _} = F | T], Acc, Seen) ->
+    filter(T, [F | Acc], Seen);
+filter([{attribute, _, A, _} | T], Acc, Seen)
+  when A =:= spec; A =:= type; A =:= opaque; A =:= export_type; A =:= file ->
+    filter(T, Acc, Seen);
+filter([{attribute, L, A, _} | _], _, _) ->
+    err(unsafe, "line ~s: attribute -~p is not allowed", [loc(L), A]);
+filter([{function, _, _, _, _} = F | T], Acc, Seen) ->
+    filter(T, [F | Acc], Seen);
+filter([F | _], _, _) ->
+    err(parse_error, "line ~s: unsupported form", [loc(element(2, F))]).
+
+%% Nesting depth of a form; list spines (and cons tails) do not add depth.
+depth({cons, _, H, T}) -> max(1 + depth(H), depth(T));
+depth(T) when is_tuple(T) -> 1 + lists:max([0 | [depth(E) || E <- tl(tuple_to_list(T))]]);
+depth(L) when is_list(L) -> lists:max([0 | [depth(E) || E <- L]]);
+depth(_) -> 0.
+
+%% Renames the module to Slot, compiles and loads it.
+-spec compile_load(forms(), module()) -> ok | error().
+compile_load(Forms, Slot) ->
+    case compile:forms(rename(Forms, Slot), ?COMPILE_OPTS) of
+        {ok, Slot, Bin} -> load_binary(Slot, Bin);
+        {ok, Slot, Bin, _Warnings} -> load_binary(Slot, Bin);
+        {error, Errors, _Warnings} -> {error, compile_error, format_error(Errors)};
+        error -> err(compile_error, "compilation failed", [])
+    end.
+
+load_binary(Slot, Bin) ->
+    case code:load_binary(Slot, atom_to_list(Slot), Bin) of
+        {module, Slot} -> ok;
+        {error, Why} -> err(internal, "loading ~p failed: ~p", [Slot, Why])
+    end.
+
+-spec rename(forms(), module()) -> forms().
+rename(Forms, Slot) ->
+    [case F of
+         {attribute, L, module, _} -> {attribute, L, module, Slot};
+         _ -> F
+     end || F <- Forms].
+
+%% The first compiler error as "line L: text".
+-spec format_error([{term(), [{term(), module(), term()}]}]) -> binary().
+format_error([{_File, [{Loc, Mod, Desc} | _]} | _]) ->
+    iolist_to_binary(io_lib:format("line ~s: ~s", [loc(Loc), Mod:format_error(Desc)]));
+format_error([{_File, []} | T]) ->
+    format_error(T);
+format_error(_) ->
+    <<"compilation failed">>.
+
+loc({L, _Col}) when is_integer(L) -> integer_to_list(L);
+loc(L) when is_integer(L) -> integer_to_list(L);
+loc(Anno) ->
+    try integer_to_list(erl_anno:line(Anno)) catch _:_ -> "?" end.
+
+err(Status, Fmt, Args) ->
+    {error, Status, iolist_to_binary(io_lib:format(Fmt, Args))}.
+
+%% ---- the atom guard -----------------------------------------------------------
+
+%% Counts the distinct identifiers and quoted atoms of the source that are not
+%% atoms yet, without creating any. Over-counting is harmless (stricter cap).
+new_atoms(Chars) ->
+    length(lists:usort([N || N <- idents(Chars, []), not exists(N)])).
+
+exists({escaped, _}) ->
+    false;
+exists(Name) ->
+    try
+        _ = binary_to_existing_atom(unicode:characters_to_binary(Name), utf8),
+        true
+    catch
+        _:_ -> false
+    end.
+
+idents([], Acc) -> Acc;
+idents([$% | T], Acc) -> idents(skip_line(T), Acc);
+idents([$" | T], Acc) -> idents(skip_quoted($", T), Acc);
+idents([$$, $\\, _ | T], Acc) -> idents(T, Acc);
+idents([$$, _ | T], Acc) -> idents(T, Acc);
+idents([$' | T], Acc) ->
+    {Name, Rest} = quoted(T, []),
+    idents(Rest, [Name | Acc]);
+idents([C | _] = L, Acc) when C >= $0, C =< $9 ->
+    idents(skip_number(L), Acc);
+idents([C | _] = L, Acc) ->
+    case ident_char(C) of
+        true ->
+            {Name, Rest} = lists:splitwith(fun ident_char/1, L),
+            idents(Rest, [Name | Acc]);
+        false ->
+            idents(tl(L), Acc)
+    end.
+
+ident_char(C) ->
+    (C >= $a andalso C =< $z) orelse (C >= $A andalso C =< $Z) orelse
+        (C >= $0 andalso C =< $9) orelse C =:= $_ orelse C =:= $@ orelse C >= 16#C0.
+
+skip_line([$\n | T]) -> T;
+skip_line([_ | T]) -> skip_line(T);
+skip_line([]) -> [].
+
+skip_quoted(Q, [$\\, _ | T]) -> skip_quoted(Q, T);
+skip_quoted(Q, [Q | T]) -> T;
+skip_quoted(Q, [_ | T]) -> skip_quoted(Q, T);
+skip_quoted(_, []) -> [].
+
+%% A quoted atom with an escape sequence is always counted as new.
+quoted([$\\ | _] = T, Acc) -> quoted_raw(T, Acc);
+quoted([$' | T], Acc) -> {lists:reverse(Acc), T};
+quoted([C | T], Acc) -> quoted(T, [C | Acc]);
+quoted([], Acc) -> {lists:reverse(Acc), []}.
+
+quoted_raw([$\\, C | T], Acc) -> quoted_raw(T, [C, $\\ | Acc]);
+quoted_raw([$' | T], Acc) -> {{escaped, lists:reverse(Acc)}, T};
+quoted_raw([C | T], Acc) -> quoted_raw(T, [C | Acc]);
+quoted_raw([], Acc) -> {{escaped, lists:reverse(Acc)}, []}.
+
+%% Skips a number exactly as erl_scan reads it, never further: letters that
+%% erl_scan would turn into an atom after a number must be counted.
+skip_number(L) ->
+    {Digits, Rest} = lists:splitwith(fun(C) -> (C >= $0 andalso C =< $9) orelse C =:= $_ end, L),
+    case Rest of
+        [$# | T] ->
+            case catch list_to_integer([D || D <- Digits, D =/= $_]) of
+                B when is_integer(B), B >= 2, B =< 36 ->
+                    lists:dropwhile(fun(C) -> digit_value(C) < B orelse C =:= $_ end, T);
+                _ -> Rest
+            end;
+        [$., D | T] when D >= $0, D =< $9 ->
+            exponent(lists:dropwhile(fun(C) -> (C >= $0 andalso C =< $9) orelse C =:= $_ end, T));
+        _ -> Rest
+    end.
+
+exponent([E | T] = L) when E =:= $e; E =:= $E ->
+    T2 = case T of [S | T1] when S =:= $+; S =:= $- -> T1; _ -> T end,
+    case T2 of
+        [D | _] when D >= $0, D =< $9 -> lists:dropwhile(fun(C) -> C >= $0 andalso C =< $9 end, T2);
+        _ -> L
+    end;
+exponent(L) -> L.
+
+digit_value(C) when C >= $0, C =< $9 -> C - $0;
+digit_value(C) when C >= $a, C =< $z -> C - $a + 10;
+digit_value(C) when C >= $A, C =< $Z -> C - $A + 10;
+digit_value(_) -> 99.

@@ -1,0 +1,132 @@
+%% petri_spec - helpers over a decoded SPEC (petri_wire:spec()): validation,
+%% defaults for zero limits, and the parsed primitive set.
+%% A spec comes from the agent (trusted), so its names may become atoms.
+-module(petri_spec).
+
+-export([validate/1, function/1, arity/1, language/1, timeout_ms/1, heap_words/1,
+         reductions/1, cases/1, error_kind/1, vars/1, primitives/1, new/1]).
+-export_type([prim/0]).
+
+%% Defaults used when a limit in the spec is 0.
+-define(DEFAULT_TIMEOUT_MS, 1000).      % a genome scores 21 cases in microseconds
+-define(DEFAULT_HEAP_WORDS, 1000000).   % 8 MB on 64-bit, ample for arithmetic genomes
+-define(MIN_HEAP_WORDS, 1000).          % below the initial heap, spawn_opt fails
+-define(MAX_NAME, 255).
+
+-type prim() :: {binop, atom()} | {fn, atom() | none, atom(), non_neg_integer()}.
+
+%% Binary operators a primitive set may name.
+-define(BINOPS, [<<"+">>, <<"-">>, <<"*">>, <<"/">>, <<"div">>, <<"rem">>,
+                 <<"band">>, <<"bor">>, <<"bxor">>]).
+
+%% A spec with every field defaulted, overridden by Fields (used by tests and tools).
+-spec new(map()) -> petri_wire:spec().
+new(Fields) ->
+    maps:merge(#{function => <<"f">>, arity => 1, language => 0, timeout_ms => 0,
+                 heap_words => 0, reductions => 0, vars => [<<"X">>],
+                 ops => [<<"+">>, <<"-">>, <<"*">>], const_min => -5.0, const_max => 5.0,
+                 const_int => true, error => 0, cases => []}, Fields).
+
+%% Checks what the evaluator and the breeder rely on. Returns a detail text.
+-spec validate(petri_wire:spec()) -> ok | {error, binary()}.
+validate(#{function := Fn, arity := Ar, language := Lang, error := Err, cases := Cases,
+           vars := Vars}) ->
+    BadCase = [I || {I, {In, _}} <- lists:zip(lists:seq(1, length(Cases)), Cases),
+                    length(In) =/= Ar],
+    if
+        not is_binary(Fn) -> {error, <<"spec: bad function name">>};
+        Lang > 1 -> fmt("spec: unknown language ~b", [Lang]);
+        Err > 1 -> fmt("spec: unknown error measure ~b", [Err]);
+        Ar > 255 -> fmt("spec: arity ~b is too large", [Ar]);
+        Vars =/= [], length(Vars) =/= Ar ->
+            fmt("spec: ~b vars for arity ~b", [length(Vars), Ar]);
+        BadCase =/= [] -> fmt("spec: case ~b does not have ~b inputs", [hd(BadCase), Ar]);
+        true ->
+            case valid_name(Fn) of
+                true -> ok;
+                false -> fmt("spec: function name ~p is not a plain atom", [Fn])
+            end
+    end.
+
+valid_name(<<C, Rest/binary>>) when C >= $a, C =< $z, byte_size(Rest) < ?MAX_NAME ->
+    lists:all(fun(X) -> (X >= $a andalso X =< $z) orelse (X >= $A andalso X =< $Z)
+                            orelse (X >= $0 andalso X =< $9) orelse X =:= $_ end,
+              binary_to_list(Rest));
+valid_name(_) ->
+    false.
+
+%% The function name as an atom. The spec is trusted; validate/1 bounds it.
+-spec function(petri_wire:spec()) -> atom().
+function(#{function := Fn}) -> binary_to_atom(Fn, utf8).
+
+-spec arity(petri_wire:spec()) -> non_neg_integer().
+arity(#{arity := A}) -> A.
+
+-spec language(petri_wire:spec()) -> erlang | elixir | unknown.
+language(#{language := 0}) -> erlang;
+language(#{language := 1}) -> elixir;
+language(_) -> unknown.
+
+-spec timeout_ms(petri_wire:spec()) -> pos_integer().
+timeout_ms(#{timeout_ms := 0}) -> ?DEFAULT_TIMEOUT_MS;
+timeout_ms(#{timeout_ms := T}) -> T.
+
+-spec heap_words(petri_wire:spec()) -> pos_integer().
+heap_words(#{heap_words := 0}) -> ?DEFAULT_HEAP_WORDS;
+heap_words(#{heap_words := H}) -> max(H, ?MIN_HEAP_WORDS).
+
+%% 0 = no reduction budget (the wall-clock deadline still applies).
+-spec reductions(petri_wire:spec()) -> non_neg_integer().
+reductions(#{reductions := R}) -> R.
+
+-spec cases(petri_wire:spec()) -> [petri_wire:fcase()].
+cases(#{cases := C}) -> C.
+
+-spec error_kind(petri_wire:spec()) -> abs | square.
+error_kind(#{error := 1}) -> square;
+error_kind(_) -> abs.
+
+%% Variable names as atoms (trusted spec input).
+-spec vars(petri_wire:spec()) -> [atom()].
+vars(#{vars := Vars}) -> [binary_to_atom(V, utf8) || V <- Vars].
+
+%% Parses the primitive set: "+" etc., "name/arity", "mod:name/arity".
+-spec primitives(petri_wire:spec()) -> {ok, [prim()]} | {error, binary()}.
+primitives(#{ops := Ops}) ->
+    prims(Ops, []).
+
+prims([], Acc) -> {ok, lists:reverse(Acc)};
+prims([Op | T], Acc) ->
+    case prim(Op) of
+        {ok, P} -> prims(T, [P | Acc]);
+        error -> fmt("spec: bad primitive ~p", [Op])
+    end.
+
+prim(Op) ->
+    case lists:member(Op, ?BINOPS) of
+        true -> {ok, {binop, binary_to_atom(Op, utf8)}};
+        false -> prim_fn(Op)
+    end.
+
+prim_fn(Op) ->
+    case binary:split(Op, <<"/">>) of
+        [Name, ArB] ->
+            case {catch binary_to_integer(ArB), binary:split(Name, <<":">>)} of
+                {Ar, [F]} when is_integer(Ar), Ar >= 0, Ar =< 8 ->
+                    name_ok([F], {fn, none, F, Ar});
+                {Ar, [M, F]} when is_integer(Ar), Ar >= 0, Ar =< 8 ->
+                    name_ok([M, F], {fn, M, F, Ar});
+                _ -> error
+            end;
+        _ -> error
+    end.
+
+name_ok(Names, {fn, M, F, Ar}) ->
+    case lists:all(fun valid_name/1, Names) of
+        true ->
+            MA = case M of none -> none; _ -> binary_to_atom(M, utf8) end,
+            {ok, {fn, MA, binary_to_atom(F, utf8), Ar}};
+        false -> error
+    end.
+
+fmt(F, A) -> {error, iolist_to_binary(io_lib:format(F, A))}.

@@ -1,0 +1,389 @@
+/* oneshot.c - petri-agent's one-shot commands: eval (score genome files),
+ * breed (derive one child) and evolve (a small generational run, the
+ * single-host demo). Each boots its own VMs, does the work, and exits. */
+#include "oneshot.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "log.h"
+#include "pool.h"
+#include "settings.h"
+#include "util.h"
+
+static void on_pool_state(void *arg, int failed, const char *why)
+{
+    oneshot_t *os = arg;
+    if (failed) {
+        fprintf(stderr, "petri-agent: VMs failing: %s\n", why);
+        os->failed = 1;
+    }
+    loop_stop(os->loop);
+}
+
+static void on_signal(loop_t *l, int signo, void *arg)
+{
+    oneshot_t *os = arg;
+    (void)signo;
+    os->interrupted = 1;
+    loop_stop(l);
+}
+
+/* Parses an option shared by every one-shot command; 1 if it was one. */
+int common_opt(common_args_t *a, int c, const char *arg)
+{
+    switch (c) {
+    case 'c':
+        a->config = arg;
+        return 1;
+    case 'o':
+        if (a->noverrides < MAX_OVERRIDES)
+            a->overrides[a->noverrides++] = (char *)arg;
+        return 1;
+    case 's':
+        a->spec = arg;
+        return 1;
+    case 'V': {
+        int64_t v;
+        if (util_parse_i64(arg, &v) != 0 || v < 1 || v > 256) {
+            fprintf(stderr, "petri-agent: --vms: '%s' is not a number in 1..256\n", arg);
+            exit(2);
+        }
+        a->vms = (int)v;
+        return 1;
+    }
+    }
+    return 0;
+}
+
+/* Loads config and spec, starts the VMs. Exits 2 on bad input. */
+void oneshot_start(oneshot_t *os, common_args_t *a, int want_vms)
+{
+    char err[512];
+    memset(os, 0, sizeof *os);
+    if (!a->spec) {
+        fprintf(stderr, "petri-agent: --spec SPEC.json is required\n");
+        exit(2);
+    }
+    if (spec_load_file(a->spec, &os->spec, err, sizeof err) != 0) {
+        fprintf(stderr, "petri-agent: bad spec: %s\n", err);
+        exit(2);
+    }
+    os->cfg = agent_config_load(a->config, a->overrides, a->noverrides, err, sizeof err);
+    if (!os->cfg) {
+        fprintf(stderr, "petri-agent: %s\n", err);
+        exit(2);
+    }
+    int lvl = log_level_parse(cfg_str(os->cfg, "log", "level"));
+    log_init("petri-agent", lvl < 0 ? LOG_LVL_WARN : (lvl < LOG_LVL_WARN ? LOG_LVL_WARN : lvl),
+             0);
+    if (getenv("PETRI_DEBUG"))
+        log_init("petri-agent", LOG_LVL_DEBUG, 0);
+    pool_opts_t po;
+    agent_pool_opts(os->cfg, &po);
+    if (a->vms > 0)
+        po.vms = a->vms;
+    if (want_vms > 0 && po.vms > want_vms)
+        po.vms = want_vms;
+    os->loop = loop_new();
+    if (!os->loop) {
+        fprintf(stderr, "petri-agent: cannot create the event loop\n");
+        exit(1);
+    }
+    loop_signal_add(os->loop, SIGINT, on_signal, os);
+    loop_signal_add(os->loop, SIGTERM, on_signal, os);
+    os->pool = pool_new(os->loop, &po, on_pool_state, os, err, sizeof err);
+    if (!os->pool) {
+        fprintf(stderr, "petri-agent: %s\n", err);
+        exit(1);
+    }
+}
+
+void oneshot_finish(oneshot_t *os)
+{
+    pool_destroy(&os->pool);
+    loop_destroy(&os->loop);
+    spec_destroy(&os->spec);
+    cfg_destroy(&os->cfg);
+}
+
+/* ------------------------------------------------------------------ eval */
+
+typedef struct eval_item {
+    const char *path;
+    char hash[2 * CRYPTO_HASH_LEN + 1];
+    int done;
+    int status;
+    double fitness;
+    char *detail;
+    double ms;
+    uint64_t t0;
+} eval_item_t;
+
+typedef struct eval_run {
+    oneshot_t *os;
+    eval_item_t *items;
+    int n, printed, finished;
+} eval_run_t;
+
+typedef struct eval_cb {
+    eval_run_t *run;
+    int i;
+} eval_cb_t;
+
+static void print_ready(eval_run_t *r)
+{
+    while (r->printed < r->n && r->items[r->printed].done) {
+        eval_item_t *it = &r->items[r->printed++];
+        json_t *o = json_pack("{s:s, s:s, s:s}", "genome", it->path, "hash", it->hash, "status",
+                              wire_status_str(it->status));
+        if (it->status == WIRE_ST_OK)
+            json_object_set_new(o, "fitness", json_real(it->fitness));
+        json_object_set_new(o, "detail", json_string(it->detail ? it->detail : ""));
+        json_object_set_new(o, "ms", json_real(round(it->ms * 1000) / 1000));
+        char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (s)
+            printf("%s\n", s);
+        fflush(stdout);
+        free(s);
+        json_decref(o);
+    }
+    if (r->printed == r->n)
+        loop_stop(r->os->loop);
+}
+
+static void eval_done(void *arg, const pool_result_t *res)
+{
+    eval_cb_t *cb = arg;
+    eval_item_t *it = &cb->run->items[cb->i];
+    it->done = 1;
+    it->status = res->status;
+    it->fitness = res->fitness;
+    it->detail = strdup(res->detail ? res->detail : "");
+    it->ms = (double)(mono_us() - it->t0) / 1000.0;
+    print_ready(cb->run);
+}
+
+static void usage_eval(FILE *f)
+{
+    fprintf(f, "usage: petri-agent eval --spec SPEC.json [--vms N] [-c FILE] [-o sec.key=val] "
+               "GENOME...\n"
+               "  Boots VMs, scores each genome file against the spec, prints one JSON object "
+               "per genome\n"
+               "  per line, in argument order: genome, hash, status, fitness (when ok), detail, "
+               "ms.\n"
+               "  Exit 0 when every genome got a status, 2 on a bad spec or usage.\n");
+}
+
+const struct option common_long[] = {
+    {"config", required_argument, NULL, 'c'}, {"spec", required_argument, NULL, 's'},
+    {"vms", required_argument, NULL, 'V'},    {"help", no_argument, NULL, 'h'},
+    {"op", required_argument, NULL, 'O'},     {"seed", required_argument, NULL, 'S'},
+    {"population", required_argument, NULL, 'P'}, {"generations", required_argument, NULL, 'G'},
+    {"json", no_argument, NULL, 'J'},         {NULL, 0, NULL, 0},
+};
+
+int cmd_eval(int argc, char **argv)
+{
+    common_args_t a = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:o:h", common_long, NULL)) != -1) {
+        if (common_opt(&a, c, optarg))
+            continue;
+        if (c == 'h') {
+            usage_eval(stdout);
+            return 0;
+        }
+        usage_eval(stderr);
+        return 2;
+    }
+    int n = argc - optind;
+    if (n < 1) {
+        fprintf(stderr, "petri-agent eval: no genome files given\n");
+        usage_eval(stderr);
+        return 2;
+    }
+    oneshot_t os;
+    oneshot_start(&os, &a, n);
+    uint32_t cap = (uint32_t)cfg_int(os.cfg, "beam", "max_source_bytes");
+    eval_run_t run = {.os = &os, .n = n};
+    run.items = calloc((size_t)n, sizeof *run.items);
+    eval_cb_t *cbs = calloc((size_t)n, sizeof *cbs);
+    if (!run.items || !cbs) {
+        fprintf(stderr, "petri-agent: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        eval_item_t *it = &run.items[i];
+        it->path = argv[optind + i];
+        it->t0 = mono_us();
+        cbs[i] = (eval_cb_t){.run = &run, .i = i};
+        char *src = NULL;
+        size_t len = 0;
+        /* read past the cap so the size error can name the real size */
+        int rc = util_read_file(it->path, (size_t)64 << 20, &src, &len);
+        if (rc != 0) {
+            char d[512];
+            snprintf(d, sizeof d, "cannot read %s: %s", it->path, err_str(rc));
+            it->status = WIRE_ST_PARSE_ERROR;
+            it->detail = strdup(d);
+            it->done = 1;
+            strcpy(it->hash, "");
+            continue;
+        }
+        uint8_t h[CRYPTO_HASH_LEN];
+        crypto_hash(src, len, h);
+        crypto_hex(h, sizeof h, it->hash);
+        int lang = spec_language_of_path(it->path);
+        (void)cap;
+        rc = pool_eval(os.pool, os.spec, lang, (const uint8_t *)src, len, eval_done, &cbs[i]);
+        free(src);
+        if (rc != 0) {
+            it->status = WIRE_ST_INTERNAL;
+            it->detail = strdup(err_str(rc));
+            it->done = 1;
+        }
+    }
+    print_ready(&run);
+    if (run.printed < run.n)
+        loop_run(os.loop);
+    int rcode = 0;
+    if (run.printed < run.n) {
+        /* interrupted or the VMs failed: every genome still gets a line */
+        for (int i = 0; i < n; i++) {
+            if (!run.items[i].done) {
+                run.items[i].done = 1;
+                run.items[i].status = WIRE_ST_INTERNAL;
+                run.items[i].detail = strdup(os.interrupted ? "interrupted" : "VMs failed");
+            }
+        }
+        print_ready(&run);
+        rcode = 1;
+    }
+    oneshot_finish(&os);
+    for (int i = 0; i < n; i++)
+        free(run.items[i].detail);
+    free(run.items);
+    free(cbs);
+    return rcode;
+}
+
+/* ----------------------------------------------------------------- breed */
+
+typedef struct breed_out {
+    oneshot_t *os;
+    int status;
+    char *source;
+    size_t len;
+    char *detail;
+    int done;
+} breed_out_t;
+
+static void breed_done(void *arg, const pool_result_t *r)
+{
+    breed_out_t *b = arg;
+    b->done = 1;
+    b->status = r->status;
+    b->detail = strdup(r->detail ? r->detail : "");
+    if (r->source) {
+        b->source = malloc(r->source_len + 1);
+        if (b->source) {
+            memcpy(b->source, r->source, r->source_len);
+            b->source[r->source_len] = '\0';
+            b->len = r->source_len;
+        }
+    }
+    loop_stop(b->os->loop);
+}
+
+static void usage_breed(FILE *f)
+{
+    fprintf(f, "usage: petri-agent breed --spec SPEC.json --op OP --seed N [-c FILE] "
+               "[PARENT [PARENT2]]\n"
+               "  Derives one child and prints its source. OP: point, swap, subtree, crossover\n"
+               "  (two parents), hoist, shrink, random (no parent). The same inputs give the "
+               "same child,\n"
+               "  byte for byte, on any VM. Exit 1 if the operator fails, 2 on usage errors.\n");
+}
+
+int cmd_breed(int argc, char **argv)
+{
+    common_args_t a = {0};
+    const char *op = NULL;
+    uint64_t seed = 0;
+    int have_seed = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:o:h", common_long, NULL)) != -1) {
+        if (common_opt(&a, c, optarg))
+            continue;
+        if (c == 'O') {
+            op = optarg;
+        } else if (c == 'S') {
+            int64_t v;
+            if (util_parse_i64(optarg, &v) != 0 || v < 0) {
+                fprintf(stderr, "petri-agent breed: --seed: '%s' is not a non-negative integer\n",
+                        optarg);
+                return 2;
+            }
+            seed = (uint64_t)v;
+            have_seed = 1;
+        } else if (c == 'h') {
+            usage_breed(stdout);
+            return 0;
+        } else {
+            usage_breed(stderr);
+            return 2;
+        }
+    }
+    int np = argc - optind;
+    if (!op || !have_seed || np > 2) {
+        fprintf(stderr, "petri-agent breed: %s\n",
+                !op ? "--op is required" : !have_seed ? "--seed is required" : "at most 2 parents");
+        usage_breed(stderr);
+        return 2;
+    }
+    char *srcs[2] = {NULL, NULL};
+    size_t lens[2] = {0, 0};
+    for (int i = 0; i < np; i++) {
+        int rc = util_read_file(argv[optind + i], 16 << 20, &srcs[i], &lens[i]);
+        if (rc != 0) {
+            fprintf(stderr, "petri-agent breed: cannot read %s: %s\n", argv[optind + i],
+                    err_str(rc));
+            return 2;
+        }
+    }
+    oneshot_t os;
+    oneshot_start(&os, &a, 1);
+    breed_out_t out = {.os = &os};
+    const uint8_t *parents[2] = {(uint8_t *)srcs[0], (uint8_t *)srcs[1]};
+    int rc = pool_breed(os.pool, os.spec, op, seed, parents, lens, np, breed_done, &out);
+    if (rc == 0)
+        loop_run(os.loop);
+    int code = 0;
+    if (!out.done) {
+        fprintf(stderr, "petri-agent breed: %s\n",
+                os.interrupted ? "interrupted" : "the VM failed");
+        code = 1;
+    } else if (out.status != WIRE_ST_OK) {
+        fprintf(stderr, "petri-agent breed: %s: %s\n", wire_status_str(out.status), out.detail);
+        code = 1;
+    } else {
+        fwrite(out.source, 1, out.len, stdout);
+        if (out.len && out.source[out.len - 1] != '\n')
+            fputc('\n', stdout);
+    }
+    oneshot_finish(&os);
+    free(out.source);
+    free(out.detail);
+    free(srcs[0]);
+    free(srcs[1]);
+    return code;
+}
+

@@ -1,0 +1,94 @@
+/* pool.h - the supervisor of an agent's BEAM VMs and the queue of work they
+ * run: boot + hello, heartbeats, restarts with exponential backoff and an
+ * OTP-style intensity limit, recycling after max_loads, an RSS ceiling, and
+ * a bounded pipeline of eval/breed requests per VM.
+ *
+ * Per-VM state machine (one transition function, every change logged):
+ *
+ *   BACKOFF --timer--> BOOTING --hello--> READY --max_loads--> DRAINING
+ *      ^                  |                 |                     | idle
+ *      |                  +-----exit / kill-+----------+    STOPPING (STOP sent)
+ *      +------ exit (failure: backoff, intensity) <----+          | exit
+ *                                                      READY <----+ (restart at once)
+ *   any state --pool_stop--> STOPPING --exit--> DOWN
+ *
+ * Invariants:
+ *  1. Every submitted job gets exactly one completion callback: a result
+ *     from a VM, or WIRE_ST_INTERNAL with a reason (VM lost twice, shutdown).
+ *  2. A VM holds at most `pipeline` jobs; the rest wait in the pool queue.
+ *  3. Anything malformed from a VM kills and replaces that VM; the agent
+ *     never crashes on VM bytes.
+ *  4. More than `intensity` failures within `period_ms` puts the pool in
+ *     the failed state (like an OTP supervisor giving up); the owner decides.
+ */
+#ifndef PETRI_POOL_H
+#define PETRI_POOL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "spec.h"
+
+typedef struct pool pool_t;
+
+typedef struct pool_opts {
+    const char *erl;         /* erl launcher (name or path) */
+    const char *code_path;   /* petri beam ebin */
+    const char *elixir_path; /* "" = none, "auto" = detect */
+    int vms;
+    int slots;
+    int pipeline; /* jobs in flight per VM */
+    uint32_t heartbeat_interval_ms;
+    uint32_t heartbeat_timeout_ms;
+    uint32_t boot_timeout_ms;
+    uint64_t max_loads;  /* recycle a VM after this many evaluations; 0 = never */
+    uint64_t max_rss_mb; /* 0 = no ceiling */
+    uint32_t backoff_min_ms, backoff_max_ms;
+    int intensity;
+    uint32_t period_ms;
+    uint32_t max_source_bytes;
+} pool_opts_t;
+
+typedef struct pool_result {
+    int status;        /* enum wire_status */
+    double fitness;    /* valid when status == WIRE_ST_OK for evals */
+    const char *detail;
+    const uint8_t *source; /* bred child (breed jobs), else NULL */
+    size_t source_len;
+    uint64_t load_us, eval_us;
+    int vm; /* index of the VM that answered, -1 if none */
+} pool_result_t;
+
+typedef void (*pool_done_fn)(void *arg, const pool_result_t *r);
+/* Called once when the pool fails (intensity exceeded) or finishes stopping. */
+typedef void (*pool_state_fn)(void *arg, int failed, const char *why);
+
+pool_t *pool_new(loop_t *l, const pool_opts_t *o, pool_state_fn on_state, void *arg, char *err,
+                 size_t errlen);
+/* Kills any VM still running (SIGKILL) and frees everything; pending jobs
+ * are completed with WIRE_ST_INTERNAL first. NULL-safe. */
+void pool_destroy(pool_t **p);
+
+/* Queue work. The source/parent bytes are copied. Returns 0 or ERR_STATE
+ * when the pool is stopping or failed (the callback is then not called). */
+int pool_eval(pool_t *p, const spec_t *s, int language, const uint8_t *src, size_t len,
+              pool_done_fn done, void *arg);
+int pool_breed(pool_t *p, const spec_t *s, const char *op, uint64_t seed,
+               const uint8_t *const *parents, const size_t *lens, int nparents, pool_done_fn done,
+               void *arg);
+
+/* Graceful stop: no new work; queued work fails at once; in-flight work gets
+ * up to grace_ms to finish; then VMs get STOP, and SIGKILL 1 s later.
+ * on_state(arg, 0, ...) fires when every VM is gone. */
+void pool_stop(pool_t *p, uint32_t grace_ms);
+
+int pool_ready(const pool_t *p); /* VMs in READY */
+int pool_total(const pool_t *p);
+size_t pool_queued(const pool_t *p);
+size_t pool_inflight(const pool_t *p);
+/* VM and queue state as a JSON object (new reference). */
+json_t *pool_status_json(const pool_t *p);
+
+#endif

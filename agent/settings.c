@@ -1,0 +1,100 @@
+/* settings.c - petri-agent's settings: one table, a reason for each default. */
+#include "settings.h"
+
+#include <unistd.h>
+
+#include "err.h"
+
+#ifndef PETRI_BEAM_DIR
+#define PETRI_BEAM_DIR "/usr/lib/petri/beam/ebin"
+#endif
+
+#define U32 4294967295LL
+
+const cfg_opt_t agent_settings[] = {
+    {"node", "name", CFG_STR, "", 0, 0, 0, "empty = the host name; unique per agent"},
+    {"node", "data_dir", CFG_STR, "/var/lib/petri", 0, 0, 0,
+     "node id, signing key and incarnation survive restarts here"},
+    {"node", "run_dir", CFG_STR, "/run/petri", 0, 0, 0,
+     "the local control socket (agent.sock) lives here"},
+    {"log", "level", CFG_STR, "info", 0, 0, 0, "debug|info|warn|error; info tells what happened"},
+    {"log", "syslog", CFG_BOOL, "false", 0, 0, 0, "stderr suits systemd/journald and containers"},
+    {"beam", "vms", CFG_INT, "0", 0, 256, 0,
+     "0 = one VM per core: code loading is serialised per VM, so VMs, not schedulers, scale"},
+    {"beam", "erl", CFG_STR, "erl", 0, 0, 0, "the Erlang launcher, found on PATH"},
+    {"beam", "code_path", CFG_STR, PETRI_BEAM_DIR, 0, 0, 0, "where petri's .beam files are"},
+    {"beam", "elixir_path", CFG_STR, "auto", 0, 0, 0,
+     "Elixir's ebin for Elixir genomes; auto = Debian's, if installed; empty = none"},
+    {"beam", "slots", CFG_INT, "64", 1, 100000, 0,
+     "sandbox modules per VM: bounds atoms; enough to keep recent genomes live"},
+    {"beam", "pipeline", CFG_INT, "2", 1, 16, 0,
+     "jobs in flight per VM: one running, one ready, so a VM never idles on the round trip"},
+    {"beam", "heartbeat_interval_ms", CFG_INT, "1000", 10, 600000, 0,
+     "a ping a second costs nothing and bounds detection time"},
+    {"beam", "heartbeat_timeout_ms", CFG_INT, "5000", 50, 3600000, 0,
+     "5 missed pings: a busy VM still answers (evals run off its control loop)"},
+    {"beam", "boot_timeout_ms", CFG_INT, "15000", 100, 600000, 0,
+     "a VM boots in ~0.1-1 s; a slow disk or loaded host gets plenty of slack"},
+    {"beam", "max_loads", CFG_INT, "20000", 0, 1LL << 40, 0,
+     "recycle a VM after this many loads to shed fragmentation; 0 = never"},
+    {"beam", "max_rss_mb", CFG_INT, "1024", 0, 1 << 20, 0,
+     "RSS ceiling per VM, enforced from outside; 0 = none"},
+    {"beam", "restart_backoff_ms", CFG_INT, "100", 1, U32, 0,
+     "first restart delay; doubles per consecutive failure"},
+    {"beam", "restart_backoff_max_ms", CFG_INT, "10000", 1, U32, 0,
+     "a VM that cannot start is retried at least every 10 s"},
+    {"beam", "restart_intensity", CFG_INT, "10", 0, 1000, 0,
+     "more failures than this within restart_period_ms: the agent gives up (like OTP)"},
+    {"beam", "restart_period_ms", CFG_INT, "60000", 1, U32, 0, "window of restart_intensity"},
+    {"beam", "max_source_bytes", CFG_INT, "65536", 256, 16 << 20, 0,
+     "genomes are small programs; bigger sources are refused before any VM sees them"},
+    {"agent", "shutdown_grace_ms", CFG_INT, "5000", 0, 600000, 0,
+     "on SIGTERM in-flight work gets this long to finish, then fails"},
+    {NULL, NULL, 0, NULL, 0, 0, 0, NULL},
+};
+
+void agent_pool_opts(const cfg_t *c, pool_opts_t *o)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int vms = (int)cfg_int(c, "beam", "vms");
+    *o = (pool_opts_t){
+        .erl = cfg_str(c, "beam", "erl"),
+        .code_path = cfg_str(c, "beam", "code_path"),
+        .elixir_path = cfg_str(c, "beam", "elixir_path"),
+        .vms = vms > 0 ? vms : (int)(cores > 0 ? cores : 1),
+        .slots = (int)cfg_int(c, "beam", "slots"),
+        .pipeline = (int)cfg_int(c, "beam", "pipeline"),
+        .heartbeat_interval_ms = (uint32_t)cfg_int(c, "beam", "heartbeat_interval_ms"),
+        .heartbeat_timeout_ms = (uint32_t)cfg_int(c, "beam", "heartbeat_timeout_ms"),
+        .boot_timeout_ms = (uint32_t)cfg_int(c, "beam", "boot_timeout_ms"),
+        .max_loads = (uint64_t)cfg_int(c, "beam", "max_loads"),
+        .max_rss_mb = (uint64_t)cfg_int(c, "beam", "max_rss_mb"),
+        .backoff_min_ms = (uint32_t)cfg_int(c, "beam", "restart_backoff_ms"),
+        .backoff_max_ms = (uint32_t)cfg_int(c, "beam", "restart_backoff_max_ms"),
+        .intensity = (int)cfg_int(c, "beam", "restart_intensity"),
+        .period_ms = (uint32_t)cfg_int(c, "beam", "restart_period_ms"),
+        .max_source_bytes = (uint32_t)cfg_int(c, "beam", "max_source_bytes"),
+    };
+}
+
+cfg_t *agent_config_load(const char *path, char **overrides, int noverrides, char *err,
+                         size_t errlen)
+{
+    cfg_t *c = cfg_new(agent_settings);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int rc = 0;
+    if (path)
+        rc = cfg_load_file(c, path, err, errlen);
+    if (rc == 0)
+        rc = cfg_load_env(c, NULL, err, errlen);
+    for (int i = 0; rc == 0 && i < noverrides; i++)
+        rc = cfg_set_arg(c, overrides[i], err, errlen);
+    if (rc) {
+        cfg_destroy(&c);
+        return NULL;
+    }
+    return c;
+}

@@ -1,0 +1,195 @@
+/* wire.h - the one binary message format for every internal hop (gossip,
+ * coordinator<->agent, agent<->BEAM, CLI<->agent control socket).
+ * Mirrored in agent/beam/src/petri_wire.erl. DESIGN.md section 4.
+ *
+ * Frame (big-endian):
+ *   version:u8  type:u16  flags:u8  sender:16 bytes  length:u32  payload[length]
+ * Field encodings inside payloads:
+ *   u8/u16/u32/u64/i64  big-endian integers
+ *   f64                 IEEE-754 binary64, big-endian bit pattern
+ *   bytes, str          u32 length + bytes (str: UTF-8, no NUL inside)
+ *   list<T>             u32 count + items
+ *   id                  16 raw bytes (node id), no length prefix
+ *   num                 tag:u8 (0 = integer, value i64; 1 = float, value f64)
+ *
+ * Invariants:
+ *  1. The reader never reads past the frame; every read can fail; a
+ *     failed read leaves the cursor in a sticky error state.
+ *  2. Sizes are checked against their caps before anything is allocated.
+ *  3. Unknown version -> ERR_VERSION (rejected, logged by the caller).
+ *     Unknown type -> the caller ignores it and counts it.
+ *  4. Fields are only ever appended to a type, never reordered; a reader
+ *     ignores trailing bytes it does not understand.
+ */
+#ifndef PETRI_WIRE_H
+#define PETRI_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_VERSION 1
+#define WIRE_HDR_LEN 24
+#define WIRE_ID_LEN 16
+#define WIRE_MAX_FRAME (16u * 1024 * 1024) /* hard cap on any frame */
+
+/* The append-only message type enum. Field order per type is written
+ * next to each type. Ranges: 1-99 agent<->BEAM, 100-199 gossip,
+ * 200-299 coordinator<->agent work, 300-399 local control socket. */
+enum wire_type {
+    /* ---- agent <-> BEAM node (fds 3/4, {packet,4} framing outside) ---- */
+
+    /* VM -> agent, once after boot.
+     * otp_release:str  os_pid:u32  slots:u32  elixir:u8 (1 = available)
+     * version:str (petri beam app version) */
+    WIRE_VM_HELLO = 1,
+    /* agent -> VM. seq:u64 */
+    WIRE_VM_PING = 2,
+    /* VM -> agent, answer to PING.
+     * seq:u64  memory_bytes:u64  processes:u32  atoms:u32
+     * live_sandboxes:u32  loads:u64  pending_purge:u32
+     * evals_ok:u64 evals_failed:u64 (cumulative counters) */
+    WIRE_VM_PONG = 3,
+    /* agent -> VM: load a genome into a slot and score it.
+     * req_id:u64  spec:SPEC  source:bytes */
+    WIRE_VM_EVAL = 4,
+    /* VM -> agent, answer to EVAL.
+     * req_id:u64  status:u8 (enum wire_status)  fitness:f64 (NaN unless ok)
+     * detail:str  load_us:u64  eval_us:u64 */
+    WIRE_VM_RESULT = 5,
+    /* agent -> VM: derive a child.
+     * req_id:u64  spec:SPEC  op:str  seed:u64  parents:list<bytes> */
+    WIRE_VM_BREED = 6,
+    /* VM -> agent, answer to BREED.
+     * req_id:u64  status:u8 (WIRE_ST_OK or an error status)  source:bytes
+     * detail:str */
+    WIRE_VM_CHILD = 7,
+    /* agent -> VM: stop now (the VM halts with status 0). Empty payload. */
+    WIRE_VM_STOP = 8,
+
+    /* ---- gossip (shared/swim*): 100-199, see swim.h ---- */
+
+    /* ---- coordinator <-> agent work: 200-299 ---- */
+
+    /* ---- local control socket (CLI -> running agent): 300-399 ---- */
+
+    /* CLI -> daemon over ipc://<run_dir>/<daemon>.sock.
+     * command:str  args:list<str> */
+    WIRE_CTL_REQUEST = 300,
+    /* daemon -> CLI. code:u32 (the CLI's exit code: 0 ok, 1 refused,
+     * 2 bad request)  body:str (JSON text) */
+    WIRE_CTL_REPLY = 301,
+};
+
+/* SPEC, embedded in WIRE_VM_EVAL and WIRE_VM_BREED:
+ *   function:str  arity:u32  language:u8 (0 erlang, 1 elixir)
+ *   timeout_ms:u32  heap_words:u64  reductions:u64
+ *   vars:list<str>          argument variable names, in argument order
+ *   ops:list<str>           primitive set: "+","-","*","/","div","rem",
+ *                           or "name/arity" / "mod:name/arity" functions
+ *   const_min:f64 const_max:f64 const_int:u8 (1 = integer constants)
+ *   error:u8                0 = sum of absolute errors, 1 = sum of squares
+ *   cases:list<CASE>        CASE = in:list<num>  out:num
+ */
+
+/* Evaluation outcomes: one distinct status per way a genome can end. */
+enum wire_status {
+    WIRE_ST_OK = 0,
+    WIRE_ST_PARSE_ERROR = 1,
+    WIRE_ST_UNSAFE = 2,
+    WIRE_ST_COMPILE_ERROR = 3,
+    WIRE_ST_TIMEOUT = 4,
+    WIRE_ST_HEAP_LIMIT = 5,
+    WIRE_ST_CRASH = 6,
+    WIRE_ST_BAD_RESULT = 7,
+    WIRE_ST_UNSUPPORTED = 8, /* e.g. an Elixir genome where Elixir is absent */
+    WIRE_ST_INTERNAL = 9,    /* the VM failed, not the genome (lost, killed) */
+    WIRE_ST__COUNT
+};
+
+/* Name of a status ("ok", "parse_error", ...); "unknown" if out of range. */
+const char *wire_status_str(int status);
+
+typedef struct wire_hdr {
+    uint8_t version;
+    uint16_t type;
+    uint8_t flags;
+    uint8_t sender[WIRE_ID_LEN];
+    uint32_t length; /* payload bytes */
+} wire_hdr_t;
+
+/* ---- writer: a growable buffer; errors are sticky (check wire_end) ---- */
+
+typedef struct wire_buf {
+    uint8_t *data;
+    size_t len, cap;
+    size_t frame_start; /* offset of the open frame's header */
+    int err;            /* first error (ERR_TOOBIG, -ENOMEM), else 0 */
+} wire_buf_t;
+
+void wire_buf_init(wire_buf_t *b);
+void wire_buf_free(wire_buf_t *b);
+/* Empties the buffer (keeps its memory) and clears the error. */
+void wire_buf_reset(wire_buf_t *b);
+
+/* Starts a frame at the end of the buffer (several frames may follow each
+ * other; the frame occupies data[frame_start .. len) after wire_end).
+ * sender may be NULL (zeros). A put that would grow the open frame's
+ * payload past WIRE_MAX_FRAME sets ERR_TOOBIG without allocating. Once set,
+ * the error stays until wire_buf_reset, and every put is a no-op. */
+void wire_begin(wire_buf_t *b, uint16_t type, uint8_t flags, const uint8_t *sender);
+/* Patches the frame length. Returns 0, or the sticky error (ERR_TOOBIG if
+ * the frame exceeds WIRE_MAX_FRAME, -ENOMEM). */
+int wire_end(wire_buf_t *b);
+
+void wire_put_u8(wire_buf_t *b, uint8_t v);
+void wire_put_u16(wire_buf_t *b, uint16_t v);
+void wire_put_u32(wire_buf_t *b, uint32_t v);
+void wire_put_u64(wire_buf_t *b, uint64_t v);
+void wire_put_i64(wire_buf_t *b, int64_t v);
+void wire_put_f64(wire_buf_t *b, double v);
+void wire_put_bytes(wire_buf_t *b, const void *p, size_t len); /* u32 len + bytes */
+void wire_put_str(wire_buf_t *b, const char *s);               /* NULL = "" */
+void wire_put_raw(wire_buf_t *b, const void *p, size_t len);   /* no prefix */
+void wire_put_num_int(wire_buf_t *b, int64_t v);
+void wire_put_num_float(wire_buf_t *b, double v);
+
+/* ---- reader: a bounds-checked cursor over untrusted bytes ---- */
+
+typedef struct wire_rd {
+    const uint8_t *p;
+    size_t left;
+    int err; /* sticky: first error, else 0 */
+} wire_rd_t;
+
+/* Parses the header of one complete frame held in buf[0..len). Checks the
+ * version (ERR_VERSION), that len >= WIRE_HDR_LEN (ERR_TRUNC), that the
+ * declared length is <= WIRE_MAX_FRAME (ERR_TOOBIG) and equals the bytes
+ * present (ERR_TRUNC if fewer, ERR_PROTO if more). On success fills *h
+ * and points *payload at the payload. */
+int wire_parse(const uint8_t *buf, size_t len, wire_hdr_t *h, wire_rd_t *payload);
+
+/* Points r at len bytes of p (e.g. a nested byte string); no header. */
+void wire_rd_init(wire_rd_t *r, const void *p, size_t len);
+
+/* Every getter returns 0 or the (sticky) error; on error the output is
+ * zeroed and later getters fail too. */
+int wire_get_u8(wire_rd_t *r, uint8_t *v);
+int wire_get_u16(wire_rd_t *r, uint16_t *v);
+int wire_get_u32(wire_rd_t *r, uint32_t *v);
+int wire_get_u64(wire_rd_t *r, uint64_t *v);
+int wire_get_i64(wire_rd_t *r, int64_t *v);
+int wire_get_f64(wire_rd_t *r, double *v);
+/* Zero-copy view of a length-prefixed byte string; fails with ERR_TOOBIG
+ * if its length exceeds max. The view lives as long as the frame. */
+int wire_get_bytes(wire_rd_t *r, const uint8_t **p, uint32_t *len, uint32_t max);
+/* Copies a length-prefixed string into out[cap] NUL-terminated; fails with
+ * ERR_TOOBIG if it does not fit, ERR_PROTO if it holds a NUL byte. */
+int wire_get_str(wire_rd_t *r, char *out, size_t cap);
+int wire_get_raw(wire_rd_t *r, void *out, size_t n);
+/* Reads a list count; fails with ERR_TOOBIG if count > max, or ERR_TRUNC
+ * if the remaining bytes cannot hold count items of min_item bytes. */
+int wire_get_count(wire_rd_t *r, uint32_t *count, uint32_t max, size_t min_item);
+/* Reads a num; *is_float tells which member is set. */
+int wire_get_num(wire_rd_t *r, int *is_float, int64_t *i, double *f);
+
+#endif

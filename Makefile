@@ -180,7 +180,8 @@ test: all
 
 # ---- demo and benchmarks ------------------------------------------------------
 demo: all
-	@if [ -x $(COORD_BIN) ]; then $(COORD_BIN) demo; else tests/demo/single_host_demo.sh $(AGENT_BIN); fi
+	@if [ -x $(COORD_BIN) ]; then $(COORD_BIN) demo; \
+	else $(AGENT_BIN) evolve --spec configs/specs/quadratic.json; fi
 
 bench: all
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b; done

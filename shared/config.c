@@ -189,8 +189,7 @@ static int set_value(cfg_t *c, const char *section, const char *key, const char 
     int i = find_opt(c, section, key);
     if (i < 0) {
         if (!has_section(c, section))
-            set_err(err, errlen, "%s: [%s] %s: unknown section '%s'", where, section, key,
-                    section);
+            set_err(err, errlen, "%s: [%s] %s: unknown section '%s'", where, section, key, section);
         else
             set_err(err, errlen, "%s: [%s] %s: unknown key", where, section, key);
         return ERR_CONFIG;
@@ -330,8 +329,7 @@ int cfg_load_file(cfg_t *c, const char *path, char *err, size_t errlen)
         return -ENOMEM;
     }
     if (line != 0) {
-        set_err(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path,
-                line);
+        set_err(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, line);
         return ERR_CONFIG;
     }
     return 0;
@@ -391,8 +389,8 @@ int cfg_load_env(cfg_t *c, char **envp, char *err, size_t errlen)
         }
         char where[CFG_SRC_LEN];
         snprintf(where, sizeof where, "%.*s", (int)len, var);
-        int rc = set_value(c, c->opts[i].section, c->opts[i].key, eq + 1, "env", where, err,
-                           errlen);
+        int rc =
+            set_value(c, c->opts[i].section, c->opts[i].key, eq + 1, "env", where, err, errlen);
         if (rc)
             return rc;
     }
@@ -419,8 +417,8 @@ int cfg_set_arg(cfg_t *c, const char *arg, char *err, size_t errlen)
     return set_value(c, section, key, eq + 1, "flag", "flag", err, errlen);
 }
 
-int cfg_set(cfg_t *c, const char *section, const char *key, const char *value,
-            const char *source, char *err, size_t errlen)
+int cfg_set(cfg_t *c, const char *section, const char *key, const char *value, const char *source,
+            char *err, size_t errlen)
 {
     assert(c && section && key && value);
     if (!source)

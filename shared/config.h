@@ -32,7 +32,7 @@ typedef struct cfg_opt {
     const char *section;
     const char *key;
     cfg_type_t type;
-    const char *def; /* default, as text; "" allowed for CFG_STR */
+    const char *def;  /* default, as text; "" allowed for CFG_STR */
     int64_t min, max; /* CFG_INT bounds (inclusive) */
     unsigned flags;   /* CFG_SECRET */
     const char *why;  /* the reason for the default, printed by -n */
@@ -60,8 +60,8 @@ int cfg_load_file(cfg_t *c, const char *path, char *err, size_t errlen);
  * a PETRI_ variable that names no option is an error, except the reserved
  * names below, used by the CLI and the test rigs. Matching is exact and
  * upper case: PETRI_BEAM_MAX_RSS_MB -> [beam] max_rss_mb. */
-#define CFG_ENV_RESERVED_NAMES                                                                   \
-    "PETRI_BUILD", "PETRI_ADDR", "PETRI_TOKEN", "PETRI_CONFIG", "PETRI_DATA_DIR", "PETRI_KEY",    \
+#define CFG_ENV_RESERVED_NAMES                                                                     \
+    "PETRI_BUILD", "PETRI_ADDR", "PETRI_TOKEN", "PETRI_CONFIG", "PETRI_DATA_DIR", "PETRI_KEY",     \
         "PETRI_KEY_FILE", "PETRI_LOG_LEVEL", "PETRI_JSON", "PETRI_NO_COLOR", "PETRI_INSECURE"
 /* Any variable starting with this prefix is reserved too (test harnesses). */
 #define CFG_ENV_RESERVED_PREFIX "PETRI_TEST_"
@@ -73,8 +73,8 @@ int cfg_load_env(cfg_t *c, char **envp, char *err, size_t errlen);
  * value may be empty and may contain '=' or '.'. Source: "flag". */
 int cfg_set_arg(cfg_t *c, const char *arg, char *err, size_t errlen);
 /* Sets one value; source (NULL = "flag") is recorded and prefixes errors. */
-int cfg_set(cfg_t *c, const char *section, const char *key, const char *value,
-            const char *source, char *err, size_t errlen);
+int cfg_set(cfg_t *c, const char *section, const char *key, const char *value, const char *source,
+            char *err, size_t errlen);
 
 /* Accessors; asserting that (section, key) is in the table with that type
  * (cfg_str serves CFG_STR and CFG_ADDR). Strings live until the option is

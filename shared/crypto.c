@@ -175,8 +175,7 @@ int keyring_load_file(keyring_t *kr, const char *path, char *err, size_t errlen)
             continue;
         uint8_t k[CRYPTO_KEY_LEN];
         if (crypto_key_from_b64(s, k) != 0) {
-            set_err(err, errlen, "%s:%d: not a base64 %d-byte key", path, lineno,
-                    CRYPTO_KEY_LEN);
+            set_err(err, errlen, "%s:%d: not a base64 %d-byte key", path, lineno, CRYPTO_KEY_LEN);
             rc = ERR_CONFIG;
         } else if (n >= KEYRING_MAX) {
             set_err(err, errlen, "%s:%d: more than %d keys", path, lineno, KEYRING_MAX);
@@ -247,8 +246,8 @@ int crypto_seal(const keyring_t *kr, const uint8_t *ad, size_t adlen, const uint
         return ERR_TOOBIG;
     unsigned long long clen = 0;
     randombytes_buf(out, CRYPTO_NONCE_LEN);
-    if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + CRYPTO_NONCE_LEN, &clen, pt, ptlen,
-                                                   ad, ad ? adlen : 0, NULL, out, kr->keys) != 0)
+    if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + CRYPTO_NONCE_LEN, &clen, pt, ptlen, ad,
+                                                   ad ? adlen : 0, NULL, out, kr->keys) != 0)
         return ERR_CRYPTO;
     *outlen = CRYPTO_NONCE_LEN + (size_t)clen;
     return 0;
@@ -342,8 +341,8 @@ static int load_key(const char *path, node_identity_t *idn, char *err, size_t er
                     sodium_memcmp(sk, sk2, CRYPTO_SK_LEN) != 0))
         rc = ERR_CONFIG;
     if (rc) {
-        set_err(err, errlen, "%s: not a valid Ed25519 secret key (base64 or hex of %d bytes)",
-                path, CRYPTO_SK_LEN);
+        set_err(err, errlen, "%s: not a valid Ed25519 secret key (base64 or hex of %d bytes)", path,
+                CRYPTO_SK_LEN);
     } else {
         memcpy(idn->sk, sk, CRYPTO_SK_LEN);
         memcpy(idn->pk, pk, CRYPTO_PK_LEN);

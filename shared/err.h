@@ -14,10 +14,10 @@ enum {
     ERR_NOTFOUND = -1007,
     ERR_EXISTS = -1008,
     ERR_TIMEOUT = -1009,
-    ERR_STATE = -1010, /* operation not valid in the current state */
-    ERR_INVAL = -1011, /* invalid argument from a user or peer */
-    ERR_SPEC = -1012,  /* invalid population/eval spec */
-    ERR_LIMIT = -1013, /* a configured limit was reached */
+    ERR_STATE = -1010,        /* operation not valid in the current state */
+    ERR_INVAL = -1011,        /* invalid argument from a user or peer */
+    ERR_SPEC = -1012,         /* invalid population/eval spec */
+    ERR_LIMIT = -1013,        /* a configured limit was reached */
     ERR_UNKNOWN_TYPE = -1014, /* well-formed frame of a type we do not know */
 };
 

@@ -112,8 +112,7 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
-int util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                           int flags)
+int util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, int flags)
 {
     char tmp[PATH_MAX];
     int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());

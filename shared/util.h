@@ -23,8 +23,7 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len);
  * with the given mode (umask does not apply), fsync, then rename (or link
  * with UTIL_NO_REPLACE, so concurrent creators never clobber each other).
  * A reader sees either the old file or the whole new one. */
-int util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                           int flags);
+int util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, int flags);
 
 /* Copies src into dst[cap], always NUL-terminated when cap > 0. Returns
  * strlen(src): truncation happened if the result is >= cap. */

@@ -67,6 +67,34 @@ enum wire_type {
     WIRE_VM_STOP = 8,
 
     /* ---- gossip (shared/swim*): 100-199, see swim.h ---- */
+    /* The header's sender is the sending member's id. Every gossip payload
+     * ends with updates:list<UPDATE>, the piggybacked broadcasts:
+     * UPDATE = status:u8 (0 alive, 1 suspect, 2 dead, 3 left)  id:id
+     *          incarnation:u64  from:id (accuser; the member itself for alive/left)
+     *          name:str  addr:str  meta:bytes (name/addr/meta may be empty
+     *          unless alive) */
+
+    /* Probe. target is the probed member's id (zeros: whoever listens at the
+     * address, used for seeds); acks go to reply_addr.
+     * seq:u64  target:id  reply_addr:str  updates:list<UPDATE> */
+    WIRE_SWIM_PING = 100,
+    /* Answer to PING, or forwarded by a ping-req helper with the origin's seq.
+     * seq:u64  updates:list<UPDATE> */
+    WIRE_SWIM_ACK = 101,
+    /* Indirect probe request: ping target for me, forward its ack (and send a
+     * NACK after the probe timeout if nack = 1).
+     * seq:u64  target:id  target_addr:str  nack:u8  reply_addr:str
+     * updates:list<UPDATE> */
+    WIRE_SWIM_PING_REQ = 102,
+    /* The ping-req helper heard nothing from the target in time (Lifeguard).
+     * seq:u64  updates:list<UPDATE> */
+    WIRE_SWIM_NACK = 103,
+    /* Pure dissemination. updates:list<UPDATE> */
+    WIRE_SWIM_GOSSIP = 104,
+    /* Push-pull full-state sync, split into parts of bounded size.
+     * flags:u8 (1 = reply wanted, 2 = join)  part:u16  reply_addr:str
+     * updates:list<UPDATE> (every member the sender knows, self included) */
+    WIRE_SWIM_SYNC = 105,
 
     /* ---- coordinator <-> agent work: 200-299 ---- */
 

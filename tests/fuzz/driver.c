@@ -13,7 +13,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_MAX_INPUT (1u << 16)      /* generated inputs stay below this */
+#define FUZZ_MAX_INPUT (1u << 16)       /* generated inputs stay below this */
 #define FUZZ_MAX_CORPUS_FILE (1u << 20) /* larger corpus files are skipped */
 
 struct input {
@@ -187,8 +187,8 @@ static void mutate_once(uint8_t *buf, size_t *len)
         break;
     case 7: /* big-endian 32-bit value: lengths and counts */
         if (n >= 4) {
-            static const uint32_t v[] = {0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0x01000000,
-                                         0x00ffffff};
+            static const uint32_t v[] = {0,          1,          0x7fffffff, 0x80000000,
+                                         0xffffffff, 0x01000000, 0x00ffffff};
             size_t at = rnd_below(n - 3);
             uint32_t x = rnd_below(2) ? v[rnd_below(sizeof v / sizeof v[0])] : (uint32_t)rnd();
             buf[at] = (uint8_t)(x >> 24), buf[at + 1] = (uint8_t)(x >> 16);

@@ -132,8 +132,8 @@ static void test_header_layout(void **state)
     wire_begin(&b, 0x0102, 0x03, NULL);
     wire_put_u32(&b, 0x0a0b0c0d);
     assert_int_equal(wire_end(&b), 0);
-    const uint8_t want[] = {1, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                            0, 0, 0, 0, 0, 0, 0, 0, 4, 0xa, 0xb, 0xc, 0xd};
+    const uint8_t want[] = {1, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0,   0,   0,   0,
+                            0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0xa, 0xb, 0xc, 0xd};
     assert_int_equal(b.len, sizeof want);
     assert_memory_equal(b.data, want, sizeof want);
     wire_buf_free(&b);
@@ -281,7 +281,7 @@ static void test_strings(void **state)
     assert_int_equal(wire_get_str(&r, out, sizeof out), ERR_PROTO); /* sticky */
 
     wire_buf_reset(&b);
-    wire_put_str(&b, "1234567"); /* fits exactly with its NUL */
+    wire_put_str(&b, "1234567");  /* fits exactly with its NUL */
     wire_put_str(&b, "12345678"); /* one too many */
     wire_rd_init(&r, b.data, b.len);
     assert_int_equal(wire_get_str(&r, out, sizeof out), 0);

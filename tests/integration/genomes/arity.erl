@@ -1,0 +1,3 @@
+-module(arity).
+-export([f/2]).
+f(X, Y) -> X + Y.

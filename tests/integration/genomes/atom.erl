@@ -1,0 +1,3 @@
+-module(atom).
+-export([f/1]).
+f(_X) -> hello.

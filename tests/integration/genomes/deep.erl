@@ -1,0 +1,3 @@
+-module(deep).
+-export([f/1]).
+f(X) -> 1 + f(X + 1).

@@ -1,0 +1,3 @@
+defmodule Good do
+  def f(x), do: x * x + 2 * x - 1
+end

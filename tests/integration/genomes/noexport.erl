@@ -1,0 +1,3 @@
+-module(noexport).
+-export([]).
+f(X) -> X.

@@ -1,0 +1,3 @@
+-module(spawn).
+-export([f/1]).
+f(X) -> spawn(fun() -> X end), X.

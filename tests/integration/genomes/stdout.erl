@@ -1,0 +1,3 @@
+-module(stdout).
+-export([f/1]).
+f(X) -> io:format("hello~n"), X.

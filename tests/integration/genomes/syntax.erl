@@ -1,0 +1,3 @@
+-module(syntax).
+-export([f/1]).
+f(X) -> X * + .

@@ -87,7 +87,8 @@ static void eval_done(void *arg, const pool_result_t *r)
 static void submit_eval(evo_t *e, int i)
 {
     evo_job_t *j = malloc(sizeof *j);
-    if (!j || pool_eval(e->os->pool, e->os->spec, -1, (const uint8_t *)e->next[i].src,
+    if (!j || pool_eval(e->os->pool, e->os->spec_wire.data, e->os->spec_wire.len, -1,
+                        (const uint8_t *)e->next[i].src,
                         e->next[i].len, eval_done, j) != 0) {
         free(j);
         e->next[i].status = WIRE_ST_INTERNAL;
@@ -190,7 +191,7 @@ static void breed_into(evo_t *e, int i, const char *op, int p1, int p2)
         lens[np++] = e->pop[p2].len;
     }
     uint64_t seed = splitmix(&e->rng) >> 1;
-    if (pool_breed(e->os->pool, e->os->spec, op, seed, parents, lens, np, breed_done, b) != 0) {
+    if (pool_breed(e->os->pool, e->os->spec_wire.data, e->os->spec_wire.len, op, seed, parents, lens, np, breed_done, b) != 0) {
         free(b);
         e->next[i].fitness = INFINITY;
         e->next[i].src = strdup("");

@@ -75,6 +75,8 @@ void oneshot_start(oneshot_t *os, common_args_t *a, int want_vms)
         fprintf(stderr, "petri-agent: bad spec: %s\n", err);
         exit(2);
     }
+    wire_buf_init(&os->spec_wire);
+    spec_encode(os->spec, -1, &os->spec_wire);
     os->cfg = agent_config_load(a->config, a->overrides, a->noverrides, err, sizeof err);
     if (!os->cfg) {
         fprintf(stderr, "petri-agent: %s\n", err);
@@ -110,6 +112,7 @@ void oneshot_finish(oneshot_t *os)
     pool_destroy(&os->pool);
     loop_destroy(&os->loop);
     spec_destroy(&os->spec);
+    wire_buf_free(&os->spec_wire);
     cfg_destroy(&os->cfg);
 }
 
@@ -243,7 +246,7 @@ int cmd_eval(int argc, char **argv)
         crypto_hex(h, sizeof h, it->hash);
         int lang = spec_language_of_path(it->path);
         (void)cap;
-        rc = pool_eval(os.pool, os.spec, lang, (const uint8_t *)src, len, eval_done, &cbs[i]);
+        rc = pool_eval(os.pool, os.spec_wire.data, os.spec_wire.len, lang, (const uint8_t *)src, len, eval_done, &cbs[i]);
         free(src);
         if (rc != 0) {
             it->status = WIRE_ST_INTERNAL;
@@ -363,7 +366,7 @@ int cmd_breed(int argc, char **argv)
     oneshot_start(&os, &a, 1);
     breed_out_t out = {.os = &os};
     const uint8_t *parents[2] = {(uint8_t *)srcs[0], (uint8_t *)srcs[1]};
-    int rc = pool_breed(os.pool, os.spec, op, seed, parents, lens, np, breed_done, &out);
+    int rc = pool_breed(os.pool, os.spec_wire.data, os.spec_wire.len, op, seed, parents, lens, np, breed_done, &out);
     if (rc == 0)
         loop_run(os.loop);
     int code = 0;

@@ -9,6 +9,7 @@
 #include "loop.h"
 #include "pool.h"
 #include "spec.h"
+#include "wire.h"
 
 #define MAX_OVERRIDES 64
 
@@ -17,6 +18,7 @@ typedef struct oneshot {
     loop_t *loop;
     pool_t *pool;
     spec_t *spec;
+    wire_buf_t spec_wire; /* the spec, encoded once for every job */
     int failed;      /* the pool gave up */
     int interrupted; /* SIGINT/SIGTERM */
 } oneshot_t;

@@ -719,8 +719,22 @@ static int submit(pool_t *p, int kind, pool_done_fn done, void *arg)
     return 0;
 }
 
-int pool_eval(pool_t *p, const spec_t *s, int language, const uint8_t *src, size_t len,
-              pool_done_fn done, void *arg)
+/* Copies an encoded SPEC into the open frame, with the language replaced. */
+static void put_spec(wire_buf_t *b, const uint8_t *spec, size_t spec_len, int language)
+{
+    size_t at = b->len;
+    wire_put_raw(b, spec, spec_len);
+    /* layout: function:str (u32 len + bytes) arity:u32 language:u8 ... */
+    if (language >= 0 && !b->err && spec_len >= 4) {
+        uint32_t fl = (uint32_t)spec[0] << 24 | (uint32_t)spec[1] << 16 | (uint32_t)spec[2] << 8 |
+                      spec[3];
+        if ((size_t)fl + 9 <= spec_len)
+            b->data[at + 4 + fl + 4] = (uint8_t)language;
+    }
+}
+
+int pool_eval(pool_t *p, const uint8_t *spec, size_t spec_len, int language, const uint8_t *src,
+              size_t len, pool_done_fn done, void *arg)
 {
     if (p->stopping || p->failed)
         return ERR_STATE;
@@ -734,12 +748,12 @@ int pool_eval(pool_t *p, const spec_t *s, int language, const uint8_t *src, size
     wire_buf_reset(&p->wb);
     wire_begin(&p->wb, WIRE_VM_EVAL, 0, NULL);
     wire_put_u64(&p->wb, 0);
-    spec_encode(s, language, &p->wb);
+    put_spec(&p->wb, spec, spec_len, language);
     wire_put_bytes(&p->wb, src, len);
     return submit(p, JOB_EVAL, done, arg);
 }
 
-int pool_breed(pool_t *p, const spec_t *s, const char *op, uint64_t seed,
+int pool_breed(pool_t *p, const uint8_t *spec, size_t spec_len, const char *op, uint64_t seed,
                const uint8_t *const *parents, const size_t *lens, int nparents, pool_done_fn done,
                void *arg)
 {
@@ -748,7 +762,7 @@ int pool_breed(pool_t *p, const spec_t *s, const char *op, uint64_t seed,
     wire_buf_reset(&p->wb);
     wire_begin(&p->wb, WIRE_VM_BREED, 0, NULL);
     wire_put_u64(&p->wb, 0);
-    spec_encode(s, -1, &p->wb);
+    put_spec(&p->wb, spec, spec_len, -1);
     wire_put_str(&p->wb, op);
     wire_put_u64(&p->wb, seed);
     wire_put_u32(&p->wb, (uint32_t)nparents);

@@ -71,11 +71,15 @@ pool_t *pool_new(loop_t *l, const pool_opts_t *o, pool_state_fn on_state, void *
  * are completed with WIRE_ST_INTERNAL first. NULL-safe. */
 void pool_destroy(pool_t **p);
 
-/* Queue work. The source/parent bytes are copied. Returns 0 or ERR_STATE
- * when the pool is stopping or failed (the callback is then not called). */
-int pool_eval(pool_t *p, const spec_t *s, int language, const uint8_t *src, size_t len,
-              pool_done_fn done, void *arg);
-int pool_breed(pool_t *p, const spec_t *s, const char *op, uint64_t seed,
+/* Queue work. spec is an encoded SPEC block (spec_encode, or as received
+ * from the coordinator); language >= 0 overrides the one inside it. The
+ * spec, source and parent bytes are copied. Returns 0, or ERR_STATE when the
+ * pool is stopping or failed (the callback is then not called). A source
+ * over [beam] max_source_bytes completes at once, inside this call, with
+ * WIRE_ST_PARSE_ERROR. */
+int pool_eval(pool_t *p, const uint8_t *spec, size_t spec_len, int language, const uint8_t *src,
+              size_t len, pool_done_fn done, void *arg);
+int pool_breed(pool_t *p, const uint8_t *spec, size_t spec_len, const char *op, uint64_t seed,
                const uint8_t *const *parents, const size_t *lens, int nparents, pool_done_fn done,
                void *arg);
 

@@ -96,7 +96,31 @@ enum wire_type {
      * updates:list<UPDATE> (every member the sender knows, self included) */
     WIRE_SWIM_SYNC = 105,
 
-    /* ---- coordinator <-> agent work: 200-299 ---- */
+    /* ---- coordinator <-> agent work: 200-299 ----
+     * Agents connect a DEALER (routing id = their 16-byte node id) to the
+     * coordinator's ROUTER on [work] bind; every frame travels sealed with
+     * the cluster keyring (crypto_seal, associated data "petri-work-v1"). */
+
+    /* agent -> coordinator, on connect and whenever its capacity changes.
+     * name:str  pk:32 raw (Ed25519)  vms_ready:u32  vms_total:u32
+     * credit:u32 (items it can take now)  queued:u32  load:f64
+     * received:u64 (work items received so far; with credit, it lets the
+     * coordinator discount items still on the way) */
+    WIRE_WORK_HELLO = 200,
+    /* coordinator -> agent: work for one population.
+     * population:str  spec:bytes (the SPEC block)  items:list<ITEM>
+     * ITEM = deme:u32 dseq:u64 kind:u8 (0 breed then eval, 1 eval)
+     *        op:str seed:u64 parents:list<bytes> source:bytes (kind 1) */
+    WIRE_WORK_BATCH = 201,
+    /* agent -> coordinator: one finished item.
+     * population:str deme:u32 dseq:u64 status:u8 fitness:f64 detail:str
+     * source:bytes (the child; empty if breeding failed)
+     * sig:64 raw (Ed25519 over attest_result(...), see attest.h)
+     * credit:u32  received:u64 (as in WIRE_WORK_HELLO) */
+    WIRE_WORK_RESULT = 202,
+    /* coordinator -> agent: scaling and draining decisions.
+     * target_vms:u32 (0 = keep)  drain:u8 */
+    WIRE_WORK_CONTROL = 203,
 
     /* ---- local control socket (CLI -> running agent): 300-399 ---- */
 

@@ -1,0 +1,375 @@
+/* awork.c - run the coordinator's work items on the local VMs (awork.h). */
+#include "awork.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "attest.h"
+#include "err.h"
+#include "log.h"
+#include "wire.h"
+
+#define AWORK_AD "petri-work-v1"
+#define AWORK_MAX_FRAME (4u * 1024 * 1024)
+#define HELLO_EVERY_MS 1000
+#define MAX_ITEMS_PER_BATCH 4096
+
+typedef struct job {
+    awork_t *w;
+    char pop[64];
+    uint32_t deme;
+    uint64_t dseq;
+    uint8_t *spec;
+    size_t spec_len;
+    int cancelled; /* the channel went away: finish quietly */
+} job_t;
+
+struct awork {
+    loop_t *loop;
+    void *zctx;
+    void *sock;
+    pool_t *pool;
+    const node_identity_t *id;
+    keyring_t *kr;
+    char name[128];
+    char endpoint[300];
+    int pipeline;
+    int held;
+    uint64_t received, done, failed_sends;
+    int64_t hello_timer;
+    wire_buf_t wb;
+    uint8_t *buf;
+    size_t bufcap;
+};
+
+static int ensure_buf(awork_t *w, size_t n)
+{
+    if (w->bufcap >= n)
+        return 0;
+    uint8_t *nb = realloc(w->buf, n);
+    if (!nb)
+        return -ENOMEM;
+    w->buf = nb;
+    w->bufcap = n;
+    return 0;
+}
+
+static int credit(const awork_t *w)
+{
+    int c = pool_ready(w->pool) * w->pipeline * 2 - w->held;
+    return c > 0 ? c : 0;
+}
+
+static void send_sealed(awork_t *w)
+{
+    if (!w->sock || wire_end(&w->wb) != 0)
+        return;
+    size_t out = 0;
+    if (ensure_buf(w, w->wb.len + CRYPTO_SEAL_OVERHEAD) != 0 ||
+        crypto_seal(w->kr, (const uint8_t *)AWORK_AD, strlen(AWORK_AD), w->wb.data, w->wb.len,
+                    w->buf, w->bufcap, &out) != 0 ||
+        zmq_send(w->sock, w->buf, out, ZMQ_DONTWAIT) < 0)
+        w->failed_sends++;
+}
+
+void awork_announce(awork_t *w)
+{
+    if (!w->sock)
+        return;
+    wire_buf_reset(&w->wb);
+    wire_begin(&w->wb, WIRE_WORK_HELLO, 0, w->id->id);
+    wire_put_str(&w->wb, w->name);
+    wire_put_raw(&w->wb, w->id->pk, CRYPTO_PK_LEN);
+    wire_put_u32(&w->wb, (uint32_t)pool_ready(w->pool));
+    wire_put_u32(&w->wb, (uint32_t)pool_total(w->pool));
+    wire_put_u32(&w->wb, (uint32_t)credit(w));
+    wire_put_u32(&w->wb, (uint32_t)pool_queued(w->pool));
+    wire_put_f64(&w->wb, (double)(pool_queued(w->pool) + pool_inflight(w->pool)) /
+                             (double)(pool_total(w->pool) ? pool_total(w->pool) : 1));
+    wire_put_u64(&w->wb, w->received);
+    send_sealed(w);
+}
+
+static void send_result(job_t *j, int status, double fitness, const char *detail,
+                        const uint8_t *src, size_t len)
+{
+    awork_t *w = j->w;
+    w->held--;
+    w->done++;
+    if (j->cancelled || !w->sock)
+        return;
+    uint8_t h[CRYPTO_HASH_LEN], sig[CRYPTO_SIG_LEN];
+    crypto_hash(src, len, h);
+    if (status != WIRE_ST_OK)
+        fitness = NAN;
+    if (attest_sign(w->id, j->pop, j->deme, j->dseq, h, (uint8_t)status, fitness, sig) != 0)
+        return;
+    wire_buf_reset(&w->wb);
+    wire_begin(&w->wb, WIRE_WORK_RESULT, 0, w->id->id);
+    wire_put_str(&w->wb, j->pop);
+    wire_put_u32(&w->wb, j->deme);
+    wire_put_u64(&w->wb, j->dseq);
+    wire_put_u8(&w->wb, (uint8_t)status);
+    wire_put_f64(&w->wb, fitness);
+    wire_put_str(&w->wb, detail ? detail : "");
+    wire_put_bytes(&w->wb, src, len);
+    wire_put_raw(&w->wb, sig, sizeof sig);
+    wire_put_u32(&w->wb, (uint32_t)credit(w));
+    wire_put_u64(&w->wb, w->received);
+    send_sealed(w);
+}
+
+static void job_free(job_t *j)
+{
+    free(j->spec);
+    free(j);
+}
+
+typedef struct eval_ctx {
+    job_t *j;
+    uint8_t *src;
+    size_t len;
+} eval_ctx_t;
+
+static void on_eval(void *arg, const pool_result_t *r)
+{
+    eval_ctx_t *e = arg;
+    send_result(e->j, r->status, r->fitness, r->detail, e->src, e->len);
+    job_free(e->j);
+    free(e->src);
+    free(e);
+}
+
+/* Scores src for job j (takes ownership of j; copies src). */
+static void eval_source(job_t *j, const uint8_t *src, size_t len)
+{
+    eval_ctx_t *e = calloc(1, sizeof *e);
+    if (e)
+        e->src = malloc(len ? len : 1);
+    if (!e || !e->src) {
+        free(e);
+        send_result(j, WIRE_ST_INTERNAL, NAN, "out of memory", src, len);
+        job_free(j);
+        return;
+    }
+    memcpy(e->src, src, len);
+    e->len = len;
+    e->j = j;
+    int rc = pool_eval(j->w->pool, j->spec, j->spec_len, -1, src, len, on_eval, e);
+    if (rc != 0) {
+        send_result(j, WIRE_ST_INTERNAL, NAN, err_str(rc), src, len);
+        job_free(j);
+        free(e->src);
+        free(e);
+    }
+}
+
+static void on_child(void *arg, const pool_result_t *r)
+{
+    job_t *j = arg;
+    if (r->status != WIRE_ST_OK || !r->source) {
+        send_result(j, r->status == WIRE_ST_OK ? WIRE_ST_INTERNAL : r->status, NAN, r->detail,
+                    (const uint8_t *)"", 0);
+        job_free(j);
+        return;
+    }
+    eval_source(j, r->source, r->source_len);
+}
+
+static void handle_batch(awork_t *w, wire_rd_t *r)
+{
+    char pop[64];
+    const uint8_t *spec = NULL;
+    uint32_t spec_len = 0, n = 0;
+    wire_get_str(r, pop, sizeof pop);
+    wire_get_bytes(r, &spec, &spec_len, 1u << 20);
+    wire_get_count(r, &n, MAX_ITEMS_PER_BATCH, 4 + 8 + 1 + 4 + 8 + 4 + 4);
+    if (r->err) {
+        log_warn("awork.bad_batch", "why=\"%s\"", err_str(r->err));
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t deme = 0, np = 0, srclen = 0;
+        uint64_t dseq = 0, seed = 0;
+        uint8_t kind = 0;
+        char op[32];
+        const uint8_t *parents[2] = {NULL, NULL}, *src = NULL;
+        uint32_t plen32[2] = {0, 0};
+        wire_get_u32(r, &deme);
+        wire_get_u64(r, &dseq);
+        wire_get_u8(r, &kind);
+        wire_get_str(r, op, sizeof op);
+        wire_get_u64(r, &seed);
+        wire_get_count(r, &np, 2, 4);
+        for (uint32_t k = 0; k < np; k++)
+            wire_get_bytes(r, &parents[k], &plen32[k], 1u << 20);
+        wire_get_bytes(r, &src, &srclen, 1u << 20);
+        if (r->err) {
+            log_warn("awork.bad_item", "why=\"%s\"", err_str(r->err));
+            return;
+        }
+        job_t *j = calloc(1, sizeof *j);
+        if (j)
+            j->spec = malloc(spec_len ? spec_len : 1);
+        if (!j || !j->spec) {
+            free(j);
+            return;
+        }
+        memcpy(j->spec, spec, spec_len);
+        j->spec_len = spec_len;
+        j->w = w;
+        snprintf(j->pop, sizeof j->pop, "%s", pop);
+        j->deme = deme;
+        j->dseq = dseq;
+        w->held++;
+        w->received++;
+        if (kind == 1) {
+            eval_source(j, src, srclen);
+        } else {
+            size_t lens[2] = {plen32[0], plen32[1]};
+            int rc = pool_breed(w->pool, j->spec, j->spec_len, op, seed, parents, lens, (int)np,
+                                on_child, j);
+            if (rc != 0) {
+                send_result(j, WIRE_ST_INTERNAL, NAN, err_str(rc), (const uint8_t *)"", 0);
+                job_free(j);
+            }
+        }
+    }
+}
+
+static void on_readable(loop_t *l, short revents, void *arg)
+{
+    (void)l;
+    (void)revents;
+    awork_t *w = arg;
+    for (int k = 0; k < 64 && w->sock; k++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, w->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        size_t len = zmq_msg_size(&m), plen = 0;
+        int ok = len > CRYPTO_SEAL_OVERHEAD && len <= AWORK_MAX_FRAME && ensure_buf(w, len) == 0 &&
+                 crypto_open(w->kr, (const uint8_t *)AWORK_AD, strlen(AWORK_AD), zmq_msg_data(&m),
+                             len, w->buf, w->bufcap, &plen) == 0;
+        zmq_msg_close(&m);
+        if (!ok) {
+            log_warn("awork.unsealed", "bytes=%zu msg=\"a frame no key opens; dropped\"", len);
+            continue;
+        }
+        /* the batch is parsed from w->buf; results reuse w->wb, not w->buf */
+        uint8_t *plain = malloc(plen);
+        if (!plain)
+            continue;
+        memcpy(plain, w->buf, plen);
+        wire_hdr_t h;
+        wire_rd_t r;
+        int rc = wire_parse(plain, plen, &h, &r);
+        if (rc)
+            log_warn("awork.malformed", "why=\"%s\"", err_str(rc));
+        else if (h.type == WIRE_WORK_BATCH)
+            handle_batch(w, &r);
+        else if (h.type == WIRE_WORK_CONTROL)
+            log_info("awork.control", "msg=\"scaling control received\"");
+        free(plain);
+        awork_announce(w);
+    }
+}
+
+static int64_t on_hello_timer(loop_t *l, void *arg)
+{
+    (void)l;
+    awork_announce(arg);
+    return HELLO_EVERY_MS;
+}
+
+awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *id,
+                   keyring_t *kr, const char *name, int pipeline, char *err, size_t errlen)
+{
+    awork_t *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->loop = l;
+    w->zctx = zctx;
+    w->pool = pool;
+    w->id = id;
+    w->kr = kr;
+    w->pipeline = pipeline;
+    snprintf(w->name, sizeof w->name, "%s", name);
+    wire_buf_init(&w->wb);
+    w->hello_timer = loop_timer_add(l, HELLO_EVERY_MS, on_hello_timer, w);
+    return w;
+}
+
+static void disconnect(awork_t *w)
+{
+    if (!w->sock)
+        return;
+    loop_sock_del(w->loop, w->sock);
+    zmq_close(w->sock);
+    w->sock = NULL;
+    w->endpoint[0] = '\0';
+}
+
+void awork_set_coordinator(awork_t *w, const char *endpoint)
+{
+    if (endpoint && strcmp(endpoint, w->endpoint) == 0)
+        return;
+    disconnect(w);
+    if (!endpoint || !*endpoint)
+        return;
+    w->sock = zmq_socket(w->zctx, ZMQ_DEALER);
+    int zero = 0, hwm = 10000;
+    int64_t maxmsg = AWORK_MAX_FRAME + 1024;
+    zmq_setsockopt(w->sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, w->id->id, CRYPTO_ID_LEN);
+    zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(w->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmq_connect(w->sock, endpoint) != 0) {
+        log_warn("awork.connect_failed", "endpoint=%s why=\"%s\"", endpoint, zmq_strerror(errno));
+        zmq_close(w->sock);
+        w->sock = NULL;
+        return;
+    }
+    snprintf(w->endpoint, sizeof w->endpoint, "%s", endpoint);
+    loop_sock_add(w->loop, w->sock, ZMQ_POLLIN, on_readable, w);
+    log_info("awork.coordinator", "endpoint=%s", endpoint);
+    awork_announce(w);
+}
+
+const char *awork_coordinator(const awork_t *w)
+{
+    return w->endpoint;
+}
+
+void awork_destroy(awork_t **pw)
+{
+    if (!pw || !*pw)
+        return;
+    awork_t *w = *pw;
+    disconnect(w);
+    loop_timer_del(w->loop, w->hello_timer);
+    wire_buf_free(&w->wb);
+    free(w->buf);
+    free(w);
+    *pw = NULL;
+}
+
+int awork_held(const awork_t *w)
+{
+    return w->held;
+}
+
+json_t *awork_status_json(const awork_t *w)
+{
+    return json_pack("{s:s, s:i, s:i, s:I, s:I}", "coordinator", w->endpoint, "held", w->held,
+                     "credit", credit(w), "received", (json_int_t)w->received, "done",
+                     (json_int_t)w->done);
+}

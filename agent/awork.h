@@ -1,0 +1,39 @@
+/* awork.h - the agent's end of the work channel: a DEALER connected to the
+ * coordinator it learns from gossip; batches of items in, each bred and
+ * scored on the local VMs, signed results out.
+ *
+ * Invariants:
+ *  1. Backpressure: the agent announces credit = what its ready VMs can
+ *     start soon (ready VMs x pipeline x 2) minus the items it holds; the
+ *     coordinator never sends more.
+ *  2. Every item received gets exactly one signed result (a failure status
+ *     when breeding or the VM fails), unless the agent stops first.
+ */
+#ifndef PETRI_AWORK_H
+#define PETRI_AWORK_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "loop.h"
+#include "pool.h"
+
+typedef struct awork awork_t;
+
+/* pool, identity and keyring are borrowed. */
+awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *id,
+                   keyring_t *kr, const char *name, int pipeline, char *err, size_t errlen);
+void awork_destroy(awork_t **w);
+
+/* Connects to the coordinator's work endpoint ("tcp://host:port"); a
+ * different endpoint replaces the old one, NULL/"" disconnects. */
+void awork_set_coordinator(awork_t *w, const char *endpoint);
+const char *awork_coordinator(const awork_t *w);
+/* Announces capacity now (after VM state changes). */
+void awork_announce(awork_t *w);
+/* Items received but not finished. */
+int awork_held(const awork_t *w);
+json_t *awork_status_json(const awork_t *w);
+
+#endif

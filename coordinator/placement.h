@@ -1,0 +1,26 @@
+/* placement.h - weighted rendezvous (highest random weight) hashing: which
+ * agent owns a deme. Each (node, key) pair gets a score -weight / ln(u) with
+ * u uniform in (0,1) from a hash of both; the highest score wins. A join or
+ * leave moves only the keys whose winner changes, about 1/N of them, and a
+ * node's share of keys is proportional to its weight. */
+#ifndef PETRI_PLACEMENT_H
+#define PETRI_PLACEMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PLACE_ID_LEN 16
+
+typedef struct place_node {
+    uint8_t id[PLACE_ID_LEN];
+    double weight; /* > 0 to take keys; <= 0 never wins */
+} place_node_t;
+
+/* The score of one node for one key (higher wins). */
+double place_score(const place_node_t *node, const void *key, size_t keylen);
+/* Index of the winning node for key, or -1 if no node has weight > 0. */
+int place_pick(const place_node_t *nodes, int n, const void *key, size_t keylen);
+/* The deme key: "<population>/<deme>". Returns the length written. */
+size_t place_deme_key(const char *population, uint32_t deme, char *out, size_t cap);
+
+#endif

@@ -26,6 +26,8 @@ typedef struct job {
     uint8_t *spec;
     size_t spec_len;
     int cancelled; /* the channel went away: finish quietly */
+    int language;  /* -1 = the spec's */
+    int breed_only; /* replay: return the child unscored */
 } job_t;
 
 struct awork {
@@ -39,6 +41,7 @@ struct awork {
     char endpoint[300];
     int pipeline;
     int held;
+    int draining;
     uint64_t received, done, failed_sends;
     int64_t hello_timer;
     wire_buf_t wb;
@@ -60,6 +63,8 @@ static int ensure_buf(awork_t *w, size_t n)
 
 static int credit(const awork_t *w)
 {
+    if (w->draining)
+        return 0;
     int c = pool_ready(w->pool) * w->pipeline * 2 - w->held;
     return c > 0 ? c : 0;
 }
@@ -84,7 +89,7 @@ void awork_announce(awork_t *w)
     wire_begin(&w->wb, WIRE_WORK_HELLO, 0, w->id->id);
     wire_put_str(&w->wb, w->name);
     wire_put_raw(&w->wb, w->id->pk, CRYPTO_PK_LEN);
-    wire_put_u32(&w->wb, (uint32_t)pool_ready(w->pool));
+    wire_put_u32(&w->wb, w->draining ? 0 : (uint32_t)pool_ready(w->pool));
     wire_put_u32(&w->wb, (uint32_t)pool_total(w->pool));
     wire_put_u32(&w->wb, (uint32_t)credit(w));
     wire_put_u32(&w->wb, (uint32_t)pool_queued(w->pool));
@@ -159,7 +164,7 @@ static void eval_source(job_t *j, const uint8_t *src, size_t len)
     memcpy(e->src, src, len);
     e->len = len;
     e->j = j;
-    int rc = pool_eval(j->w->pool, j->spec, j->spec_len, -1, src, len, on_eval, e);
+    int rc = pool_eval(j->w->pool, j->spec, j->spec_len, j->language, src, len, on_eval, e);
     if (rc != 0) {
         send_result(j, WIRE_ST_INTERNAL, NAN, err_str(rc), src, len);
         job_free(j);
@@ -174,6 +179,11 @@ static void on_child(void *arg, const pool_result_t *r)
     if (r->status != WIRE_ST_OK || !r->source) {
         send_result(j, r->status == WIRE_ST_OK ? WIRE_ST_INTERNAL : r->status, NAN, r->detail,
                     (const uint8_t *)"", 0);
+        job_free(j);
+        return;
+    }
+    if (j->breed_only) {
+        send_result(j, WIRE_ST_OK, NAN, "", r->source, r->source_len);
         job_free(j);
         return;
     }
@@ -208,6 +218,8 @@ static void handle_batch(awork_t *w, wire_rd_t *r)
         for (uint32_t k = 0; k < np; k++)
             wire_get_bytes(r, &parents[k], &plen32[k], 1u << 20);
         wire_get_bytes(r, &src, &srclen, 1u << 20);
+        uint8_t lang = 255;
+        wire_get_u8(r, &lang);
         if (r->err) {
             log_warn("awork.bad_item", "why=\"%s\"", err_str(r->err));
             return;
@@ -227,6 +239,8 @@ static void handle_batch(awork_t *w, wire_rd_t *r)
         j->dseq = dseq;
         w->held++;
         w->received++;
+        j->language = lang == 255 ? -1 : lang;
+        j->breed_only = kind == 2;
         if (kind == 1) {
             eval_source(j, src, srclen);
         } else {
@@ -341,6 +355,12 @@ void awork_set_coordinator(awork_t *w, const char *endpoint)
     snprintf(w->endpoint, sizeof w->endpoint, "%s", endpoint);
     loop_sock_add(w->loop, w->sock, ZMQ_POLLIN, on_readable, w);
     log_info("awork.coordinator", "endpoint=%s", endpoint);
+    awork_announce(w);
+}
+
+void awork_drain(awork_t *w)
+{
+    w->draining = 1;
     awork_announce(w);
 }
 

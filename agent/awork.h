@@ -30,6 +30,8 @@ void awork_destroy(awork_t **w);
  * different endpoint replaces the old one, NULL/"" disconnects. */
 void awork_set_coordinator(awork_t *w, const char *endpoint);
 const char *awork_coordinator(const awork_t *w);
+/* Stops taking work (shutdown): announces no VMs and no credit from now on. */
+void awork_drain(awork_t *w);
 /* Announces capacity now (after VM state changes). */
 void awork_announce(awork_t *w);
 /* Items received but not finished. */

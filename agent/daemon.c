@@ -11,8 +11,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "awork.h"
+#include "cluster.h"
 #include "crypto.h"
 #include "ctl.h"
+#include "gossip.h"
 #include "err.h"
 #include "log.h"
 #include "pool.h"
@@ -20,6 +23,8 @@
 #include "util.h"
 
 #define SHUTDOWN_SLACK_MS 3000 /* past grace + VM stop: leave anyway */
+#define META_TICK_MS 1000      /* gossip metadata is refreshed when it changed */
+#define LEAVE_WAIT_MS 1000     /* graceful leave: time for the news to go out */
 
 typedef struct agent {
     cfg_t *cfg;
@@ -27,6 +32,11 @@ typedef struct agent {
     void *zctx;
     pool_t *pool;
     ctl_t *ctl;
+    keyring_t *kr;
+    gossip_t *gossip;
+    awork_t *work;
+    char meta[CLUSTER_META_MAX];
+    size_t metalen;
     node_identity_t id;
     char name[256];
     int stopping;
@@ -50,6 +60,8 @@ static void begin_shutdown(agent_t *a, const char *why)
     uint32_t grace = (uint32_t)cfg_int(a->cfg, "agent", "shutdown_grace_ms");
     log_info("agent.stopping", "why=%s grace_ms=%u", why, grace);
     loop_timer_add(a->loop, grace + SHUTDOWN_SLACK_MS, on_shutdown_deadline, a);
+    /* take no more work: the coordinator moves our demes while we finish */
+    awork_drain(a->work);
     pool_stop(a->pool, grace);
 }
 
@@ -73,18 +85,125 @@ static void on_pool_state(void *arg, int failed, const char *why)
     loop_stop(a->loop); /* stopped: every VM is gone */
 }
 
+/* Rewrites [gossip] keyring_file (primary first) after a key change. */
+static int persist_keys(agent_t *a)
+{
+    const char *path = cfg_str(a->cfg, "gossip", "keyring_file");
+    if (!*path)
+        return 0;
+    char text[KEYRING_MAX * (CRYPTO_KEY_B64_LEN + 1) + 64] = "# petri cluster keyring\n";
+    size_t len = strlen(text);
+    for (int i = 0; i < keyring_count(a->kr); i++) {
+        uint8_t k[CRYPTO_KEY_LEN];
+        char b64[CRYPTO_KEY_B64_LEN + 1];
+        keyring_get(a->kr, i, k);
+        crypto_key_to_b64(k, b64);
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s\n", b64);
+        sodium_memzero(k, sizeof k);
+    }
+    int rc = util_write_file_atomic(path, text, len, 0600, 0);
+    sodium_memzero(text, sizeof text);
+    return rc;
+}
+
+static json_t *keys_cmd(agent_t *a, char **args, int nargs, int *code)
+{
+    if (nargs == 0 || (nargs == 1 && !strcmp(args[0], "list"))) {
+        json_t *arr = json_array();
+        for (int i = 0; i < keyring_count(a->kr); i++) {
+            uint8_t k[CRYPTO_KEY_LEN];
+            char b64[CRYPTO_KEY_B64_LEN + 1];
+            keyring_get(a->kr, i, k);
+            crypto_key_to_b64(k, b64);
+            json_array_append_new(arr, json_pack("{s:s, s:b}", "key", b64, "primary", i == 0));
+            sodium_memzero(k, sizeof k);
+        }
+        return json_pack("{s:o}", "keys", arr);
+    }
+    uint8_t k[CRYPTO_KEY_LEN];
+    if (nargs != 2 || crypto_key_from_b64(args[1], k) != 0) {
+        *code = 2;
+        return json_pack("{s:s}", "error", "usage: keys list | install KEY | use KEY | remove KEY "
+                                           "(KEY: base64 of 32 bytes)");
+    }
+    int rc;
+    if (!strcmp(args[0], "install"))
+        rc = keyring_add(a->kr, k);
+    else if (!strcmp(args[0], "use"))
+        rc = keyring_use(a->kr, k);
+    else if (!strcmp(args[0], "remove"))
+        rc = keyring_remove(a->kr, k);
+    else
+        rc = ERR_INVAL;
+    sodium_memzero(k, sizeof k);
+    if (rc == 0)
+        rc = persist_keys(a);
+    if (rc) {
+        *code = rc == ERR_INVAL ? 2 : 1;
+        return json_pack("{s:s}", "error",
+                         rc == ERR_STATE ? "the primary key cannot be removed; `use` another first"
+                         : rc == ERR_NOTFOUND ? "no such key installed"
+                                              : err_str(rc));
+    }
+    log_info("agent.keys", "op=%s keys=%d", args[0], keyring_count(a->kr));
+    return json_pack("{s:b, s:i}", "ok", 1, "keys", keyring_count(a->kr));
+}
+
+static void refresh_meta(agent_t *a)
+{
+    if (!a->gossip)
+        return;
+    char meta[CLUSTER_META_MAX];
+    int total = pool_total(a->pool);
+    double load = total ? (double)(pool_queued(a->pool) + pool_inflight(a->pool)) / total : 0;
+    size_t n = cluster_meta_agent(meta, sizeof meta, a->id.pk, pool_ready(a->pool), total,
+                                  (double)(int)(load * 2) / 2, awork_coordinator(a->work));
+    if (n == a->metalen && memcmp(meta, a->meta, n) == 0)
+        return;
+    memcpy(a->meta, meta, n);
+    a->metalen = n;
+    gossip_set_meta(a->gossip, (const uint8_t *)meta, n);
+}
+
+static int64_t on_meta_tick(loop_t *l, void *arg)
+{
+    (void)l;
+    agent_t *a = arg;
+    refresh_meta(a);
+    awork_announce(a->work);
+    return META_TICK_MS;
+}
+
+static void on_member(void *arg, const swim_event_t *ev)
+{
+    agent_t *a = arg;
+    if (*cfg_str(a->cfg, "work", "coordinator"))
+        return; /* pinned */
+    json_t *meta = cluster_meta_parse(ev->m.meta, ev->m.metalen);
+    if (!strcmp(cluster_meta_role(meta), "coordinator") &&
+        (ev->m.status == SWIM_ALIVE || ev->m.status == SWIM_SUSPECT)) {
+        const char *ep = json_string_value(json_object_get(meta, "work"));
+        if (ep && !strncmp(ep, "tcp://", 6))
+            awork_set_coordinator(a->work, ep);
+    }
+    json_decref(meta);
+}
+
 static json_t *on_ctl(void *arg, const char *cmd, char **args, int nargs, int *code)
 {
     agent_t *a = arg;
-    (void)args;
     *code = 0;
+    if (strcmp(cmd, "members") == 0 && nargs == 0)
+        return cluster_members_json(a->gossip);
+    if (strcmp(cmd, "keys") == 0)
+        return keys_cmd(a, args, nargs, code);
     if (strcmp(cmd, "status") == 0 && nargs == 0) {
         char id[2 * CRYPTO_ID_LEN + 1];
         crypto_hex(a->id.id, CRYPTO_ID_LEN, id);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o}", "name", a->name, "id", id, "version",
-                              PETRI_VERSION, "uptime_ms",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "name", a->name, "id", id,
+                              "version", PETRI_VERSION, "uptime_ms",
                               (json_int_t)(loop_now(a->loop) - a->started_ms), "pool",
-                              pool_status_json(a->pool));
+                              pool_status_json(a->pool), "work", awork_status_json(a->work));
         return o;
     }
     *code = 2;
@@ -94,19 +213,20 @@ static json_t *on_ctl(void *arg, const char *cmd, char **args, int nargs, int *c
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: petri-agent [-c FILE] [-o section.key=value]... [-n]\n"
-            "       petri-agent eval|breed|evolve|status [--help] ...\n"
+            "usage: petri-agent [-c FILE] [-o section.key=value]... [-n] [--insecure]\n"
+            "       petri-agent eval|breed|evolve|status|members|keys [--help] ...\n"
             "  Runs the agent: supervises [beam] vms BEAM VMs and serves the local control\n"
             "  socket <run_dir>/agent.sock. Settings come from FILE, then PETRI_<SECTION>_<KEY>\n"
             "  variables, then -o flags. -n prints the effective settings and exits (2 on a\n"
-            "  bad key or value). SIGTERM/SIGINT stop it cleanly.\n");
+            "  bad key or value). SIGTERM/SIGINT stop it cleanly. Without [gossip] key or\n"
+            "  keyring_file it refuses to start unless --insecure.\n");
 }
 
 int agent_daemon_main(int argc, char **argv)
 {
     const char *path = NULL;
     char *overrides[64];
-    int nover = 0, check = 0;
+    int nover = 0, check = 0, insecure = 0;
     for (int i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
             path = argv[++i];
@@ -114,6 +234,8 @@ int agent_daemon_main(int argc, char **argv)
             overrides[nover++] = argv[++i];
         else if (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--check") == 0)
             check = 1;
+        else if (strcmp(argv[i], "--insecure") == 0)
+            insecure = 1;
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
@@ -154,6 +276,11 @@ int agent_daemon_main(int argc, char **argv)
 
     if (crypto_init() != 0)
         fatal("agent.crypto", "msg=\"libsodium failed to initialise\"");
+    a.kr = keyring_new();
+    if (!a.kr || cluster_keys_load(a.cfg, a.kr, insecure, err, sizeof err) != 0) {
+        fprintf(stderr, "petri-agent: %s\n", err);
+        return 2;
+    }
     const char *data_dir = cfg_str(a.cfg, "node", "data_dir");
     const char *run_dir = cfg_str(a.cfg, "node", "run_dir");
     if (identity_load_or_create(data_dir, &a.id, err, sizeof err) != 0) {
@@ -192,15 +319,33 @@ int agent_daemon_main(int argc, char **argv)
         char q[600];
         fatal("agent.ctl", "why=%s", log_quote(err, q, sizeof q));
     }
+    a.work = awork_new(a.loop, a.zctx, a.pool, &a.id, a.kr, a.name, po.pipeline, err, sizeof err);
+    if (!a.work)
+        fatal("agent.work", "why=\"%s\"", err);
+    if (*cfg_str(a.cfg, "work", "coordinator"))
+        awork_set_coordinator(a.work, cfg_str(a.cfg, "work", "coordinator"));
+    a.metalen = cluster_meta_agent(a.meta, sizeof a.meta, a.id.pk, 0, po.vms, 0, "");
+    a.gossip = gossip_new_from_config(a.loop, a.zctx, a.cfg, a.name, &a.id, a.kr,
+                                      (const uint8_t *)a.meta, a.metalen, on_member, &a, err,
+                                      sizeof err);
+    if (!a.gossip) {
+        char q[600];
+        fatal("agent.gossip", "why=%s", log_quote(err, q, sizeof q));
+    }
+    loop_timer_add(a.loop, META_TICK_MS, on_meta_tick, &a);
     char idhex[2 * CRYPTO_ID_LEN + 1];
     crypto_hex(a.id.id, CRYPTO_ID_LEN, idhex);
-    log_info("agent.start", "name=%s id=%s version=%s vms=%d control=%s pid=%d", a.name, idhex,
-             PETRI_VERSION, po.vms, sock, (int)getpid());
+    log_info("agent.start", "name=%s id=%s version=%s vms=%d control=%s gossip=%s pid=%d", a.name,
+             idhex, PETRI_VERSION, po.vms, sock, gossip_advertise(a.gossip), (int)getpid());
 
     loop_run(a.loop);
 
+    gossip_leave(a.gossip, LEAVE_WAIT_MS); /* runs the loop until "left" is out */
     ctl_destroy(&a.ctl);
-    pool_destroy(&a.pool);
+    pool_destroy(&a.pool); /* before the work channel: late completions are dropped */
+    awork_destroy(&a.work);
+    gossip_destroy(&a.gossip);
+    keyring_destroy(&a.kr);
     loop_destroy(&a.loop);
     zmq_ctx_term(a.zctx);
     identity_wipe(&a.id);

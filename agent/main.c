@@ -18,11 +18,34 @@ static void usage(FILE *f)
                "       petri-agent breed --spec SPEC.json --op OP --seed N [PARENT [PARENT2]]\n"
                "       petri-agent evolve --spec SPEC.json [--population N] [--generations N]\n"
                "       petri-agent status [-c FILE] [--json]      ask the running agent\n"
+               "       petri-agent members [-c FILE] [--json]     the cluster as it sees it\n"
+               "       petri-agent keys list|install KEY|use KEY|remove KEY [-c FILE]\n"
                "       petri-agent version\n"
                "Every command takes --help.\n");
 }
 
-/* `status`: asks the running agent over its control socket. */
+static void print_members(json_t *arr)
+{
+    printf("%-20s %-12s %-22s %-8s %5s %-12s %s\n", "NAME", "ID", "ADDR", "STATUS", "INC",
+           "ROLE", "META");
+    size_t i;
+    json_t *m;
+    json_array_foreach(arr, i, m)
+    {
+        json_t *meta = json_object_get(m, "meta");
+        char *mt = json_dumps(meta, JSON_COMPACT);
+        printf("%-20s %-12.12s %-22s %-8s %5lld %-12s %s\n",
+               json_string_value(json_object_get(m, "name")),
+               json_string_value(json_object_get(m, "id")),
+               json_string_value(json_object_get(m, "addr")),
+               json_string_value(json_object_get(m, "status")),
+               (long long)json_integer_value(json_object_get(m, "incarnation")),
+               json_string_value(json_object_get(m, "role")), mt ? mt : "{}");
+        free(mt);
+    }
+}
+
+/* `status`, `members`, `keys`: ask the running agent over its control socket. */
 static int cmd_ctl(const char *cmd, int argc, char **argv)
 {
     const char *path = NULL;
@@ -66,7 +89,9 @@ static int cmd_ctl(const char *cmd, int argc, char **argv)
     }
     json_error_t je;
     json_t *o = json_loads(body, 0, &je);
-    if (json || !o) {
+    if (!json && o && code == 0 && strcmp(cmd, "members") == 0 && json_is_array(o)) {
+        print_members(o);
+    } else if (json || !o) {
         printf("%s\n", body);
     } else {
         char *pretty = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -102,7 +127,7 @@ int main(int argc, char **argv)
         return cmd_breed(argc - 1, argv + 1);
     if (strcmp(cmd, "evolve") == 0)
         return cmd_evolve(argc - 1, argv + 1);
-    if (strcmp(cmd, "status") == 0)
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "members") == 0 || strcmp(cmd, "keys") == 0)
         return cmd_ctl(cmd, argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0) {
         printf("petri-agent %s\n", PETRI_VERSION);

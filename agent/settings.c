@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "gossip.h"
+#include "swim.h"
 
 #ifndef PETRI_BEAM_DIR
 #define PETRI_BEAM_DIR "/usr/lib/petri/beam/ebin"
@@ -50,6 +52,10 @@ const cfg_opt_t agent_settings[] = {
      "genomes are small programs; bigger sources are refused before any VM sees them"},
     {"agent", "shutdown_grace_ms", CFG_INT, "5000", 0, 600000, 0,
      "on SIGTERM in-flight work gets this long to finish, then fails"},
+    {"work", "coordinator", CFG_STR, "", 0, 0, 0,
+     "empty = learn the coordinator's work endpoint from gossip; tcp://host:port to pin it"},
+    GOSSIP_CFG_OPTS,
+    SWIM_CFG_OPTS,
     {NULL, NULL, 0, NULL, 0, 0, 0, NULL},
 };
 

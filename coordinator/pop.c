@@ -108,8 +108,8 @@ static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
         return fail(err, errlen, "name: missing or not a string");
     const char *n = json_string_value(name);
     size_t len = strlen(n);
-    if (len == 0 || len >= POP_NAME_MAX)
-        return fail(err, errlen, "name: must be 1..%d characters", POP_NAME_MAX - 1);
+    if (len == 0 || len > 48)
+        return fail(err, errlen, "name: must be 1..48 characters");
     for (const char *c = n; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
             return fail(err, errlen, "name: '%s' may only hold a-z, 0-9, _ and -", n);
@@ -364,6 +364,7 @@ int pop_reserve(pop_t *p, uint32_t d)
 int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
 {
     memset(it, 0, sizeof *it);
+    it->language = -1;
     if (p->state != POP_RUNNING || d >= (uint32_t)p->ndemes)
         return ERR_STATE;
     deme_t *dm = &p->demes[d];
@@ -415,6 +416,38 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
             }
         }
     }
+    dm->inflight++;
+    p->dirty = 1;
+    return 0;
+}
+
+uint32_t pop_submit_deme(const pop_t *p, const char *src, size_t len)
+{
+    uint8_t h[CRYPTO_HASH_LEN];
+    crypto_hash(src, len, h);
+    return (uint32_t)(((uint32_t)h[0] << 8 | h[1]) % (uint32_t)p->ndemes);
+}
+
+int pop_submit_item(pop_t *p, uint32_t d, const char *src, size_t len, int language,
+                    work_item_t *it)
+{
+    memset(it, 0, sizeof *it);
+    if (p->state != POP_RUNNING || d >= (uint32_t)p->ndemes)
+        return ERR_STATE;
+    deme_t *dm = &p->demes[d];
+    if (dm->next_dseq > dm->reserved_dseq)
+        return ERR_STATE;
+    snprintf(it->pop, sizeof it->pop, "%s", p->name);
+    it->deme = d;
+    it->dseq = dm->next_dseq++;
+    it->seed = pop_derive_seed(p->name, d, it->dseq);
+    it->kind = ITEM_EVAL;
+    it->language = language;
+    snprintf(it->op, sizeof it->op, "submitted");
+    it->src = dupmem(src, len);
+    it->src_len = len;
+    if (!it->src)
+        return -ENOMEM;
     dm->inflight++;
     p->dirty = 1;
     return 0;

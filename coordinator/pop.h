@@ -33,7 +33,7 @@
 #include "spec.h"
 #include "wire.h"
 
-#define POP_NAME_MAX 49
+#define POP_NAME_MAX 65 /* buffer size; names are 1..48 characters */
 #define POP_OPS 6
 #define POP_HISTORY 600     /* samples kept for the fitness-over-time plot */
 #define POP_DSEQ_RESERVE 1000
@@ -69,7 +69,7 @@ typedef struct work_item {
     uint32_t deme;
     uint64_t dseq;
     int kind;
-    char op[16];
+    char op[24];
     uint64_t seed;
     int nparents;
     uint8_t parent_hash[2][CRYPTO_HASH_LEN];
@@ -77,6 +77,8 @@ typedef struct work_item {
     size_t parent_len[2];
     char *src; /* ITEM_EVAL: the genome */
     size_t src_len;
+    int attempts; /* results that failed for the agent's sake, not the genome's */
+    int language; /* -1 = the spec's */
 } work_item_t;
 
 typedef struct pop {
@@ -127,7 +129,13 @@ void pop_item_lost(pop_t *p, const work_item_t *it);
 void pop_result(pop_t *p, const work_item_t *it, int status, double fitness,
                 const uint8_t child_hash[CRYPTO_HASH_LEN], const char *child, size_t child_len,
                 uint64_t now_ms);
-/* A genome submitted from outside, scored: enters deme 0 like a child. */
+/* A genome submitted from outside: the deme it goes to (by its hash), and
+ * an ITEM_EVAL item with op "submitted" for it. Call pop_reserve for that
+ * deme (and persist) first; ERR_STATE if the population is not running or
+ * the reservation is used up. The child enters the deme like any other. */
+uint32_t pop_submit_deme(const pop_t *p, const char *src, size_t len);
+int pop_submit_item(pop_t *p, uint32_t d, const char *src, size_t len, int language,
+                    work_item_t *it);
 void pop_stop(pop_t *p, const char *why, uint64_t now_ms);
 /* Takes a sample for the history (call about once a second). */
 void pop_sample(pop_t *p, uint64_t now_ms);

@@ -135,6 +135,7 @@ int work_send(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const pop_t *p, work_i
         for (int k = 0; k < it->nparents; k++)
             wire_put_bytes(&w->wb, it->parent_src[k], it->parent_len[k]);
         wire_put_bytes(&w->wb, it->src ? it->src : "", it->src ? it->src_len : 0);
+        wire_put_u8(&w->wb, it->language < 0 ? 255 : (uint8_t)it->language);
     }
     int rc = wire_end(&w->wb);
     if (rc == 0)

@@ -110,7 +110,9 @@ enum wire_type {
     /* coordinator -> agent: work for one population.
      * population:str  spec:bytes (the SPEC block)  items:list<ITEM>
      * ITEM = deme:u32 dseq:u64 kind:u8 (0 breed then eval, 1 eval)
-     *        op:str seed:u64 parents:list<bytes> source:bytes (kind 1) */
+     *        op:str seed:u64 parents:list<bytes> source:bytes (kind 1)
+     *        language:u8 (255 = the spec's)
+     * kind 2 = breed only: the result carries the child, unscored (replay) */
     WIRE_WORK_BATCH = 201,
     /* agent -> coordinator: one finished item.
      * population:str deme:u32 dseq:u64 status:u8 fitness:f64 detail:str

@@ -1,0 +1,172 @@
+%% petri_eval - scores a loaded slot module on the spec's fitness cases in a
+%% fresh, limited process, and turns every way that can end into a status.
+%%
+%% Invariants:
+%%  1. Genome code runs only in the evaluation process: spawned with
+%%     max_heap_size (words; kill, no error report), watched by the caller
+%%     for a wall-clock deadline and a reduction budget. Nothing the genome
+%%     does escapes as an exception or a crash report.
+%%  2. Statuses: ok (finite float fitness); crash (an exception, with its
+%%     class and reason); bad_result (a non-number, or a fitness that does not
+%%     fit a finite float); timeout (deadline or reduction budget);
+%%     heap_limit (killed by max_heap_size, including deep recursion).
+%%  3. run/2 returns only after the evaluation process is dead, so the slot's
+%%     old code can be purged without killing anything.
+-module(petri_eval).
+
+-export([run/2, job/3, fitness/3]).
+
+-define(TAG, petri_score).
+-define(POLL_MS, 2).          % watchdog period for the reduction budget
+-define(DETAIL_CHARS, 240).   % cap on the text of a detail
+
+-type outcome() :: {petri_wire:status(), float() | nan, binary()}.
+-export_type([outcome/0]).
+
+%% Loads Source into Slot and scores it: {Status, Fitness, Detail, LoadUs, EvalUs}.
+%% Never raises.
+-spec job(petri_wire:spec(), binary(), module()) ->
+          {petri_wire:status(), float() | nan, binary(), non_neg_integer(), non_neg_integer()}.
+job(Spec, Source, Slot) ->
+    T0 = now_us(),
+    Loaded = try petri_loader:load(Spec, Source, Slot)
+             catch C:R -> {error, internal, detail("loader failed: ~p:~0P", [C, R, 12])}
+             end,
+    T1 = now_us(),
+    case Loaded of
+        ok ->
+            {St, Fit, Detail, EvalUs} = run(Slot, Spec),
+            {St, Fit, Detail, T1 - T0, EvalUs};
+        {error, St, Detail} ->
+            {St, nan, Detail, T1 - T0, 0}
+    end.
+
+%% Scores the loaded module Mod: {Status, Fitness, Detail, EvalUs}.
+-spec run(module(), petri_wire:spec()) ->
+          {petri_wire:status(), float() | nan, binary(), non_neg_integer()}.
+run(Mod, Spec) ->
+    Fn = petri_spec:function(Spec),
+    Cases = petri_spec:cases(Spec),
+    Kind = petri_spec:error_kind(Spec),
+    Heap = petri_spec:heap_words(Spec),
+    Budget = petri_spec:reductions(Spec),
+    TimeoutMs = petri_spec:timeout_ms(Spec),
+    Self = self(),
+    T0 = now_us(),
+    {Pid, MRef} = spawn_opt(fun() -> Self ! {?TAG, self(), score(Mod, Fn, Cases, Kind, Budget)} end,
+                            [monitor, {max_heap_size, #{size => Heap, kill => true,
+                                                        error_logger => false}}]),
+    Deadline = T0 + TimeoutMs * 1000,
+    {St, Fit, Detail} = watch(Pid, MRef, Deadline, Budget, Heap, TimeoutMs),
+    {St, Fit, Detail, now_us() - T0}.
+
+%% Runs in the evaluation process.
+-spec score(module(), atom(), [petri_wire:fcase()], abs | square, non_neg_integer()) -> outcome().
+score(Mod, Fn, Cases, Kind, Budget) ->
+    Res = cases(Mod, Fn, Cases, Kind, 1, 0.0),
+    {reductions, Used} = process_info(self(), reductions),
+    case Res of
+        {ok, _, _} when Budget > 0, Used > Budget ->
+            {timeout, nan, detail("reduction budget ~b exceeded", [Budget])};
+        _ -> Res
+    end.
+
+-spec cases(module(), atom(), [petri_wire:fcase()], abs | square, pos_integer(), float()) -> outcome().
+cases(_, _, [], _, _, Acc) ->
+    {ok, Acc, <<>>};
+cases(Mod, Fn, [{In, Out} | T], Kind, I, Acc) ->
+    try erlang:apply(Mod, Fn, In) of
+        V when is_number(V) ->
+            case fitness(Kind, V, Out) of
+                {ok, E} ->
+                    case add(Acc, E) of
+                        {ok, Acc2} -> cases(Mod, Fn, T, Kind, I + 1, Acc2);
+                        overflow -> {bad_result, nan, detail("fitness overflows a float at case ~b", [I])}
+                    end;
+                overflow ->
+                    {bad_result, nan, detail("case ~b: error of result ~0P overflows a float", [I, V, 6])}
+            end;
+        V ->
+            {bad_result, nan, detail("case ~b: result ~0P is not a number", [I, V, 8])}
+    catch
+        Class:Reason ->
+            {crash, nan, detail("case ~b: ~p:~0P", [I, Class, Reason, 12])}
+    end.
+
+%% The error of one case as a finite float, or overflow.
+-spec fitness(abs | square, number(), number()) -> {ok, float()} | overflow.
+fitness(Kind, V, Out) ->
+    try
+        D = float(abs(V - Out)),
+        E = case Kind of
+                abs -> D;
+                square -> D * D
+            end,
+        {ok, E}
+    catch
+        error:_ -> overflow
+    end.
+
+add(Acc, E) ->
+    try {ok, Acc + E}
+    catch error:_ -> overflow
+    end.
+
+%% The caller side: wait for the result, enforce deadline and budget.
+-spec watch(pid(), reference(), integer(), non_neg_integer(), pos_integer(), pos_integer()) -> outcome().
+watch(Pid, MRef, Deadline, Budget, Heap, TimeoutMs) ->
+    Left = Deadline - now_us(),
+    Wait = if
+               Budget > 0 -> max(0, min(?POLL_MS, ceil_ms(Left)));
+               true -> max(0, ceil_ms(Left))
+           end,
+    receive
+        {?TAG, Pid, Res} ->
+            receive {'DOWN', MRef, process, Pid, _} -> ok end,
+            Res;
+        {'DOWN', MRef, process, Pid, killed} ->
+            %% only max_heap_size kills it (our own kills wait for their DOWN)
+            {heap_limit, nan, detail("heap limit of ~b words exceeded", [Heap])};
+        {'DOWN', MRef, process, Pid, Reason} ->
+            {crash, nan, detail("evaluation process exited: ~0P", [Reason, 12])}
+    after Wait ->
+        case now_us() >= Deadline of
+            true ->
+                kill(Pid, MRef),
+                {timeout, nan, detail("wall-clock deadline of ~b ms exceeded", [TimeoutMs])};
+            false ->
+                case Budget > 0 andalso process_info(Pid, reductions) of
+                    {reductions, R} when R > Budget ->
+                        kill(Pid, MRef),
+                        {timeout, nan, detail("reduction budget ~b exceeded", [Budget])};
+                    _ ->
+                        watch(Pid, MRef, Deadline, Budget, Heap, TimeoutMs)
+                end
+        end
+    end.
+
+-spec kill(pid(), reference()) -> ok.
+kill(Pid, MRef) ->
+    exit(Pid, kill),
+    receive {'DOWN', MRef, process, Pid, _} -> ok end,
+    %% a result sent just before the kill is stale now
+    receive {?TAG, Pid, _} -> ok after 0 -> ok end.
+
+-spec ceil_ms(integer()) -> integer().
+ceil_ms(Us) -> (Us + 999) div 1000.
+
+-spec now_us() -> integer().
+now_us() -> erlang:monotonic_time(microsecond).
+
+%% Detail text, bounded and safe for a wire str.
+-spec detail(io:format(), [term()]) -> binary().
+detail(Fmt, Args) ->
+    S = lists:flatten(io_lib:format(Fmt, Args)),
+    T = case length(S) > ?DETAIL_CHARS of
+            true -> lists:sublist(S, ?DETAIL_CHARS) ++ "...";
+            false -> S
+        end,
+    case unicode:characters_to_binary(T) of
+        B when is_binary(B) -> petri_wire:sanitize_str(B);
+        _ -> <<"(unprintable)">>
+    end.

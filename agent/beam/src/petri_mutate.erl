@@ -1,0 +1,480 @@
+%% petri_mutate - seeded, deterministic mutation and crossover on the syntax
+%% tree of the evolved function. (parents, op, seed) -> the same child source,
+%% byte for byte, on any VM of the same OTP release.
+%%
+%% Invariants:
+%%  1. Randomness comes only from rand:seed_s(exsss, Seed), threaded
+%%     explicitly; no process dictionary, no clock.
+%%  2. Mutation sites are the expression nodes of every clause body of the
+%%     spec's function: operators, calls and their arguments, variables and
+%%     literals; other expressions (case, fun, ...) are opaque leaves that move
+%%     as whole subtrees; the pattern side of a match is never touched.
+%%  3. A child has at most ?MAX_DEPTH levels and ?MAX_NODES nodes over its
+%%     function's bodies and must pass erl_lint; otherwise it falls back to a
+%%     point mutation of parent 1 (with the same random stream), and if even
+%%     that fails, to a copy of parent 1. The detail text says so.
+%%  4. Variables come from the clause heads of the receiving clause (so a
+%%     child never uses an unbound argument); crossover renames the donor's
+%%     argument variables to the receiver's, position by position.
+%%
+%% Operators (op strings): "point", "swap", "subtree", "crossover" (2 parents),
+%% "hoist", "shrink", "random" (no parents); all others take 1 parent.
+%% Statuses of a CHILD:
+%%   ok             a child (detail empty, or naming a fallback)
+%%   parse_error    a parent does not parse (detail "parent N: ...")
+%%   compile_error  a parent does not define the spec's function/arity
+%%   unsupported    the request itself is wrong: unknown op, wrong number of
+%%                  parents, bad primitive set, vars unusable for "random",
+%%                  or an Elixir genome (breeding works on Erlang only)
+-module(petri_mutate).
+
+-export([breed/4, ops/0]).
+
+-define(MAX_DEPTH, 12).
+-define(MAX_NODES, 200).
+-define(SUBTREE_DEPTH, 3).
+-define(RANDOM_DEPTH, 4).
+-define(A, 1).   % every annotation of a child (line 1): layout is erl_pp's
+
+-type rs() :: rand:state().
+-type node_() :: erl_parse:abstract_expr().
+-type clause() :: {clause, term(), [term()], [term()], [node_()]}.
+-type site() :: {pos_integer(), pos_integer(), [pos_integer()]}.
+-type ctx() :: #{prims := [petri_spec:prim()], spec := petri_wire:spec()}.
+
+%% Operator name -> number of parents.
+-spec ops() -> [{binary(), 0..2}].
+ops() ->
+    [{<<"point">>, 1}, {<<"swap">>, 1}, {<<"subtree">>, 1}, {<<"crossover">>, 2},
+     {<<"hoist">>, 1}, {<<"shrink">>, 1}, {<<"random">>, 0}].
+
+-spec breed(petri_wire:spec(), binary(), non_neg_integer(), [binary()]) ->
+          {petri_wire:status(), binary(), binary()}.
+breed(Spec, Op, Seed, Parents) ->
+    try
+        do_breed(Spec, Op, Seed, Parents)
+    catch
+        throw:{fail, St, Detail} ->
+            {St, <<>>, iolist_to_binary(Detail)};
+        C:R ->
+            {internal, <<>>, iolist_to_binary(io_lib:format("breeding failed: ~p:~0P", [C, R, 10]))}
+    end.
+
+do_breed(Spec, Op, Seed, Parents) ->
+    petri_spec:language(Spec) =:= erlang orelse
+        fail(unsupported, "breeding is supported for Erlang genomes only", []),
+    case petri_spec:validate(Spec) of
+        ok -> ok;
+        {error, D} -> fail(unsupported, "~s", [D])
+    end,
+    Prims = case petri_spec:primitives(Spec) of
+                {ok, P} -> P;
+                {error, D2} -> fail(unsupported, "~s", [D2])
+            end,
+    N = case lists:keyfind(Op, 1, ops()) of
+            {_, Count} -> Count;
+            false -> fail(unsupported, "unknown operator \"~ts\"", [Op])
+        end,
+    length(Parents) =:= N orelse
+        fail(unsupported, "operator ~s needs ~b parent(s), got ~b", [Op, N, length(Parents)]),
+    Ctx = #{prims => Prims, spec => Spec},
+    S0 = rand:seed_s(exsss, Seed),
+    Fn = petri_spec:function(Spec),
+    Ar = petri_spec:arity(Spec),
+    Parsed = [parent(I, P, Fn, Ar) || {I, P} <- lists:zip(lists:seq(1, N), Parents)],
+    {Forms, Detail} = child(Op, Parsed, Ctx, S0),
+    {ok, render(Fn, Ar, Forms), iolist_to_binary(Detail)}.
+
+fail(St, Fmt, Args) -> throw({fail, St, io_lib:format(Fmt, Args)}).
+
+%% A parent: {Functions, index of the spec function} with normalized trees.
+parent(I, Source, Fn, Ar) ->
+    case petri_loader:parse(Source) of
+        {ok, Forms} ->
+            Funs = [normalize(F) || {function, _, _, _, _} = F <- Forms],
+            case [K || {K, {function, _, F, A, _}} <- lists:zip(lists:seq(1, length(Funs)), Funs),
+                       F =:= Fn, A =:= Ar] of
+                [K | _] -> {Funs, K};
+                [] -> fail(compile_error, "parent ~b does not define ~p/~b", [I, Fn, Ar])
+            end;
+        {error, _, D} -> fail(parse_error, "parent ~b: ~s", [I, D])
+    end.
+
+%% Annotations to ?A and negative literals folded, so trees compare and print
+%% the same way whatever their origin.
+normalize(Form) ->
+    fold_neg(erl_parse:map_anno(fun(_) -> erl_anno:new(?A) end, Form)).
+
+fold_neg({op, A, '-', {integer, _, I}}) -> {integer, A, -I};
+fold_neg({op, A, '-', {float, _, F}}) -> {float, A, -F};
+fold_neg(T) when is_tuple(T) -> list_to_tuple([fold_neg(E) || E <- tuple_to_list(T)]);
+fold_neg(L) when is_list(L) -> [fold_neg(E) || E <- L];
+fold_neg(X) -> X.
+
+%% ---- operators ------------------------------------------------------------------
+
+child(<<"random">>, [], Ctx, S0) ->
+    Spec = maps:get(spec, Ctx),
+    Vars = petri_spec:vars(Spec),
+    length(Vars) =:= petri_spec:arity(Spec) orelse
+        fail(unsupported, "random needs one var per argument", []),
+    lists:all(fun is_var_name/1, Vars) orelse
+        fail(unsupported, "vars must be Erlang variable names", []),
+    {Depth, S1} = rand:uniform_s(?RANDOM_DEPTH, S0),
+    {Method, S2} = pick([full, grow], S1),
+    Body = random_tree(Method, Depth, Vars, Ctx, S2),
+    Fn = petri_spec:function(Spec),
+    F = {function, ?A, Fn, length(Vars),
+         [{clause, ?A, [{var, ?A, V} || V <- Vars], [], [Body]}]},
+    {[F], ""};
+child(Op, [P1 | _] = Parents, Ctx, S0) ->
+    case apply_op(Op, Parents, Ctx, S0) of
+        {ok, Child, _} ->
+            case acceptable(Child) of
+                true -> {forms(Child), ""};
+                false -> fallback(P1, Ctx, S0, "child too large or invalid")
+            end;
+        {fallback, Why, S1} ->
+            fallback(P1, Ctx, S1, Why)
+    end.
+
+%% Wide primitives can make a depth-4 tree exceed the node cap: retry shallower.
+random_tree(Method, Depth, Vars, Ctx, S) ->
+    {T, _} = gen(Method, Depth, Vars, Ctx, S),
+    case Depth > 0 andalso (depth(T) > ?MAX_DEPTH orelse node_count(T) > ?MAX_NODES) of
+        true -> random_tree(Method, Depth - 1, Vars, Ctx, S);
+        false -> T
+    end.
+
+fallback(P1, Ctx, S, Why) ->
+    case point(P1, Ctx, S) of
+        {ok, Child, _} ->
+            case acceptable(Child) of
+                true -> {forms(Child), [Why, "; point mutation of parent 1 instead"]};
+                false -> {forms(P1), [Why, "; copy of parent 1"]}
+            end;
+        {fallback, Why2, _} ->
+            {forms(P1), [Why, "; ", Why2, "; copy of parent 1"]}
+    end.
+
+apply_op(<<"point">>, [P], Ctx, S) -> point(P, Ctx, S);
+apply_op(<<"swap">>, [P], Ctx, S) -> swap(P, Ctx, S);
+apply_op(<<"subtree">>, [P], Ctx, S) -> subtree(P, Ctx, S);
+apply_op(<<"crossover">>, [P1, P2], _Ctx, S) -> crossover(P1, P2, S);
+apply_op(<<"hoist">>, [P], _Ctx, S) -> hoist(P, S);
+apply_op(<<"shrink">>, [P], Ctx, S) -> shrink(P, Ctx, S).
+
+%% point: a terminal changes: a constant is perturbed within [min, max], a
+%% variable becomes another argument variable (or a constant when the clause
+%% has only one).
+point(P, Ctx, S0) ->
+    Sites = [St || {St, N} <- sites(P), terminal(N)],
+    case Sites of
+        [] -> {fallback, "no terminal to mutate", S0};
+        _ ->
+            {Site, S1} = pick(Sites, S0),
+            Old = get(P, Site),
+            Vars = head_vars(P, Site),
+            {New, S2} = case Old of
+                            {var, _, V} ->
+                                case lists:delete(V, Vars) of
+                                    [] -> const(Ctx, S1);
+                                    Others ->
+                                        {V2, S} = pick(Others, S1),
+                                        {{var, ?A, V2}, S}
+                                end;
+                            _ -> perturb(Old, Ctx, S1)
+                        end,
+            {ok, put(P, Site, New), S2}
+    end.
+
+%% swap: a binary operator becomes another binary operator of the primitive
+%% set, or a call becomes another primitive function of the same arity.
+swap(P, #{prims := Prims} = Ctx, S0) ->
+    BinOps = [Op || {binop, Op} <- Prims],
+    Sites = [{St, Alts} || {St, N} <- sites(P), (Alts = alternatives(N, BinOps, Prims)) =/= []],
+    case Sites of
+        [] ->
+            case point(P, Ctx, S0) of
+                {ok, C, S} -> {ok, C, S};
+                Fb -> Fb
+            end;
+        _ ->
+            {{Site, Alts}, S1} = pick(Sites, S0),
+            {Alt, S2} = pick(Alts, S1),
+            {ok, put(P, Site, swap_node(get(P, Site), Alt)), S2}
+    end.
+
+alternatives({op, _, Op, _, _}, BinOps, _) ->
+    case lists:member(Op, BinOps) of
+        true -> [{binop, O} || O <- BinOps, O =/= Op];
+        false -> []
+    end;
+alternatives({call, _, F, Args}, _, Prims) ->
+    Ar = length(Args),
+    Me = case F of
+             {atom, _, Name} -> {fn, none, Name, Ar};
+             {remote, _, {atom, _, M}, {atom, _, Name}} -> {fn, M, Name, Ar};
+             _ -> none
+         end,
+    case lists:member(Me, Prims) of
+        true -> [Fp || {fn, _, _, A} = Fp <- Prims, A =:= Ar, Fp =/= Me];
+        false -> []
+    end;
+alternatives(_, _, _) -> [].
+
+swap_node({op, A, _, L, R}, {binop, Op}) -> {op, A, Op, L, R};
+swap_node({call, A, _, Args}, {fn, M, Name, _}) -> {call, A, callee(M, Name), Args}.
+
+%% subtree: a random node is replaced by a tree grown from the primitive set.
+subtree(P, Ctx, S0) ->
+    {Site, S1} = pick([St || {St, _} <- sites(P)], S0),
+    {Depth, S2} = rand:uniform_s(?SUBTREE_DEPTH + 1, S1),
+    {New, S3} = gen(grow, Depth - 1, head_vars(P, Site), Ctx, S2),
+    {ok, put(P, Site, New), S3}.
+
+%% crossover: a random subtree of parent 2 replaces a random node of parent 1.
+crossover(P1, P2, S0) ->
+    {Site1, S1} = pick([St || {St, _} <- sites(P1)], S0),
+    {Site2, S2} = pick([St || {St, _} <- sites(P2)], S1),
+    Donor = rename_vars(get(P2, Site2), arg_map(P2, Site2, P1, Site1)),
+    {ok, put(P1, Site1, Donor), S2}.
+
+%% hoist: a clause's value expression is replaced by one of its own subtrees.
+hoist(P, S0) ->
+    Sites = [St || {{_, _, Path} = St, _} <- sites(P), Path =/= [], last_expr(P, St)],
+    case Sites of
+        [] -> {fallback, "nothing to hoist", S0};
+        _ ->
+            {{CI, EI, _} = Site, S1} = pick(Sites, S0),
+            {ok, put(P, {CI, EI, []}, get(P, Site)), S1}
+    end.
+
+%% shrink: a non-terminal node is replaced by a random terminal.
+shrink(P, Ctx, S0) ->
+    Sites = [St || {St, N} <- sites(P), children(N) =/= []],
+    case Sites of
+        [] -> {fallback, "nothing to shrink", S0};
+        _ ->
+            {Site, S1} = pick(Sites, S0),
+            {New, S2} = terminal_node(head_vars(P, Site), Ctx, S1),
+            {ok, put(P, Site, New), S2}
+    end.
+
+%% ---- random trees -----------------------------------------------------------------
+
+gen(_, 0, Vars, Ctx, S) ->
+    terminal_node(Vars, Ctx, S);
+gen(Method, Depth, Vars, #{prims := Prims} = Ctx, S0) ->
+    NT = length(Vars) + 1,
+    NF = length(Prims),
+    {R, S1} = rand:uniform_s(NT + NF, S0),
+    case NF =:= 0 orelse (Method =:= grow andalso R =< NT) of
+        true -> terminal_node(Vars, Ctx, S1);
+        false ->
+            {Prim, S2} = pick(Prims, S1),
+            Ar = case Prim of {binop, _} -> 2; {fn, _, _, A} -> A end,
+            {Args, S3} = lists:foldl(fun(_, {Acc, Sx}) ->
+                                             {T, Sy} = gen(Method, Depth - 1, Vars, Ctx, Sx),
+                                             {[T | Acc], Sy}
+                                     end, {[], S2}, lists:seq(1, Ar)),
+            {prim_node(Prim, lists:reverse(Args)), S3}
+    end.
+
+prim_node({binop, Op}, [L, R]) -> {op, ?A, Op, L, R};
+prim_node({fn, M, Name, _}, Args) -> {call, ?A, callee(M, Name), Args}.
+
+callee(none, Name) -> {atom, ?A, Name};
+callee(M, Name) -> {remote, ?A, {atom, ?A, M}, {atom, ?A, Name}}.
+
+terminal_node([], Ctx, S) -> const(Ctx, S);
+terminal_node(Vars, Ctx, S0) ->
+    {I, S1} = rand:uniform_s(length(Vars) + 1, S0),
+    case I > length(Vars) of
+        true -> const(Ctx, S1);
+        false -> {{var, ?A, lists:nth(I, Vars)}, S1}
+    end.
+
+const(#{spec := #{const_int := true} = Spec}, S0) ->
+    {Lo, Hi} = int_range(Spec),
+    {I, S1} = rand:uniform_s(Hi - Lo + 1, S0),
+    {{integer, ?A, Lo + I - 1}, S1};
+const(#{spec := #{const_min := Min, const_max := Max}}, S0) ->
+    {U, S1} = rand:uniform_s(S0),
+    {{float, ?A, round4(Min + U * (Max - Min))}, S1}.
+
+%% A constant moves by up to a tenth of the range (or is redrawn), clamped.
+perturb(Old, #{spec := Spec} = Ctx, S0) ->
+    {Coin, S1} = rand:uniform_s(2, S0),
+    case Coin of
+        1 -> const(Ctx, S1);
+        2 ->
+            V = case Old of {integer, _, I} -> I; {float, _, F} -> F end,
+            #{const_min := Min, const_max := Max} = Spec,
+            case Spec of
+                #{const_int := true} ->
+                    {Lo, Hi} = int_range(Spec),
+                    Step = max(1, round((Hi - Lo) / 10)),
+                    {D, S2} = rand:uniform_s(2 * Step, S1),
+                    Delta = if D =< Step -> D - Step - 1; true -> D - Step end,
+                    {{integer, ?A, clamp(round(V) + Delta, Lo, Hi)}, S2};
+                _ ->
+                    {U, S2} = rand:uniform_s(S1),
+                    Delta = (U * 2 - 1) * (Max - Min) / 10,
+                    {{float, ?A, round4(clamp(float(V) + Delta, Min, Max))}, S2}
+            end
+    end.
+
+int_range(#{const_min := Min, const_max := Max}) ->
+    Lo = ceil(Min),
+    Hi = floor(Max),
+    case Lo =< Hi of
+        true -> {Lo, Hi};
+        false -> {round(Min), round(Min)}
+    end.
+
+clamp(V, Lo, Hi) -> min(Hi, max(Lo, V)).
+
+round4(F) -> round(F * 10000) / 10000.
+
+%% ---- trees: sites, get, put -----------------------------------------------------
+
+children({op, _, _, L, R}) -> [L, R];
+children({op, _, _, X}) -> [X];
+children({call, _, _, Args}) -> Args;
+children({match, _, _, E}) -> [E];
+children(_) -> [].
+
+set_children({op, A, Op, _, _}, [L, R]) -> {op, A, Op, L, R};
+set_children({op, A, Op, _}, [X]) -> {op, A, Op, X};
+set_children({call, A, F, _}, Args) -> {call, A, F, Args};
+set_children({match, A, P, _}, [E]) -> {match, A, P, E};
+set_children(N, []) -> N.
+
+terminal({var, _, '_'}) -> false;
+terminal({var, _, _}) -> true;
+terminal({integer, _, _}) -> true;
+terminal({float, _, _}) -> true;
+terminal(_) -> false.
+
+%% The spec function's clauses of a parent.
+clauses({Funs, K}) ->
+    {function, _, _, _, Cs} = lists:nth(K, Funs),
+    Cs.
+
+set_clauses({Funs, K}, Cs) ->
+    {function, A, F, Ar, _} = lists:nth(K, Funs),
+    {setnth(K, Funs, {function, A, F, Ar, Cs}), K}.
+
+%% Every site in a fixed preorder: {{Clause, BodyExpr, Path}, Node}.
+%% Match nodes are not sites (their value side is).
+-spec sites({[term()], pos_integer()}) -> [{site(), node_()}].
+sites(P) ->
+    lists:append(
+      [lists:append([walk(E, {CI, EI, []}) || {EI, E} <- enum(Body)])
+       || {CI, {clause, _, _, _, Body}} <- enum(clauses(P))]).
+
+walk(N, {CI, EI, Path} = Site) ->
+    Here = case N of
+               {match, _, _, _} -> [];
+               _ -> [{Site, N}]
+           end,
+    Here ++ lists:append([walk(C, {CI, EI, Path ++ [I]}) || {I, C} <- enum(children(N))]).
+
+get(P, {CI, EI, Path}) ->
+    {clause, _, _, _, Body} = lists:nth(CI, clauses(P)),
+    get_at(lists:nth(EI, Body), Path).
+
+get_at(N, []) -> N;
+get_at(N, [I | T]) -> get_at(lists:nth(I, children(N)), T).
+
+put(P, {CI, EI, Path}, New) ->
+    Cs = clauses(P),
+    {clause, A, Ps, Gs, Body} = lists:nth(CI, Cs),
+    Body2 = setnth(EI, Body, put_at(lists:nth(EI, Body), Path, New)),
+    set_clauses(P, setnth(CI, Cs, {clause, A, Ps, Gs, Body2})).
+
+put_at(_, [], New) -> New;
+put_at(N, [I | T], New) ->
+    Cs = children(N),
+    set_children(N, setnth(I, Cs, put_at(lists:nth(I, Cs), T, New))).
+
+last_expr(P, {CI, EI, _}) ->
+    {clause, _, _, _, Body} = lists:nth(CI, clauses(P)),
+    EI =:= length(Body).
+
+%% Variables bound by the head of the site's clause, in order.
+head_vars(P, {CI, _, _}) ->
+    {clause, _, Ps, _, _} = lists:nth(CI, clauses(P)),
+    dedup(pattern_vars(Ps), []).
+
+pattern_vars({var, _, V}) ->
+    case atom_to_list(V) of
+        "_" ++ _ -> [];
+        _ -> [V]
+    end;
+pattern_vars(T) when is_tuple(T) -> lists:append([pattern_vars(E) || E <- tuple_to_list(T)]);
+pattern_vars(L) when is_list(L) -> lists:append([pattern_vars(E) || E <- L]);
+pattern_vars(_) -> [].
+
+%% Donor argument variable -> receiver argument variable, by position.
+arg_map(P2, {CI2, _, _}, P1, {CI1, _, _}) ->
+    {clause, _, Ps2, _, _} = lists:nth(CI2, clauses(P2)),
+    {clause, _, Ps1, _, _} = lists:nth(CI1, clauses(P1)),
+    maps:from_list([{V2, V1} || {{var, _, V2}, {var, _, V1}} <- lists:zip(Ps2, Ps1),
+                                V2 =/= '_', V1 =/= '_']).
+
+rename_vars({var, A, V}, Map) -> {var, A, maps:get(V, Map, V)};
+rename_vars(T, Map) when is_tuple(T) -> list_to_tuple([rename_vars(E, Map) || E <- tuple_to_list(T)]);
+rename_vars(L, Map) when is_list(L) -> [rename_vars(E, Map) || E <- L];
+rename_vars(X, _) -> X.
+
+%% ---- checks and output ---------------------------------------------------------------
+
+forms({Funs, _}) -> Funs.
+
+acceptable(P) ->
+    Exprs = lists:append([Body || {clause, _, _, _, Body} <- clauses(P)]),
+    Depth = lists:max([0 | [depth(E) || E <- Exprs]]),
+    Nodes = lists:sum([node_count(E) || E <- Exprs]),
+    Depth =< ?MAX_DEPTH andalso Nodes =< ?MAX_NODES andalso lints(P).
+
+depth(N) -> 1 + lists:max([0 | [depth(C) || C <- children(N)]]).
+
+node_count(N) -> 1 + lists:sum([node_count(C) || C <- children(N)]).
+
+lints({Funs, K}) ->
+    {function, _, F, Ar, _} = lists:nth(K, Funs),
+    Forms = [{attribute, ?A, module, genome}, {attribute, ?A, export, [{F, Ar}]} | Funs],
+    case erl_lint:module(Forms) of
+        {ok, _} -> true;
+        _ -> false
+    end.
+
+render(Fn, Ar, Funs) ->
+    Header = io_lib:format("-module(genome).~n-export([~p/~b]).~n~n", [Fn, Ar]),
+    unicode:characters_to_binary([Header | [[erl_pp:form(F), $\n] || F <- Funs]]).
+
+%% ---- helpers ------------------------------------------------------------------------
+
+pick(List, S0) ->
+    {I, S1} = rand:uniform_s(length(List), S0),
+    {lists:nth(I, List), S1}.
+
+enum(L) -> lists:zip(lists:seq(1, length(L)), L).
+
+setnth(1, [_ | T], X) -> [X | T];
+setnth(N, [H | T], X) -> [H | setnth(N - 1, T, X)].
+
+dedup([], Acc) -> lists:reverse(Acc);
+dedup([X | T], Acc) ->
+    case lists:member(X, Acc) of
+        true -> dedup(T, Acc);
+        false -> dedup(T, [X | Acc])
+    end.
+
+is_var_name(V) ->
+    case atom_to_list(V) of
+        [C | _] when C >= $A, C =< $Z; C =:= $_ -> true;
+        _ -> false
+    end.

@@ -1,0 +1,350 @@
+%% petri_node - the VM's entry point (-s petri_node): owns the work port on
+%% fds 3/4, answers PINGs at once, and hands loads, evaluations and breeding
+%% to short-lived worker processes. One frame per port message ({packet,4}).
+%%
+%% Invariants:
+%%  1. The port owner never parses, compiles, loads or runs a genome: it
+%%     decodes, allocates slots, spawns workers and encodes replies. It runs at
+%%     high priority, so PING is answered while genomes compile or run.
+%%  2. Every EVAL gets exactly one RESULT and every BREED one CHILD, with its
+%%     req_id, in completion order (the agent pipelines requests). A worker that
+%%     dies without answering yields status internal.
+%%  3. Slots (petri_slots) are only handed to one worker at a time; an EVAL that
+%%     finds no free slot waits in a queue and triggers a purge batch at once.
+%%     Otherwise dirty slots are purged by the purger process every
+%%     ?PURGE_BATCH dirty slots or ?PURGE_MS after the first one.
+%%  4. Process count stays small: owner + purger + two per request in flight.
+%%  5. The protocol never uses stdout; log lines go to stderr.
+%%
+%% The pure core (handle_frame/2, handle_done/3, handle_purged/2, ...) returns
+%% {Replies, Actions, State}; loop/1 sends the replies and performs the actions.
+-module(petri_node).
+
+-export([start/0, init_state/1, handle_frame/2, handle_done/3, handle_worker_down/3,
+         handle_purged/2, handle_tick/1, stats/1, worker/4, purger/0]).
+
+-define(VERSION, <<"0.1.0">>).
+-define(DEFAULT_SLOTS, 64).
+-define(MAX_SLOTS, 100000).
+-define(PURGE_BATCH, 32).    % purge once this many slots hold old code ...
+-define(PURGE_MS, 5).        % ... or this long after the first one did
+
+-record(st, {
+    slots :: petri_slots:slots(),
+    loads = 0 :: non_neg_integer(),
+    ok = 0 :: non_neg_integer(),
+    failed = 0 :: non_neg_integer(),
+    waiting = queue:new() :: queue:queue(tuple()),      % EVALs without a slot
+    workers = #{} :: #{pid() => {reference() | undefined, job()}},
+    purging = false :: boolean(),
+    timer = false :: boolean(),
+    elixir = false :: boolean()
+}).
+-opaque state() :: #st{}.
+-type job() :: {eval, non_neg_integer(), non_neg_integer()} | {breed, non_neg_integer()}.
+-type action() :: {eval, non_neg_integer(), petri_wire:spec(), binary(), non_neg_integer()}
+                | {breed, non_neg_integer(), petri_wire:spec(), binary(), non_neg_integer(), [binary()]}
+                | {purge, [non_neg_integer()]}
+                | arm_timer
+                | {log, iodata()}
+                | stop.
+-type step() :: {[binary()], [action()], state()}.
+-type slot_info() :: {boolean(), boolean()}.   % {Loaded, HasOld}
+-export_type([state/0, action/0]).
+
+%% ---- entry point ------------------------------------------------------------
+
+-spec start() -> ok.
+start() ->
+    _ = spawn(fun main/0),
+    ok.
+
+-spec main() -> no_return().
+main() ->
+    %% Any report that still happens goes to stderr, never to stdout.
+    _ = logger:set_handler_config(default, config, #{type => standard_error}),
+    process_flag(priority, high),
+    process_flag(trap_exit, true),
+    Port = open_port({fd, 3, 4}, [{packet, 4}, binary, eof]),
+    St = init_state(#{slots => slots_arg(), elixir => petri_elixir:available()}),
+    Purger = spawn_link(fun ?MODULE:purger/0),
+    send(Port, [hello(St)]),
+    try
+        loop(Port, Purger, St)
+    catch
+        C:R:Stack ->
+            log(io_lib:format("petri_node: control loop failed: ~p:~0P ~0P", [C, R, 20, Stack, 20])),
+            erlang:halt(1)
+    end.
+
+-spec slots_arg() -> pos_integer().
+slots_arg() ->
+    case init:get_argument(petri_slots) of
+        {ok, [[S | _] | _]} ->
+            case catch list_to_integer(S) of
+                N when is_integer(N), N >= 1, N =< ?MAX_SLOTS -> N;
+                _ -> ?DEFAULT_SLOTS
+            end;
+        _ -> ?DEFAULT_SLOTS
+    end.
+
+-spec hello(state()) -> binary().
+hello(#st{slots = Slots, elixir = Ex}) ->
+    petri_wire:encode({hello, #{otp_release => list_to_binary(erlang:system_info(otp_release)),
+                                os_pid => list_to_integer(os:getpid()),
+                                slots => petri_slots:size(Slots), elixir => Ex,
+                                version => ?VERSION}}).
+
+%% ---- the impure loop ----------------------------------------------------------
+
+-spec loop(port(), pid(), state()) -> no_return().
+loop(Port, Purger, St) ->
+    Step = receive
+               {Port, {data, Frame}} -> handle_frame(Frame, St);
+               {Port, eof} -> {[], [stop], St};
+               {petri_done, Pid, Result} -> done(Pid, Result, St);
+               {petri_purged, Results} -> handle_purged(Results, St);
+               petri_purge_tick -> handle_tick(St);
+               {'DOWN', _, process, Pid, Reason} -> down(Pid, Reason, St);
+               {'EXIT', Purger, Reason} -> exit({purger_died, Reason});
+               _ -> {[], [], St}
+           end,
+    {Replies, Actions, St2} = Step,
+    send(Port, Replies),
+    loop(Port, Purger, lists:foldl(fun(A, S) -> act(A, Purger, S) end, St2, Actions)).
+
+-spec done(pid(), term(), state()) -> step().
+done(Pid, Result, #st{workers = W} = St) ->
+    case W of
+        #{Pid := {MRef, _}} -> erlang:demonitor(MRef, [flush]);
+        _ -> ok
+    end,
+    handle_done(Pid, Result, St).
+
+-spec down(pid(), term(), state()) -> step().
+down(Pid, Reason, #st{workers = W} = St) ->
+    case W of
+        #{Pid := {_, {eval, _, Slot}}} ->
+            Mod = petri_slots:module(Slot),
+            handle_worker_down(Pid, {Reason, {erlang:module_loaded(Mod),
+                                              erlang:check_old_code(Mod)}}, St);
+        #{Pid := _} -> handle_worker_down(Pid, {Reason, {false, false}}, St);
+        _ -> {[], [], St}
+    end.
+
+-spec send(port(), [binary()]) -> ok.
+send(Port, Replies) ->
+    lists:foreach(fun(B) -> port_command(Port, B) end, Replies).
+
+-spec act(action(), pid(), state()) -> state().
+act({eval, ReqId, Spec, Source, Slot}, _, #st{workers = W} = St) ->
+    Job = {eval, ReqId, Slot},
+    {Pid, MRef} = spawn_monitor(?MODULE, worker, [self(), Job, Spec, Source]),
+    St#st{workers = W#{Pid => {MRef, Job}}};
+act({breed, ReqId, Spec, Op, Seed, Parents}, _, #st{workers = W} = St) ->
+    Job = {breed, ReqId},
+    {Pid, MRef} = spawn_monitor(?MODULE, worker, [self(), Job, Spec, {Op, Seed, Parents}]),
+    St#st{workers = W#{Pid => {MRef, Job}}};
+act({purge, Slots}, Purger, St) ->
+    Purger ! {purge, self(), Slots},
+    St;
+act(arm_timer, _, St) ->
+    _ = erlang:send_after(?PURGE_MS, self(), petri_purge_tick),
+    St;
+act({log, Text}, _, St) ->
+    log(Text),
+    St;
+act(stop, _, _) ->
+    erlang:halt(0).
+
+-spec log(iodata()) -> ok.
+log(Text) ->
+    io:put_chars(standard_error, [Text, $\n]).
+
+%% ---- workers and the purger (separate processes) --------------------------------
+
+%% Runs one job and reports {petri_done, self(), Result} to the owner.
+-spec worker(pid(), job(), petri_wire:spec(), term()) -> ok.
+worker(Owner, {eval, _, Slot}, Spec, Source) ->
+    Mod = petri_slots:module(Slot),
+    Res = try petri_eval:job(Spec, Source, Mod)
+          catch C:R -> {internal, nan, fmt("evaluation failed: ~p:~0P", [C, R, 12]), 0, 0}
+          end,
+    %% the evaluation process is dead: old code, if any, is unused now
+    Info = {erlang:module_loaded(Mod), erlang:check_old_code(Mod)},
+    Owner ! {petri_done, self(), {Res, Info}},
+    ok;
+worker(Owner, {breed, _}, Spec, {Op, Seed, Parents}) ->
+    Res = petri_mutate:breed(Spec, Op, Seed, Parents),
+    Owner ! {petri_done, self(), Res},
+    ok.
+
+%% Purges batches of slots; reports {Slot, StillHasOldCode} for each.
+-spec purger() -> no_return().
+purger() ->
+    receive
+        {purge, From, Slots} ->
+            Res = [begin
+                       Mod = petri_slots:module(K),
+                       _ = code:purge(Mod),
+                       {K, erlang:check_old_code(Mod)}
+                   end || K <- Slots],
+            From ! {petri_purged, Res}
+    end,
+    purger().
+
+%% ---- the pure core ----------------------------------------------------------------
+
+-spec init_state(#{slots := pos_integer(), elixir := boolean()}) -> state().
+init_state(#{slots := N, elixir := Ex}) ->
+    #st{slots = petri_slots:new(N), elixir = Ex}.
+
+%% One frame from the agent.
+-spec handle_frame(binary(), state()) -> step().
+handle_frame(Frame, St) ->
+    case petri_wire:decode(Frame) of
+        {ok, {ping, Seq}} ->
+            {[petri_wire:encode({pong, stats(St, Seq)})], [], St};
+        {ok, {eval, ReqId, Spec, Source}} ->
+            case petri_spec:validate(Spec) of
+                ok -> dispatch({eval, ReqId, Spec, Source}, St);
+                {error, Detail} ->
+                    {[result(ReqId, {unsupported, nan, Detail, 0, 0})], [],
+                     St#st{failed = St#st.failed + 1}}
+            end;
+        {ok, {breed, ReqId, Spec, Op, Seed, Parents}} ->
+            {[], [{breed, ReqId, Spec, Op, Seed, Parents}], St};
+        {ok, stop} ->
+            {[], [stop], St};
+        {ok, Other} ->
+            {[], [{log, io_lib:format("petri_node: ignoring ~p from the agent", [element(1, Other)])}], St};
+        {unknown, _Type} ->
+            {[], [], St};
+        {error, Why} ->
+            {[], [{log, io_lib:format("petri_node: malformed frame (~0p bytes): ~0P",
+                                      [byte_size(Frame), Why, 8])}], St}
+    end.
+
+%% The PONG fields.
+-spec stats(state(), non_neg_integer()) -> map().
+stats(#st{slots = Slots, loads = Loads, ok = Ok, failed = Failed}, Seq) ->
+    #{seq => Seq, memory => erlang:memory(total),
+      processes => erlang:system_info(process_count),
+      atoms => erlang:system_info(atom_count),
+      live => petri_slots:live(Slots), loads => Loads,
+      pending_purge => petri_slots:pending_purge(Slots),
+      evals_ok => Ok, evals_failed => Failed}.
+
+-spec stats(state()) -> map().
+stats(St) -> stats(St, 0).
+
+-spec dispatch(tuple(), state()) -> step().
+dispatch({eval, ReqId, Spec, Source} = Req, #st{slots = Slots, waiting = Q} = St) ->
+    case queue:is_empty(Q) andalso petri_slots:alloc(Slots) of
+        {ok, K, Slots2} ->
+            {[], [{eval, ReqId, Spec, Source, K}], St#st{slots = Slots2}};
+        _ ->
+            {Acts, St2} = maybe_purge(St#st{waiting = queue:in(Req, Q)}),
+            {[], Acts, St2}
+    end.
+
+%% A worker finished. Result is {{Status, Fit, Detail, LoadUs, EvalUs}, SlotInfo}
+%% for an EVAL and {Status, Source, Detail} for a BREED.
+-spec handle_done(pid(), term(), state()) -> step().
+handle_done(Pid, Result, #st{workers = W} = St) ->
+    case maps:take(Pid, W) of
+        {{_, {eval, ReqId, Slot}}, W2} ->
+            {Res, Info} = Result,
+            finish_eval(ReqId, Slot, Res, Info, St#st{workers = W2});
+        {{_, {breed, ReqId}}, W2} ->
+            {Status, Source, Detail} = Result,
+            {[petri_wire:encode({child, ReqId, Status, Source, Detail})], [], St#st{workers = W2}};
+        error ->
+            {[], [], St}
+    end.
+
+%% A worker died without reporting: the request ends with status internal.
+-spec handle_worker_down(pid(), {term(), slot_info()}, state()) -> step().
+handle_worker_down(Pid, {Reason, Info}, #st{workers = W} = St) ->
+    Detail = fmt("worker died: ~0P", [Reason, 10]),
+    case maps:take(Pid, W) of
+        {{_, {eval, ReqId, Slot}}, W2} ->
+            finish_eval(ReqId, Slot, {internal, nan, Detail, 0, 0}, Info, St#st{workers = W2});
+        {{_, {breed, ReqId}}, W2} ->
+            {[petri_wire:encode({child, ReqId, internal, <<>>, Detail})], [], St#st{workers = W2}};
+        error ->
+            {[], [], St}
+    end.
+
+-spec finish_eval(non_neg_integer(), non_neg_integer(), tuple(), slot_info(), state()) -> step().
+finish_eval(ReqId, Slot, {Status, _, _, _, _} = Res, {Loaded, HasOld}, St) ->
+    #st{slots = Slots, loads = Loads, ok = Ok, failed = Failed} = St,
+    St2 = St#st{slots = petri_slots:release(Slot, Loaded, HasOld, Slots),
+                loads = Loads + case load_happened(Res) of true -> 1; false -> 0 end,
+                ok = Ok + case Status of ok -> 1; _ -> 0 end,
+                failed = Failed + case Status of ok -> 0; _ -> 1 end},
+    {Replies, Acts, St3} = drain(St2),
+    {Acts2, St4} = maybe_purge(St3),
+    {[result(ReqId, Res) | Replies], Acts ++ Acts2, St4}.
+
+%% A load happened when evaluation started: an eval status other than the
+%% loader's own failures.
+-spec load_happened(tuple()) -> boolean().
+load_happened({Status, _, _, _, _}) ->
+    not lists:member(Status, [parse_error, unsafe, compile_error, unsupported, internal]).
+
+%% Hands freed slots to waiting EVALs.
+-spec drain(state()) -> step().
+drain(#st{waiting = Q, slots = Slots} = St) ->
+    case queue:out(Q) of
+        {empty, _} -> {[], [], St};
+        {{value, {eval, ReqId, Spec, Source}}, Q2} ->
+            case petri_slots:alloc(Slots) of
+                {ok, K, Slots2} ->
+                    {R, A, St2} = drain(St#st{waiting = Q2, slots = Slots2}),
+                    {R, [{eval, ReqId, Spec, Source, K} | A], St2};
+                none -> {[], [], St}
+            end
+    end.
+
+%% Purge now when the batch is full or a request waits for a slot; otherwise
+%% make sure a tick will come.
+-spec maybe_purge(state()) -> {[action()], state()}.
+maybe_purge(#st{purging = true} = St) ->
+    {[], St};
+maybe_purge(#st{slots = Slots, waiting = Q, timer = Timer} = St) ->
+    Dirty = petri_slots:dirty_count(Slots),
+    Urgent = Dirty >= ?PURGE_BATCH orelse not queue:is_empty(Q),
+    if
+        Dirty =:= 0 -> {[], St};
+        Urgent ->
+            {Batch, Slots2} = petri_slots:take_dirty(Slots),
+            {[{purge, Batch}], St#st{slots = Slots2, purging = true}};
+        Timer -> {[], St};
+        true -> {[arm_timer], St#st{timer = true}}
+    end.
+
+-spec handle_tick(state()) -> step().
+handle_tick(#st{purging = true} = St) ->
+    {[], [], St#st{timer = false}};
+handle_tick(#st{slots = Slots} = St) ->
+    case petri_slots:dirty_count(Slots) of
+        0 -> {[], [], St#st{timer = false}};
+        _ ->
+            {Batch, Slots2} = petri_slots:take_dirty(Slots),
+            {[], [{purge, Batch}], St#st{slots = Slots2, purging = true, timer = false}}
+    end.
+
+-spec handle_purged([{non_neg_integer(), boolean()}], state()) -> step().
+handle_purged(Results, #st{slots = Slots} = St) ->
+    St2 = St#st{slots = petri_slots:purged(Results, Slots), purging = false},
+    {Replies, Acts, St3} = drain(St2),
+    {Acts2, St4} = maybe_purge(St3),
+    {Replies, Acts ++ Acts2, St4}.
+
+-spec result(non_neg_integer(), tuple()) -> binary().
+result(ReqId, {Status, Fit, Detail, LoadUs, EvalUs}) ->
+    petri_wire:encode({result, ReqId, Status, Fit, Detail, LoadUs, EvalUs}).
+
+-spec fmt(io:format(), [term()]) -> binary().
+fmt(F, A) -> iolist_to_binary(io_lib:format(F, A)).

@@ -1,0 +1,69 @@
+/* cli_int.h - what the cli_*.c files share: the command context, the API
+ * call wrapper with the CLI's error reporting, text tables, and the
+ * entry point of each command. Not part of the public interface. */
+#ifndef PETRI_CLI_INT_H
+#define PETRI_CLI_INT_H
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "client.h"
+
+typedef struct cli {
+    cli_args_t a;
+    client_opts_t co;
+    char *token_owned; /* read from --token-file */
+} cli_t;
+
+/* Set by SIGINT/SIGTERM while a command runs. */
+extern volatile sig_atomic_t cli_stop;
+
+/* Calls the API. On a 2xx answer returns CLI_OK with *out (may be NULL)
+ * set. Otherwise prints what went wrong on stderr (with --json, also the
+ * API's error document on stdout), and returns the exit code. When the
+ * status is 404 and notfound is not NULL, notfound is printed instead of
+ * the API's message. timeout_ms 0 = the default. */
+int cli_api(cli_t *c, const char *method, const char *path, const char *body, size_t len,
+            long timeout_ms, json_t **out, long *status, const char *notfound);
+/* Prints j on stdout: pretty, or compact on one line. */
+void cli_put_json(const json_t *j, int compact);
+/* Prints "petri: <message>" on stderr. */
+void cli_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints a usage error and the hint to see `petri <cmd> --help`; returns CLI_USAGE. */
+int cli_usagef(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sleeps ms, waking early on Ctrl-C; returns nonzero if interrupted. */
+int cli_sleep_ms(long ms);
+/* Wall clock in ms. */
+uint64_t cli_wall_ms(void);
+/* Percent-encodes s for a URL path segment into out[cap]; returns out. */
+const char *cli_url_seg(const char *s, char *out, size_t cap);
+/* First n characters of a hash/id ("-" when NULL). */
+const char *cli_short(const char *s, size_t n, char *out, size_t cap);
+/* Shared by the renderers. */
+void cli_print_population_n(FILE *f, const json_t *pop, uint64_t now_ms, int max_src_lines);
+void cli_fmt_duration(double s, char *out, size_t cap);
+/* Progress line on stderr (only when it is a terminal): "\r<what>... N s". */
+void cli_progress_line(const char *what, double elapsed_s);
+void cli_progress_done(void);
+
+/* A text table with left-aligned columns sized to their widest cell. */
+typedef struct cli_table cli_table_t;
+cli_table_t *cli_table_new(size_t ncols, const char *const *headers);
+/* Adds a row of ncols cells (copied; NULL = "-"). */
+void cli_table_row(cli_table_t *t, const char *const *cells);
+void cli_table_print(FILE *f, const cli_table_t *t, const char *indent);
+void cli_table_destroy(cli_table_t **t);
+
+/* Commands: c->a.pos[0] is the command name. */
+int cli_cmd_members(cli_t *c);
+int cli_cmd_population(cli_t *c);
+int cli_cmd_genome(cli_t *c);
+int cli_cmd_lineage(cli_t *c);
+int cli_cmd_keygen(cli_t *c);
+int cli_cmd_top(cli_t *c);
+
+#endif

@@ -1,0 +1,592 @@
+/* coord.c - `petri coordinator`: the daemon, top to bottom as policy (config,
+ * identity, store, gossip, work socket, HTTP, loop), and the loop's jobs:
+ * dispatch work to the demes' agents, record results with group commit,
+ * react to membership. See coord.h for the invariants. */
+#include "coord.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "err.h"
+#include "log.h"
+#include "cluster.h"
+#include "placement.h"
+#include "settings.h"
+#include "util.h"
+
+#define DISPATCH_TICK_MS 100  /* safety net; dispatch mostly runs on events */
+#define SAMPLE_TICK_MS 1000   /* fitness history sampling */
+#define META_TICK_MS 2000     /* gossip metadata refresh */
+#define REISSUE_MAX 3         /* internal failures before an item is recorded as such */
+#define POP_PREFIX "pop/"
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+pop_t *coord_find_pop(coord_t *c, const char *name)
+{
+    for (int i = 0; i < c->npops; i++)
+        if (strcmp(c->pops[i]->name, name) == 0)
+            return c->pops[i];
+    return NULL;
+}
+
+int coord_save_pop(coord_t *c, pop_t *p)
+{
+    json_t *j = pop_to_json(p);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text)
+        return -ENOMEM;
+    char key[POP_NAME_MAX + 8];
+    snprintf(key, sizeof key, POP_PREFIX "%s", p->name);
+    int rc = store_meta_put(c->store, key, text, strlen(text));
+    free(text);
+    if (rc)
+        log_error("coord.save_failed", "population=%s why=\"%s\"", p->name, err_str(rc));
+    return rc;
+}
+
+int coord_add_pop(coord_t *c, pop_t *p)
+{
+    if (c->npops >= COORD_MAX_POPS)
+        return ERR_LIMIT;
+    if (coord_find_pop(c, p->name))
+        return ERR_EXISTS;
+    c->pops[c->npops++] = p;
+    int rc = coord_save_pop(c, p);
+    if (rc) {
+        c->npops--;
+        return rc;
+    }
+    pop_sample(p, loop_now(c->loop));
+    log_info("coord.population_created", "population=%s size=%d demes=%d", p->name, p->size,
+             p->ndemes);
+    coord_dispatch(c);
+    return 0;
+}
+
+/* ---- re-issue queue ---- */
+
+void coord_queue_item(coord_t *c, work_item_t *it)
+{
+    if (c->nreissue == c->capreissue) {
+        size_t ncap = c->capreissue ? c->capreissue * 2 : 64;
+        work_item_t *n = realloc(c->reissue, ncap * sizeof *n);
+        if (!n) {
+            log_error("coord.oom", "msg=\"cannot queue an item; it is dropped\"");
+            work_item_clear(it);
+            return;
+        }
+        c->reissue = n;
+        c->capreissue = ncap;
+    }
+    c->reissue[c->nreissue++] = *it;
+    memset(it, 0, sizeof *it);
+}
+
+static void on_reclaimed(void *arg, work_item_t *it)
+{
+    coord_t *c = arg;
+    c->reissued++;
+    coord_queue_item(c, it);
+}
+
+/* ---- group commit ---- */
+
+int coord_commit(coord_t *c)
+{
+    if (c->npending == 0)
+        return 0;
+    store_item_t *items = calloc(c->npending, sizeof *items);
+    if (!items)
+        return -ENOMEM;
+    for (size_t i = 0; i < c->npending; i++) {
+        items[i] = c->pending[i].si;
+        items[i].population = c->pending[i].pop;
+        items[i].op = c->pending[i].op;
+        items[i].src = c->pending[i].src;
+    }
+    uint64_t t0 = mono_us();
+    int rc = store_append(c->store, items, c->npending, wall_ms());
+    uint64_t us = mono_us() - t0;
+    if (rc) {
+        /* nothing was written; keep the batch and try again next tick */
+        c->commit_failures++;
+        log_error("coord.commit_failed", "records=%zu why=\"%s\"", c->npending, err_str(rc));
+        free(items);
+        return rc;
+    }
+    size_t dups = 0;
+    for (size_t i = 0; i < c->npending; i++) {
+        dups += items[i].dup != 0;
+        if (items[i].err)
+            log_warn("coord.record_rejected", "population=%s deme=%u dseq=%llu why=\"%s\"",
+                     c->pending[i].pop, items[i].deme, (unsigned long long)items[i].dseq,
+                     err_str(items[i].err));
+        free(c->pending[i].src);
+    }
+    c->recorded += c->npending - dups;
+    c->discarded_late += dups;
+    log_debug("coord.commit", "records=%zu dups=%zu us=%llu", c->npending, dups,
+              (unsigned long long)us);
+    c->npending = 0;
+    free(items);
+    /* population state after the records it refers to (coord.h invariant 2) */
+    uint64_t now = loop_now(c->loop);
+    if (now - c->last_save_ms >= (uint64_t)cfg_int(c->cfg, "store", "save_interval_ms")) {
+        for (int i = 0; i < c->npops; i++)
+            if (c->pops[i]->dirty)
+                coord_save_pop(c, c->pops[i]);
+        c->last_save_ms = now;
+    }
+    return 0;
+}
+
+static int64_t on_commit_timer(loop_t *l, void *arg)
+{
+    (void)l;
+    coord_t *c = arg;
+    coord_commit(c);
+    return cfg_int(c->cfg, "store", "commit_interval_ms");
+}
+
+static int pending_has(const coord_t *c, const char *pop, uint32_t deme, uint64_t dseq)
+{
+    for (size_t i = 0; i < c->npending; i++)
+        if (c->pending[i].si.dseq == dseq && c->pending[i].si.deme == deme &&
+            strcmp(c->pending[i].pop, pop) == 0)
+            return 1;
+    return 0;
+}
+
+static void add_pending(coord_t *c, const work_item_t *it, const work_result_t *r)
+{
+    if (c->npending == c->cappending) {
+        size_t ncap = c->cappending ? c->cappending * 2 : 256;
+        pending_t *n = realloc(c->pending, ncap * sizeof *n);
+        if (!n) {
+            log_error("coord.oom", "msg=\"result not recorded\"");
+            return;
+        }
+        c->pending = n;
+        c->cappending = ncap;
+    }
+    pending_t *p = &c->pending[c->npending];
+    memset(p, 0, sizeof *p);
+    snprintf(p->pop, sizeof p->pop, "%s", it->pop);
+    snprintf(p->op, sizeof p->op, "%s", strcmp(it->op, "seed") == 0 ? "submitted" : it->op);
+    p->src = malloc(r->len + 1);
+    if (!p->src)
+        return;
+    memcpy(p->src, r->src, r->len);
+    p->src[r->len] = '\0';
+    store_item_t *si = &p->si;
+    si->deme = it->deme;
+    si->dseq = it->dseq;
+    memcpy(si->child_hash, r->child_hash, CRYPTO_HASH_LEN);
+    si->nparents = (uint8_t)it->nparents;
+    for (int k = 0; k < it->nparents; k++)
+        memcpy(si->parents[k], it->parent_hash[k], CRYPTO_HASH_LEN);
+    si->seed = it->seed;
+    si->status = (uint8_t)r->status;
+    si->fitness = r->fitness;
+    memcpy(si->agent_id, r->agent->id, CRYPTO_ID_LEN);
+    memcpy(si->agent_pk, r->agent->pk, CRYPTO_PK_LEN);
+    memcpy(si->agent_sig, r->sig, CRYPTO_SIG_LEN);
+    si->src_len = r->len;
+    c->npending++;
+    if (c->npending >= (size_t)cfg_int(c->cfg, "store", "commit_max"))
+        coord_commit(c);
+}
+
+/* ---- results ---- */
+
+static void on_result(void *arg, work_item_t *it, const work_result_t *r)
+{
+    coord_t *c = arg;
+    if (it->kind == ITEM_REPLAY) {
+        replay_result(c, it, r);
+        work_item_clear(it);
+        coord_dispatch(c);
+        return;
+    }
+    pop_t *p = coord_find_pop(c, it->pop);
+    if (r->status == WIRE_ST_INTERNAL && ++it->attempts < REISSUE_MAX) {
+        /* the agent failed, not the genome: try again (elsewhere, maybe) */
+        char q[300];
+        log_warn("coord.reissue", "population=%s deme=%u dseq=%llu agent=%s why=%s", it->pop,
+                 it->deme, (unsigned long long)it->dseq, r->agent->name,
+                 log_quote(r->detail, q, sizeof q));
+        c->reissued++;
+        coord_queue_item(c, it);
+        coord_dispatch(c);
+        return;
+    }
+    uint64_t seq;
+    if (pending_has(c, it->pop, it->deme, it->dseq) ||
+        store_has_key(c->store, it->pop, it->deme, it->dseq, &seq) == 0) {
+        c->discarded_late++;
+        work_item_clear(it);
+        coord_dispatch(c);
+        return;
+    }
+    add_pending(c, it, r);
+    if (p)
+        pop_result(p, it, r->status, r->fitness, r->child_hash, (const char *)r->src, r->len,
+                   loop_now(c->loop));
+    if (p && p->state != POP_RUNNING) {
+        work_forget_population(c->work, p->name);
+        coord_commit(c);
+        coord_save_pop(c, p);
+    }
+    work_item_clear(it);
+    coord_dispatch(c);
+}
+
+static void on_capacity(void *arg, const work_agent_t *a)
+{
+    (void)a;
+    coord_dispatch(arg);
+}
+
+/* ---- dispatch ---- */
+
+typedef struct live {
+    place_node_t nodes[512];
+    const work_agent_t *agents[512];
+    int n;
+} live_t;
+
+static void live_agents(coord_t *c, live_t *lv)
+{
+    lv->n = 0;
+    for (int i = 0; i < work_agent_count(c->work) && lv->n < 512; i++) {
+        const work_agent_t *a = work_agent_at(c->work, i);
+        if (a->gone || !a->last_hello_ms || a->vms_ready == 0)
+            continue;
+        memcpy(lv->nodes[lv->n].id, a->id, PLACE_ID_LEN);
+        lv->nodes[lv->n].weight = a->vms_ready;
+        lv->agents[lv->n++] = a;
+    }
+}
+
+static int owner_of(const live_t *lv, const char *pop, uint32_t deme)
+{
+    char key[96];
+    size_t kl = place_deme_key(pop, deme, key, sizeof key);
+    return place_pick(lv->nodes, lv->n, key, kl);
+}
+
+/* Sends queued items (re-issues, submissions, replays) to their owners. */
+static void dispatch_queue(coord_t *c, const live_t *lv)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < c->nreissue; i++) {
+        work_item_t *it = &c->reissue[i];
+        pop_t *p = coord_find_pop(c, it->pop);
+        int o = owner_of(lv, it->pop, it->deme);
+        int sent = 0;
+        if (p && o >= 0 && work_agent_free(lv->agents[o]) > 0)
+            sent = work_send(c->work, lv->agents[o]->id, p, it, 1) == 0;
+        if (!p) /* population gone */
+            work_item_clear(it);
+        else if (!sent)
+            c->reissue[keep++] = *it;
+    }
+    c->nreissue = keep;
+}
+
+void coord_dispatch(coord_t *c)
+{
+    if (c->stopping || c->dispatching)
+        return;
+    c->dispatching = 1; /* work_send never re-enters, but results may */
+    live_t lv;
+    live_agents(c, &lv);
+    if (lv.n == 0) {
+        c->dispatching = 0;
+        return;
+    }
+    dispatch_queue(c, &lv);
+    int max_inflight = (int)cfg_int(c->cfg, "work", "max_inflight_per_deme");
+    for (int ai = 0; ai < lv.n; ai++) {
+        const work_agent_t *a = lv.agents[ai];
+        for (int pi = 0; pi < c->npops && work_agent_free(a) > 0; pi++) {
+            pop_t *p = c->pops[pi];
+            if (p->state != POP_RUNNING)
+                continue;
+            int credit = work_agent_free(a);
+            work_item_t items[64];
+            int n = 0, progress = 1;
+            /* round-robin over the demes this agent owns, one item each pass */
+            while (n < credit && n < 64 && progress) {
+                progress = 0;
+                for (int d = 0; d < p->ndemes && n < credit && n < 64; d++) {
+                    if (owner_of(&lv, p->name, (uint32_t)d) != ai)
+                        continue;
+                    if (pop_reserve(p, (uint32_t)d) && coord_save_pop(c, p) != 0)
+                        continue;
+                    if (pop_next_item(p, (uint32_t)d, max_inflight, &items[n]) == 0) {
+                        n++;
+                        progress = 1;
+                    }
+                }
+            }
+            if (n > 0 && work_send(c->work, a->id, p, items, n) != 0) {
+                /* not sent: hand the items back to the queue */
+                for (int k = 0; k < n; k++)
+                    coord_queue_item(c, &items[k]);
+            }
+        }
+    }
+    c->dispatching = 0;
+}
+
+static int64_t on_dispatch_tick(loop_t *l, void *arg)
+{
+    (void)l;
+    coord_dispatch(arg);
+    return DISPATCH_TICK_MS;
+}
+
+static int64_t on_sample_tick(loop_t *l, void *arg)
+{
+    coord_t *c = arg;
+    for (int i = 0; i < c->npops; i++)
+        if (c->pops[i]->state == POP_RUNNING)
+            pop_sample(c->pops[i], loop_now(l));
+    return SAMPLE_TICK_MS;
+}
+
+/* ---- membership ---- */
+
+static void on_member(void *arg, const swim_event_t *ev)
+{
+    coord_t *c = arg;
+    char idhex[2 * CRYPTO_ID_LEN + 1];
+    crypto_hex(ev->m.id, CRYPTO_ID_LEN, idhex);
+    switch (ev->type) {
+    case SWIM_EV_DEAD:
+    case SWIM_EV_LEFT:
+        log_info("coord.agent_down", "name=%s id=%s event=%s", ev->m.name, idhex,
+                 swim_event_str(ev->type));
+        work_agent_gone(c->work, ev->m.id, on_reclaimed, c);
+        coord_dispatch(c);
+        break;
+    case SWIM_EV_JOIN:
+    case SWIM_EV_ALIVE:
+        work_agent_alive(c->work, ev->m.id);
+        coord_dispatch(c);
+        break;
+    default:
+        break;
+    }
+}
+
+static void update_meta(coord_t *c)
+{
+    char meta[512];
+    size_t n = cluster_meta_coordinator(meta, sizeof meta, c->id.pk, c->work_endpoint);
+    gossip_set_meta(c->gossip, (const uint8_t *)meta, n);
+}
+
+static int64_t on_meta_tick(loop_t *l, void *arg)
+{
+    (void)l;
+    update_meta(arg);
+    return META_TICK_MS;
+}
+
+/* ---- startup, shutdown ---- */
+
+static void on_signal(loop_t *l, int signo, void *arg)
+{
+    coord_t *c = arg;
+    log_info("coord.stopping", "signal=%s", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    c->stopping = 1;
+    loop_stop(l);
+}
+
+static char *lookup_genome(void *arg, const uint8_t hash[CRYPTO_HASH_LEN], size_t *len)
+{
+    coord_t *c = arg;
+    char *src = NULL;
+    return store_get_genome(c->store, hash, &src, len) == 0 ? src : NULL;
+}
+
+static int load_one_pop(void *arg, const char *key, const void *val, size_t len)
+{
+    coord_t *c = arg;
+    json_error_t je;
+    json_t *j = json_loadb(val, len, 0, &je);
+    char err[256];
+    pop_t *p = j ? pop_from_json(j, lookup_genome, c, err, sizeof err) : NULL;
+    json_decref(j);
+    if (!p) {
+        log_error("coord.restore_failed", "key=%s why=\"%s\"", key, j ? err : je.text);
+        return 0;
+    }
+    if (c->npops < COORD_MAX_POPS)
+        c->pops[c->npops++] = p;
+    else
+        pop_destroy(&p);
+    log_info("coord.population_restored", "population=%s state=%s evaluations=%llu", p->name,
+             pop_state_str(p->state), (unsigned long long)p->evaluations);
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: petri coordinator [-c FILE] [-o section.key=value]... [-n] [--insecure]\n"
+               "  Runs the coordinator: joins the gossip as role coordinator, takes agents on\n"
+               "  [work] bind, keeps the lineage store in [node] data_dir, serves the API on\n"
+               "  [http] bind. -n prints the effective settings and exits (2 on a bad key).\n"
+               "  Without [gossip] key or keyring_file it refuses to start unless --insecure.\n");
+}
+
+int coord_main(int argc, char **argv)
+{
+    const char *path = NULL;
+    char *over[64];
+    int nover = 0, check = 0, insecure = 0;
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+            path = argv[++i];
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc && nover < 64)
+            over[nover++] = argv[++i];
+        else if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--check"))
+            check = 1;
+        else if (!strcmp(argv[i], "--insecure"))
+            insecure = 1;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "petri coordinator: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    char err[512];
+    coord_t c = {0};
+    c.cfg = coord_config_load(path, over, nover, err, sizeof err);
+    if (!c.cfg) {
+        fprintf(stderr, "petri coordinator: %s\n", err);
+        return 2;
+    }
+    if (check) {
+        cfg_print(c.cfg, stdout);
+        cfg_destroy(&c.cfg);
+        return 0;
+    }
+    int lvl = log_level_parse(cfg_str(c.cfg, "log", "level"));
+    if (lvl < 0) {
+        fprintf(stderr, "petri coordinator: [log] level: '%s' is not debug|info|warn|error\n",
+                cfg_str(c.cfg, "log", "level"));
+        return 2;
+    }
+    log_init("petri", lvl, cfg_bool(c.cfg, "log", "syslog"));
+    int sigs[] = {SIGTERM, SIGINT};
+    loop_block_signals(sigs, 2);
+    signal(SIGPIPE, SIG_IGN);
+
+    c.kr = keyring_new();
+    if (!c.kr || cluster_keys_load(c.cfg, c.kr, insecure, err, sizeof err) != 0) {
+        fprintf(stderr, "petri coordinator: %s\n", err);
+        return 2;
+    }
+    const char *data_dir = cfg_str(c.cfg, "node", "data_dir");
+    if (identity_load_or_create(data_dir, &c.id, err, sizeof err) != 0)
+        fatal("coord.identity", "data_dir=%s why=\"%s\"", data_dir, err);
+    const char *name = cfg_str(c.cfg, "node", "name");
+    if (*name)
+        snprintf(c.name, sizeof c.name, "%s", name);
+    else
+        gethostname(c.name, sizeof c.name - 1);
+    c.store = store_open(data_dir, (uint64_t)cfg_int(c.cfg, "store", "map_mb") << 20, &c.id, err,
+                         sizeof err);
+    if (!c.store)
+        fatal("coord.store", "data_dir=%s why=\"%s\"", data_dir, err);
+    store_meta_iter(c.store, POP_PREFIX, load_one_pop, &c);
+
+    c.zctx = zmq_ctx_new();
+    c.loop = loop_new();
+    if (!c.zctx || !c.loop)
+        fatal("coord.init", "msg=\"cannot create the ZeroMQ context or the loop\"");
+    loop_signal_add(c.loop, SIGTERM, on_signal, &c);
+    loop_signal_add(c.loop, SIGINT, on_signal, &c);
+
+    work_callbacks_t wcb = {.result = on_result, .capacity = on_capacity};
+    c.work = work_new(c.loop, c.zctx, cfg_str(c.cfg, "work", "bind"), c.kr, &wcb, &c, err,
+                      sizeof err);
+    if (!c.work)
+        fatal("coord.work", "why=\"%s\"", err);
+    if (cluster_work_endpoint(c.cfg, c.work_endpoint, sizeof c.work_endpoint) != 0)
+        fatal("coord.work", "why=\"cannot derive the work endpoint to advertise; set [work] "
+                            "advertise\"");
+    char meta[512];
+    size_t metalen = cluster_meta_coordinator(meta, sizeof meta, c.id.pk, c.work_endpoint);
+    c.gossip = gossip_new_from_config(c.loop, c.zctx, c.cfg, c.name, &c.id, c.kr,
+                                      (const uint8_t *)meta, metalen, on_member, &c, err,
+                                      sizeof err);
+    if (!c.gossip)
+        fatal("coord.gossip", "why=\"%s\"", err);
+    c.http = http_new(c.loop, c.zctx, cfg_str(c.cfg, "http", "bind"),
+                      cfg_str(c.cfg, "http", "token"),
+                      (size_t)cfg_int(c.cfg, "http", "max_body_bytes"), api_handle, &c, err,
+                      sizeof err);
+    if (!c.http)
+        fatal("coord.http", "why=\"%s\"", err);
+    c.commit_timer = loop_timer_add(c.loop, (uint64_t)cfg_int(c.cfg, "store", "commit_interval_ms"),
+                                    on_commit_timer, &c);
+    loop_timer_add(c.loop, DISPATCH_TICK_MS, on_dispatch_tick, &c);
+    loop_timer_add(c.loop, SAMPLE_TICK_MS, on_sample_tick, &c);
+    loop_timer_add(c.loop, META_TICK_MS, on_meta_tick, &c);
+    char idhex[2 * CRYPTO_ID_LEN + 1];
+    crypto_hex(c.id.id, CRYPTO_ID_LEN, idhex);
+    uint64_t head = 0;
+    store_head(c.store, &head, NULL);
+    log_info("coord.start", "name=%s id=%s work=%s http=%s populations=%d records=%llu pid=%d",
+             c.name, idhex, c.work_endpoint, cfg_str(c.cfg, "http", "bind"), c.npops,
+             (unsigned long long)head, (int)getpid());
+
+    loop_run(c.loop);
+
+    /* clean stop: record what arrived, save every population, leave */
+    c.stopping = 1;
+    coord_commit(&c);
+    for (int i = 0; i < c.npops; i++)
+        coord_save_pop(&c, c.pops[i]);
+    gossip_leave(c.gossip, 1000);
+    http_destroy(&c.http);
+    gossip_destroy(&c.gossip);
+    work_destroy(&c.work);
+    for (size_t i = 0; i < c.nreissue; i++)
+        work_item_clear(&c.reissue[i]);
+    free(c.reissue);
+    for (size_t i = 0; i < c.npending; i++)
+        free(c.pending[i].src);
+    free(c.pending);
+    for (int i = 0; i < c.npops; i++)
+        pop_destroy(&c.pops[i]);
+    store_close(&c.store);
+    loop_destroy(&c.loop);
+    zmq_ctx_term(c.zctx);
+    keyring_destroy(&c.kr);
+    identity_wipe(&c.id);
+    log_info("coord.stopped", "recorded=%llu", (unsigned long long)c.recorded);
+    cfg_destroy(&c.cfg);
+    return 0;
+}

@@ -1,0 +1,89 @@
+/* coord.h - the coordinator daemon's state, shared by its parts: coord.c
+ * (the loop: work dispatch, results, group commit, membership), api.c (the
+ * HTTP resources) and replay.c (re-deriving recorded children).
+ *
+ * Invariants:
+ *  1. A result becomes a lineage record at most once: its derivation key is
+ *     checked against the store and against the pending batch.
+ *  2. Population state is persisted only after the records it refers to
+ *     are durable, so a restart never finds a member without its genome.
+ *  3. An item of a dead agent is re-issued, unchanged, to the deme's new
+ *     owner as soon as membership declares the agent dead.
+ */
+#ifndef PETRI_COORD_H
+#define PETRI_COORD_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "gossip.h"
+#include "http.h"
+#include "loop.h"
+#include "pop.h"
+#include "store.h"
+#include "work.h"
+
+#define COORD_MAX_POPS 256
+#define ITEM_REPLAY 2 /* breed only: the child is compared, not scored */
+
+typedef struct pending {
+    store_item_t si;
+    char pop[POP_NAME_MAX];
+    char op[24];
+    char *src;
+} pending_t;
+
+typedef struct replay_job {
+    uint64_t ticket; /* deferred HTTP reply */
+    json_t *verify;  /* the chain verification result */
+    int want, sent, done, mismatches;
+    json_t *errors;
+    uint64_t started_ms;
+} replay_job_t;
+
+typedef struct coord {
+    cfg_t *cfg;
+    loop_t *loop;
+    void *zctx;
+    node_identity_t id;
+    keyring_t *kr;
+    gossip_t *gossip;
+    work_t *work;
+    store_t *store;
+    http_t *http;
+    char name[128];
+    char work_endpoint[300];
+    pop_t *pops[COORD_MAX_POPS];
+    int npops;
+    pending_t *pending;
+    size_t npending, cappending;
+    work_item_t *reissue;
+    size_t nreissue, capreissue;
+    replay_job_t *replay;
+    uint64_t last_save_ms;
+    uint64_t reissued, discarded_late, recorded, commit_failures;
+    int64_t commit_timer;
+    int stopping;
+    int dispatching;
+} coord_t;
+
+/* coord.c */
+int coord_main(int argc, char **argv);
+pop_t *coord_find_pop(coord_t *c, const char *name);
+int coord_add_pop(coord_t *c, pop_t *p);
+void coord_dispatch(coord_t *c);
+int coord_save_pop(coord_t *c, pop_t *p);
+int coord_commit(coord_t *c);
+/* Queues an item to be sent (submitted genomes, replays, re-issues). */
+void coord_queue_item(coord_t *c, work_item_t *it);
+
+/* api.c: the HTTP handler (runs on the loop thread). */
+void api_handle(void *arg, const http_req_t *req, http_resp_t *resp);
+
+/* replay.c */
+int replay_start(coord_t *c, int n, uint64_t ticket, json_t *verify);
+void replay_result(coord_t *c, work_item_t *it, const work_result_t *r);
+
+#endif

@@ -1,0 +1,317 @@
+/* store.h - petri's lineage store: content-addressed genomes and a signed,
+ * hash-chained, append-only log of lineage records in one LMDB environment,
+ * with child/parent/derivation-key indexes. DESIGN.md section 8.
+ *
+ * Invariants:
+ *  1. Records are numbered 1, 2, 3, ... with no gap; record n holds the
+ *     BLAKE2b-256 hash of the stored bytes of record n-1 (zeros for n = 1).
+ *  2. Every record is signed by the coordinator key recorded in meta
+ *     "coord_pk" at the store's first open; a store never mixes keys.
+ *  3. A derivation key (population, deme, dseq) is recorded at most once:
+ *     later results for a recorded key are reported as duplicates.
+ *  4. A record, its genome and its index entries are written in the same
+ *     write transaction as the new head: after a crash the store holds
+ *     whole batches only, never half a batch.
+ *  5. Nothing handed to a caller points into the LMDB map: records are
+ *     copied into caller structs, genomes and meta values into malloc'd
+ *     buffers.
+ *  6. Bytes read back from disk are untrusted: decoding is bounds-checked
+ *     and a damaged record yields an error naming its sequence number.
+ *
+ * Layout: one LMDB environment in <data_dir>/lineage/ (data.mdb, lock.mdb)
+ * with these named databases:
+ *   genomes    child_hash[32] -> source bytes. Content-addressed, written
+ *              once (MDB_NOOVERWRITE), never changed.
+ *   log        seq (u64 big-endian) -> record bytes (the canonical encoding
+ *              below). Appended with MDB_APPEND.
+ *   by_child   child_hash[32] -> seq (u64 BE), DUPSORT|DUPFIXED: one entry
+ *              per record of that child, ascending seq (first = oldest).
+ *   by_parent  parent_hash[32] -> child_hash[32], DUPSORT|DUPFIXED.
+ *   by_key     derivation key -> seq (u64 BE). The key bytes are the wire
+ *              encoding population:str deme:u32 dseq:u64.
+ *   meta       string keys -> bytes. Reserved keys: "format" (u32 BE, the
+ *              layout version, 1), "coord_pk" (32 bytes), "head" (seq:u64 BE
+ *              + hash[32] of the last record). Every other key is free for
+ *              the coordinator (population state) via store_meta_*.
+ *
+ * Threads: every function may be called from any thread, concurrently.
+ * Appends are serialised by the store (one submitter at a time, batches
+ * committed in order by the store's own committer thread, started by
+ * store_open with a signer); meta writes by LMDB's writer lock. Lookups
+ * see durable records only. Callbacks run outside any transaction unless
+ * stated otherwise.
+ *
+ * Errors: 0 or a negative code of err.h (err_str()); LMDB failures map to
+ * -EIO (logged with LMDB's message), except those listed per function.
+ */
+#ifndef PETRI_STORE_H
+#define PETRI_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "wire.h"
+
+#define STORE_POP_MAX 64                /* bytes of a population name */
+#define STORE_OP_MAX 16                 /* bytes of an operator name */
+#define STORE_MAX_PARENTS 2             /* parents per record */
+#define STORE_GENOME_MAX (1u << 20)     /* bytes of one genome's source */
+#define STORE_META_KEY_MAX 256          /* bytes of a meta key */
+#define STORE_META_VAL_MAX (4u << 20)   /* bytes of a meta value */
+#define STORE_DEFAULT_MAP (1ull << 30)  /* 1 GiB; grown on demand */
+#define STORE_SIG_DOMAIN "petri-lineage-v1"
+
+/* One lineage record. Canonical encoding (the bytes stored in "log"),
+ * written with the wire writer in exactly this order, no frame header:
+ *   seq:u64  prev_hash:32 raw  population:str (1..64)  deme:u32  dseq:u64
+ *   child_hash:32 raw  parents:u32 count (0..2) + count x 32 raw
+ *   op:str (1..16)  seed:u64  status:u8  fitness:f64 (every NaN written as
+ *   0x7ff8000000000000; other NaN bit patterns are rejected)
+ *   agent_id:16 raw  agent_pk:32 raw  agent_sig:64 raw  time_ms:u64
+ *   coord_sig:64 raw
+ * coord_sig is the coordinator's Ed25519 signature over
+ *   STORE_SIG_DOMAIN as str, then every field above from seq to time_ms.
+ * agent_sig is the agent's signature over attest_result() (attest.h) of
+ * (population, deme, dseq, child_hash, status, fitness).
+ * The record hash (the next record's prev_hash, "head") is BLAKE2b-256 of
+ * the whole encoding, coord_sig included. The decoder rejects trailing
+ * bytes, so every byte of a stored record is covered. */
+typedef struct lineage_rec {
+    uint64_t seq; /* 1-based, dense */
+    uint8_t prev_hash[CRYPTO_HASH_LEN];
+    char population[STORE_POP_MAX + 1];
+    uint32_t deme;
+    uint64_t dseq; /* (population, deme, dseq) = the derivation key */
+    uint8_t child_hash[CRYPTO_HASH_LEN];
+    uint8_t nparents;
+    uint8_t parents[STORE_MAX_PARENTS][CRYPTO_HASH_LEN];
+    char op[STORE_OP_MAX + 1]; /* see store_op_valid() */
+    uint64_t seed;
+    uint8_t status; /* enum wire_status */
+    double fitness; /* NaN unless status is WIRE_ST_OK */
+    uint8_t agent_id[CRYPTO_ID_LEN];
+    uint8_t agent_pk[CRYPTO_PK_LEN];
+    uint8_t agent_sig[CRYPTO_SIG_LEN];
+    uint64_t time_ms; /* unix wall-clock ms of the commit: data, not a timer */
+    uint8_t coord_sig[CRYPTO_SIG_LEN];
+} lineage_rec_t;
+
+/* ---- record codec (store_rec.c); pure functions, no store needed ---- */
+
+/* 1 if op is one of: point swap subtree crossover hoist shrink random
+ * submitted migrate copy; else 0. */
+int store_op_valid(const char *op);
+
+/* Appends the canonical encoding of r to b. Returns 0, ERR_TOOBIG/ERR_INVAL
+ * if a string is too long, empty or nparents > 2 (b is then untouched), or
+ * the writer's sticky error. */
+int store_rec_encode(wire_buf_t *b, const lineage_rec_t *r);
+
+/* Decodes one record from p[0..len) into *out (zeroed first). Returns 0,
+ * ERR_TRUNC if the bytes end early, ERR_TOOBIG for a string or count past
+ * its cap, ERR_PROTO for trailing bytes, a NUL in a string, an empty string
+ * or a non-canonical NaN. Never reads outside p[0..len). */
+int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out);
+
+/* Checks r->coord_sig against pk. 0 if valid, ERR_CRYPTO if not. */
+int store_rec_check_sig(const uint8_t pk[CRYPTO_PK_LEN], const lineage_rec_t *r)
+    __attribute__((warn_unused_result));
+
+/* ---- the store ---- */
+
+typedef struct store store_t;
+
+/* Opens (creating on first use) the store in <data_dir>/lineage/ (mode
+ * 0700). map_size: bytes of the LMDB map (0 = STORE_DEFAULT_MAP); the map
+ * grows by doubling when a write finds it full, so this is a starting size.
+ * signer: the coordinator identity that signs new records (copied; the copy
+ * is wiped on close), or NULL to open for reading and verification only
+ * (store_append then fails with ERR_STATE). On the first open with a signer
+ * its public key is stored as meta "coord_pk"; a later open with a
+ * different signer fails (ERR_CRYPTO): a store never mixes keys.
+ * Returns NULL on failure with a message in err[errlen]: the directory
+ * cannot be created, LMDB cannot open it, an unknown layout version, or the
+ * signer mismatch. Only one store_t per environment per process (an LMDB
+ * rule); other processes (e.g. the CLI's verify) may open it too. */
+store_t *store_open(const char *data_dir, uint64_t map_size, const node_identity_t *signer,
+                    char *err, size_t errlen);
+
+/* Closes the store and sets *s to NULL. NULL or *s == NULL is fine. Every
+ * committed batch is already durable: close does nothing special, and a
+ * process that dies without closing loses no committed record. */
+void store_close(store_t **s);
+
+/* One result to record. Inputs are read, never kept; the caller owns them. */
+typedef struct store_item {
+    /* in */
+    const char *population; /* 1..STORE_POP_MAX bytes */
+    uint32_t deme;
+    uint64_t dseq;
+    uint8_t child_hash[CRYPTO_HASH_LEN]; /* must equal BLAKE2b-256(src) */
+    uint8_t nparents;                    /* 0..STORE_MAX_PARENTS */
+    uint8_t parents[STORE_MAX_PARENTS][CRYPTO_HASH_LEN];
+    const char *op; /* store_op_valid() */
+    uint64_t seed;
+    uint8_t status;
+    double fitness;
+    uint8_t agent_id[CRYPTO_ID_LEN];
+    uint8_t agent_pk[CRYPTO_PK_LEN];
+    uint8_t agent_sig[CRYPTO_SIG_LEN]; /* over attest_result(); checked by
+                                          the caller, see store_append */
+    const char *src; /* the child's source; NULL = the genome must already
+                        be stored (e.g. a migrated copy) */
+    size_t src_len;  /* <= STORE_GENOME_MAX */
+    /* out, set by store_append */
+    int dup;        /* 1: the derivation key was already recorded (by an
+                       earlier batch or earlier in this batch): skipped */
+    int err;        /* the item's validation error, 0 if it was fine */
+    uint64_t seq;   /* its record's seq (the recorded one's if dup) */
+    uint8_t hash[CRYPTO_HASH_LEN]; /* its record's hash (not set if dup) */
+} store_item_t;
+
+/* Records a batch of results in ONE durable write transaction (group
+ * commit: one fsync for the batch) and returns once it is durable. For each
+ * item in order: if its derivation key is already recorded, it is skipped
+ * with dup = 1 and seq = the recorded seq; otherwise the genome is stored if
+ * new, the record gets the next seq, the head's hash as prev_hash, time_ms =
+ * now_ms and the coordinator's signature; the log and indexes are written
+ * and the item's seq and hash filled. Then the head moves and the batch
+ * commits. The agent signature is NOT checked here (that is one Ed25519
+ * verify per item): the caller checks it with attest_verify() when the
+ * result arrives; store_verify() checks it again later.
+ * All or nothing: on any error nothing of the batch is written and the head
+ * is unchanged (the items' outputs are then meaningless, except err).
+ * Blocks for the signing (~20 us per record) and the commit (a few ms of
+ * fsync): call it from a worker thread, or use store_submit/store_wait.
+ * Errors: ERR_STATE without a signer (or if another process wrote the
+ * store meanwhile); ERR_INVAL if an item is malformed (empty or too long
+ * strings, unknown op, nparents > 2, child_hash not the hash of src, src
+ * too big) with that item's err set - checked before anything is signed;
+ * ERR_NOTFOUND if src is NULL and the genome is not stored (that item's err
+ * set); -ENOSPC if the map cannot grow; -EIO for other LMDB failures. */
+int store_append(store_t *s, store_item_t *items, size_t n, uint64_t now_ms);
+
+/* Pipelined store_append: store_append() is store_submit() + store_wait().
+ * store_submit checks, numbers, chains and signs the batch in the calling
+ * thread, fills the items' outputs (dup, seq, hash, err) and queues the
+ * batch for the store's committer thread; it returns without waiting for
+ * the fsync, so the caller can sign the next batch while this one commits.
+ * The items and everything they point to may be freed as soon as it
+ * returns (the batch holds its own copies). At most two batches are in
+ * flight: a third submit waits for the oldest to finish. *ticket names the
+ * batch for store_wait. Errors as store_append, before anything is queued
+ * (*ticket = 0 then).
+ * Outputs are provisional until store_wait(ticket) returns 0: if a batch
+ * fails, every batch submitted after it fails with the same error (they
+ * were chained on records that never became durable) and the head stays at
+ * the last durable record; resubmit the items (they are not recorded). */
+int store_submit(store_t *s, store_item_t *items, size_t n, uint64_t now_ms, uint64_t *ticket);
+
+/* Waits until batch ticket is durable (0) or failed (its error). Ticket 0
+ * returns 0 at once. ERR_INVAL for a ticket never handed out; ERR_NOTFOUND
+ * if more than 256 batches finished since (its result is forgotten). */
+int store_wait(store_t *s, uint64_t ticket);
+
+/* The last record's seq (0 for an empty store) and hash (zeros then). */
+void store_head(store_t *s, uint64_t *seq, uint8_t hash[CRYPTO_HASH_LEN]);
+
+/* Copies record seq into *out. ERR_NOTFOUND if absent; a damaged record
+ * gives its decode error (ERR_PROTO, ERR_TRUNC, ERR_TOOBIG). */
+int store_get(store_t *s, uint64_t seq, lineage_rec_t *out);
+
+/* Copies the first (lowest seq) record of child hash into *out.
+ * ERR_NOTFOUND if the child has no record. */
+int store_find_child(store_t *s, const uint8_t hash[CRYPTO_HASH_LEN], lineage_rec_t *out);
+
+/* The seqs of every record of child hash, ascending: up to max into out
+ * (may be NULL when max = 0); *count = how many there are in all (may
+ * exceed max). 0, even for none. */
+int store_child_records(store_t *s, const uint8_t hash[CRYPTO_HASH_LEN], uint64_t *out,
+                        size_t max, size_t *count);
+
+/* The distinct child hashes derived from parent, in hash order: up to max
+ * into out; *count = how many there are in all. 0, even for none. */
+int store_children(store_t *s, const uint8_t parent[CRYPTO_HASH_LEN],
+                   uint8_t (*out)[CRYPTO_HASH_LEN], size_t max, size_t *count);
+
+/* Copies a genome's source into a malloc'd, NUL-terminated buffer (*src,
+ * owned by the caller; *len excludes the NUL). ERR_NOTFOUND if absent. */
+int store_get_genome(store_t *s, const uint8_t hash[CRYPTO_HASH_LEN], char **src, size_t *len);
+
+/* 0 if the derivation key is recorded (and *seq, if not NULL, is its
+ * record's seq), ERR_NOTFOUND if not (durable records only: a batch still
+ * in store_submit's pipeline is not seen), ERR_INVAL for a bad population,
+ * or another negative error. */
+int store_has_key(store_t *s, const char *population, uint32_t deme, uint64_t dseq,
+                  uint64_t *seq);
+
+/* ---- meta: free-form coordinator state ---- */
+
+/* Writes key -> val[len] in its own durable transaction. ERR_INVAL for a
+ * reserved key ("format", "coord_pk", "head") or an empty key; ERR_TOOBIG
+ * past STORE_META_KEY_MAX / STORE_META_VAL_MAX. */
+int store_meta_put(store_t *s, const char *key, const void *val, size_t len);
+/* Copies a value into a malloc'd buffer (*val, caller frees; one NUL byte
+ * follows the len bytes). ERR_NOTFOUND if absent. Reserved keys readable. */
+int store_meta_get(store_t *s, const char *key, void **val, size_t *len);
+/* Deletes key. ERR_NOTFOUND if absent, ERR_INVAL for a reserved key. */
+int store_meta_del(store_t *s, const char *key);
+
+/* Called once per key, in key order; key/val are valid during the call
+ * only. Return nonzero to stop the iteration (store_meta_iter returns it). */
+typedef int (*store_meta_cb)(void *arg, const char *key, const void *val, size_t len);
+/* Calls cb for every non-reserved key starting with prefix ("" = all). The
+ * entries are copied out first, so cb may call any store function. */
+int store_meta_iter(store_t *s, const char *prefix, store_meta_cb cb, void *arg);
+
+/* ---- verification ---- */
+
+/* Called for every problem found: seq names the record (0 when the problem
+ * is not one record's, e.g. an index with extra entries); reason is a
+ * static or short-lived string, valid during the call only. */
+typedef void (*store_verify_cb)(void *arg, uint64_t seq, const char *reason);
+/* Called every few thousand records and at the end: checked so far, total
+ * (the head seq). */
+typedef void (*store_progress_cb)(void *arg, uint64_t checked, uint64_t total);
+
+/* Walks the whole log from seq 1 in one read transaction and checks, for
+ * every record: that seqs are dense (no gap, none out of order); that it
+ * decodes; its seq field equals its key; the prev_hash chain; the
+ * coordinator signature (against meta "coord_pk"); the agent signature
+ * (agent_pk over attest_result); known op and status; that its genome
+ * exists and re-hashes to child_hash; that by_key, by_child and by_parent
+ * hold its entries. Then that meta "head" names the last record and that
+ * by_key/by_child hold no extra entries. Every problem is reported through
+ * on_error (may be NULL), not just the first. The callbacks run inside the
+ * read transaction: they must not call store functions. records_checked
+ * (may be NULL) gets the number of log entries walked.
+ * Returns 0 if everything holds; otherwise the code of the first problem:
+ * ERR_CRYPTO (a signature), ERR_PROTO (chain, gap, decode, fields, head),
+ * ERR_NOTFOUND (missing genome or index entry), ERR_STATE (no coord_pk);
+ * or -EIO if LMDB fails. */
+int store_verify(store_t *s, store_verify_cb on_error, store_progress_cb progress, void *arg,
+                 uint64_t *records_checked);
+
+/* ---- stats (for /metrics) ---- */
+
+typedef struct store_stats {
+    uint64_t records;        /* head seq */
+    uint64_t genomes;        /* distinct genomes stored */
+    uint64_t file_bytes;     /* size of data.mdb on disk */
+    uint64_t used_bytes;     /* pages in use x page size */
+    uint64_t map_bytes;      /* current map size */
+    uint64_t appends;        /* store_append calls committed since open */
+    uint64_t appended;       /* records written since open */
+    uint64_t dups;           /* items skipped as duplicates since open */
+    uint64_t map_grows;      /* map size doublings since open */
+    uint64_t last_append_us; /* wall time of the last committed store_append */
+    uint64_t last_commit_us; /* of which mdb_txn_commit (the fsyncs) */
+    uint64_t commit_us_total; /* mdb_txn_commit time of all appends since open */
+    uint64_t append_us_total; /* store_append time of all appends since open */
+} store_stats_t;
+
+/* Fills *out. 0, or -EIO. */
+int store_stats(store_t *s, store_stats_t *out);
+
+#endif

@@ -1,0 +1,160 @@
+/* store_rec.c - the lineage record codec (store.h): canonical encoding,
+ * bounded decoding of untrusted stored bytes, and the coordinator signature
+ * message. */
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "store.h"
+#include "store_int.h"
+
+#define CANON_NAN 0x7ff8000000000000ULL
+
+static const char *const ops[] = {"point",  "swap",      "subtree", "crossover", "hoist",
+                                  "shrink", "random",    "submitted", "migrate", "copy"};
+
+int store_op_valid(const char *op)
+{
+    if (!op)
+        return 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(op, ops[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int check_str(const char *s, size_t max)
+{
+    if (!s || !s[0])
+        return ERR_INVAL;
+    if (strlen(s) > max)
+        return ERR_TOOBIG;
+    return 0;
+}
+
+static void put_fitness(wire_buf_t *b, double f)
+{
+    if (isnan(f))
+        wire_put_u64(b, CANON_NAN);
+    else
+        wire_put_f64(b, f);
+}
+
+void store_rec_put_body(wire_buf_t *b, const lineage_rec_t *r)
+{
+    wire_put_u64(b, r->seq);
+    wire_put_raw(b, r->prev_hash, CRYPTO_HASH_LEN);
+    wire_put_str(b, r->population);
+    wire_put_u32(b, r->deme);
+    wire_put_u64(b, r->dseq);
+    wire_put_raw(b, r->child_hash, CRYPTO_HASH_LEN);
+    wire_put_u32(b, r->nparents);
+    for (unsigned i = 0; i < r->nparents; i++)
+        wire_put_raw(b, r->parents[i], CRYPTO_HASH_LEN);
+    wire_put_str(b, r->op);
+    wire_put_u64(b, r->seed);
+    wire_put_u8(b, r->status);
+    put_fitness(b, r->fitness);
+    wire_put_raw(b, r->agent_id, CRYPTO_ID_LEN);
+    wire_put_raw(b, r->agent_pk, CRYPTO_PK_LEN);
+    wire_put_raw(b, r->agent_sig, CRYPTO_SIG_LEN);
+    wire_put_u64(b, r->time_ms);
+}
+
+int store_rec_check_fields(const lineage_rec_t *r)
+{
+    int rc = check_str(r->population, STORE_POP_MAX);
+    if (rc == 0)
+        rc = check_str(r->op, STORE_OP_MAX);
+    if (rc == 0 && r->nparents > STORE_MAX_PARENTS)
+        rc = ERR_INVAL;
+    return rc;
+}
+
+int store_rec_encode(wire_buf_t *b, const lineage_rec_t *r)
+{
+    assert(b && r);
+    int rc = store_rec_check_fields(r);
+    if (rc)
+        return rc;
+    store_rec_put_body(b, r);
+    wire_put_raw(b, r->coord_sig, CRYPTO_SIG_LEN);
+    return b->err;
+}
+
+/* Reads a non-empty string into out[cap]. */
+static int get_name(wire_rd_t *rd, char *out, size_t cap)
+{
+    if (wire_get_str(rd, out, cap))
+        return rd->err;
+    if (!out[0]) {
+        rd->err = ERR_PROTO;
+        rd->left = 0;
+    }
+    return rd->err;
+}
+
+int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out)
+{
+    assert(out);
+    memset(out, 0, sizeof *out);
+    wire_rd_t rd;
+    wire_rd_init(&rd, p, len);
+    uint32_t np = 0;
+    uint64_t fbits = 0;
+    wire_get_u64(&rd, &out->seq);
+    wire_get_raw(&rd, out->prev_hash, CRYPTO_HASH_LEN);
+    get_name(&rd, out->population, sizeof out->population);
+    wire_get_u32(&rd, &out->deme);
+    wire_get_u64(&rd, &out->dseq);
+    wire_get_raw(&rd, out->child_hash, CRYPTO_HASH_LEN);
+    wire_get_count(&rd, &np, STORE_MAX_PARENTS, CRYPTO_HASH_LEN);
+    out->nparents = (uint8_t)np;
+    for (uint32_t i = 0; i < np; i++)
+        wire_get_raw(&rd, out->parents[i], CRYPTO_HASH_LEN);
+    get_name(&rd, out->op, sizeof out->op);
+    wire_get_u64(&rd, &out->seed);
+    wire_get_u8(&rd, &out->status);
+    wire_get_u64(&rd, &fbits);
+    wire_get_raw(&rd, out->agent_id, CRYPTO_ID_LEN);
+    wire_get_raw(&rd, out->agent_pk, CRYPTO_PK_LEN);
+    wire_get_raw(&rd, out->agent_sig, CRYPTO_SIG_LEN);
+    wire_get_u64(&rd, &out->time_ms);
+    wire_get_raw(&rd, out->coord_sig, CRYPTO_SIG_LEN);
+    int rc = rd.err;
+    if (rc == 0 && rd.left != 0)
+        rc = ERR_PROTO; /* trailing bytes: not the canonical encoding */
+    if (rc == 0) {
+        memcpy(&out->fitness, &fbits, sizeof fbits);
+        if (isnan(out->fitness) && fbits != CANON_NAN)
+            rc = ERR_PROTO;
+    }
+    if (rc)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+int store_rec_sign_msg(wire_buf_t *b, const lineage_rec_t *r)
+{
+    wire_put_str(b, STORE_SIG_DOMAIN);
+    store_rec_put_body(b, r);
+    return b->err;
+}
+
+int store_rec_check_sig(const uint8_t pk[CRYPTO_PK_LEN], const lineage_rec_t *r)
+{
+    assert(pk && r);
+    wire_buf_t b;
+    wire_buf_init(&b);
+    int rc = store_rec_check_fields(r);
+    if (rc == 0)
+        rc = store_rec_sign_msg(&b, r);
+    if (rc == 0)
+        rc = crypto_verify(pk, b.data, b.len, r->coord_sig);
+    else
+        rc = ERR_CRYPTO;
+    wire_buf_free(&b);
+    return rc;
+}

@@ -1,0 +1,320 @@
+/* test_cli.c - cmocka tests of the `petri` command line pieces that need
+ * no server (coordinator/cli*.c): option parsing, per-command option
+ * checks, exit-code mapping, sparklines, histograms and the text views
+ * (golden strings). */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "cli.h"
+
+/* Runs fn into a string (open_memstream); the caller frees it. */
+#define CAPTURE(buf, call)                                                                         \
+    do {                                                                                           \
+        size_t len_;                                                                               \
+        FILE *f = open_memstream(&(buf), &len_);                                                   \
+        call;                                                                                      \
+        fclose(f);                                                                                 \
+    } while (0)
+
+static int parse(cli_args_t *a, char *err, size_t errlen, ...)
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = "petri";
+    va_list ap;
+    va_start(ap, errlen);
+    char *s;
+    while ((s = va_arg(ap, char *)) != NULL)
+        argv[argc++] = s;
+    va_end(ap);
+    return cli_parse_args(argc, argv, a, err, errlen);
+}
+
+static void test_parse_globals_anywhere(void **state)
+{
+    unsetenv("PETRI_ADDR");
+    unsetenv("PETRI_TOKEN");
+    unsetenv("PETRI_JSON");
+    cli_args_t a;
+    char err[256];
+    assert_int_equal(parse(&a, err, sizeof err, "population", "--addr", "h:1", "status", "q",
+                           "--json", "--token=abc", "-w", "--interval", "0.5", NULL),
+                     0);
+    assert_int_equal(a.npos, 3);
+    assert_string_equal(a.pos[0], "population");
+    assert_string_equal(a.pos[1], "status");
+    assert_string_equal(a.pos[2], "q");
+    assert_string_equal(a.addr, "h:1");
+    assert_string_equal(a.token, "abc");
+    assert_true(a.json);
+    assert_true(a.watch);
+    assert_true(a.interval_s == 0.5);
+    assert_int_equal(a.seen, CLI_O_WATCH | CLI_O_INTERVAL);
+
+    /* defaults and the environment */
+    setenv("PETRI_ADDR", "env:2", 1);
+    setenv("PETRI_TOKEN", "envtok", 1);
+    setenv("PETRI_JSON", "1", 1);
+    assert_int_equal(parse(&a, err, sizeof err, "members", NULL), 0);
+    assert_string_equal(a.addr, "env:2");
+    assert_string_equal(a.token, "envtok");
+    assert_true(a.json);
+    assert_int_equal(a.depth, -1);
+    assert_int_equal(a.replay, -1);
+    assert_true(a.interval_s == 1.0);
+    /* a token file replaces the environment's token */
+    assert_int_equal(parse(&a, err, sizeof err, "members", "--token-file", "/x", NULL), 0);
+    assert_null(a.token);
+    assert_string_equal(a.token_file, "/x");
+    unsetenv("PETRI_ADDR");
+    unsetenv("PETRI_TOKEN");
+    unsetenv("PETRI_JSON");
+    assert_int_equal(parse(&a, err, sizeof err, "members", NULL), 0);
+    assert_string_equal(a.addr, "127.0.0.1:7951");
+    assert_null(a.token);
+    assert_false(a.json);
+
+    /* "--" ends options */
+    assert_int_equal(parse(&a, err, sizeof err, "genome", "show", "--", "--json", NULL), 0);
+    assert_int_equal(a.npos, 3);
+    assert_string_equal(a.pos[2], "--json");
+    assert_false(a.json);
+}
+
+static void test_parse_errors(void **state)
+{
+    cli_args_t a;
+    char err[256];
+    assert_int_equal(parse(&a, err, sizeof err, "members", "--bogus", NULL), CLI_USAGE);
+    assert_non_null(strstr(err, "--bogus"));
+    assert_int_equal(parse(&a, err, sizeof err, "members", "--addr", NULL), CLI_USAGE);
+    assert_non_null(strstr(err, "needs a value"));
+    assert_int_equal(parse(&a, err, sizeof err, "x", "--json=1", NULL), CLI_USAGE);
+    assert_int_equal(parse(&a, err, sizeof err, "x", "--interval", "0", NULL), CLI_USAGE);
+    assert_int_equal(parse(&a, err, sizeof err, "x", "--interval", "abc", NULL), CLI_USAGE);
+    assert_int_equal(parse(&a, err, sizeof err, "x", "--depth", "-1", NULL), CLI_USAGE);
+    assert_int_equal(parse(&a, err, sizeof err, "x", "--depth", "3x", NULL), CLI_USAGE);
+    assert_int_equal(parse(&a, err, sizeof err, "x", "--replay", "12", NULL), 0);
+    assert_int_equal(a.replay, 12);
+    assert_int_equal(parse(&a, err, sizeof err, "a", "b", "c", "d", "e", "f", "g", "h", "i", NULL),
+                     CLI_USAGE);
+
+    assert_int_equal(parse(&a, err, sizeof err, "lineage", "show", "x", "--format", "dot", NULL),
+                     0);
+    assert_int_equal(cli_args_allow(&a, CLI_O_DEPTH, "lineage show", err, sizeof err), CLI_USAGE);
+    assert_non_null(strstr(err, "--format"));
+    assert_int_equal(cli_args_allow(&a, CLI_O_FORMAT | CLI_O_OUTPUT, "x", err, sizeof err), 0);
+}
+
+static void test_exit_codes(void **state)
+{
+    assert_int_equal(cli_exit_for_status(200), CLI_OK);
+    assert_int_equal(cli_exit_for_status(201), CLI_OK);
+    assert_int_equal(cli_exit_for_status(202), CLI_OK);
+    assert_int_equal(cli_exit_for_status(400), CLI_USAGE);
+    assert_int_equal(cli_exit_for_status(401), CLI_USAGE);
+    assert_int_equal(cli_exit_for_status(413), CLI_USAGE);
+    assert_int_equal(cli_exit_for_status(404), CLI_FAIL);
+    assert_int_equal(cli_exit_for_status(409), CLI_FAIL);
+    assert_int_equal(cli_exit_for_status(500), CLI_FAIL);
+    assert_int_equal(cli_exit_for_status(503), CLI_FAIL);
+    assert_int_equal(cli_exit_for_error(0), CLI_OK);
+    assert_int_equal(cli_exit_for_error(-ECONNREFUSED), CLI_FAIL);
+    assert_int_equal(cli_exit_for_error(-ECANCELED), CLI_INTERRUPT);
+}
+
+static void test_sparkline(void **state)
+{
+    char *s = NULL;
+    double up[] = {0, 1, 2, 3, 4, 5, 6, 7};
+    CAPTURE(s, cli_sparkline(f, up, 8, 60));
+    assert_string_equal(s, "▁▂▃▄▅▆▇█");
+    free(s);
+    /* more points than cells: the last point of each slice */
+    double many[] = {0, 9, 1, 9, 0, 7};
+    CAPTURE(s, cli_sparkline(f, many, 6, 3));
+    assert_string_equal(s, "██▁"); /* 9, 9, 7 */
+    free(s);
+    double flat[] = {2, 2, 2};
+    CAPTURE(s, cli_sparkline(f, flat, 3, 10));
+    assert_string_equal(s, "▄▄▄");
+    free(s);
+    double gap[] = {0, NAN, 1};
+    CAPTURE(s, cli_sparkline(f, gap, 3, 10));
+    assert_string_equal(s, "▁ █");
+    free(s);
+    CAPTURE(s, cli_sparkline(f, up, 0, 10));
+    assert_string_equal(s, "");
+    free(s);
+}
+
+static void test_histogram(void **state)
+{
+    char *s = NULL;
+    double c[] = {4, 2, 0, 1};
+    CAPTURE(s, cli_histogram(f, 0, 4, c, 4, 10, 4));
+    assert_string_equal(s, "    0 .. 1               │████ 4\n"
+                           "    1 .. 2               │██   2\n"
+                           "    2 .. 3               │     0\n"
+                           "    3 .. 4               │█    1\n");
+    free(s);
+    /* merged down to 2 rows; a small nonzero count stays visible */
+    double d[] = {100, 100, 0, 1};
+    CAPTURE(s, cli_histogram(f, 0, 1, d, 4, 2, 8));
+    assert_string_equal(s, "    0 .. 0.5             │████████ 200\n"
+                           "    0.5 .. 1             │▏        1\n");
+    free(s);
+}
+
+static void test_fmt_value(void **state)
+{
+    char b[32];
+    json_t *v = json_real(0.123456789);
+    assert_string_equal(cli_fmt_value(v, b, sizeof b), "0.123457");
+    json_decref(v);
+    v = json_integer(42);
+    assert_string_equal(cli_fmt_value(v, b, sizeof b), "42");
+    json_decref(v);
+    assert_string_equal(cli_fmt_value(NULL, b, sizeof b), "-");
+    v = json_null();
+    assert_string_equal(cli_fmt_value(v, b, sizeof b), "-");
+    v = json_string("x");
+    assert_string_equal(cli_fmt_value(v, b, sizeof b), "x");
+    json_decref(v);
+}
+
+static json_t *load(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    if (!j)
+        fail_msg("fixture: %s", je.text);
+    return j;
+}
+
+static void test_members_view(void **state)
+{
+    json_t *m =
+        load("[{\"name\":\"agent-1\",\"id\":\"0123456789abcdef\",\"addr\":\"10.0.0.1:7946\","
+             "\"status\":\"alive\",\"incarnation\":3,\"role\":\"agent\","
+             "\"meta\":{\"vms_healthy\":3,\"vms_total\":4,\"load\":0.5}},"
+             "{\"name\":\"c\\u001b[2J\",\"id\":\"ff\",\"addr\":\"x:1\",\"status\":\"dead\","
+             "\"incarnation\":1,\"role\":\"coordinator\",\"meta\":{}}]");
+    char *s = NULL;
+    CAPTURE(s, cli_print_members(f, m));
+    assert_string_equal(s, "NAME     ID        ADDR           STATUS  INC  ROLE         VMS  LOAD\n"
+                           "agent-1  01234567  10.0.0.1:7946  alive   3    agent        3/4  0.5\n"
+                           "c?[2J    ff        x:1            dead    1    coordinator  -    -\n");
+    free(s);
+    json_decref(m);
+}
+
+static void test_lineage_tree(void **state)
+{
+    json_t *t =
+        load("{\"hash\":\"aaaaaaaaaaaaaaaa\",\"operator\":\"crossover\",\"status\":\"ok\","
+             "\"fitness\":0.5,\"parents\":["
+             "{\"hash\":\"bbbbbbbbbbbbbbbb\",\"operator\":\"point\",\"status\":\"ok\","
+             "\"fitness\":0.25,\"parents\":[{\"hash\":\"cccccccccccc\",\"operator\":\"seed\","
+             "\"fitness\":0,\"parents\":[]}]},"
+             "{\"hash\":\"dddddddddddd\",\"operator\":\"hoist\",\"status\":\"timeout\","
+             "\"fitness\":null,\"parents\":[\"eeeeeeeeeeee\"]}]}");
+    char *s = NULL;
+    CAPTURE(s, cli_print_lineage(f, t));
+    assert_string_equal(s, "aaaaaaaaaaaa fitness=0.5 op=crossover\n"
+                           "├── bbbbbbbbbbbb fitness=0.25 op=point\n"
+                           "│   └── cccccccccccc fitness=0 op=seed\n"
+                           "└── dddddddddddd fitness=- op=hoist status=timeout\n"
+                           "    └── eeeeeeeeeeee\n");
+    free(s);
+    json_decref(t);
+}
+
+static void test_population_view(void **state)
+{
+    json_t *p = load("{\"name\":\"quad\",\"state\":\"solved\",\"evaluations\":1000,"
+                     "\"evals_per_s\":50.0,\"best\":{\"hash\":\"0123456789abcdef\",\"fitness\":1.0,"
+                     "\"source\":\"-module(g).\\nf(X) -> X.\\n\"},\"mean_fitness\":0.5,"
+                     "\"distribution\":{\"min\":0,\"max\":1,\"counts\":[1,1]},"
+                     "\"history\":[{\"t_ms\":0,\"evaluations\":0,\"best\":0,\"mean\":0},"
+                     "{\"t_ms\":1,\"evaluations\":1,\"best\":1,\"mean\":0.5}],"
+                     "\"demes\":[{\"index\":0,\"agent\":\"a1\",\"size\":10,\"best\":1.0}]}");
+    char *s = NULL;
+    CAPTURE(s, cli_print_population(f, p, 0));
+    assert_string_equal(s, "population quad  solved\n"
+                           "  evaluations  1000  (50.0/s)\n"
+                           "  best         1  0123456789ab\n"
+                           "  mean         0.5\n"
+                           "  best  over time  ▁█  1\n"
+                           "  mean  over time  ▁█  0.5\n"
+                           "  fitness distribution\n"
+                           "    0 .. 0.5             │██████████████████████████████"
+                           "██████████ 1\n"
+                           "    0.5 .. 1             │██████████████████████████████"
+                           "██████████ 1\n"
+                           "  demes\n"
+                           "    DEME  AGENT  SIZE  BEST\n"
+                           "    0     a1     10    1\n"
+                           "  best genome\n"
+                           "    -module(g).\n"
+                           "    f(X) -> X.\n");
+    free(s);
+    json_decref(p);
+}
+
+static void test_verify_view(void **state)
+{
+    json_t *r = load("{\"records\":10,\"ok\":false,\"errors\":[{\"seq\":3,\"reason\":\"bad "
+                     "signature\"}],\"replayed\":2,\"replay_mismatches\":0}");
+    char *s = NULL;
+    CAPTURE(s, cli_print_verify(f, r));
+    assert_string_equal(s, "lineage: 10 records, verification FAILED\n"
+                           "replayed 2 derivations, 0 mismatches\n"
+                           "  seq 3: bad signature\n");
+    free(s);
+    json_decref(r);
+}
+
+static void test_main_usage(void **state)
+{
+    char *argv1[] = {"petri", NULL};
+    assert_int_equal(cli_main(1, argv1), CLI_USAGE);
+    char *argv2[] = {"petri", "frobnicate", NULL};
+    assert_int_equal(cli_main(2, argv2), CLI_USAGE);
+    char *argv3[] = {"petri", "population", "status", "--depth", "3", "x", NULL};
+    assert_int_equal(cli_main(6, argv3), CLI_USAGE);
+    char *argv4[] = {"petri", "lineage", "export", "--format", "svg", NULL};
+    assert_int_equal(cli_main(5, argv4), CLI_USAGE);
+    char *argv5[] = {"petri", "genome", "show", "not-hex", NULL};
+    assert_int_equal(cli_main(4, argv5), CLI_USAGE);
+    char *argv6[] = {"petri", "population", "create", "/nonexistent/spec.json", NULL};
+    assert_int_equal(cli_main(4, argv6), CLI_USAGE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_globals_anywhere),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_sparkline),
+        cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_fmt_value),
+        cmocka_unit_test(test_members_view),
+        cmocka_unit_test(test_lineage_tree),
+        cmocka_unit_test(test_population_view),
+        cmocka_unit_test(test_verify_view),
+        cmocka_unit_test(test_main_usage),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,539 @@
+/* test_http.c - cmocka tests of the coordinator's HTTP server
+ * (coordinator/http.c): the test's main thread runs the event loop (where
+ * the handler runs) while a client thread makes real HTTP requests with
+ * libcurl or a raw socket. Only statuses, bodies and counts are asserted. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <zmq.h>
+
+#include "err.h"
+#include "http.h"
+#include "loop.h"
+
+#define TOKEN "s3cret-token"
+#define MAX_BODY 1024
+
+/* Server-side state: touched only on the loop (main) thread. */
+struct server {
+    loop_t *loop;
+    void *zctx;
+    http_t *http;
+    int calls;
+    uint64_t ticket;    /* a deferred request waiting for a reply */
+    int reply_deferred; /* answer the deferred ticket from a timer */
+};
+
+static int64_t answer_deferred(loop_t *l, void *arg)
+{
+    struct server *s = arg;
+    http_resp_t r = {0};
+    http_json(&r, 202, json_pack("{s:s}", "late", "yes"));
+    assert_int_equal(http_reply(s->http, s->ticket, &r), 0);
+    assert_int_equal(http_reply(s->http, s->ticket, &r), ERR_NOTFOUND);
+    s->ticket = 0;
+    return LOOP_TIMER_STOP;
+}
+
+/* Echoes what it saw, with the running count of handler calls. */
+static void handler(void *arg, const http_req_t *req, http_resp_t *resp)
+{
+    struct server *s = arg;
+    s->calls++;
+    if (!strcmp(req->path, "/metrics")) {
+        http_text(resp, 200, "text/plain; version=0.0.4", "petri_up 1\n", 11);
+        return;
+    }
+    if (!strcmp(req->path, "/defer")) {
+        s->ticket = http_defer(s->http, 60000);
+        assert_true(s->ticket > 0);
+        if (s->reply_deferred)
+            loop_timer_add(s->loop, 0, answer_deferred, s);
+        return;
+    }
+    if (!strcmp(req->path, "/defer-short")) {
+        /* never answered: the connection's thread gives up with 503 */
+        s->ticket = http_defer(s->http, 50);
+        return;
+    }
+    if (!strcmp(req->path, "/missing")) {
+        http_error(resp, 404, "no population named %s", "x");
+        return;
+    }
+    http_json(resp, 200,
+              json_pack("{s:s, s:s, s:s, s:I, s:b, s:i, s:s%}", "method", req->method, "path",
+                        req->path, "query", req->query, "body_len", (json_int_t)req->body_len,
+                        "authorized", req->authorized, "calls", s->calls, "body",
+                        (const char *)req->body, req->body_len));
+}
+
+static void server_start(struct server *s, const char *token)
+{
+    memset(s, 0, sizeof *s);
+    s->loop = loop_new();
+    s->zctx = zmq_ctx_new();
+    assert_non_null(s->loop);
+    char err[256] = "";
+    s->http =
+        http_new(s->loop, s->zctx, "127.0.0.1:0", token, MAX_BODY, handler, s, err, sizeof err);
+    if (!s->http)
+        fail_msg("http_new: %s", err);
+    assert_true(http_port(s->http) > 0);
+}
+
+static void server_stop(struct server *s)
+{
+    http_destroy(&s->http);
+    assert_null(s->http);
+    http_destroy(&s->http); /* NULL is fine */
+    zmq_ctx_term(s->zctx);
+    loop_destroy(&s->loop);
+}
+
+/* ---- client side ---- */
+
+struct result {
+    long status;
+    char body[4096];
+    size_t len;
+    char ctype[128];
+    int curl_rc;
+};
+
+struct client {
+    int port;
+    atomic_int done;
+    void (*script)(struct client *c);
+    struct result r[8];
+};
+
+static size_t on_data(char *p, size_t sz, size_t n, void *arg)
+{
+    struct result *r = arg;
+    size_t len = sz * n;
+    size_t room = sizeof r->body - 1 - r->len;
+    size_t k = len < room ? len : room;
+    memcpy(r->body + r->len, p, k);
+    r->len += k;
+    r->body[r->len] = '\0';
+    return len;
+}
+
+static void request(struct client *c, struct result *r, const char *method, const char *path,
+                    const char *auth, const char *body, size_t len)
+{
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", c->port, path);
+    memset(r, 0, sizeof *r);
+    CURL *e = curl_easy_init();
+    struct curl_slist *hdr = NULL;
+    if (auth)
+        hdr = curl_slist_append(hdr, auth);
+    hdr = curl_slist_append(hdr, "Expect:");
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    if (body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)len);
+    }
+    r->curl_rc = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+    char *ct = NULL;
+    curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct);
+    if (ct)
+        snprintf(r->ctype, sizeof r->ctype, "%s", ct);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(e);
+}
+
+/* Sends raw bytes, then reads the reply's first bytes (until close or a
+ * full status line and headers). */
+static void raw_request(struct client *c, struct result *r, const char *head, size_t extra_chunks)
+{
+    memset(r, 0, sizeof *r);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        r->curl_rc = -errno;
+        close(fd);
+        return;
+    }
+    send(fd, head, strlen(head), MSG_NOSIGNAL);
+    char chunk[700];
+    int hl = snprintf(chunk, sizeof chunk, "%x\r\n", 600);
+    memset(chunk + hl, 'a', 600);
+    memcpy(chunk + hl + 600, "\r\n", 2);
+    for (size_t i = 0; i < extra_chunks; i++)
+        if (send(fd, chunk, (size_t)hl + 602, MSG_NOSIGNAL) < 0)
+            break;
+    for (;;) {
+        ssize_t n = recv(fd, r->body + r->len, sizeof r->body - 1 - r->len, 0);
+        if (n <= 0)
+            break;
+        r->len += (size_t)n;
+        r->body[r->len] = '\0';
+        if (strstr(r->body, "\r\n\r\n") && strstr(r->body, "}"))
+            break;
+    }
+    if (!strncmp(r->body, "HTTP/1.1 ", 9))
+        r->status = atol(r->body + 9);
+    close(fd);
+}
+
+static void *client_main(void *arg)
+{
+    struct client *c = arg;
+    c->script(c);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+/* Runs script on a client thread while this thread runs the loop. */
+static void run(struct server *s, struct client *c, void (*script)(struct client *))
+{
+    c->port = http_port(s->http);
+    c->script = script;
+    atomic_store(&c->done, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, client_main, c), 0);
+    while (!atomic_load(&c->done))
+        loop_run_once(s->loop, 20);
+    pthread_join(th, NULL);
+}
+
+static json_t *parse(const struct result *r)
+{
+    json_error_t je;
+    json_t *j = json_loadb(r->body, r->len, 0, &je);
+    if (!j)
+        fail_msg("not JSON (%s): %s", je.text, r->body);
+    return j;
+}
+
+static void assert_error_body(const struct result *r, const char *needle)
+{
+    json_t *j = parse(r);
+    const char *e = json_string_value(json_object_get(j, "error"));
+    assert_non_null(e);
+    if (needle && !strstr(e, needle))
+        fail_msg("error '%s' lacks '%s'", e, needle);
+    json_decref(j);
+}
+
+static long calls_of(const struct result *r)
+{
+    json_t *j = parse(r);
+    long n = (long)json_integer_value(json_object_get(j, "calls"));
+    json_decref(j);
+    return n;
+}
+
+/* ---- tests ---- */
+
+static void script_get(struct client *c)
+{
+    request(c, &c->r[0], "GET", "/v1/things/a%20b?depth=3&name=x%20y&flag", NULL, NULL, 0);
+    request(c, &c->r[1], "GET", "/v1/x", "Authorization: Bearer " TOKEN, NULL, 0);
+    request(c, &c->r[2], "GET", "/metrics", NULL, NULL, 0);
+    request(c, &c->r[3], "GET", "/missing", NULL, NULL, 0);
+}
+
+static void test_get_reaches_handler(void **state)
+{
+    struct server s;
+    struct client c = {0};
+    server_start(&s, TOKEN);
+    run(&s, &c, script_get);
+
+    assert_int_equal(c.r[0].status, 200);
+    assert_string_equal(c.r[0].ctype, "application/json");
+    json_t *j = parse(&c.r[0]);
+    assert_string_equal(json_string_value(json_object_get(j, "method")), "GET");
+    assert_string_equal(json_string_value(json_object_get(j, "path")), "/v1/things/a b");
+    const char *q = json_string_value(json_object_get(j, "query"));
+    char v[64];
+    assert_int_equal(http_query_get(q, "depth", v, sizeof v), 1);
+    assert_string_equal(v, "3");
+    assert_int_equal(http_query_get(q, "name", v, sizeof v), 3);
+    assert_string_equal(v, "x y");
+    assert_int_equal(http_query_get(q, "flag", v, sizeof v), 0);
+    assert_false(json_is_true(json_object_get(j, "authorized")));
+    json_decref(j);
+
+    j = parse(&c.r[1]);
+    assert_true(json_is_true(json_object_get(j, "authorized")));
+    json_decref(j);
+
+    assert_int_equal(c.r[2].status, 200);
+    assert_string_equal(c.r[2].ctype, "text/plain; version=0.0.4");
+    assert_string_equal(c.r[2].body, "petri_up 1\n");
+
+    assert_int_equal(c.r[3].status, 404);
+    assert_error_body(&c.r[3], "no population named x");
+    assert_int_equal(s.calls, 4);
+    server_stop(&s);
+}
+
+static void script_auth(struct client *c)
+{
+    request(c, &c->r[0], "POST", "/v1/populations", NULL, "{}", 2);
+    request(c, &c->r[1], "POST", "/v1/populations", "Authorization: Bearer wrong", "{}", 2);
+    request(c, &c->r[2], "DELETE", "/v1/populations/x", "Authorization: Bearer " TOKEN "x", NULL,
+            0);
+    request(c, &c->r[3], "PUT", "/v1/x", "Authorization: Basic " TOKEN, "{}", 2);
+    request(c, &c->r[4], "GET", "/v1/count", NULL, NULL, 0);
+    request(c, &c->r[5], "POST", "/v1/populations", "Authorization: bearer " TOKEN, "{\"a\":1}", 7);
+}
+
+static void test_mutating_needs_token(void **state)
+{
+    struct server s;
+    struct client c = {0};
+    server_start(&s, TOKEN);
+    run(&s, &c, script_auth);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(c.r[i].status, 401);
+        assert_error_body(&c.r[i], "token");
+    }
+    assert_int_equal(c.r[4].status, 200);
+    assert_int_equal(calls_of(&c.r[4]), 1); /* none of the refused reached it */
+    assert_int_equal(c.r[5].status, 200);
+    json_t *j = parse(&c.r[5]);
+    assert_true(json_is_true(json_object_get(j, "authorized")));
+    assert_string_equal(json_string_value(json_object_get(j, "body")), "{\"a\":1}");
+    assert_int_equal(json_integer_value(json_object_get(j, "body_len")), 7);
+    json_decref(j);
+    assert_int_equal(s.calls, 2);
+    server_stop(&s);
+}
+
+static void script_no_token(struct client *c)
+{
+    request(c, &c->r[0], "POST", "/v1/populations", "Authorization: Bearer ", "{}", 2);
+    request(c, &c->r[1], "POST", "/v1/populations", "Authorization: Bearer x", "{}", 2);
+    request(c, &c->r[2], "GET", "/v1/x", "Authorization: Bearer ", NULL, 0);
+}
+
+static void test_no_token_configured(void **state)
+{
+    struct server s;
+    struct client c = {0};
+    server_start(&s, "");
+    run(&s, &c, script_no_token);
+    assert_int_equal(c.r[0].status, 401);
+    assert_int_equal(c.r[1].status, 401);
+    assert_error_body(&c.r[1], "no API token");
+    assert_int_equal(c.r[2].status, 200);
+    assert_int_equal(s.calls, 1);
+    server_stop(&s);
+}
+
+static char big[MAX_BODY * 2];
+
+static void script_sizes(struct client *c)
+{
+    memset(big, 'x', sizeof big);
+    request(c, &c->r[0], "POST", "/v1/p", "Authorization: Bearer " TOKEN, big, MAX_BODY + 1);
+    request(c, &c->r[1], "POST", "/v1/p", "Authorization: Bearer " TOKEN, big, MAX_BODY);
+    /* 100 MB announced, none sent: refused from the header alone */
+    raw_request(c, &c->r[2],
+                "POST /v1/p HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                "\r\nContent-Length: 104857600\r\n\r\n",
+                0);
+    raw_request(c, &c->r[3],
+                "POST /v1/p HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                "\r\nContent-Length: 99999999999999999999999999\r\n\r\n",
+                0);
+    /* chunked, past the cap: cut off (a 413 if MHD lets it through, else
+     * the connection closes) */
+    raw_request(c, &c->r[4],
+                "POST /v1/p HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                "\r\nTransfer-Encoding: chunked\r\n\r\n",
+                4);
+    request(c, &c->r[5], "GET", "/v1/count", NULL, NULL, 0);
+}
+
+static void test_body_caps(void **state)
+{
+    struct server s;
+    struct client c = {0};
+    server_start(&s, TOKEN);
+    run(&s, &c, script_sizes);
+    assert_int_equal(c.r[0].status, 413);
+    assert_error_body(&c.r[0], "too large");
+    assert_int_equal(c.r[1].status, 200);
+    json_t *j = parse(&c.r[1]);
+    assert_int_equal(json_integer_value(json_object_get(j, "body_len")), MAX_BODY);
+    json_decref(j);
+    assert_int_equal(c.r[2].status, 413);
+    assert_int_equal(c.r[3].status, 413);
+    assert_true(c.r[4].status == 413 || c.r[4].status == 0);
+    assert_int_equal(c.r[5].status, 200);
+    assert_int_equal(calls_of(&c.r[5]), 2); /* only the in-cap POST and this GET */
+    server_stop(&s);
+}
+
+static void script_methods(struct client *c)
+{
+    request(c, &c->r[0], "BREW", "/v1/x", "Authorization: Bearer " TOKEN, NULL, 0);
+    request(c, &c->r[1], "OPTIONS", "/v1/x", NULL, NULL, 0);
+    request(c, &c->r[2], "PATCH", "/v1/x", "Authorization: Bearer " TOKEN, "{}", 2);
+}
+
+static void test_unknown_method(void **state)
+{
+    struct server s;
+    struct client c = {0};
+    server_start(&s, TOKEN);
+    run(&s, &c, script_methods);
+    assert_int_equal(c.r[0].status, 405);
+    assert_error_body(&c.r[0], "method");
+    assert_int_equal(c.r[1].status, 405);
+    assert_int_equal(c.r[2].status, 200);
+    assert_int_equal(s.calls, 1);
+    server_stop(&s);
+}
+
+static void script_defer(struct client *c)
+{
+    request(c, &c->r[0], "GET", "/defer", NULL, NULL, 0);
+    request(c, &c->r[1], "GET", "/defer-short", NULL, NULL, 0);
+}
+
+static void test_deferred_reply_and_timeout(void **state)
+{
+    struct server s;
+    struct client c = {0};
+    server_start(&s, TOKEN);
+    s.reply_deferred = 1;
+    run(&s, &c, script_defer);
+    assert_int_equal(c.r[0].status, 202);
+    json_t *j = parse(&c.r[0]);
+    assert_string_equal(json_string_value(json_object_get(j, "late")), "yes");
+    json_decref(j);
+    assert_int_equal(c.r[1].status, 503);
+    assert_error_body(&c.r[1], NULL);
+    assert_int_equal(http_defer(s.http, 10), 0); /* outside a handler */
+    server_stop(&s);                             /* with a deferred ticket pending */
+}
+
+static void script_one_defer(struct client *c)
+{
+    request(c, &c->r[0], "GET", "/defer", NULL, NULL, 0);
+}
+
+/* Destroying the server while a client waits for a deferred reply returns
+ * and frees the client: it gets a 503, or its connection is closed when
+ * MHD shuts the sockets down before the 503 is written. */
+static void test_destroy_with_waiting_client(void **state)
+{
+    struct server s;
+    struct client c = {0};
+    server_start(&s, TOKEN);
+    c.port = http_port(s.http);
+    c.script = script_one_defer;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, client_main, &c), 0);
+    while (s.ticket == 0)
+        loop_run_once(s.loop, 20);
+    http_destroy(&s.http);
+    pthread_join(th, NULL);
+    assert_true(c.r[0].status == 503 || (c.r[0].status == 0 && c.r[0].curl_rc != CURLE_OK));
+    zmq_ctx_term(s.zctx);
+    loop_destroy(&s.loop);
+}
+
+static void test_bad_bind(void **state)
+{
+    loop_t *l = loop_new();
+    void *z = zmq_ctx_new();
+    char err[256] = "";
+    assert_null(http_new(l, z, "nonsense", "", 10, handler, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "nonsense"));
+    assert_null(http_new(l, z, "127.0.0.1:99999", "", 10, handler, NULL, err, sizeof err));
+    struct server s;
+    server_start(&s, "");
+    char bind[64];
+    snprintf(bind, sizeof bind, "127.0.0.1:%d", http_port(s.http));
+    err[0] = '\0';
+    assert_null(http_new(l, z, bind, "", 10, handler, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "in use"));
+    server_stop(&s);
+    zmq_ctx_term(z);
+    loop_destroy(&l);
+}
+
+static void test_query_get(void **state)
+{
+    char v[8];
+    assert_int_equal(http_query_get("", "a", v, sizeof v), ERR_NOTFOUND);
+    assert_int_equal(http_query_get(NULL, "a", v, sizeof v), ERR_NOTFOUND);
+    assert_int_equal(http_query_get("a=1&b=2", "b", v, sizeof v), 1);
+    assert_string_equal(v, "2");
+    assert_int_equal(http_query_get("ab=1&a=x+y", "a", v, sizeof v), 3);
+    assert_string_equal(v, "x y");
+    assert_int_equal(http_query_get("a=%4", "a", v, sizeof v), ERR_INVAL);
+    assert_int_equal(http_query_get("a=%00", "a", v, sizeof v), ERR_INVAL);
+    assert_int_equal(http_query_get("a=12345678", "a", v, sizeof v), ERR_TOOBIG);
+    assert_int_equal(http_query_get("%61=%7A", "a", v, sizeof v), 1);
+    assert_string_equal(v, "z");
+    assert_int_equal(http_query_get("&&a", "a", v, sizeof v), 0);
+}
+
+static void test_helpers(void **state)
+{
+    http_resp_t r = {0};
+    http_error(&r, 400, "field %s is bad", "\"size\"");
+    assert_int_equal(r.status, 400);
+    json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "error")), "field \"size\" is bad");
+    json_decref(j);
+    http_json(&r, 201, json_pack("[i]", 1));
+    assert_int_equal(r.status, 201);
+    assert_string_equal(r.body, "[1]");
+    assert_null(r.content_type);
+    http_json(&r, 200, NULL);
+    assert_string_equal(r.body, "null");
+    free(r.body);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_get_reaches_handler),
+        cmocka_unit_test(test_mutating_needs_token),
+        cmocka_unit_test(test_no_token_configured),
+        cmocka_unit_test(test_body_caps),
+        cmocka_unit_test(test_unknown_method),
+        cmocka_unit_test(test_deferred_reply_and_timeout),
+        cmocka_unit_test(test_destroy_with_waiting_client),
+        cmocka_unit_test(test_bad_bind),
+        cmocka_unit_test(test_query_get),
+        cmocka_unit_test(test_helpers),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}

@@ -75,8 +75,7 @@ int store_valid_name(const char *s, size_t max)
 
 static int reserved_key(const char *key)
 {
-    return strcmp(key, "format") == 0 || strcmp(key, "coord_pk") == 0 ||
-           strcmp(key, "head") == 0;
+    return strcmp(key, "format") == 0 || strcmp(key, "coord_pk") == 0 || strcmp(key, "head") == 0;
 }
 
 /* ---- map size: growth on MDB_MAP_FULL, adoption on MDB_MAP_RESIZED ---- */
@@ -381,8 +380,7 @@ int store_find_child(store_t *s, const uint8_t hash[CRYPTO_HASH_LEN], lineage_re
 
 /* Walks the duplicates of key in a DUPSORT db, handing each to fn. */
 static int walk_dups(store_t *s, MDB_dbi dbi, const uint8_t key[CRYPTO_HASH_LEN],
-                     void (*fn)(void *arg, size_t i, const MDB_val *v), void *arg,
-                     size_t *count)
+                     void (*fn)(void *arg, size_t i, const MDB_val *v), void *arg, size_t *count)
 {
     *count = 0;
     MDB_txn *txn;
@@ -429,8 +427,8 @@ static void collect_hash(void *arg, size_t i, const MDB_val *v)
     }
 }
 
-int store_child_records(store_t *s, const uint8_t hash[CRYPTO_HASH_LEN], uint64_t *out,
-                        size_t max, size_t *count)
+int store_child_records(store_t *s, const uint8_t hash[CRYPTO_HASH_LEN], uint64_t *out, size_t max,
+                        size_t *count)
 {
     assert(s && hash && count && (out || max == 0));
     struct collect c = {out, max};
@@ -460,8 +458,7 @@ static int copy_out(const MDB_val *v, void **out, size_t *len)
     return 0;
 }
 
-static int get_copy(store_t *s, MDB_dbi dbi, const void *key, size_t klen, void **out,
-                    size_t *len)
+static int get_copy(store_t *s, MDB_dbi dbi, const void *key, size_t klen, void **out, size_t *len)
 {
     *out = NULL;
     if (len)
@@ -489,8 +486,7 @@ int store_get_genome(store_t *s, const uint8_t hash[CRYPTO_HASH_LEN], char **src
     return rc;
 }
 
-int store_has_key(store_t *s, const char *population, uint32_t deme, uint64_t dseq,
-                  uint64_t *seq)
+int store_has_key(store_t *s, const char *population, uint32_t deme, uint64_t dseq, uint64_t *seq)
 {
     assert(s);
     if (seq)

@@ -53,13 +53,13 @@
 #include "crypto.h"
 #include "wire.h"
 
-#define STORE_POP_MAX 64                /* bytes of a population name */
-#define STORE_OP_MAX 16                 /* bytes of an operator name */
-#define STORE_MAX_PARENTS 2             /* parents per record */
-#define STORE_GENOME_MAX (1u << 20)     /* bytes of one genome's source */
-#define STORE_META_KEY_MAX 256          /* bytes of a meta key */
-#define STORE_META_VAL_MAX (4u << 20)   /* bytes of a meta value */
-#define STORE_DEFAULT_MAP (1ull << 30)  /* 1 GiB; grown on demand */
+#define STORE_POP_MAX 64               /* bytes of a population name */
+#define STORE_OP_MAX 16                /* bytes of an operator name */
+#define STORE_MAX_PARENTS 2            /* parents per record */
+#define STORE_GENOME_MAX (1u << 20)    /* bytes of one genome's source */
+#define STORE_META_KEY_MAX 256         /* bytes of a meta key */
+#define STORE_META_VAL_MAX (4u << 20)  /* bytes of a meta value */
+#define STORE_DEFAULT_MAP (1ull << 30) /* 1 GiB; grown on demand */
 #define STORE_SIG_DOMAIN "petri-lineage-v1"
 
 /* One lineage record. Canonical encoding (the bytes stored in "log"),
@@ -137,9 +137,11 @@ typedef struct store store_t;
 store_t *store_open(const char *data_dir, uint64_t map_size, const node_identity_t *signer,
                     char *err, size_t errlen);
 
-/* Closes the store and sets *s to NULL. NULL or *s == NULL is fine. Every
- * committed batch is already durable: close does nothing special, and a
- * process that dies without closing loses no committed record. */
+/* Waits for submitted batches to commit (store_submit), stops the
+ * committer thread, closes the store and sets *s to NULL. NULL or *s ==
+ * NULL is fine. Every committed batch is already durable: close does
+ * nothing special, and a process that dies without closing loses no
+ * committed record. */
 void store_close(store_t **s);
 
 /* One result to record. Inputs are read, never kept; the caller owns them. */
@@ -159,14 +161,14 @@ typedef struct store_item {
     uint8_t agent_pk[CRYPTO_PK_LEN];
     uint8_t agent_sig[CRYPTO_SIG_LEN]; /* over attest_result(); checked by
                                           the caller, see store_append */
-    const char *src; /* the child's source; NULL = the genome must already
-                        be stored (e.g. a migrated copy) */
-    size_t src_len;  /* <= STORE_GENOME_MAX */
+    const char *src;                   /* the child's source; NULL = the genome must already
+                                          be stored (e.g. a migrated copy) */
+    size_t src_len;                    /* <= STORE_GENOME_MAX */
     /* out, set by store_append */
-    int dup;        /* 1: the derivation key was already recorded (by an
-                       earlier batch or earlier in this batch): skipped */
-    int err;        /* the item's validation error, 0 if it was fine */
-    uint64_t seq;   /* its record's seq (the recorded one's if dup) */
+    int dup;                       /* 1: the derivation key was already recorded (by an
+                                      earlier batch or earlier in this batch): skipped */
+    int err;                       /* the item's validation error, 0 if it was fine */
+    uint64_t seq;                  /* its record's seq (the recorded one's if dup) */
     uint8_t hash[CRYPTO_HASH_LEN]; /* its record's hash (not set if dup) */
 } store_item_t;
 
@@ -227,8 +229,8 @@ int store_find_child(store_t *s, const uint8_t hash[CRYPTO_HASH_LEN], lineage_re
 /* The seqs of every record of child hash, ascending: up to max into out
  * (may be NULL when max = 0); *count = how many there are in all (may
  * exceed max). 0, even for none. */
-int store_child_records(store_t *s, const uint8_t hash[CRYPTO_HASH_LEN], uint64_t *out,
-                        size_t max, size_t *count);
+int store_child_records(store_t *s, const uint8_t hash[CRYPTO_HASH_LEN], uint64_t *out, size_t max,
+                        size_t *count);
 
 /* The distinct child hashes derived from parent, in hash order: up to max
  * into out; *count = how many there are in all. 0, even for none. */
@@ -243,8 +245,7 @@ int store_get_genome(store_t *s, const uint8_t hash[CRYPTO_HASH_LEN], char **src
  * record's seq), ERR_NOTFOUND if not (durable records only: a batch still
  * in store_submit's pipeline is not seen), ERR_INVAL for a bad population,
  * or another negative error. */
-int store_has_key(store_t *s, const char *population, uint32_t deme, uint64_t dseq,
-                  uint64_t *seq);
+int store_has_key(store_t *s, const char *population, uint32_t deme, uint64_t dseq, uint64_t *seq);
 
 /* ---- meta: free-form coordinator state ---- */
 
@@ -296,17 +297,17 @@ int store_verify(store_t *s, store_verify_cb on_error, store_progress_cb progres
 /* ---- stats (for /metrics) ---- */
 
 typedef struct store_stats {
-    uint64_t records;        /* head seq */
-    uint64_t genomes;        /* distinct genomes stored */
-    uint64_t file_bytes;     /* size of data.mdb on disk */
-    uint64_t used_bytes;     /* pages in use x page size */
-    uint64_t map_bytes;      /* current map size */
-    uint64_t appends;        /* store_append calls committed since open */
-    uint64_t appended;       /* records written since open */
-    uint64_t dups;           /* items skipped as duplicates since open */
-    uint64_t map_grows;      /* map size doublings since open */
-    uint64_t last_append_us; /* wall time of the last committed store_append */
-    uint64_t last_commit_us; /* of which mdb_txn_commit (the fsyncs) */
+    uint64_t records;         /* head seq */
+    uint64_t genomes;         /* distinct genomes stored */
+    uint64_t file_bytes;      /* size of data.mdb on disk */
+    uint64_t used_bytes;      /* pages in use x page size */
+    uint64_t map_bytes;       /* current map size */
+    uint64_t appends;         /* store_append calls committed since open */
+    uint64_t appended;        /* records written since open */
+    uint64_t dups;            /* items skipped as duplicates since open */
+    uint64_t map_grows;       /* map size doublings since open */
+    uint64_t last_append_us;  /* wall time of the last committed store_append */
+    uint64_t last_commit_us;  /* of which mdb_txn_commit (the fsyncs) */
     uint64_t commit_us_total; /* mdb_txn_commit time of all appends since open */
     uint64_t append_us_total; /* store_append time of all appends since open */
 } store_stats_t;

@@ -159,8 +159,8 @@ static int batch_has_genome(const struct store_batch *b, size_t nrec, const uint
 }
 
 /* Signs one record into b->data; fills the item's hash. */
-static int sign_record(store_t *s, struct store_batch *b, struct store_wrec *w,
-                       store_item_t *it, uint64_t now_ms, const uint8_t prev[CRYPTO_HASH_LEN])
+static int sign_record(store_t *s, struct store_batch *b, struct store_wrec *w, store_item_t *it,
+                       uint64_t now_ms, const uint8_t prev[CRYPTO_HASH_LEN])
 {
     lineage_rec_t r;
     memset(&r, 0, sizeof r);
@@ -388,8 +388,8 @@ static int commit_once(store_t *s, const struct store_batch *b, uint64_t *commit
     }
     if (hseq != b->prev_seq || memcmp(hhash, b->prev_hash, CRYPTO_HASH_LEN) != 0) {
         store_txn_abort(s, txn);
-        log_error("store.head_moved", "expected=%llu found=%llu",
-                  (unsigned long long)b->prev_seq, (unsigned long long)hseq);
+        log_error("store.head_moved", "expected=%llu found=%llu", (unsigned long long)b->prev_seq,
+                  (unsigned long long)hseq);
         return ERR_STATE;
     }
     mrc = 0;

@@ -72,8 +72,8 @@ struct store {
     struct store_batch *q_head, *q_tail; /* oldest first */
     uint64_t next_ticket, done_ticket;
     int results[STORE_RESULTS];
-    uint64_t gen;    /* bumped by every failed batch */
-    int fail_rc;     /* the last failure */
+    uint64_t gen;      /* bumped by every failed batch */
+    int fail_rc;       /* the last failure */
     uint64_t tent_seq; /* the head after every submitted batch */
     uint8_t tent_hash[CRYPTO_HASH_LEN];
 };

@@ -12,8 +12,8 @@
 
 #define CANON_NAN 0x7ff8000000000000ULL
 
-static const char *const ops[] = {"point",  "swap",      "subtree", "crossover", "hoist",
-                                  "shrink", "random",    "submitted", "migrate", "copy"};
+static const char *const ops[] = {"point",  "swap",   "subtree",   "crossover", "hoist",
+                                  "shrink", "random", "submitted", "migrate",   "copy"};
 
 int store_op_valid(const char *op)
 {

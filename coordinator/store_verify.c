@@ -128,12 +128,11 @@ static void check_record(struct vctx *v, uint64_t seq, const uint8_t *val, size_
         wire_buf_reset(&v->msg);
         wire_put_str(&v->msg, STORE_SIG_DOMAIN);
         wire_put_raw(&v->msg, val, len - CRYPTO_SIG_LEN);
-        if (v->msg.err ||
-            crypto_verify(v->s->coord_pk, v->msg.data, v->msg.len, r.coord_sig) != 0)
+        if (v->msg.err || crypto_verify(v->s->coord_pk, v->msg.data, v->msg.len, r.coord_sig) != 0)
             report(v, seq, ERR_CRYPTO, "coordinator signature invalid");
     }
-    if (attest_verify(r.agent_pk, r.population, r.deme, r.dseq, r.child_hash, r.status,
-                      r.fitness, r.agent_sig) != 0)
+    if (attest_verify(r.agent_pk, r.population, r.deme, r.dseq, r.child_hash, r.status, r.fitness,
+                      r.agent_sig) != 0)
         report(v, seq, ERR_CRYPTO, "agent signature invalid");
     if (!store_op_valid(r.op))
         report(v, seq, ERR_PROTO, "unknown operator");
@@ -229,8 +228,8 @@ int store_verify(store_t *s, store_verify_cb on_error, store_progress_cb progres
         uint64_t hseq = store_get_be64(d.mv_data);
         if (hseq != last_seq)
             report(&v, hseq > last_seq ? hseq : last_seq, ERR_PROTO,
-                   "meta head names seq %llu but the log ends at %llu",
-                   (unsigned long long)hseq, (unsigned long long)last_seq);
+                   "meta head names seq %llu but the log ends at %llu", (unsigned long long)hseq,
+                   (unsigned long long)last_seq);
         else if (memcmp((uint8_t *)d.mv_data + 8, prev, CRYPTO_HASH_LEN) != 0)
             report(&v, last_seq, ERR_PROTO, "meta head hash is not the last record's hash");
     }

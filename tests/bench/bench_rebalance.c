@@ -22,7 +22,11 @@ static void nodes_for(place_node_t *n, int count, int seed)
 {
     for (int i = 0; i < count; i++) {
         memset(&n[i], 0, sizeof n[i]);
-        snprintf((char *)n[i].id, PLACE_ID_LEN, "s%d-a%d", seed, i);
+        /* 16 id bytes: seed and index, the rest zero */
+        for (int b = 0; b < 4; b++) {
+            n[i].id[b] = (uint8_t)((unsigned)seed >> (8 * b));
+            n[i].id[4 + b] = (uint8_t)((unsigned)i >> (8 * b));
+        }
         n[i].weight = 2;
     }
 }

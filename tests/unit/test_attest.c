@@ -1,0 +1,124 @@
+/* test_attest.c - cmocka tests of the result attestation (shared/attest.c):
+ * layout, sign/verify round trip, every field covered, NaN canonical form. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "attest.h"
+#include "err.h"
+
+static node_identity_t idn;
+static uint8_t child[CRYPTO_HASH_LEN];
+
+static int setup(void **state)
+{
+    assert_int_equal(crypto_init(), 0);
+    crypto_sign_ed25519_keypair(idn.pk, idn.sk);
+    crypto_random(idn.id, sizeof idn.id);
+    crypto_hash("child", 5, child);
+    return 0;
+}
+
+static void test_layout(void **state)
+{
+    wire_buf_t b;
+    wire_buf_init(&b);
+    assert_int_equal(attest_result(&b, "quad", 3, 0x0102030405060708ULL, child, 0, 1.5), 0);
+    /* domain:str pop:str deme:u32 dseq:u64 child:32 status:u8 fitness:f64 */
+    assert_int_equal(b.len, 4 + 15 + 4 + 4 + 4 + 8 + 32 + 1 + 8);
+    assert_memory_equal(b.data, "\0\0\0\x0fpetri-result-v1\0\0\0\x04quad\0\0\0\x03", 31);
+    assert_memory_equal(b.data + 31, "\1\2\3\4\5\6\7\x8", 8);
+    assert_memory_equal(b.data + 39, child, 32);
+    assert_int_equal(b.data[71], 0);
+    assert_memory_equal(b.data + 72, "\x3f\xf8\0\0\0\0\0\0", 8); /* 1.5 */
+    wire_buf_free(&b);
+}
+
+static void test_sign_verify(void **state)
+{
+    uint8_t sig[CRYPTO_SIG_LEN];
+    assert_int_equal(attest_sign(&idn, "quad", 1, 42, child, WIRE_ST_OK, 0.25, sig), 0);
+    assert_int_equal(attest_verify(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 0.25, sig), 0);
+    /* every field is covered */
+    assert_int_equal(attest_verify(idn.pk, "quae", 1, 42, child, WIRE_ST_OK, 0.25, sig),
+                     ERR_CRYPTO);
+    assert_int_equal(attest_verify(idn.pk, "quad", 2, 42, child, WIRE_ST_OK, 0.25, sig),
+                     ERR_CRYPTO);
+    assert_int_equal(attest_verify(idn.pk, "quad", 1, 43, child, WIRE_ST_OK, 0.25, sig),
+                     ERR_CRYPTO);
+    uint8_t other[CRYPTO_HASH_LEN];
+    memcpy(other, child, sizeof other);
+    other[31] ^= 1;
+    assert_int_equal(attest_verify(idn.pk, "quad", 1, 42, other, WIRE_ST_OK, 0.25, sig),
+                     ERR_CRYPTO);
+    assert_int_equal(attest_verify(idn.pk, "quad", 1, 42, child, WIRE_ST_CRASH, 0.25, sig),
+                     ERR_CRYPTO);
+    assert_int_equal(attest_verify(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 0.2500001, sig),
+                     ERR_CRYPTO);
+    sig[5] ^= 0x10;
+    assert_int_equal(attest_verify(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 0.25, sig),
+                     ERR_CRYPTO);
+    sig[5] ^= 0x10;
+    uint8_t pk2[CRYPTO_PK_LEN], sk2[CRYPTO_SK_LEN];
+    crypto_sign_ed25519_keypair(pk2, sk2);
+    assert_int_equal(attest_verify(pk2, "quad", 1, 42, child, WIRE_ST_OK, 0.25, sig), ERR_CRYPTO);
+}
+
+static void test_nan_canonical(void **state)
+{
+    uint64_t bits = 0x7ff80000deadbeefULL; /* a NaN with a payload */
+    double odd;
+    memcpy(&odd, &bits, sizeof odd);
+    assert_true(isnan(odd));
+    uint8_t sig[CRYPTO_SIG_LEN];
+    assert_int_equal(attest_sign(&idn, "p", 0, 1, child, WIRE_ST_TIMEOUT, odd, sig), 0);
+    assert_int_equal(attest_verify(idn.pk, "p", 0, 1, child, WIRE_ST_TIMEOUT, NAN, sig), 0);
+    assert_int_equal(attest_verify(idn.pk, "p", 0, 1, child, WIRE_ST_TIMEOUT, -NAN, sig), 0);
+    assert_int_equal(attest_verify(idn.pk, "p", 0, 1, child, WIRE_ST_TIMEOUT, 0.0, sig),
+                     ERR_CRYPTO);
+    wire_buf_t b;
+    wire_buf_init(&b);
+    assert_int_equal(attest_result(&b, "p", 0, 1, child, 4, -NAN), 0);
+    assert_memory_equal(b.data + b.len - 8, "\x7f\xf8\0\0\0\0\0\0", 8);
+    wire_buf_free(&b);
+}
+
+static void test_bad_population(void **state)
+{
+    char longpop[ATTEST_POP_MAX + 2];
+    memset(longpop, 'a', sizeof longpop - 1);
+    longpop[sizeof longpop - 1] = '\0';
+    uint8_t sig[CRYPTO_SIG_LEN];
+    memset(sig, 0xaa, sizeof sig);
+    assert_int_equal(attest_sign(&idn, longpop, 0, 1, child, 0, 1.0, sig), ERR_TOOBIG);
+    for (size_t i = 0; i < sizeof sig; i++)
+        assert_int_equal(sig[i], 0);
+    assert_int_equal(attest_sign(&idn, NULL, 0, 1, child, 0, 1.0, sig), ERR_INVAL);
+    assert_int_equal(attest_verify(idn.pk, longpop, 0, 1, child, 0, 1.0, sig), ERR_TOOBIG);
+    longpop[ATTEST_POP_MAX] = '\0'; /* exactly the cap is fine */
+    assert_int_equal(attest_sign(&idn, longpop, 0, 1, child, 0, 1.0, sig), 0);
+    assert_int_equal(attest_verify(idn.pk, longpop, 0, 1, child, 0, 1.0, sig), 0);
+    wire_buf_t b;
+    wire_buf_init(&b);
+    longpop[ATTEST_POP_MAX] = 'a';
+    assert_int_equal(attest_result(&b, longpop, 0, 1, child, 0, 1.0), ERR_TOOBIG);
+    assert_int_equal(b.len, 0);
+    wire_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_sign_verify),
+        cmocka_unit_test(test_nan_canonical),
+        cmocka_unit_test(test_bad_population),
+    };
+    return cmocka_run_group_tests_name("attest", tests, setup, NULL);
+}

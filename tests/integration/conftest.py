@@ -1,10 +1,12 @@
 """Helpers for petri's integration tests: real binaries, real VMs, loopback."""
+import base64
 import json
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import socket
 import time
 
 import pytest
@@ -62,10 +64,15 @@ class Agent:
         self.run_dir = os.path.join(self.dir, "run")
         self.data_dir = os.path.join(self.dir, "data")
         self.log_path = os.path.join(self.dir, "agent.log")
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
         self.opts = {
             "node.name": name,
             "node.data_dir": self.data_dir,
             "node.run_dir": self.run_dir,
+            "gossip.bind": f"127.0.0.1:{port}",
             "log.level": "debug",
         }
         self.opts.update(extra or {})
@@ -79,7 +86,9 @@ class Agent:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=subprocess.STDOUT)
+        env = dict(os.environ, PETRI_GOSSIP_KEY=base64.b64encode(os.urandom(32)).decode())
+        self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=env)
         return self
 
     def ctl(self, cmd, *args):

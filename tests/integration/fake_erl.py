@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """A stand-in for `erl` that misbehaves on the protocol pipe (fd 4), to prove
-that petri-agent survives whatever a VM sends. PETRI_FAKE_MODE selects how."""
+that petri-agent survives whatever a VM sends. PETRI_TEST_FAKE_MODE selects how."""
 import os
 import random
 import struct
 import sys
 import time
 
-mode = os.environ.get("PETRI_FAKE_MODE", "random")
+mode = os.environ.get("PETRI_TEST_FAKE_MODE", "random")
 
 
 def frame(typ, payload):

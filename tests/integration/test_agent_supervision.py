@@ -54,11 +54,11 @@ def test_garbage_from_a_vm_never_crashes_the_agent(agents):
         a = agents("fake-" + mode, dict(FAST, **{
             "beam.erl": FAKE, "beam.vms": "1", "beam.restart_intensity": "3",
             "beam.boot_timeout_ms": "1000"}))
-        os.environ["PETRI_FAKE_MODE"] = mode
+        os.environ["PETRI_TEST_FAKE_MODE"] = mode
         try:
             a.start()
         finally:
-            del os.environ["PETRI_FAKE_MODE"]
+            del os.environ["PETRI_TEST_FAKE_MODE"]
         rc = a.proc.wait(60)
         log = a.logtext()
         assert rc == 1, (mode, rc, log[-2000:])  # gave up like a supervisor, did not crash
@@ -69,11 +69,11 @@ def test_garbage_from_a_vm_never_crashes_the_agent(agents):
 def test_silent_vm_after_hello_is_replaced(agents):
     a = agents("silent", dict(FAST, **{"beam.erl": FAKE, "beam.vms": "1",
                                        "beam.restart_intensity": "2"}))
-    os.environ["PETRI_FAKE_MODE"] = "silent_after_hello"
+    os.environ["PETRI_TEST_FAKE_MODE"] = "silent_after_hello"
     try:
         a.start()
     finally:
-        del os.environ["PETRI_FAKE_MODE"]
+        del os.environ["PETRI_TEST_FAKE_MODE"]
     assert a.proc.wait(60) == 1
     assert "heartbeat timeout" in a.logtext()
 

@@ -1,0 +1,106 @@
+%% petri_loader_tests - parse caps, attribute filter, export check, compile and load.
+-module(petri_loader_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+-define(SLOT, petri_loader_test_slot).
+
+spec() -> petri_spec:new(#{}).
+
+src(Body) -> iolist_to_binary(["-module(genome).\n-export([f/1]).\n", Body]).
+
+load_ok_test() ->
+    ?assertEqual(ok, petri_loader:load(spec(), src("f(X) -> X * 3.\n"), ?SLOT)),
+    ?assertEqual(12, ?SLOT:f(4)),
+    %% hot replace after a purge
+    _ = code:purge(?SLOT),
+    ?assertEqual(ok, petri_loader:load(spec(), src("f(X) -> X * 4.\n"), ?SLOT)),
+    ?assertEqual(16, ?SLOT:f(4)),
+    _ = code:purge(?SLOT),
+    true = code:delete(?SLOT),
+    _ = code:purge(?SLOT).
+
+soft_purge_test() ->
+    %% code:load_binary soft-purges unused old code itself; the slot allocator
+    %% still prefers slots without old code so no load waits on a purge.
+    M = petri_loader_test_slot2,
+    [?assertEqual(ok, petri_loader:load(spec(), src(io_lib:format("f(_) -> ~b.~n", [I])), M))
+     || I <- [1, 2, 3]],
+    ?assertEqual(3, M:f(0)),
+    _ = code:purge(M), true = code:delete(M), _ = code:purge(M).
+
+size_cap_test() ->
+    Big = binary:copy(<<"%">>, 10 * 1024 * 1024),
+    ?assertEqual({error, parse_error, <<"source is 10485760 bytes, limit 65536">>},
+                 petri_loader:parse(Big)).
+
+huge_literal_test() ->
+    Lit = ["[", lists:join(",", lists:duplicate(40000, "1")), "]"],
+    ?assertMatch({error, parse_error, <<"source is ", _/binary>>},
+                 petri_loader:load(spec(), src(["f(_) -> length(", Lit, ").\n"]), ?SLOT)).
+
+token_cap_test() ->
+    Body = ["f(X) -> X", lists:duplicate(10001, " +1"), ".\n"],
+    ?assertMatch({error, parse_error, <<"source has ", _/binary>>}, petri_loader:parse(src(Body))).
+
+depth_cap_test() ->
+    Body = ["f(X) -> ", lists:duplicate(300, "("), "X", lists:duplicate(300, ")+1"), ".\n"],
+    ?assertMatch({error, parse_error, <<"line 3: tree depth exceeds 200">>}, petri_loader:parse(src(Body))),
+    %% a long literal list is wide, not deep
+    Wide = ["f(_) -> [", lists:join(",", lists:duplicate(500, "1")), "].\n"],
+    ?assertMatch({ok, _}, petri_loader:parse(src(Wide))).
+
+atom_cap_test() ->
+    Names = [io_lib:format("zz_petri_new_atom_~b", [I]) || I <- lists:seq(1, 100)],
+    Before = erlang:system_info(atom_count),
+    Body = ["f(X) -> [", lists:join(",", Names), "].\n"],
+    ?assertMatch({error, parse_error, <<"source would create 100 new atoms, limit 64">>},
+                 petri_loader:parse(src(Body))),
+    ?assertEqual(Before, erlang:system_info(atom_count)),
+    %% quoted atoms with escapes count one by one
+    Quoted = [io_lib:format("'q\\~b'", [I]) || I <- lists:seq(100, 180)],
+    ?assertMatch({error, parse_error, <<"source would create", _/binary>>},
+                 petri_loader:parse(src(["f(X) -> [", lists:join(",", Quoted), "].\n"]))),
+    %% letters glued to a number are counted (erl_scan makes them an atom)
+    Glued = [io_lib:format("8#7zz_petri_glued_~b", [I]) || I <- lists:seq(1, 70)],
+    ?assertMatch({error, parse_error, <<"source would create", _/binary>>},
+                 petri_loader:parse(src(["f(X) -> [", lists:join(",", Glued), "].\n"]))),
+    ?assertEqual(Before, erlang:system_info(atom_count)).
+
+parse_error_test() ->
+    ?assertMatch({error, parse_error, <<"line 3: ", _/binary>>}, petri_loader:parse(src("f(X) -> X +.\n"))),
+    ?assertMatch({error, parse_error, <<"missing final dot">>}, petri_loader:parse(src("f(X) -> X"))),
+    ?assertMatch({error, parse_error, <<"no -module attribute">>}, petri_loader:parse(<<"f(X) -> X.\n">>)),
+    ?assertMatch({error, parse_error, <<"source is not valid UTF-8">>}, petri_loader:parse(<<255, 0>>)),
+    ?assertMatch({error, parse_error, <<"line 2: unterminated string", _/binary>>},
+                 petri_loader:parse(<<"-module(g).\n\"open">>)).
+
+attributes_test_() ->
+    [?_assertMatch({error, unsafe, <<"line 3: attribute -", _/binary>>},
+                   petri_loader:parse(src([A, "\nf(X) -> X.\n"])))
+     || A <- ["-on_load(f/0).", "-compile(export_all).", "-import(os, [cmd/1]).",
+              "-include(\"x.hrl\").", "-include_lib(\"kernel/include/file.hrl\").",
+              "-record(r, {a}).", "-behaviour(gen_server).", "-nifs([f/1])."]].
+
+spec_dropped_test() ->
+    {ok, Forms} = petri_loader:parse(src("-spec f(integer()) -> integer().\nf(X) -> X.\n")),
+    ?assertEqual([], [F || {attribute, _, spec, _} = F <- Forms]).
+
+export_test() ->
+    ?assertEqual({error, compile_error, <<"function f/1 is not exported">>},
+                 petri_loader:load(spec(), <<"-module(g).\n-export([g/1]).\ng(X) -> X.\n">>, ?SLOT)),
+    %% wrong arity: f/2 exported, the spec wants f/1
+    ?assertEqual({error, compile_error, <<"function f/1 is not exported">>},
+                 petri_loader:load(spec(), <<"-module(g).\n-export([f/2]).\nf(X, Y) -> X + Y.\n">>, ?SLOT)),
+    ?assertMatch({error, compile_error, <<"line 2: function f/1 undefined">>},
+                 petri_loader:load(spec(), <<"-module(g).\n-export([f/1]).\ng(X) -> X.\n">>, ?SLOT)).
+
+compile_error_test() ->
+    ?assertMatch({error, compile_error, <<"line 3: variable 'Y' is unbound">>},
+                 petri_loader:load(spec(), src("f(X) -> Y.\n"), ?SLOT)).
+
+unsafe_test() ->
+    ?assertMatch({error, unsafe, <<"line 3: call to os:cmd/1 is not allowed">>},
+                 petri_loader:load(spec(), src("f(X) -> os:cmd(X).\n"), ?SLOT)).
+
+language_test() ->
+    ?assertMatch({error, unsupported, _}, petri_loader:prepare((spec())#{language => 5}, <<>>)).

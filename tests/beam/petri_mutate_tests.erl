@@ -1,0 +1,108 @@
+%% petri_mutate_tests - determinism, every operator, error statuses.
+-module(petri_mutate_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+-define(P1, <<"-module(genome).\n-export([f/1]).\nf(X) -> X * X + 2 * X - 1.\n">>).
+-define(P2, <<"-module(genome).\n-export([f/1]).\nf(Y) -> math:sin(Y) - abs(Y) * 3.\n">>).
+
+spec() ->
+    petri_spec:new(#{ops => [<<"+">>, <<"-">>, <<"*">>, <<"/">>, <<"abs/1">>, <<"math:sin/1">>,
+                             <<"math:cos/1">>, <<"max/2">>],
+                     vars => [<<"X">>], const_min => -5.0, const_max => 5.0,
+                     cases => [{[X], X * X} || X <- lists:seq(-3, 3)]}).
+
+parents(<<"random">>) -> [];
+parents(<<"crossover">>) -> [?P1, ?P2];
+parents(_) -> [?P1].
+
+ops() -> [Op || {Op, _} <- petri_mutate:ops()].
+
+%% Every op, many seeds: the child is ok, loads, is safe and deterministic.
+ops_test_() ->
+    [{Op, fun() -> op_check(Op) end} || Op <- ops()].
+
+op_check(Op) ->
+    lists:foreach(
+      fun(Seed) ->
+              {ok, Child, _} = R = petri_mutate:breed(spec(), Op, Seed, parents(Op)),
+              ?assertEqual(R, petri_mutate:breed(spec(), Op, Seed, parents(Op))),
+              ?assertMatch(<<"-module(genome).\n-export([f/1]).\n", _/binary>>, Child),
+              ?assertMatch({ok, _}, petri_loader:prepare(spec(), Child), {Op, Seed, Child})
+      end, lists:seq(1, 40)).
+
+seeds_differ_test() ->
+    Children = [element(2, petri_mutate:breed(spec(), <<"random">>, S, [])) || S <- lists:seq(1, 30)],
+    ?assert(length(lists:usort(Children)) > 10).
+
+golden_test() ->
+    %% a fixed (parents, op, seed) gives a fixed child
+    {ok, C, <<>>} = petri_mutate:breed(spec(), <<"swap">>, 7, [?P1]),
+    {ok, C, <<>>} = petri_mutate:breed(spec(), <<"swap">>, 7, [?P1]),
+    ?assertNotEqual(nomatch, binary:match(C, <<"f(X) ->">>)),
+    ?assertNotEqual(C, petri_mutate:breed(spec(), <<"swap">>, 8, [?P1])).
+
+point_changes_one_terminal_test() ->
+    {ok, C, _} = petri_mutate:breed(spec(), <<"point">>, 3, [?P1]),
+    ?assertNotEqual(nomatch, binary:match(C, <<"*">>)),
+    {ok, Forms} = petri_loader:parse(C),
+    [{function, _, f, 1, [{clause, _, _, _, [Body]}]}] = [F || {function, _, _, _, _} = F <- Forms],
+    ?assertMatch({op, _, '-', {op, _, '+', {op, _, '*', _, _}, {op, _, '*', _, _}}, _}, Body).
+
+crossover_renames_vars_test() ->
+    %% P2 uses Y: a donated subtree must use X in the child
+    [begin
+         {ok, C, _} = petri_mutate:breed(spec(), <<"crossover">>, S, [?P1, ?P2]),
+         ?assertEqual(nomatch, binary:match(C, <<"Y">>))
+     end || S <- lists:seq(1, 30)].
+
+size_cap_test() ->
+    Deep = iolist_to_binary(["-module(genome).\n-export([f/1]).\nf(X) -> ",
+                             lists:duplicate(150, "X + "), "1.\n"]),
+    {ok, C, Detail} = petri_mutate:breed(spec(), <<"subtree">>, 1, [Deep]),
+    ?assertMatch({ok, _}, petri_loader:parse(C)),
+    ?assertNotEqual(nomatch, binary:match(Detail, <<"too large">>)).
+
+integer_constants_test() ->
+    S = (spec())#{const_int => true, const_min => -2.0, const_max => 2.0},
+    [begin
+         {ok, C, _} = petri_mutate:breed(S, <<"random">>, Seed, []),
+         {ok, Forms} = petri_loader:parse(C),
+         Consts = consts(Forms),
+         ?assert(lists:all(fun(V) -> is_integer(V) andalso V >= -2 andalso V =< 2 end, Consts))
+     end || Seed <- lists:seq(1, 30)].
+
+consts({integer, _, V}) -> [V];
+consts({float, _, V}) -> [V];
+consts({op, _, '-', {integer, _, V}}) -> [-V];
+consts({op, _, '-', {float, _, V}}) -> [-V];
+consts(T) when is_tuple(T) -> lists:append([consts(E) || E <- tuple_to_list(T)]);
+consts(L) when is_list(L) -> lists:append([consts(E) || E <- L]);
+consts(_) -> [].
+
+errors_test() ->
+    S = spec(),
+    ?assertMatch({unsupported, <<>>, <<"unknown operator \"mangle\"">>},
+                 petri_mutate:breed(S, <<"mangle">>, 1, [?P1])),
+    ?assertMatch({unsupported, <<>>, <<"operator crossover needs 2 parent(s), got 1">>},
+                 petri_mutate:breed(S, <<"crossover">>, 1, [?P1])),
+    ?assertMatch({unsupported, <<>>, _}, petri_mutate:breed(S, <<"random">>, 1, [?P1])),
+    ?assertMatch({parse_error, <<>>, <<"parent 1: ", _/binary>>},
+                 petri_mutate:breed(S, <<"point">>, 1, [<<"-module(g).\nf(X) -> .\n">>])),
+    ?assertMatch({parse_error, <<>>, <<"parent 2: ", _/binary>>},
+                 petri_mutate:breed(S, <<"crossover">>, 1, [?P1, <<"garbage(">>])),
+    ?assertMatch({compile_error, <<>>, <<"parent 1 does not define f/1">>},
+                 petri_mutate:breed(S, <<"point">>, 1, [<<"-module(g).\ng(X) -> X.\n">>])),
+    ?assertMatch({unsupported, <<>>, <<"spec: bad primitive", _/binary>>},
+                 petri_mutate:breed(S#{ops => [<<"!">>]}, <<"point">>, 1, [?P1])),
+    ?assertMatch({unsupported, <<>>, _}, petri_mutate:breed(S#{language => 1}, <<"point">>, 1, [?P1])),
+    ?assertMatch({unsupported, <<>>, <<"vars must be Erlang variable names">>},
+                 petri_mutate:breed(S#{vars => [<<"x">>]}, <<"random">>, 1, [])).
+
+multi_clause_test() ->
+    P = <<"-module(genome).\n-export([f/1]).\nf(0) -> 1;\nf(X) -> Y = X * 2, Y + X.\nhelper(Z) -> Z.\n">>,
+    [begin
+         {ok, C, _} = petri_mutate:breed(spec(), Op, Seed, [P]),
+         ?assertMatch({ok, _}, petri_loader:prepare(spec(), C), {Op, Seed, C}),
+         ?assertNotEqual(nomatch, binary:match(C, <<"helper(Z)">>))
+     end || Op <- [<<"point">>, <<"swap">>, <<"subtree">>, <<"hoist">>, <<"shrink">>],
+            Seed <- lists:seq(1, 15)].

@@ -23,7 +23,6 @@
 
 #define DISPATCH_TICK_MS 100  /* safety net; dispatch mostly runs on events */
 #define SAMPLE_TICK_MS 1000   /* fitness history sampling */
-#define META_TICK_MS 2000     /* gossip metadata refresh */
 #define REISSUE_MAX 3         /* internal failures before an item is recorded as such */
 #define POP_PREFIX "pop/"
 
@@ -395,20 +394,6 @@ static void on_member(void *arg, const swim_event_t *ev)
     }
 }
 
-static void update_meta(coord_t *c)
-{
-    char meta[512];
-    size_t n = cluster_meta_coordinator(meta, sizeof meta, c->id.pk, c->work_endpoint);
-    gossip_set_meta(c->gossip, (const uint8_t *)meta, n);
-}
-
-static int64_t on_meta_tick(loop_t *l, void *arg)
-{
-    (void)l;
-    update_meta(arg);
-    return META_TICK_MS;
-}
-
 /* ---- startup, shutdown ---- */
 
 static void on_signal(loop_t *l, int signo, void *arg)
@@ -553,7 +538,6 @@ int coord_main(int argc, char **argv)
                                     on_commit_timer, &c);
     loop_timer_add(c.loop, DISPATCH_TICK_MS, on_dispatch_tick, &c);
     loop_timer_add(c.loop, SAMPLE_TICK_MS, on_sample_tick, &c);
-    loop_timer_add(c.loop, META_TICK_MS, on_meta_tick, &c);
     char idhex[2 * CRYPTO_ID_LEN + 1];
     crypto_hex(c.id.id, CRYPTO_ID_LEN, idhex);
     uint64_t head = 0;

@@ -214,6 +214,7 @@ int demo_main(int argc, char **argv)
     printf("petri demo: cluster in %s (coordinator + %d agents, %d VM%s each)\n", dir, nagents, vms,
            vms > 1 ? "s" : "");
     pids[0] = spawn(cargv, log);
+    unsetenv("PETRI_HTTP_TOKEN"); /* the agents have no API */
     char names[DEMO_MAX_AGENTS][64], agbind[DEMO_MAX_AGENTS][64], adata[DEMO_MAX_AGENTS][PATH_MAX],
         arun[DEMO_MAX_AGENTS][PATH_MAX], vmsopt[32];
     snprintf(vmsopt, sizeof vmsopt, "beam.vms=%d", vms);

@@ -2,14 +2,14 @@
 -module(petri_slots_tests).
 -include_lib("eunit/include/eunit.hrl").
 
-fresh_first_test() ->
+clean_first_test() ->
     S0 = petri_slots:new(3),
     {ok, 0, S1} = petri_slots:alloc(S0),
     {ok, 1, S2} = petri_slots:alloc(S1),
     S3 = petri_slots:release(0, true, false, S2),   % loaded, no old code: clean
     ?assertEqual(1, petri_slots:live(S3)),
-    {ok, 2, S4} = petri_slots:alloc(S3),             % fresh before clean
-    {ok, 0, S5} = petri_slots:alloc(S4),
+    {ok, 0, S4} = petri_slots:alloc(S3),             % clean before fresh
+    {ok, 2, S5} = petri_slots:alloc(S4),
     ?assertEqual(none, petri_slots:alloc(S5)),
     S6 = petri_slots:release(0, true, true, S5),     % old code now: dirty
     ?assertEqual(1, petri_slots:dirty_count(S6)),

@@ -54,7 +54,7 @@ class Proc:
                                      env=self.env)
         return self
 
-    def signal(self, sig):
+    def kill(self, sig):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
 
@@ -112,6 +112,7 @@ class Cluster:
         o.update(self.extra_agent)
         o.update(extra)
         env = dict(self.env)
+        del env["PETRI_HTTP_TOKEN"]
         if key:
             env["PETRI_GOSSIP_KEY"] = key
         p = Proc([AGENT, *self.opts(o)], os.path.join(self.tmp, name + ".log"), env)

@@ -102,7 +102,7 @@ def test_api_refusals(cluster, tmp):
 
 def test_submitted_unsafe_genome_is_recorded_and_never_runs(cluster):
     c = cluster
-    st, _ = c.api("POST", "/v1/populations", quadratic_spec(name="sub", stop={"max_evaluations": 100000000}))
+    st, _ = c.api("POST", "/v1/populations", quadratic_spec(name="sub", stop={"target_fitness": None, "max_evaluations": 100000000}))
     assert st == 201
     with open(os.path.join(GENOMES, "os_cmd.erl")) as f:
         src = f.read()
@@ -128,7 +128,7 @@ def test_submitted_unsafe_genome_is_recorded_and_never_runs(cluster):
 
 def test_agent_killed_mid_run_loses_nothing(cluster):
     c = cluster
-    st, _ = c.api("POST", "/v1/populations", quadratic_spec(name="k", size=90, stop={"max_evaluations": 4000}))
+    st, _ = c.api("POST", "/v1/populations", quadratic_spec(name="k", size=90, stop={"target_fitness": None, "max_evaluations": 4000}))
     assert st == 201
     wait_for(lambda: c.pop("k")["evaluations"] > 300, timeout=60, what="progress")
     victim = c.agents[0]
@@ -147,7 +147,7 @@ def test_agent_killed_mid_run_loses_nothing(cluster):
 
 def test_coordinator_kill_and_restart_resumes(cluster):
     c = cluster
-    st, _ = c.api("POST", "/v1/populations", quadratic_spec(name="r", size=90, stop={"max_evaluations": 6000}))
+    st, _ = c.api("POST", "/v1/populations", quadratic_spec(name="r", size=90, stop={"target_fitness": None, "max_evaluations": 6000}))
     assert st == 201
     wait_for(lambda: c.pop("r")["evaluations"] > 500, timeout=60, what="progress")
     c.coord.stop(signal.SIGKILL)
@@ -165,7 +165,7 @@ def test_coordinator_kill_and_restart_resumes(cluster):
 def test_tampered_record_is_named(tmp):
     c = Cluster(tmp, agents=1).start()
     try:
-        st, _ = c.api("POST", "/v1/populations", quadratic_spec(name="t", size=20, demes=1, stop={"max_evaluations": 60}))
+        st, _ = c.api("POST", "/v1/populations", quadratic_spec(name="t", size=20, demes=1, stop={"target_fitness": None, "max_evaluations": 60}))
         assert st == 201
         wait_state(c, "t", ("stopped", "solved"))
         n = len(records(c))

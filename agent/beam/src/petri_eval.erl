@@ -2,10 +2,16 @@
 %% fresh, limited process, and turns every way that can end into a status.
 %%
 %% Invariants:
-%%  1. Genome code runs only in the evaluation process: spawned with
-%%     max_heap_size (words; kill, no error report), watched by the caller
-%%     for a wall-clock deadline and a reduction budget. Nothing the genome
-%%     does escapes as an exception or a crash report.
+%%  1. Genome code runs only in the evaluation process, watched by the caller
+%%     every ?POLL_MS for a wall-clock deadline, a reduction budget and its
+%%     heap (total_heap_size in words, stack included). Nothing the genome does
+%%     escapes as an exception or a crash report.
+%%     The process also gets max_heap_size (kill => true, error_logger => false)
+%%     as a safety net, but at max(2 * heap_words, ?NET_MIN_WORDS): on OTP 25.2
+%%     (erts 13.1.5) a max_heap_size kill triggered by stack growth (deep
+%%     recursion) with a limit below ~400k words crashes the whole VM with
+%%     SIGSEGV, while heap-driven kills and large limits are fine. So the
+%%     watchdog enforces heap_words itself and the VM's limit stays large.
 %%  2. Statuses: ok (finite float fitness); crash (an exception, with its
 %%     class and reason); bad_result (a non-number, or a fitness that does not
 %%     fit a finite float); timeout (deadline or reduction budget);
@@ -17,7 +23,8 @@
 -export([run/2, job/3, fitness/3]).
 
 -define(TAG, petri_score).
--define(POLL_MS, 2).          % watchdog period for the reduction budget
+-define(POLL_MS, 2).          % watchdog period (deadline, reductions, heap)
+-define(NET_MIN_WORDS, 4000000).  % the VM-enforced heap net never goes below this
 -define(DETAIL_CHARS, 240).   % cap on the text of a detail
 
 -type outcome() :: {petri_wire:status(), float() | nan, binary()}.
@@ -53,8 +60,9 @@ run(Mod, Spec) ->
     TimeoutMs = petri_spec:timeout_ms(Spec),
     Self = self(),
     T0 = now_us(),
+    Net = max(2 * Heap, ?NET_MIN_WORDS),
     {Pid, MRef} = spawn_opt(fun() -> Self ! {?TAG, self(), score(Mod, Fn, Cases, Kind, Budget)} end,
-                            [monitor, {max_heap_size, #{size => Heap, kill => true,
+                            [monitor, {max_heap_size, #{size => Net, kill => true,
                                                         error_logger => false}}]),
     Deadline = T0 + TimeoutMs * 1000,
     {St, Fit, Detail} = watch(Pid, MRef, Deadline, Budget, Heap, TimeoutMs),
@@ -107,6 +115,7 @@ fitness(Kind, V, Out) ->
         error:_ -> overflow
     end.
 
+-spec add(float(), float()) -> {ok, float()} | overflow.
 add(Acc, E) ->
     try {ok, Acc + E}
     catch error:_ -> overflow
@@ -115,30 +124,30 @@ add(Acc, E) ->
 %% The caller side: wait for the result, enforce deadline and budget.
 -spec watch(pid(), reference(), integer(), non_neg_integer(), pos_integer(), pos_integer()) -> outcome().
 watch(Pid, MRef, Deadline, Budget, Heap, TimeoutMs) ->
-    Left = Deadline - now_us(),
-    Wait = if
-               Budget > 0 -> max(0, min(?POLL_MS, ceil_ms(Left)));
-               true -> max(0, ceil_ms(Left))
-           end,
+    Wait = max(0, min(?POLL_MS, ceil_ms(Deadline - now_us()))),
     receive
         {?TAG, Pid, Res} ->
             receive {'DOWN', MRef, process, Pid, _} -> ok end,
             Res;
         {'DOWN', MRef, process, Pid, killed} ->
-            %% only max_heap_size kills it (our own kills wait for their DOWN)
+            %% only the max_heap_size net kills it (our own kills wait for their DOWN)
             {heap_limit, nan, detail("heap limit of ~b words exceeded", [Heap])};
         {'DOWN', MRef, process, Pid, Reason} ->
             {crash, nan, detail("evaluation process exited: ~0P", [Reason, 12])}
     after Wait ->
+        Info = process_info(Pid, [reductions, total_heap_size]),
         case now_us() >= Deadline of
             true ->
                 kill(Pid, MRef),
                 {timeout, nan, detail("wall-clock deadline of ~b ms exceeded", [TimeoutMs])};
             false ->
-                case Budget > 0 andalso process_info(Pid, reductions) of
-                    {reductions, R} when R > Budget ->
+                case Info of
+                    [{reductions, R}, _] when Budget > 0, R > Budget ->
                         kill(Pid, MRef),
                         {timeout, nan, detail("reduction budget ~b exceeded", [Budget])};
+                    [_, {total_heap_size, H}] when H > Heap ->
+                        kill(Pid, MRef),
+                        {heap_limit, nan, detail("heap limit of ~b words exceeded", [Heap])};
                     _ ->
                         watch(Pid, MRef, Deadline, Budget, Heap, TimeoutMs)
                 end

@@ -30,6 +30,7 @@
 
 -type error() :: {error, petri_wire:status(), binary()}.
 -type forms() :: [erl_parse:abstract_form()].
+-type ident() :: string() | {escaped, string()}.   % a would-be atom of the source
 -export_type([error/0]).
 
 %% Parses, checks, compiles and loads Source as module Slot.
@@ -53,6 +54,7 @@ prepare(Spec, Source) ->
         Err -> Err
     end.
 
+-spec check(petri_wire:spec(), forms()) -> {ok, forms()} | error().
 check(Spec, Forms) ->
     F = petri_spec:function(Spec),
     A = petri_spec:arity(Spec),
@@ -76,6 +78,7 @@ parse(Source) ->
         _ -> err(parse_error, "source is not valid UTF-8", [])
     end.
 
+-spec parse_chars(string()) -> {ok, forms()} | error().
 parse_chars(Chars) ->
     case new_atoms(Chars) of
         N when N > ?MAX_NEW_ATOMS ->
@@ -90,6 +93,7 @@ parse_chars(Chars) ->
             end
     end.
 
+-spec parse_forms([erl_scan:token()], [erl_scan:token()], forms()) -> {ok, forms()} | error().
 parse_forms([], [], Forms) ->
     filter(lists:reverse(Forms), [], false);
 parse_forms([], _, _) ->
@@ -107,6 +111,7 @@ parse_forms([{dot, _} = D | T], Acc, Forms) ->
 parse_forms([Tok | T], Acc, Forms) ->
     parse_forms(T, [Tok | Acc], Forms).
 
+-spec filter(forms(), forms(), boolean()) -> {ok, forms()} | error().
 %% Keeps -module/-export/functions, drops type-level attributes, rejects the rest.
 filter([], Acc, true) -> {ok, lists:reverse(Acc)};
 filter([], _, false) -> err(parse_error, "no -module attribute", []);
@@ -128,6 +133,7 @@ filter([{function, _, _, _, _} = F | T], Acc, Seen) ->
 filter([F | _], _, _) ->
     err(parse_error, "line ~s: unsupported form", [loc(element(2, F))]).
 
+-spec depth(term()) -> non_neg_integer().
 %% Nesting depth of a form; list spines (and cons tails) do not add depth.
 depth({cons, _, H, T}) -> max(1 + depth(H), depth(T));
 depth(T) when is_tuple(T) -> 1 + lists:max([0 | [depth(E) || E <- tl(tuple_to_list(T))]]);
@@ -144,6 +150,7 @@ compile_load(Forms, Slot) ->
         error -> err(compile_error, "compilation failed", [])
     end.
 
+-spec load_binary(module(), binary()) -> ok | error().
 load_binary(Slot, Bin) ->
     case code:load_binary(Slot, atom_to_list(Slot), Bin) of
         {module, Slot} -> ok;
@@ -166,21 +173,25 @@ format_error([{_File, []} | T]) ->
 format_error(_) ->
     <<"compilation failed">>.
 
+-spec loc(term()) -> string().
 loc({L, _Col}) when is_integer(L) -> integer_to_list(L);
 loc(L) when is_integer(L) -> integer_to_list(L);
 loc(Anno) ->
     try integer_to_list(erl_anno:line(Anno)) catch _:_ -> "?" end.
 
+-spec err(petri_wire:status(), io:format(), [term()]) -> error().
 err(Status, Fmt, Args) ->
     {error, Status, iolist_to_binary(io_lib:format(Fmt, Args))}.
 
 %% ---- the atom guard -----------------------------------------------------------
 
+-spec new_atoms(string()) -> non_neg_integer().
 %% Counts the distinct identifiers and quoted atoms of the source that are not
 %% atoms yet, without creating any. Over-counting is harmless (stricter cap).
 new_atoms(Chars) ->
     length(lists:usort([N || N <- idents(Chars, []), not exists(N)])).
 
+-spec exists(string() | {escaped, string()}) -> boolean().
 exists({escaped, _}) ->
     false;
 exists(Name) ->
@@ -191,6 +202,7 @@ exists(Name) ->
         _:_ -> false
     end.
 
+-spec idents(string(), [ident()]) -> [ident()].
 idents([], Acc) -> Acc;
 idents([$% | T], Acc) -> idents(skip_line(T), Acc);
 idents([$" | T], Acc) -> idents(skip_quoted($", T), Acc);
@@ -210,30 +222,36 @@ idents([C | _] = L, Acc) ->
             idents(tl(L), Acc)
     end.
 
+-spec ident_char(char()) -> boolean().
 ident_char(C) ->
     (C >= $a andalso C =< $z) orelse (C >= $A andalso C =< $Z) orelse
         (C >= $0 andalso C =< $9) orelse C =:= $_ orelse C =:= $@ orelse C >= 16#C0.
 
+-spec skip_line(string()) -> string().
 skip_line([$\n | T]) -> T;
 skip_line([_ | T]) -> skip_line(T);
 skip_line([]) -> [].
 
+-spec skip_quoted(char(), string()) -> string().
 skip_quoted(Q, [$\\, _ | T]) -> skip_quoted(Q, T);
 skip_quoted(Q, [Q | T]) -> T;
 skip_quoted(Q, [_ | T]) -> skip_quoted(Q, T);
 skip_quoted(_, []) -> [].
 
+-spec quoted(string(), string()) -> {ident(), string()}.
 %% A quoted atom with an escape sequence is always counted as new.
 quoted([$\\ | _] = T, Acc) -> quoted_raw(T, Acc);
 quoted([$' | T], Acc) -> {lists:reverse(Acc), T};
 quoted([C | T], Acc) -> quoted(T, [C | Acc]);
 quoted([], Acc) -> {lists:reverse(Acc), []}.
 
+-spec quoted_raw(string(), string()) -> {ident(), string()}.
 quoted_raw([$\\, C | T], Acc) -> quoted_raw(T, [C, $\\ | Acc]);
 quoted_raw([$' | T], Acc) -> {{escaped, lists:reverse(Acc)}, T};
 quoted_raw([C | T], Acc) -> quoted_raw(T, [C | Acc]);
 quoted_raw([], Acc) -> {{escaped, lists:reverse(Acc)}, []}.
 
+-spec skip_number(string()) -> string().
 %% Skips a number exactly as erl_scan reads it, never further: letters that
 %% erl_scan would turn into an atom after a number must be counted.
 skip_number(L) ->
@@ -250,6 +268,7 @@ skip_number(L) ->
         _ -> Rest
     end.
 
+-spec exponent(string()) -> string().
 exponent([E | T] = L) when E =:= $e; E =:= $E ->
     T2 = case T of [S | T1] when S =:= $+; S =:= $- -> T1; _ -> T end,
     case T2 of
@@ -258,6 +277,7 @@ exponent([E | T] = L) when E =:= $e; E =:= $E ->
     end;
 exponent(L) -> L.
 
+-spec digit_value(char()) -> non_neg_integer().
 digit_value(C) when C >= $0, C =< $9 -> C - $0;
 digit_value(C) when C >= $a, C =< $z -> C - $a + 10;
 digit_value(C) when C >= $A, C =< $Z -> C - $A + 10;

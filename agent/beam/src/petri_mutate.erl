@@ -41,6 +41,8 @@
 -type clause() :: {clause, term(), [term()], [term()], [node_()]}.
 -type site() :: {pos_integer(), pos_integer(), [pos_integer()]}.
 -type ctx() :: #{prims := [petri_spec:prim()], spec := petri_wire:spec()}.
+-type parent() :: {[erl_parse:abstract_form()], pos_integer()}.  % functions, index of the evolved one
+-type op_result() :: {ok, parent(), rs()} | {fallback, iodata(), rs()}.
 
 %% Operator name -> number of parents.
 -spec ops() -> [{binary(), 0..2}].
@@ -60,6 +62,7 @@ breed(Spec, Op, Seed, Parents) ->
             {internal, <<>>, iolist_to_binary(io_lib:format("breeding failed: ~p:~0P", [C, R, 10]))}
     end.
 
+-spec do_breed(petri_wire:spec(), binary(), non_neg_integer(), [binary()]) -> {ok, binary(), binary()}.
 do_breed(Spec, Op, Seed, Parents) ->
     petri_spec:language(Spec) =:= erlang orelse
         fail(unsupported, "breeding is supported for Erlang genomes only", []),
@@ -85,8 +88,10 @@ do_breed(Spec, Op, Seed, Parents) ->
     {Forms, Detail} = child(Op, Parsed, Ctx, S0),
     {ok, render(Fn, Ar, Forms), iolist_to_binary(Detail)}.
 
+-spec fail(petri_wire:status(), io:format(), [term()]) -> no_return().
 fail(St, Fmt, Args) -> throw({fail, St, io_lib:format(Fmt, Args)}).
 
+-spec parent(pos_integer(), binary(), atom(), arity()) -> parent().
 %% A parent: {Functions, index of the spec function} with normalized trees.
 parent(I, Source, Fn, Ar) ->
     case petri_loader:parse(Source) of
@@ -100,11 +105,13 @@ parent(I, Source, Fn, Ar) ->
         {error, _, D} -> fail(parse_error, "parent ~b: ~s", [I, D])
     end.
 
+-spec normalize(erl_parse:abstract_form()) -> erl_parse:abstract_form().
 %% Annotations to ?A and negative literals folded, so trees compare and print
 %% the same way whatever their origin.
 normalize(Form) ->
     fold_neg(erl_parse:map_anno(fun(_) -> erl_anno:new(?A) end, Form)).
 
+-spec fold_neg(term()) -> term().
 fold_neg({op, A, '-', {integer, _, I}}) -> {integer, A, -I};
 fold_neg({op, A, '-', {float, _, F}}) -> {float, A, -F};
 fold_neg(T) when is_tuple(T) -> list_to_tuple([fold_neg(E) || E <- tuple_to_list(T)]);
@@ -113,6 +120,7 @@ fold_neg(X) -> X.
 
 %% ---- operators ------------------------------------------------------------------
 
+-spec child(binary(), [parent()], ctx(), rs()) -> {[erl_parse:abstract_form()], iodata()}.
 child(<<"random">>, [], Ctx, S0) ->
     Spec = maps:get(spec, Ctx),
     Vars = petri_spec:vars(Spec),
@@ -138,6 +146,7 @@ child(Op, [P1 | _] = Parents, Ctx, S0) ->
             fallback(P1, Ctx, S1, Why)
     end.
 
+-spec random_tree(full | grow, non_neg_integer(), [atom()], ctx(), rs()) -> node_().
 %% Wide primitives can make a depth-4 tree exceed the node cap: retry shallower.
 random_tree(Method, Depth, Vars, Ctx, S) ->
     {T, _} = gen(Method, Depth, Vars, Ctx, S),
@@ -146,6 +155,7 @@ random_tree(Method, Depth, Vars, Ctx, S) ->
         false -> T
     end.
 
+-spec fallback(parent(), ctx(), rs(), iodata()) -> {[erl_parse:abstract_form()], iodata()}.
 fallback(P1, Ctx, S, Why) ->
     case point(P1, Ctx, S) of
         {ok, Child, _} ->
@@ -157,6 +167,7 @@ fallback(P1, Ctx, S, Why) ->
             {forms(P1), [Why, "; ", Why2, "; copy of parent 1"]}
     end.
 
+-spec apply_op(binary(), [parent()], ctx(), rs()) -> op_result().
 apply_op(<<"point">>, [P], Ctx, S) -> point(P, Ctx, S);
 apply_op(<<"swap">>, [P], Ctx, S) -> swap(P, Ctx, S);
 apply_op(<<"subtree">>, [P], Ctx, S) -> subtree(P, Ctx, S);
@@ -164,6 +175,7 @@ apply_op(<<"crossover">>, [P1, P2], _Ctx, S) -> crossover(P1, P2, S);
 apply_op(<<"hoist">>, [P], _Ctx, S) -> hoist(P, S);
 apply_op(<<"shrink">>, [P], Ctx, S) -> shrink(P, Ctx, S).
 
+-spec point(parent(), ctx(), rs()) -> op_result().
 %% point: a terminal changes: a constant is perturbed within [min, max], a
 %% variable becomes another argument variable (or a constant when the clause
 %% has only one).
@@ -188,6 +200,7 @@ point(P, Ctx, S0) ->
             {ok, put(P, Site, New), S2}
     end.
 
+-spec swap(parent(), ctx(), rs()) -> op_result().
 %% swap: a binary operator becomes another binary operator of the primitive
 %% set, or a call becomes another primitive function of the same arity.
 swap(P, #{prims := Prims} = Ctx, S0) ->
@@ -205,6 +218,7 @@ swap(P, #{prims := Prims} = Ctx, S0) ->
             {ok, put(P, Site, swap_node(get(P, Site), Alt)), S2}
     end.
 
+-spec alternatives(node_(), [atom()], [petri_spec:prim()]) -> [petri_spec:prim()].
 alternatives({op, _, Op, _, _}, BinOps, _) ->
     case lists:member(Op, BinOps) of
         true -> [{binop, O} || O <- BinOps, O =/= Op];
@@ -223,9 +237,11 @@ alternatives({call, _, F, Args}, _, Prims) ->
     end;
 alternatives(_, _, _) -> [].
 
+-spec swap_node(node_(), petri_spec:prim()) -> node_().
 swap_node({op, A, _, L, R}, {binop, Op}) -> {op, A, Op, L, R};
 swap_node({call, A, _, Args}, {fn, M, Name, _}) -> {call, A, callee(M, Name), Args}.
 
+-spec subtree(parent(), ctx(), rs()) -> op_result().
 %% subtree: a random node is replaced by a tree grown from the primitive set.
 subtree(P, Ctx, S0) ->
     {Site, S1} = pick([St || {St, _} <- sites(P)], S0),
@@ -233,6 +249,7 @@ subtree(P, Ctx, S0) ->
     {New, S3} = gen(grow, Depth - 1, head_vars(P, Site), Ctx, S2),
     {ok, put(P, Site, New), S3}.
 
+-spec crossover(parent(), parent(), rs()) -> op_result().
 %% crossover: a random subtree of parent 2 replaces a random node of parent 1.
 crossover(P1, P2, S0) ->
     {Site1, S1} = pick([St || {St, _} <- sites(P1)], S0),
@@ -240,6 +257,7 @@ crossover(P1, P2, S0) ->
     Donor = rename_vars(get(P2, Site2), arg_map(P2, Site2, P1, Site1)),
     {ok, put(P1, Site1, Donor), S2}.
 
+-spec hoist(parent(), rs()) -> op_result().
 %% hoist: a clause's value expression is replaced by one of its own subtrees.
 hoist(P, S0) ->
     Sites = [St || {{_, _, Path} = St, _} <- sites(P), Path =/= [], last_expr(P, St)],
@@ -250,6 +268,7 @@ hoist(P, S0) ->
             {ok, put(P, {CI, EI, []}, get(P, Site)), S1}
     end.
 
+-spec shrink(parent(), ctx(), rs()) -> op_result().
 %% shrink: a non-terminal node is replaced by a random terminal.
 shrink(P, Ctx, S0) ->
     Sites = [St || {St, N} <- sites(P), children(N) =/= []],
@@ -263,6 +282,7 @@ shrink(P, Ctx, S0) ->
 
 %% ---- random trees -----------------------------------------------------------------
 
+-spec gen(full | grow, non_neg_integer(), [atom()], ctx(), rs()) -> {node_(), rs()}.
 gen(_, 0, Vars, Ctx, S) ->
     terminal_node(Vars, Ctx, S);
 gen(Method, Depth, Vars, #{prims := Prims} = Ctx, S0) ->
@@ -281,12 +301,15 @@ gen(Method, Depth, Vars, #{prims := Prims} = Ctx, S0) ->
             {prim_node(Prim, lists:reverse(Args)), S3}
     end.
 
+-spec prim_node(petri_spec:prim(), [node_()]) -> node_().
 prim_node({binop, Op}, [L, R]) -> {op, ?A, Op, L, R};
 prim_node({fn, M, Name, _}, Args) -> {call, ?A, callee(M, Name), Args}.
 
+-spec callee(atom(), atom()) -> term().
 callee(none, Name) -> {atom, ?A, Name};
 callee(M, Name) -> {remote, ?A, {atom, ?A, M}, {atom, ?A, Name}}.
 
+-spec terminal_node([atom()], ctx(), rs()) -> {node_(), rs()}.
 terminal_node([], Ctx, S) -> const(Ctx, S);
 terminal_node(Vars, Ctx, S0) ->
     {I, S1} = rand:uniform_s(length(Vars) + 1, S0),
@@ -295,6 +318,7 @@ terminal_node(Vars, Ctx, S0) ->
         false -> {{var, ?A, lists:nth(I, Vars)}, S1}
     end.
 
+-spec const(ctx(), rs()) -> {node_(), rs()}.
 const(#{spec := #{const_int := true} = Spec}, S0) ->
     {Lo, Hi} = int_range(Spec),
     {I, S1} = rand:uniform_s(Hi - Lo + 1, S0),
@@ -303,6 +327,7 @@ const(#{spec := #{const_min := Min, const_max := Max}}, S0) ->
     {U, S1} = rand:uniform_s(S0),
     {{float, ?A, round4(Min + U * (Max - Min))}, S1}.
 
+-spec perturb(node_(), ctx(), rs()) -> {node_(), rs()}.
 %% A constant moves by up to a tenth of the range (or is redrawn), clamped.
 perturb(Old, #{spec := Spec} = Ctx, S0) ->
     {Coin, S1} = rand:uniform_s(2, S0),
@@ -325,6 +350,7 @@ perturb(Old, #{spec := Spec} = Ctx, S0) ->
             end
     end.
 
+-spec int_range(petri_wire:spec()) -> {integer(), integer()}.
 int_range(#{const_min := Min, const_max := Max}) ->
     Lo = ceil(Min),
     Hi = floor(Max),
@@ -333,47 +359,55 @@ int_range(#{const_min := Min, const_max := Max}) ->
         false -> {round(Min), round(Min)}
     end.
 
+-spec clamp(number(), number(), number()) -> number().
 clamp(V, Lo, Hi) -> min(Hi, max(Lo, V)).
 
+-spec round4(number()) -> float().
 round4(F) -> round(F * 10000) / 10000.
 
 %% ---- trees: sites, get, put -----------------------------------------------------
 
+-spec children(node_()) -> [node_()].
 children({op, _, _, L, R}) -> [L, R];
 children({op, _, _, X}) -> [X];
 children({call, _, _, Args}) -> Args;
 children({match, _, _, E}) -> [E];
 children(_) -> [].
 
+-spec set_children(node_(), [node_()]) -> node_().
 set_children({op, A, Op, _, _}, [L, R]) -> {op, A, Op, L, R};
 set_children({op, A, Op, _}, [X]) -> {op, A, Op, X};
 set_children({call, A, F, _}, Args) -> {call, A, F, Args};
 set_children({match, A, P, _}, [E]) -> {match, A, P, E};
 set_children(N, []) -> N.
 
+-spec terminal(node_()) -> boolean().
 terminal({var, _, '_'}) -> false;
 terminal({var, _, _}) -> true;
 terminal({integer, _, _}) -> true;
 terminal({float, _, _}) -> true;
 terminal(_) -> false.
 
+-spec clauses(parent()) -> [clause()].
 %% The spec function's clauses of a parent.
 clauses({Funs, K}) ->
     {function, _, _, _, Cs} = lists:nth(K, Funs),
     Cs.
 
+-spec set_clauses(parent(), [clause()]) -> parent().
 set_clauses({Funs, K}, Cs) ->
     {function, A, F, Ar, _} = lists:nth(K, Funs),
     {setnth(K, Funs, {function, A, F, Ar, Cs}), K}.
 
 %% Every site in a fixed preorder: {{Clause, BodyExpr, Path}, Node}.
 %% Match nodes are not sites (their value side is).
--spec sites({[term()], pos_integer()}) -> [{site(), node_()}].
+-spec sites(parent()) -> [{site(), node_()}].
 sites(P) ->
     lists:append(
       [lists:append([walk(E, {CI, EI, []}) || {EI, E} <- enum(Body)])
        || {CI, {clause, _, _, _, Body}} <- enum(clauses(P))]).
 
+-spec walk(node_(), site()) -> [{site(), node_()}].
 walk(N, {CI, EI, Path} = Site) ->
     Here = case N of
                {match, _, _, _} -> [];
@@ -381,33 +415,40 @@ walk(N, {CI, EI, Path} = Site) ->
            end,
     Here ++ lists:append([walk(C, {CI, EI, Path ++ [I]}) || {I, C} <- enum(children(N))]).
 
+-spec get(parent(), site()) -> node_().
 get(P, {CI, EI, Path}) ->
     {clause, _, _, _, Body} = lists:nth(CI, clauses(P)),
     get_at(lists:nth(EI, Body), Path).
 
+-spec get_at(node_(), [pos_integer()]) -> node_().
 get_at(N, []) -> N;
 get_at(N, [I | T]) -> get_at(lists:nth(I, children(N)), T).
 
+-spec put(parent(), site(), node_()) -> parent().
 put(P, {CI, EI, Path}, New) ->
     Cs = clauses(P),
     {clause, A, Ps, Gs, Body} = lists:nth(CI, Cs),
     Body2 = setnth(EI, Body, put_at(lists:nth(EI, Body), Path, New)),
     set_clauses(P, setnth(CI, Cs, {clause, A, Ps, Gs, Body2})).
 
+-spec put_at(node_(), [pos_integer()], node_()) -> node_().
 put_at(_, [], New) -> New;
 put_at(N, [I | T], New) ->
     Cs = children(N),
     set_children(N, setnth(I, Cs, put_at(lists:nth(I, Cs), T, New))).
 
+-spec last_expr(parent(), site()) -> boolean().
 last_expr(P, {CI, EI, _}) ->
     {clause, _, _, _, Body} = lists:nth(CI, clauses(P)),
     EI =:= length(Body).
 
+-spec head_vars(parent(), site()) -> [atom()].
 %% Variables bound by the head of the site's clause, in order.
 head_vars(P, {CI, _, _}) ->
     {clause, _, Ps, _, _} = lists:nth(CI, clauses(P)),
     dedup(pattern_vars(Ps), []).
 
+-spec pattern_vars(term()) -> [atom()].
 pattern_vars({var, _, V}) ->
     case atom_to_list(V) of
         "_" ++ _ -> [];
@@ -417,6 +458,7 @@ pattern_vars(T) when is_tuple(T) -> lists:append([pattern_vars(E) || E <- tuple_
 pattern_vars(L) when is_list(L) -> lists:append([pattern_vars(E) || E <- L]);
 pattern_vars(_) -> [].
 
+-spec arg_map(parent(), site(), parent(), site()) -> #{atom() => atom()}.
 %% Donor argument variable -> receiver argument variable, by position.
 arg_map(P2, {CI2, _, _}, P1, {CI1, _, _}) ->
     {clause, _, Ps2, _, _} = lists:nth(CI2, clauses(P2)),
@@ -424,6 +466,7 @@ arg_map(P2, {CI2, _, _}, P1, {CI1, _, _}) ->
     maps:from_list([{V2, V1} || {{var, _, V2}, {var, _, V1}} <- lists:zip(Ps2, Ps1),
                                 V2 =/= '_', V1 =/= '_']).
 
+-spec rename_vars(term(), #{atom() => atom()}) -> term().
 rename_vars({var, A, V}, Map) -> {var, A, maps:get(V, Map, V)};
 rename_vars(T, Map) when is_tuple(T) -> list_to_tuple([rename_vars(E, Map) || E <- tuple_to_list(T)]);
 rename_vars(L, Map) when is_list(L) -> [rename_vars(E, Map) || E <- L];
@@ -431,18 +474,23 @@ rename_vars(X, _) -> X.
 
 %% ---- checks and output ---------------------------------------------------------------
 
+-spec forms(parent()) -> [erl_parse:abstract_form()].
 forms({Funs, _}) -> Funs.
 
+-spec acceptable(parent()) -> boolean().
 acceptable(P) ->
     Exprs = lists:append([Body || {clause, _, _, _, Body} <- clauses(P)]),
     Depth = lists:max([0 | [depth(E) || E <- Exprs]]),
     Nodes = lists:sum([node_count(E) || E <- Exprs]),
     Depth =< ?MAX_DEPTH andalso Nodes =< ?MAX_NODES andalso lints(P).
 
+-spec depth(node_()) -> pos_integer().
 depth(N) -> 1 + lists:max([0 | [depth(C) || C <- children(N)]]).
 
+-spec node_count(node_()) -> pos_integer().
 node_count(N) -> 1 + lists:sum([node_count(C) || C <- children(N)]).
 
+-spec lints(parent()) -> boolean().
 lints({Funs, K}) ->
     {function, _, F, Ar, _} = lists:nth(K, Funs),
     Forms = [{attribute, ?A, module, genome}, {attribute, ?A, export, [{F, Ar}]} | Funs],
@@ -451,21 +499,26 @@ lints({Funs, K}) ->
         _ -> false
     end.
 
+-spec render(atom(), arity(), [erl_parse:abstract_form()]) -> binary().
 render(Fn, Ar, Funs) ->
     Header = io_lib:format("-module(genome).~n-export([~p/~b]).~n~n", [Fn, Ar]),
     unicode:characters_to_binary([Header | [[erl_pp:form(F), $\n] || F <- Funs]]).
 
 %% ---- helpers ------------------------------------------------------------------------
 
+-spec pick([T], rs()) -> {T, rs()}.
 pick(List, S0) ->
     {I, S1} = rand:uniform_s(length(List), S0),
     {lists:nth(I, List), S1}.
 
+-spec enum([T]) -> [{pos_integer(), T}].
 enum(L) -> lists:zip(lists:seq(1, length(L)), L).
 
+-spec setnth(pos_integer(), [T], T) -> [T].
 setnth(1, [_ | T], X) -> [X | T];
 setnth(N, [H | T], X) -> [H | setnth(N - 1, T, X)].
 
+-spec dedup([T], [T]) -> [T].
 dedup([], Acc) -> lists:reverse(Acc);
 dedup([X | T], Acc) ->
     case lists:member(X, Acc) of
@@ -473,6 +526,7 @@ dedup([X | T], Acc) ->
         false -> dedup(T, [X | Acc])
     end.
 
+-spec is_var_name(atom()) -> boolean().
 is_var_name(V) ->
     case atom_to_list(V) of
         [C | _] when C >= $A, C =< $Z; C =:= $_ -> true;

@@ -14,6 +14,9 @@
 %%     Otherwise dirty slots are purged by the purger process every
 %%     ?PURGE_BATCH dirty slots or ?PURGE_MS after the first one.
 %%  4. Process count stays small: owner + purger + two per request in flight.
+%%     The purger runs at high priority so that dirty slots come back quickly
+%%     and the set of slots ever used stays near the number of requests in
+%%     flight (see petri_slots on why that keeps loads fast).
 %%  5. The protocol never uses stdout; log lines go to stderr.
 %%
 %% The pure core (handle_frame/2, handle_done/3, handle_purged/2, ...) returns
@@ -62,7 +65,8 @@ start() ->
 -spec main() -> no_return().
 main() ->
     %% Any report that still happens goes to stderr, never to stdout.
-    _ = logger:set_handler_config(default, config, #{type => standard_error}),
+    _ = logger:remove_handler(default),
+    _ = logger:add_handler(default, logger_std_h, #{config => #{type => standard_error}}),
     process_flag(priority, high),
     process_flag(trap_exit, true),
     Port = open_port({fd, 3, 4}, [{packet, 4}, binary, eof]),
@@ -182,11 +186,16 @@ worker(Owner, {breed, _}, Spec, {Op, Seed, Parents}) ->
 %% Purges batches of slots; reports {Slot, StillHasOldCode} for each.
 -spec purger() -> no_return().
 purger() ->
+    %% High priority: purging must keep pace with loading, or fresh slots
+    %% (more distinct modules, slower loads) get used instead of clean ones.
+    _ = process_flag(priority, high),
     receive
         {purge, From, Slots} ->
             Res = [begin
                        Mod = petri_slots:module(K),
-                       _ = code:purge(Mod),
+                       %% Straight to the runtime's purger: code:purge/1 would
+                       %% queue behind every pending load in code_server.
+                       _ = (catch erlang:check_old_code(Mod) andalso erlang:purge_module(Mod)),
                        {K, erlang:check_old_code(Mod)}
                    end || K <- Slots],
             From ! {petri_purged, Res}

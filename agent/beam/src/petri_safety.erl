@@ -18,6 +18,7 @@
 -export([check/1, allowed/3]).
 
 -type form() :: erl_parse:abstract_form().
+-type locals() :: [{atom(), arity()}].   % the functions the genome defines
 
 %% Scans function forms; other forms are the loader's business.
 -spec check([form()]) -> ok | {error, binary()}.
@@ -39,6 +40,7 @@ allowed(lists, F, A) -> lists:member({F, A}, lists_allowed());
 allowed(maps, F, A) -> lists:member({F, A}, maps_allowed());
 allowed(_, _, _) -> false.
 
+-spec erlang_allowed() -> [{atom(), arity()}].
 erlang_allowed() ->
     [{abs, 1}, {ceil, 1}, {floor, 1}, {float, 1}, {round, 1}, {trunc, 1},
      {max, 2}, {min, 2}, {element, 2}, {setelement, 3}, {hd, 1}, {tl, 1},
@@ -52,11 +54,13 @@ erlang_allowed() ->
                           '>=', '>', '=:=', '=/=']]
     ++ [{Op, 1} || Op <- ['+', '-', 'bnot', 'not']].
 
+-spec math_allowed() -> [{atom(), arity()}].
 math_allowed() ->
     [{F, 1} || F <- [sin, cos, tan, asin, acos, atan, sinh, cosh, tanh, asinh, acosh,
                      atanh, exp, log, log2, log10, sqrt, erf, erfc, ceil, floor]]
     ++ [{atan2, 2}, {pow, 2}, {fmod, 2}, {pi, 0}, {tau, 0}].
 
+-spec lists_allowed() -> [{atom(), arity()}].
 lists_allowed() ->
     [{all, 2}, {any, 2}, {append, 1}, {append, 2}, {delete, 2}, {droplast, 1},
      {dropwhile, 2}, {duplicate, 2}, {filter, 2}, {filtermap, 2}, {flatlength, 1},
@@ -70,12 +74,14 @@ lists_allowed() ->
      {unzip, 1}, {usort, 1}, {usort, 2}, {zip, 2}, {zip3, 3}, {zipwith, 3},
      {zipwith3, 4}, {enumerate, 1}, {enumerate, 2}, {uniq, 1}, {uniq, 2}].
 
+-spec maps_allowed() -> [{atom(), arity()}].
 maps_allowed() ->
     [{get, 2}, {get, 3}, {put, 3}, {find, 2}, {is_key, 2}, {keys, 1}, {values, 1},
      {size, 1}, {new, 0}, {from_list, 1}, {to_list, 1}, {remove, 2}, {update, 3},
      {merge, 2}, {fold, 3}, {map, 2}, {filter, 2}, {with, 2}, {without, 2},
      {update_with, 3}, {update_with, 4}].
 
+-spec clash(erl_anno:anno(), atom(), arity()) -> ok.
 %% A local function named like a BIF outside the allowlist could be mistaken
 %% for that BIF at a call site: reject the definition itself.
 clash(L, N, A) ->
@@ -86,8 +92,10 @@ clash(L, N, A) ->
 
 %% ---- the walk ---------------------------------------------------------------
 
+-spec clauses([term()], locals()) -> ok.
 clauses(Cs, Ls) -> lists:foreach(fun(C) -> clause(C, Ls) end, Cs).
 
+-spec clause(term(), locals()) -> ok.
 clause({clause, _, Ps, Gs, Body}, Ls) ->
     exprs(Ps, Ls),
     lists:foreach(fun(G) -> exprs(G, Ls) end, Gs),
@@ -95,8 +103,10 @@ clause({clause, _, Ps, Gs, Body}, Ls) ->
 clause(Other, _) ->
     reject(Other, "unexpected clause").
 
+-spec exprs([term()], locals()) -> ok.
 exprs(Es, Ls) -> lists:foreach(fun(E) -> expr(E, Ls) end, Es).
 
+-spec expr(term(), locals()) -> ok.
 expr({atom, _, _}, _) -> ok;
 expr({char, _, _}, _) -> ok;
 expr({float, _, _}, _) -> ok;
@@ -166,16 +176,20 @@ expr(E, _) when is_tuple(E), tuple_size(E) >= 2 ->
 expr(_, _) ->
     throw({unsafe, 0, "malformed expression"}).
 
+-spec quals([term()], locals()) -> ok.
 quals(Qs, Ls) ->
     lists:foreach(fun({generate, _, P, E}) -> expr(P, Ls), expr(E, Ls);
                      ({b_generate, L, _, _}) -> throw({unsafe, line(L), "binary generators are not allowed"});
                      (F) -> expr(F, Ls)
                   end, Qs).
 
+-spec reject(term(), string()) -> no_return().
 reject(E, Why) when is_tuple(E), tuple_size(E) >= 2 -> throw({unsafe, line(element(2, E)), Why});
 reject(_, Why) -> throw({unsafe, 0, Why}).
 
+-spec line(term()) -> non_neg_integer().
 line(Anno) ->
     try erl_anno:line(Anno) catch _:_ -> 0 end.
 
+-spec fmt(io:format(), [term()]) -> string().
 fmt(F, A) -> io_lib:format(F, A).

@@ -48,6 +48,7 @@ validate(#{function := Fn, arity := Ar, language := Lang, error := Err, cases :=
             end
     end.
 
+-spec valid_name(binary()) -> boolean().
 valid_name(<<C, Rest/binary>>) when C >= $a, C =< $z, byte_size(Rest) < ?MAX_NAME ->
     lists:all(fun(X) -> (X >= $a andalso X =< $z) orelse (X >= $A andalso X =< $Z)
                             orelse (X >= $0 andalso X =< $9) orelse X =:= $_ end,
@@ -95,6 +96,7 @@ vars(#{vars := Vars}) -> [binary_to_atom(V, utf8) || V <- Vars].
 primitives(#{ops := Ops}) ->
     prims(Ops, []).
 
+-spec prims([binary()], [prim()]) -> {ok, [prim()]} | {error, binary()}.
 prims([], Acc) -> {ok, lists:reverse(Acc)};
 prims([Op | T], Acc) ->
     case prim(Op) of
@@ -102,12 +104,14 @@ prims([Op | T], Acc) ->
         error -> fmt("spec: bad primitive ~p", [Op])
     end.
 
+-spec prim(binary()) -> {ok, prim()} | error.
 prim(Op) ->
     case lists:member(Op, ?BINOPS) of
         true -> {ok, {binop, binary_to_atom(Op, utf8)}};
         false -> prim_fn(Op)
     end.
 
+-spec prim_fn(binary()) -> {ok, prim()} | error.
 prim_fn(Op) ->
     case binary:split(Op, <<"/">>) of
         [Name, ArB] ->
@@ -121,6 +125,7 @@ prim_fn(Op) ->
         _ -> error
     end.
 
+-spec name_ok([binary()], {fn, binary() | none, binary(), non_neg_integer()}) -> {ok, prim()} | error.
 name_ok(Names, {fn, M, F, Ar}) ->
     case lists:all(fun valid_name/1, Names) of
         true ->
@@ -129,4 +134,5 @@ name_ok(Names, {fn, M, F, Ar}) ->
         false -> error
     end.
 
+-spec fmt(io:format(), [term()]) -> {error, binary()}.
 fmt(F, A) -> {error, iolist_to_binary(io_lib:format(F, A))}.

@@ -101,10 +101,12 @@ encode({child, ReqId, Status, Source, Detail}) ->
 encode(stop) ->
     frame(?T_STOP, <<>>).
 
+-spec frame(0..65535, iodata()) -> binary().
 frame(Type, Payload) ->
     P = iolist_to_binary(Payload),
     <<?VERSION:8, Type:16, 0:8, 0:128, (byte_size(P)):32, P/binary>>.
 
+-spec enc_spec(spec()) -> iolist().
 enc_spec(#{function := Fn, arity := Ar, language := Lang, timeout_ms := To,
            heap_words := Heap, reductions := Reds, vars := Vars, ops := Ops,
            const_min := Min, const_max := Max, const_int := CInt, error := Err,
@@ -114,13 +116,17 @@ enc_spec(#{function := Fn, arity := Ar, language := Lang, timeout_ms := To,
      f64(Min), f64(Max), <<(bool(CInt)):8, Err:8>>,
      list(fun({In, Out}) -> [list(fun num/1, In), num(Out)] end, Cases)].
 
+-spec list(fun((term()) -> iodata()), list()) -> iolist().
 list(F, L) -> [<<(length(L)):32>> | [F(X) || X <- L]].
 
+-spec bool(boolean()) -> 0 | 1.
 bool(true) -> 1;
 bool(false) -> 0.
 
+-spec bytes(iodata()) -> iolist().
 bytes(B) -> [<<(iolist_size(B)):32>>, B].
 
+-spec str(iodata()) -> iolist().
 %% A str must be UTF-8 without NUL (wire_get_str rejects NUL); see sanitize_str/1.
 str(S) -> bytes(sanitize_str(S)).
 
@@ -133,12 +139,14 @@ sanitize_str(S) ->
         _ -> binary:replace(B, <<0>>, <<"?">>, [global])
     end.
 
+-spec f64(fitness() | number()) -> binary().
 %% NaN and infinities cannot be built with Erlang float syntax: raw bits.
 f64(nan) -> <<16#7FF8000000000000:64>>;
 f64(inf) -> <<16#7FF0000000000000:64>>;
 f64(neg_inf) -> <<16#FFF0000000000000:64>>;
 f64(F) when is_number(F) -> <<(float(F)):64/float>>.
 
+-spec num(number()) -> binary().
 num(I) when is_integer(I) -> <<0:8, I:64/signed>>;
 num(F) when is_float(F) -> <<1:8, F:64/float>>.
 
@@ -167,6 +175,7 @@ decode(B) when is_binary(B) ->
 decode(_) ->
     {error, not_binary}.
 
+-spec payload(non_neg_integer(), binary()) -> msg() | unknown.
 %% Trailing bytes after the known fields are ignored (wire.h invariant 4).
 payload(?T_HELLO, P0) ->
     {Rel, P1} = get_str(P0),
@@ -219,12 +228,14 @@ payload(?T_STOP, _) ->
 payload(_, _) ->
     unknown.
 
+-spec get_status(non_neg_integer()) -> status().
 get_status(Code) ->
     case status_name(Code) of
         unknown -> throw({wire, {bad_status, Code}});
         S -> S
     end.
 
+-spec get_spec(binary()) -> {spec(), binary()}.
 get_spec(P0) ->
     {Fn, P1} = get_str(P0),
     {Ar, P2} = get_u(32, P1),
@@ -244,17 +255,20 @@ get_spec(P0) ->
        const_min => Min, const_max => Max, const_int => CInt =:= 1, error => Err,
        cases => Cases}, P13}.
 
+-spec get_case(binary()) -> {fcase(), binary()}.
 get_case(P0) ->
     {In, P1} = get_list(fun get_num/1, 9, P0),
     {Out, P2} = get_num(P1),
     {{In, Out}, P2}.
 
+-spec get_u(8 | 16 | 32 | 64, binary()) -> {non_neg_integer(), binary()}.
 get_u(Bits, P) ->
     case P of
         <<V:Bits, Rest/binary>> -> {V, Rest};
         _ -> throw({wire, truncated})
     end.
 
+-spec get_f64(binary()) -> {float(), binary()}.
 %% A finite f64 (spec fields); NaN/Inf in a spec are malformed.
 get_f64(P) ->
     case get_f64_any(P) of
@@ -262,21 +276,25 @@ get_f64(P) ->
         _ -> throw({wire, non_finite_float})
     end.
 
+-spec get_f64_any(binary()) -> {fitness(), binary()}.
 get_f64_any(<<F:64/float, Rest/binary>>) -> {F, Rest};
 get_f64_any(<<0:1, 16#7FF:11, 0:52, Rest/binary>>) -> {inf, Rest};
 get_f64_any(<<1:1, 16#7FF:11, 0:52, Rest/binary>>) -> {neg_inf, Rest};
 get_f64_any(<<_:1, 16#7FF:11, _:52, Rest/binary>>) -> {nan, Rest};
 get_f64_any(_) -> throw({wire, truncated}).
 
+-spec get_num(binary()) -> {number(), binary()}.
 get_num(<<0:8, I:64/signed, Rest/binary>>) -> {I, Rest};
 get_num(<<1:8, F:64/float, Rest/binary>>) -> {F, Rest};
 get_num(<<1:8, _:64, _/binary>>) -> throw({wire, non_finite_float});
 get_num(<<T:8, _:64, _/binary>>) -> throw({wire, {bad_num_tag, T}});
 get_num(_) -> throw({wire, truncated}).
 
+-spec get_bytes(binary()) -> {binary(), binary()}.
 get_bytes(<<Len:32, B:Len/binary, Rest/binary>>) -> {B, Rest};
 get_bytes(_) -> throw({wire, truncated}).
 
+-spec get_str(binary()) -> {binary(), binary()}.
 get_str(P) ->
     {B, Rest} = get_bytes(P),
     case binary:match(B, <<0>>) of
@@ -284,6 +302,7 @@ get_str(P) ->
         _ -> throw({wire, nul_in_str})
     end.
 
+-spec get_list(fun((binary()) -> {term(), binary()}), pos_integer(), binary()) -> {list(), binary()}.
 %% The count is checked against the bytes left before any item is read.
 get_list(F, MinItem, <<Count:32, Rest/binary>>) ->
     case Count * MinItem =< byte_size(Rest) of
@@ -293,6 +312,7 @@ get_list(F, MinItem, <<Count:32, Rest/binary>>) ->
 get_list(_, _, _) ->
     throw({wire, truncated}).
 
+-spec get_items(fun((binary()) -> {term(), binary()}), non_neg_integer(), binary(), list()) -> {list(), binary()}.
 get_items(_, 0, Rest, Acc) -> {lists:reverse(Acc), Rest};
 get_items(F, N, P, Acc) ->
     {X, Rest} = F(P),

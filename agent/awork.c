@@ -42,6 +42,7 @@ struct awork {
     int pipeline;
     int held;
     int draining;
+    int min_vms;
     uint64_t received, done, failed_sends;
     int64_t hello_timer;
     wire_buf_t wb;
@@ -96,6 +97,8 @@ void awork_announce(awork_t *w)
     wire_put_f64(&w->wb, (double)(pool_queued(w->pool) + pool_inflight(w->pool)) /
                              (double)(pool_total(w->pool) ? pool_total(w->pool) : 1));
     wire_put_u64(&w->wb, w->received);
+    wire_put_u32(&w->wb, (uint32_t)w->min_vms);
+    wire_put_u32(&w->wb, (uint32_t)pool_max(w->pool));
     send_sealed(w);
 }
 
@@ -255,6 +258,23 @@ static void handle_batch(awork_t *w, wire_rd_t *r)
     }
 }
 
+static void handle_control(awork_t *w, wire_rd_t *r)
+{
+    uint32_t target = 0;
+    uint8_t drain = 0;
+    wire_get_u32(r, &target);
+    wire_get_u8(r, &drain);
+    if (r->err)
+        return;
+    if (target > 0) {
+        int t = (int)target < w->min_vms ? w->min_vms : (int)target;
+        int now = pool_set_target(w->pool, t);
+        log_info("awork.scale", "asked=%u now=%d", target, now);
+    }
+    if (drain)
+        log_info("awork.drain", "msg=\"the coordinator moves work off this agent\"");
+}
+
 static void on_readable(loop_t *l, short revents, void *arg)
 {
     (void)l;
@@ -289,7 +309,7 @@ static void on_readable(loop_t *l, short revents, void *arg)
         else if (h.type == WIRE_WORK_BATCH)
             handle_batch(w, &r);
         else if (h.type == WIRE_WORK_CONTROL)
-            log_info("awork.control", "msg=\"scaling control received\"");
+            handle_control(w, &r);
         free(plain);
         awork_announce(w);
     }
@@ -303,7 +323,8 @@ static int64_t on_hello_timer(loop_t *l, void *arg)
 }
 
 awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *id,
-                   keyring_t *kr, const char *name, int pipeline, char *err, size_t errlen)
+                   keyring_t *kr, const char *name, int pipeline, int min_vms, char *err,
+                   size_t errlen)
 {
     awork_t *w = calloc(1, sizeof *w);
     if (!w) {
@@ -316,6 +337,7 @@ awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *i
     w->id = id;
     w->kr = kr;
     w->pipeline = pipeline;
+    w->min_vms = min_vms > 0 ? min_vms : 1;
     snprintf(w->name, sizeof w->name, "%s", name);
     wire_buf_init(&w->wb);
     w->hello_timer = loop_timer_add(l, HELLO_EVERY_MS, on_hello_timer, w);

@@ -23,7 +23,8 @@ typedef struct awork awork_t;
 
 /* pool, identity and keyring are borrowed. */
 awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *id,
-                   keyring_t *kr, const char *name, int pipeline, char *err, size_t errlen);
+                   keyring_t *kr, const char *name, int pipeline, int min_vms, char *err,
+                   size_t errlen);
 void awork_destroy(awork_t **w);
 
 /* Connects to the coordinator's work endpoint ("tcp://host:port"); a

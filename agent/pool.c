@@ -72,6 +72,8 @@ struct pool {
     pool_state_fn on_state;
     void *arg;
     slot_t *slots;
+    int cap;    /* slots allocated: [beam] max_vms */
+    int target; /* slots that should run a VM: [0, target) */
     job_t *qhead, *qtail;
     size_t queued;
     uint64_t next_req;
@@ -179,7 +181,7 @@ static void pool_fail(pool_t *p, const char *why)
     job_t *j;
     while ((j = queue_pop(p)))
         fail_job(j, "the agent's VMs keep failing");
-    for (int i = 0; i < p->o.vms; i++) {
+    for (int i = 0; i < p->cap; i++) {
         slot_t *s = &p->slots[i];
         if (s->timer > 0)
             loop_timer_del(p->loop, s->timer);
@@ -206,11 +208,11 @@ static void check_all_down(pool_t *p)
 {
     if (!p->stopping || p->stopped)
         return;
-    for (int i = 0; i < p->o.vms; i++)
+    for (int i = 0; i < p->cap; i++)
         if (p->slots[i].st != ST_DOWN)
             return;
     p->stopped = 1;
-    log_info("pool.stopped", "vms=%d", p->o.vms);
+    log_info("pool.stopped", "vms=%d", p->cap);
     if (p->on_state)
         p->on_state(p->arg, 0, "stopped");
 }
@@ -251,6 +253,11 @@ static void slot_exited(slot_t *s, int status)
     if (p->stopping || p->failed) {
         slot_set(s, ST_DOWN, why);
         check_all_down(p);
+        return;
+    }
+    if (s->index >= p->target) {
+        slot_set(s, ST_DOWN, "scaled down");
+        dispatch(p);
         return;
     }
     if (!failure) {
@@ -295,7 +302,7 @@ static void on_sigchld(loop_t *l, int signo, void *arg)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (int i = 0; i < p->o.vms; i++) {
+        for (int i = 0; i < p->cap; i++) {
             if (p->slots[i].pid == pid) {
                 slot_exited(&p->slots[i], status);
                 break;
@@ -349,6 +356,8 @@ static void send_stop(slot_t *s, const char *why)
 static void after_job(slot_t *s)
 {
     pool_t *p = s->pool;
+    if (s->st == ST_READY && s->index >= p->target)
+        slot_set(s, ST_DRAINING, "scaled down");
     if (s->st == ST_READY && p->o.max_loads && s->loads >= p->o.max_loads) {
         char why[80];
         snprintf(why, sizeof why, "recycle after %llu loads", (unsigned long long)s->loads);
@@ -356,7 +365,7 @@ static void after_job(slot_t *s)
     }
     if (s->st == ST_DRAINING && s->ninflight == 0) {
         s->recycling = 1;
-        send_stop(s, "drained for recycling");
+        send_stop(s, s->index >= p->target ? "drained for scale-down" : "drained for recycling");
     }
     if (p->stopping && pool_inflight(p) == 0 && p->grace_timer > 0) {
         loop_timer_del(p->loop, p->grace_timer);
@@ -525,7 +534,7 @@ static void dispatch(pool_t *p)
 {
     while (p->qhead && !p->stopping && !p->failed) {
         slot_t *best = NULL;
-        for (int i = 0; i < p->o.vms; i++) {
+        for (int i = 0; i < p->cap; i++) {
             slot_t *s = &p->slots[i];
             if (s->st == ST_READY && !s->kill_reason[0] && s->ninflight < p->o.pipeline &&
                 (!best || s->ninflight < best->ninflight))
@@ -549,7 +558,7 @@ static int64_t on_heartbeat(loop_t *l, void *arg)
 {
     pool_t *p = arg;
     uint64_t now = loop_now(l);
-    for (int i = 0; i < p->o.vms; i++) {
+    for (int i = 0; i < p->cap; i++) {
         slot_t *s = &p->slots[i];
         if (!s->vm || s->kill_reason[0])
             continue;
@@ -625,7 +634,9 @@ pool_t *pool_new(loop_t *l, const pool_opts_t *o, pool_state_fn on_state, void *
         snprintf(p->elixir, sizeof p->elixir, "%s", o->elixir_path);
     }
     p->o.code_path = o->code_path;
-    p->slots = calloc((size_t)o->vms, sizeof *p->slots);
+    p->cap = o->max_vms > o->vms ? o->max_vms : o->vms;
+    p->target = o->vms;
+    p->slots = calloc((size_t)p->cap, sizeof *p->slots);
     p->fail_times = calloc((size_t)o->intensity + 1, sizeof *p->fail_times);
     if (!p->slots || !p->fail_times) {
         snprintf(err, errlen, "out of memory");
@@ -635,10 +646,11 @@ pool_t *pool_new(loop_t *l, const pool_opts_t *o, pool_state_fn on_state, void *
         snprintf(err, errlen, "cannot watch SIGCHLD");
         goto fail;
     }
-    for (int i = 0; i < o->vms; i++) {
+    for (int i = 0; i < p->cap; i++) {
         p->slots[i].pool = p;
         p->slots[i].index = i;
-        boot(&p->slots[i]);
+        if (i < p->target)
+            boot(&p->slots[i]);
     }
     p->hb_timer = loop_timer_add(l, o->heartbeat_interval_ms, on_heartbeat, p);
     log_info("pool.start", "vms=%d slots=%d erl=%s elixir=%s", o->vms, o->slots, p->erl,
@@ -661,7 +673,7 @@ void pool_destroy(pool_t **pp)
     job_t *j;
     while ((j = queue_pop(p)))
         fail_job(j, "the agent is shutting down");
-    for (int i = 0; i < p->o.vms; i++) {
+    for (int i = 0; i < p->cap; i++) {
         slot_t *s = &p->slots[i];
         for (int k = 0; k < s->ninflight; k++)
             fail_job(s->inflight[k], "the agent is shutting down");
@@ -773,7 +785,7 @@ int pool_breed(pool_t *p, const uint8_t *spec, size_t spec_len, const char *op, 
 
 static void stop_vms(pool_t *p)
 {
-    for (int i = 0; i < p->o.vms; i++) {
+    for (int i = 0; i < p->cap; i++) {
         slot_t *s = &p->slots[i];
         for (int k = 0; k < s->ninflight; k++)
             fail_job(s->inflight[k], "the agent is shutting down");
@@ -823,14 +835,53 @@ void pool_stop(pool_t *p, uint32_t grace_ms)
 int pool_ready(const pool_t *p)
 {
     int n = 0;
-    for (int i = 0; i < p->o.vms; i++)
+    for (int i = 0; i < p->cap; i++)
         n += p->slots[i].st == ST_READY;
     return n;
 }
 
 int pool_total(const pool_t *p)
 {
-    return p->o.vms;
+    return p->target;
+}
+
+int pool_max(const pool_t *p)
+{
+    return p->cap;
+}
+
+int pool_set_target(pool_t *p, int n)
+{
+    if (n < 1)
+        n = 1;
+    if (n > p->cap)
+        n = p->cap;
+    if (n == p->target || p->stopping || p->failed)
+        return p->target;
+    log_info("pool.scale", "from=%d to=%d", p->target, n);
+    int old = p->target;
+    p->target = n;
+    for (int i = old; i < n; i++) { /* grow: boot what is down */
+        slot_t *s = &p->slots[i];
+        if (s->st == ST_DOWN)
+            boot(s);
+    }
+    for (int i = n; i < p->cap; i++) { /* shrink: retire, finishing their work */
+        slot_t *s = &p->slots[i];
+        if (s->st == ST_READY) {
+            slot_set(s, ST_DRAINING, "scaled down");
+            after_job(s);
+        } else if (s->st == ST_BOOTING) {
+            kill_slot(s, "scaled down while booting", 0);
+        } else if (s->st == ST_BACKOFF) {
+            if (s->timer > 0)
+                loop_timer_del(p->loop, s->timer);
+            s->timer = 0;
+            slot_set(s, ST_DOWN, "scaled down");
+        }
+    }
+    dispatch(p);
+    return n;
 }
 
 size_t pool_queued(const pool_t *p)
@@ -841,7 +892,7 @@ size_t pool_queued(const pool_t *p)
 size_t pool_inflight(const pool_t *p)
 {
     size_t n = 0;
-    for (int i = 0; i < p->o.vms; i++)
+    for (int i = 0; i < p->cap; i++)
         n += (size_t)p->slots[i].ninflight;
     return n;
 }
@@ -850,7 +901,7 @@ json_t *pool_status_json(const pool_t *p)
 {
     json_t *vms = json_array();
     uint64_t restarts = 0, recycles = 0, kills = 0;
-    for (int i = 0; i < p->o.vms; i++) {
+    for (int i = 0; i < p->cap; i++) {
         const slot_t *s = &p->slots[i];
         restarts += s->restarts;
         recycles += s->recycles;
@@ -868,7 +919,7 @@ json_t *pool_status_json(const pool_t *p)
                            (json_int_t)s->restarts, "recycles", (json_int_t)s->recycles));
     }
     return json_pack("{s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:b}", "vms", vms, "ready",
-                     pool_ready(p), "total", p->o.vms, "queued", (json_int_t)p->queued,
+                     pool_ready(p), "total", p->target, "queued", (json_int_t)p->queued,
                      "inflight", (json_int_t)pool_inflight(p), "restarts", (json_int_t)restarts,
                      "recycles", (json_int_t)recycles, "kills", (json_int_t)kills, "failed",
                      p->failed);

@@ -37,7 +37,8 @@ typedef struct pool_opts {
     const char *erl;         /* erl launcher (name or path) */
     const char *code_path;   /* petri beam ebin */
     const char *elixir_path; /* "" = none, "auto" = detect */
-    int vms;
+    int vms;     /* VMs to run at start */
+    int max_vms; /* most VMs the coordinator may ask for (>= vms; 0 = vms) */
     int slots;
     int pipeline; /* jobs in flight per VM */
     uint32_t heartbeat_interval_ms;
@@ -89,7 +90,12 @@ int pool_breed(pool_t *p, const uint8_t *spec, size_t spec_len, const char *op, 
 void pool_stop(pool_t *p, uint32_t grace_ms);
 
 int pool_ready(const pool_t *p); /* VMs in READY */
-int pool_total(const pool_t *p);
+int pool_total(const pool_t *p); /* VMs it should run now (the target) */
+int pool_max(const pool_t *p);
+/* Scales to n VMs (clamped to [1, max_vms]): boots the missing ones, or
+ * retires the highest-numbered ones after their work finishes. Returns the
+ * new target. */
+int pool_set_target(pool_t *p, int n);
 size_t pool_queued(const pool_t *p);
 size_t pool_inflight(const pool_t *p);
 /* VM and queue state as a JSON object (new reference). */

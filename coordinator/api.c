@@ -378,6 +378,25 @@ static void status(coord_t *c, http_resp_t *resp)
                         (json_int_t)ws->dropped_unknown_item));
 }
 
+static void drain(coord_t *c, const char *rest, http_resp_t *resp)
+{
+    char name[160];
+    const char *slash = strchr(rest, '/');
+    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (!slash || strcmp(slash, "/drain") != 0 || n == 0 || n >= sizeof name) {
+        http_error(resp, 404, "no such resource; use POST /v1/agents/NAME/drain");
+        return;
+    }
+    memcpy(name, rest, n);
+    name[n] = '\0';
+    json_t *out = NULL;
+    if (agent_drain(c, name, &out) != 0) {
+        http_error(resp, 404, "no agent named %s", name);
+        return;
+    }
+    http_json(resp, 202, out);
+}
+
 void api_handle(void *arg, const http_req_t *req, http_resp_t *resp)
 {
     coord_t *c = arg;
@@ -389,6 +408,12 @@ void api_handle(void *arg, const http_req_t *req, http_resp_t *resp)
         http_json(resp, 200, cluster_members_json(c->gossip));
     } else if (!strcmp(path, "/v1/status") && get) {
         status(c, resp);
+    } else if (!strcmp(path, "/v1/scale") && get) {
+        http_json(resp, 200, scale_status_json(c));
+    } else if (!strcmp(path, "/v1/agents") && get) {
+        http_json(resp, 200, agents_json(c));
+    } else if (!strncmp(path, "/v1/agents/", 11) && !strcmp(req->method, "POST")) {
+        drain(c, path + 11, resp);
     } else if (!strncmp(path, "/v1/populations", 15) && (path[15] == '\0' || path[15] == '/')) {
         populations(c, req, resp, path[15] ? path + 16 : "");
     } else if (!strncmp(path, "/v1/genomes/", 12) && get) {

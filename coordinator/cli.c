@@ -43,6 +43,9 @@ static const char help_main[] =
     "  lineage show HASH            ancestry tree of a genome (--depth N)\n"
     "  lineage verify               check the hash chain and every signature\n"
     "  lineage export               the lineage as JSON or Graphviz dot\n"
+    "  scale status                 the coordinator's VM decisions per agent, and why\n"
+    "  agent list                   agents with their work state\n"
+    "  agent drain NAME             move work off an agent before removing it\n"
     "  keygen                       fresh cluster key, API token, node keys\n"
     "\n"
     "Global options (anywhere on the line):\n"
@@ -568,7 +571,8 @@ int cli_main(int argc, char **argv)
         int (*fn)(cli_t *);
     } cmds[] = {{"members", cli_cmd_members}, {"population", cli_cmd_population},
                 {"genome", cli_cmd_genome},   {"lineage", cli_cmd_lineage},
-                {"keygen", cli_cmd_keygen},   {"top", cli_cmd_top}};
+                {"keygen", cli_cmd_keygen},   {"top", cli_cmd_top},
+                {"scale", cli_cmd_scale},     {"agent", cli_cmd_agent}};
     int rc = -1;
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c.a.pos[0], cmds[i].name))

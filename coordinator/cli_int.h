@@ -65,5 +65,7 @@ int cli_cmd_genome(cli_t *c);
 int cli_cmd_lineage(cli_t *c);
 int cli_cmd_keygen(cli_t *c);
 int cli_cmd_top(cli_t *c);
+int cli_cmd_scale(cli_t *c);
+int cli_cmd_agent(cli_t *c);
 
 #endif

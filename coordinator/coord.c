@@ -273,7 +273,7 @@ static void live_agents(coord_t *c, live_t *lv)
     lv->n = 0;
     for (int i = 0; i < work_agent_count(c->work) && lv->n < 512; i++) {
         const work_agent_t *a = work_agent_at(c->work, i);
-        if (a->gone || !a->last_hello_ms || a->vms_ready == 0)
+        if (a->gone || a->drained || !a->last_hello_ms || a->vms_ready == 0)
             continue;
         memcpy(lv->nodes[lv->n].id, a->id, PLACE_ID_LEN);
         lv->nodes[lv->n].weight = a->vms_ready;
@@ -348,6 +348,9 @@ void coord_dispatch(coord_t *c)
                 for (int k = 0; k < n; k++)
                     coord_queue_item(c, &items[k]);
             }
+            /* credit used up while this population still had work for it */
+            if (n >= credit && credit > 0)
+                work_agent_mark_saturated(c->work, a->id);
         }
     }
     c->dispatching = 0;
@@ -367,6 +370,13 @@ static int64_t on_sample_tick(loop_t *l, void *arg)
         if (c->pops[i]->state == POP_RUNNING)
             pop_sample(c->pops[i], loop_now(l));
     return SAMPLE_TICK_MS;
+}
+
+static int64_t on_scale_tick(loop_t *l, void *arg)
+{
+    (void)l;
+    scale_tick(arg);
+    return SCALE_TICK_MS;
 }
 
 /* ---- membership ---- */
@@ -538,6 +548,7 @@ int coord_main(int argc, char **argv)
                                     on_commit_timer, &c);
     loop_timer_add(c.loop, DISPATCH_TICK_MS, on_dispatch_tick, &c);
     loop_timer_add(c.loop, SAMPLE_TICK_MS, on_sample_tick, &c);
+    loop_timer_add(c.loop, SCALE_TICK_MS, on_scale_tick, &c);
     char idhex[2 * CRYPTO_ID_LEN + 1];
     crypto_hex(c.id.id, CRYPTO_ID_LEN, idhex);
     uint64_t head = 0;

@@ -26,6 +26,8 @@
 #include "work.h"
 
 #define COORD_MAX_POPS 256
+#define COORD_MAX_AGENTS 512
+#define SCALE_TICK_MS 2000
 #define ITEM_REPLAY 2 /* breed only: the child is compared, not scored */
 
 typedef struct pending {
@@ -42,6 +44,15 @@ typedef struct replay_job {
     json_t *errors;
     uint64_t started_ms;
 } replay_job_t;
+
+/* The scaling decision for one agent (scale.c). */
+typedef struct scale_entry {
+    uint8_t id[CRYPTO_ID_LEN];
+    uint32_t target; /* 0 = none sent yet */
+    int busy_ticks, idle_ticks;
+    char reason[200];
+    uint64_t decided_ms;
+} scale_entry_t;
 
 typedef struct coord {
     cfg_t *cfg;
@@ -67,6 +78,8 @@ typedef struct coord {
     int64_t commit_timer;
     int stopping;
     int dispatching;
+    scale_entry_t scale[COORD_MAX_AGENTS];
+    int nscale;
 } coord_t;
 
 /* coord.c */
@@ -81,6 +94,13 @@ void coord_queue_item(coord_t *c, work_item_t *it);
 
 /* api.c: the HTTP handler (runs on the loop thread). */
 void api_handle(void *arg, const http_req_t *req, http_resp_t *resp);
+
+/* scale.c: VM counts per agent from queue pressure and latency; drain. */
+void scale_tick(coord_t *c);
+json_t *scale_status_json(coord_t *c);
+json_t *agents_json(coord_t *c);
+/* POST /v1/agents/NAME/drain: 0, or ERR_NOTFOUND for an unknown agent. */
+int agent_drain(coord_t *c, const char *name, json_t **out);
 
 /* replay.c */
 int replay_start(coord_t *c, int n, uint64_t ticket, json_t *verify);

@@ -93,7 +93,7 @@ static int send_sealed(work_t *w, const uint8_t id[CRYPTO_ID_LEN])
 int work_agent_free(const work_agent_t *a)
 {
     /* what it announced, less what we sent that it had not yet received */
-    if (a->gone || !a->last_hello_ms)
+    if (a->gone || a->drained || !a->last_hello_ms)
         return 0;
     int64_t unseen = (int64_t)(a->sent_total - a->received);
     int64_t f = (int64_t)a->credit - (unseen > 0 ? unseen : 0);
@@ -238,6 +238,9 @@ static void handle_hello(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
     wire_get_u32(r, &queued);
     wire_get_f64(r, &load);
     wire_get_u64(r, &received);
+    uint32_t min_vms = 0, max_vms = 0;
+    wire_get_u32(r, &min_vms);
+    wire_get_u32(r, &max_vms);
     if (r->err || credit > 100000 || total > 4096) {
         w->st.dropped_malformed++;
         return;
@@ -256,6 +259,8 @@ static void handle_hello(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
     memcpy(a->pk, pk, sizeof pk);
     a->vms_ready = ready;
     a->vms_total = total;
+    a->min_vms = min_vms;
+    a->max_vms = max_vms;
     a->credit = credit;
     if (received > a->received)
         a->received = received;
@@ -316,6 +321,8 @@ static void handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t 
         return;
     }
     work_item_t it = w->fl[fi].it;
+    double lat = (double)(loop_now(w->loop) - w->fl[fi].sent_ms);
+    a->latency_ms = a->latency_ms > 0 ? 0.9 * a->latency_ms + 0.1 * lat : lat;
     remove_flight(w, (size_t)fi);
     if (a->inflight > 0)
         a->inflight--;
@@ -468,6 +475,33 @@ size_t work_inflight(const work_t *w)
 const work_stats_t *work_stats(const work_t *w)
 {
     return &w->st;
+}
+
+int work_agent_set_drained(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int drained)
+{
+    work_agent_t *a = find_agent(w, id, NULL);
+    if (!a)
+        return ERR_NOTFOUND;
+    a->drained = drained;
+    log_info("work.drain", "agent=%s drained=%d inflight=%d", a->name, drained, a->inflight);
+    return 0;
+}
+
+int work_agent_take_saturated(work_t *w, const uint8_t id[CRYPTO_ID_LEN])
+{
+    work_agent_t *a = find_agent(w, id, NULL);
+    if (!a)
+        return 0;
+    int s = a->saturated;
+    a->saturated = 0;
+    return s;
+}
+
+void work_agent_mark_saturated(work_t *w, const uint8_t id[CRYPTO_ID_LEN])
+{
+    work_agent_t *a = find_agent(w, id, NULL);
+    if (a)
+        a->saturated = 1;
 }
 
 int work_control(work_t *w, const uint8_t id[CRYPTO_ID_LEN], uint32_t target_vms, int drain)

@@ -30,6 +30,10 @@ typedef struct work_agent {
     char name[128];
     uint8_t pk[CRYPTO_PK_LEN];
     uint32_t vms_ready, vms_total, credit, queued;
+    uint32_t min_vms, max_vms; /* the range it may be scaled in */
+    int drained;               /* the operator drained it: no new work */
+    double latency_ms;         /* moving average, item sent -> result */
+    int saturated;             /* ran out of credit with work waiting, since last asked */
     uint64_t sent_total; /* items sent to it, ever */
     uint64_t received;   /* items it said it had received, with `credit` */
     double load;
@@ -93,6 +97,11 @@ size_t work_inflight(const work_t *w);
 int work_is_inflight(const work_t *w, const char *pop, uint32_t deme, uint64_t dseq);
 const work_stats_t *work_stats(const work_t *w);
 
+/* Operator drain (no new work) on or off; ERR_NOTFOUND if unknown. */
+int work_agent_set_drained(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int drained);
+/* Reads and clears an agent's saturation mark (scale.c). */
+int work_agent_take_saturated(work_t *w, const uint8_t id[CRYPTO_ID_LEN]);
+void work_agent_mark_saturated(work_t *w, const uint8_t id[CRYPTO_ID_LEN]);
 /* Sends a control message (target VMs, drain) to an agent. */
 int work_control(work_t *w, const uint8_t id[CRYPTO_ID_LEN], uint32_t target_vms, int drain);
 

@@ -24,9 +24,9 @@
 #include <stdint.h>
 
 #define SWIM_ID_LEN 16
-#define SWIM_NAME_MAX 64     /* bytes of a member name, NUL excluded */
-#define SWIM_ADDR_MAX 128    /* bytes of an advertise "host:port", NUL excluded */
-#define SWIM_META_MAX 512    /* bytes of member metadata */
+#define SWIM_NAME_MAX 64       /* bytes of a member name, NUL excluded */
+#define SWIM_ADDR_MAX 128      /* bytes of an advertise "host:port", NUL excluded */
+#define SWIM_META_MAX 512      /* bytes of member metadata */
 #define SWIM_MEMBERS_MAX 16384 /* table cap; alive news beyond it is dropped */
 #define SWIM_SEEDS_MAX 16
 #define SWIM_PACKET_MAX 60000 /* largest packet the core emits (sealing adds 40) */
@@ -72,8 +72,8 @@ typedef struct swim_config {
     uint64_t dead_reclaim_ms;       /* dead/left members kept (and retried) this long */
     uint32_t gossip_to_dead_ms;     /* dead members still get gossip this long */
     uint32_t reconnect_interval_ms; /* tick of re-join attempts to dead members/seeds */
-    bool lifeguard; /* false: plain SWIM (fixed suspicion timeout = min, no
-                     * awareness, no nacks, no confirmations, no buddy) */
+    bool lifeguard;                 /* false: plain SWIM (fixed suspicion timeout = min, no
+                                     * awareness, no nacks, no confirmations, no buddy) */
 } swim_config_t;
 
 /* Fills every field with its default (lifeguard on). */
@@ -87,43 +87,39 @@ int swim_config_check(const swim_config_t *cfg, char *err, size_t errlen);
  * daemons' [gossip] section. Use inside a static table:
  *   static const cfg_opt_t opts[] = { ..., SWIM_CFG_OPTS, ..., {NULL} };
  * swim_config_from_cfg() (gossip.h) reads them back. */
+/* clang-format off */
 #define SWIM_CFG_OPTS                                                                              \
-    {"gossip", "probe_interval_ms", CFG_INT, SWIM_STR(SWIM_DEF_PROBE_INTERVAL_MS), 10, 600000, 0, \
-     "memberlist LAN default: one probe a second keeps the load per node constant"},              \
-        {"gossip", "probe_timeout_ms", CFG_INT, SWIM_STR(SWIM_DEF_PROBE_TIMEOUT_MS), 1, 600000, 0, \
-         "memberlist LAN default: well above a LAN round trip, half the interval leaves time "    \
-         "for the indirect probe"},                                                                \
-        {"gossip", "indirect_checks", CFG_INT, SWIM_STR(SWIM_DEF_INDIRECT_CHECKS), 0, 16, 0,       \
-         "memberlist LAN default: three independent paths make a lost packet rarely look like a " \
-         "dead node"},                                                                             \
-        {"gossip", "suspicion_mult", CFG_INT, SWIM_STR(SWIM_DEF_SUSPICION_MULT), 1, 64, 0,         \
-         "memberlist LAN default: min suspicion = 4 * log10(n) probe intervals"},                  \
-        {"gossip", "suspicion_max_mult", CFG_INT, SWIM_STR(SWIM_DEF_SUSPICION_MAX_MULT), 1, 64, 0, \
-         "memberlist LAN default (Lifeguard): a lone accuser waits 6x longer than a confirmed "   \
-         "one"},                                                                                   \
-        {"gossip", "retransmit_mult", CFG_INT, SWIM_STR(SWIM_DEF_RETRANSMIT_MULT), 1, 20, 0,       \
-         "memberlist LAN default: each update is sent 4 * ceil(log10(n+1)) times"},                \
-        {"gossip", "gossip_interval_ms", CFG_INT, SWIM_STR(SWIM_DEF_GOSSIP_INTERVAL_MS), 1, 60000, \
-         0, "memberlist LAN default: news reaches a 1000-node cluster in about a second"},         \
-        {"gossip", "gossip_nodes", CFG_INT, SWIM_STR(SWIM_DEF_GOSSIP_NODES), 1, 32, 0,             \
-         "memberlist LAN default: fan-out 3 per gossip tick"},                                     \
-        {"gossip", "push_pull_interval_ms", CFG_INT, SWIM_STR(SWIM_DEF_PUSH_PULL_INTERVAL_MS), 0, \
-         86400000, 0,                                                                              \
-         "memberlist LAN default: full-state sync every 30 s (scaled up past 32 members); 0 = "   \
-         "off"},                                                                                   \
-        {"gossip", "dead_reclaim_ms", CFG_INT, SWIM_STR(SWIM_DEF_DEAD_RECLAIM_MS), 0,              \
-         604800000, 0,                                                                             \
-         "dead members are remembered and retried for an hour, so partitions and maintenance "    \
-         "windows shorter than that heal by themselves (memberlist forgets them at once)"}
+    {"gossip", "probe_interval_ms", CFG_INT, SWIM_STR(SWIM_DEF_PROBE_INTERVAL_MS), 10, 600000, 0,  \
+     "memberlist LAN default: one probe a second keeps the load per member constant"},             \
+    {"gossip", "probe_timeout_ms", CFG_INT, SWIM_STR(SWIM_DEF_PROBE_TIMEOUT_MS), 1, 600000, 0,     \
+     "memberlist LAN default: far above a LAN round trip, half the interval"},                     \
+    {"gossip", "indirect_checks", CFG_INT, SWIM_STR(SWIM_DEF_INDIRECT_CHECKS), 0, 16, 0,           \
+     "memberlist LAN default: 3 paths make a lost packet rarely look like death"},                 \
+    {"gossip", "suspicion_mult", CFG_INT, SWIM_STR(SWIM_DEF_SUSPICION_MULT), 1, 64, 0,             \
+     "memberlist LAN default: min suspicion = 4 * log10(n) probe intervals"},                      \
+    {"gossip", "suspicion_max_mult", CFG_INT, SWIM_STR(SWIM_DEF_SUSPICION_MAX_MULT), 1, 64, 0,     \
+     "memberlist LAN default (Lifeguard): an unconfirmed accusation waits 6x the min"},            \
+    {"gossip", "retransmit_mult", CFG_INT, SWIM_STR(SWIM_DEF_RETRANSMIT_MULT), 1, 20, 0,           \
+     "memberlist LAN default: each update is sent 4 * ceil(log10(n+1)) times"},                    \
+    {"gossip", "gossip_interval_ms", CFG_INT, SWIM_STR(SWIM_DEF_GOSSIP_INTERVAL_MS), 1, 60000, 0,  \
+     "memberlist LAN default: news reaches 99% of 1000 members in about a second"},                \
+    {"gossip", "gossip_nodes", CFG_INT, SWIM_STR(SWIM_DEF_GOSSIP_NODES), 1, 32, 0,                 \
+     "memberlist LAN default: fan-out 3 per gossip tick"},                                         \
+    {"gossip", "push_pull_interval_ms", CFG_INT, SWIM_STR(SWIM_DEF_PUSH_PULL_INTERVAL_MS), 0,      \
+     86400000, 0,                                                                                  \
+     "memberlist LAN default: full-state sync every 30 s, scaled up past 32 members; 0 = off"},    \
+    {"gossip", "dead_reclaim_ms", CFG_INT, SWIM_STR(SWIM_DEF_DEAD_RECLAIM_MS), 0, 604800000, 0,    \
+     "dead members are kept and retried an hour: shorter partitions heal by themselves"}
+/* clang-format on */
 
 /* ---- identity, I/O and events ---------------------------------------------- */
 
 typedef struct swim_self {
-    const char *name;         /* 1..SWIM_NAME_MAX bytes, no control characters */
-    const uint8_t *id;        /* SWIM_ID_LEN bytes, not all zero; stable across restarts */
-    const char *addr;         /* advertise "host:port" others send to */
-    const uint8_t *meta;      /* may be NULL when metalen is 0 */
-    size_t metalen;           /* <= SWIM_META_MAX */
+    const char *name;           /* 1..SWIM_NAME_MAX bytes, no control characters */
+    const uint8_t *id;          /* SWIM_ID_LEN bytes, not all zero; stable across restarts */
+    const char *addr;           /* advertise "host:port" others send to */
+    const uint8_t *meta;        /* may be NULL when metalen is 0 */
+    size_t metalen;             /* <= SWIM_META_MAX */
     uint64_t incarnation_floor; /* highest incarnation ever persisted (0 on first start) */
 } swim_self_t;
 
@@ -174,7 +170,7 @@ typedef struct swim_io {
 typedef struct swim_stats {
     uint64_t probes, acks, indirect_acks, probe_failures;
     uint64_t pingreqs_sent, pingreqs_recv, nacks_sent, nacks_recv;
-    uint64_t suspicions;     /* suspect transitions recorded here (any accuser) */
+    uint64_t suspicions;      /* suspect transitions recorded here (any accuser) */
     uint64_t suspects_raised; /* of which after a failed probe of our own */
     uint64_t confirmations;   /* independent suspicion confirmations counted */
     uint64_t refutations;     /* times we bumped our incarnation to refute */
@@ -214,7 +210,8 @@ uint64_t swim_tick(swim_t *s, uint64_t now);
 uint64_t swim_next_deadline(const swim_t *s);
 
 /* New metadata (<= SWIM_META_MAX, else ERR_TOOBIG): bumps the incarnation
- * and broadcasts it. ERR_STATE after swim_leave. */
+ * and broadcasts it; identical metadata is a no-op. ERR_STATE after
+ * swim_leave. */
 int swim_set_meta(swim_t *s, const uint8_t *meta, size_t len, uint64_t now);
 
 /* Graceful leave: broadcasts "left" about self and stops probing and
@@ -231,6 +228,12 @@ int swim_member_find(const swim_t *s, const uint8_t id[SWIM_ID_LEN], swim_member
 void swim_get_stats(const swim_t *s, swim_stats_t *out);
 uint64_t swim_incarnation(const swim_t *s);
 const swim_config_t *swim_config(const swim_t *s);
+
+/* true if s is a plausible advertise address: "host:port", 3..SWIM_ADDR_MAX
+ * printable bytes without spaces, digits after the last ':'. */
+bool swim_addr_valid(const char *s);
+/* true if s holds 1..max printable bytes (a member name). */
+bool swim_text_valid(const char *s, size_t max);
 
 /* ---- the protocol's arithmetic (exported for tests) -------------------------- */
 

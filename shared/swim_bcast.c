@@ -21,6 +21,8 @@ static void unlink_item(swim_bq_t *q, swim_bitem_t *it)
 
 static void push_front(swim_bq_t *q, swim_bitem_t *it)
 {
+    if (it->transmits > q->top)
+        q->top = it->transmits;
     swim_bitem_t **h = &q->head[it->transmits];
     it->prev = NULL;
     it->next = *h;
@@ -66,6 +68,7 @@ void swim_bq_clear(swim_bq_t *q)
     for (size_t b = 0; b < SWIM_BQ_BUCKETS; b++)
         while (q->head[b])
             free_item(q, q->head[b]);
+    q->top = 0;
 }
 
 uint32_t swim_bq_fill(swim_bq_t *q, wire_buf_t *b, size_t budget, unsigned limit,
@@ -78,13 +81,21 @@ uint32_t swim_bq_fill(swim_bq_t *q, wire_buf_t *b, size_t budget, unsigned limit
     if (limit == 0)
         limit = 1;
     /* Items past a (shrunken) limit are retired first. */
-    for (unsigned t = limit; t < SWIM_BQ_BUCKETS; t++)
+    for (unsigned t = limit; t <= q->top; t++)
         while (q->head[t])
             free_item(q, q->head[t]);
-    for (unsigned t = 0; t < limit && budget >= SWIM_UPDATE_MIN; t++) {
-        for (swim_bitem_t *it = q->head[t]; it && budget >= SWIM_UPDATE_MIN; it = it->next) {
-            if (it->len > budget || n == sizeof picked / sizeof picked[0])
+    if (q->count == 0)
+        q->top = 0;
+    /* A few misfits mean the packet is about as full as it gets: stop rather
+     * than walk a long queue (a join storm) item by item. */
+    unsigned misfits = 0;
+    for (unsigned t = 0; t < limit && t <= q->top && misfits < 8; t++) {
+        for (swim_bitem_t *it = q->head[t]; it && misfits < 8 && budget >= SWIM_UPDATE_MIN;
+             it = it->next) {
+            if (it->len > budget || n == sizeof picked / sizeof picked[0]) {
+                misfits++;
                 continue;
+            }
             wire_put_raw(b, it->data, it->len);
             budget -= it->len;
             picked[n++] = it;

@@ -11,13 +11,14 @@
 #include "swim.h"
 #include "wire.h"
 
-#define SWIM_SUSP_SEEN_MAX 16 /* accusers remembered per suspicion (k + 1 used) */
-#define SWIM_RELAY_MAX 64     /* ping-reqs we are serving at once */
-#define SWIM_RECONN_MAX 4     /* re-join pings in flight */
-#define SWIM_BQ_BUCKETS 128   /* transmit counts tracked by the queue */
+#define SWIM_SUSP_SEEN_MAX 16   /* accusers remembered per suspicion (k + 1 used) */
+#define SWIM_RELAY_MAX 64       /* ping-reqs we are serving at once */
+#define SWIM_RECONN_MAX 4       /* re-join pings in flight */
+#define SWIM_VERIFY_MAX 8       /* last-chance probes of lone accusations in flight */
+#define SWIM_BQ_BUCKETS 128     /* transmit counts tracked by the queue */
 #define SWIM_PIGGYBACK_MAX 1400 /* update bytes riding on one probe/ack/gossip */
-#define SWIM_UPDATE_MIN 53    /* smallest encoded UPDATE */
-#define SWIM_UPDATES_MAX 2048 /* updates accepted in one packet */
+#define SWIM_UPDATE_MIN 53      /* smallest encoded UPDATE */
+#define SWIM_UPDATES_MAX 2048   /* updates accepted in one packet */
 
 /* ---- member record and table (swim_members.c) ---- */
 
@@ -25,6 +26,7 @@ typedef struct swim_susp {
     uint64_t start, min_ms, max_ms;
     uint32_t k, n; /* expected and received independent confirmations */
     uint32_t nseen;
+    uint32_t checks; /* last-chance probes sent */
     uint8_t seen[SWIM_SUSP_SEEN_MAX][SWIM_ID_LEN];
 } swim_susp_t;
 
@@ -40,16 +42,21 @@ typedef struct swim_member {
     uint8_t *meta;
     uint16_t namelen, addrlen, metalen;
     uint8_t status;
-    uint32_t idx; /* position in the dense array */
-    swim_susp_t *susp; /* non-NULL while suspect */
+    uint32_t idx;          /* position in the dense array */
+    swim_susp_t *susp;     /* non-NULL while suspect */
     struct swim_bitem *bq; /* queued broadcast about this member */
 } swim_member_t;
+
+typedef struct swim_slot {
+    uint64_t hash;
+    swim_member_t *m; /* NULL = empty */
+} swim_slot_t;
 
 typedef struct swim_table {
     swim_member_t **v; /* dense array; its order is the probe order */
     size_t n, cap;
-    uint32_t *slots; /* open addressing: dense index + 1, 0 = empty */
-    size_t nslots;   /* power of two, >= 2 * n */
+    swim_slot_t *slots; /* open addressing on the id hash, linear probing */
+    size_t nslots;      /* power of two, >= 2 * n */
 } swim_table_t;
 
 int swim_tab_init(swim_table_t *t);
@@ -73,13 +80,14 @@ typedef struct swim_bitem {
     swim_member_t *about; /* owner: the member the update is about */
     uint32_t transmits;
     uint32_t len;
-    bool is_leave; /* our own "left": counted when sent */
+    bool is_leave;  /* our own "left": counted when sent */
     uint8_t data[]; /* one encoded UPDATE */
 } swim_bitem_t;
 
 typedef struct swim_bq {
     swim_bitem_t *head[SWIM_BQ_BUCKETS]; /* bucket = transmits so far */
     size_t count;
+    unsigned top; /* buckets above it are empty */
 } swim_bq_t;
 
 /* Queues an encoded update about m, replacing any older one about m. 0 or -ENOMEM. */
@@ -94,7 +102,7 @@ uint32_t swim_bq_fill(swim_bq_t *q, wire_buf_t *b, size_t budget, unsigned limit
 
 /* ---- timer heap for suspicions and ping-req relays (swim_suspicion.c) ---- */
 
-enum { SWIM_TMR_SUSPECT = 1, SWIM_TMR_RELAY = 2 };
+enum { SWIM_TMR_SUSPECT = 1, SWIM_TMR_RELAY = 2, SWIM_TMR_VERIFY = 3, SWIM_TMR_CHECK = 4 };
 
 typedef struct swim_tmr {
     uint64_t at;
@@ -114,8 +122,8 @@ uint64_t swim_heap_top(const swim_heap_t *h); /* UINT64_MAX when empty */
 void swim_heap_free(swim_heap_t *h);
 
 /* Starts a suspicion on m (allocating m->susp). 0 or -ENOMEM. */
-int swim_susp_start(swim_member_t *m, const uint8_t from[SWIM_ID_LEN], uint32_t k,
-                    uint64_t min_ms, uint64_t max_ms, uint64_t now);
+int swim_susp_start(swim_member_t *m, const uint8_t from[SWIM_ID_LEN], uint32_t k, uint64_t min_ms,
+                    uint64_t max_ms, uint64_t now);
 /* Counts an independent confirmation; true if it was new (and moved
  * m->susp_deadline). */
 bool swim_susp_confirm(swim_member_t *m, const uint8_t from[SWIM_ID_LEN]);
@@ -128,9 +136,9 @@ typedef struct swim_update {
     uint8_t id[SWIM_ID_LEN];
     uint64_t inc;
     uint8_t from[SWIM_ID_LEN];
-    char name[SWIM_NAME_MAX + 1];
-    char addr[SWIM_ADDR_MAX + 1];
-    const uint8_t *meta; /* points into the packet */
+    const char *name, *addr; /* not NUL-terminated: views into the packet */
+    uint32_t namelen, addrlen;
+    const uint8_t *meta;
     uint32_t metalen;
 } swim_update_t;
 
@@ -166,19 +174,25 @@ void swim_update_encode(wire_buf_t *b, uint8_t status, const uint8_t id[SWIM_ID_
  * id-only otherwise unless `full`). */
 void swim_update_encode_member(wire_buf_t *b, const swim_member_t *m, const uint8_t *from,
                                bool full);
-/* true if s is a plausible "host:port": 3..SWIM_ADDR_MAX printable bytes, no
- * spaces, with a ':' followed by digits. */
-bool swim_addr_valid(const char *s);
-/* true if s holds 1..max printable bytes (no control characters). */
-bool swim_text_valid(const char *s, size_t max);
+/* true if s[0..n) is a plausible "host:port": 3..SWIM_ADDR_MAX printable
+ * bytes, no spaces, with a ':' followed by digits. */
+bool swim_addr_valid_n(const char *s, size_t n);
+/* true if s[0..n) holds 1..max printable bytes (no control characters). */
+bool swim_text_valid_n(const char *s, size_t n, size_t max);
 
 /* ---- the member's whole state (swim.c, swim_proto.c) ---- */
 
 typedef struct swim_relay {
     uint64_t our_seq, their_seq;
+    uint8_t target[SWIM_ID_LEN];
     bool used, nack;
     char reply_addr[SWIM_ADDR_MAX + 1];
 } swim_relay_t;
+
+typedef struct swim_verify {
+    uint64_t seq, inc;
+    uint8_t id[SWIM_ID_LEN];
+} swim_verify_t;
 
 typedef struct swim_reconn {
     uint64_t seq;
@@ -207,6 +221,9 @@ struct swim {
     uint64_t next_probe, next_gossip, next_sync, next_reconnect;
     swim_relay_t relay[SWIM_RELAY_MAX];
     swim_reconn_t reconn[SWIM_RECONN_MAX];
+    swim_verify_t verify[SWIM_VERIFY_MAX];
+    bool accused;         /* the packet being handled accused us */
+    uint64_t evidence_at; /* start of the failed probe behind our own suspicion */
     size_t reconn_next;
     char seeds[SWIM_SEEDS_MAX][SWIM_ADDR_MAX + 1];
     size_t nseeds, seed_rr;
@@ -221,13 +238,23 @@ struct swim {
 uint64_t swim_rand(swim_t *s);
 void swim_apply_update(swim_t *s, const swim_update_t *u, bool merge, const uint8_t *sender,
                        uint64_t now);
+/* confirm_as: who counts as the confirming accuser if X is already suspect
+ * (NULL = from). s->evidence_at, when set, dates a suspicion of our own. */
 void swim_on_suspect(swim_t *s, const uint8_t id[SWIM_ID_LEN], uint64_t inc,
-                     const uint8_t from[SWIM_ID_LEN], uint64_t now);
+                     const uint8_t from[SWIM_ID_LEN], const uint8_t *confirm_as, uint64_t now);
 void swim_on_dead(swim_t *s, const uint8_t id[SWIM_ID_LEN], uint64_t inc,
                   const uint8_t from[SWIM_ID_LEN], bool left, uint64_t now);
 void swim_awareness_delta(swim_t *s, int delta);
+/* Suspicion timers: SWIM_TMR_CHECK (last-chance probe) and SWIM_TMR_SUSPECT. */
+void swim_suspicion_fire(swim_t *s, const swim_tmr_t *t, uint64_t now);
+/* (Re)starts the suspicion timer of suspect m. */
+void swim_suspicion_restart(swim_t *s, swim_member_t *m, const uint8_t from[SWIM_ID_LEN],
+                            uint64_t now);
 /* swim_proto.c: sends */
 void swim_send_sync(swim_t *s, const char *addr, uint8_t flags);
 void swim_reset_probe_order(swim_t *s, uint64_t now);
+/* Last-chance probe (direct + indirect) of suspect m, answered by
+ * `deadline`; false if none can start. */
+bool swim_verify_start(swim_t *s, swim_member_t *m, uint64_t deadline, uint64_t now);
 
 #endif

@@ -1,6 +1,7 @@
 /* swim_members.c - the member table: a dense array (whose order is the probe
- * order) indexed by an open-addressing hash of the 16-byte member id, so a
- * lookup costs O(1) however large the cluster. */
+ * order) and an open-addressing hash of the 16-byte member id pointing at
+ * the (never moving) member records, so a lookup costs O(1) however large
+ * the cluster. */
 #include "swim_int.h"
 
 #include <assert.h>
@@ -43,41 +44,40 @@ void swim_tab_free(swim_table_t *t)
     memset(t, 0, sizeof *t);
 }
 
-/* Slot holding id, or the empty slot where it would go. */
-static size_t slot_of(const swim_table_t *t, const uint8_t id[SWIM_ID_LEN])
+/* Slot holding id (hash h), or the empty slot where it would go. The stored
+ * hash spares a visit to the member on every mismatch. */
+static size_t slot_of(const swim_table_t *t, const uint8_t id[SWIM_ID_LEN], uint64_t h)
 {
-    size_t mask = t->nslots - 1, i = (size_t)id_hash(id) & mask;
-    while (t->slots[i] && memcmp(t->v[t->slots[i] - 1]->id, id, SWIM_ID_LEN))
+    size_t mask = t->nslots - 1, i = (size_t)h & mask;
+    while (t->slots[i].m && (t->slots[i].hash != h || memcmp(t->slots[i].m->id, id, SWIM_ID_LEN)))
         i = (i + 1) & mask;
     return i;
 }
 
+static void slot_put(swim_table_t *t, swim_member_t *m)
+{
+    uint64_t h = id_hash(m->id);
+    size_t i = slot_of(t, m->id, h);
+    t->slots[i].hash = h;
+    t->slots[i].m = m;
+}
+
 swim_member_t *swim_tab_find(const swim_table_t *t, const uint8_t id[SWIM_ID_LEN])
 {
-    size_t i = slot_of(t, id);
-    return t->slots[i] ? t->v[t->slots[i] - 1] : NULL;
+    return t->slots[slot_of(t, id, id_hash(id))].m;
 }
 
 static int rehash(swim_table_t *t, size_t nslots)
 {
-    uint32_t *s = calloc(nslots, sizeof *s);
+    swim_slot_t *s = calloc(nslots, sizeof *s);
     if (!s)
         return -ENOMEM;
     free(t->slots);
     t->slots = s;
     t->nslots = nslots;
     for (size_t k = 0; k < t->n; k++)
-        t->slots[slot_of(t, t->v[k]->id)] = (uint32_t)k + 1;
+        slot_put(t, t->v[k]);
     return 0;
-}
-
-/* Moves the member at dense index `from` to `to` (an unused index). */
-static void move_member(swim_table_t *t, size_t from, size_t to)
-{
-    swim_member_t *m = t->v[from];
-    t->v[to] = m;
-    m->idx = (uint32_t)to;
-    t->slots[slot_of(t, m->id)] = (uint32_t)to + 1;
 }
 
 swim_member_t *swim_tab_add(swim_table_t *t, const uint8_t id[SWIM_ID_LEN], size_t pos)
@@ -98,30 +98,34 @@ swim_member_t *swim_tab_add(swim_table_t *t, const uint8_t id[SWIM_ID_LEN], size
         return NULL;
     memcpy(m->id, id, SWIM_ID_LEN);
     size_t at = t->n++;
-    if (pos < at)
-        move_member(t, pos, at);
-    else
+    if (pos < at) { /* the member at pos moves to the end */
+        t->v[at] = t->v[pos];
+        t->v[at]->idx = (uint32_t)at;
+    } else {
         pos = at;
+    }
     t->v[pos] = m;
     m->idx = (uint32_t)pos;
-    t->slots[slot_of(t, id)] = (uint32_t)pos + 1;
+    slot_put(t, m);
     return m;
 }
 
 void swim_tab_remove(swim_table_t *t, swim_member_t *m)
 {
-    size_t mask = t->nslots - 1, i = slot_of(t, m->id);
-    assert(t->slots[i] == m->idx + 1);
+    size_t mask = t->nslots - 1, i = slot_of(t, m->id, id_hash(m->id));
+    assert(t->slots[i].m == m);
     /* Backward-shift deletion keeps every probe sequence unbroken. */
-    t->slots[i] = 0;
-    for (size_t j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
-        uint32_t e = t->slots[j];
-        t->slots[j] = 0;
-        t->slots[slot_of(t, t->v[e - 1]->id)] = e;
+    t->slots[i].m = NULL;
+    for (size_t j = (i + 1) & mask; t->slots[j].m; j = (j + 1) & mask) {
+        swim_slot_t e = t->slots[j];
+        t->slots[j].m = NULL;
+        t->slots[slot_of(t, e.m->id, e.hash)] = e;
     }
     size_t last = --t->n, idx = m->idx;
-    if (idx != last)
-        move_member(t, last, idx);
+    if (idx != last) {
+        t->v[idx] = t->v[last];
+        t->v[idx]->idx = (uint32_t)idx;
+    }
     member_free(m);
 }
 
@@ -131,9 +135,11 @@ int swim_member_set(swim_member_t *m, const char *name, size_t namelen, const ch
     char *blob = malloc(namelen + addrlen + metalen + 2);
     if (!blob)
         return -ENOMEM;
-    memcpy(blob, name, namelen);
+    if (namelen)
+        memcpy(blob, name, namelen);
     blob[namelen] = '\0';
-    memcpy(blob + namelen + 1, addr, addrlen);
+    if (addrlen)
+        memcpy(blob + namelen + 1, addr, addrlen);
     blob[namelen + 1 + addrlen] = '\0';
     if (metalen)
         memcpy(blob + namelen + addrlen + 2, meta, metalen);
@@ -158,8 +164,4 @@ void swim_tab_shuffle(swim_table_t *t, uint64_t (*rnd)(void *), void *arg)
         t->v[i - 1]->idx = (uint32_t)(i - 1);
         t->v[j]->idx = (uint32_t)j;
     }
-    /* Dense indexes moved: rebuild the hash slots. */
-    memset(t->slots, 0, t->nslots * sizeof *t->slots);
-    for (size_t k = 0; k < t->n; k++)
-        t->slots[slot_of(t, t->v[k]->id)] = (uint32_t)k + 1;
 }

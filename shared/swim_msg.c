@@ -8,34 +8,46 @@
 
 static const uint8_t zero_id[SWIM_ID_LEN];
 
-bool swim_text_valid(const char *s, size_t max)
+bool swim_text_valid_n(const char *s, size_t n, size_t max)
 {
-    size_t n = 0;
-    for (; s[n]; n++) {
-        unsigned char c = (unsigned char)s[n];
+    if (n < 1 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f)
             return false;
     }
-    return n >= 1 && n <= max;
+    return true;
 }
 
-bool swim_addr_valid(const char *s)
+bool swim_text_valid(const char *s, size_t max)
 {
-    size_t n = strlen(s);
+    return swim_text_valid_n(s, strnlen(s, max + 1), max);
+}
+
+bool swim_addr_valid_n(const char *s, size_t n)
+{
     if (n < 3 || n > SWIM_ADDR_MAX)
         return false;
+    size_t colon = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c <= 0x20 || c >= 0x7f)
             return false;
+        if (c == ':')
+            colon = i;
     }
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || !colon[1])
+    if (colon == 0 || colon + 1 == n)
         return false;
-    for (const char *p = colon + 1; *p; p++)
-        if (*p < '0' || *p > '9')
+    for (size_t i = colon + 1; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
             return false;
     return true;
+}
+
+bool swim_addr_valid(const char *s)
+{
+    return swim_addr_valid_n(s, strnlen(s, SWIM_ADDR_MAX + 1));
 }
 
 int swim_msg_decode(const uint8_t *buf, size_t len, swim_msg_t *m)
@@ -92,26 +104,22 @@ int swim_msg_decode(const uint8_t *buf, size_t len, swim_msg_t *m)
 
 int swim_update_decode(wire_rd_t *r, swim_update_t *u)
 {
-    const uint8_t *p;
-    uint32_t n;
-    u->meta = NULL;
-    u->metalen = 0;
+    const uint8_t *name, *addr;
     wire_get_u8(r, &u->status);
     wire_get_raw(r, u->id, SWIM_ID_LEN);
     wire_get_u64(r, &u->inc);
     wire_get_raw(r, u->from, SWIM_ID_LEN);
-    wire_get_str(r, u->name, sizeof u->name);
-    wire_get_str(r, u->addr, sizeof u->addr);
-    if (wire_get_bytes(r, &p, &n, SWIM_META_MAX) == 0) {
-        u->meta = p;
-        u->metalen = n;
-    }
+    wire_get_bytes(r, &name, &u->namelen, SWIM_NAME_MAX);
+    wire_get_bytes(r, &addr, &u->addrlen, SWIM_ADDR_MAX);
+    wire_get_bytes(r, &u->meta, &u->metalen, SWIM_META_MAX);
     if (r->err)
         return r->err;
+    u->name = (const char *)name;
+    u->addr = (const char *)addr;
     if (u->status > SWIM_LEFT || !memcmp(u->id, zero_id, SWIM_ID_LEN))
         return ERR_PROTO;
-    if (u->status == SWIM_ALIVE &&
-        (!swim_text_valid(u->name, SWIM_NAME_MAX) || !swim_addr_valid(u->addr)))
+    if (u->status == SWIM_ALIVE && (!swim_text_valid_n(u->name, u->namelen, SWIM_NAME_MAX) ||
+                                    !swim_addr_valid_n(u->addr, u->addrlen)))
         return ERR_PROTO;
     return 0;
 }
@@ -138,6 +146,6 @@ void swim_update_encode_member(wire_buf_t *b, const swim_member_t *m, const uint
         swim_update_encode(b, m->status, m->id, m->inc, from ? from : m->id, m->name, m->namelen,
                            m->addr, m->addrlen, m->meta, m->metalen);
     else
-        swim_update_encode(b, m->status, m->id, m->inc, from ? from : m->id, NULL, 0, NULL, 0,
-                           NULL, 0);
+        swim_update_encode(b, m->status, m->id, m->inc, from ? from : m->id, NULL, 0, NULL, 0, NULL,
+                           0);
 }

@@ -47,8 +47,8 @@ uint64_t swim_awareness_scale(uint64_t t_ms, unsigned score)
 
 /* ---- suspicion state ---- */
 
-int swim_susp_start(swim_member_t *m, const uint8_t from[SWIM_ID_LEN], uint32_t k,
-                    uint64_t min_ms, uint64_t max_ms, uint64_t now)
+int swim_susp_start(swim_member_t *m, const uint8_t from[SWIM_ID_LEN], uint32_t k, uint64_t min_ms,
+                    uint64_t max_ms, uint64_t now)
 {
     if (!m->susp) {
         m->susp = malloc(sizeof *m->susp);
@@ -64,6 +64,7 @@ int swim_susp_start(swim_member_t *m, const uint8_t from[SWIM_ID_LEN], uint32_t 
     s->k = k;
     s->n = 0;
     s->nseen = 1; /* the first accuser is no confirmation of itself */
+    s->checks = 0;
     memcpy(s->seen[0], from, SWIM_ID_LEN);
     m->susp_deadline = now + swim_suspicion_timeout_ms(min_ms, max_ms, 0, k);
     return 0;

@@ -105,7 +105,8 @@ enum wire_type {
      * name:str  pk:32 raw (Ed25519)  vms_ready:u32  vms_total:u32
      * credit:u32 (items it can take now)  queued:u32  load:f64
      * received:u64 (work items received so far; with credit, it lets the
-     * coordinator discount items still on the way) */
+     * coordinator discount items still on the way)
+     * min_vms:u32  max_vms:u32 (the range the coordinator may scale it in) */
     WIRE_WORK_HELLO = 200,
     /* coordinator -> agent: work for one population.
      * population:str  spec:bytes (the SPEC block)  items:list<ITEM>

@@ -39,9 +39,9 @@ typedef struct sim_node {
     uint64_t disk_inc; /* the persisted incarnation floor ("disk") */
     uint8_t meta[64];
     size_t metalen;
-    int group; /* partition side */
+    int group;                         /* partition side */
     uint32_t slow_min_ms, slow_max_ms; /* extra inbound delay when slow */
-    bool faulted; /* ever crashed/paused/slow/partitioned: not "healthy" */
+    bool faulted;                      /* ever crashed/paused/slow/partitioned: not "healthy" */
     sim_msg_t *pend_head, *pend_tail;
     uint64_t base_msgs, base_bytes; /* counters at the start of the window */
     uint64_t sum_msgs, sum_bytes;   /* from processes that ended inside it */

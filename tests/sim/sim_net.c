@@ -143,8 +143,8 @@ static void net_send(void *ctx, const char *addr, const uint8_t *buf, size_t len
     m->dst = (uint32_t)dst;
     m->len = (uint32_t)len;
     memcpy(m->data, buf, len);
-    ev_push(sim, (sim_ev_t){.at = sim->now + delay, .kind = EV_DELIVER, .node = (uint32_t)dst,
-                            .msg = m});
+    ev_push(sim, (sim_ev_t){
+                     .at = sim->now + delay, .kind = EV_DELIVER, .node = (uint32_t)dst, .msg = m});
 }
 
 static void net_event(void *ctx, const swim_event_t *ev)
@@ -187,8 +187,8 @@ sim_t *sim_new(uint32_t n, const swim_config_t *cfg, uint64_t seed, double loss)
         nd->id[3] = (uint8_t)v;
         for (int k = 4; k < SWIM_ID_LEN; k++)
             nd->id[k] = (uint8_t)(sim_rand(sim) | 1);
-        nd->metalen = (size_t)snprintf((char *)nd->meta, sizeof nd->meta,
-                                       "role=agent,cap=4,vms=2/2,v=1");
+        nd->metalen =
+            (size_t)snprintf((char *)nd->meta, sizeof nd->meta, "role=agent,cap=4,vms=2/2,v=1");
     }
     return sim;
 }
@@ -244,7 +244,8 @@ void sim_start(sim_t *sim, uint32_t i, const uint32_t *seeds, size_t nseeds)
                         .meta = nd->meta,
                         .metalen = nd->metalen,
                         .incarnation_floor = nd->disk_inc};
-    swim_io_t io = {.ctx = nd, .send = net_send, .event = net_event, .persist_incarnation = net_persist};
+    swim_io_t io = {
+        .ctx = nd, .send = net_send, .event = net_event, .persist_incarnation = net_persist};
     nd->s = swim_new(&sim->cfg, &self, &io, sim->now, sim_rand(sim));
     assert(nd->s);
     nd->state = NODE_UP;

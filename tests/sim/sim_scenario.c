@@ -11,9 +11,9 @@
 
 #include "sim.h"
 
-const char *const sim_scenarios[] = {"steady",  "crash", "pause",           "partition-heal",
-                                     "restart", "churn", "metadata-update", "slow",
-                                     NULL};
+const char *const sim_scenarios[] = {"steady",          "crash",   "pause",
+                                     "partition-heal",  "restart", "churn",
+                                     "metadata-update", "slow",    NULL};
 
 #define SEC 1000ull
 #define NSEEDS 3
@@ -103,7 +103,7 @@ static void spread(const uint64_t *at, const sim_t *sim, int skip, uint64_t t0, 
         seen += at[i] != 0;
     }
     qsort(v, n, sizeof *v, cmp_u64);
-#define PCT(q) (n ? v[(size_t)ceil((q) * n) - 1] : UINT64_MAX)
+#define PCT(q) (n ? v[(size_t)ceil((q)*n) - 1] : UINT64_MAX)
     if (first)
         *first = SECS(n ? v[0] : UINT64_MAX);
     if (median)

@@ -8,10 +8,10 @@
 
 typedef struct sim_params {
     uint32_t nodes;
-    double loss;          /* per message, every link */
+    double loss; /* per message, every link */
     const char *scenario;
     uint64_t seed;
-    double duration_s;    /* after warm-up; 0 = the scenario's default */
+    double duration_s; /* after warm-up; 0 = the scenario's default */
     bool lifeguard;
 } sim_params_t;
 

@@ -16,7 +16,9 @@ static void usage(FILE *f)
                "  --scenario S  one of:");
     for (int i = 0; sim_scenarios[i]; i++)
         fprintf(f, " %s", sim_scenarios[i]);
-    fprintf(f, "\n  --duration    simulated seconds after warm-up (default: per scenario)\n");
+    fprintf(f, "\n  --duration    simulated seconds after warm-up (default: per scenario)\n"
+               "  SWIMSIM_DEBUG=1 (false deaths), 2 (+ false suspicions), 3 (+ the crashed\n"
+               "  member's suspicions) traces to stderr\n");
 }
 
 static void json_num(FILE *f, const char *k, double v, int last)
@@ -44,8 +46,8 @@ static void json_run(FILE *f, const sim_result_t *r)
             "\"fp_dead_nodes\":%llu,\"fp_dead_events\":%llu,\"false_suspicions\":%llu,"
             "\"false_suspect_origins\":%llu,\"refutations\":%llu,",
             (unsigned long long)r->fp_dead_nodes, (unsigned long long)r->fp_dead_events,
-            (unsigned long long)r->false_suspicions,
-            (unsigned long long)r->false_suspect_origins, (unsigned long long)r->refutations);
+            (unsigned long long)r->false_suspicions, (unsigned long long)r->false_suspect_origins,
+            (unsigned long long)r->refutations);
     json_num(f, "msgs_per_node_s", r->msgs_per_node_s, 0);
     json_num(f, "bytes_per_node_s", r->bytes_per_node_s, 0);
     json_num(f, "wall_s", r->wall_s, 1);
@@ -62,10 +64,10 @@ static void table(const sim_params_t *p, const sim_result_t *r, int nr)
     for (int i = 0; i < nr; i++)
         printf("%-9s %7.1f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %5llu %6llu %7llu %7llu "
                "%8.2f %9.0f %6.2f\n",
-               r[i].lifeguard ? "lifeguard" : "swim", r[i].warm_s, r[i].det_first,
-               r[i].det_median, r[i].det_p99, r[i].det_all, r[i].dis_p99, r[i].dis_all,
-               r[i].recover_s, (unsigned long long)r[i].fp_dead_nodes,
-               (unsigned long long)r[i].fp_dead_events, (unsigned long long)r[i].false_suspicions,
+               r[i].lifeguard ? "lifeguard" : "swim", r[i].warm_s, r[i].det_first, r[i].det_median,
+               r[i].det_p99, r[i].det_all, r[i].dis_p99, r[i].dis_all, r[i].recover_s,
+               (unsigned long long)r[i].fp_dead_nodes, (unsigned long long)r[i].fp_dead_events,
+               (unsigned long long)r[i].false_suspicions,
                (unsigned long long)r[i].false_suspect_origins, r[i].msgs_per_node_s,
                r[i].bytes_per_node_s, r[i].wall_s);
 }

@@ -116,8 +116,8 @@ static void build_ping(wire_buf_t *b, uint64_t seq, int nupdates)
     wire_put_str(b, "10.0.0.1:7946");
     wire_put_u32(b, (uint32_t)nupdates);
     for (int i = 0; i < nupdates; i++)
-        swim_update_encode(b, SWIM_ALIVE, ID_B, 7 + (uint64_t)i, ID_B, "node-b", 6,
-                           "10.0.0.2:7946", 13, (const uint8_t *)"role=agent", 10);
+        swim_update_encode(b, SWIM_ALIVE, ID_B, 7 + (uint64_t)i, ID_B, "node-b", 6, "10.0.0.2:7946",
+                           13, (const uint8_t *)"role=agent", 10);
     assert_int_equal(wire_end(b), 0);
 }
 
@@ -267,10 +267,10 @@ static void test_codec_rejects_malformed(void **state)
         size_t metalen;
         int want;
     } bad[] = {
-        {7, ID_B, "b", "h:1", 0, ERR_PROTO},            /* status out of range */
-        {SWIM_ALIVE, zero, "b", "h:1", 0, ERR_PROTO},   /* zero id */
-        {SWIM_ALIVE, ID_B, "", "h:1", 0, ERR_PROTO},    /* alive without a name */
-        {SWIM_ALIVE, ID_B, "b", "nope", 0, ERR_PROTO},  /* alive with a bad address */
+        {7, ID_B, "b", "h:1", 0, ERR_PROTO},              /* status out of range */
+        {SWIM_ALIVE, zero, "b", "h:1", 0, ERR_PROTO},     /* zero id */
+        {SWIM_ALIVE, ID_B, "", "h:1", 0, ERR_PROTO},      /* alive without a name */
+        {SWIM_ALIVE, ID_B, "b", "nope", 0, ERR_PROTO},    /* alive with a bad address */
         {SWIM_ALIVE, ID_B, "b\x01", "h:1", 0, ERR_PROTO}, /* control byte in a name */
         {SWIM_ALIVE, ID_B, "b", "h:1", SWIM_META_MAX + 1, ERR_TOOBIG},
     };
@@ -279,9 +279,8 @@ static void test_codec_rejects_malformed(void **state)
         wire_buf_reset(&b);
         wire_begin(&b, WIRE_SWIM_GOSSIP, 0, ID_A);
         wire_put_u32(&b, 1);
-        swim_update_encode(&b, bad[i].status, bad[i].id, 1, ID_A, bad[i].name,
-                           strlen(bad[i].name), bad[i].addr, strlen(bad[i].addr), meta,
-                           bad[i].metalen);
+        swim_update_encode(&b, bad[i].status, bad[i].id, 1, ID_A, bad[i].name, strlen(bad[i].name),
+                           bad[i].addr, strlen(bad[i].addr), meta, bad[i].metalen);
         wire_end(&b);
         assert_int_equal(decode_all(&b), bad[i].want);
     }

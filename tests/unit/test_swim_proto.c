@@ -124,8 +124,8 @@ static void start_node(int i, uint64_t floor)
                         .meta = (const uint8_t *)"v=1",
                         .metalen = 3,
                         .incarnation_floor = floor};
-    swim_io_t io = {.ctx = nd, .send = mock_send, .event = mock_event,
-                    .persist_incarnation = mock_persist};
+    swim_io_t io = {
+        .ctx = nd, .send = mock_send, .event = mock_event, .persist_incarnation = mock_persist};
     nd->s = swim_new(&c, &self, &io, NET->now, 1000 + (uint64_t)i);
     assert_non_null(nd->s);
     nd->up = 1;
@@ -189,7 +189,8 @@ static swim_status_t status_at(int obs, int who)
 
 /* ---- crafted packets into one member ---- */
 
-static const uint8_t SENDER[SWIM_ID_LEN] = {0x77, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+static const uint8_t SENDER[SWIM_ID_LEN] = {0x77, 1, 2,  3,  4,  5,  6,  7,
+                                            8,    9, 10, 11, 12, 13, 14, 15};
 static const uint8_t XID[SWIM_ID_LEN] = {0x58, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5};
 
 static int inject(swim_t *s, uint8_t status, const uint8_t *id, uint64_t inc, const char *meta)
@@ -240,12 +241,12 @@ static void test_incarnation_ordering(void **state)
     expect_x(s, SWIM_ALIVE, 6);
     assert_int_equal(ev[SWIM_EV_ALIVE], 1);
     assert_int_equal(ev[SWIM_EV_UPDATE], 1); /* meta "a" -> "b" */
-    inject(s, SWIM_DEAD, XID, 5, ""); /* older: ignored */
+    inject(s, SWIM_DEAD, XID, 5, "");        /* older: ignored */
     expect_x(s, SWIM_ALIVE, 6);
     inject(s, SWIM_DEAD, XID, 6, "");
     expect_x(s, SWIM_DEAD, 6);
     assert_int_equal(ev[SWIM_EV_DEAD], 1);
-    inject(s, SWIM_ALIVE, XID, 6, "b"); /* dead wins at the same incarnation */
+    inject(s, SWIM_ALIVE, XID, 6, "b");  /* dead wins at the same incarnation */
     inject(s, SWIM_SUSPECT, XID, 7, ""); /* nothing but alive leaves dead */
     expect_x(s, SWIM_DEAD, 6);
     inject(s, SWIM_ALIVE, XID, 7, "b"); /* re-join */

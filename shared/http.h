@@ -1,6 +1,6 @@
-/* http.h - the coordinator's HTTP/JSON server: libmicrohttpd in its own
- * threads, every request handed to one handler that runs on the event-loop
- * thread, with body caps, bearer-token checks and JSON errors done before it.
+/* http.h - the daemons' HTTP/JSON server (the coordinator's API, /metrics):
+ * libmicrohttpd in its own threads, every request handed to one handler that
+ * runs on the event-loop thread, with body caps, token checks and JSON errors.
  *
  * Threading (DESIGN section 3): libmicrohttpd runs one thread per
  * connection (bounded by HTTP_MAX_CONNECTIONS). A complete request is

@@ -1,4 +1,4 @@
-/* http.c - the coordinator's HTTP server (http.h), loop-thread side: runs
+/* http.c - the HTTP server (http.h), loop-thread side: runs
  * the handler for each request arriving over inproc ZeroMQ, deferred
  * replies, start and stop; plus the response and query helpers. */
 #include "http.h"

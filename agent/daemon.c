@@ -200,10 +200,11 @@ static json_t *on_ctl(void *arg, const char *cmd, char **args, int nargs, int *c
     if (strcmp(cmd, "status") == 0 && nargs == 0) {
         char id[2 * CRYPTO_ID_LEN + 1];
         crypto_hex(a->id.id, CRYPTO_ID_LEN, id);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "name", a->name, "id", id,
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "name", a->name, "id", id,
                               "version", PETRI_VERSION, "uptime_ms",
                               (json_int_t)(loop_now(a->loop) - a->started_ms), "pool",
-                              pool_status_json(a->pool), "work", awork_status_json(a->work));
+                              pool_status_json(a->pool), "work", awork_status_json(a->work),
+                              "gossip", cluster_gossip_json(a->gossip));
         return o;
     }
     *code = 2;

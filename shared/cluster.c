@@ -148,3 +148,23 @@ json_t *cluster_members_json(const gossip_t *g)
     free(ms);
     return arr;
 }
+
+json_t *cluster_gossip_json(const gossip_t *g)
+{
+    gossip_stats_t st;
+    gossip_get_stats(g, &st);
+    const swim_stats_t *w = &st.swim;
+    double avg = w->rtt_count ? (double)w->rtt_sum_us / (double)w->rtt_count : 0;
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:f, s:I, s:I}, s:I, s:I, "
+                     "s:I, s:I, s:I, s:I, s:i}",
+                     "advertise", gossip_advertise(g), "probes", (json_int_t)w->probes, "acks",
+                     (json_int_t)w->acks, "indirect_acks", (json_int_t)w->indirect_acks,
+                     "probe_failures", (json_int_t)w->probe_failures, "suspicions",
+                     (json_int_t)w->suspicions, "refutations", (json_int_t)w->refutations,
+                     "probe_rtt_us", "count", (json_int_t)w->rtt_count, "avg", avg, "min",
+                     (json_int_t)w->rtt_min_us, "max", (json_int_t)w->rtt_max_us, "sent",
+                     (json_int_t)st.sent, "received", (json_int_t)st.received, "send_dropped",
+                     (json_int_t)st.send_dropped, "drop_crypto", (json_int_t)st.drop_crypto,
+                     "drop_replay", (json_int_t)st.drop_replay, "drop_size",
+                     (json_int_t)st.drop_size, "peers_open", (int)st.peers_open);
+}

@@ -38,6 +38,8 @@ json_t *cluster_meta_parse(const uint8_t *meta, size_t len);
  * exactly name, id, addr, status, incarnation, role, meta (new reference). */
 struct gossip;
 json_t *cluster_members_json(const struct gossip *g);
+/* Gossip counters and probe round trips as JSON (new reference). */
+json_t *cluster_gossip_json(const struct gossip *g);
 /* The role in metadata ("agent", "coordinator"), "" if none. */
 const char *cluster_meta_role(json_t *meta);
 

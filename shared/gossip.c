@@ -514,6 +514,12 @@ static void *bind_router(struct gossip *g, char *err, size_t errlen)
     return s;
 }
 
+static uint64_t io_clock_us(void *ctx)
+{
+    (void)ctx;
+    return mono_us();
+}
+
 gossip_t *gossip_new(loop_t *loop, void *zctx, const gossip_config_t *gc,
                      const node_identity_t *idn, keyring_t *kr, const uint8_t *meta, size_t metalen,
                      gossip_event_fn fn, void *arg, char *err, size_t errlen)
@@ -575,8 +581,11 @@ gossip_t *gossip_new(loop_t *loop, void *zctx, const gossip_config_t *gc,
                         .meta = meta,
                         .metalen = metalen,
                         .incarnation_floor = floor};
-    swim_io_t io = {
-        .ctx = g, .send = io_send, .event = io_event, .persist_incarnation = io_persist};
+    swim_io_t io = {.ctx = g,
+                    .send = io_send,
+                    .event = io_event,
+                    .persist_incarnation = io_persist,
+                    .clock_us = io_clock_us};
     uint64_t seed;
     crypto_random(&seed, sizeof seed);
     uint64_t now = mono_ms();

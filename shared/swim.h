@@ -165,10 +165,14 @@ typedef struct swim_io {
      * core still uses the number (staying in the cluster beats restart
      * safety) and counts persist_failures. May be NULL (nothing persisted). */
     int (*persist_incarnation)(void *ctx, uint64_t inc);
+    /* Optional (NULL = no round-trip stats): a microsecond monotonic clock,
+     * used only to measure probe round trips, never for decisions. */
+    uint64_t (*clock_us)(void *ctx);
 } swim_io_t;
 
 typedef struct swim_stats {
     uint64_t probes, acks, indirect_acks, probe_failures;
+    uint64_t rtt_count, rtt_sum_us, rtt_min_us, rtt_max_us; /* direct probe round trips */
     uint64_t pingreqs_sent, pingreqs_recv, nacks_sent, nacks_recv;
     uint64_t suspicions;      /* suspect transitions recorded here (any accuser) */
     uint64_t suspects_raised; /* of which after a failed probe of our own */

@@ -215,6 +215,7 @@ struct swim {
         uint8_t phase;
         uint8_t target[SWIM_ID_LEN];
         uint64_t target_inc, seq, start, t_direct, t_end;
+        uint64_t sent_us; /* io.clock_us at the ping, for round-trip stats */
         uint32_t nacks, expected_nacks;
     } probe;
     size_t probe_idx;

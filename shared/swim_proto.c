@@ -176,6 +176,7 @@ static void probe_start(swim_t *s, uint64_t now)
     s->probe.target_inc = m->inc;
     s->probe.seq = ++s->seq;
     s->probe.start = now;
+    s->probe.sent_us = s->io.clock_us ? s->io.clock_us(s->io.ctx) : 0;
     s->probe.t_direct = now + scaled(s, s->cfg.probe_timeout_ms);
     s->probe.t_end = s->next_probe;
     s->probe.nacks = s->probe.expected_nacks = 0;
@@ -465,9 +466,18 @@ static void on_ack(swim_t *s, const swim_msg_t *m, uint64_t now)
 {
     if (s->probe.phase != PROBE_IDLE && m->seq == s->probe.seq) {
         s->probe.phase = PROBE_IDLE;
-        if (!memcmp(m->sender, s->probe.target, SWIM_ID_LEN))
+        if (!memcmp(m->sender, s->probe.target, SWIM_ID_LEN)) {
             s->st.acks++;
-        else
+            if (s->probe.sent_us && s->io.clock_us) {
+                uint64_t rtt = s->io.clock_us(s->io.ctx) - s->probe.sent_us;
+                s->st.rtt_count++;
+                s->st.rtt_sum_us += rtt;
+                if (!s->st.rtt_min_us || rtt < s->st.rtt_min_us)
+                    s->st.rtt_min_us = rtt;
+                if (rtt > s->st.rtt_max_us)
+                    s->st.rtt_max_us = rtt;
+            }
+        } else
             s->st.indirect_acks++;
         swim_awareness_delta(s, -1);
         return;

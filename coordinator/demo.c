@@ -237,7 +237,7 @@ int demo_main(int argc, char **argv)
     json_t *j = NULL;
     /* wait until every agent is in the cluster with a ready VM */
     time_t t0 = time(NULL);
-    int ready = 0;
+    int ready = 0, last_ready = -1;
     while (!g_interrupted && time(NULL) - t0 < 60) {
         usleep(200000);
         if (call(&co, "GET", "/v1/members", NULL, &j) != 0)
@@ -254,12 +254,14 @@ int demo_main(int argc, char **argv)
         }
         json_decref(j);
         j = NULL;
-        printf("\rwaiting for agents: %d/%d ready", ready, nagents);
-        fflush(stdout);
+        if (ready != last_ready) {
+            printf("agents ready: %d/%d\n", ready, nagents);
+            fflush(stdout);
+            last_ready = ready;
+        }
         if (ready >= nagents)
             break;
     }
-    printf("\n");
     if (ready < nagents) {
         fprintf(stderr, "petri demo: the agents did not come up (logs in %s)\n", dir);
         keep = 1;
@@ -278,20 +280,31 @@ int demo_main(int argc, char **argv)
            60 * nagents, nagents * 2);
     const char *state = "running";
     json_t *pop = NULL;
+    long long last_evals = -1;
+    struct timespec tp;
+    clock_gettime(CLOCK_MONOTONIC, &tp);
+    double t_last = tp.tv_sec + tp.tv_nsec / 1e9, t_start = t_last;
     while (!g_interrupted) {
-        usleep(500000);
+        usleep(250000);
         json_decref(pop);
         pop = NULL;
         if (call(&co, "GET", "/v1/populations/quadratic", NULL, &pop) != 0)
             continue;
         state = json_string_value(json_object_get(pop, "state")) ?: "?";
         json_t *best = json_object_get(pop, "best");
-        printf("  %-8s evaluations %7lld  %7.0f evals/s  best %-8g mean %.4g\n", state,
-               (long long)json_integer_value(json_object_get(pop, "evaluations")),
-               json_number_value(json_object_get(pop, "evals_per_s")),
-               json_number_value(json_object_get(best, "fitness")),
-               json_number_value(json_object_get(pop, "mean_fitness")));
-        fflush(stdout);
+        long long evals = (long long)json_integer_value(json_object_get(pop, "evaluations"));
+        clock_gettime(CLOCK_MONOTONIC, &tp);
+        double now = tp.tv_sec + tp.tv_nsec / 1e9;
+        if (evals != last_evals || strcmp(state, "running") != 0) {
+            double rate = last_evals >= 0 && now > t_last ? (evals - last_evals) / (now - t_last) : 0;
+            printf("  %5.1f s  %-8s evaluations %7lld  %6.0f evals/s  best error %-8g mean %.4g\n",
+                   now - t_start, state, evals, rate,
+                   json_number_value(json_object_get(best, "fitness")),
+                   json_number_value(json_object_get(pop, "mean_fitness")));
+            fflush(stdout);
+            last_evals = evals;
+            t_last = now;
+        }
         if (strcmp(state, "running") != 0)
             break;
     }

@@ -1,0 +1,236 @@
+/* test_work.c - the coordinator's work channel over real loopback sockets:
+ * an item goes out on credit, a signed result comes back and is accepted;
+ * unsealed bytes, a bad signature, a result for nothing in flight and a
+ * wrongly keyed frame are each dropped and counted, and change nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "attest.h"
+#include "err.h"
+#include "crypto.h"
+#include "loop.h"
+#include "pop.h"
+#include "wire.h"
+#include "work.h"
+
+typedef struct fixture {
+    loop_t *loop;
+    void *zctx;
+    keyring_t *kr;
+    work_t *w;
+    void *dealer;
+    node_identity_t agent;
+    int results, capacity;
+    work_result_t last;
+    work_item_t last_item;
+    pop_t *pop;
+} fixture_t;
+
+static void on_result(void *arg, work_item_t *it, const work_result_t *r)
+{
+    fixture_t *f = arg;
+    f->results++;
+    f->last = *r;
+    work_item_clear(&f->last_item);
+    f->last_item = *it;
+}
+
+static void on_capacity(void *arg, const work_agent_t *a)
+{
+    (void)a;
+    ((fixture_t *)arg)->capacity++;
+}
+
+static void pump(fixture_t *f, int ms)
+{
+    uint64_t end = mono_ms() + (uint64_t)ms;
+    while (mono_ms() < end)
+        loop_run_once(f->loop, 10);
+}
+
+/* Seals the frame in b with kr and sends it from the agent's DEALER. */
+static void send_frame(fixture_t *f, keyring_t *kr, wire_buf_t *b)
+{
+    assert_int_equal(wire_end(b), 0);
+    uint8_t out[65536];
+    size_t n = 0;
+    assert_int_equal(crypto_seal(kr, (const uint8_t *)WORK_AD, strlen(WORK_AD), b->data, b->len,
+                                 out, sizeof out, &n),
+                     0);
+    assert_true(zmq_send(f->dealer, out, n, 0) >= 0);
+}
+
+static void hello(fixture_t *f, uint32_t credit)
+{
+    wire_buf_t b;
+    wire_buf_init(&b);
+    wire_begin(&b, WIRE_WORK_HELLO, 0, f->agent.id);
+    wire_put_str(&b, "agent-x");
+    wire_put_raw(&b, f->agent.pk, CRYPTO_PK_LEN);
+    wire_put_u32(&b, 2);
+    wire_put_u32(&b, 2);
+    wire_put_u32(&b, credit);
+    wire_put_u32(&b, 0);
+    wire_put_f64(&b, 0);
+    wire_put_u64(&b, 0);
+    wire_put_u32(&b, 1);
+    wire_put_u32(&b, 4);
+    send_frame(f, f->kr, &b);
+    wire_buf_free(&b);
+}
+
+static void result(fixture_t *f, keyring_t *kr, uint64_t dseq, const char *src, int bad_sig)
+{
+    uint8_t h[CRYPTO_HASH_LEN], sig[CRYPTO_SIG_LEN];
+    crypto_hash(src, strlen(src), h);
+    assert_int_equal(attest_sign(&f->agent, "p", 0, dseq, h, WIRE_ST_OK, 3.0, sig), 0);
+    if (bad_sig)
+        sig[5] ^= 1;
+    wire_buf_t b;
+    wire_buf_init(&b);
+    wire_begin(&b, WIRE_WORK_RESULT, 0, f->agent.id);
+    wire_put_str(&b, "p");
+    wire_put_u32(&b, 0);
+    wire_put_u64(&b, dseq);
+    wire_put_u8(&b, WIRE_ST_OK);
+    wire_put_f64(&b, 3.0);
+    wire_put_str(&b, "");
+    wire_put_bytes(&b, src, strlen(src));
+    wire_put_raw(&b, sig, sizeof sig);
+    wire_put_u32(&b, 4);
+    wire_put_u64(&b, 1);
+    send_frame(f, kr, &b);
+    wire_buf_free(&b);
+}
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static int setup(void **state)
+{
+    static fixture_t f;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(crypto_init(), 0);
+    f.loop = loop_new();
+    f.zctx = zmq_ctx_new();
+    f.kr = keyring_new();
+    uint8_t key[CRYPTO_KEY_LEN];
+    crypto_random(key, sizeof key);
+    keyring_add(f.kr, key);
+    char err[256], bind[64], ep[80];
+    work_callbacks_t cb = {.result = on_result, .capacity = on_capacity};
+    int port = free_port();
+    snprintf(bind, sizeof bind, "127.0.0.1:%d", port);
+    snprintf(ep, sizeof ep, "tcp://%s", bind);
+    f.w = work_new(f.loop, f.zctx, bind, f.kr, &cb, &f, err, sizeof err);
+    assert_non_null(f.w);
+    crypto_random(f.agent.id, sizeof f.agent.id);
+    crypto_sign_ed25519_keypair(f.agent.pk, f.agent.sk);
+    f.dealer = zmq_socket(f.zctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(f.dealer, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(f.dealer, ZMQ_ROUTING_ID, f.agent.id, CRYPTO_ID_LEN);
+    assert_int_equal(zmq_connect(f.dealer, ep), 0);
+    json_t *spec = json_loads("{\"name\":\"p\",\"function\":\"f/1\",\"size\":8,\"demes\":1,"
+                              "\"fitness\":{\"cases\":[{\"in\":[1],\"out\":1}]}}",
+                              0, NULL);
+    f.pop = pop_new(spec, 1, err, sizeof err);
+    json_decref(spec);
+    assert_non_null(f.pop);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    work_item_clear(&f->last_item);
+    zmq_close(f->dealer);
+    work_destroy(&f->w);
+    pop_destroy(&f->pop);
+    zmq_ctx_term(f->zctx);
+    keyring_destroy(&f->kr);
+    loop_destroy(&f->loop);
+    return 0;
+}
+
+static void test_credit_result_and_every_drop(void **state)
+{
+    fixture_t *f = *state;
+    hello(f, 2);
+    pump(f, 300);
+    assert_int_equal(f->capacity, 1);
+    const work_agent_t *a = work_agent_find(f->w, f->agent.id);
+    assert_non_null(a);
+    assert_int_equal(work_agent_free(a), 2);
+
+    work_item_t items[3];
+    assert_int_equal(pop_reserve(f->pop, 0), 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pop_next_item(f->pop, 0, 8, &items[i]), 0);
+    assert_int_equal(work_send(f->w, f->agent.id, f->pop, items, 3), ERR_LIMIT); /* credit 2 */
+    assert_int_equal(work_send(f->w, f->agent.id, f->pop, items, 2), 0);
+    work_item_clear(&items[2]);
+    assert_int_equal(work_inflight(f->w), 2);
+    assert_int_equal(work_agent_free(a), 0); /* sent, not yet received by the agent */
+    uint64_t d1 = 1, d2 = 2;
+
+    /* garbage that no key opens */
+    uint8_t junk[100];
+    crypto_random(junk, sizeof junk);
+    zmq_send(f->dealer, junk, sizeof junk, 0);
+    /* a frame sealed with another cluster's key */
+    keyring_t *other = keyring_new();
+    uint8_t k2[CRYPTO_KEY_LEN];
+    crypto_random(k2, sizeof k2);
+    keyring_add(other, k2);
+    result(f, other, d1, "-module(a).", 0);
+    /* a bad signature */
+    result(f, f->kr, d1, "-module(a).", 1);
+    /* a result for nothing in flight */
+    result(f, f->kr, 99, "-module(a).", 0);
+    pump(f, 300);
+    const work_stats_t *st = work_stats(f->w);
+    assert_int_equal(f->results, 0);
+    assert_int_equal(st->dropped_unsealed, 2);
+    assert_int_equal(st->dropped_bad_sig, 1);
+    assert_int_equal(st->dropped_unknown_item, 1);
+    assert_int_equal(work_inflight(f->w), 2);
+
+    /* the real thing is accepted once; a replay of it is dropped */
+    result(f, f->kr, d2, "-module(b).", 0);
+    result(f, f->kr, d2, "-module(b).", 0);
+    pump(f, 300);
+    assert_int_equal(f->results, 1);
+    assert_int_equal(f->last_item.dseq, d2);
+    assert_true(f->last.fitness == 3.0);
+    assert_int_equal(st->dropped_unknown_item, 2);
+    assert_int_equal(work_inflight(f->w), 1);
+    keyring_destroy(&other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_credit_result_and_every_drop, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -30,6 +30,7 @@ enum job_kind { JOB_EVAL, JOB_BREED };
 
 typedef struct job {
     struct job *next;
+    pool_t *pool;
     uint64_t req;
     int kind;
     uint8_t *frame;
@@ -62,6 +63,8 @@ typedef struct slot {
     uint32_t processes, atoms, live, pending_purge;
     long rss_kb;
     uint64_t restarts, recycles, kills;
+    uint64_t kills_by[POOL_KILL__COUNT];
+    uint64_t vm_evals_ok, vm_evals_failed; /* as the VM's last pong said */
 } slot_t;
 
 struct pool {
@@ -82,7 +85,54 @@ struct pool {
     uint64_t *fail_times; /* ring of failure times for the intensity limit */
     int fail_n, fail_pos;
     wire_buf_t wb;
+    /* telemetry (pool_get_stats) */
+    uint64_t starts, evals[WIRE_ST__COUNT], breeds[WIRE_ST__COUNT];
+    metrics_hist_t load_hist, eval_hist; /* seconds, from the VMs' load_us/eval_us */
 };
+
+const char *const pool_kill_cause_names[POOL_KILL__COUNT] = {
+    "heartbeat", "boot_timeout", "rss", "protocol", "stop_timeout", "scale_down", "pool_failed",
+    "write_failed", "other"};
+
+/* The cause label of a kill, from the reason kill_slot is given. */
+static int kill_cause(const char *why)
+{
+    static const struct {
+        const char *prefix;
+        int cause;
+    } t[] = {{"silent for", POOL_KILL_HEARTBEAT},
+             {"no hello", POOL_KILL_BOOT_TIMEOUT},
+             {"RSS", POOL_KILL_RSS},
+             {"bad message", POOL_KILL_PROTOCOL},
+             {"protocol pipe", POOL_KILL_PROTOCOL},
+             {"still running", POOL_KILL_STOP_TIMEOUT},
+             {"scaled down", POOL_KILL_SCALE_DOWN},
+             {"pool failed", POOL_KILL_POOL_FAILED},
+             {"cannot write", POOL_KILL_WRITE_FAILED}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strncmp(why, t[i].prefix, strlen(t[i].prefix)))
+            return t[i].cause;
+    return POOL_KILL_OTHER;
+}
+
+/* Counts a completed job by kind and status, and its VM-side latencies. */
+static void count_result(pool_t *p, int kind, const pool_result_t *r)
+{
+    if (!p || r->status < 0 || r->status >= WIRE_ST__COUNT)
+        return;
+    if (kind != JOB_EVAL) {
+        p->breeds[r->status]++;
+        return;
+    }
+    p->evals[r->status]++;
+    if (r->vm < 0 || r->status == WIRE_ST_INTERNAL)
+        return;
+    metrics_hist_observe(&p->load_hist, (double)r->load_us / 1e6);
+    if (r->status == WIRE_ST_OK || r->status == WIRE_ST_TIMEOUT ||
+        r->status == WIRE_ST_HEAP_LIMIT || r->status == WIRE_ST_CRASH ||
+        r->status == WIRE_ST_BAD_RESULT)
+        metrics_hist_observe(&p->eval_hist, (double)r->eval_us / 1e6);
+}
 
 static void boot(slot_t *s);
 static void dispatch(pool_t *p);
@@ -102,6 +152,7 @@ static void slot_set(slot_t *s, vmst_t st, const char *why)
 
 static void complete(job_t *j, const pool_result_t *r)
 {
+    count_result(j->pool, j->kind, r);
     if (j->done)
         j->done(j->arg, r);
     free(j->frame);
@@ -151,6 +202,7 @@ static void kill_slot(slot_t *s, const char *why, int is_failure)
     snprintf(s->kill_reason, sizeof s->kill_reason, "%s", why);
     s->kill_is_failure = is_failure;
     s->kills++;
+    s->kills_by[kill_cause(why)]++;
     char q[256];
     log_warn("vm.kill", "vm=%d pid=%d why=%s", s->index, (int)s->pid, log_quote(why, q, sizeof q));
     vm_kill(s->vm, SIGKILL);
@@ -460,6 +512,10 @@ static void on_frame(vm_t *vm, const uint8_t *buf, size_t len, void *arg)
             wire_get_u64(&r, &ok);
             wire_get_u64(&r, &bad);
             rc = r.err;
+            if (rc == 0) {
+                s->vm_evals_ok = ok;
+                s->vm_evals_failed = bad;
+            }
             break;
         }
         case WIRE_VM_RESULT:
@@ -488,6 +544,8 @@ static void on_broken(vm_t *vm, const char *reason, void *arg)
 {
     (void)vm;
     slot_t *s = arg;
+    if (s->st == ST_STOPPING)
+        return; /* we asked it to stop: the pipe closing is how it goes */
     char why[200];
     snprintf(why, sizeof why, "protocol pipe: %s", reason);
     kill_slot(s, why, 1);
@@ -527,6 +585,9 @@ static void boot(slot_t *s)
         return;
     }
     s->pid = vm_pid(s->vm);
+    p->starts++;
+    s->vm_evals_ok = s->vm_evals_failed = s->memory_bytes = s->vm_loads = 0;
+    s->processes = s->atoms = s->live = s->pending_purge = 0;
     slot_set(s, ST_BOOTING, "spawned");
 }
 
@@ -718,6 +779,7 @@ static int submit(pool_t *p, int kind, pool_done_fn done, void *arg)
     }
     memcpy(frame, p->wb.data, p->wb.len);
     j->req = p->next_req++;
+    j->pool = p;
     j->kind = kind;
     j->frame = frame;
     j->len = p->wb.len;
@@ -754,6 +816,7 @@ int pool_eval(pool_t *p, const uint8_t *spec, size_t spec_len, int language, con
         char d[128];
         snprintf(d, sizeof d, "source is %zu bytes, limit %u", len, p->o.max_source_bytes);
         pool_result_t r = {.status = WIRE_ST_PARSE_ERROR, .fitness = NAN, .detail = d, .vm = -1};
+        count_result(p, JOB_EVAL, &r);
         done(arg, &r);
         return 0;
     }
@@ -923,4 +986,44 @@ json_t *pool_status_json(const pool_t *p)
                      "inflight", (json_int_t)pool_inflight(p), "restarts", (json_int_t)restarts,
                      "recycles", (json_int_t)recycles, "kills", (json_int_t)kills, "failed",
                      p->failed);
+}
+
+int pool_get_stats(const pool_t *p, pool_stats_t *out, pool_vm_stats_t *vms, int nvms)
+{
+    memset(out, 0, sizeof *out);
+    out->starts = p->starts;
+    memcpy(out->evals, p->evals, sizeof out->evals);
+    memcpy(out->breeds, p->breeds, sizeof out->breeds);
+    out->load_seconds = p->load_hist;
+    out->eval_seconds = p->eval_hist;
+    out->queued = p->queued;
+    out->inflight = pool_inflight(p);
+    out->ready = pool_ready(p);
+    out->target = p->target;
+    out->cap = p->cap;
+    out->failed = p->failed;
+    int n = 0;
+    for (int i = 0; i < p->cap; i++) {
+        const slot_t *s = &p->slots[i];
+        out->restarts += s->restarts;
+        out->recycles += s->recycles;
+        for (int k = 0; k < POOL_KILL__COUNT; k++)
+            out->kills[k] += s->kills_by[k];
+        if (n < nvms && (s->vm || s->st != ST_DOWN)) {
+            vms[n++] = (pool_vm_stats_t){.index = s->index,
+                                         .state = st_name[s->st],
+                                         .memory_bytes = s->memory_bytes,
+                                         .rss_bytes = s->rss_kb > 0 ? (uint64_t)s->rss_kb * 1024
+                                                                    : 0,
+                                         .vm_loads = s->vm_loads,
+                                         .evals_ok = s->vm_evals_ok,
+                                         .evals_failed = s->vm_evals_failed,
+                                         .processes = s->processes,
+                                         .atoms = s->atoms,
+                                         .live_sandboxes = s->live,
+                                         .pending_purges = s->pending_purge,
+                                         .inflight = s->ninflight};
+        }
+    }
+    return n;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "ametrics.h"
 #include "awork.h"
 #include "cluster.h"
 #include "crypto.h"
@@ -35,6 +36,7 @@ typedef struct agent {
     keyring_t *kr;
     gossip_t *gossip;
     awork_t *work;
+    ametrics_t *metrics; /* [metrics] bind, or NULL */
     char meta[CLUSTER_META_MAX];
     size_t metalen;
     node_identity_t id;
@@ -334,6 +336,13 @@ int agent_daemon_main(int argc, char **argv)
         char q[600];
         fatal("agent.gossip", "why=%s", log_quote(err, q, sizeof q));
     }
+    const char *mbind = cfg_str(a.cfg, "metrics", "bind");
+    if (*mbind) {
+        a.metrics = ametrics_new(a.loop, a.zctx, mbind, a.pool, a.work, a.gossip, err,
+                                 sizeof err);
+        if (!a.metrics)
+            fatal("agent.metrics", "bind=%s why=\"%s\"", mbind, err);
+    }
     loop_timer_add(a.loop, META_TICK_MS, on_meta_tick, &a);
     char idhex[2 * CRYPTO_ID_LEN + 1];
     crypto_hex(a.id.id, CRYPTO_ID_LEN, idhex);
@@ -344,6 +353,7 @@ int agent_daemon_main(int argc, char **argv)
 
     gossip_leave(a.gossip, LEAVE_WAIT_MS); /* runs the loop until "left" is out */
     ctl_destroy(&a.ctl);
+    ametrics_destroy(&a.metrics);
     pool_destroy(&a.pool); /* before the work channel: late completions are dropped */
     awork_destroy(&a.work);
     gossip_destroy(&a.gossip);

@@ -29,7 +29,9 @@
 #include <stdint.h>
 
 #include "loop.h"
+#include "metrics.h"
 #include "spec.h"
+#include "wire.h"
 
 typedef struct pool pool_t;
 
@@ -100,5 +102,46 @@ size_t pool_queued(const pool_t *p);
 size_t pool_inflight(const pool_t *p);
 /* VM and queue state as a JSON object (new reference). */
 json_t *pool_status_json(const pool_t *p);
+
+/* ---- telemetry: counters, not events (the agent's /metrics) ---- */
+
+/* Why the agent killed a VM (the `cause` label). */
+enum pool_kill_cause {
+    POOL_KILL_HEARTBEAT,    /* silent past heartbeat_timeout_ms */
+    POOL_KILL_BOOT_TIMEOUT, /* no hello within boot_timeout_ms */
+    POOL_KILL_RSS,          /* over max_rss_mb */
+    POOL_KILL_PROTOCOL,     /* malformed bytes or a broken pipe */
+    POOL_KILL_STOP_TIMEOUT, /* still running after STOP */
+    POOL_KILL_SCALE_DOWN,   /* retired while booting */
+    POOL_KILL_POOL_FAILED,  /* the pool gave up (intensity) */
+    POOL_KILL_WRITE_FAILED, /* cannot write to the VM */
+    POOL_KILL_OTHER,
+    POOL_KILL__COUNT
+};
+extern const char *const pool_kill_cause_names[POOL_KILL__COUNT];
+
+/* One VM slot, from its last pong (reset when the VM restarts). */
+typedef struct pool_vm_stats {
+    int index;
+    const char *state; /* static: "booting", "ready", ... */
+    uint64_t memory_bytes, rss_bytes, vm_loads, evals_ok, evals_failed;
+    uint32_t processes, atoms, live_sandboxes, pending_purges;
+    int inflight;
+} pool_vm_stats_t;
+
+typedef struct pool_stats {
+    uint64_t starts, restarts, recycles; /* since the pool started */
+    uint64_t kills[POOL_KILL__COUNT];
+    uint64_t evals[WIRE_ST__COUNT];  /* eval jobs completed, by wire status */
+    uint64_t breeds[WIRE_ST__COUNT]; /* breed jobs completed, by wire status */
+    metrics_hist_t load_seconds;     /* parse+check+compile+load, per VM eval result */
+    metrics_hist_t eval_seconds;     /* scoring, for results that ran the genome */
+    size_t queued, inflight;
+    int ready, target, cap, failed;
+} pool_stats_t;
+
+/* Fills *out and up to nvms entries of vms (slots that run or are about to
+ * run a VM); returns the number of entries written. */
+int pool_get_stats(const pool_t *p, pool_stats_t *out, pool_vm_stats_t *vms, int nvms);
 
 #endif

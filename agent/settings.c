@@ -58,6 +58,8 @@ const cfg_opt_t agent_settings[] = {
      "on SIGTERM in-flight work gets this long to finish, then fails"},
     {"work", "coordinator", CFG_STR, "", 0, 0, 0,
      "empty = learn the coordinator's work endpoint from gossip; tcp://host:port to pin it"},
+    {"metrics", "bind", CFG_ADDR, "", 0, 0, 0,
+     "host:port of the Prometheus /metrics endpoint; empty = off (the coordinator has one)"},
     GOSSIP_CFG_OPTS,
     SWIM_CFG_OPTS,
     {NULL, NULL, 0, NULL, 0, 0, 0, NULL},

@@ -170,6 +170,27 @@ static void populations(coord_t *c, const http_req_t *req, http_resp_t *resp, co
     }
 }
 
+/* ---- query parameters ---- */
+
+/* An integer query parameter in [min, max]: 1 and *out set when present and
+ * valid, 0 when absent (*out untouched), -1 when malformed (400 written). */
+static int query_long(const char *query, const char *key, long min, long max, long *out,
+                      http_resp_t *resp)
+{
+    char v[32];
+    int rc = http_query_get(query, key, v, sizeof v);
+    if (rc == ERR_NOTFOUND)
+        return 0;
+    char *end = v;
+    long x = rc >= 0 ? strtol(v, &end, 10) : 0;
+    if (rc < 0 || *end || end == v || x < min || x > max) {
+        http_error(resp, 400, "%s: must be an integer in [%ld, %ld]", key, min, max);
+        return -1;
+    }
+    *out = x;
+    return 1;
+}
+
 /* ---- genomes and lineage ---- */
 
 static int parse_hash(const char *s, uint8_t h[CRYPTO_HASH_LEN])
@@ -235,16 +256,9 @@ static void lineage_show(coord_t *c, const char *hex, const char *query, http_re
         http_error(resp, 400, "hash: '%.80s' is not 64 hex characters", hex);
         return;
     }
-    char v[32];
     long depth = 8;
-    if (http_query_get(query, "depth", v, sizeof v) >= 0) {
-        char *end;
-        depth = strtol(v, &end, 10);
-        if (*end || end == v || depth < 0 || depth > LINEAGE_MAX_DEPTH) {
-            http_error(resp, 400, "depth: must be an integer in [0, %d]", LINEAGE_MAX_DEPTH);
-            return;
-        }
-    }
+    if (query_long(query, "depth", 0, LINEAGE_MAX_DEPTH, &depth, resp) < 0)
+        return;
     lineage_rec_t r;
     if (store_find_child(c->store, h, &r) != 0) {
         http_error(resp, 404, "no record of genome %s", hex);
@@ -269,16 +283,9 @@ static void on_verify_error(void *arg, uint64_t seq, const char *reason)
 
 static void lineage_verify(coord_t *c, const char *query, http_resp_t *resp)
 {
-    char v[32];
     long replay = 0;
-    if (http_query_get(query, "replay", v, sizeof v) >= 0) {
-        char *end;
-        replay = strtol(v, &end, 10);
-        if (*end || end == v || replay < 0 || replay > 100000) {
-            http_error(resp, 400, "replay: must be an integer in [0, 100000]");
-            return;
-        }
-    }
+    if (query_long(query, "replay", 0, 100000, &replay, resp) < 0)
+        return;
     coord_commit(c); /* verify what has been accepted so far */
     verify_ctx_t ctx = {.errors = json_array()};
     uint64_t checked = 0;
@@ -309,7 +316,8 @@ static void lineage_verify(coord_t *c, const char *query, http_resp_t *resp)
 static void lineage_export(coord_t *c, const char *query, http_resp_t *resp)
 {
     char fmt[16] = "json";
-    if (http_query_get(query, "format", fmt, sizeof fmt) == ERR_TOOBIG ||
+    int frc = http_query_get(query, "format", fmt, sizeof fmt);
+    if ((frc < 0 && frc != ERR_NOTFOUND) ||
         (strcmp(fmt, "json") && strcmp(fmt, "dot"))) {
         http_error(resp, 400, "format: must be json or dot");
         return;
@@ -402,8 +410,14 @@ void api_handle(void *arg, const http_req_t *req, http_resp_t *resp)
     coord_t *c = arg;
     const char *path = req->path;
     int get = !strcmp(req->method, "GET");
+    if (!strcmp(req->method, "HEAD"))
+        get = 1; /* answered as GET; the server drops the body */
     if (!strcmp(path, "/healthz") || !strcmp(path, "/v1/health")) {
         http_json(resp, 200, json_pack("{s:b}", "ok", 1));
+    } else if (!strcmp(path, "/metrics") && get) {
+        coord_metrics(c, resp);
+    } else if ((!strcmp(path, "/ui") || !strcmp(path, "/ui/")) && get) {
+        ui_page(resp);
     } else if (!strcmp(path, "/v1/members") && get) {
         http_json(resp, 200, cluster_members_json(c->gossip));
     } else if (!strcmp(path, "/v1/status") && get) {

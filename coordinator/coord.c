@@ -120,6 +120,7 @@ int coord_commit(coord_t *c)
     uint64_t t0 = mono_us();
     int rc = store_append(c->store, items, c->npending, wall_ms());
     uint64_t us = mono_us() - t0;
+    metrics_hist_observe(&c->commit_hist, (double)us / 1e6);
     if (rc) {
         /* nothing was written; keep the batch and try again next tick */
         c->commit_failures++;

@@ -21,6 +21,7 @@
 #include "gossip.h"
 #include "http.h"
 #include "loop.h"
+#include "metrics.h"
 #include "pop.h"
 #include "store.h"
 #include "work.h"
@@ -75,6 +76,7 @@ typedef struct coord {
     replay_job_t *replay;
     uint64_t last_save_ms;
     uint64_t reissued, discarded_late, recorded, commit_failures;
+    metrics_hist_t commit_hist; /* group commit wall time, seconds (zeroed = default buckets) */
     int64_t commit_timer;
     int stopping;
     int dispatching;
@@ -101,6 +103,16 @@ json_t *scale_status_json(coord_t *c);
 json_t *agents_json(coord_t *c);
 /* POST /v1/agents/NAME/drain: 0, or ERR_NOTFOUND for an unknown agent. */
 int agent_drain(coord_t *c, const char *name, json_t **out);
+
+/* metrics.c: GET /metrics (Prometheus text). coord_metrics_write builds it
+ * from c and a membership snapshot (gst NULL: no gossip families); c->work,
+ * c->store and c->gossip may be NULL (benchmarks). */
+void coord_metrics(coord_t *c, http_resp_t *resp);
+void coord_metrics_write(coord_t *c, const gossip_member_t *mem, int nmem,
+                         const gossip_stats_t *gst, metrics_buf_t *m);
+
+/* ui.c: GET /ui, the dashboard (one self-contained HTML page). */
+void ui_page(http_resp_t *resp);
 
 /* replay.c */
 int replay_start(coord_t *c, int n, uint64_t ticket, json_t *verify);

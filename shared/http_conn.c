@@ -182,7 +182,7 @@ static enum MHD_Result dispatch(http_t *h, struct MHD_Connection *c, const char 
     for (;;) {
         uint64_t now = mono_ms();
         if (now >= deadline) {
-            ret = queue_error(c, 503, "the coordinator did not answer in time");
+            ret = queue_error(c, 503, "the server did not answer in time");
             goto out;
         }
         zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
@@ -252,8 +252,8 @@ enum MHD_Result http_conn_access(void *cls, struct MHD_Connection *c, const char
         if (is_mutating(method) && !auth)
             return queue_error(c, 401,
                                h->has_token ? "missing or invalid bearer token"
-                                            : "no API token is configured on the "
-                                              "coordinator: mutating requests are refused");
+                                            : "no API token is configured on this "
+                                              "server: mutating requests are refused");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             errno = 0;

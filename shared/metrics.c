@@ -120,26 +120,38 @@ static void help_escape(metrics_buf_t *m, const char *s)
     puts_(m, run);
 }
 
+/* Integers exactly, anything else in the shortest form that reads back
+ * the same (0.001, not 0.0010000000000000000208). */
+static void format_value(char b[40], double v)
+{
+    if (isnan(v)) {
+        snprintf(b, 40, "NaN");
+    } else if (isinf(v)) {
+        snprintf(b, 40, v > 0 ? "+Inf" : "-Inf");
+    } else if (v == floor(v) && fabs(v) <= 9007199254740992.0) {
+        snprintf(b, 40, "%.0f", v);
+    } else {
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(b, 40, "%.*g", prec, v);
+            if (strtod(b, NULL) == v)
+                break;
+        }
+    }
+}
+
 static void put_value(metrics_buf_t *m, double v)
 {
     char b[40];
-    if (isnan(v))
-        snprintf(b, sizeof b, "NaN");
-    else if (isinf(v))
-        snprintf(b, sizeof b, v > 0 ? "+Inf" : "-Inf");
-    else if (v == floor(v) && fabs(v) <= 9007199254740992.0)
-        snprintf(b, sizeof b, "%.0f", v);
-    else
-        snprintf(b, sizeof b, "%.17g", v);
+    format_value(b, v);
     puts_(m, b);
 }
 
 void metrics_family(metrics_buf_t *m, const char *name, const char *type, const char *help)
 {
     assert(valid_name(name, 1));
-    assert(type && (!strcmp(type, "counter") || !strcmp(type, "gauge") ||
-                    !strcmp(type, "histogram") || !strcmp(type, "summary") ||
-                    !strcmp(type, "untyped")));
+    assert(type &&
+           (!strcmp(type, "counter") || !strcmp(type, "gauge") || !strcmp(type, "histogram") ||
+            !strcmp(type, "summary") || !strcmp(type, "untyped")));
     puts_(m, "# HELP ");
     puts_(m, name);
     putc_(m, ' ');
@@ -267,16 +279,7 @@ void metrics_hist_write(metrics_buf_t *m, const char *name, const metrics_hist_t
     char le[40];
     for (int i = 0; i < n; i++) {
         cum += h->buckets[i];
-        snprintf(le, sizeof le, "%.17g", b[i]);
-        /* the shortest form that reads back the same: 0.001, not 0.00100000000000000002 */
-        for (int prec = 1; prec < 17; prec++) {
-            char t[40];
-            snprintf(t, sizeof t, "%.*g", prec, b[i]);
-            if (strtod(t, NULL) == b[i]) {
-                memcpy(le, t, strlen(t) + 1);
-                break;
-            }
-        }
+        format_value(le, b[i]);
         sample_extra(m, name, "_bucket", (double)cum, "le", le, ap);
     }
     cum += h->buckets[n];

@@ -22,8 +22,7 @@ void metrics_gossip_from(metrics_buf_t *m, const gossip_member_t *mem, int n,
     metrics_one(m, "petri_gossip_probes_total", "counter", "Direct probes sent.",
                 (double)w->probes);
     metrics_one(m, "petri_gossip_probe_failures_total", "counter",
-                "Probes that got no ack, direct or indirect, in time.",
-                (double)w->probe_failures);
+                "Probes that got no ack, direct or indirect, in time.", (double)w->probe_failures);
     metrics_one(m, "petri_gossip_acks_total", "counter", "Acks received for our probes.",
                 (double)w->acks);
     metrics_one(m, "petri_gossip_indirect_acks_total", "counter",
@@ -34,26 +33,29 @@ void metrics_gossip_from(metrics_buf_t *m, const gossip_member_t *mem, int n,
                 "Times this node raised its incarnation to refute a suspicion.",
                 (double)w->refutations);
     metrics_one(m, "petri_gossip_deaths_declared_total", "counter",
-                "Suspicion timeouts that declared a member dead here.",
-                (double)w->deaths_declared);
+                "Suspicion timeouts that declared a member dead here.", (double)w->deaths_declared);
     metrics_one(m, "petri_gossip_sent_bytes_total", "counter", "Protocol bytes sent.",
                 (double)w->bytes_out);
     metrics_one(m, "petri_gossip_received_bytes_total", "counter", "Protocol bytes received.",
                 (double)w->bytes_in);
     metrics_one(m, "petri_gossip_packets_sent_total", "counter", "Sealed packets sent.",
                 (double)st->sent);
-    metrics_one(m, "petri_gossip_packets_received_total", "counter",
-                "Sealed packets received.", (double)st->received);
+    metrics_one(m, "petri_gossip_packets_received_total", "counter", "Sealed packets received.",
+                (double)st->received);
     metrics_family(m, "petri_gossip_packets_dropped_total", "counter",
                    "Packets dropped, by reason.");
     struct {
         const char *reason;
         uint64_t v;
     } drops[] = {
-        {"send_queue", st->send_dropped}, {"crypto", st->drop_crypto},
-        {"replay", st->drop_replay},      {"size", st->drop_size},
-        {"malformed", w->drop_malformed}, {"version", w->drop_version},
-        {"unknown_type", w->drop_unknown_type}, {"stale", w->drop_stale},
+        {"send_queue", st->send_dropped},
+        {"crypto", st->drop_crypto},
+        {"replay", st->drop_replay},
+        {"size", st->drop_size},
+        {"malformed", w->drop_malformed},
+        {"version", w->drop_version},
+        {"unknown_type", w->drop_unknown_type},
+        {"stale", w->drop_stale},
         {"wrong_target", w->drop_wrong_target},
     };
     for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++)

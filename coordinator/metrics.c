@@ -1,0 +1,241 @@
+/* metrics.c - the coordinator's GET /metrics: Prometheus text built on the
+ * loop thread from the live state (populations, work, store, gossip). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord.h"
+#include "metrics.h"
+
+/* Distinct genomes among p's live members: an open-addressing set of the
+ * first 8 bytes of each hash (BLAKE2b: collisions are negligible). */
+static int pop_diversity(const pop_t *p)
+{
+    size_t n = 0;
+    for (int d = 0; d < p->ndemes; d++)
+        n += (size_t)p->demes[d].n;
+    if (n == 0)
+        return 0;
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint64_t *set = calloc(cap, sizeof *set);
+    if (!set)
+        return -1;
+    int distinct = 0, zero_seen = 0;
+    for (int d = 0; d < p->ndemes; d++)
+        for (int i = 0; i < p->demes[d].n; i++) {
+            uint64_t k;
+            memcpy(&k, p->demes[d].m[i].hash, sizeof k);
+            if (k == 0) { /* 0 marks an empty slot */
+                distinct += !zero_seen;
+                zero_seen = 1;
+                continue;
+            }
+            size_t at = (size_t)(k ^ (k >> 29)) & (cap - 1);
+            while (set[at] && set[at] != k)
+                at = (at + 1) & (cap - 1);
+            if (!set[at]) {
+                set[at] = k;
+                distinct++;
+            }
+        }
+    free(set);
+    return distinct;
+}
+
+/* Evaluations per second over the last ~10 history samples (as the API). */
+static double pop_rate(const pop_t *p)
+{
+    if (p->hist_n < 2)
+        return 0;
+    int last = (p->hist_pos + POP_HISTORY - 1) % POP_HISTORY;
+    int back = p->hist_n < 11 ? p->hist_n - 1 : 10;
+    int first = (last + POP_HISTORY - back) % POP_HISTORY;
+    const pop_sample_t *a = &p->history[first], *b = &p->history[last];
+    if (b->t_ms <= a->t_ms)
+        return 0;
+    return (double)(b->evaluations - a->evaluations) * 1000.0 / (double)(b->t_ms - a->t_ms);
+}
+
+static void populations(metrics_buf_t *m, coord_t *c)
+{
+    struct fam {
+        const char *name, *type, *help;
+    } f[] = {
+        {"petri_population_evaluations_total", "counter", "Children scored (any outcome)."},
+        {"petri_population_ok_evaluations_total", "counter", "Children scored successfully."},
+        {"petri_population_evals_per_second", "gauge",
+         "Evaluation rate over the last ~10 s of history; 0 once finished."},
+        {"petri_population_best_fitness", "gauge",
+         "Best (lowest) fitness ever found; NaN before the first success."},
+        {"petri_population_mean_fitness", "gauge", "Mean fitness of the live members."},
+        {"petri_population_individuals", "gauge", "Live members, over all demes."},
+        {"petri_population_size", "gauge", "Configured population size."},
+        {"petri_population_diversity", "gauge", "Distinct genomes among the live members."},
+        {"petri_population_inflight", "gauge", "Work items of the population in flight."},
+    };
+    enum { NF = sizeof f / sizeof f[0] };
+    double v[COORD_MAX_POPS][NF];
+    for (int i = 0; i < c->npops; i++) {
+        const pop_t *p = c->pops[i];
+        int live = 0, inflight = 0;
+        for (int d = 0; d < p->ndemes; d++) {
+            live += p->demes[d].n;
+            inflight += p->demes[d].inflight;
+        }
+        double rate = p->state == POP_RUNNING ? pop_rate(p) : 0; /* history stops at the end */
+        double row[NF] = {(double)p->evaluations,
+                          (double)p->ok_evaluations,
+                          rate,
+                          isfinite(p->best.fitness) ? p->best.fitness : NAN,
+                          pop_mean_fitness(p),
+                          live,
+                          p->size,
+                          pop_diversity(p),
+                          inflight};
+        memcpy(v[i], row, sizeof row);
+    }
+    for (int k = 0; k < NF; k++) {
+        metrics_family(m, f[k].name, f[k].type, f[k].help);
+        for (int i = 0; i < c->npops; i++)
+            metrics_sample(m, f[k].name, v[i][k], "population", c->pops[i]->name, NULL);
+    }
+    metrics_family(m, "petri_population_state", "gauge",
+                   "1 for the population's current state, 0 for the others.");
+    for (int i = 0; i < c->npops; i++)
+        for (int s = POP_RUNNING; s <= POP_FAILED; s++)
+            metrics_sample(m, "petri_population_state", c->pops[i]->state == s, "population",
+                           c->pops[i]->name, "state", pop_state_str(s), NULL);
+}
+
+static void work(metrics_buf_t *m, coord_t *c)
+{
+    metrics_one(m, "petri_work_queue_depth", "gauge",
+                "Items waiting to be (re-)issued: re-issues, submissions, replays.",
+                (double)c->nreissue);
+    metrics_one(m, "petri_work_reissued_total", "counter",
+                "Items re-issued after an agent was lost or failed them.", (double)c->reissued);
+    metrics_one(m, "petri_lineage_recorded_total", "counter",
+                "Lineage records written by this process since it started.", (double)c->recorded);
+    metrics_one(m, "petri_store_commit_failures_total", "counter",
+                "Group commits that failed (retried on the next tick).",
+                (double)c->commit_failures);
+    metrics_one(m, "petri_work_pending_records", "gauge",
+                "Results accepted and waiting for the next group commit.", (double)c->npending);
+    if (!c->work) {
+        metrics_family(m, "petri_work_results_dropped_total", "counter",
+                       "Results (or frames) dropped, by reason.");
+        metrics_sample(m, "petri_work_results_dropped_total", (double)c->discarded_late, "reason",
+                       "late", NULL);
+        return;
+    }
+    const work_stats_t *ws = work_stats(c->work);
+    metrics_one(m, "petri_work_inflight", "gauge", "Items sent to agents and not answered yet.",
+                (double)work_inflight(c->work));
+    metrics_one(m, "petri_work_results_total", "counter", "Verified results received.",
+                (double)ws->results);
+    metrics_one(m, "petri_work_frames_received_total", "counter",
+                "Frames received on the work socket.", (double)ws->frames_in);
+    metrics_one(m, "petri_work_frames_sent_total", "counter", "Frames sent on the work socket.",
+                (double)ws->frames_out);
+    metrics_family(m, "petri_work_results_dropped_total", "counter",
+                   "Results (or frames) dropped, by reason.");
+    struct {
+        const char *reason;
+        uint64_t v;
+    } drops[] = {
+        {"unsealed", ws->dropped_unsealed},         {"malformed", ws->dropped_malformed},
+        {"bad_signature", ws->dropped_bad_sig},     {"unknown_item", ws->dropped_unknown_item},
+        {"unknown_type", ws->dropped_unknown_type}, {"late", c->discarded_late},
+    };
+    for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++)
+        metrics_sample(m, "petri_work_results_dropped_total", (double)drops[i].v, "reason",
+                       drops[i].reason, NULL);
+    int na = work_agent_count(c->work), live = 0;
+    for (int i = 0; i < na; i++)
+        live += !work_agent_at(c->work, i)->gone;
+    metrics_one(m, "petri_work_agents", "gauge", "Agents with a work session, not gone.", live);
+    struct {
+        const char *name, *help;
+    } af[] = {
+        {"petri_work_agent_vms_ready", "VMs ready, as the agent last announced."},
+        {"petri_work_agent_vms", "VMs the agent runs (its target), as last announced."},
+        {"petri_work_agent_load", "Load the agent last announced (queued+running per VM)."},
+        {"petri_work_agent_inflight", "Items in flight on the agent."},
+    };
+    for (size_t k = 0; k < sizeof af / sizeof af[0]; k++) {
+        metrics_family(m, af[k].name, "gauge", af[k].help);
+        for (int i = 0; i < na; i++) {
+            const work_agent_t *a = work_agent_at(c->work, i);
+            if (a->gone)
+                continue;
+            double v = k == 0   ? a->vms_ready
+                       : k == 1 ? a->vms_total
+                       : k == 2 ? a->load
+                                : a->inflight;
+            metrics_sample(m, af[k].name, v, "agent", a->name, NULL);
+        }
+    }
+}
+
+static void store(metrics_buf_t *m, coord_t *c)
+{
+    metrics_family(m, "petri_store_group_commit_seconds", "histogram",
+                   "Wall time of one group commit (store_append: records, indexes, fsync).");
+    metrics_hist_write(m, "petri_store_group_commit_seconds", &c->commit_hist, NULL);
+    store_stats_t ss;
+    if (!c->store || store_stats(c->store, &ss) != 0)
+        return;
+    metrics_one(m, "petri_lineage_records", "gauge", "Lineage records in the store (head seq).",
+                (double)ss.records);
+    metrics_one(m, "petri_store_genomes", "gauge", "Distinct genomes stored.", (double)ss.genomes);
+    metrics_one(m, "petri_store_size_bytes", "gauge", "Size of the store's data file.",
+                (double)ss.file_bytes);
+    metrics_one(m, "petri_store_used_bytes", "gauge", "Store pages in use, in bytes.",
+                (double)ss.used_bytes);
+    metrics_one(m, "petri_store_map_bytes", "gauge", "Current LMDB map size.",
+                (double)ss.map_bytes);
+    metrics_one(m, "petri_store_fsync_seconds_total", "counter",
+                "Time spent in LMDB commits (the fsyncs) since start.",
+                (double)ss.commit_us_total / 1e6);
+}
+
+void coord_metrics_write(coord_t *c, const gossip_member_t *mem, int nmem,
+                         const gossip_stats_t *gst, metrics_buf_t *m)
+{
+    metrics_family(m, "petri_build_info", "gauge", "Version of this petri binary.");
+    metrics_sample(m, "petri_build_info", 1, "version", PETRI_VERSION, "role", "coordinator", NULL);
+    metrics_one(m, "petri_populations", "gauge", "Populations known to the coordinator.", c->npops);
+    populations(m, c);
+    work(m, c);
+    store(m, c);
+    if (gst)
+        metrics_gossip_from(m, mem, nmem, gst);
+}
+
+void coord_metrics(coord_t *c, http_resp_t *resp)
+{
+    metrics_buf_t m;
+    metrics_init(&m);
+    gossip_member_t *mem = NULL;
+    int n = 0;
+    gossip_stats_t st;
+    if (c->gossip) {
+        n = gossip_members(c->gossip, &mem);
+        gossip_get_stats(c->gossip, &st);
+    }
+    coord_metrics_write(c, mem, n > 0 ? n : 0, c->gossip ? &st : NULL, &m);
+    free(mem);
+    size_t len = 0;
+    char *text = metrics_take(&m, &len);
+    if (!text) {
+        http_error(resp, 500, "out of memory");
+        return;
+    }
+    free(resp->body);
+    resp->status = 200;
+    resp->body = text;
+    resp->body_len = len;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}

@@ -1,0 +1,12 @@
+/* ui.c - GET /ui: the dashboard, one self-contained HTML page kept readable
+ * in coordinator/ui/index.html and embedded as ui_html.c by
+ * coordinator/ui/embed.py (run it after editing the page; a test checks). */
+#include "coord.h"
+
+extern const char ui_html[];
+extern const size_t ui_html_len;
+
+void ui_page(http_resp_t *resp)
+{
+    http_text(resp, 200, "text/html; charset=utf-8", ui_html, ui_html_len);
+}

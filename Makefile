@@ -12,7 +12,7 @@ SHELL := /bin/bash
 # ---- dependencies ---------------------------------------------------------
 DEB_PKGS := build-essential pkg-config libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils \
 	libcmocka-dev erlang-nox erlang-dev libinih-dev libjansson-dev libmicrohttpd-dev \
-	libcurl4-openssl-dev python3 python3-pytest elixir clang-format
+	libcurl4-openssl-dev python3 python3-pytest elixir clang-format prometheus chromium
 PKGS := libzmq libsodium lmdb inih jansson libmicrohttpd libcurl
 PYTHON := /usr/bin/python3
 DEPS_STAMP := build/.deps-ok
@@ -24,6 +24,8 @@ $(DEPS_STAMP):
 	command -v erlc >/dev/null || missing="$$missing erlang"; \
 	command -v elixir >/dev/null || missing="$$missing elixir"; \
 	command -v clang-format >/dev/null || missing="$$missing clang-format"; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	$(PYTHON) -c 'import pytest' 2>/dev/null || missing="$$missing pytest"; \
 	if [ -n "$$missing" ]; then \
 	  echo "petri: missing:$$missing"; \

@@ -63,6 +63,13 @@ void metrics_gossip_from(metrics_buf_t *m, const gossip_member_t *mem, int n,
                        drops[i].reason, NULL);
     metrics_one(m, "petri_gossip_peers_open", "gauge", "Open peer connections.",
                 (double)st->peers_open);
+    /* probe round trips: a summary (count, sum) plus the extremes seen */
+    metrics_family(m, "petri_gossip_probe_rtt_seconds", "summary",
+                   "Round trip of direct probes (ping to ack).");
+    metrics_sample(m, "petri_gossip_probe_rtt_seconds_sum", (double)w->rtt_sum_us / 1e6, NULL);
+    metrics_sample(m, "petri_gossip_probe_rtt_seconds_count", (double)w->rtt_count, NULL);
+    metrics_one(m, "petri_gossip_probe_rtt_max_seconds", "gauge",
+                "Longest direct probe round trip seen.", (double)w->rtt_max_us / 1e6);
     metrics_one(m, "petri_gossip_awareness", "gauge",
                 "Local health multiplier (0 = healthy; higher = slower to suspect others).",
                 (double)w->awareness);

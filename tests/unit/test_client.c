@@ -1,5 +1,5 @@
 /* test_client.c - cmocka tests of the coordinator API client
- * (coordinator/client.c) against the real HTTP server (coordinator/http.c)
+ * (coordinator/client.c) against the real HTTP server (shared/http.c)
  * in the same process: answers, API errors, bodies that are not JSON, the
  * raw variant, the token, aborts, and an unreachable coordinator. */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* test_http.c - cmocka tests of the coordinator's HTTP server
- * (coordinator/http.c): the test's main thread runs the event loop (where
+ * (shared/http.c): the test's main thread runs the event loop (where
  * the handler runs) while a client thread makes real HTTP requests with
  * libcurl or a raw socket. Only statuses, bodies and counts are asserted. */
 #include <arpa/inet.h>

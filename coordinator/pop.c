@@ -631,8 +631,8 @@ static json_t *num_or_null(double v)
 static double evals_per_s(const pop_t *p, uint64_t now_ms)
 {
     /* rate over the history window (up to the last ~10 samples) */
-    if (p->hist_n < 2)
-        return 0;
+    if (p->hist_n < 2 || p->state != POP_RUNNING)
+        return 0; /* a finished population evaluates nothing any more */
     int last = (p->hist_pos + POP_HISTORY - 1) % POP_HISTORY;
     int back = p->hist_n < 11 ? p->hist_n - 1 : 10;
     int first = (last + POP_HISTORY - back) % POP_HISTORY;

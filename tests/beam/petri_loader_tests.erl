@@ -104,3 +104,33 @@ unsafe_test() ->
 
 language_test() ->
     ?assertMatch({error, unsupported, _}, petri_loader:prepare((spec())#{language => 5}, <<>>)).
+
+%% compile/2 (the fast path on OTP 25) builds code that computes exactly what the
+%% compiler's own output computes, including funs, try, guards and recursion.
+compile_matches_compiler_test() ->
+    M = petri_loader_test_slot3,
+    Bodies = ["f(X) -> (X * X + 2 * X) - 1.\n",
+              "f(X) when X > 0 -> case X rem 2 of 0 -> X / 2.5; _ -> abs(X) * 1.5e3 end;\n"
+              "f(X) -> g(X, [1, 2, 3]).\n"
+              "g(X, L) -> lists:sum([X * Y || Y <- L]) + maps:get(a, #{a => X}, 0).\n",
+              "f(X) -> try 10 div (X - 3) catch error:badarith -> -1.0 end + math:sin(X).\n",
+              "f(X) -> F = fun(Y) -> Y * X end, F(3) + h(X, 5).\n"
+              "h(_, 0) -> 0; h(X, N) -> X + h(X, N - 1).\n"],
+    [begin
+         {ok, Forms} = petri_loader:prepare(spec(), src(B)),
+         {ok, Fast} = petri_loader:compile(Forms, M),
+         {ok, M, Slow} = compile:forms(petri_loader:rename(Forms, M), [binary]),
+         ?assertEqual(results(M, Slow), results(M, Fast))
+     end || B <- Bodies].
+
+results(M, Bin) ->
+    _ = code:purge(M),
+    {module, M} = code:load_binary(M, atom_to_list(M), Bin),
+    R = [catch M:f(X) || X <- lists:seq(-5, 5) ++ [0.5, -2.5]],
+    _ = code:purge(M), true = code:delete(M), _ = code:purge(M),
+    R.
+
+compile_error_text_test() ->
+    {ok, Forms} = petri_loader:prepare(spec(), src("f(X) -> X + Y.\n")),
+    ?assertEqual({error, compile_error, <<"line 3: variable 'Y' is unbound">>},
+                 petri_loader:compile(Forms, petri_loader_test_slot3)).

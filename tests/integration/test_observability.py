@@ -154,7 +154,7 @@ def test_metrics_during_run(obs):
     for name, typ in list(types.items()) + list(atypes.items()):
         assert name.startswith("petri_"), name
         assert (typ == "counter") == name.endswith("_total"), (name, typ)
-        assert typ in ("counter", "gauge", "histogram"), (name, typ)
+        assert typ in ("counter", "gauge", "histogram", "summary"), (name, typ)
     for before, after, t in ((s1, s2, types), (a1, a2, atypes)):
         for (name, labels), v in before.items():
             if any(k == "vm" for k, _ in labels):

@@ -24,7 +24,7 @@
 %%     code:load_binary/3, which soft-purges unused old code, when that fails.
 -module(petri_loader).
 
--export([load/3, prepare/2, parse/1, compile_load/2, rename/2, format_error/1]).
+-export([load/3, prepare/2, parse/1, compile/2, compile_load/2, rename/2, format_error/1]).
 
 -define(MAX_SOURCE, 65536).
 -define(MAX_TOKENS, 20000).
@@ -150,14 +150,22 @@ depth(_) -> 0.
 
 %% Renames the module to Slot, compiles and loads it.
 -spec compile_load(forms(), module()) -> ok | error().
-compile_load(Forms0, Slot) ->
+compile_load(Forms, Slot) ->
+    case compile(Forms, Slot) of
+        {ok, Bin} -> load_binary(Slot, Bin);
+        Err -> Err
+    end.
+
+%% Renames the module to Slot and compiles it to a .beam binary (not loaded).
+-spec compile(forms(), module()) -> {ok, binary()} | error().
+compile(Forms0, Slot) ->
     Forms = rename(Forms0, Slot),
     case fast_compile(Forms) of
-        {ok, Bin} -> load_binary(Slot, Bin);
+        {ok, Bin} -> {ok, Bin};
         fallback ->
             case compile:forms(Forms, ?COMPILE_OPTS) of
-                {ok, Slot, Bin} -> load_binary(Slot, Bin);
-                {ok, Slot, Bin, _Warnings} -> load_binary(Slot, Bin);
+                {ok, Slot, Bin} -> {ok, Bin};
+                {ok, Slot, Bin, _Warnings} -> {ok, Bin};
                 {error, Errors, _Warnings} -> {error, compile_error, format_error(Errors)};
                 error -> err(compile_error, "compilation failed", [])
             end

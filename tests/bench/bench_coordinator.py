@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""bench_coordinator.py - what the coordinator costs.
+
+1. Throughput: cluster evaluations per second with ONE local agent (a
+   coordinator + 1 agent with 2 VMs, a population with no target, so it never
+   stops early) over a steady window (evaluations between t=5 s and t=25 s after
+   the population is created), against what the same agent's VMs reach alone:
+   `petri-agent eval --vms 2` over genomes the cluster bred (fetched from the
+   coordinator), measured in the same run. Goal: ratio >= 0.85.
+2. Re-issue latency: in a 2-agent cluster with compressed gossip timings, one
+   agent is killed with SIGKILL mid-run; the time from membership declaring it
+   dead (coordinator log coord.agent_down; GET /v1/members polled) to its
+   in-flight work being re-issued (log work.agent_gone ... reclaimed=N; the
+   "reissued" counter of GET /v1/status). Goal < 1 s.
+
+Prints a table and one JSON line; never fails because of a number.
+Options: --window A,B (default 5,25), --kills N (default 3), --genomes N (2000).
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import benchlib as bl  # noqa: E402
+
+AGENT_EXTRA = {}
+LOGLINE = re.compile(r"^ts=(\S+) level=\w+ event=(\S+) (.*)$")
+
+
+def quadratic(name, size=60, demes=2, max_evals=100000000):
+    return {
+        "name": name, "function": "f/1",
+        "primitives": {"ops": ["+", "-", "*"], "vars": ["X"],
+                       "constants": {"min": -5, "max": 5, "integer": True}},
+        "fitness": {"cases": [{"in": [x], "out": x * x + 2 * x - 1} for x in range(-10, 11)]},
+        "limits": {"timeout_ms": 500, "heap_words": 262144, "reductions": 1000000},
+        "size": size, "demes": demes,
+        "stop": {"target_fitness": None, "max_evaluations": max_evals},
+    }
+
+
+class Cluster:
+    def __init__(self, tmp, name, agents, vms, fast):
+        self.tmp = os.path.join(tmp, name)
+        os.makedirs(self.tmp, exist_ok=True)
+        self.key = bl.new_key()
+        self.token = os.urandom(16).hex()
+        self.gport, self.wport, self.hport = bl.free_port(), bl.free_port(), bl.free_port()
+        self.timings = dict(bl.FAST_GOSSIP) if fast else {}
+        self.n, self.vms = agents, vms
+        self.coord = None
+        self.agents = []
+
+    def start(self):
+        o = {"node.name": "coordinator", "node.data_dir": os.path.join(self.tmp, "coordinator"),
+             "gossip.bind": "127.0.0.1:%d" % self.gport, "work.bind": "127.0.0.1:%d" % self.wport,
+             "http.bind": "127.0.0.1:%d" % self.hport}
+        o.update(self.timings)
+        self.coord_log = os.path.join(self.tmp, "coordinator.log")
+        self.coordf = open(self.coord_log, "ab")
+        self.coord = subprocess.Popen(
+            [bl.PETRI, "coordinator", *bl.opts(o)], stdout=self.coordf, stderr=subprocess.STDOUT,
+            env=bl.clean_env(PETRI_GOSSIP_KEY=self.key, PETRI_HTTP_TOKEN=self.token))
+        for i in range(self.n):
+            extra = {"beam.vms": str(self.vms)}; extra.update(AGENT_EXTRA)
+            extra.update(self.timings)
+            d = bl.Daemon(self.tmp, "agent-%d" % (i + 1), key=self.key, extra=extra,
+                          seeds="127.0.0.1:%d" % self.gport)
+            self.agents.append(d.start())
+        if not bl.wait_for(lambda: len(self.ready_agents()) >= self.n, 60, 0.1):
+            raise RuntimeError("agents not ready; coordinator log:\n"
+                               + open(self.coord_log).read()[-3000:])
+        return self
+
+    def api(self, method, path, body=None):
+        return bl.http(self.hport, method, path, token=self.token, body=body)
+
+    def members(self):
+        st, m = self.api("GET", "/v1/members")
+        return m if st == 200 else []
+
+    def ready_agents(self):
+        return [m for m in self.members() if m.get("role") == "agent"
+                and m.get("status") == "alive" and m.get("meta", {}).get("vms", 0) > 0]
+
+    def evaluations(self, name):
+        st, p = self.api("GET", "/v1/populations/" + name)
+        return p.get("evaluations") if st == 200 else None
+
+    def stop(self):
+        for a in self.agents:
+            a.kill9()
+        if self.coord and self.coord.poll() is None:
+            self.coord.send_signal(signal.SIGTERM)
+            try:
+                self.coord.wait(20)
+            except subprocess.TimeoutExpired:
+                self.coord.kill()
+                self.coord.wait()
+            self.coordf.close()
+
+
+def log_times(path, event):
+    out = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = LOGLINE.match(line.strip())
+            if m and m.group(2) == event:
+                ts = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ")
+                out.append((ts.replace(tzinfo=datetime.timezone.utc).timestamp(), m.group(3)))
+    return out
+
+
+def throughput(tmp, window, ngenomes):
+    c = Cluster(tmp, "tput", 1, 2, fast=True).start()
+    try:
+        st, body = c.api("POST", "/v1/populations", quadratic("bench"))
+        if st != 201:
+            raise RuntimeError("population not created: %s %s" % (st, body))
+        t0 = time.monotonic()
+        marks = {}
+        series = []
+        while time.monotonic() - t0 < window[1] + 0.5:
+            e = c.evaluations("bench")
+            now = time.monotonic() - t0
+            series.append((now, e))
+            for w in window:
+                if w not in marks and now >= w and e is not None:
+                    marks[w] = (now, e)
+            if len(marks) == len(window):
+                break
+            time.sleep(0.05)
+        (ta, ea), (tb, eb) = marks[window[0]], marks[window[1]]
+        rate = (eb - ea) / (tb - ta)
+        c.api("POST", "/v1/populations/bench/stop")
+        # genomes the cluster bred, for the baseline
+        st, recs = c.api("GET", "/v1/lineage/export?format=json")
+        hashes = []
+        seen = set()
+        for r in reversed(recs if st == 200 else []):
+            if r.get("population") == "bench" and r["child"] not in seen:
+                seen.add(r["child"])
+                hashes.append(r["child"])
+            if len(hashes) >= ngenomes:
+                break
+        gdir = os.path.join(tmp, "bred")
+        os.makedirs(gdir, exist_ok=True)
+        paths = []
+        for i, h in enumerate(hashes):
+            st, g = c.api("GET", "/v1/genomes/" + h)
+            if st == 200:
+                p = os.path.join(gdir, "b%05d.erl" % i)
+                with open(p, "w") as f:
+                    f.write(g["source"])
+                paths.append(p)
+    finally:
+        c.stop()
+    return rate, eb, paths
+
+
+def agent_alone(paths, reps=3):
+    """`petri-agent eval --vms 2` over the bred genomes: whole-run and steady rates."""
+    runs = []
+    for _ in range(reps):
+        t0 = time.monotonic()
+        p = subprocess.Popen([bl.AGENT, "eval", "--spec", bl.SPEC, "--vms", "2", *paths],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             env=bl.clean_env())
+        stamps = []
+        for _line in p.stdout:
+            stamps.append(time.monotonic())
+        p.wait()
+        t1 = time.monotonic()
+        n = len(stamps)
+        steady = (n - 1) / (stamps[-1] - stamps[0]) if n > 1 and stamps[-1] > stamps[0] else 0
+        runs.append({"rate": n / (t1 - t0), "steady": steady, "n": n})
+    return runs
+
+
+def reissue(tmp, rep):
+    c = Cluster(tmp, "kill%d" % rep, 2, 1, fast=True).start()
+    try:
+        st, body = c.api("POST", "/v1/populations", quadratic("k", size=90, demes=4))
+        if st != 201:
+            raise RuntimeError("population not created: %s %s" % (st, body))
+        bl.wait_for(lambda: (c.evaluations("k") or 0) > 300, 60, 0.05)
+        st, s0 = c.api("GET", "/v1/status")
+        re0 = s0.get("reissued", 0) if st == 200 else 0
+        victim = c.agents[0]
+        t_kill = time.time()
+        victim.kill9()
+        t_dead = t_re = None
+        end = time.monotonic() + 30
+        while time.monotonic() < end and (t_dead is None or t_re is None):
+            if t_dead is None:
+                for m in c.members():
+                    if m.get("name") == victim.name and m.get("status") == "dead":
+                        t_dead = time.time()
+            if t_re is None:
+                st, s = c.api("GET", "/v1/status")
+                if st == 200 and s.get("reissued", 0) > re0:
+                    t_re = time.time()
+            time.sleep(0.005)
+        time.sleep(0.2)
+        down = [t for t, rest in log_times(c.coord_log, "coord.agent_down")
+                if ("name=%s " % victim.name) in rest + " "]
+        gone = [(t, rest) for t, rest in log_times(c.coord_log, "work.agent_gone")
+                if ("agent=%s " % victim.name) in rest + " "]
+        reclaimed = None
+        if gone:
+            m = re.search(r"reclaimed=(\d+)", gone[0][1])
+            reclaimed = int(m.group(1)) if m else None
+        return {
+            "kill_to_dead_poll_s": (t_dead - t_kill) if t_dead else None,
+            "kill_to_reissued_poll_s": (t_re - t_kill) if t_re else None,
+            "dead_to_reissued_poll_s": (t_re - t_dead) if (t_re and t_dead) else None,
+            "down_to_gone_log_s": (gone[0][0] - down[0]) if (gone and down) else None,
+            "kill_to_down_log_s": (down[0] - t_kill) if down else None,
+            "reclaimed": reclaimed,
+        }
+    finally:
+        c.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--window", default="5,25")
+    ap.add_argument("--kills", type=int, default=3)
+    ap.add_argument("--genomes", type=int, default=2000)
+    a = ap.parse_args()
+    window = [float(x) for x in a.window.split(",")]
+    for f in (bl.AGENT, bl.PETRI):
+        if not os.path.exists(f):
+            print("bench_coordinator: %s is missing (run make)" % f, file=sys.stderr)
+            return 1
+    with bl.TempDir() as tmp:
+        rate, total, paths = throughput(tmp, window, a.genomes)
+        alone = agent_alone(paths) if paths else []
+        kills = [reissue(tmp, i) for i in range(a.kills)]
+    med = bl.median
+    alone_rate = med([r["rate"] for r in alone])
+    alone_steady = med([r["steady"] for r in alone])
+    ms = lambda v: round(v * 1000, 1) if v is not None else None  # noqa: E731
+    print("bench_coordinator: coordinator + 1 agent (2 VMs), steady window t=%g..%g s"
+          % tuple(window))
+    print("%-52s %12s %8s" % ("what", "evals/s", "ratio"))
+    print("%-52s %12.0f %8s" % ("agent alone: petri-agent eval --vms 2, first to last",
+                                alone_steady or 0, "1.00"))
+    print("%-52s %12.0f %8s" % ("agent alone: petri-agent eval --vms 2, whole run",
+                                alone_rate or 0, "-"))
+    r1 = rate / alone_steady if alone_steady else None
+    r2 = rate / alone_rate if alone_rate else None
+    print("%-52s %12.0f %8.2f" % ("cluster: coordinator + 1 agent (breed + evaluate)", rate,
+                                  r1 or 0))
+    print("(%d bred genomes for the baseline, %d evaluations in the cluster run; ratio to the "
+          "whole-run baseline %.2f)" % (len(paths), total, r2 or 0))
+    print("load average at the end: " + " ".join(bl.loadavg()))
+    print()
+    print("re-issue after an agent's death (2 agents, compressed gossip), %d kills, medians:"
+          % a.kills)
+    rows = [("SIGKILL -> members shows dead (poll)", "kill_to_dead_poll_s"),
+            ("SIGKILL -> coord.agent_down (log)", "kill_to_down_log_s"),
+            ("members dead -> reissued counter moves (poll)", "dead_to_reissued_poll_s"),
+            ("coord.agent_down -> work.agent_gone (log)", "down_to_gone_log_s"),
+            ("SIGKILL -> reissued counter moves (poll)", "kill_to_reissued_poll_s")]
+    kout = {}
+    for text, k in rows:
+        v = med([r[k] for r in kills])
+        kout[k] = ms(v)
+        print("  %-52s %10s ms" % (text, kout[k]))
+    print("  items reclaimed per kill: %s" % [r["reclaimed"] for r in kills])
+    print(json.dumps({
+        "bench": "coordinator", "loadavg": bl.loadavg(), "window_s": window, "cluster_rate": round(rate, 1),
+        "alone_rate_steady": round(alone_steady or 0, 1), "alone_rate": round(alone_rate or 0, 1),
+        "ratio": round(r1, 3) if r1 else None, "ratio_whole_run": round(r2, 3) if r2 else None,
+        "goal_ratio": 0.85, "baseline_genomes": len(paths), "reissue_ms": kout,
+        "goal_reissue_ms": 1000, "reclaimed": [r["reclaimed"] for r in kills],
+        "kills": [{k: ms(v) if k != "reclaimed" else v for k, v in r.items()} for r in kills]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

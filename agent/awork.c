@@ -39,7 +39,7 @@ struct awork {
     keyring_t *kr;
     char name[128];
     char endpoint[300];
-    int pipeline;
+    int per_vm; /* items held per ready VM: running, in the VM's pipe, queued */
     int held;
     int draining;
     int min_vms;
@@ -66,7 +66,7 @@ static int credit(const awork_t *w)
 {
     if (w->draining)
         return 0;
-    int c = pool_ready(w->pool) * w->pipeline * 2 - w->held;
+    int c = pool_ready(w->pool) * w->per_vm - w->held;
     return c > 0 ? c : 0;
 }
 
@@ -323,7 +323,7 @@ static int64_t on_hello_timer(loop_t *l, void *arg)
 }
 
 awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *id,
-                   keyring_t *kr, const char *name, int pipeline, int min_vms, char *err,
+                   keyring_t *kr, const char *name, int per_vm, int min_vms, char *err,
                    size_t errlen)
 {
     awork_t *w = calloc(1, sizeof *w);
@@ -336,7 +336,7 @@ awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *i
     w->pool = pool;
     w->id = id;
     w->kr = kr;
-    w->pipeline = pipeline;
+    w->per_vm = per_vm > 0 ? per_vm : 1;
     w->min_vms = min_vms > 0 ? min_vms : 1;
     snprintf(w->name, sizeof w->name, "%s", name);
     wire_buf_init(&w->wb);

@@ -4,7 +4,7 @@
  *
  * Invariants:
  *  1. Backpressure: the agent announces credit = what its ready VMs can
- *     start soon (ready VMs x pipeline x 2) minus the items it holds; the
+ *     start soon (ready VMs x [work] credit_per_vm) minus the items it holds; the
  *     coordinator never sends more.
  *  2. Every item received gets exactly one signed result (a failure status
  *     when breeding or the VM fails), unless the agent stops first.
@@ -23,7 +23,7 @@ typedef struct awork awork_t;
 
 /* pool, identity and keyring are borrowed. */
 awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *id,
-                   keyring_t *kr, const char *name, int pipeline, int min_vms, char *err,
+                   keyring_t *kr, const char *name, int per_vm, int min_vms, char *err,
                    size_t errlen);
 void awork_destroy(awork_t **w);
 

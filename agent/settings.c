@@ -56,6 +56,9 @@ const cfg_opt_t agent_settings[] = {
      "genomes are small programs; bigger sources are refused before any VM sees them"},
     {"agent", "shutdown_grace_ms", CFG_INT, "5000", 0, 600000, 0,
      "on SIGTERM in-flight work gets this long to finish, then fails"},
+    {"work", "credit_per_vm", CFG_INT, "8", 1, 1024, 0,
+     "items held per ready VM: a breed and an eval round trip each, so 8 keep a ~1 ms VM "
+     "busy while results travel, and no more than it starts within milliseconds"},
     {"work", "coordinator", CFG_STR, "", 0, 0, 0,
      "empty = learn the coordinator's work endpoint from gossip; tcp://host:port to pin it"},
     {"metrics", "bind", CFG_ADDR, "", 0, 0, 0,

@@ -188,6 +188,14 @@ test: all
 	@$(MAKE) --no-print-directory unit beam-test fuzz-smoke sim-test integration asan
 	@echo "petri: all suites passed"
 
+# ---- containers and the fault-injection rig (docker/) ----------------------
+images:
+	docker/rig images
+rig-test: images
+	docker/rig test
+rig-bench: images
+	docker/rig bench
+
 # ---- demo and benchmarks ------------------------------------------------------
 demo: all
 	@if [ -x $(COORD_BIN) ]; then $(COORD_BIN) demo; \
@@ -201,5 +209,5 @@ bench: all
 clean:
 	rm -rf build build-asan $(EBIN)
 
-.PHONY: all c beam deps unit beam-test fuzz-smoke sim-test integration asan format format-check \
+.PHONY: images rig-test rig-bench all c beam deps unit beam-test fuzz-smoke sim-test integration asan format format-check \
 	test demo bench clean

@@ -179,6 +179,12 @@ static int64_t on_meta_tick(loop_t *l, void *arg)
 static void on_member(void *arg, const swim_event_t *ev)
 {
     agent_t *a = arg;
+    char idhex[2 * CRYPTO_ID_LEN + 1], from[2 * CRYPTO_ID_LEN + 1] = "-";
+    crypto_hex(ev->m.id, CRYPTO_ID_LEN, idhex);
+    if (ev->from)
+        crypto_hex(ev->from, CRYPTO_ID_LEN, from);
+    log_info("agent.member", "name=%s id=%s event=%s incarnation=%llu from=%s", ev->m.name,
+             idhex, swim_event_str(ev->type), (unsigned long long)ev->m.incarnation, from);
     if (*cfg_str(a->cfg, "work", "coordinator"))
         return; /* pinned */
     json_t *meta = cluster_meta_parse(ev->m.meta, ev->m.metalen);

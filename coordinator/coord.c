@@ -385,8 +385,12 @@ static int64_t on_scale_tick(loop_t *l, void *arg)
 static void on_member(void *arg, const swim_event_t *ev)
 {
     coord_t *c = arg;
-    char idhex[2 * CRYPTO_ID_LEN + 1];
+    char idhex[2 * CRYPTO_ID_LEN + 1], from[2 * CRYPTO_ID_LEN + 1] = "-";
     crypto_hex(ev->m.id, CRYPTO_ID_LEN, idhex);
+    if (ev->from)
+        crypto_hex(ev->from, CRYPTO_ID_LEN, from);
+    log_info("coord.member", "name=%s id=%s event=%s incarnation=%llu from=%s", ev->m.name,
+             idhex, swim_event_str(ev->type), (unsigned long long)ev->m.incarnation, from);
     switch (ev->type) {
     case SWIM_EV_DEAD:
     case SWIM_EV_LEFT:

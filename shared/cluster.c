@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "gossip.h"
@@ -66,11 +67,16 @@ int cluster_work_endpoint(const cfg_t *c, char *out, size_t cap)
     if (cfg_split_addr(cfg_str(c, "work", "bind"), bhost, sizeof bhost, &port) != 0)
         return ERR_CONFIG;
     if (host_of(cfg_str(c, "gossip", "advertise"), host, sizeof host) != 0) {
-        if (host_of(cfg_str(c, "gossip", "bind"), host, sizeof host) != 0 ||
-            strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
-            snprintf(host, sizeof host, "%s",
-                     strcmp(bhost, "0.0.0.0") == 0 || strcmp(bhost, "::") == 0 ? "127.0.0.1"
-                                                                                : bhost);
+        /* as gossip does: a wildcard bind advertises this host's name */
+        if (strcmp(bhost, "0.0.0.0") != 0 && strcmp(bhost, "::") != 0 && strcmp(bhost, "*") != 0)
+            snprintf(host, sizeof host, "%s", bhost);
+        else if (host_of(cfg_str(c, "gossip", "bind"), host, sizeof host) != 0 ||
+                 strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
+                 strcmp(host, "*") == 0) {
+            if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+                snprintf(host, sizeof host, "127.0.0.1");
+            host[sizeof host - 1] = '\0';
+        }
     }
     if (strchr(host, ':'))
         snprintf(out, cap, "tcp://[%s]:%d", host, port);

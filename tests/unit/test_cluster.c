@@ -62,10 +62,17 @@ static void test_keys(void **state)
 static void test_work_endpoint(void **state)
 {
     (void)state;
-    char ep[128];
+    char ep[320];
     cfg_t *c = cfg_new(opts);
+    char host[256], want[300];
+    gethostname(host, sizeof host);
+    snprintf(want, sizeof want, "tcp://%s:7950", host);
+    assert_int_equal(cluster_work_endpoint(c, ep, sizeof ep), 0);
+    assert_string_equal(ep, want); /* wildcard binds advertise the host name */
+    set(c, "work.bind=127.0.0.1:7950");
     assert_int_equal(cluster_work_endpoint(c, ep, sizeof ep), 0);
     assert_string_equal(ep, "tcp://127.0.0.1:7950");
+    set(c, "work.bind=0.0.0.0:7950");
     set(c, "gossip.advertise=10.1.2.3:7946");
     assert_int_equal(cluster_work_endpoint(c, ep, sizeof ep), 0);
     assert_string_equal(ep, "tcp://10.1.2.3:7950");

@@ -185,14 +185,22 @@ format-check:
 	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 test: all
-	@$(MAKE) --no-print-directory unit beam-test fuzz-smoke sim-test integration asan
+	@$(MAKE) --no-print-directory unit beam-test fuzz-smoke sim-test integration asan rig-if-docker
 	@echo "petri: all suites passed"
 
 # ---- containers and the fault-injection rig (docker/) ----------------------
 images:
 	docker/rig images
+RIG_STEPS ?= all
 rig-test: images
-	docker/rig test
+	docker/rig test --steps $(RIG_STEPS)
+# make test runs the rig whenever a Docker engine answers; the 10% loss step is
+# left out there until its false deaths are fixed (`make rig-test` runs it)
+RIG_TEST_STEPS := baseline,kill,pause,partition,scale,drain
+rig-if-docker:
+	@if docker info >/dev/null 2>&1 && command -v docker-compose >/dev/null; then \
+	  $(MAKE) --no-print-directory rig-test RIG_STEPS=$(RIG_TEST_STEPS); \
+	else echo "petri: no Docker engine answers; the container rig is skipped"; fi
 rig-bench: images
 	docker/rig bench
 
@@ -209,5 +217,5 @@ bench: all
 clean:
 	rm -rf build build-asan $(EBIN)
 
-.PHONY: images rig-test rig-bench all c beam deps unit beam-test fuzz-smoke sim-test integration asan format format-check \
+.PHONY: images rig-test rig-bench rig-if-docker all c beam deps unit beam-test fuzz-smoke sim-test integration asan format format-check \
 	test demo bench clean

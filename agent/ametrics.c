@@ -142,17 +142,7 @@ static void handle(void *arg, const http_req_t *req, http_resp_t *resp)
     metrics_buf_t b;
     metrics_init(&b);
     ametrics_write(&b, m->pool, m->work, m->gossip);
-    size_t len = 0;
-    char *text = metrics_take(&b, &len);
-    if (!text) {
-        http_error(resp, 500, "out of memory");
-        return;
-    }
-    free(resp->body);
-    resp->status = 200;
-    resp->body = text;
-    resp->body_len = len;
-    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    metrics_reply(&b, resp);
 }
 
 ametrics_t *ametrics_new(loop_t *l, void *zctx, const char *bind, const pool_t *pool,

@@ -96,21 +96,5 @@ void agent_pool_opts(const cfg_t *c, pool_opts_t *o)
 cfg_t *agent_config_load(const char *path, char **overrides, int noverrides, char *err,
                          size_t errlen)
 {
-    cfg_t *c = cfg_new(agent_settings);
-    if (!c) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    int rc = 0;
-    if (path)
-        rc = cfg_load_file(c, path, err, errlen);
-    if (rc == 0)
-        rc = cfg_load_env(c, NULL, err, errlen);
-    for (int i = 0; rc == 0 && i < noverrides; i++)
-        rc = cfg_set_arg(c, overrides[i], err, errlen);
-    if (rc) {
-        cfg_destroy(&c);
-        return NULL;
-    }
-    return c;
+    return cfg_load_all(agent_settings, path, overrides, noverrides, err, errlen);
 }

@@ -227,15 +227,5 @@ void coord_metrics(coord_t *c, http_resp_t *resp)
     }
     coord_metrics_write(c, mem, n > 0 ? n : 0, c->gossip ? &st : NULL, &m);
     free(mem);
-    size_t len = 0;
-    char *text = metrics_take(&m, &len);
-    if (!text) {
-        http_error(resp, 500, "out of memory");
-        return;
-    }
-    free(resp->body);
-    resp->status = 200;
-    resp->body = text;
-    resp->body_len = len;
-    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    metrics_reply(&m, resp);
 }

@@ -36,17 +36,5 @@ const cfg_opt_t coord_settings[] = {
 
 cfg_t *coord_config_load(const char *path, char **overrides, int n, char *err, size_t errlen)
 {
-    cfg_t *c = cfg_new(coord_settings);
-    if (!c) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    int rc = path ? cfg_load_file(c, path, err, errlen) : 0;
-    if (rc == 0)
-        rc = cfg_load_env(c, NULL, err, errlen);
-    for (int i = 0; rc == 0 && i < n; i++)
-        rc = cfg_set_arg(c, overrides[i], err, errlen);
-    if (rc)
-        cfg_destroy(&c);
-    return c;
+    return cfg_load_all(coord_settings, path, overrides, n, err, errlen);
 }

@@ -481,3 +481,21 @@ void cfg_print(const cfg_t *c, FILE *out)
         }
     }
 }
+
+cfg_t *cfg_load_all(const cfg_opt_t *opts, const char *path, char **overrides, int noverrides,
+                    char *err, size_t errlen)
+{
+    cfg_t *c = cfg_new(opts);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int rc = path ? cfg_load_file(c, path, err, errlen) : 0;
+    if (rc == 0)
+        rc = cfg_load_env(c, NULL, err, errlen);
+    for (int i = 0; rc == 0 && i < noverrides; i++)
+        rc = cfg_set_arg(c, overrides[i], err, errlen);
+    if (rc)
+        cfg_destroy(&c);
+    return c;
+}

@@ -76,6 +76,12 @@ int cfg_set_arg(cfg_t *c, const char *arg, char *err, size_t errlen);
 int cfg_set(cfg_t *c, const char *section, const char *key, const char *value, const char *source,
             char *err, size_t errlen);
 
+/* The whole load of a daemon's settings: defaults, then the file (path may
+ * be NULL), then PETRI_* variables, then the "section.key=value" overrides.
+ * NULL with a message naming the bad key in err. */
+cfg_t *cfg_load_all(const cfg_opt_t *opts, const char *path, char **overrides, int noverrides,
+                    char *err, size_t errlen);
+
 /* Accessors; asserting that (section, key) is in the table with that type
  * (cfg_str serves CFG_STR and CFG_ADDR). Strings live until the option is
  * set again or the cfg is destroyed. */

@@ -2,6 +2,8 @@
  * escaped labels, fixed-bucket histograms (see metrics.h). */
 #include "metrics.h"
 
+#include "http.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
@@ -287,4 +289,19 @@ void metrics_hist_write(metrics_buf_t *m, const char *name, const metrics_hist_t
     sample_extra(m, name, "_sum", h->sum, NULL, NULL, ap);
     sample_extra(m, name, "_count", (double)h->count, NULL, NULL, ap);
     va_end(ap);
+}
+
+void metrics_reply(metrics_buf_t *m, http_resp_t *resp)
+{
+    size_t len = 0;
+    char *text = metrics_take(m, &len);
+    if (!text) {
+        http_error(resp, 500, "out of memory");
+        return;
+    }
+    free(resp->body);
+    resp->status = 200;
+    resp->body = text;
+    resp->body_len = len;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }

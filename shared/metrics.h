@@ -99,4 +99,9 @@ struct gossip_stats;
 void metrics_gossip_from(metrics_buf_t *m, const struct gossip_member *mem, int n,
                          const struct gossip_stats *st);
 
+/* Answers an HTTP request with the text in m (taken; m is then empty):
+ * 200 text/plain in the exposition format, or 500 when out of memory. */
+struct http_resp;
+void metrics_reply(metrics_buf_t *m, struct http_resp *resp);
+
 #endif

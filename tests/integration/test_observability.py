@@ -247,7 +247,7 @@ def test_agent_metrics_match_status(obs):
         assert {"heartbeat", "rss", "protocol", "boot_timeout"} <= causes
         evals = sum(series(s, "petri_agent_evaluations_total").values())
         ok = val(s, "petri_agent_evaluations_total", status="ok")
-        assert evals > 0 and ok > 0
+        # an agent may own no deme (rendezvous placement): totals checked below
         total, total_ok = total + evals, total_ok + ok
         assert types["petri_agent_evaluation_seconds"] == "histogram"
         # every VM-run ok result was timed; +Inf bucket == count
@@ -255,7 +255,7 @@ def test_agent_metrics_match_status(obs):
         assert ok <= n <= evals
         assert val(s, "petri_agent_evaluation_seconds_bucket", le="+Inf") == n
         assert val(s, "petri_agent_load_seconds_count") >= n
-        assert val(s, "petri_agent_evaluation_seconds_sum") > 0
+        assert n == 0 or val(s, "petri_agent_evaluation_seconds_sum") > 0
         # per-VM telemetry from the pongs (a heartbeat a second)
         for vm in pool["vms"]:
             if vm["state"] != "ready":
@@ -274,6 +274,7 @@ def test_agent_metrics_match_status(obs):
         assert val(s, "petri_agent_work_received_total") >= val(s, "petri_agent_work_done_total")
     # the coordinator recorded no more results than the agents produced
     cs, _ = scrape(c.hport)
+    assert total > 0 and total_ok > 0
     assert val(cs, "petri_work_results_total") <= total
     assert val(cs, "petri_population_evaluations_total", population="obs") <= total
 

@@ -25,8 +25,8 @@ typedef struct job {
     uint64_t dseq;
     uint8_t *spec;
     size_t spec_len;
-    int cancelled; /* the channel went away: finish quietly */
-    int language;  /* -1 = the spec's */
+    int cancelled;  /* the channel went away: finish quietly */
+    int language;   /* -1 = the spec's */
     int breed_only; /* replay: return the child unscored */
 } job_t;
 
@@ -322,9 +322,8 @@ static int64_t on_hello_timer(loop_t *l, void *arg)
     return HELLO_EVERY_MS;
 }
 
-awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *id,
-                   keyring_t *kr, const char *name, int per_vm, int min_vms, char *err,
-                   size_t errlen)
+awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *id, keyring_t *kr,
+                   const char *name, int per_vm, int min_vms, char *err, size_t errlen)
 {
     awork_t *w = calloc(1, sizeof *w);
     if (!w) {

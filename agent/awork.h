@@ -22,9 +22,8 @@
 typedef struct awork awork_t;
 
 /* pool, identity and keyring are borrowed. */
-awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *id,
-                   keyring_t *kr, const char *name, int per_vm, int min_vms, char *err,
-                   size_t errlen);
+awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *id, keyring_t *kr,
+                   const char *name, int per_vm, int min_vms, char *err, size_t errlen);
 void awork_destroy(awork_t **w);
 
 /* Connects to the coordinator's work endpoint ("tcp://host:port"); a

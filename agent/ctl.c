@@ -161,14 +161,16 @@ void ctl_destroy(ctl_t **pc)
     *pc = NULL;
 }
 
-int ctl_call(const char *path, const char *cmd, char **args, int nargs, int timeout_ms,
-             int *code, char **body, char *err, size_t errlen)
+int ctl_call(const char *path, const char *cmd, char **args, int nargs, int timeout_ms, int *code,
+             char **body, char *err, size_t errlen)
 {
     *body = NULL;
     struct stat st;
     if (stat(path, &st) != 0) {
-        snprintf(err, errlen, "no agent control socket at %s (is petri-agent running? "
-                 "set [node] run_dir)", path);
+        snprintf(err, errlen,
+                 "no agent control socket at %s (is petri-agent running? "
+                 "set [node] run_dir)",
+                 path);
         return ERR_NOTFOUND;
     }
     void *ctx = zmq_ctx_new();

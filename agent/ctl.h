@@ -25,7 +25,7 @@ void ctl_destroy(ctl_t **c);
 /* Client: sends one request and waits up to timeout_ms for the reply.
  * *body is malloc'd JSON text. 0, ERR_TIMEOUT (is the agent running?), or
  * another error with a message in err. */
-int ctl_call(const char *path, const char *cmd, char **args, int nargs, int timeout_ms,
-             int *code, char **body, char *err, size_t errlen);
+int ctl_call(const char *path, const char *cmd, char **args, int nargs, int timeout_ms, int *code,
+             char **body, char *err, size_t errlen);
 
 #endif

@@ -125,8 +125,9 @@ static json_t *keys_cmd(agent_t *a, char **args, int nargs, int *code)
     uint8_t k[CRYPTO_KEY_LEN];
     if (nargs != 2 || crypto_key_from_b64(args[1], k) != 0) {
         *code = 2;
-        return json_pack("{s:s}", "error", "usage: keys list | install KEY | use KEY | remove KEY "
-                                           "(KEY: base64 of 32 bytes)");
+        return json_pack("{s:s}", "error",
+                         "usage: keys list | install KEY | use KEY | remove KEY "
+                         "(KEY: base64 of 32 bytes)");
     }
     int rc;
     if (!strcmp(args[0], "install"))
@@ -183,8 +184,8 @@ static void on_member(void *arg, const swim_event_t *ev)
     crypto_hex(ev->m.id, CRYPTO_ID_LEN, idhex);
     if (ev->from)
         crypto_hex(ev->from, CRYPTO_ID_LEN, from);
-    log_info("agent.member", "name=%s id=%s event=%s incarnation=%llu from=%s", ev->m.name,
-             idhex, swim_event_str(ev->type), (unsigned long long)ev->m.incarnation, from);
+    log_info("agent.member", "name=%s id=%s event=%s incarnation=%llu from=%s", ev->m.name, idhex,
+             swim_event_str(ev->type), (unsigned long long)ev->m.incarnation, from);
     if (*cfg_str(a->cfg, "work", "coordinator"))
         return; /* pinned */
     json_t *meta = cluster_meta_parse(ev->m.meta, ev->m.metalen);
@@ -208,11 +209,11 @@ static json_t *on_ctl(void *arg, const char *cmd, char **args, int nargs, int *c
     if (strcmp(cmd, "status") == 0 && nargs == 0) {
         char id[2 * CRYPTO_ID_LEN + 1];
         crypto_hex(a->id.id, CRYPTO_ID_LEN, id);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "name", a->name, "id", id,
-                              "version", PETRI_VERSION, "uptime_ms",
-                              (json_int_t)(loop_now(a->loop) - a->started_ms), "pool",
-                              pool_status_json(a->pool), "work", awork_status_json(a->work),
-                              "gossip", cluster_gossip_json(a->gossip));
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "name", a->name, "id", id, "version",
+                      PETRI_VERSION, "uptime_ms", (json_int_t)(loop_now(a->loop) - a->started_ms),
+                      "pool", pool_status_json(a->pool), "work", awork_status_json(a->work),
+                      "gossip", cluster_gossip_json(a->gossip));
         return o;
     }
     *code = 2;
@@ -336,17 +337,16 @@ int agent_daemon_main(int argc, char **argv)
     if (*cfg_str(a.cfg, "work", "coordinator"))
         awork_set_coordinator(a.work, cfg_str(a.cfg, "work", "coordinator"));
     a.metalen = cluster_meta_agent(a.meta, sizeof a.meta, a.id.pk, 0, po.vms, 0, "");
-    a.gossip = gossip_new_from_config(a.loop, a.zctx, a.cfg, a.name, &a.id, a.kr,
-                                      (const uint8_t *)a.meta, a.metalen, on_member, &a, err,
-                                      sizeof err);
+    a.gossip =
+        gossip_new_from_config(a.loop, a.zctx, a.cfg, a.name, &a.id, a.kr, (const uint8_t *)a.meta,
+                               a.metalen, on_member, &a, err, sizeof err);
     if (!a.gossip) {
         char q[600];
         fatal("agent.gossip", "why=%s", log_quote(err, q, sizeof q));
     }
     const char *mbind = cfg_str(a.cfg, "metrics", "bind");
     if (*mbind) {
-        a.metrics = ametrics_new(a.loop, a.zctx, mbind, a.pool, a.work, a.gossip, err,
-                                 sizeof err);
+        a.metrics = ametrics_new(a.loop, a.zctx, mbind, a.pool, a.work, a.gossip, err, sizeof err);
         if (!a.metrics)
             fatal("agent.metrics", "bind=%s why=\"%s\"", mbind, err);
     }

@@ -88,8 +88,7 @@ static void submit_eval(evo_t *e, int i)
 {
     evo_job_t *j = malloc(sizeof *j);
     if (!j || pool_eval(e->os->pool, e->os->spec_wire.data, e->os->spec_wire.len, -1,
-                        (const uint8_t *)e->next[i].src,
-                        e->next[i].len, eval_done, j) != 0) {
+                        (const uint8_t *)e->next[i].src, e->next[i].len, eval_done, j) != 0) {
         free(j);
         e->next[i].status = WIRE_ST_INTERNAL;
         e->next[i].fitness = INFINITY;
@@ -191,7 +190,8 @@ static void breed_into(evo_t *e, int i, const char *op, int p1, int p2)
         lens[np++] = e->pop[p2].len;
     }
     uint64_t seed = splitmix(&e->rng) >> 1;
-    if (pool_breed(e->os->pool, e->os->spec_wire.data, e->os->spec_wire.len, op, seed, parents, lens, np, breed_done, b) != 0) {
+    if (pool_breed(e->os->pool, e->os->spec_wire.data, e->os->spec_wire.len, op, seed, parents,
+                   lens, np, breed_done, b) != 0) {
         free(b);
         e->next[i].fitness = INFINITY;
         e->next[i].src = strdup("");
@@ -220,8 +220,8 @@ static void report(evo_t *e)
     if (e->json) {
         printf("{\"generation\":%d,\"best\":%.6g,\"mean\":%.6g,\"ok\":%d,\"size\":%d,"
                "\"evaluations\":%" PRIu64 ",\"evals_per_s\":%.1f}\n",
-               e->gen, isfinite(e->pop[0].fitness) ? e->pop[0].fitness : -1,
-               ok ? sum / ok : -1, ok, e->n, e->evals, rate);
+               e->gen, isfinite(e->pop[0].fitness) ? e->pop[0].fitness : -1, ok ? sum / ok : -1, ok,
+               e->n, e->evals, rate);
     } else {
         printf("gen %3d  best %10.4g  mean %10.4g  ok %4d/%-4d  evals %7" PRIu64
                "  %7.1f evals/s\n",

@@ -26,8 +26,8 @@ static void usage(FILE *f)
 
 static void print_members(json_t *arr)
 {
-    printf("%-20s %-12s %-22s %-8s %5s %-12s %s\n", "NAME", "ID", "ADDR", "STATUS", "INC",
-           "ROLE", "META");
+    printf("%-20s %-12s %-22s %-8s %5s %-12s %s\n", "NAME", "ID", "ADDR", "STATUS", "INC", "ROLE",
+           "META");
     size_t i;
     json_t *m;
     json_array_foreach(arr, i, m)

@@ -83,8 +83,7 @@ void oneshot_start(oneshot_t *os, common_args_t *a, int want_vms)
         exit(2);
     }
     int lvl = log_level_parse(cfg_str(os->cfg, "log", "level"));
-    log_init("petri-agent", lvl < 0 ? LOG_LVL_WARN : (lvl < LOG_LVL_WARN ? LOG_LVL_WARN : lvl),
-             0);
+    log_init("petri-agent", lvl < 0 ? LOG_LVL_WARN : (lvl < LOG_LVL_WARN ? LOG_LVL_WARN : lvl), 0);
     if (getenv("PETRI_DEBUG"))
         log_init("petri-agent", LOG_LVL_DEBUG, 0);
     pool_opts_t po;
@@ -185,11 +184,16 @@ static void usage_eval(FILE *f)
 }
 
 const struct option common_long[] = {
-    {"config", required_argument, NULL, 'c'}, {"spec", required_argument, NULL, 's'},
-    {"vms", required_argument, NULL, 'V'},    {"help", no_argument, NULL, 'h'},
-    {"op", required_argument, NULL, 'O'},     {"seed", required_argument, NULL, 'S'},
-    {"population", required_argument, NULL, 'P'}, {"generations", required_argument, NULL, 'G'},
-    {"json", no_argument, NULL, 'J'},         {NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, 'c'},
+    {"spec", required_argument, NULL, 's'},
+    {"vms", required_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {"op", required_argument, NULL, 'O'},
+    {"seed", required_argument, NULL, 'S'},
+    {"population", required_argument, NULL, 'P'},
+    {"generations", required_argument, NULL, 'G'},
+    {"json", no_argument, NULL, 'J'},
+    {NULL, 0, NULL, 0},
 };
 
 int cmd_eval(int argc, char **argv)
@@ -246,7 +250,8 @@ int cmd_eval(int argc, char **argv)
         crypto_hex(h, sizeof h, it->hash);
         int lang = spec_language_of_path(it->path);
         (void)cap;
-        rc = pool_eval(os.pool, os.spec_wire.data, os.spec_wire.len, lang, (const uint8_t *)src, len, eval_done, &cbs[i]);
+        rc = pool_eval(os.pool, os.spec_wire.data, os.spec_wire.len, lang, (const uint8_t *)src,
+                       len, eval_done, &cbs[i]);
         free(src);
         if (rc != 0) {
             it->status = WIRE_ST_INTERNAL;
@@ -348,7 +353,9 @@ int cmd_breed(int argc, char **argv)
     int np = argc - optind;
     if (!op || !have_seed || np > 2) {
         fprintf(stderr, "petri-agent breed: %s\n",
-                !op ? "--op is required" : !have_seed ? "--seed is required" : "at most 2 parents");
+                !op          ? "--op is required"
+                : !have_seed ? "--seed is required"
+                             : "at most 2 parents");
         usage_breed(stderr);
         return 2;
     }
@@ -366,7 +373,8 @@ int cmd_breed(int argc, char **argv)
     oneshot_start(&os, &a, 1);
     breed_out_t out = {.os = &os};
     const uint8_t *parents[2] = {(uint8_t *)srcs[0], (uint8_t *)srcs[1]};
-    int rc = pool_breed(os.pool, os.spec_wire.data, os.spec_wire.len, op, seed, parents, lens, np, breed_done, &out);
+    int rc = pool_breed(os.pool, os.spec_wire.data, os.spec_wire.len, op, seed, parents, lens, np,
+                        breed_done, &out);
     if (rc == 0)
         loop_run(os.loop);
     int code = 0;
@@ -389,4 +397,3 @@ int cmd_breed(int argc, char **argv)
     free(srcs[1]);
     return code;
 }
-

@@ -19,8 +19,8 @@ typedef struct oneshot {
     pool_t *pool;
     spec_t *spec;
     wire_buf_t spec_wire; /* the spec, encoded once for every job */
-    int failed;      /* the pool gave up */
-    int interrupted; /* SIGINT/SIGTERM */
+    int failed;           /* the pool gave up */
+    int interrupted;      /* SIGINT/SIGTERM */
 } oneshot_t;
 
 typedef struct common_args {

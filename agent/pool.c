@@ -17,14 +17,14 @@
 #include "wire.h"
 
 #define PIPELINE_MAX 16
-#define STOP_KILL_MS 1000          /* STOP sent -> SIGKILL if still alive */
-#define BACKOFF_RESET_MS 10000     /* a VM that lived this long resets its backoff */
-#define MAX_ATTEMPTS 2             /* a job is retried once if its VM is lost */
+#define STOP_KILL_MS 1000      /* STOP sent -> SIGKILL if still alive */
+#define BACKOFF_RESET_MS 10000 /* a VM that lived this long resets its backoff */
+#define MAX_ATTEMPTS 2         /* a job is retried once if its VM is lost */
 #define ELIXIR_EBIN "/usr/lib/elixir/lib/elixir/ebin"
 
 typedef enum vmst { ST_DOWN, ST_BACKOFF, ST_BOOTING, ST_READY, ST_DRAINING, ST_STOPPING } vmst_t;
-static const char *const st_name[] = {"down", "backoff", "booting", "ready", "draining",
-                                      "stopping"};
+static const char *const st_name[] = {"down",  "backoff",  "booting",
+                                      "ready", "draining", "stopping"};
 
 enum job_kind { JOB_EVAL, JOB_BREED };
 
@@ -91,8 +91,8 @@ struct pool {
 };
 
 const char *const pool_kill_cause_names[POOL_KILL__COUNT] = {
-    "heartbeat", "boot_timeout", "rss", "protocol", "stop_timeout", "scale_down", "pool_failed",
-    "write_failed", "other"};
+    "heartbeat",  "boot_timeout", "rss",          "protocol", "stop_timeout",
+    "scale_down", "pool_failed",  "write_failed", "other"};
 
 /* The cause label of a kill, from the reason kill_slot is given. */
 static int kill_cause(const char *why)
@@ -145,8 +145,8 @@ static void slot_set(slot_t *s, vmst_t st, const char *why)
     if (s->st == st)
         return;
     char q[256];
-    log_info("vm.state", "vm=%d pid=%d from=%s to=%s why=%s", s->index, (int)s->pid,
-             st_name[s->st], st_name[st], log_quote(why, q, sizeof q));
+    log_info("vm.state", "vm=%d pid=%d from=%s to=%s why=%s", s->index, (int)s->pid, st_name[s->st],
+             st_name[st], log_quote(why, q, sizeof q));
     s->st = st;
 }
 
@@ -800,8 +800,8 @@ static void put_spec(wire_buf_t *b, const uint8_t *spec, size_t spec_len, int la
     wire_put_raw(b, spec, spec_len);
     /* layout: function:str (u32 len + bytes) arity:u32 language:u8 ... */
     if (language >= 0 && !b->err && spec_len >= 4) {
-        uint32_t fl = (uint32_t)spec[0] << 24 | (uint32_t)spec[1] << 16 | (uint32_t)spec[2] << 8 |
-                      spec[3];
+        uint32_t fl =
+            (uint32_t)spec[0] << 24 | (uint32_t)spec[1] << 16 | (uint32_t)spec[2] << 8 | spec[3];
         if ((size_t)fl + 9 <= spec_len)
             b->data[at + 4 + fl + 4] = (uint8_t)language;
     }
@@ -970,22 +970,21 @@ json_t *pool_status_json(const pool_t *p)
         recycles += s->recycles;
         kills += s->kills;
         json_array_append_new(
-            vms, json_pack("{s:i, s:s, s:i, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
-                           "s:b, s:I, s:I}",
-                           "index", s->index, "state", st_name[s->st], "pid", (int)s->pid,
-                           "rss_kb", (json_int_t)s->rss_kb, "loads", (json_int_t)s->loads,
-                           "inflight", s->ninflight, "memory_bytes", (json_int_t)s->memory_bytes,
-                           "processes", (json_int_t)s->processes, "atoms", (json_int_t)s->atoms,
-                           "live_sandboxes", (json_int_t)s->live, "pending_purge",
-                           (json_int_t)s->pending_purge, "vm_loads", (json_int_t)s->vm_loads,
-                           "otp", s->otp, "elixir", s->elixir, "restarts",
-                           (json_int_t)s->restarts, "recycles", (json_int_t)s->recycles));
+            vms,
+            json_pack("{s:i, s:s, s:i, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
+                      "s:b, s:I, s:I}",
+                      "index", s->index, "state", st_name[s->st], "pid", (int)s->pid, "rss_kb",
+                      (json_int_t)s->rss_kb, "loads", (json_int_t)s->loads, "inflight",
+                      s->ninflight, "memory_bytes", (json_int_t)s->memory_bytes, "processes",
+                      (json_int_t)s->processes, "atoms", (json_int_t)s->atoms, "live_sandboxes",
+                      (json_int_t)s->live, "pending_purge", (json_int_t)s->pending_purge,
+                      "vm_loads", (json_int_t)s->vm_loads, "otp", s->otp, "elixir", s->elixir,
+                      "restarts", (json_int_t)s->restarts, "recycles", (json_int_t)s->recycles));
     }
     return json_pack("{s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:b}", "vms", vms, "ready",
-                     pool_ready(p), "total", p->target, "queued", (json_int_t)p->queued,
-                     "inflight", (json_int_t)pool_inflight(p), "restarts", (json_int_t)restarts,
-                     "recycles", (json_int_t)recycles, "kills", (json_int_t)kills, "failed",
-                     p->failed);
+                     pool_ready(p), "total", p->target, "queued", (json_int_t)p->queued, "inflight",
+                     (json_int_t)pool_inflight(p), "restarts", (json_int_t)restarts, "recycles",
+                     (json_int_t)recycles, "kills", (json_int_t)kills, "failed", p->failed);
 }
 
 int pool_get_stats(const pool_t *p, pool_stats_t *out, pool_vm_stats_t *vms, int nvms)
@@ -1010,19 +1009,19 @@ int pool_get_stats(const pool_t *p, pool_stats_t *out, pool_vm_stats_t *vms, int
         for (int k = 0; k < POOL_KILL__COUNT; k++)
             out->kills[k] += s->kills_by[k];
         if (n < nvms && (s->vm || s->st != ST_DOWN)) {
-            vms[n++] = (pool_vm_stats_t){.index = s->index,
-                                         .state = st_name[s->st],
-                                         .memory_bytes = s->memory_bytes,
-                                         .rss_bytes = s->rss_kb > 0 ? (uint64_t)s->rss_kb * 1024
-                                                                    : 0,
-                                         .vm_loads = s->vm_loads,
-                                         .evals_ok = s->vm_evals_ok,
-                                         .evals_failed = s->vm_evals_failed,
-                                         .processes = s->processes,
-                                         .atoms = s->atoms,
-                                         .live_sandboxes = s->live,
-                                         .pending_purges = s->pending_purge,
-                                         .inflight = s->ninflight};
+            vms[n++] =
+                (pool_vm_stats_t){.index = s->index,
+                                  .state = st_name[s->st],
+                                  .memory_bytes = s->memory_bytes,
+                                  .rss_bytes = s->rss_kb > 0 ? (uint64_t)s->rss_kb * 1024 : 0,
+                                  .vm_loads = s->vm_loads,
+                                  .evals_ok = s->vm_evals_ok,
+                                  .evals_failed = s->vm_evals_failed,
+                                  .processes = s->processes,
+                                  .atoms = s->atoms,
+                                  .live_sandboxes = s->live,
+                                  .pending_purges = s->pending_purge,
+                                  .inflight = s->ninflight};
         }
     }
     return n;

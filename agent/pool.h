@@ -39,8 +39,8 @@ typedef struct pool_opts {
     const char *erl;         /* erl launcher (name or path) */
     const char *code_path;   /* petri beam ebin */
     const char *elixir_path; /* "" = none, "auto" = detect */
-    int vms;     /* VMs to run at start */
-    int max_vms; /* most VMs the coordinator may ask for (>= vms; 0 = vms) */
+    int vms;                 /* VMs to run at start */
+    int max_vms;             /* most VMs the coordinator may ask for (>= vms; 0 = vms) */
     int slots;
     int pipeline; /* jobs in flight per VM */
     uint32_t heartbeat_interval_ms;
@@ -55,8 +55,8 @@ typedef struct pool_opts {
 } pool_opts_t;
 
 typedef struct pool_result {
-    int status;        /* enum wire_status */
-    double fitness;    /* valid when status == WIRE_ST_OK for evals */
+    int status;     /* enum wire_status */
+    double fitness; /* valid when status == WIRE_ST_OK for evals */
     const char *detail;
     const uint8_t *source; /* bred child (breed jobs), else NULL */
     size_t source_len;

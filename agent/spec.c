@@ -68,8 +68,8 @@ static int get_uint(json_t *obj, const char *where, const char *key, uint64_t mi
     json_t *v = json_object_get(obj, key);
     if (!v)
         return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        (uint64_t)json_integer_value(v) < min || (uint64_t)json_integer_value(v) > max)
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) < min ||
+        (uint64_t)json_integer_value(v) > max)
         return fail(err, errlen, "%s%s: must be an integer in [%llu, %llu]", where, key,
                     (unsigned long long)min, (unsigned long long)max);
     *out = (uint64_t)json_integer_value(v);
@@ -109,8 +109,10 @@ static int parse_function(spec_t *s, json_t *root, char *err, size_t errlen)
     for (const char *p = s->function; *p; p++)
         if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
               (*p >= '0' && *p <= '9')))
-            return fail(err, errlen, "function: name '%s' has a character other than "
-                        "letters, digits and _", s->function);
+            return fail(err, errlen,
+                        "function: name '%s' has a character other than "
+                        "letters, digits and _",
+                        s->function);
     s->arity = (uint32_t)ar;
     return 0;
 }
@@ -143,8 +145,7 @@ static int parse_primitives(spec_t *s, json_t *root, char *err, size_t errlen)
         return rc;
     json_t *ops = json_object_get(p, "ops");
     if (ops) {
-        if (!json_is_array(ops) || json_array_size(ops) == 0 ||
-            json_array_size(ops) > SPEC_MAX_OPS)
+        if (!json_is_array(ops) || json_array_size(ops) == 0 || json_array_size(ops) > SPEC_MAX_OPS)
             return fail(err, errlen, "primitives.ops: must be a list of 1..%d strings",
                         SPEC_MAX_OPS);
         size_t i;
@@ -163,8 +164,10 @@ static int parse_primitives(spec_t *s, json_t *root, char *err, size_t errlen)
     json_t *vars = json_object_get(p, "vars");
     if (vars) {
         if (!json_is_array(vars) || json_array_size(vars) != s->arity)
-            return fail(err, errlen, "primitives.vars: must be a list of %u variable names "
-                        "(one per argument)", s->arity);
+            return fail(err, errlen,
+                        "primitives.vars: must be a list of %u variable names "
+                        "(one per argument)",
+                        s->arity);
         size_t i;
         json_t *o;
         json_array_foreach(vars, i, o)
@@ -173,7 +176,8 @@ static int parse_primitives(spec_t *s, json_t *root, char *err, size_t errlen)
             if (!v || !(v[0] >= 'A' && v[0] <= 'Z'))
                 return fail(err, errlen,
                             "primitives.vars[%zu]: must be an Erlang variable name "
-                            "(starting with an upper-case letter)", i);
+                            "(starting with an upper-case letter)",
+                            i);
             char what[48];
             snprintf(what, sizeof what, "primitives.vars[%zu]", i);
             if ((rc = copy_name(what, v, s->vars[i], err, errlen)))
@@ -291,8 +295,8 @@ static int parse_limits(spec_t *s, json_t *root, char *err, size_t errlen)
 int spec_from_json(json_t *root, const char *const *extra_keys, spec_t **out, char *err,
                    size_t errlen)
 {
-    static const char *const keys[] = {"function", "language", "primitives", "fitness",
-                                       "limits", NULL};
+    static const char *const keys[] = {"function", "language", "primitives",
+                                       "fitness",  "limits",   NULL};
     *out = NULL;
     if (!json_is_object(root))
         return fail(err, errlen, "spec: must be a JSON object");

@@ -253,8 +253,8 @@ static int pipe_pair(int fds[2])
     return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno;
 }
 
-vm_t *vm_spawn(loop_t *l, const vm_spawn_opts_t *o, const vm_callbacks_t *cb, void *arg,
-               char *err, size_t errlen)
+vm_t *vm_spawn(loop_t *l, const vm_spawn_opts_t *o, const vm_callbacks_t *cb, void *arg, char *err,
+               size_t errlen)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, so[2] = {-1, -1}, se[2] = {-1, -1};
     vm_t *vm = calloc(1, sizeof *vm);

@@ -38,8 +38,8 @@ typedef struct vm_callbacks {
 } vm_callbacks_t;
 
 /* Forks and execs the VM. Returns NULL and writes err on failure. */
-vm_t *vm_spawn(loop_t *l, const vm_spawn_opts_t *o, const vm_callbacks_t *cb, void *arg,
-               char *err, size_t errlen);
+vm_t *vm_spawn(loop_t *l, const vm_spawn_opts_t *o, const vm_callbacks_t *cb, void *arg, char *err,
+               size_t errlen);
 /* Closes the pipes and unregisters from the loop; the child then sees EOF
  * and halts. Does not wait. NULL-safe; nulls *vm. */
 void vm_destroy(vm_t **vm);

@@ -38,8 +38,8 @@ static json_t *rec_json(const lineage_rec_t *r)
                      (json_int_t)r->seq, "population", r->population, "deme", (int)r->deme, "dseq",
                      (json_int_t)r->dseq, "child", hash_json(r->child_hash), "parents", parents,
                      "operator", r->op, "seed", (json_int_t)r->seed, "status",
-                     wire_status_str(r->status), "fitness", num_or_null(r->fitness), "agent",
-                     agent, "time_ms", (json_int_t)r->time_ms);
+                     wire_status_str(r->status), "fitness", num_or_null(r->fitness), "agent", agent,
+                     "time_ms", (json_int_t)r->time_ms);
 }
 
 /* ---- populations ---- */
@@ -86,7 +86,8 @@ static void submit_genome(coord_t *c, pop_t *p, const http_req_t *req, http_resp
         return;
     }
     int language = -1;
-    if (lang && (!json_is_string(lang) || (language = spec_language_parse(json_string_value(lang))) < 0)) {
+    if (lang &&
+        (!json_is_string(lang) || (language = spec_language_parse(json_string_value(lang))) < 0)) {
         json_decref(body);
         http_error(resp, 400, "language: must be \"erlang\" or \"elixir\"");
         return;
@@ -220,8 +221,8 @@ static void genome(coord_t *c, const char *hex, http_resp_t *resp)
         if (store_get(c->store, seqs[i], &r) == 0)
             json_array_append_new(recs, rec_json(&r));
     }
-    http_json(resp, 200, json_pack("{s:s, s:s%, s:o}", "hash", hex, "source", src, len, "records",
-                                   recs));
+    http_json(resp, 200,
+              json_pack("{s:s, s:s%, s:o}", "hash", hex, "source", src, len, "records", recs));
     free(src);
 }
 
@@ -242,8 +243,8 @@ static json_t *ancestry(coord_t *c, const uint8_t h[CRYPTO_HASH_LEN], int depth,
         if (depth > 0 && --*budget > 0)
             json_array_append_new(parents, ancestry(c, r.parents[k], depth - 1, budget));
         else
-            json_array_append_new(parents, json_pack("{s:o, s:b}", "hash", hash_json(r.parents[k]),
-                                                     "truncated", 1));
+            json_array_append_new(
+                parents, json_pack("{s:o, s:b}", "hash", hash_json(r.parents[k]), "truncated", 1));
     }
     json_object_set_new(o, "parents", parents);
     return o;
@@ -277,8 +278,8 @@ static void on_verify_error(void *arg, uint64_t seq, const char *reason)
 {
     verify_ctx_t *v = arg;
     if (v->n++ < 1000)
-        json_array_append_new(v->errors, json_pack("{s:I, s:s}", "seq", (json_int_t)seq, "reason",
-                                                   reason));
+        json_array_append_new(v->errors,
+                              json_pack("{s:I, s:s}", "seq", (json_int_t)seq, "reason", reason));
 }
 
 static void lineage_verify(coord_t *c, const char *query, http_resp_t *resp)
@@ -317,8 +318,7 @@ static void lineage_export(coord_t *c, const char *query, http_resp_t *resp)
 {
     char fmt[16] = "json";
     int frc = http_query_get(query, "format", fmt, sizeof fmt);
-    if ((frc < 0 && frc != ERR_NOTFOUND) ||
-        (strcmp(fmt, "json") && strcmp(fmt, "dot"))) {
+    if ((frc < 0 && frc != ERR_NOTFOUND) || (strcmp(fmt, "json") && strcmp(fmt, "dot"))) {
         http_error(resp, 400, "format: must be json or dot");
         return;
     }
@@ -346,8 +346,9 @@ static void lineage_export(coord_t *c, const char *query, http_resp_t *resp)
         http_error(resp, 500, "out of memory");
         return;
     }
-    len += (size_t)snprintf(out + len, cap - len, "digraph lineage {\n  rankdir=LR;\n"
-                                                  "  node [shape=box, fontname=monospace];\n");
+    len += (size_t)snprintf(out + len, cap - len,
+                            "digraph lineage {\n  rankdir=LR;\n"
+                            "  node [shape=box, fontname=monospace];\n");
     for (uint64_t s = 1; s <= head && len < cap - 512; s++) {
         lineage_rec_t r;
         if (store_get(c->store, s, &r) != 0)
@@ -359,8 +360,8 @@ static void lineage_export(coord_t *c, const char *query, http_resp_t *resp)
                                     ch, ch, r.fitness);
         for (int k = 0; k < r.nparents; k++) {
             crypto_hex(r.parents[k], CRYPTO_HASH_LEN, ph);
-            len += (size_t)snprintf(out + len, cap - len, "  \"%.12s\" -> \"%.12s\" [label=\"%s\"];\n",
-                                    ph, ch, r.op);
+            len += (size_t)snprintf(out + len, cap - len,
+                                    "  \"%.12s\" -> \"%.12s\" [label=\"%s\"];\n", ph, ch, r.op);
         }
     }
     len += (size_t)snprintf(out + len, cap - len, "}\n");
@@ -375,12 +376,11 @@ static void status(coord_t *c, http_resp_t *resp)
     const work_stats_t *ws = work_stats(c->work);
     http_json(resp, 200,
               json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "name",
-                        c->name, "version", PETRI_VERSION, "records", (json_int_t)head,
-                        "inflight", (json_int_t)work_inflight(c->work), "reissued",
-                        (json_int_t)c->reissued, "discarded_late", (json_int_t)c->discarded_late,
-                        "queued", (json_int_t)c->nreissue, "work", "results",
-                        (json_int_t)ws->results, "dropped_unsealed",
-                        (json_int_t)ws->dropped_unsealed, "dropped_malformed",
+                        c->name, "version", PETRI_VERSION, "records", (json_int_t)head, "inflight",
+                        (json_int_t)work_inflight(c->work), "reissued", (json_int_t)c->reissued,
+                        "discarded_late", (json_int_t)c->discarded_late, "queued",
+                        (json_int_t)c->nreissue, "work", "results", (json_int_t)ws->results,
+                        "dropped_unsealed", (json_int_t)ws->dropped_unsealed, "dropped_malformed",
                         (json_int_t)ws->dropped_malformed, "dropped_bad_sig",
                         (json_int_t)ws->dropped_bad_sig, "dropped_unknown_item",
                         (json_int_t)ws->dropped_unknown_item));

@@ -23,8 +23,8 @@ static const char help_agent[] =
 
 static void print_scale(const json_t *arr)
 {
-    static const char *const h[] = {"AGENT", "VMS", "RANGE", "TARGET", "INFLIGHT", "LATENCY",
-                                     "REASON"};
+    static const char *const h[] = {"AGENT",    "VMS",     "RANGE", "TARGET",
+                                    "INFLIGHT", "LATENCY", "REASON"};
     cli_table_t *t = cli_table_new(7, h);
     size_t i;
     json_t *e;
@@ -44,8 +44,9 @@ static void print_scale(const json_t *arr)
         snprintf(inflight, sizeof inflight, "%lld",
                  (long long)json_integer_value(json_object_get(e, "inflight")));
         snprintf(lat, sizeof lat, "%.0f ms", json_number_value(json_object_get(e, "latency_ms")));
-        const char *cells[] = {json_string_value(json_object_get(e, "agent")), vms, range, target,
-                               inflight, lat, json_string_value(json_object_get(e, "reason"))};
+        const char *cells[] = {
+            json_string_value(json_object_get(e, "agent")), vms, range, target, inflight, lat,
+            json_string_value(json_object_get(e, "reason"))};
         cli_table_row(t, cells);
     }
     cli_table_print(stdout, t, "");
@@ -108,8 +109,11 @@ static int agent_list(cli_t *c)
                      (long long)json_integer_value(json_object_get(a, "inflight")));
             snprintf(results, sizeof results, "%lld",
                      (long long)json_integer_value(json_object_get(a, "results")));
-            const char *cells[] = {json_string_value(json_object_get(a, "name")), id,
-                                   json_string_value(json_object_get(a, "state")), vms, inflight,
+            const char *cells[] = {json_string_value(json_object_get(a, "name")),
+                                   id,
+                                   json_string_value(json_object_get(a, "state")),
+                                   vms,
+                                   inflight,
                                    results};
             cli_table_row(t, cells);
         }

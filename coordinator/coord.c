@@ -21,9 +21,9 @@
 #include "settings.h"
 #include "util.h"
 
-#define DISPATCH_TICK_MS 100  /* safety net; dispatch mostly runs on events */
-#define SAMPLE_TICK_MS 1000   /* fitness history sampling */
-#define REISSUE_MAX 3         /* internal failures before an item is recorded as such */
+#define DISPATCH_TICK_MS 100 /* safety net; dispatch mostly runs on events */
+#define SAMPLE_TICK_MS 1000  /* fitness history sampling */
+#define REISSUE_MAX 3        /* internal failures before an item is recorded as such */
 #define POP_PREFIX "pop/"
 
 static uint64_t wall_ms(void)
@@ -389,8 +389,8 @@ static void on_member(void *arg, const swim_event_t *ev)
     crypto_hex(ev->m.id, CRYPTO_ID_LEN, idhex);
     if (ev->from)
         crypto_hex(ev->from, CRYPTO_ID_LEN, from);
-    log_info("coord.member", "name=%s id=%s event=%s incarnation=%llu from=%s", ev->m.name,
-             idhex, swim_event_str(ev->type), (unsigned long long)ev->m.incarnation, from);
+    log_info("coord.member", "name=%s id=%s event=%s incarnation=%llu from=%s", ev->m.name, idhex,
+             swim_event_str(ev->type), (unsigned long long)ev->m.incarnation, from);
     switch (ev->type) {
     case SWIM_EV_DEAD:
     case SWIM_EV_LEFT:
@@ -529,8 +529,8 @@ int coord_main(int argc, char **argv)
     loop_signal_add(c.loop, SIGINT, on_signal, &c);
 
     work_callbacks_t wcb = {.result = on_result, .capacity = on_capacity};
-    c.work = work_new(c.loop, c.zctx, cfg_str(c.cfg, "work", "bind"), c.kr, &wcb, &c, err,
-                      sizeof err);
+    c.work =
+        work_new(c.loop, c.zctx, cfg_str(c.cfg, "work", "bind"), c.kr, &wcb, &c, err, sizeof err);
     if (!c.work)
         fatal("coord.work", "why=\"%s\"", err);
     if (cluster_work_endpoint(c.cfg, c.work_endpoint, sizeof c.work_endpoint) != 0)
@@ -538,15 +538,14 @@ int coord_main(int argc, char **argv)
                             "advertise\"");
     char meta[512];
     size_t metalen = cluster_meta_coordinator(meta, sizeof meta, c.id.pk, c.work_endpoint);
-    c.gossip = gossip_new_from_config(c.loop, c.zctx, c.cfg, c.name, &c.id, c.kr,
-                                      (const uint8_t *)meta, metalen, on_member, &c, err,
-                                      sizeof err);
+    c.gossip =
+        gossip_new_from_config(c.loop, c.zctx, c.cfg, c.name, &c.id, c.kr, (const uint8_t *)meta,
+                               metalen, on_member, &c, err, sizeof err);
     if (!c.gossip)
         fatal("coord.gossip", "why=\"%s\"", err);
-    c.http = http_new(c.loop, c.zctx, cfg_str(c.cfg, "http", "bind"),
-                      cfg_str(c.cfg, "http", "token"),
-                      (size_t)cfg_int(c.cfg, "http", "max_body_bytes"), api_handle, &c, err,
-                      sizeof err);
+    c.http =
+        http_new(c.loop, c.zctx, cfg_str(c.cfg, "http", "bind"), cfg_str(c.cfg, "http", "token"),
+                 (size_t)cfg_int(c.cfg, "http", "max_body_bytes"), api_handle, &c, err, sizeof err);
     if (!c.http)
         fatal("coord.http", "why=\"%s\"", err);
     c.commit_timer = loop_timer_add(c.loop, (uint64_t)cfg_int(c.cfg, "store", "commit_interval_ms"),

@@ -104,8 +104,8 @@ static int call(const client_opts_t *o, const char *method, const char *path, co
 {
     long status = 0;
     char err[512];
-    int rc = client_call(o, method, path, body, body ? strlen(body) : 0, &status, out, err,
-                         sizeof err);
+    int rc =
+        client_call(o, method, path, body, body ? strlen(body) : 0, &status, out, err, sizeof err);
     if (rc != 0)
         return rc;
     if (status >= 400) {
@@ -202,11 +202,13 @@ int demo_main(int argc, char **argv)
     snprintf(ddir, sizeof ddir, "node.data_dir=%s/coordinator", dir);
     snprintf(log, sizeof log, "%s/coordinator.log", dir);
     /* compressed gossip timings: a loopback cluster converges in well under a second */
-    char *fast[] = {"-o", "gossip.probe_interval_ms=200", "-o", "gossip.probe_timeout_ms=100",
-                    "-o", "gossip.gossip_interval_ms=50", "-o", "gossip.push_pull_interval_ms=5000"};
+    char *fast[] = {
+        "-o", "gossip.probe_interval_ms=200", "-o", "gossip.probe_timeout_ms=100",
+        "-o", "gossip.gossip_interval_ms=50", "-o", "gossip.push_pull_interval_ms=5000"};
     pid_t pids[DEMO_MAX_AGENTS + 1] = {0};
-    char *cargv[32] = {petri, "coordinator", "-o", ddir, "-o", gbind, "-o", wbind, "-o", hbind,
-                       "-o", "node.name=coordinator", "-o", "log.level=info"};
+    char *cargv[32] = {petri, "coordinator",   "-o", ddir,  "-o", gbind,
+                       "-o",  wbind,           "-o", hbind, "-o", "node.name=coordinator",
+                       "-o",  "log.level=info"};
     int cn = 14;
     for (size_t i = 0; i < sizeof fast / sizeof *fast; i++)
         cargv[cn++] = fast[i];
@@ -224,8 +226,8 @@ int demo_main(int argc, char **argv)
         snprintf(adata[i], sizeof adata[i], "node.data_dir=%s/agent-%d", dir, i + 1);
         snprintf(arun[i], sizeof arun[i], "node.run_dir=%s/agent-%d/run", dir, i + 1);
         snprintf(log, sizeof log, "%s/agent-%d.log", dir, i + 1);
-        char *aargv[40] = {agent, "-o", names[i], "-o", agbind[i], "-o", seeds, "-o", adata[i],
-                           "-o", arun[i], "-o", vmsopt, "-o", "log.level=info"};
+        char *aargv[40] = {agent,    "-o", names[i], "-o", agbind[i], "-o", seeds,           "-o",
+                           adata[i], "-o", arun[i],  "-o", vmsopt,    "-o", "log.level=info"};
         int an = 15;
         for (size_t k = 0; k < sizeof fast / sizeof *fast; k++)
             aargv[an++] = fast[k];
@@ -296,7 +298,8 @@ int demo_main(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &tp);
         double now = tp.tv_sec + tp.tv_nsec / 1e9;
         if (evals != last_evals || strcmp(state, "running") != 0) {
-            double rate = last_evals >= 0 && now > t_last ? (evals - last_evals) / (now - t_last) : 0;
+            double rate =
+                last_evals >= 0 && now > t_last ? (evals - last_evals) / (now - t_last) : 0;
             printf("  %5.1f s  %-8s evaluations %7lld  %6.0f evals/s  best error %-8g mean %.4g\n",
                    now - t_start, state, evals, rate,
                    json_number_value(json_object_get(best, "fitness")),
@@ -309,7 +312,8 @@ int demo_main(int argc, char **argv)
             break;
     }
     if (g_interrupted || strcmp(state, "solved") != 0) {
-        fprintf(stderr, "petri demo: population ended %s\n", g_interrupted ? "(interrupted)" : state);
+        fprintf(stderr, "petri demo: population ended %s\n",
+                g_interrupted ? "(interrupted)" : state);
         json_decref(pop);
         goto out;
     }

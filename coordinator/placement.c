@@ -31,8 +31,8 @@ int place_pick(const place_node_t *nodes, int n, const void *key, size_t keylen)
     for (int i = 0; i < n; i++) {
         double s = place_score(&nodes[i], key, keylen);
         /* ties (practically impossible) go to the smaller id, for determinism */
-        if (s > best_score ||
-            (best >= 0 && s == best_score && memcmp(nodes[i].id, nodes[best].id, PLACE_ID_LEN) < 0)) {
+        if (s > best_score || (best >= 0 && s == best_score &&
+                               memcmp(nodes[i].id, nodes[best].id, PLACE_ID_LEN) < 0)) {
             best = i;
             best_score = s;
         }

@@ -133,8 +133,8 @@ static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
             return rc;
     }
     if (elit >= size / demes)
-        return fail(err, errlen, "elitism: %lld is not smaller than a deme (%lld)",
-                    (long long)elit, (long long)(size / demes));
+        return fail(err, errlen, "elitism: %lld is not smaller than a deme (%lld)", (long long)elit,
+                    (long long)(size / demes));
     p->size = (int)size;
     p->ndemes = (int)demes;
     p->tournament = (int)tour;
@@ -154,8 +154,10 @@ static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
             for (i = 0; i < POP_OPS && strcmp(pop_op_names[i], k) != 0; i++)
                 ;
             if (i == POP_OPS)
-                return fail(err, errlen, "operators.%s: unknown operator (known: crossover, "
-                            "subtree, point, swap, hoist, shrink)", k);
+                return fail(err, errlen,
+                            "operators.%s: unknown operator (known: crossover, "
+                            "subtree, point, swap, hoist, shrink)",
+                            k);
             if (!json_is_number(v) || json_number_value(v) < 0 || !isfinite(json_number_value(v)))
                 return fail(err, errlen, "operators.%s: must be a rate >= 0", k);
             r[i] = json_number_value(v);
@@ -254,7 +256,8 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
         dm->next_dseq = 1;
         dm->reserved_dseq = 0;
         /* seeds are dealt round-robin over the demes */
-        dm->seeds_left = (int)(nseeds / (size_t)p->ndemes + ((size_t)d < nseeds % (size_t)p->ndemes));
+        dm->seeds_left =
+            (int)(nseeds / (size_t)p->ndemes + ((size_t)d < nseeds % (size_t)p->ndemes));
         if (!dm->m) {
             fail(err, errlen, "out of memory");
             pop_destroy(&p);
@@ -521,9 +524,8 @@ static void finish(pop_t *p, int state, const char *why, uint64_t now_ms)
     p->finished_ms = now_ms;
     snprintf(p->state_reason, sizeof p->state_reason, "%s", why);
     p->dirty = 1;
-    log_info("pop.finished", "population=%s state=%s evaluations=%llu best=%g why=\"%s\"",
-             p->name, pop_state_str(state), (unsigned long long)p->evaluations, p->best.fitness,
-             why);
+    log_info("pop.finished", "population=%s state=%s evaluations=%llu best=%g why=\"%s\"", p->name,
+             pop_state_str(state), (unsigned long long)p->evaluations, p->best.fitness, why);
 }
 
 void pop_result(pop_t *p, const work_item_t *it, int status, double fitness,
@@ -682,8 +684,8 @@ json_t *pop_detail_json(const pop_t *p, uint64_t now_ms)
     for (int b = 0; b < 10; b++)
         json_array_append_new(counts, json_integer(bins[b]));
     json_object_set_new(o, "distribution",
-                        json_pack("{s:o, s:o, s:o}", "min", num_or_null(mn), "max",
-                                  num_or_null(mx), "counts", counts));
+                        json_pack("{s:o, s:o, s:o}", "min", num_or_null(mn), "max", num_or_null(mx),
+                                  "counts", counts));
     json_t *hist = json_array();
     for (int k = 0; k < p->hist_n; k++) {
         const pop_sample_t *s =
@@ -732,11 +734,11 @@ json_t *pop_to_json(pop_t *p)
     p->dirty = 0;
     /* next_dseq is saved as the reserved mark: after a restart no dseq that
      * may already have been issued is issued again */
-    return json_pack("{s:O, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "spec", p->spec_json,
-                     "state", p->state, "reason", p->state_reason, "evaluations",
-                     (json_int_t)p->evaluations, "ok_evaluations", (json_int_t)p->ok_evaluations,
-                     "started_ms", (json_int_t)p->started_ms, "finished_ms",
-                     (json_int_t)p->finished_ms, "best", best, "demes", demes);
+    return json_pack("{s:O, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "spec", p->spec_json, "state",
+                     p->state, "reason", p->state_reason, "evaluations", (json_int_t)p->evaluations,
+                     "ok_evaluations", (json_int_t)p->ok_evaluations, "started_ms",
+                     (json_int_t)p->started_ms, "finished_ms", (json_int_t)p->finished_ms, "best",
+                     best, "demes", demes);
 }
 
 static int load_member(member_t *m, json_t *pair, pop_lookup_fn lookup, void *arg)

@@ -35,7 +35,7 @@
 
 #define POP_NAME_MAX 65 /* buffer size; names are 1..48 characters */
 #define POP_OPS 6
-#define POP_HISTORY 600     /* samples kept for the fitness-over-time plot */
+#define POP_HISTORY 600 /* samples kept for the fitness-over-time plot */
 #define POP_DSEQ_RESERVE 1000
 
 enum pop_state { POP_RUNNING, POP_SOLVED, POP_STOPPED, POP_FAILED };

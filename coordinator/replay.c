@@ -64,7 +64,7 @@ static int64_t on_timeout(loop_t *l, void *arg)
 
 static int replayable(const lineage_rec_t *r)
 {
-    static const char *const ops[] = {"point", "swap",  "subtree", "crossover",
+    static const char *const ops[] = {"point", "swap",   "subtree", "crossover",
                                       "hoist", "shrink", "random",  NULL};
     for (const char *const *o = ops; *o; o++)
         if (!strcmp(*o, r->op))
@@ -119,7 +119,8 @@ int replay_start(coord_t *c, int n, uint64_t ticket, json_t *verify)
         int ok = 1;
         for (int k = 0; k < r.nparents && ok; k++) {
             memcpy(it.parent_hash[k], r.parents[k], CRYPTO_HASH_LEN);
-            ok = store_get_genome(c->store, r.parents[k], &it.parent_src[k], &it.parent_len[k]) == 0;
+            ok =
+                store_get_genome(c->store, r.parents[k], &it.parent_src[k], &it.parent_len[k]) == 0;
         }
         if (!ok) {
             work_item_clear(&it);
@@ -160,8 +161,8 @@ void replay_result(coord_t *c, work_item_t *it, const work_result_t *r)
             char why[200];
             snprintf(why, sizeof why, "replay of %s deme %u dseq %llu gave a different child (%s)",
                      e->pop, e->deme, (unsigned long long)e->dseq, wire_status_str(r->status));
-            json_array_append_new(j->errors,
-                                  json_pack("{s:I, s:s}", "seq", (json_int_t)e->seq, "reason", why));
+            json_array_append_new(
+                j->errors, json_pack("{s:I, s:s}", "seq", (json_int_t)e->seq, "reason", why));
         }
         break;
     }

@@ -61,8 +61,8 @@ void scale_tick(coord_t *c)
         if (saturated && running) {
             e->busy_ticks++;
             e->idle_ticks = 0;
-        } else if ((uint32_t)a->inflight + ITEMS_PER_VM <= (a->vms_total - (a->vms_total > 0)) *
-                                                              ITEMS_PER_VM) {
+        } else if ((uint32_t)a->inflight + ITEMS_PER_VM <=
+                   (a->vms_total - (a->vms_total > 0)) * ITEMS_PER_VM) {
             e->idle_ticks++;
             e->busy_ticks = 0;
         } else {
@@ -75,12 +75,12 @@ void scale_tick(coord_t *c)
                      a->vms_total, BUSY_TICKS * SCALE_TICK_MS / 1000, a->latency_ms);
             decide(c, a, e, a->vms_total + 1, why);
         } else if (e->idle_ticks >= IDLE_TICKS && a->vms_total > lo) {
-            snprintf(why, sizeof why, "idle: %d items in flight for %u VMs for %d s",
-                     a->inflight, a->vms_total, IDLE_TICKS * SCALE_TICK_MS / 1000);
+            snprintf(why, sizeof why, "idle: %d items in flight for %u VMs for %d s", a->inflight,
+                     a->vms_total, IDLE_TICKS * SCALE_TICK_MS / 1000);
             decide(c, a, e, a->vms_total - 1, why);
         } else if (e->target == 0) {
-            snprintf(e->reason, sizeof e->reason, "steady at %u VMs (range %u..%u)",
-                     a->vms_total, lo, hi);
+            snprintf(e->reason, sizeof e->reason, "steady at %u VMs (range %u..%u)", a->vms_total,
+                     lo, hi);
         }
     }
 }
@@ -95,11 +95,11 @@ json_t *scale_status_json(coord_t *c)
             continue;
         json_array_append_new(
             arr, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:s, s:I, s:b, s:b}", "agent",
-                           a->name, "vms_ready", (int)a->vms_ready, "vms_total",
-                           (int)a->vms_total, "min_vms", (int)a->min_vms, "max_vms",
-                           (int)a->max_vms, "target", (int)e->target, "inflight", a->inflight,
-                           "latency_ms", a->latency_ms, "reason", e->reason, "decided_ms",
-                           (json_int_t)e->decided_ms, "drained", a->drained, "gone", a->gone));
+                           a->name, "vms_ready", (int)a->vms_ready, "vms_total", (int)a->vms_total,
+                           "min_vms", (int)a->min_vms, "max_vms", (int)a->max_vms, "target",
+                           (int)e->target, "inflight", a->inflight, "latency_ms", a->latency_ms,
+                           "reason", e->reason, "decided_ms", (json_int_t)e->decided_ms, "drained",
+                           a->drained, "gone", a->gone));
     }
     return arr;
 }
@@ -111,14 +111,14 @@ json_t *agents_json(coord_t *c)
         const work_agent_t *a = work_agent_at(c->work, i);
         char id[2 * CRYPTO_ID_LEN + 1];
         crypto_hex(a->id, CRYPTO_ID_LEN, id);
-        const char *state = a->gone ? "gone" : a->drained ? (a->inflight ? "draining" : "drained")
-                                                          : "active";
+        const char *state = a->gone      ? "gone"
+                            : a->drained ? (a->inflight ? "draining" : "drained")
+                                         : "active";
         json_array_append_new(
             arr, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I}", "name", a->name, "id",
                            id, "state", state, "vms_ready", (int)a->vms_ready, "vms_total",
-                           (int)a->vms_total, "inflight", a->inflight, "credit",
-                           work_agent_free(a), "results", (json_int_t)a->results, "rejected",
-                           (json_int_t)a->rejected));
+                           (int)a->vms_total, "inflight", a->inflight, "credit", work_agent_free(a),
+                           "results", (json_int_t)a->results, "rejected", (json_int_t)a->rejected));
     }
     return arr;
 }

@@ -100,8 +100,7 @@ int work_agent_free(const work_agent_t *a)
     return f > 0 ? (int)f : 0;
 }
 
-int work_send(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const pop_t *p, work_item_t *items,
-              int n)
+int work_send(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const pop_t *p, work_item_t *items, int n)
 {
     int ai;
     work_agent_t *a = find_agent(w, id, &ai);
@@ -268,8 +267,7 @@ static void handle_hello(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
     a->load = isfinite(load) ? load : 0;
     a->last_hello_ms = loop_now(w->loop);
     if (first)
-        log_info("work.agent_hello", "agent=%s vms=%u/%u credit=%u", a->name, ready, total,
-                 credit);
+        log_info("work.agent_hello", "agent=%s vms=%u/%u credit=%u", a->name, ready, total, credit);
     if (w->cb.capacity)
         w->cb.capacity(w->arg, a);
 }
@@ -401,8 +399,8 @@ static void on_readable(loop_t *l, short revents, void *arg)
     }
 }
 
-work_t *work_new(loop_t *l, void *zctx, const char *bind, keyring_t *kr,
-                 const work_callbacks_t *cb, void *arg, char *err, size_t errlen)
+work_t *work_new(loop_t *l, void *zctx, const char *bind, keyring_t *kr, const work_callbacks_t *cb,
+                 void *arg, char *err, size_t errlen)
 {
     work_t *w = calloc(1, sizeof *w);
     if (!w) {

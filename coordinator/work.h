@@ -34,8 +34,8 @@ typedef struct work_agent {
     int drained;               /* the operator drained it: no new work */
     double latency_ms;         /* moving average, item sent -> result */
     int saturated;             /* ran out of credit with work waiting, since last asked */
-    uint64_t sent_total; /* items sent to it, ever */
-    uint64_t received;   /* items it said it had received, with `credit` */
+    uint64_t sent_total;       /* items sent to it, ever */
+    uint64_t received;         /* items it said it had received, with `credit` */
     double load;
     int inflight;
     uint64_t last_hello_ms;
@@ -67,8 +67,8 @@ typedef struct work_stats {
 } work_stats_t;
 
 /* kr is borrowed (the daemon may rotate keys in it). */
-work_t *work_new(loop_t *l, void *zctx, const char *bind, keyring_t *kr,
-                 const work_callbacks_t *cb, void *arg, char *err, size_t errlen);
+work_t *work_new(loop_t *l, void *zctx, const char *bind, keyring_t *kr, const work_callbacks_t *cb,
+                 void *arg, char *err, size_t errlen);
 void work_destroy(work_t **w);
 
 /* Sends items of one population to agent id (taking ownership of the items

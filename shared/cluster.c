@@ -22,7 +22,8 @@ int cluster_keys_load(const cfg_t *c, keyring_t *kr, int insecure, char *err, si
     if (*key) {
         uint8_t k[CRYPTO_KEY_LEN];
         if (crypto_key_from_b64(key, k) != 0) {
-            snprintf(err, errlen, "[gossip] key: not a base64 32-byte key (make one with "
+            snprintf(err, errlen,
+                     "[gossip] key: not a base64 32-byte key (make one with "
                      "`petri keygen`)");
             return ERR_CONFIG;
         }
@@ -39,13 +40,14 @@ int cluster_keys_load(const cfg_t *c, keyring_t *kr, int insecure, char *err, si
     if (keyring_count(kr) > 0)
         return 0;
     if (!insecure) {
-        snprintf(err, errlen, "no cluster key: set [gossip] key or [gossip] keyring_file "
+        snprintf(err, errlen,
+                 "no cluster key: set [gossip] key or [gossip] keyring_file "
                  "(`petri keygen` makes one), or start with --insecure for a throwaway cluster");
         return ERR_CONFIG;
     }
     uint8_t zero[CRYPTO_KEY_LEN] = {0};
     log_warn("cluster.insecure", "msg=\"no cluster key: using the well-known insecure key; "
-             "anyone can join and read this cluster\"");
+                                 "anyone can join and read this cluster\"");
     return keyring_add(kr, zero);
 }
 
@@ -100,8 +102,8 @@ size_t cluster_meta_coordinator(char *out, size_t cap, const uint8_t pk[CRYPTO_P
 {
     char b64[CRYPTO_KEY_B64_LEN + 1];
     crypto_key_to_b64(pk, b64);
-    return dump(json_pack("{s:s, s:s, s:s, s:s}", "role", "coordinator", "ver", PETRI_VERSION,
-                          "pk", b64, "work", work_endpoint),
+    return dump(json_pack("{s:s, s:s, s:s, s:s}", "role", "coordinator", "ver", PETRI_VERSION, "pk",
+                          b64, "work", work_endpoint),
                 out, cap);
 }
 

@@ -67,8 +67,9 @@ int main(void)
     mm /= SEEDS;
     qsort(join_ratio, SEEDS, sizeof(double), cmpd);
     qsort(leave_ratio, SEEDS, sizeof(double), cmpd);
-    printf("rebalance: %d agents, %d demes, %d seeds (ratio = fraction moved / ideal; goal <= 1.5)\n",
-           AGENTS, DEMES, SEEDS);
+    printf(
+        "rebalance: %d agents, %d demes, %d seeds (ratio = fraction moved / ideal; goal <= 1.5)\n",
+        AGENTS, DEMES, SEEDS);
     printf("%-22s %8s %8s %8s\n", "event", "mean", "median", "p90");
     printf("%-22s %8.3f %8.3f %8.3f\n", "join (rendezvous)", mj, join_ratio[SEEDS / 2],
            join_ratio[SEEDS * 9 / 10]);

@@ -89,9 +89,8 @@ static void test_pool_with_real_vms(void **state)
     assert_non_null(p);
 
     res_t r = {0};
-    assert_int_equal(pool_eval(p, sw.data, sw.len, -1, (const uint8_t *)good, strlen(good),
-                               on_done, &r),
-                     0);
+    assert_int_equal(
+        pool_eval(p, sw.data, sw.len, -1, (const uint8_t *)good, strlen(good), on_done, &r), 0);
     pump_until(l, &r.n, 1, 30000);
     assert_int_equal(r.n, 1);
     assert_int_equal(r.status, WIRE_ST_OK);
@@ -117,8 +116,8 @@ static void test_pool_with_real_vms(void **state)
 
     /* kill the VM while it holds work: the work is retried on its replacement */
     json_t *st = pool_status_json(p);
-    int pid = (int)json_integer_value(json_object_get(json_array_get(json_object_get(st, "vms"), 0),
-                                                      "pid"));
+    int pid = (int)json_integer_value(
+        json_object_get(json_array_get(json_object_get(st, "vms"), 0), "pid"));
     json_decref(st);
     res_t k = {0};
     pool_eval(p, sw.data, sw.len, -1, (const uint8_t *)good, strlen(good), on_done, &k);
@@ -153,9 +152,9 @@ static void test_pool_with_real_vms(void **state)
     pump_until(l, &stopped, 1, 30000);
     assert_int_equal(stopped, 1);
     assert_int_equal(q.n, 1);
-    assert_int_equal(pool_eval(p, sw.data, sw.len, -1, (const uint8_t *)good, strlen(good),
-                               on_done, &q),
-                     ERR_STATE);
+    assert_int_equal(
+        pool_eval(p, sw.data, sw.len, -1, (const uint8_t *)good, strlen(good), on_done, &q),
+        ERR_STATE);
     pool_destroy(&p);
     loop_destroy(&l);
     wire_buf_free(&sw);

@@ -71,8 +71,8 @@ static void test_fill_then_breed_with_elitism(void **state)
 {
     (void)state;
     char err[256];
-    pop_t *p = make("\"size\":8,\"demes\":1,\"elitism\":1,\"stop\":{\"target_fitness\":null}",
-                    err, sizeof err);
+    pop_t *p = make("\"size\":8,\"demes\":1,\"elitism\":1,\"stop\":{\"target_fitness\":null}", err,
+                    sizeof err);
     assert_non_null(p);
     work_item_t it;
     assert_int_equal(pop_next_item(p, 0, 100, &it), ERR_STATE); /* reserve first */

@@ -80,8 +80,7 @@ static void test_errors_name_the_field(void **state)
                  "fitness.error");
     snprintf(buf, sizeof buf, "{\"function\":\"f/1\",%s,\"limits\":{\"timeout_ms\":0}}", cases);
     expect_error(buf, "limits.timeout_ms");
-    snprintf(buf, sizeof buf, "{\"function\":\"f/1\",%s,\"primitives\":{\"vars\":[\"x\"]}}",
-             cases);
+    snprintf(buf, sizeof buf, "{\"function\":\"f/1\",%s,\"primitives\":{\"vars\":[\"x\"]}}", cases);
     expect_error(buf, "primitives.vars[0]");
     snprintf(buf, sizeof buf,
              "{\"function\":\"f/1\",%s,\"primitives\":{\"constants\":{\"min\":3,\"max\":1}}}",

@@ -123,6 +123,17 @@ compile_matches_compiler_test() ->
          ?assertEqual(results(M, Slow), results(M, Fast))
      end || B <- Bodies].
 
+%% A loaded slot exports only the genome's own functions: module_info/0,1 are
+%% dropped so that code loads stay cheap with many live slots.
+no_module_info_test() ->
+    M = petri_loader_test_slot4,
+    ?assertEqual(ok, petri_loader:load(spec(), src("f(X) -> X + 1.\n"), M)),
+    ?assertEqual(3, M:f(2)),
+    ?assertNot(erlang:function_exported(M, module_info, 0)),
+    ?assertNot(erlang:function_exported(M, module_info, 1)),
+    ?assertError(undef, M:module_info()),
+    _ = code:purge(M), true = code:delete(M), _ = code:purge(M).
+
 results(M, Bin) ->
     _ = code:purge(M),
     {module, M} = code:load_binary(M, atom_to_list(M), Bin),

@@ -26,7 +26,8 @@ typedef enum vmst { ST_DOWN, ST_BACKOFF, ST_BOOTING, ST_READY, ST_DRAINING, ST_S
 static const char *const st_name[] = {"down",  "backoff",  "booting",
                                       "ready", "draining", "stopping"};
 
-enum job_kind { JOB_EVAL, JOB_BREED };
+/* JOB_BREED_EVAL: breed, then score the child in the same VM (one round trip) */
+enum job_kind { JOB_EVAL, JOB_BREED, JOB_BREED_EVAL };
 
 typedef struct job {
     struct job *next;
@@ -120,7 +121,7 @@ static void count_result(pool_t *p, int kind, const pool_result_t *r)
 {
     if (!p || r->status < 0 || r->status >= WIRE_ST__COUNT)
         return;
-    if (kind != JOB_EVAL) {
+    if (kind == JOB_BREED) {
         p->breeds[r->status]++;
         return;
     }
@@ -436,11 +437,13 @@ static int handle_result(slot_t *s, wire_rd_t *r, int kind)
     uint32_t srclen = 0;
     wire_get_u64(r, &req);
     wire_get_u8(r, &status);
-    if (kind == JOB_EVAL) {
+    if (kind == JOB_EVAL || kind == JOB_BREED_EVAL) {
         wire_get_f64(r, &fitness);
         wire_get_str(r, detail, sizeof detail);
         wire_get_u64(r, &load_us);
         wire_get_u64(r, &eval_us);
+        if (kind == JOB_BREED_EVAL)
+            wire_get_bytes(r, &src, &srclen, s->pool->o.max_source_bytes);
     } else {
         wire_get_bytes(r, &src, &srclen, s->pool->o.max_source_bytes);
         wire_get_str(r, detail, sizeof detail);
@@ -449,12 +452,14 @@ static int handle_result(slot_t *s, wire_rd_t *r, int kind)
         return r->err;
     if (status >= WIRE_ST__COUNT)
         return ERR_PROTO;
-    if (kind == JOB_EVAL && status == WIRE_ST_OK && !(isfinite(fitness) && fitness >= 0))
+    if (kind != JOB_BREED && status == WIRE_ST_OK && !(isfinite(fitness) && fitness >= 0))
         return ERR_PROTO;
+    if (kind == JOB_BREED_EVAL && status == WIRE_ST_OK && srclen == 0)
+        return ERR_PROTO; /* scored, but no child */
     job_t *j = take_inflight(s, req, kind);
     if (!j)
         return ERR_PROTO; /* an answer to nothing we asked */
-    if (kind == JOB_EVAL)
+    if (kind == JOB_EVAL || (kind == JOB_BREED_EVAL && srclen > 0))
         s->loads++;
     pool_result_t res = {.status = status,
                          .fitness = status == WIRE_ST_OK ? fitness : NAN,
@@ -523,6 +528,9 @@ static void on_frame(vm_t *vm, const uint8_t *buf, size_t len, void *arg)
             break;
         case WIRE_VM_CHILD:
             rc = s->st == ST_BOOTING ? ERR_STATE : handle_result(s, &r, JOB_BREED);
+            break;
+        case WIRE_VM_BRED:
+            rc = s->st == ST_BOOTING ? ERR_STATE : handle_result(s, &r, JOB_BREED_EVAL);
             break;
         default:
             log_debug("vm.unknown_type", "vm=%d type=%u", s->index, h.type);
@@ -828,14 +836,14 @@ int pool_eval(pool_t *p, const uint8_t *spec, size_t spec_len, int language, con
     return submit(p, JOB_EVAL, done, arg);
 }
 
-int pool_breed(pool_t *p, const uint8_t *spec, size_t spec_len, const char *op, uint64_t seed,
-               const uint8_t *const *parents, const size_t *lens, int nparents, pool_done_fn done,
-               void *arg)
+static int breed(pool_t *p, int kind, const uint8_t *spec, size_t spec_len, const char *op,
+                 uint64_t seed, const uint8_t *const *parents, const size_t *lens, int nparents,
+                 pool_done_fn done, void *arg)
 {
     if (p->stopping || p->failed)
         return ERR_STATE;
     wire_buf_reset(&p->wb);
-    wire_begin(&p->wb, WIRE_VM_BREED, 0, NULL);
+    wire_begin(&p->wb, kind == JOB_BREED ? WIRE_VM_BREED : WIRE_VM_BREED_EVAL, 0, NULL);
     wire_put_u64(&p->wb, 0);
     put_spec(&p->wb, spec, spec_len, -1);
     wire_put_str(&p->wb, op);
@@ -843,7 +851,21 @@ int pool_breed(pool_t *p, const uint8_t *spec, size_t spec_len, const char *op, 
     wire_put_u32(&p->wb, (uint32_t)nparents);
     for (int i = 0; i < nparents; i++)
         wire_put_bytes(&p->wb, parents[i], lens[i]);
-    return submit(p, JOB_BREED, done, arg);
+    return submit(p, kind, done, arg);
+}
+
+int pool_breed(pool_t *p, const uint8_t *spec, size_t spec_len, const char *op, uint64_t seed,
+               const uint8_t *const *parents, const size_t *lens, int nparents, pool_done_fn done,
+               void *arg)
+{
+    return breed(p, JOB_BREED, spec, spec_len, op, seed, parents, lens, nparents, done, arg);
+}
+
+int pool_breed_eval(pool_t *p, const uint8_t *spec, size_t spec_len, const char *op, uint64_t seed,
+                    const uint8_t *const *parents, const size_t *lens, int nparents,
+                    pool_done_fn done, void *arg)
+{
+    return breed(p, JOB_BREED_EVAL, spec, spec_len, op, seed, parents, lens, nparents, done, arg);
 }
 
 static void stop_vms(pool_t *p)

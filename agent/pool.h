@@ -85,6 +85,12 @@ int pool_eval(pool_t *p, const uint8_t *spec, size_t spec_len, int language, con
 int pool_breed(pool_t *p, const uint8_t *spec, size_t spec_len, const char *op, uint64_t seed,
                const uint8_t *const *parents, const size_t *lens, int nparents, pool_done_fn done,
                void *arg);
+/* Breeds and scores the child in one VM request: the result has the eval's
+ * status and fitness (or the breeding failure, fitness NaN) and the child's
+ * source (NULL/0 when breeding failed). Counted as an evaluation. */
+int pool_breed_eval(pool_t *p, const uint8_t *spec, size_t spec_len, const char *op, uint64_t seed,
+                    const uint8_t *const *parents, const size_t *lens, int nparents,
+                    pool_done_fn done, void *arg);
 
 /* Graceful stop: no new work; queued work fails at once; in-flight work gets
  * up to grace_ms to finish; then VMs get STOP, and SIGKILL 1 s later.

@@ -213,13 +213,16 @@ static void add_pending(coord_t *c, const work_item_t *it, const work_result_t *
 
 /* ---- results ---- */
 
+/* One verified result. Dispatch waits for on_results_done: the freed credit
+ * of a whole frame of results goes out as one batch. */
+/* One verified result. Dispatching waits for on_results_done, so the credit a
+ * whole frame of results frees goes out as one batch. */
 static void on_result(void *arg, work_item_t *it, const work_result_t *r)
 {
     coord_t *c = arg;
     if (it->kind == ITEM_REPLAY) {
         replay_result(c, it, r);
         work_item_clear(it);
-        coord_dispatch(c);
         return;
     }
     pop_t *p = coord_find_pop(c, it->pop);
@@ -231,7 +234,6 @@ static void on_result(void *arg, work_item_t *it, const work_result_t *r)
                  log_quote(r->detail, q, sizeof q));
         c->reissued++;
         coord_queue_item(c, it);
-        coord_dispatch(c);
         return;
     }
     uint64_t seq;
@@ -239,7 +241,6 @@ static void on_result(void *arg, work_item_t *it, const work_result_t *r)
         store_has_key(c->store, it->pop, it->deme, it->dseq, &seq) == 0) {
         c->discarded_late++;
         work_item_clear(it);
-        coord_dispatch(c);
         return;
     }
     add_pending(c, it, r);
@@ -252,7 +253,11 @@ static void on_result(void *arg, work_item_t *it, const work_result_t *r)
         coord_save_pop(c, p);
     }
     work_item_clear(it);
-    coord_dispatch(c);
+}
+
+static void on_results_done(void *arg)
+{
+    coord_dispatch(arg);
 }
 
 static void on_capacity(void *arg, const work_agent_t *a)
@@ -528,7 +533,8 @@ int coord_main(int argc, char **argv)
     loop_signal_add(c.loop, SIGTERM, on_signal, &c);
     loop_signal_add(c.loop, SIGINT, on_signal, &c);
 
-    work_callbacks_t wcb = {.result = on_result, .capacity = on_capacity};
+    work_callbacks_t wcb = {
+        .result = on_result, .capacity = on_capacity, .results_done = on_results_done};
     c.work =
         work_new(c.loop, c.zctx, cfg_str(c.cfg, "work", "bind"), c.kr, &wcb, &c, err, sizeof err);
     if (!c.work)

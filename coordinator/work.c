@@ -272,11 +272,13 @@ static void handle_hello(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
         w->cb.capacity(w->arg, a);
 }
 
-static void handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *r)
+/* One RESULT item of a WIRE_WORK_RESULT frame. Returns 0, or the reader's
+ * error (the rest of the frame cannot be read then). */
+static int handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *r)
 {
     char pop[POP_NAME_MAX + 16], detail[512];
-    uint32_t deme = 0, credit = 0;
-    uint64_t dseq = 0, received = 0;
+    uint32_t deme = 0;
+    uint64_t dseq = 0;
     uint8_t status = 0;
     double fitness = NAN;
     const uint8_t *src = NULL;
@@ -290,12 +292,10 @@ static void handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t 
     wire_get_str(r, detail, sizeof detail);
     wire_get_bytes(r, &src, &len, 1u << 20);
     wire_get_raw(r, res.sig, sizeof res.sig);
-    wire_get_u32(r, &credit);
-    wire_get_u64(r, &received);
     if (r->err || status >= WIRE_ST__COUNT) {
         w->st.dropped_malformed++;
         log_warn("work.malformed_result", "why=\"%s\"", err_str(r->err ? r->err : ERR_PROTO));
-        return;
+        return r->err ? r->err : ERR_PROTO;
     }
     work_agent_t *a = find_agent(w, id, NULL);
     ssize_t fi = find_flight(w, pop, deme, dseq);
@@ -304,11 +304,7 @@ static void handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t 
         w->st.dropped_unknown_item++;
         log_debug("work.stale_result", "population=%s deme=%u dseq=%llu", pop, deme,
                   (unsigned long long)dseq);
-        if (a && credit <= 100000 && received >= a->received) {
-            a->credit = credit;
-            a->received = received;
-        }
-        return;
+        return 0;
     }
     crypto_hash(src, len, res.child_hash);
     if (attest_verify(a->pk, pop, deme, dseq, res.child_hash, status, fitness, res.sig) != 0) {
@@ -316,7 +312,7 @@ static void handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t 
         a->rejected++;
         log_warn("work.bad_signature", "agent=%s population=%s deme=%u dseq=%llu", a->name, pop,
                  deme, (unsigned long long)dseq);
-        return;
+        return 0;
     }
     work_item_t it = w->fl[fi].it;
     double lat = (double)(loop_now(w->loop) - w->fl[fi].sent_ms);
@@ -325,10 +321,6 @@ static void handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t 
     if (a->inflight > 0)
         a->inflight--;
     a->results++;
-    if (credit <= 100000 && received >= a->received) {
-        a->credit = credit;
-        a->received = received;
-    }
     w->st.results++;
     res.status = status;
     res.fitness = status == WIRE_ST_OK ? fitness : NAN;
@@ -337,6 +329,34 @@ static void handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t 
     res.len = len;
     res.agent = a;
     w->cb.result(w->arg, &it, &res);
+    return 0;
+}
+
+/* A WIRE_WORK_RESULT frame: the agent's credit, then its finished items. A
+ * malformed item ends the frame (nothing after it can be read); the items
+ * before it count. */
+static void handle_results(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *r)
+{
+    uint32_t credit = 0, n = 0;
+    uint64_t received = 0;
+    wire_get_u32(r, &credit);
+    wire_get_u64(r, &received);
+    wire_get_count(r, &n, 4096, 4 + 4 + 8 + 1 + 8 + 4 + 4 + CRYPTO_SIG_LEN);
+    if (r->err) {
+        w->st.dropped_malformed++;
+        log_warn("work.malformed_result", "why=\"%s\"", err_str(r->err));
+        return;
+    }
+    work_agent_t *a = find_agent(w, id, NULL);
+    if (a && credit <= 100000 && received >= a->received) {
+        a->credit = credit;
+        a->received = received;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (handle_result(w, id, r) != 0)
+            break;
+    if (w->cb.results_done)
+        w->cb.results_done(w->arg);
 }
 
 static void on_readable(loop_t *l, short revents, void *arg)
@@ -391,7 +411,7 @@ static void on_readable(loop_t *l, short revents, void *arg)
         } else if (h.type == WIRE_WORK_HELLO) {
             handle_hello(w, id, &r);
         } else if (h.type == WIRE_WORK_RESULT) {
-            handle_result(w, id, &r);
+            handle_results(w, id, &r);
         } else {
             w->st.dropped_unknown_type++;
         }

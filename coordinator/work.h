@@ -59,6 +59,8 @@ typedef struct work_callbacks {
     void (*result)(void *arg, work_item_t *item, const work_result_t *r);
     /* An agent said hello or announced new credit. */
     void (*capacity)(void *arg, const work_agent_t *a);
+    /* After the results of one frame (optional): the time to dispatch. */
+    void (*results_done)(void *arg);
 } work_callbacks_t;
 
 typedef struct work_stats {

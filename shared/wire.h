@@ -65,6 +65,15 @@ enum wire_type {
     WIRE_VM_CHILD = 7,
     /* agent -> VM: stop now (the VM halts with status 0). Empty payload. */
     WIRE_VM_STOP = 8,
+    /* agent -> VM: derive a child and score it at once, in one slot (one
+     * round trip instead of BREED then EVAL). Fields as WIRE_VM_BREED. */
+    WIRE_VM_BREED_EVAL = 9,
+    /* VM -> agent, answer to BREED_EVAL.
+     * req_id:u64  status:u8  fitness:f64  detail:str  load_us:u64
+     * eval_us:u64 (as WIRE_VM_RESULT: the child's evaluation, or the
+     * breeding failure with fitness NaN)  source:bytes (the child; empty
+     * when breeding failed) */
+    WIRE_VM_BRED = 10,
 
     /* ---- gossip (shared/swim*): 100-199, see swim.h ---- */
     /* The header's sender is the sending member's id. Every gossip payload
@@ -115,11 +124,11 @@ enum wire_type {
      *        language:u8 (255 = the spec's)
      * kind 2 = breed only: the result carries the child, unscored (replay) */
     WIRE_WORK_BATCH = 201,
-    /* agent -> coordinator: one finished item.
-     * population:str deme:u32 dseq:u64 status:u8 fitness:f64 detail:str
-     * source:bytes (the child; empty if breeding failed)
-     * sig:64 raw (Ed25519 over attest_result(...), see attest.h)
-     * credit:u32  received:u64 (as in WIRE_WORK_HELLO) */
+    /* agent -> coordinator: finished items, collected for a few ms.
+     * credit:u32  received:u64 (as in WIRE_WORK_HELLO)  items:list<RESULT>
+     * RESULT = population:str deme:u32 dseq:u64 status:u8 fitness:f64
+     *          detail:str source:bytes (the child; empty if breeding failed)
+     *          sig:64 raw (Ed25519 over attest_result(...), see attest.h) */
     WIRE_WORK_RESULT = 202,
     /* coordinator -> agent: scaling and draining decisions.
      * target_vms:u32 (0 = keep)  drain:u8 */

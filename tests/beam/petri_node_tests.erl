@@ -82,6 +82,26 @@ worker_down_test() ->
     {[R], [], _} = petri_node:handle_worker_down(W, {boom, {false, false}}, S2),
     ?assertMatch({result, 4, internal, nan, <<"worker died: boom">>, 0, 0}, decode(R)).
 
+%% BREED_EVAL takes a slot like EVAL and answers with BRED (child + result).
+breed_eval_test() ->
+    S0 = st(1),
+    {[], [{breed_eval, 6, _, {<<"point">>, 3, [?SRC]}, K}], S1} =
+        petri_node:handle_frame(frame({breed_eval, 6, spec(), <<"point">>, 3, [?SRC]}), S0),
+    %% the only slot is busy: the next request waits
+    {[], [], S2} = petri_node:handle_frame(frame({breed_eval, 7, spec(), <<"point">>, 4, [?SRC]}), S1),
+    W = spawn(fun() -> ok end),
+    S3 = add_worker(W, {breed_eval, 6, K}, S2),
+    {[R], Acts, S4} = petri_node:handle_done(W, {{{ok, 2.0, <<>>, 10, 5}, <<"child">>}, {true, false}}, S3),
+    ?assertMatch({bred, 6, ok, 2.0, <<>>, 10, 5, <<"child">>}, decode(R)),
+    ?assertMatch([{breed_eval, 7, _, {<<"point">>, 4, [?SRC]}, K}], Acts),
+    W2 = spawn(fun() -> ok end),
+    S5 = add_worker(W2, {breed_eval, 7, K}, S4),
+    {[R2], [], _} = petri_node:handle_worker_down(W2, {boom, {true, false}}, S5),
+    ?assertMatch({bred, 7, internal, nan, <<"worker died: boom">>, 0, 0, <<>>}, decode(R2)),
+    %% a bad spec is answered at once
+    {[R3], [], _} = petri_node:handle_frame(frame({breed_eval, 8, (spec())#{error => 9}, <<"point">>, 1, [?SRC]}), S0),
+    ?assertMatch({bred, 8, unsupported, nan, _, 0, 0, <<>>}, decode(R3)).
+
 %% The real worker: load + score in a slot, then the breed path.
 real_worker_test() ->
     Self = self(),
@@ -94,6 +114,19 @@ real_worker_test() ->
     receive {'DOWN', MRef, _, _, normal} -> ok end,
     {Pid2, _} = spawn_monitor(petri_node, worker, [Self, {breed, 2}, spec(), {<<"random">>, 5, []}]),
     receive {petri_done, Pid2, {ok, Child, <<>>}} -> ?assertMatch(<<"-module(genome).", _/binary>>, Child) end,
+    %% breed then score in one worker; a parent that does not parse fails the breeding
+    {Pid3, _} = spawn_monitor(petri_node, worker, [Self, {breed_eval, 3, Slot}, spec(),
+                                                   {<<"point">>, 5, [?SRC]}]),
+    receive {petri_done, Pid3, {{{ok, F, <<>>, _, _}, Child3}, {true, true}}} ->
+            ?assert(is_float(F)),
+            ?assertMatch(<<"-module(genome).", _/binary>>, Child3)
+    end,
+    _ = code:purge(petri_slots:module(Slot)),
+    {Pid4, _} = spawn_monitor(petri_node, worker, [Self, {breed_eval, 4, Slot}, spec(),
+                                                   {<<"point">>, 5, [<<"-module(">>]}]),
+    receive {petri_done, Pid4, {{{parse_error, nan, D, 0, 0}, <<>>}, {true, false}}} ->
+            ?assertMatch(<<"parent 1", _/binary>>, D)
+    end,
     M = petri_slots:module(Slot),
     _ = code:purge(M), true = code:delete(M), _ = code:purge(M).
 

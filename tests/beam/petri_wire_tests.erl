@@ -23,6 +23,9 @@ roundtrip_test_() ->
             {breed, 15, spec(), <<"random">>, 0, []},
             {child, 14, ok, <<"src">>, <<>>},
             {child, 16, unsupported, <<>>, <<"unknown operator">>},
+            {breed_eval, 17, spec(), <<"point">>, 5, [<<"p">>]},
+            {bred, 17, ok, 2.5, <<>>, 30, 40, <<"child src">>},
+            {bred, 18, parse_error, nan, <<"parent 1: line 2">>, 0, 0, <<>>},
             stop],
     [?_test(roundtrip(M)) || M <- Msgs].
 

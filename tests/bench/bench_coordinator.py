@@ -7,6 +7,12 @@
    the population is created), against what the same agent's VMs reach alone:
    `petri-agent eval --vms 2` over genomes the cluster bred (fetched from the
    coordinator), measured in the same run. Goal: ratio >= 0.85.
+   Wall-clock rates swing with the machine's load, so the bench also counts
+   CPU: coordinator + agent + VMs (utime+stime, VMs that ended included via
+   the agent's cutime/cstime) per evaluation in the window, against
+   `petri-agent eval`'s CPU per genome (RUSAGE_CHILDREN, the cost of a
+   1-genome run, i.e. VM boot, subtracted). Their quotient is the ratio the
+   cluster reaches when the host's cores are not shared with anything else.
 2. Re-issue latency: in a 2-agent cluster with compressed gossip timings, one
    agent is killed with SIGKILL mid-run; the time from membership declaring it
    dead (coordinator log coord.agent_down; GET /v1/members polled) to its
@@ -21,6 +27,7 @@ import datetime
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -107,6 +114,27 @@ class Cluster:
             self.coordf.close()
 
 
+def tree_ticks(pids, parent=None):
+    """CPU ticks of pids, plus parent's reaped children (cutime + cstime)."""
+    total = 0
+    for pid in pids:
+        t = bl.cpu_ticks(pid)
+        total += t or 0
+    if parent:
+        try:
+            with open("/proc/%d/stat" % parent) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[13]) + int(fields[14])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def cluster_ticks(c):
+    ag = c.agents[0]
+    return tree_ticks([c.coord.pid, ag.proc.pid] + ag.vm_pids(), parent=ag.proc.pid)
+
+
 def log_times(path, event):
     out = []
     with open(path, errors="replace") as f:
@@ -133,12 +161,13 @@ def throughput(tmp, window, ngenomes):
             series.append((now, e))
             for w in window:
                 if w not in marks and now >= w and e is not None:
-                    marks[w] = (now, e)
+                    marks[w] = (now, e, cluster_ticks(c))
             if len(marks) == len(window):
                 break
             time.sleep(0.05)
-        (ta, ea), (tb, eb) = marks[window[0]], marks[window[1]]
+        (ta, ea, ca), (tb, eb, cb) = marks[window[0]], marks[window[1]]
         rate = (eb - ea) / (tb - ta)
+        cpu_ms = (cb - ca) * 1000.0 / os.sysconf("SC_CLK_TCK") / max(1, eb - ea)
         c.api("POST", "/v1/populations/bench/stop")
         # genomes the cluster bred, for the baseline
         st, recs = c.api("GET", "/v1/lineage/export?format=json")
@@ -162,13 +191,14 @@ def throughput(tmp, window, ngenomes):
                 paths.append(p)
     finally:
         c.stop()
-    return rate, eb, paths
+    return rate, eb, paths, cpu_ms
 
 
 def agent_alone(paths, reps=3):
     """`petri-agent eval --vms 2` over the bred genomes: whole-run and steady rates."""
     runs = []
     for _ in range(reps):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
         p = subprocess.Popen([bl.AGENT, "eval", "--spec", bl.SPEC, "--vms", "2", *paths],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -178,10 +208,24 @@ def agent_alone(paths, reps=3):
             stamps.append(time.monotonic())
         p.wait()
         t1 = time.monotonic()
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         n = len(stamps)
         steady = (n - 1) / (stamps[-1] - stamps[0]) if n > 1 and stamps[-1] > stamps[0] else 0
-        runs.append({"rate": n / (t1 - t0), "steady": steady, "n": n})
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        runs.append({"rate": n / (t1 - t0), "steady": steady, "n": n, "cpu_s": cpu})
     return runs
+
+
+def boot_cpu(path, reps=3):
+    """CPU seconds of `petri-agent eval --vms 2` over one genome: the fixed cost."""
+    out = []
+    for _ in range(reps):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([bl.AGENT, "eval", "--spec", bl.SPEC, "--vms", "2", path],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=bl.clean_env())
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
+    return bl.median(out)
 
 
 def reissue(tmp, rep):
@@ -241,12 +285,15 @@ def main():
             print("bench_coordinator: %s is missing (run make)" % f, file=sys.stderr)
             return 1
     with bl.TempDir() as tmp:
-        rate, total, paths = throughput(tmp, window, a.genomes)
+        rate, total, paths, cpu_cluster = throughput(tmp, window, a.genomes)
         alone = agent_alone(paths) if paths else []
+        boot = boot_cpu(paths[0]) if paths else 0.0
         kills = [reissue(tmp, i) for i in range(a.kills)]
     med = bl.median
     alone_rate = med([r["rate"] for r in alone])
     alone_steady = med([r["steady"] for r in alone])
+    cpu_alone = med([(r["cpu_s"] - boot) * 1000.0 / max(1, r["n"] - 1) for r in alone])
+    cpu_ratio = cpu_alone / cpu_cluster if cpu_cluster else None
     ms = lambda v: round(v * 1000, 1) if v is not None else None  # noqa: E731
     print("bench_coordinator: coordinator + 1 agent (2 VMs), steady window t=%g..%g s"
           % tuple(window))
@@ -261,6 +308,9 @@ def main():
                                   r1 or 0))
     print("(%d bred genomes for the baseline, %d evaluations in the cluster run; ratio to the "
           "whole-run baseline %.2f)" % (len(paths), total, r2 or 0))
+    print("CPU per evaluation (all processes): agent alone %.2f ms (VM boot %.2f s subtracted), "
+          "cluster %.2f ms; ratio on otherwise idle cores %.2f"
+          % (cpu_alone or 0, boot, cpu_cluster or 0, cpu_ratio or 0))
     print("load average at the end: " + " ".join(bl.loadavg()))
     print()
     print("re-issue after an agent's death (2 agents, compressed gossip), %d kills, medians:"
@@ -280,7 +330,11 @@ def main():
         "bench": "coordinator", "loadavg": bl.loadavg(), "window_s": window, "cluster_rate": round(rate, 1),
         "alone_rate_steady": round(alone_steady or 0, 1), "alone_rate": round(alone_rate or 0, 1),
         "ratio": round(r1, 3) if r1 else None, "ratio_whole_run": round(r2, 3) if r2 else None,
-        "goal_ratio": 0.85, "baseline_genomes": len(paths), "reissue_ms": kout,
+        "goal_ratio": 0.85, "baseline_genomes": len(paths),
+        "cpu_ms_per_eval": {"alone": round(cpu_alone, 3) if cpu_alone else None,
+                            "cluster": round(cpu_cluster, 3) if cpu_cluster else None,
+                            "alone_boot_s": round(boot, 3)},
+        "cpu_ratio": round(cpu_ratio, 3) if cpu_ratio else None, "reissue_ms": kout,
         "goal_reissue_ms": 1000, "reclaimed": [r["reclaimed"] for r in kills],
         "kills": [{k: ms(v) if k != "reclaimed" else v for k, v in r.items()} for r in kills]}))
     return 0

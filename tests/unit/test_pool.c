@@ -105,6 +105,24 @@ static void test_pool_with_real_vms(void **state)
     assert_int_equal(b.status, WIRE_ST_OK);
     assert_non_null(strstr(b.src, "f(X) ->"));
 
+    /* breed and score in one request: the child's source and its fitness */
+    res_t be = {0};
+    assert_int_equal(
+        pool_breed_eval(p, sw.data, sw.len, "point", 7, parents, lens, 1, on_done, &be), 0);
+    pump_until(l, &be.n, 1, 30000);
+    assert_int_equal(be.status, WIRE_ST_OK);
+    assert_true(be.fitness >= 0);
+    assert_string_equal(be.src, b.src); /* same parents, operator and seed: same child */
+    /* a parent that does not parse: the breeding's status, no child */
+    res_t bad = {0};
+    const uint8_t *junk[1] = {(const uint8_t *)"-module("};
+    size_t jlen[1] = {8};
+    assert_int_equal(
+        pool_breed_eval(p, sw.data, sw.len, "point", 7, junk, jlen, 1, on_done, &bad), 0);
+    pump_until(l, &bad.n, 1, 30000);
+    assert_int_equal(bad.status, WIRE_ST_PARSE_ERROR);
+    assert_string_equal(bad.src, "");
+
     /* over the source cap: answered at once, no VM involved */
     res_t big = {0};
     char *huge = malloc(70000);

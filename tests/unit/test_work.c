@@ -89,26 +89,39 @@ static void hello(fixture_t *f, uint32_t credit)
     wire_buf_free(&b);
 }
 
-static void result(fixture_t *f, keyring_t *kr, uint64_t dseq, const char *src, int bad_sig)
+/* Appends one RESULT item (population "p", deme 0) to b. */
+static void put_item(fixture_t *f, wire_buf_t *b, uint64_t dseq, const char *src, int bad_sig)
 {
     uint8_t h[CRYPTO_HASH_LEN], sig[CRYPTO_SIG_LEN];
     crypto_hash(src, strlen(src), h);
     assert_int_equal(attest_sign(&f->agent, "p", 0, dseq, h, WIRE_ST_OK, 3.0, sig), 0);
     if (bad_sig)
         sig[5] ^= 1;
+    wire_put_str(b, "p");
+    wire_put_u32(b, 0);
+    wire_put_u64(b, dseq);
+    wire_put_u8(b, WIRE_ST_OK);
+    wire_put_f64(b, 3.0);
+    wire_put_str(b, "");
+    wire_put_bytes(b, src, strlen(src));
+    wire_put_raw(b, sig, sizeof sig);
+}
+
+/* A WIRE_WORK_RESULT frame with n items (credit 4, received 1). */
+static void begin_results(fixture_t *f, wire_buf_t *b, uint32_t n)
+{
+    wire_buf_init(b);
+    wire_begin(b, WIRE_WORK_RESULT, 0, f->agent.id);
+    wire_put_u32(b, 4);
+    wire_put_u64(b, 1);
+    wire_put_u32(b, n);
+}
+
+static void result(fixture_t *f, keyring_t *kr, uint64_t dseq, const char *src, int bad_sig)
+{
     wire_buf_t b;
-    wire_buf_init(&b);
-    wire_begin(&b, WIRE_WORK_RESULT, 0, f->agent.id);
-    wire_put_str(&b, "p");
-    wire_put_u32(&b, 0);
-    wire_put_u64(&b, dseq);
-    wire_put_u8(&b, WIRE_ST_OK);
-    wire_put_f64(&b, 3.0);
-    wire_put_str(&b, "");
-    wire_put_bytes(&b, src, strlen(src));
-    wire_put_raw(&b, sig, sizeof sig);
-    wire_put_u32(&b, 4);
-    wire_put_u64(&b, 1);
+    begin_results(f, &b, 1);
+    put_item(f, &b, dseq, src, bad_sig);
     send_frame(f, kr, &b);
     wire_buf_free(&b);
 }
@@ -227,10 +240,61 @@ static void test_credit_result_and_every_drop(void **state)
     keyring_destroy(&other);
 }
 
+/* Several results in one frame: a bad item is dropped alone; a truncated one
+ * ends the frame but keeps the items before it. */
+static void test_results_frame(void **state)
+{
+    fixture_t *f = *state;
+    hello(f, 8);
+    pump(f, 300);
+    work_item_t items[4];
+    assert_int_equal(pop_reserve(f->pop, 0), 1);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pop_next_item(f->pop, 0, 8, &items[i]), 0);
+    uint64_t d[4];
+    for (int i = 0; i < 4; i++)
+        d[i] = items[i].dseq;
+    assert_int_equal(work_send(f->w, f->agent.id, f->pop, items, 4), 0);
+
+    wire_buf_t b;
+    begin_results(f, &b, 3);
+    put_item(f, &b, d[0], "-module(a).", 1); /* bad signature: dropped alone */
+    put_item(f, &b, d[1], "-module(b).", 0);
+    put_item(f, &b, d[2], "-module(c).", 0);
+    send_frame(f, f->kr, &b);
+    wire_buf_free(&b);
+    pump(f, 300);
+    const work_stats_t *st = work_stats(f->w);
+    assert_int_equal(f->results, 2);
+    assert_int_equal(st->dropped_bad_sig, 1);
+    assert_int_equal(work_inflight(f->w), 2);
+
+    /* announces 2 items, holds 1 and one torn before its signature */
+    begin_results(f, &b, 2);
+    put_item(f, &b, d[3], "-module(d).", 0);
+    wire_put_str(&b, "p");
+    wire_put_u32(&b, 0);
+    wire_put_u64(&b, d[0]);
+    wire_put_u8(&b, WIRE_ST_OK);
+    wire_put_f64(&b, 1.0);
+    wire_put_str(&b, "");
+    char big[120];
+    memset(big, 'x', sizeof big);
+    wire_put_bytes(&b, big, sizeof big);
+    send_frame(f, f->kr, &b);
+    wire_buf_free(&b);
+    pump(f, 300);
+    assert_int_equal(f->results, 3);
+    assert_int_equal(f->last_item.dseq, d[3]);
+    assert_int_equal(st->dropped_malformed, 1);
+    assert_int_equal(work_inflight(f->w), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_credit_result_and_every_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_results_frame, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

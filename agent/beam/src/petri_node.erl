@@ -6,11 +6,12 @@
 %%  1. The port owner never parses, compiles, loads or runs a genome: it
 %%     decodes, allocates slots, spawns workers and encodes replies. It runs at
 %%     high priority, so PING is answered while genomes compile or run.
-%%  2. Every EVAL gets exactly one RESULT and every BREED one CHILD, with its
-%%     req_id, in completion order (the agent pipelines requests). A worker that
-%%     dies without answering yields status internal.
-%%  3. Slots (petri_slots) are only handed to one worker at a time; an EVAL that
-%%     finds no free slot waits in a queue and triggers a purge batch at once.
+%%  2. Every EVAL gets exactly one RESULT, every BREED one CHILD and every
+%%     BREED_EVAL one BRED, with its req_id, in completion order (the agent
+%%     pipelines requests). A worker that dies without answering yields status
+%%     internal.
+%%  3. Slots (petri_slots) are only handed to one worker at a time; an EVAL or
+%%     BREED_EVAL that finds no free slot waits in a queue and triggers a purge batch at once.
 %%     Otherwise dirty slots are purged by the purger process every
 %%     ?PURGE_BATCH dirty slots or ?PURGE_MS after the first one.
 %%  4. Process count stays small: owner + purger + two per request in flight.
@@ -37,15 +38,18 @@
     loads = 0 :: non_neg_integer(),
     ok = 0 :: non_neg_integer(),
     failed = 0 :: non_neg_integer(),
-    waiting = queue:new() :: queue:queue(tuple()),      % EVALs without a slot
+    waiting = queue:new() :: queue:queue(tuple()),      % EVAL/BREED_EVALs without a slot
     workers = #{} :: #{pid() => {reference() | undefined, job()}},
     purging = false :: boolean(),
     timer = false :: boolean(),
     elixir = false :: boolean()
 }).
 -opaque state() :: #st{}.
--type job() :: {eval, non_neg_integer(), non_neg_integer()} | {breed, non_neg_integer()}.
+-type job() :: {eval | breed_eval, non_neg_integer(), non_neg_integer()}
+             | {breed, non_neg_integer()}.
+-type breeding() :: {binary(), non_neg_integer(), [binary()]}.   % {Op, Seed, Parents}
 -type action() :: {eval, non_neg_integer(), petri_wire:spec(), binary(), non_neg_integer()}
+                | {breed_eval, non_neg_integer(), petri_wire:spec(), breeding(), non_neg_integer()}
                 | {breed, non_neg_integer(), petri_wire:spec(), binary(), non_neg_integer(), [binary()]}
                 | {purge, [non_neg_integer()]}
                 | arm_timer
@@ -128,7 +132,7 @@ done(Pid, Result, #st{workers = W} = St) ->
 -spec down(pid(), term(), state()) -> step().
 down(Pid, Reason, #st{workers = W} = St) ->
     case W of
-        #{Pid := {_, {eval, _, Slot}}} ->
+        #{Pid := {_, {Kind, _, Slot}}} when Kind =:= eval; Kind =:= breed_eval ->
             Mod = petri_slots:module(Slot),
             handle_worker_down(Pid, {Reason, {erlang:module_loaded(Mod),
                                               erlang:check_old_code(Mod)}}, St);
@@ -141,9 +145,10 @@ send(Port, Replies) ->
     lists:foreach(fun(B) -> port_command(Port, B) end, Replies).
 
 -spec act(action(), pid(), state()) -> state().
-act({eval, ReqId, Spec, Source, Slot}, _, #st{workers = W} = St) ->
-    Job = {eval, ReqId, Slot},
-    {Pid, MRef} = spawn_monitor(?MODULE, worker, [self(), Job, Spec, Source]),
+act({Kind, ReqId, Spec, Payload, Slot}, _, #st{workers = W} = St)
+  when Kind =:= eval; Kind =:= breed_eval ->
+    Job = {Kind, ReqId, Slot},
+    {Pid, MRef} = spawn_monitor(?MODULE, worker, [self(), Job, Spec, Payload]),
     St#st{workers = W#{Pid => {MRef, Job}}};
 act({breed, ReqId, Spec, Op, Seed, Parents}, _, #st{workers = W} = St) ->
     Job = {breed, ReqId},
@@ -175,6 +180,22 @@ worker(Owner, {eval, _, Slot}, Spec, Source) ->
           catch C:R -> {internal, nan, fmt("evaluation failed: ~p:~0P", [C, R, 12]), 0, 0}
           end,
     %% the evaluation process is dead: old code, if any, is unused now
+    Info = {erlang:module_loaded(Mod), erlang:check_old_code(Mod)},
+    Owner ! {petri_done, self(), {Res, Info}},
+    ok;
+worker(Owner, {breed_eval, _, Slot}, Spec, {Op, Seed, Parents}) ->
+    Mod = petri_slots:module(Slot),
+    Res = try petri_mutate:breed(Spec, Op, Seed, Parents) of
+              {ok, Child, _} ->
+                  Ev = try petri_eval:job(Spec, Child, Mod)
+                       catch C:R -> {internal, nan, fmt("evaluation failed: ~p:~0P", [C, R, 12]), 0, 0}
+                       end,
+                  {Ev, Child};
+              {Status, _, Detail} ->
+                  {{Status, nan, Detail, 0, 0}, <<>>}
+          catch C2:R2 ->
+              {{internal, nan, fmt("breeding failed: ~p:~0P", [C2, R2, 12]), 0, 0}, <<>>}
+          end,
     Info = {erlang:module_loaded(Mod), erlang:check_old_code(Mod)},
     Owner ! {petri_done, self(), {Res, Info}},
     ok;
@@ -223,6 +244,13 @@ handle_frame(Frame, St) ->
             end;
         {ok, {breed, ReqId, Spec, Op, Seed, Parents}} ->
             {[], [{breed, ReqId, Spec, Op, Seed, Parents}], St};
+        {ok, {breed_eval, ReqId, Spec, Op, Seed, Parents}} ->
+            case petri_spec:validate(Spec) of
+                ok -> dispatch({breed_eval, ReqId, Spec, {Op, Seed, Parents}}, St);
+                {error, Detail} ->
+                    {[bred(ReqId, {{unsupported, nan, Detail, 0, 0}, <<>>})], [],
+                     St#st{failed = St#st.failed + 1}}
+            end;
         {ok, stop} ->
             {[], [stop], St};
         {ok, Other} ->
@@ -248,23 +276,27 @@ stats(#st{slots = Slots, loads = Loads, ok = Ok, failed = Failed}, Seq) ->
 stats(St) -> stats(St, 0).
 
 -spec dispatch(tuple(), state()) -> step().
-dispatch({eval, ReqId, Spec, Source} = Req, #st{slots = Slots, waiting = Q} = St) ->
+dispatch({Kind, ReqId, Spec, Payload} = Req, #st{slots = Slots, waiting = Q} = St) ->
     case queue:is_empty(Q) andalso petri_slots:alloc(Slots) of
         {ok, K, Slots2} ->
-            {[], [{eval, ReqId, Spec, Source, K}], St#st{slots = Slots2}};
+            {[], [{Kind, ReqId, Spec, Payload, K}], St#st{slots = Slots2}};
         _ ->
             {Acts, St2} = maybe_purge(St#st{waiting = queue:in(Req, Q)}),
             {[], Acts, St2}
     end.
 
 %% A worker finished. Result is {{Status, Fit, Detail, LoadUs, EvalUs}, SlotInfo}
-%% for an EVAL and {Status, Source, Detail} for a BREED.
+%% for an EVAL, {{{Status, Fit, Detail, LoadUs, EvalUs}, Child}, SlotInfo} for a
+%% BREED_EVAL and {Status, Source, Detail} for a BREED.
 -spec handle_done(pid(), term(), state()) -> step().
 handle_done(Pid, Result, #st{workers = W} = St) ->
     case maps:take(Pid, W) of
         {{_, {eval, ReqId, Slot}}, W2} ->
             {Res, Info} = Result,
-            finish_eval(ReqId, Slot, Res, Info, St#st{workers = W2});
+            finish_eval(result(ReqId, Res), Slot, Res, Info, St#st{workers = W2});
+        {{_, {breed_eval, ReqId, Slot}}, W2} ->
+            {{Res, _} = Bred, Info} = Result,
+            finish_eval(bred(ReqId, Bred), Slot, Res, Info, St#st{workers = W2});
         {{_, {breed, ReqId}}, W2} ->
             {Status, Source, Detail} = Result,
             {[petri_wire:encode({child, ReqId, Status, Source, Detail})], [], St#st{workers = W2}};
@@ -278,15 +310,19 @@ handle_worker_down(Pid, {Reason, Info}, #st{workers = W} = St) ->
     Detail = fmt("worker died: ~0P", [Reason, 10]),
     case maps:take(Pid, W) of
         {{_, {eval, ReqId, Slot}}, W2} ->
-            finish_eval(ReqId, Slot, {internal, nan, Detail, 0, 0}, Info, St#st{workers = W2});
+            Res = {internal, nan, Detail, 0, 0},
+            finish_eval(result(ReqId, Res), Slot, Res, Info, St#st{workers = W2});
+        {{_, {breed_eval, ReqId, Slot}}, W2} ->
+            Res = {internal, nan, Detail, 0, 0},
+            finish_eval(bred(ReqId, {Res, <<>>}), Slot, Res, Info, St#st{workers = W2});
         {{_, {breed, ReqId}}, W2} ->
             {[petri_wire:encode({child, ReqId, internal, <<>>, Detail})], [], St#st{workers = W2}};
         error ->
             {[], [], St}
     end.
 
--spec finish_eval(non_neg_integer(), non_neg_integer(), tuple(), slot_info(), state()) -> step().
-finish_eval(ReqId, Slot, {Status, _, _, _, _} = Res, {Loaded, HasOld}, St) ->
+-spec finish_eval(binary(), non_neg_integer(), tuple(), slot_info(), state()) -> step().
+finish_eval(Reply, Slot, {Status, _, _, _, _} = Res, {Loaded, HasOld}, St) ->
     #st{slots = Slots, loads = Loads, ok = Ok, failed = Failed} = St,
     St2 = St#st{slots = petri_slots:release(Slot, Loaded, HasOld, Slots),
                 loads = Loads + case load_happened(Res) of true -> 1; false -> 0 end,
@@ -294,7 +330,7 @@ finish_eval(ReqId, Slot, {Status, _, _, _, _} = Res, {Loaded, HasOld}, St) ->
                 failed = Failed + case Status of ok -> 0; _ -> 1 end},
     {Replies, Acts, St3} = drain(St2),
     {Acts2, St4} = maybe_purge(St3),
-    {[result(ReqId, Res) | Replies], Acts ++ Acts2, St4}.
+    {[Reply | Replies], Acts ++ Acts2, St4}.
 
 %% A load happened when evaluation started: an eval status other than the
 %% loader's own failures.
@@ -307,11 +343,11 @@ load_happened({Status, _, _, _, _}) ->
 drain(#st{waiting = Q, slots = Slots} = St) ->
     case queue:out(Q) of
         {empty, _} -> {[], [], St};
-        {{value, {eval, ReqId, Spec, Source}}, Q2} ->
+        {{value, {Kind, ReqId, Spec, Payload}}, Q2} ->
             case petri_slots:alloc(Slots) of
                 {ok, K, Slots2} ->
                     {R, A, St2} = drain(St#st{waiting = Q2, slots = Slots2}),
-                    {R, [{eval, ReqId, Spec, Source, K} | A], St2};
+                    {R, [{Kind, ReqId, Spec, Payload, K} | A], St2};
                 none -> {[], [], St}
             end
     end.
@@ -354,6 +390,10 @@ handle_purged(Results, #st{slots = Slots} = St) ->
 -spec result(non_neg_integer(), tuple()) -> binary().
 result(ReqId, {Status, Fit, Detail, LoadUs, EvalUs}) ->
     petri_wire:encode({result, ReqId, Status, Fit, Detail, LoadUs, EvalUs}).
+
+-spec bred(non_neg_integer(), {tuple(), binary()}) -> binary().
+bred(ReqId, {{Status, Fit, Detail, LoadUs, EvalUs}, Child}) ->
+    petri_wire:encode({bred, ReqId, Status, Fit, Detail, LoadUs, EvalUs, Child}).
 
 -spec fmt(io:format(), [term()]) -> binary().
 fmt(F, A) -> iolist_to_binary(io_lib:format(F, A)).

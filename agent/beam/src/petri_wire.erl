@@ -18,6 +18,8 @@
 -define(T_BREED, 6).
 -define(T_CHILD, 7).
 -define(T_STOP, 8).
+-define(T_BREED_EVAL, 9).
+-define(T_BRED, 10).
 
 -type status() :: ok | parse_error | unsafe | compile_error | timeout | heap_limit
                 | crash | bad_result | unsupported | internal.
@@ -45,6 +47,9 @@
                 non_neg_integer(), non_neg_integer()}
              | {breed, non_neg_integer(), spec(), binary(), non_neg_integer(), [binary()]}
              | {child, non_neg_integer(), status(), binary(), binary()}
+             | {breed_eval, non_neg_integer(), spec(), binary(), non_neg_integer(), [binary()]}
+             | {bred, non_neg_integer(), status(), fitness(), binary(),
+                non_neg_integer(), non_neg_integer(), binary()}
              | stop.
 
 %% ---- status codes ---------------------------------------------------------
@@ -98,6 +103,12 @@ encode({breed, ReqId, Spec, Op, Seed, Parents}) ->
                      <<(length(Parents)):32>>, [bytes(P) || P <- Parents]]);
 encode({child, ReqId, Status, Source, Detail}) ->
     frame(?T_CHILD, [<<ReqId:64, (status_code(Status)):8>>, bytes(Source), str(Detail)]);
+encode({breed_eval, ReqId, Spec, Op, Seed, Parents}) ->
+    frame(?T_BREED_EVAL, [<<ReqId:64>>, enc_spec(Spec), str(Op), <<Seed:64>>,
+                          <<(length(Parents)):32>>, [bytes(P) || P <- Parents]]);
+encode({bred, ReqId, Status, Fitness, Detail, LoadUs, EvalUs, Source}) ->
+    frame(?T_BRED, [<<ReqId:64, (status_code(Status)):8>>, f64(Fitness), str(Detail),
+                    <<LoadUs:64, EvalUs:64>>, bytes(Source)]);
 encode(stop) ->
     frame(?T_STOP, <<>>).
 
@@ -223,6 +234,18 @@ payload(?T_CHILD, P0) ->
     {Source, P3} = get_bytes(P2),
     {Detail, _} = get_str(P3),
     {child, ReqId, get_status(Code), Source, Detail};
+payload(?T_BREED_EVAL, P0) ->
+    {breed, ReqId, Spec, Op, Seed, Parents} = payload(?T_BREED, P0),
+    {breed_eval, ReqId, Spec, Op, Seed, Parents};
+payload(?T_BRED, P0) ->
+    {ReqId, P1} = get_u(64, P0),
+    {Code, P2} = get_u(8, P1),
+    {Fit, P3} = get_f64_any(P2),
+    {Detail, P4} = get_str(P3),
+    {LoadUs, P5} = get_u(64, P4),
+    {EvalUs, P6} = get_u(64, P5),
+    {Source, _} = get_bytes(P6),
+    {bred, ReqId, get_status(Code), Fit, Detail, LoadUs, EvalUs, Source};
 payload(?T_STOP, _) ->
     stop;
 payload(_, _) ->

@@ -80,11 +80,14 @@ def main():
     # the small baseline is measured twice (before and after the big run); its
     # median is taken over both runs' samples
     base = {k: small[k] + small2[k] for k in ("new_us", "new_load_us", "new_eval_us", "purge_us",
-                                              "re_us", "load1_us", "load8_us", "new8_us")}
+                                              "re_us", "load1_us", "load8_us", "new8_us",
+                                              "stream2_us", "stream4_us")}
     rows = [
         ("new genome: load + score (latency)", "new_us"),
         ("  of which load (parse, compile, load)", "new_load_us"),
         ("  of which scoring", "new_eval_us"),
+        ("new genome, 2 requests in flight (agent default)", "stream2_us"),
+        ("new genome, 4 requests in flight", "stream4_us"),
         ("new genomes 8 at a time, 1 load commit", "new8_us"),
         ("purge of the replaced genome (off path)", "purge_us"),
         ("re-evaluation of a loaded genome", "re_us"),
@@ -93,12 +96,12 @@ def main():
     ]
     print("bench_sandboxes: one VM (+S 1:1), medians in microseconds; %d samples"
           % a.samples)
-    print("%-42s %10s %10s %7s" % ("what", "%d live" % a.small, "%d live" % a.live, "ratio"))
+    print("%-50s %10s %10s %7s" % ("what", "%d live" % a.small, "%d live" % a.live, "ratio"))
     out = {}
     for label, k in rows:
         s, b = med(base[k]), pick(big, k)
         out[k] = {"small": round(s, 1), "big": round(b, 1), "ratio": round(b / s, 2) if s else None}
-        print("%-42s %10.1f %10.1f %7.2f" % (label, s, b, b / s if s else float("nan")))
+        print("%-50s %10.1f %10.1f %7.2f" % (label, s, b, b / s if s else float("nan")))
     print("live slots %d / %d; modules loaded %d / %d; VM memory %.0f / %.0f MiB; "
           "filling %d slots took %.1f s"
           % (small["live"], big["live"], small["modules"], big["modules"],
@@ -111,6 +114,7 @@ def main():
     print(json.dumps({
         "bench": "sandboxes", "loadavg": open("/proc/loadavg").read().split()[:3], "small": a.small, "live": a.live, "samples": a.samples,
         "new_ratio": out["new_us"]["ratio"], "reeval_ratio": out["re_us"]["ratio"],
+        "stream2_ratio": out["stream2_us"]["ratio"], "stream4_ratio": out["stream4_us"]["ratio"],
         "goal_ratio": 2.0, "figures_us": out,
         "new_ratio_batched8": round(b8, 2),
         "modules_loaded": big["modules"], "fill_s": round(big["fill_us"] / 1e6, 1),

@@ -57,6 +57,10 @@ main() ->
                   end, {rand:seed_s(exsss, {N, 13, 17}), []},
                   [[petri_slots:module((I * 8 + J) rem N) || J <- lists:seq(0, 7)]
                    || I <- lists:seq(0, max(1, M div 8) - 1)]),
+    %% a stream of new genomes with P requests in flight, as the agent
+    %% pipelines them to a VM ([beam] pipeline, default 2): each request in its
+    %% own process on its own live slot; latency from its start to its result
+    Stream = [{P, stream(Spec, N, P, M, rand:seed_s(exsss, {N, 19, P}))} || P <- [2, 4]],
     %% re-evaluations of genomes that are already loaded (no load at all)
     Re = [begin
               Mod = petri_slots:module(I rem N),
@@ -91,6 +95,8 @@ main() ->
             new_eval_us => [E || {_, _, E, _, _} <- New], purge_us => [P || {_, _, _, P, _} <- New],
             new_ok => length([ok || {_, _, _, _, ok} <- New]),
             re_us => Re, load1_us => Single, load8_us => Batch,
+            stream2_us => proplists:get_value(2, Stream),
+            stream4_us => proplists:get_value(4, Stream),
             memory => erlang:memory(total)},
     io:format("~w.~n", [Out]),
     halt(0).
@@ -105,6 +111,37 @@ compile(Forms, Mod) ->
                                             no_ssa_opt, no_bool_opt, no_copt, no_recv_opt,
                                             no_bsm_opt, no_share_opt, no_type_opt]),
             {ok, Bin}
+    end.
+
+%% M new genomes through P concurrent requests (a new one starts when one
+%% ends); returns each request's latency in microseconds.
+stream(Spec, N, P, M, R0) ->
+    {Srcs, _} = lists:foldl(fun(_, {L, R}) -> {S, R2, _} = genome(R, #{}), {[S | L], R2} end,
+                            {[], R0}, lists:seq(1, M)),
+    Self = self(),
+    Start = fun(Src, I) ->
+                    Mod = petri_slots:module(I rem N),
+                    spawn(fun() ->
+                                  A = now_us(),
+                                  {St, _, _, _, _} = job(Spec, Src, Mod),
+                                  T = now_us() - A,
+                                  purge(Mod),
+                                  Self ! {stream_done, T, St}
+                          end)
+            end,
+    {First, Rest} = lists:split(P, lists:zip(Srcs, lists:seq(0, M - 1))),
+    [Start(S, I) || {S, I} <- First],
+    stream_wait(Start, Rest, M, []).
+
+stream_wait(_, _, 0, Acc) -> Acc;
+stream_wait(Start, Rest, Left, Acc) ->
+    receive
+        {stream_done, T, ok} ->
+            Rest2 = case Rest of
+                        [{S, I} | R] -> Start(S, I), R;
+                        [] -> []
+                    end,
+            stream_wait(Start, Rest2, Left - 1, [T | Acc])
     end.
 
 purge(Mod) ->

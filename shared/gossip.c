@@ -1,11 +1,15 @@
 /* gossip.c - the SWIM core on ZeroMQ: a ROUTER that receives, an LRU-bounded
- * set of DEALERs that send, sealing/opening with the keyring, replay and
- * size checks, the loop binding and the incarnation file (gossip.h). */
+ * set of DEALERs that send, host names resolved off the loop, sealing/opening
+ * with the keyring, replay and size checks, the loop binding and the
+ * incarnation file (gossip.h). */
 #include "gossip.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +26,46 @@
 #define PEER_CONNECT_GRACE_MS 1000   /* how long they are held */
 #define LEAVE_LINGER_MS 200          /* lets the "left" announcement out at close */
 #define RECV_BATCH 256               /* packets per readable event, for fairness */
+#define RESOLVE_MAX 8                /* host name lookups in flight */
+#define RESOLVE_POLL_MS 5            /* how often finished lookups are collected */
+#define RESOLVE_RETRY_MS 1000        /* a name that did not resolve is asked again after */
+#define PEER_STALE_MS 3000           /* a peer no send reached this long is looked up again */
 
 typedef struct pend {
     uint8_t *buf;
     size_t len;
 } pend_t;
 
+/* Host names are resolved here, on threads of their own, and the DEALERs
+ * connect to numeric addresses only. libzmq would resolve a name on its I/O
+ * thread, synchronously, at every reconnect attempt (ten a second while the
+ * peer is unreachable): one slow answer - the name of a departed member,
+ * which the local DNS forwards upstream, and a lost DNS packet means 5 s per
+ * try - stalls every socket of the context, and the member, deaf and mute,
+ * is declared dead by the others. */
+typedef struct lookup {
+    char addr[SWIM_ADDR_MAX + 1]; /* "host:port" asked */
+    char ep[SWIM_ADDR_MAX + 16];  /* "tcp://ip:port"; "" if the name did not resolve */
+    bool used, done;
+} lookup_t;
+
+typedef struct resolver {
+    pthread_mutex_t mu;
+    int refs; /* the gossip_t and each lookup thread still running */
+    lookup_t q[RESOLVE_MAX];
+} resolver_t;
+
+typedef struct lookup_arg {
+    resolver_t *r;
+    int slot;
+} lookup_arg_t;
+
 typedef struct peer {
     char addr[SWIM_ADDR_MAX + 1];
-    void *sock;
-    uint64_t last_used, opened_at;
+    void *sock;        /* NULL while the name is looked up, or after it failed */
+    bool resolving;    /* a lookup of addr is in flight */
+    uint64_t retry_at; /* failed lookup: no new one before */
+    uint64_t last_used, opened_at, last_ok;
     pend_t pend[PEER_PEND_MAX];
     int npend;
     size_t pend_bytes;
@@ -67,6 +101,9 @@ struct gossip {
     int replay_cur;
     uint8_t *ct, *pt; /* sealing and opening buffers */
     bool left;
+    resolver_t *res;
+    int nlookups; /* slots of res in use */
+    int64_t res_timer;
 };
 
 /* ---- incarnation file ---- */
@@ -218,14 +255,24 @@ static void peer_drop_pending(peer_t *p)
     p->pend_bytes = 0;
 }
 
-static void peer_close(struct gossip *g, peer_t *p, int linger)
+/* Closes p's socket; the entry stays (its name may be looked up again). */
+static void peer_sock_close(struct gossip *g, peer_t *p, int linger)
 {
+    if (!p->sock)
+        return;
     if (p->watching)
         loop_sock_del(g->loop, p->sock);
-    g->st.send_dropped += (uint64_t)p->npend;
-    peer_drop_pending(p);
+    p->watching = false;
     zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(p->sock);
+    p->sock = NULL;
+}
+
+static void peer_close(struct gossip *g, peer_t *p, int linger)
+{
+    peer_sock_close(g, p, linger);
+    g->st.send_dropped += (uint64_t)p->npend;
+    peer_drop_pending(p);
     *p = g->peers[--g->npeers]; /* watchers name g, not the peer: moving is fine */
 }
 
@@ -238,15 +285,18 @@ static void peer_flush(struct gossip *g, peer_t *p)
         g->st.send_dropped += (uint64_t)p->npend;
         peer_drop_pending(p);
     }
-    for (; i < p->npend; i++) {
+    for (; p->sock && i < p->npend; i++) {
         if (zmq_send(p->sock, p->pend[i].buf, p->pend[i].len, ZMQ_DONTWAIT) < 0)
             break;
         g->st.sent++;
+        p->last_ok = mono_ms();
         free(p->pend[i].buf);
         p->pend_bytes -= p->pend[i].len;
     }
     memmove(p->pend, p->pend + i, (size_t)(p->npend - i) * sizeof *p->pend);
     p->npend -= i;
+    if (!p->sock)
+        return;
     if (p->npend == 0 && p->watching) {
         loop_sock_del(g->loop, p->sock);
         p->watching = false;
@@ -263,18 +313,188 @@ static void on_peer_writable(loop_t *l, short revents, void *arg)
     /* The watcher's arg is the gossip_t: peers move in the array, so flush
      * every peer with something pending (at most max_peers). */
     for (int i = 0; i < g->npeers; i++)
-        if (g->peers[i].npend)
+        if (g->peers[i].npend && g->peers[i].sock)
             peer_flush(g, &g->peers[i]);
+}
+
+/* Connects p to the numeric endpoint ep ("tcp://ip:port"). */
+static int peer_connect(struct gossip *g, peer_t *p, const char *ep)
+{
+    void *s = zmq_socket(g->zctx, ZMQ_DEALER);
+    if (!s)
+        return -1;
+    int zero = 0, one = 1, hwm = g->cfg.hwm, ipv6 = strchr(ep, '[') != NULL;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_setsockopt(s, ZMQ_IPV6, &ipv6, sizeof ipv6);
+    if (zmq_connect(s, ep) != 0) {
+        zmq_close(s);
+        return -1;
+    }
+    p->sock = s;
+    p->opened_at = p->last_ok = mono_ms();
+    return 0;
+}
+
+/* "tcp://ip:port" for a numeric host, else "" (a name: look it up). */
+static void numeric_endpoint(const char *addr, char *ep, size_t cap)
+{
+    char host[SWIM_ADDR_MAX + 1];
+    int port;
+    struct in6_addr a6;
+    ep[0] = '\0';
+    if (cfg_split_addr(addr, host, sizeof host, &port) != 0)
+        return;
+    if (inet_pton(AF_INET, host, &a6) == 1)
+        snprintf(ep, cap, "tcp://%s:%d", host, port);
+    else if (inet_pton(AF_INET6, host, &a6) == 1)
+        snprintf(ep, cap, "tcp://[%s]:%d", host, port);
+}
+
+static void resolver_unref(resolver_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    bool last = --r->refs == 0;
+    pthread_mutex_unlock(&r->mu);
+    if (last) {
+        pthread_mutex_destroy(&r->mu);
+        free(r);
+    }
+}
+
+/* A lookup thread: getaddrinfo (IPv4 first, as libzmq without ZMQ_IPV6). */
+static void *lookup_main(void *arg)
+{
+    lookup_arg_t a = *(lookup_arg_t *)arg;
+    free(arg);
+    lookup_t *q = &a.r->q[a.slot]; /* addr is ours to read until done is set */
+    char host[SWIM_ADDR_MAX + 1], ep[SWIM_ADDR_MAX + 16] = "";
+    int port;
+    if (cfg_split_addr(q->addr, host, sizeof host, &port) == 0) {
+        struct addrinfo hints, *res = NULL;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_socktype = SOCK_STREAM;
+        for (int fam = 0; fam < 2 && !ep[0]; fam++) {
+            hints.ai_family = fam == 0 ? AF_INET : AF_INET6;
+            if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+                continue;
+            char ip[INET6_ADDRSTRLEN];
+            const void *in = fam == 0
+                                 ? (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr
+                                 : (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
+            if (inet_ntop(res->ai_family, in, ip, sizeof ip))
+                snprintf(ep, sizeof ep, fam == 0 ? "tcp://%s:%d" : "tcp://[%s]:%d", ip, port);
+            freeaddrinfo(res);
+            res = NULL;
+        }
+    }
+    pthread_mutex_lock(&a.r->mu);
+    memcpy(q->ep, ep, sizeof ep);
+    q->done = true;
+    pthread_mutex_unlock(&a.r->mu);
+    resolver_unref(a.r);
+    return NULL;
+}
+
+static int64_t on_lookups(loop_t *l, void *arg);
+
+/* Starts a lookup of p->addr; false if none can start now. */
+static bool peer_resolve(struct gossip *g, peer_t *p)
+{
+    resolver_t *r = g->res;
+    int slot = -1;
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < RESOLVE_MAX && slot < 0; i++)
+        if (!r->q[i].used)
+            slot = i;
+    if (slot >= 0) {
+        r->q[slot].used = true;
+        r->q[slot].done = false;
+        snprintf(r->q[slot].addr, sizeof r->q[slot].addr, "%s", p->addr);
+        r->refs++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (slot < 0)
+        return false;
+    lookup_arg_t *a = malloc(sizeof *a);
+    pthread_attr_t at;
+    pthread_t th;
+    bool ok = a && pthread_attr_init(&at) == 0;
+    if (ok) {
+        *a = (lookup_arg_t){r, slot};
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        ok = pthread_create(&th, &at, lookup_main, a) == 0;
+        pthread_attr_destroy(&at);
+    }
+    if (!ok) {
+        free(a);
+        pthread_mutex_lock(&r->mu);
+        r->q[slot].used = false;
+        r->refs--;
+        pthread_mutex_unlock(&r->mu);
+        return false;
+    }
+    g->nlookups++;
+    p->resolving = true;
+    p->opened_at = mono_ms(); /* what waits in pend waits at most the grace */
+    if (g->res_timer <= 0)
+        g->res_timer = loop_timer_add(g->loop, RESOLVE_POLL_MS, on_lookups, g);
+    return true;
+}
+
+static peer_t *peer_find(struct gossip *g, const char *addr)
+{
+    for (int i = 0; i < g->npeers; i++)
+        if (!strcmp(g->peers[i].addr, addr))
+            return &g->peers[i];
+    return NULL;
+}
+
+/* Collects finished lookups: connects their peers, or drops what waited. */
+static int64_t on_lookups(loop_t *l, void *arg)
+{
+    (void)l;
+    struct gossip *g = arg;
+    lookup_t done[RESOLVE_MAX];
+    int n = 0;
+    pthread_mutex_lock(&g->res->mu);
+    for (int i = 0; i < RESOLVE_MAX; i++)
+        if (g->res->q[i].used && g->res->q[i].done) {
+            done[n++] = g->res->q[i];
+            g->res->q[i].used = false;
+        }
+    pthread_mutex_unlock(&g->res->mu);
+    g->nlookups -= n;
+    for (int i = 0; i < n; i++) {
+        peer_t *p = peer_find(g, done[i].addr);
+        if (!p || !p->resolving)
+            continue; /* evicted meanwhile, or an older lookup */
+        p->resolving = false;
+        if (done[i].ep[0] && peer_connect(g, p, done[i].ep) == 0) {
+            peer_flush(g, p);
+            continue;
+        }
+        g->st.resolve_failures++;
+        g->st.send_dropped += (uint64_t)p->npend;
+        peer_drop_pending(p);
+        p->retry_at = mono_ms() + RESOLVE_RETRY_MS;
+    }
+    if (g->nlookups > 0)
+        return RESOLVE_POLL_MS;
+    g->res_timer = 0;
+    return LOOP_TIMER_STOP;
 }
 
 static peer_t *peer_get(struct gossip *g, const char *addr)
 {
     g->use_clock++;
-    for (int i = 0; i < g->npeers; i++)
-        if (!strcmp(g->peers[i].addr, addr)) {
-            g->peers[i].last_used = g->use_clock;
-            return &g->peers[i];
-        }
+    peer_t *p = peer_find(g, addr);
+    if (p) {
+        p->last_used = g->use_clock;
+        return p;
+    }
     if (g->npeers == g->cfg.max_peers) {
         int lru = 0;
         for (int i = 1; i < g->npeers; i++)
@@ -283,34 +503,44 @@ static peer_t *peer_get(struct gossip *g, const char *addr)
         peer_close(g, &g->peers[lru], 0);
         g->st.peers_evicted++;
     }
-    char ep[SWIM_ADDR_MAX + 16];
-    snprintf(ep, sizeof ep, "tcp://%s", addr);
-    void *s = zmq_socket(g->zctx, ZMQ_DEALER);
-    if (!s)
-        return NULL;
-    int zero = 0, one = 1, hwm = g->cfg.hwm, ipv6 = addr[0] == '[';
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
-    zmq_setsockopt(s, ZMQ_IPV6, &ipv6, sizeof ipv6);
-    if (zmq_connect(s, ep) != 0) {
-        zmq_close(s);
-        return NULL;
-    }
-    peer_t *p = &g->peers[g->npeers++];
+    p = &g->peers[g->npeers++];
     memset(p, 0, sizeof *p);
     snprintf(p->addr, sizeof p->addr, "%s", addr);
-    p->sock = s;
     p->g = g;
     p->last_used = g->use_clock;
-    p->opened_at = mono_ms();
+    char ep[SWIM_ADDR_MAX + 16];
+    numeric_endpoint(addr, ep, sizeof ep);
+    if (ep[0] ? peer_connect(g, p, ep) != 0 : !peer_resolve(g, p)) {
+        g->npeers--;
+        return NULL;
+    }
     return p;
+}
+
+/* Holds a sealed packet for p while its connection or name is pending. */
+static void peer_hold(struct gossip *g, peer_t *p, const uint8_t *ct, size_t ctlen)
+{
+    if (mono_ms() - p->opened_at > PEER_CONNECT_GRACE_MS || p->npend == PEER_PEND_MAX ||
+        p->pend_bytes + ctlen > PEER_PEND_BYTES) {
+        g->st.send_dropped++;
+        return;
+    }
+    uint8_t *copy = malloc(ctlen);
+    if (!copy) {
+        g->st.send_dropped++;
+        return;
+    }
+    memcpy(copy, ct, ctlen);
+    p->pend[p->npend++] = (pend_t){copy, ctlen};
+    p->pend_bytes += ctlen;
+    peer_flush(g, p);
 }
 
 /* io.send of the core: seal, then a non-blocking send on the peer's DEALER.
  * With ZMQ_IMMEDIATE nothing queues for an unconnected peer, so packets
- * sent while a new connection comes up wait here, briefly and boundedly. */
+ * sent while a new connection comes up (or its name is looked up) wait
+ * here, briefly and boundedly. A named peer no send has reached for
+ * PEER_STALE_MS is looked up again: its address may have changed. */
 static void io_send(void *ctx, const char *addr, const uint8_t *buf, size_t len)
 {
     struct gossip *g = ctx;
@@ -325,24 +555,34 @@ static void io_send(void *ctx, const char *addr, const uint8_t *buf, size_t len)
         g->st.send_dropped++;
         return;
     }
+    uint64_t now = mono_ms();
+    if (!p->sock) {
+        if (!p->resolving && (now < p->retry_at || !peer_resolve(g, p))) {
+            g->st.send_dropped++;
+            return;
+        }
+        peer_hold(g, p, g->ct, ctlen);
+        return;
+    }
     if (p->npend == 0 && zmq_send(p->sock, g->ct, ctlen, ZMQ_DONTWAIT) >= 0) {
         g->st.sent++;
+        p->last_ok = now;
         return;
     }
-    if (mono_ms() - p->opened_at > PEER_CONNECT_GRACE_MS || p->npend == PEER_PEND_MAX ||
-        p->pend_bytes + ctlen > PEER_PEND_BYTES) {
-        g->st.send_dropped++;
-        return;
+    if (now - p->last_ok > PEER_STALE_MS && now - p->opened_at > PEER_STALE_MS) {
+        char ep[SWIM_ADDR_MAX + 16];
+        numeric_endpoint(addr, ep, sizeof ep);
+        if (!ep[0]) {
+            peer_sock_close(g, p, 0);
+            g->st.send_dropped += (uint64_t)p->npend;
+            peer_drop_pending(p);
+            if (!peer_resolve(g, p)) {
+                g->st.send_dropped++;
+                return;
+            }
+        }
     }
-    uint8_t *copy = malloc(ctlen);
-    if (!copy) {
-        g->st.send_dropped++;
-        return;
-    }
-    memcpy(copy, g->ct, ctlen);
-    p->pend[p->npend++] = (pend_t){copy, ctlen};
-    p->pend_bytes += ctlen;
-    peer_flush(g, p);
+    peer_hold(g, p, g->ct, ctlen);
 }
 
 static void io_event(void *ctx, const swim_event_t *ev)
@@ -553,9 +793,14 @@ gossip_t *gossip_new(loop_t *loop, void *zctx, const gossip_config_t *gc,
     g->peers = calloc((size_t)g->cfg.max_peers, sizeof *g->peers);
     g->ct = malloc(GOSSIP_MAX_PACKET);
     g->pt = malloc(GOSSIP_MAX_PACKET);
+    g->res = calloc(1, sizeof *g->res);
+    if (g->res) {
+        pthread_mutex_init(&g->res->mu, NULL);
+        g->res->refs = 1;
+    }
     for (int k = 0; k < 2; k++)
         g->replay[k].n = calloc(REPLAY_SLOTS, sizeof *g->replay[k].n);
-    if (!g->peers || !g->ct || !g->pt || !g->replay[0].n || !g->replay[1].n) {
+    if (!g->peers || !g->ct || !g->pt || !g->res || !g->replay[0].n || !g->replay[1].n) {
         snprintf(err, errlen, "gossip: out of memory");
         goto fail;
     }
@@ -633,8 +878,12 @@ void gossip_destroy(gossip_t **gp)
         loop_sock_del(g->loop, g->router);
         zmq_close(g->router);
     }
+    if (g->res_timer > 0)
+        loop_timer_del(g->loop, g->res_timer);
     while (g->npeers > 0)
         peer_close(g, &g->peers[g->npeers - 1], g->left ? LEAVE_LINGER_MS : 0);
+    if (g->res)
+        resolver_unref(g->res); /* lookups still running free it when they end */
     swim_destroy(&g->swim);
     free(g->peers);
     free(g->ct);

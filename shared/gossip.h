@@ -8,6 +8,9 @@
  * Every socket has linger 0 and bounded high-water marks, and the DEALERs
  * set ZMQ_IMMEDIATE, so nothing queues for a peer that is not connected;
  * sends never block (a full queue is a counted drop: SWIM tolerates loss).
+ * Peer host names are resolved on threads of their own and the DEALERs
+ * connect to the numeric address: libzmq's own resolution runs on its I/O
+ * thread, and one slow DNS answer would stall every socket of the context.
  * A packet is crypto_seal(wire frame) with the associated data
  * "petri-gossip-v1". Dropped and counted: packets no key opens, truncated
  * or > 64 KiB ones, and exact replays (a bounded cache of recent nonces).
@@ -128,6 +131,7 @@ typedef struct gossip_stats {
     uint64_t received, drop_crypto, drop_replay, drop_size;
     uint32_t peers_open;
     uint64_t peers_evicted;
+    uint64_t resolve_failures; /* peer host names that did not resolve */
 } gossip_stats_t;
 
 void gossip_get_stats(const gossip_t *g, gossip_stats_t *out);

@@ -1,8 +1,9 @@
 /* test_gossip.c - the ZeroMQ gossip transport: the incarnation file, seeds
  * parsing, three members over loopback sockets with the real loop (join,
  * metadata, graceful leave), rejection of wrongly keyed, garbage, short and
- * replayed packets, and the cap on open peer sockets. Waits are bounded
- * loops on conditions; nothing asserts on elapsed time. */
+ * replayed packets, the cap on open peer sockets, and peer host names
+ * looked up off the loop. Waits are bounded loops on conditions; nothing
+ * asserts on elapsed time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -359,6 +360,52 @@ static void test_peer_socket_cap(void **state)
     gossip_destroy(&g);
 }
 
+typedef struct named {
+    gossip_t *a, *b;
+} named_t;
+
+static int named_joined(void *arg)
+{
+    named_t *n = arg;
+    return alive_count(n->a) == 1 && alive_count(n->b) == 1;
+}
+
+static int named_failed(void *arg)
+{
+    named_t *n = arg;
+    gossip_stats_t st;
+    gossip_get_stats(n->b, &st);
+    return st.resolve_failures > 0;
+}
+
+/* b joins a through a host name, beside a seed whose name resolves to
+ * nothing (RFC 6761 .invalid): both are looked up on threads of their own,
+ * so gossip_new returns with the packets held, the join completes through
+ * the name that resolves, and the other is a counted failure, retried later,
+ * never a socket that reconnects (and resolves) on libzmq's I/O thread. */
+static void test_names_resolved_off_the_loop(void **state)
+{
+    env_t *e = *state;
+    named_t n;
+    char seeds[128];
+    counts_t ca = {0}, cb = {0};
+    n.a = start(e, "na", e->port + 30, "", e->kr, &ca);
+    snprintf(seeds, sizeof seeds, "localhost:%d,petri-no-such-host.invalid:%d", e->port + 30,
+             e->port + 32);
+    n.b = start(e, "nb", e->port + 31, seeds, e->kr, &cb);
+    gossip_stats_t st;
+    gossip_get_stats(n.b, &st);
+    assert_int_equal(st.sent, 0); /* both names still being looked up */
+    assert_int_equal(st.resolve_failures, 0);
+    assert_true(run_until(e, named_joined, &n, 10000));
+    assert_int_equal(cb.ev[SWIM_EV_JOIN], 1);
+    assert_true(run_until(e, named_failed, &n, 30000));
+    gossip_get_stats(n.b, &st);
+    assert_true(st.sent > 0);
+    gossip_destroy(&n.b);
+    gossip_destroy(&n.a);
+}
+
 static void test_bad_config_is_refused(void **state)
 {
     env_t *e = *state;
@@ -388,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_wrong_key_is_dropped),
         cmocka_unit_test(test_garbage_short_and_replayed_packets),
         cmocka_unit_test(test_peer_socket_cap),
+        cmocka_unit_test(test_names_resolved_off_the_loop),
         cmocka_unit_test(test_bad_config_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

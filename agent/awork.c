@@ -377,12 +377,17 @@ static int64_t on_hello_timer(loop_t *l, void *arg)
     return HELLO_EVERY_MS;
 }
 
-awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *id, keyring_t *kr,
+awork_t *awork_new(loop_t *l, pool_t *pool, const node_identity_t *id, keyring_t *kr,
                    const char *name, int per_vm, int min_vms, char *err, size_t errlen)
 {
     awork_t *w = calloc(1, sizeof *w);
-    if (!w) {
+    /* A context (an I/O thread) of its own: libzmq resolves the
+     * coordinator's host name on its I/O thread, synchronously, at every
+     * reconnect; a slow DNS answer must not stall gossip's sockets too. */
+    void *zctx = w ? zmq_ctx_new() : NULL;
+    if (!zctx) {
         snprintf(err, errlen, "out of memory");
+        free(w);
         return NULL;
     }
     w->loop = l;
@@ -457,6 +462,7 @@ void awork_destroy(awork_t **pw)
     loop_timer_del(w->loop, w->hello_timer);
     wire_buf_free(&w->wb);
     wire_buf_free(&w->rb);
+    zmq_ctx_term(w->zctx);
     free(w->buf);
     free(w);
     *pw = NULL;

@@ -21,8 +21,9 @@
 
 typedef struct awork awork_t;
 
-/* pool, identity and keyring are borrowed. */
-awork_t *awork_new(loop_t *l, void *zctx, pool_t *pool, const node_identity_t *id, keyring_t *kr,
+/* pool, identity and keyring are borrowed; the work socket gets a ZeroMQ
+ * context (an I/O thread) of its own. */
+awork_t *awork_new(loop_t *l, pool_t *pool, const node_identity_t *id, keyring_t *kr,
                    const char *name, int per_vm, int min_vms, char *err, size_t errlen);
 void awork_destroy(awork_t **w);
 

@@ -329,9 +329,9 @@ int agent_daemon_main(int argc, char **argv)
         char q[600];
         fatal("agent.ctl", "why=%s", log_quote(err, q, sizeof q));
     }
-    a.work = awork_new(a.loop, a.zctx, a.pool, &a.id, a.kr, a.name,
-                       (int)cfg_int(a.cfg, "work", "credit_per_vm"),
-                       (int)cfg_int(a.cfg, "beam", "min_vms"), err, sizeof err);
+    a.work =
+        awork_new(a.loop, a.pool, &a.id, a.kr, a.name, (int)cfg_int(a.cfg, "work", "credit_per_vm"),
+                  (int)cfg_int(a.cfg, "beam", "min_vms"), err, sizeof err);
     if (!a.work)
         fatal("agent.work", "why=\"%s\"", err);
     if (*cfg_str(a.cfg, "work", "coordinator"))

@@ -269,48 +269,26 @@ static void lineage_show(coord_t *c, const char *hex, const char *query, http_re
     http_json(resp, 200, ancestry(c, h, (int)depth, &budget));
 }
 
-typedef struct verify_ctx {
-    json_t *errors;
-    int n;
-} verify_ctx_t;
-
-static void on_verify_error(void *arg, uint64_t seq, const char *reason)
-{
-    verify_ctx_t *v = arg;
-    if (v->n++ < 1000)
-        json_array_append_new(v->errors,
-                              json_pack("{s:I, s:s}", "seq", (json_int_t)seq, "reason", reason));
-}
-
 static void lineage_verify(coord_t *c, const char *query, http_resp_t *resp)
 {
     long replay = 0;
     if (query_long(query, "replay", 0, 100000, &replay, resp) < 0)
         return;
-    coord_commit(c); /* verify what has been accepted so far */
-    verify_ctx_t ctx = {.errors = json_array()};
-    uint64_t checked = 0;
-    uint64_t t0 = mono_us();
-    int rc = store_verify(c->store, on_verify_error, NULL, &ctx, &checked);
-    json_t *o = json_pack("{s:I, s:b, s:o, s:f}", "records", (json_int_t)checked, "ok",
-                          rc == 0 && ctx.n == 0, "errors", ctx.errors, "seconds",
-                          (double)(mono_us() - t0) / 1e6);
-    if (replay == 0) {
-        json_object_set_new(o, "replayed", json_integer(0));
-        json_object_set_new(o, "replay_mismatches", json_integer(0));
-        http_json(resp, 200, o);
+    if (c->vjob) {
+        http_error(resp, 503, "a lineage verification is already running");
         return;
     }
+    coord_commit(c); /* verify what has been accepted so far */
     uint64_t ticket = http_defer(c->http, 600000);
-    if (!ticket || replay_start(c, (int)replay, ticket, o) != 0) {
-        if (ticket) {
-            http_resp_t r = {0};
-            http_error(&r, 503, "a replay is already running");
-            http_reply(c->http, ticket, &r);
-        } else {
-            http_error(resp, 500, "cannot defer the reply");
-        }
-        json_decref(o);
+    if (!ticket) {
+        http_error(resp, 500, "cannot defer the reply");
+        return;
+    }
+    int rc = vjob_start(c, replay, ticket);
+    if (rc) {
+        http_resp_t r = {0};
+        http_error(&r, 500, "cannot start the verification: %s", err_str(rc));
+        http_reply(c->http, ticket, &r);
     }
 }
 

@@ -571,6 +571,7 @@ int coord_main(int argc, char **argv)
 
     /* clean stop: record what arrived, save every population, leave */
     c.stopping = 1;
+    vjob_stop(&c);
     coord_commit(&c);
     for (int i = 0; i < c.npops; i++)
         coord_save_pop(&c, c.pops[i]);

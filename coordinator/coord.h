@@ -55,6 +55,8 @@ typedef struct scale_entry {
     uint64_t decided_ms;
 } scale_entry_t;
 
+typedef struct vjob vjob_t; /* a lineage verification running (vjob.c) */
+
 typedef struct coord {
     cfg_t *cfg;
     loop_t *loop;
@@ -74,6 +76,7 @@ typedef struct coord {
     work_item_t *reissue;
     size_t nreissue, capreissue;
     replay_job_t *replay;
+    vjob_t *vjob;
     uint64_t last_save_ms;
     uint64_t reissued, discarded_late, recorded, commit_failures;
     metrics_hist_t commit_hist; /* group commit wall time, seconds (zeroed = default buckets) */
@@ -113,6 +116,13 @@ void coord_metrics_write(coord_t *c, const gossip_member_t *mem, int nmem,
 
 /* ui.c: GET /ui, the dashboard (one self-contained HTML page). */
 void ui_page(http_resp_t *resp);
+
+/* vjob.c: lineage verification on its own thread; the deferred reply
+ * (ticket) gets the result, or replay_start() takes over when replay > 0.
+ * ERR_STATE if one is already running. */
+int vjob_start(coord_t *c, long replay, uint64_t ticket);
+/* Stops a running verification (answers 503) and joins its thread. */
+void vjob_stop(coord_t *c);
 
 /* replay.c */
 int replay_start(coord_t *c, int n, uint64_t ticket, json_t *verify);

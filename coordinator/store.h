@@ -273,8 +273,9 @@ int store_meta_iter(store_t *s, const char *prefix, store_meta_cb cb, void *arg)
  * static or short-lived string, valid during the call only. */
 typedef void (*store_verify_cb)(void *arg, uint64_t seq, const char *reason);
 /* Called every few thousand records and at the end: checked so far, total
- * (the head seq). */
-typedef void (*store_progress_cb)(void *arg, uint64_t checked, uint64_t total);
+ * (the head seq). A nonzero return stops the walk (store_verify then
+ * returns -ECANCELED). */
+typedef int (*store_progress_cb)(void *arg, uint64_t checked, uint64_t total);
 
 /* Walks the whole log from seq 1 in one read transaction and checks, for
  * every record: that seqs are dense (no gap, none out of order); that it
@@ -290,7 +291,9 @@ typedef void (*store_progress_cb)(void *arg, uint64_t checked, uint64_t total);
  * Returns 0 if everything holds; otherwise the code of the first problem:
  * ERR_CRYPTO (a signature), ERR_PROTO (chain, gap, decode, fields, head),
  * ERR_NOTFOUND (missing genome or index entry), ERR_STATE (no coord_pk);
- * or -EIO if LMDB fails. */
+ * -ECANCELED if progress asked to stop; or -EIO if LMDB fails. Safe to run
+ * on another thread than the writer's (its own read transaction, a
+ * snapshot of the log when it starts). */
 int store_verify(store_t *s, store_verify_cb on_error, store_progress_cb progress, void *arg,
                  uint64_t *records_checked);
 

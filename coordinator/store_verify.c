@@ -207,8 +207,10 @@ int store_verify(store_t *s, store_verify_cb on_error, store_progress_cb progres
         crypto_hash(d.mv_data, d.mv_size, prev);
         expect = seq + 1;
         last_seq = seq;
-        if (progress && checked % PROGRESS_EVERY == 0)
-            progress(arg, checked, total);
+        if (progress && checked % PROGRESS_EVERY == 0 && progress(arg, checked, total) != 0) {
+            rc = -ECANCELED;
+            goto out;
+        }
     }
     if (mrc != MDB_NOTFOUND) {
         rc = store_mdb_err("verify", mrc);
@@ -236,7 +238,7 @@ int store_verify(store_t *s, store_verify_cb on_error, store_progress_cb progres
     check_count(&v, s->by_key, "by_key", checked);
     check_count(&v, s->by_child, "by_child", checked);
     if (progress)
-        progress(arg, checked, total);
+        (void)progress(arg, checked, total);
     if (records_checked)
         *records_checked = checked;
     rc = v.first;

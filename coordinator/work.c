@@ -401,21 +401,26 @@ static void on_readable(loop_t *l, short revents, void *arg)
         zmq_msg_close(&body);
         if (!plain)
             continue;
-        wire_hdr_t h;
-        wire_rd_t r;
-        int rc = wire_parse(plain, plen, &h, &r);
-        if (rc) {
-            w->st.dropped_malformed++;
-        } else if (memcmp(h.sender, id, CRYPTO_ID_LEN) != 0) {
-            w->st.dropped_malformed++; /* a frame must come from its sender's socket */
-        } else if (h.type == WIRE_WORK_HELLO) {
-            handle_hello(w, id, &r);
-        } else if (h.type == WIRE_WORK_RESULT) {
-            handle_results(w, id, &r);
-        } else {
-            w->st.dropped_unknown_type++;
-        }
+        work_feed(w, id, plain, plen);
         free(plain);
+    }
+}
+
+void work_feed(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const uint8_t *plain, size_t len)
+{
+    wire_hdr_t h;
+    wire_rd_t r;
+    int rc = wire_parse(plain, len, &h, &r);
+    if (rc) {
+        w->st.dropped_malformed++;
+    } else if (memcmp(h.sender, id, CRYPTO_ID_LEN) != 0) {
+        w->st.dropped_malformed++; /* a frame must come from its sender's socket */
+    } else if (h.type == WIRE_WORK_HELLO) {
+        handle_hello(w, id, &r);
+    } else if (h.type == WIRE_WORK_RESULT) {
+        handle_results(w, id, &r);
+    } else {
+        w->st.dropped_unknown_type++;
     }
 }
 

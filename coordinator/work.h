@@ -77,6 +77,11 @@ void work_destroy(work_t **w);
  * into the in-flight table). Returns 0, or ERR_NOTFOUND if the agent has no
  * session, ERR_LIMIT if it has no credit for them (nothing is sent and the
  * items stay the caller's). */
+/* Handles one opened (plaintext) frame from the agent whose routing id is
+ * id, as if it had arrived on the socket. The socket path calls it after
+ * crypto_open; the fuzz target calls it directly. */
+void work_feed(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const uint8_t *plain, size_t len);
+
 int work_send(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const pop_t *p, work_item_t *items,
               int n);
 /* Marks an agent gone (membership says dead/left) and hands every item it

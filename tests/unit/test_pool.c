@@ -117,8 +117,8 @@ static void test_pool_with_real_vms(void **state)
     res_t bad = {0};
     const uint8_t *junk[1] = {(const uint8_t *)"-module("};
     size_t jlen[1] = {8};
-    assert_int_equal(
-        pool_breed_eval(p, sw.data, sw.len, "point", 7, junk, jlen, 1, on_done, &bad), 0);
+    assert_int_equal(pool_breed_eval(p, sw.data, sw.len, "point", 7, junk, jlen, 1, on_done, &bad),
+                     0);
     pump_until(l, &bad.n, 1, 30000);
     assert_int_equal(bad.status, WIRE_ST_PARSE_ERROR);
     assert_string_equal(bad.src, "");

@@ -51,6 +51,45 @@ def run(ebin, helper_dir, live, samples):
     return parse_erl_map(lines[-1])
 
 
+def paired(ebin, helper_dir, small, live, samples):
+    """Two VMs at once, 10 and 10,000 live, driven alternately (new, new, re,
+    re, ...): both see the same moments of a noisy machine. Returns
+    {"new": (small_us, big_us), "re": (...)} lists of samples."""
+    def start(n):
+        return subprocess.Popen(["erl", "-noshell", *VM_FLAGS, "-pa", ebin, "-pa", helper_dir,
+                                 "-bench_live", str(n), "-s", "petri_bench_sandboxes", "paired"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                bufsize=1)
+    vms = [start(small), start(live)]
+    try:
+        for vm in vms:
+            line = vm.stdout.readline()
+            if not line.startswith("ready"):
+                raise RuntimeError("paired helper did not start: %r" % line)
+        out = {"new": ([], []), "re": ([], [])}
+
+        def ask(vm, cmd):
+            vm.stdin.write(cmd + "\n")
+            vm.stdin.flush()
+            word, us = vm.stdout.readline().split()
+            assert word == cmd
+            return int(us)
+        for i in range(samples):
+            order = (0, 1) if i % 2 == 0 else (1, 0)  # who goes first alternates too
+            for cmd in ("new", "re"):
+                for k in order:
+                    out[cmd][k].append(ask(vms[k], cmd))
+        return out
+    finally:
+        for vm in vms:
+            try:
+                vm.stdin.write("quit\n")
+                vm.stdin.flush()
+                vm.wait(30)
+            except (OSError, subprocess.TimeoutExpired):
+                vm.kill()
+
+
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
@@ -71,6 +110,7 @@ def main():
         small = run(a.code_path, tmp, a.small, a.samples)
         big = run(a.code_path, tmp, a.live, a.samples)
         small2 = run(a.code_path, tmp, a.small, a.samples)  # the baseline again, after
+        pair = paired(a.code_path, tmp, a.small, a.live, a.samples)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -108,12 +148,28 @@ def main():
              small["memory"] / 2**20, big["memory"] / 2**20, a.live, big["fill_us"] / 1e6))
     print("load average at the end: " + " ".join(open("/proc/loadavg").read().split()[:3]))
     print("new genomes ok: %d / %d" % (big["new_ok"], len(big["new_us"])))
+    print()
+    print("paired: a %d-live and a %d-live VM running side by side, driven alternately "
+          "(same moments of the machine), %d samples each, medians in microseconds:"
+          % (a.small, a.live, a.samples))
+    pout = {}
+    for label, k in (("new genome: load + score (latency)", "new"),
+                     ("re-evaluation of a loaded genome", "re")):
+        s, b = med(pair[k][0]), med(pair[k][1])
+        # per-sample ratios of neighbours in time: the noise they share cancels
+        ratios = sorted(y / x for x, y in zip(pair[k][0], pair[k][1]) if x > 0)
+        pr = ratios[len(ratios) // 2] if ratios else float("nan")
+        pout[k] = {"small": s, "big": b, "ratio": round(b / s, 2) if s else None,
+                   "median_pair_ratio": round(pr, 2)}
+        print("%-50s %10.1f %10.1f %7.2f  (median of paired ratios %.2f)"
+              % (label, s, b, b / s if s else float("nan"), pr))
     b8 = med(big["new8_us"]) / med(base["new_us"])
     print("new genomes at %d live with 8 loads per commit vs one at a time at %d live: "
           "ratio %.2f" % (a.live, a.small, b8))
     print(json.dumps({
         "bench": "sandboxes", "loadavg": open("/proc/loadavg").read().split()[:3], "small": a.small, "live": a.live, "samples": a.samples,
         "new_ratio": out["new_us"]["ratio"], "reeval_ratio": out["re_us"]["ratio"],
+        "paired": pout, "paired_new_ratio": pout["new"]["ratio"],
         "stream2_ratio": out["stream2_us"]["ratio"], "stream4_ratio": out["stream4_us"]["ratio"],
         "goal_ratio": 2.0, "figures_us": out,
         "new_ratio_batched8": round(b8, 2),

@@ -1,10 +1,10 @@
 %% petri_bench_sandboxes - the VM side of bench_sandboxes.py (compiled at run
 %% time): fills N sandbox slots with distinct loaded genomes, then measures the
 %% latency of further evaluations with the petri loader and evaluator, exactly
-%% as petri_node's workers run them. Prints one line of Erlang terms to stdout.
+%% as petri_node's workers run them (each job in a fresh process). Prints one line of Erlang terms to stdout.
 -module(petri_bench_sandboxes).
 
--export([main/0]).
+-export([main/0, paired/0]).
 
 main() ->
     {ok, [[NS]]} = init:get_argument(bench_live),
@@ -101,6 +101,45 @@ main() ->
     io:format("~w.~n", [Out]),
     halt(0).
 
+%% Paired mode (-s petri_bench_sandboxes paired): fills the slots, prints
+%% "ready", then serves commands from stdin, one per line, so that two VMs
+%% (10 and 10,000 live) can be driven alternately and share the machine's
+%% noise: "new" loads a new genome into a live slot and scores it (printing
+%% "new <microseconds>"; the old code is purged afterwards, off the clock),
+%% "re" scores a loaded genome again ("re <microseconds>"), "quit" halts.
+paired() ->
+    {ok, [[NS]]} = init:get_argument(bench_live),
+    N = list_to_integer(NS),
+    Spec = spec(),
+    {R1, _} = lists:foldl(fun(K, {R, Seen}) ->
+                                  {Src, R2, Seen2} = genome(R, Seen),
+                                  {ok, _, _, _, _} = job(Spec, Src, petri_slots:module(K)),
+                                  {R2, Seen2}
+                          end, {rand:seed_s(exsss, {N, 7, 11}), #{}}, lists:seq(0, N - 1)),
+    io:format("ready ~b~n", [length(erlang:loaded())]),
+    serve(Spec, N, 0, R1).
+
+serve(Spec, N, I, R) ->
+    case io:get_line(standard_io, "") of
+        "new\n" ->
+            Mod = petri_slots:module(I rem N),
+            {Src, R2, _} = genome(R, #{}),
+            A = now_us(),
+            {ok, _, _, _, _} = job(Spec, Src, Mod),
+            T = now_us() - A,
+            purge(Mod),
+            io:format("new ~b~n", [T]),
+            serve(Spec, N, I + 1, R2);
+        "re\n" ->
+            Mod = petri_slots:module((I * 7) rem N),
+            A = now_us(),
+            {ok, _, _, _} = petri_eval:run(Mod, Spec),
+            io:format("re ~b~n", [now_us() - A]),
+            serve(Spec, N, I + 1, R);
+        _ ->
+            halt(0)
+    end.
+
 %% petri_loader:compile/2, or the compiler itself on builds that lack it
 compile(Forms, Mod) ->
     case erlang:function_exported(petri_loader, compile, 2) of
@@ -148,8 +187,13 @@ purge(Mod) ->
     _ = erlang:check_old_code(Mod) andalso erlang:purge_module(Mod),
     ok.
 
+%% In a fresh process, as petri_node's workers run it: the compiler's garbage
+%% then never meets this process's heap (which holds every source of the fill).
 job(Spec, Src, Mod) ->
-    petri_eval:job(Spec, Src, Mod).
+    Self = self(),
+    Ref = make_ref(),
+    _ = spawn(fun() -> Self ! {Ref, petri_eval:job(Spec, Src, Mod)} end),
+    receive {Ref, R} -> R end.
 
 spec() ->
     petri_spec:new(#{cases => [{[X], X * X + 2 * X - 1} || X <- lists:seq(-10, 10)],

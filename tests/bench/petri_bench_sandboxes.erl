@@ -58,7 +58,7 @@ main() ->
                   [[petri_slots:module((I * 8 + J) rem N) || J <- lists:seq(0, 7)]
                    || I <- lists:seq(0, max(1, M div 8) - 1)]),
     %% a stream of new genomes with P requests in flight, as the agent
-    %% pipelines them to a VM ([beam] pipeline, default 2): each request in its
+    %% pipelines them to a VM ([beam] pipeline, default 4): each request in its
     %% own process on its own live slot; latency from its start to its result
     Stream = [{P, stream(Spec, N, P, M, rand:seed_s(exsss, {N, 19, P}))} || P <- [2, 4]],
     %% re-evaluations of genomes that are already loaded (no load at all)

@@ -30,6 +30,26 @@ op_check(Op) ->
               ?assertMatch({ok, _}, petri_loader:prepare(spec(), Child), {Op, Seed, Child})
       end, lists:seq(1, 40)).
 
+%% The parsed-parent cache changes nothing: every op and seed gives the same
+%% child with it (cold and warm) as without it; a bad parent is not cached.
+parent_cache_test() ->
+    undefined = ets:whereis(petri_parents),
+    Cases = [{Op, Seed} || Op <- ops(), Seed <- lists:seq(1, 15)],
+    Without = [petri_mutate:breed(spec(), Op, Seed, parents(Op)) || {Op, Seed} <- Cases],
+    ok = petri_mutate:cache_init(),
+    try
+        Cold = [petri_mutate:breed(spec(), Op, Seed, parents(Op)) || {Op, Seed} <- Cases],
+        ?assert(ets:info(petri_parents, size) >= 2),
+        Warm = [petri_mutate:breed(spec(), Op, Seed, parents(Op)) || {Op, Seed} <- Cases],
+        ?assertEqual(Without, Cold),
+        ?assertEqual(Without, Warm),
+        N = ets:info(petri_parents, size),
+        ?assertMatch({parse_error, <<>>, _}, petri_mutate:breed(spec(), <<"point">>, 1, [<<"-module(">>])),
+        ?assertEqual(N, ets:info(petri_parents, size))
+    after
+        ets:delete(petri_parents)
+    end.
+
 seeds_differ_test() ->
     Children = [element(2, petri_mutate:breed(spec(), <<"random">>, S, [])) || S <- lists:seq(1, 30)],
     ?assert(length(lists:usort(Children)) > 10).

@@ -28,12 +28,14 @@
 %%                  or an Elixir genome (breeding works on Erlang only)
 -module(petri_mutate).
 
--export([breed/4, ops/0]).
+-export([breed/4, ops/0, cache_init/0]).
 
 -define(MAX_DEPTH, 12).
 -define(MAX_NODES, 200).
 -define(SUBTREE_DEPTH, 3).
 -define(RANDOM_DEPTH, 4).
+-define(CACHE, petri_parents).  % parsed parents, see cache_init/0
+-define(CACHE_MAX, 1024).
 -define(A, 1).   % every annotation of a child (line 1): layout is erl_pp's
 
 -type rs() :: rand:state().
@@ -91,9 +93,35 @@ do_breed(Spec, Op, Seed, Parents) ->
 -spec fail(petri_wire:status(), io:format(), [term()]) -> no_return().
 fail(St, Fmt, Args) -> throw({fail, St, io_lib:format(Fmt, Args)}).
 
+%% Creates the VM's cache of parsed parents (petri_node calls it once; without
+%% it every breeding parses its parents). Selection keeps choosing the same
+%% few parents, and parsing + normalizing them is ~40% of a breeding. A hit
+%% is the same term a fresh parse gives, so children do not depend on it.
+%% At ?CACHE_MAX entries the cache starts over.
+-spec cache_init() -> ok.
+cache_init() ->
+    _ = ets:new(?CACHE, [named_table, public, set]),
+    ok.
+
 -spec parent(pos_integer(), binary(), atom(), arity()) -> parent().
-%% A parent: {Functions, index of the spec function} with normalized trees.
 parent(I, Source, Fn, Ar) ->
+    case ets:whereis(?CACHE) of
+        undefined -> parse_parent(I, Source, Fn, Ar);
+        T ->
+            Key = {Source, Fn, Ar},
+            case ets:lookup(T, Key) of
+                [{_, P}] -> P;
+                [] ->
+                    P = parse_parent(I, Source, Fn, Ar),   % throws on a bad parent: not cached
+                    ets:info(T, size) >= ?CACHE_MAX andalso ets:delete_all_objects(T),
+                    ets:insert(T, {Key, P}),
+                    P
+            end
+    end.
+
+-spec parse_parent(pos_integer(), binary(), atom(), arity()) -> parent().
+%% A parent: {Functions, index of the spec function} with normalized trees.
+parse_parent(I, Source, Fn, Ar) ->
     case petri_loader:parse(Source) of
         {ok, Forms} ->
             Funs = [normalize(F) || {function, _, _, _, _} = F <- Forms],

@@ -76,6 +76,7 @@ main() ->
     Port = open_port({fd, 3, 4}, [{packet, 4}, binary, eof]),
     St = init_state(#{slots => slots_arg(), elixir => petri_elixir:available()}),
     Purger = spawn_link(fun ?MODULE:purger/0),
+    ok = petri_mutate:cache_init(),
     send(Port, [hello(St)]),
     try
         loop(Port, Purger, St)

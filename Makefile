@@ -198,7 +198,7 @@ RIG_STEPS ?= all
 rig-test: images
 	docker/rig test --steps $(RIG_STEPS)
 # make test runs the rig, every step, whenever a Docker engine answers
-RIG_TEST_STEPS := baseline,kill,pause,partition,scale,drain,loss
+RIG_TEST_STEPS := baseline,badinput,kill,pause,partition,scale,drain,loss
 rig-if-docker:
 	@if docker info >/dev/null 2>&1 && command -v docker-compose >/dev/null; then \
 	  $(MAKE) --no-print-directory rig-test RIG_STEPS=$(RIG_TEST_STEPS); \

@@ -10,7 +10,10 @@
  *     outlives the job; the thread touches only its job and the store's
  *     read path.
  *  3. vjob_stop() (shutdown) asks the thread to stop at its next progress
- *     call and joins it before the store is closed. */
+ *     call and joins it before the store is closed.
+ * Known limit: the verification holds the store's map lock shared for its
+ * whole walk, so if the map must grow meanwhile (MDB_MAP_FULL on a commit),
+ * that commit, and the loop with it, waits for the verification to end. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>

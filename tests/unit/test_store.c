@@ -1,6 +1,7 @@
 /* test_store.c - cmocka tests of the lineage store (coordinator/store*.c):
  * append and reopen, crash safety, idempotency, indexes, meta, map growth,
  * and tampering (records, genomes, file bytes, gaps, swaps) named by verify. */
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
@@ -600,6 +601,45 @@ static void test_map_growth(void **state)
     assert_int_equal(verify(f->s, &rep, NULL), 0);
 }
 
+static int stop_at_first_progress(void *arg, uint64_t checked, uint64_t total)
+{
+    uint64_t *seen = arg;
+    seen[0] = checked;
+    seen[1] = total;
+    return 1;
+}
+
+static int count_progress(void *arg, uint64_t checked, uint64_t total)
+{
+    (void)total;
+    uint64_t *seen = arg;
+    seen[0] = checked;
+    seen[2]++;
+    return 0;
+}
+
+/* The progress callback sees the walk and can stop it (what a shutdown does
+ * to a verification running on its own thread). */
+static void test_verify_progress_and_cancel(void **state)
+{
+    struct fx *f = *state;
+    for (int b = 0; b < 5; b++)
+        append_n(f->s, 1 + (uint64_t)b * 1000, 1000);
+    uint64_t seen[3] = {0, 0, 0}, checked = 99;
+    assert_int_equal(store_verify(f->s, NULL, count_progress, seen, &checked), 0);
+    assert_int_equal(checked, 5000);
+    assert_int_equal(seen[0], 5000); /* the final call */
+    assert_true(seen[2] >= 2);       /* every few thousand records, and at the end */
+    memset(seen, 0, sizeof seen);
+    assert_int_equal(store_verify(f->s, NULL, stop_at_first_progress, seen, &checked), -ECANCELED);
+    assert_true(seen[0] > 0 && seen[0] < 5000);
+    assert_int_equal(seen[1], 5000);
+    /* the store is fine afterwards */
+    struct reports rep;
+    assert_int_equal(verify(f->s, &rep, &checked), 0);
+    assert_int_equal(checked, 5000);
+}
+
 /* Batches in flight: keys and genomes of the unfinished batch are seen. */
 static void test_pipeline(void **state)
 {
@@ -992,6 +1032,7 @@ int main(void)
         T(test_signer),
         T(test_meta),
         T(test_map_growth),
+        T(test_verify_progress_and_cancel),
         T(test_pipeline),
         T(test_pipeline_failure),
         T(test_tamper_every_record_byte),

@@ -33,6 +33,10 @@ elif mode == "truncated_hello":
 elif mode == "unknown_result":
     out.write(hello)
     out.write(frame(5, struct.pack(">QBd", 999999, 0, 1.0) + s("") + struct.pack(">QQ", 1, 1)))
+elif mode == "unknown_bred":
+    out.write(hello)
+    out.write(frame(10, struct.pack(">QBd", 424242, 0, 1.0) + s("") + struct.pack(">QQ", 1, 1)
+                    + s("-module(genome).")))
 elif mode == "double_hello":
     out.write(hello + hello)
 elif mode == "silent_after_hello":

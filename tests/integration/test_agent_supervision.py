@@ -50,7 +50,7 @@ def test_rss_ceiling_is_enforced_from_outside(agents):
 
 def test_garbage_from_a_vm_never_crashes_the_agent(agents):
     for mode in ("random", "bad_version", "huge_length", "truncated_hello", "unknown_result",
-                 "double_hello"):
+                 "unknown_bred", "double_hello"):
         a = agents("fake-" + mode, dict(FAST, **{
             "beam.erl": FAKE, "beam.vms": "1", "beam.restart_intensity": "3",
             "beam.boot_timeout_ms": "1000"}))

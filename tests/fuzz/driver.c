@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 #define FUZZ_MAX_INPUT (1u << 16)       /* generated inputs stay below this */
 #define FUZZ_MAX_CORPUS_FILE (1u << 20) /* larger corpus files are skipped */

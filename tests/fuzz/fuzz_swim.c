@@ -9,14 +9,7 @@
 #include "swim.h"
 #include "swim_int.h"
 #include "wire.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
+#include "fuzz.h"
 
 static void sink(void *ctx, const char *addr, const uint8_t *buf, size_t len)
 {

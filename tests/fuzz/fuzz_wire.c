@@ -8,14 +8,7 @@
 
 #include "err.h"
 #include "wire.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
+#include "fuzz.h"
 
 /* Re-encodes via wb and compares with the bytes the getter consumed. */
 static void same_bytes(wire_buf_t *wb, const uint8_t *before, size_t consumed)

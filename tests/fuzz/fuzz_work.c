@@ -16,14 +16,7 @@
 #include "loop.h"
 #include "wire.h"
 #include "work.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
+#include "fuzz.h"
 
 static work_t *w;
 static int results;

@@ -214,13 +214,8 @@ payload(?T_EVAL, P0) ->
     {Source, _} = get_bytes(P2),
     {eval, ReqId, Spec, Source};
 payload(?T_RESULT, P0) ->
-    {ReqId, P1} = get_u(64, P0),
-    {Code, P2} = get_u(8, P1),
-    {Fit, P3} = get_f64_any(P2),
-    {Detail, P4} = get_str(P3),
-    {LoadUs, P5} = get_u(64, P4),
-    {EvalUs, _} = get_u(64, P5),
-    {result, ReqId, get_status(Code), Fit, Detail, LoadUs, EvalUs};
+    {Result, _} = get_result(P0),
+    Result;
 payload(?T_BREED, P0) ->
     {ReqId, P1} = get_u(64, P0),
     {Spec, P2} = get_spec(P1),
@@ -238,18 +233,24 @@ payload(?T_BREED_EVAL, P0) ->
     {breed, ReqId, Spec, Op, Seed, Parents} = payload(?T_BREED, P0),
     {breed_eval, ReqId, Spec, Op, Seed, Parents};
 payload(?T_BRED, P0) ->
+    {{result, ReqId, Status, Fit, Detail, LoadUs, EvalUs}, P1} = get_result(P0),
+    {Source, _} = get_bytes(P1),
+    {bred, ReqId, Status, Fit, Detail, LoadUs, EvalUs, Source};
+payload(?T_STOP, _) ->
+    stop;
+payload(_, _) ->
+    unknown.
+
+%% The fields of a RESULT (BRED begins with them too).
+-spec get_result(binary()) -> {msg(), binary()}.
+get_result(P0) ->
     {ReqId, P1} = get_u(64, P0),
     {Code, P2} = get_u(8, P1),
     {Fit, P3} = get_f64_any(P2),
     {Detail, P4} = get_str(P3),
     {LoadUs, P5} = get_u(64, P4),
     {EvalUs, P6} = get_u(64, P5),
-    {Source, _} = get_bytes(P6),
-    {bred, ReqId, get_status(Code), Fit, Detail, LoadUs, EvalUs, Source};
-payload(?T_STOP, _) ->
-    stop;
-payload(_, _) ->
-    unknown.
+    {{result, ReqId, get_status(Code), Fit, Detail, LoadUs, EvalUs}, P6}.
 
 -spec get_status(non_neg_integer()) -> status().
 get_status(Code) ->

@@ -213,8 +213,6 @@ static void add_pending(coord_t *c, const work_item_t *it, const work_result_t *
 
 /* ---- results ---- */
 
-/* One verified result. Dispatch waits for on_results_done: the freed credit
- * of a whole frame of results goes out as one batch. */
 /* One verified result. Dispatching waits for on_results_done, so the credit a
  * whole frame of results frees goes out as one batch. */
 static void on_result(void *arg, work_item_t *it, const work_result_t *r)

@@ -427,7 +427,9 @@ static void tree_node(FILE *f, const json_t *node, const char *prefix, int last,
     const char *hash = json_is_string(node) ? json_string_value(node) : str(node, "hash");
     snprintf(line, sizeof line, "%s%s", root ? "" : prefix, root ? "" : last ? "└── " : "├── ");
     fprintf(f, "%s%s", line, cli_short(hash, 12, h, sizeof h));
-    if (json_is_object(node)) {
+    if (json_is_true(json_object_get(node, "truncated"))) {
+        fputs(" ...", f); /* deeper than the depth asked for */
+    } else if (json_is_object(node)) {
         fprintf(f, " fitness=%s", cli_fmt_value(json_object_get(node, "fitness"), fit, sizeof fit));
         const char *op = str(node, "operator");
         fprintf(f, " op=%s", op ? op : "-");

@@ -228,14 +228,16 @@ static void test_lineage_tree(void **state)
              "\"fitness\":0.25,\"parents\":[{\"hash\":\"cccccccccccc\",\"operator\":\"seed\","
              "\"fitness\":0,\"parents\":[]}]},"
              "{\"hash\":\"dddddddddddd\",\"operator\":\"hoist\",\"status\":\"timeout\","
-             "\"fitness\":null,\"parents\":[\"eeeeeeeeeeee\"]}]}");
+             "\"fitness\":null,\"parents\":[\"eeeeeeeeeeee\","
+             "{\"hash\":\"ffffffffffff\",\"truncated\":true}]}]}");
     char *s = NULL;
     CAPTURE(s, cli_print_lineage(f, t));
     assert_string_equal(s, "aaaaaaaaaaaa fitness=0.5 op=crossover\n"
                            "├── bbbbbbbbbbbb fitness=0.25 op=point\n"
                            "│   └── cccccccccccc fitness=0 op=seed\n"
                            "└── dddddddddddd fitness=- op=hoist status=timeout\n"
-                           "    └── eeeeeeeeeeee\n");
+                           "    ├── eeeeeeeeeeee\n"
+                           "    └── ffffffffffff ...\n");
     free(s);
     json_decref(t);
 }

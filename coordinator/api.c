@@ -353,8 +353,9 @@ static void status(coord_t *c, http_resp_t *resp)
     store_head(c->store, &head, NULL);
     const work_stats_t *ws = work_stats(c->work);
     http_json(resp, 200,
-              json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "name",
-                        c->name, "version", PETRI_VERSION, "records", (json_int_t)head, "inflight",
+              json_pack("{s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
+                        "name", c->name, "version", PETRI_VERSION, "records", (json_int_t)head,
+                        "verifying", c->vjob != NULL, "inflight",
                         (json_int_t)work_inflight(c->work), "reissued", (json_int_t)c->reissued,
                         "discarded_late", (json_int_t)c->discarded_late, "queued",
                         (json_int_t)c->nreissue, "work", "results", (json_int_t)ws->results,

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -160,6 +161,37 @@ def test_coordinator_kill_and_restart_resumes(cluster):
     assert_no_duplicate_keys(recs)
     st, v = c.api("POST", "/v1/lineage/verify")
     assert st == 200 and v["ok"], v
+
+
+def test_verify_runs_beside_the_loop(cluster):
+    """A lineage verification runs on its own thread: while it runs the API
+    answers (the loop is free) and a second verification is refused with 503."""
+    c = cluster
+    st, _ = c.api("POST", "/v1/populations", quadratic_spec(
+        name="v", size=90, stop={"target_fitness": None, "max_evaluations": 6000}))
+    assert st == 201
+    wait_state(c, "v", ("stopped", "solved"))
+    for _attempt in range(5):
+        out = {}
+        t = threading.Thread(target=lambda: out.update(first=c.api("POST", "/v1/lineage/verify")))
+        t.start()
+        seen = None
+        while t.is_alive() and seen is None:
+            st, s = c.api("GET", "/v1/status")
+            if st == 200 and s.get("verifying"):
+                seen = s
+        if seen is not None:
+            st2, body2 = c.api("POST", "/v1/lineage/verify")
+            t.join(120)
+            if st2 == 200:  # the first one ended before the second arrived: again
+                continue
+            assert st2 == 503 and "already running" in body2["error"], (st2, body2)
+            st1, v = out["first"]
+            assert st1 == 200 and v["ok"] and v["records"] >= 6000, v
+            assert c.api("GET", "/v1/status")[1]["verifying"] is False
+            return
+        t.join(120)
+    pytest.fail("never saw a verification running in 5 attempts")
 
 
 def test_tampered_record_is_named(tmp):

@@ -50,6 +50,51 @@ parent_cache_test() ->
         ets:delete(petri_parents)
     end.
 
+%% Children are printed without erl_pp where breeding built them: the text
+%% must parse back to the same tree erl_pp's text gives, for every op (unary
+%% minus, negative and float literals, word operators, calls included).
+render_round_trip_test() ->
+    S = petri_spec:new(#{ops => [<<"+">>, <<"-">>, <<"*">>, <<"/">>, <<"div">>, <<"rem">>,
+                                 <<"band">>, <<"abs/1">>, <<"math:sin/1">>, <<"max/2">>],
+                         vars => [<<"X">>], const_min => -3.0, const_max => 3.0, const_int => false,
+                         cases => [{[X], X} || X <- lists:seq(-3, 3)]}),
+    Unary = <<"-module(genome).\n-export([f/1]).\nf(X) -> - (X * -2) + -X - -1.5 - (3 - (X - 2)).\n">>,
+    Parents = fun(<<"random">>) -> [];
+                 (<<"crossover">>) -> [Unary, ?P2];
+                 (_) -> [Unary] end,
+    lists:foreach(
+      fun({Op, Seed}) ->
+              {ok, Child, _} = petri_mutate:breed(S, Op, Seed, Parents(Op)),
+              Mine = funs(Child),
+              Theirs = funs(iolist_to_binary([<<"-module(genome).\n">> | [erl_pp:form(unfold(F)) || F <- Mine]])),
+              ?assertEqual(Theirs, Mine, {Op, Seed, Child})
+      end, [{Op, Seed} || Op <- ops(), Seed <- lists:seq(1, 60)]),
+    %% a minus before a negative literal keeps its space (erl_pp wrote "--1.5",
+    %% the list-subtraction operator, and the child did not parse)
+    Neg = <<"-module(genome).\n-export([f/1]).\nf(X) -> X * - - 1.5.\n">>,
+    {ok, C, _} = petri_mutate:breed(S, <<"swap">>, 1, [Neg]),
+    ?assertMatch({ok, _}, petri_loader:prepare(S, C), C).
+
+%% The functions of a genome, annotations dropped, negative literals folded
+%% (the trees breeding works on).
+funs(Source) ->
+    {ok, Forms} = petri_loader:parse(Source),
+    [fold(erl_parse:map_anno(fun(_) -> 0 end, F)) || {function, _, _, _, _} = F <- Forms].
+
+fold({op, A, '-', {integer, _, I}}) -> {integer, A, -I};
+fold({op, A, '-', {float, _, F}}) -> {float, A, -F};
+fold(T) when is_tuple(T) -> list_to_tuple([fold(E) || E <- tuple_to_list(T)]);
+fold(L) when is_list(L) -> [fold(E) || E <- L];
+fold(X) -> X.
+
+%% erl_pp prints a minus before a negative literal as "--": give it the tree
+%% the parser builds
+unfold({integer, A, I}) when I < 0 -> {op, A, '-', {integer, A, -I}};
+unfold({float, A, F}) when F < 0 -> {op, A, '-', {float, A, -F}};
+unfold(T) when is_tuple(T) -> list_to_tuple([unfold(E) || E <- tuple_to_list(T)]);
+unfold(L) when is_list(L) -> [unfold(E) || E <- L];
+unfold(X) -> X.
+
 seeds_differ_test() ->
     Children = [element(2, petri_mutate:breed(spec(), <<"random">>, S, [])) || S <- lists:seq(1, 30)],
     ?assert(length(lists:usort(Children)) > 10).

@@ -36,7 +36,7 @@
 -define(RANDOM_DEPTH, 4).
 -define(CACHE, petri_parents).  % parsed parents, see cache_init/0
 -define(CACHE_MAX, 1024).
--define(A, 1).   % every annotation of a child (line 1): layout is erl_pp's
+-define(A, 1).   % every annotation of a child (line 1)
 
 -type rs() :: rand:state().
 -type node_() :: erl_parse:abstract_expr().
@@ -530,7 +530,69 @@ lints({Funs, K}) ->
 -spec render(atom(), arity(), [erl_parse:abstract_form()]) -> binary().
 render(Fn, Ar, Funs) ->
     Header = io_lib:format("-module(genome).~n-export([~p/~b]).~n~n", [Fn, Ar]),
-    unicode:characters_to_binary([Header | [[erl_pp:form(F), $\n] || F <- Funs]]).
+    unicode:characters_to_binary([Header | [[form(F), $\n] || F <- Funs]]).
+
+%% A function as source text. What breeding builds (clauses with variable
+%% arguments, no guards, bodies of operators, calls, variables and literals)
+%% is printed here, one line per body expression, parenthesized by
+%% erl_parse's operator precedences as erl_pp does, so the text parses back
+%% to the same tree. Anything else a parent brought goes to erl_pp. erl_pp
+%% lays out lines and was over half of a breeding's time for trees of ~100
+%% nodes. The choice depends on the forms alone: the same forms give the same
+%% bytes on any VM.
+-spec form(erl_parse:abstract_form()) -> iodata().
+form({function, _, Name, _, Clauses} = F) ->
+    try
+        [lists:join(";\n", [clause(Name, C) || C <- Clauses]), ".\n"]
+    catch
+        _:_ -> erl_pp:form(F)
+    end.
+
+-spec clause(atom(), clause()) -> iodata().
+clause(Name, {clause, _, Ps, [], [_ | _] = Body}) ->
+    [io_lib:write_atom(Name), $(, lists:join(", ", [pvar(P) || P <- Ps]), ") ->\n    ",
+     lists:join(",\n    ", [expr(E, 0) || E <- Body])].
+
+-spec pvar(term()) -> string().
+pvar({var, _, V}) -> atom_to_list(V).
+
+%% An expression in a context of precedence Prec (0 at the top).
+-spec expr(node_(), non_neg_integer()) -> iodata().
+expr({var, _, V}, _) -> atom_to_list(V);
+expr({integer, _, I}, _) -> integer_to_list(I);
+expr({float, _, F}, _) -> float_to_list(F, [short]);
+expr({atom, _, A}, _) -> io_lib:write_atom(A);
+expr({op, _, Op, L, R}, Prec) ->
+    {LP, P, RP} = erl_parse:inop_prec(Op),
+    paren(P, Prec, [expr(L, LP), $\s, atom_to_list(Op), $\s, expr(R, RP)]);
+expr({op, _, Op, X}, Prec) ->
+    {P, RP} = erl_parse:preop_prec(Op),
+    Arg = expr(X, RP),
+    Sep = case is_symbol(Op) andalso not signed(X) of
+              true -> "";
+              false -> " "   % "not X", "- -1" (never "--1", another operator)
+          end,
+    paren(P, Prec, [atom_to_list(Op), Sep, Arg]);
+expr({call, _, {atom, _, F}, Args}, _) ->
+    [io_lib:write_atom(F), args(Args)];
+expr({call, _, {remote, _, {atom, _, M}, {atom, _, F}}, Args}, _) ->
+    [io_lib:write_atom(M), $:, io_lib:write_atom(F), args(Args)].
+
+-spec args([node_()]) -> iodata().
+args(Args) -> [$(, lists:join(", ", [expr(A, 0) || A <- Args]), $)].
+
+-spec paren(non_neg_integer(), non_neg_integer(), iodata()) -> iodata().
+paren(P, Prec, Text) when P < Prec -> [$(, Text, $)];
+paren(_, _, Text) -> Text.
+
+-spec is_symbol(atom()) -> boolean().
+is_symbol(Op) -> Op =:= '-' orelse Op =:= '+'.
+
+%% Whether the operand prints with a leading sign (a negative literal).
+-spec signed(node_()) -> boolean().
+signed({integer, _, I}) -> I < 0;
+signed({float, _, F}) -> hd(float_to_list(F, [short])) =:= $-;
+signed(_) -> false.
 
 %% ---- helpers ------------------------------------------------------------------------
 

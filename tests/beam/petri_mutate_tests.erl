@@ -75,6 +75,22 @@ render_round_trip_test() ->
     {ok, C, _} = petri_mutate:breed(S, <<"swap">>, 1, [Neg]),
     ?assertMatch({ok, _}, petri_loader:prepare(S, C), C).
 
+%% breed_forms/4 hands over the child's module as forms only when its text
+%% parses to exactly them (the VM then skips the second parse); a parent
+%% printed by erl_pp (here: a literal pattern, a match) gives none.
+breed_forms_test() ->
+    lists:foreach(
+      fun({Op, Seed}) ->
+              {ok, Src, {Forms, _Linted}, _} = petri_mutate:breed_forms(spec(), Op, Seed, parents(Op)),
+              {ok, Parsed} = petri_loader:parse(Src),
+              ?assertEqual(strip(Parsed), strip(Forms), {Op, Seed, Src}),
+              ?assertEqual({ok, Src, <<>>}, setelement(3, petri_mutate:breed(spec(), Op, Seed, parents(Op)), <<>>))
+      end, [{Op, Seed} || Op <- ops(), Seed <- lists:seq(1, 30)]),
+    Multi = <<"-module(genome).\n-export([f/1]).\nf(0) -> 1;\nf(X) -> Y = X * 2, Y + X.\n">>,
+    ?assertMatch({ok, _, none, _}, petri_mutate:breed_forms(spec(), <<"point">>, 1, [Multi])).
+
+strip(Forms) -> [fold(erl_parse:map_anno(fun(_) -> 0 end, F)) || F <- Forms].
+
 %% The functions of a genome, annotations dropped, negative literals folded
 %% (the trees breeding works on).
 funs(Source) ->

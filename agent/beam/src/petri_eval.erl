@@ -20,7 +20,7 @@
 %%     old code can be purged without killing anything.
 -module(petri_eval).
 
--export([run/2, job/3, fitness/3]).
+-export([run/2, job/3, job_forms/4, fitness/3]).
 
 -define(TAG, petri_score).
 -define(POLL_MS, 2).          % watchdog period (deadline, reductions, heap)
@@ -35,8 +35,19 @@
 -spec job(petri_wire:spec(), binary(), module()) ->
           {petri_wire:status(), float() | nan, binary(), non_neg_integer(), non_neg_integer()}.
 job(Spec, Source, Slot) ->
+    load_run(Spec, Slot, fun() -> petri_loader:load(Spec, Source, Slot) end).
+
+%% job/3 for a module in forms (petri_loader:load_forms/4).
+-spec job_forms(petri_wire:spec(), [erl_parse:abstract_form()], boolean(), module()) ->
+          {petri_wire:status(), float() | nan, binary(), non_neg_integer(), non_neg_integer()}.
+job_forms(Spec, Forms, Linted, Slot) ->
+    load_run(Spec, Slot, fun() -> petri_loader:load_forms(Spec, Forms, Linted, Slot) end).
+
+-spec load_run(petri_wire:spec(), module(), fun(() -> ok | petri_loader:error())) ->
+          {petri_wire:status(), float() | nan, binary(), non_neg_integer(), non_neg_integer()}.
+load_run(Spec, Slot, Load) ->
     T0 = now_us(),
-    Loaded = try petri_loader:load(Spec, Source, Slot)
+    Loaded = try Load()
              catch C:R -> {error, internal, detail("loader failed: ~p:~0P", [C, R, 12])}
              end,
     T1 = now_us(),

@@ -24,7 +24,8 @@
 %%     code:load_binary/3, which soft-purges unused old code, when that fails.
 -module(petri_loader).
 
--export([load/3, prepare/2, parse/1, compile/2, compile_load/2, rename/2, format_error/1]).
+-export([load/3, load_forms/4, prepare/2, parse/1, compile/2, compile/3, compile_load/2, rename/2,
+         format_error/1]).
 
 -define(MAX_SOURCE, 65536).
 -define(MAX_TOKENS, 20000).
@@ -47,6 +48,21 @@ load(Spec, Source, Slot) ->
     case prepare(Spec, Source) of
         {ok, Forms} -> compile_load(Forms, Slot);
         Err -> Err
+    end.
+
+%% load/3 for a module already in forms (a child bred in this VM): the export
+%% check and the safety scan, then compile (without erl_lint when Linted:
+%% the forms passed it already) and load.
+-spec load_forms(petri_wire:spec(), forms(), boolean(), module()) -> ok | error().
+load_forms(Spec, Forms0, Linted, Slot) ->
+    case check(Spec, Forms0) of
+        {ok, Forms} ->
+            case compile(Forms, Slot, Linted) of
+                {ok, Bin} -> load_binary(Slot, Bin);
+                Err -> Err
+            end;
+        Err ->
+            Err
     end.
 
 %% Everything that does not depend on the slot: parse, export check, safety.
@@ -158,9 +174,14 @@ compile_load(Forms, Slot) ->
 
 %% Renames the module to Slot and compiles it to a .beam binary (not loaded).
 -spec compile(forms(), module()) -> {ok, binary()} | error().
-compile(Forms0, Slot) ->
+compile(Forms, Slot) ->
+    compile(Forms, Slot, false).
+
+%% compile/2; Linted: skip erl_lint, the forms passed it (as another module).
+-spec compile(forms(), module(), boolean()) -> {ok, binary()} | error().
+compile(Forms0, Slot, Linted) ->
     Forms = rename(Forms0, Slot),
-    case fast_compile(Forms) of
+    case fast_compile(Forms, Linted) of
         {ok, Bin} -> {ok, Bin};
         fallback ->
             case compile:forms(Forms, ?COMPILE_OPTS) of
@@ -178,13 +199,13 @@ compile(Forms0, Slot) ->
 %% beam_validator (weak), beam_asm), without the validators, beam_ssa_throw
 %% and the post-optimisations, and with module_info/0,1 dropped. The .beam has
 %% no Dbgi and no compile-info chunks, which nothing reads for a slot.
--spec fast_compile(forms()) -> {ok, binary()} | fallback.
-fast_compile(Forms) ->
+-spec fast_compile(forms(), boolean()) -> {ok, binary()} | fallback.
+fast_compile(Forms, Linted) ->
     case erlang:system_info(otp_release) of
         "25" ->
             Opts = [no_postopt, no_throw_opt | ?COMPILE_OPTS],
             try
-                {ok, _} = erl_lint:module(Forms, "", Opts),
+                Linted orelse ({ok, _} = erl_lint:module(Forms, "", Opts)),
                 Expanded = erl_expand_records:module(Forms, Opts),
                 {ok, Core, _} = v3_core:module(Expanded, Opts),
                 {ok, Core2} = sys_core_bsm:module(Core, Opts),

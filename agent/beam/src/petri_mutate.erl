@@ -28,7 +28,7 @@
 %%                  or an Elixir genome (breeding works on Erlang only)
 -module(petri_mutate).
 
--export([breed/4, ops/0, cache_init/0]).
+-export([breed/4, breed_forms/4, ops/0, cache_init/0]).
 
 -define(MAX_DEPTH, 12).
 -define(MAX_NODES, 200).
@@ -55,6 +55,19 @@ ops() ->
 -spec breed(petri_wire:spec(), binary(), non_neg_integer(), [binary()]) ->
           {petri_wire:status(), binary(), binary()}.
 breed(Spec, Op, Seed, Parents) ->
+    case breed_forms(Spec, Op, Seed, Parents) of
+        {ok, Source, _, Detail} -> {ok, Source, Detail};
+        Failed -> Failed
+    end.
+
+%% breed/4, and the child's module as forms when they are exactly what its
+%% source parses to: {Forms, Linted} (Linted: the functions passed erl_lint
+%% here), or none (a parent's construct went through erl_pp). A VM that
+%% scores the child at once compiles these instead of parsing the text again.
+-spec breed_forms(petri_wire:spec(), binary(), non_neg_integer(), [binary()]) ->
+          {ok, binary(), {[erl_parse:abstract_form()], boolean()} | none, binary()}
+        | {petri_wire:status(), binary(), binary()}.
+breed_forms(Spec, Op, Seed, Parents) ->
     try
         do_breed(Spec, Op, Seed, Parents)
     catch
@@ -64,7 +77,8 @@ breed(Spec, Op, Seed, Parents) ->
             {internal, <<>>, iolist_to_binary(io_lib:format("breeding failed: ~p:~0P", [C, R, 10]))}
     end.
 
--spec do_breed(petri_wire:spec(), binary(), non_neg_integer(), [binary()]) -> {ok, binary(), binary()}.
+-spec do_breed(petri_wire:spec(), binary(), non_neg_integer(), [binary()]) ->
+          {ok, binary(), {[erl_parse:abstract_form()], boolean()} | none, binary()}.
 do_breed(Spec, Op, Seed, Parents) ->
     petri_spec:language(Spec) =:= erlang orelse
         fail(unsupported, "breeding is supported for Erlang genomes only", []),
@@ -87,8 +101,14 @@ do_breed(Spec, Op, Seed, Parents) ->
     Fn = petri_spec:function(Spec),
     Ar = petri_spec:arity(Spec),
     Parsed = [parent(I, P, Fn, Ar) || {I, P} <- lists:zip(lists:seq(1, N), Parents)],
-    {Forms, Detail} = child(Op, Parsed, Ctx, S0),
-    {ok, render(Fn, Ar, Forms), iolist_to_binary(Detail)}.
+    {Funs, Linted, Detail} = child(Op, Parsed, Ctx, S0),
+    {Source, Direct} = render(Fn, Ar, Funs),
+    Forms = case Direct of
+                true -> {[{attribute, ?A, module, genome}, {attribute, ?A, export, [{Fn, Ar}]} | Funs],
+                         Linted};
+                false -> none
+            end,
+    {ok, Source, Forms, iolist_to_binary(Detail)}.
 
 -spec fail(petri_wire:status(), io:format(), [term()]) -> no_return().
 fail(St, Fmt, Args) -> throw({fail, St, io_lib:format(Fmt, Args)}).
@@ -148,7 +168,8 @@ fold_neg(X) -> X.
 
 %% ---- operators ------------------------------------------------------------------
 
--spec child(binary(), [parent()], ctx(), rs()) -> {[erl_parse:abstract_form()], iodata()}.
+%% {Functions, Linted (they passed erl_lint), Detail}
+-spec child(binary(), [parent()], ctx(), rs()) -> {[erl_parse:abstract_form()], boolean(), iodata()}.
 child(<<"random">>, [], Ctx, S0) ->
     Spec = maps:get(spec, Ctx),
     Vars = petri_spec:vars(Spec),
@@ -162,12 +183,12 @@ child(<<"random">>, [], Ctx, S0) ->
     Fn = petri_spec:function(Spec),
     F = {function, ?A, Fn, length(Vars),
          [{clause, ?A, [{var, ?A, V} || V <- Vars], [], [Body]}]},
-    {[F], ""};
+    {[F], false, ""};
 child(Op, [P1 | _] = Parents, Ctx, S0) ->
     case apply_op(Op, Parents, Ctx, S0) of
         {ok, Child, _} ->
             case acceptable(Child) of
-                true -> {forms(Child), ""};
+                true -> {forms(Child), true, ""};
                 false -> fallback(P1, Ctx, S0, "child too large or invalid")
             end;
         {fallback, Why, S1} ->
@@ -183,16 +204,16 @@ random_tree(Method, Depth, Vars, Ctx, S) ->
         false -> T
     end.
 
--spec fallback(parent(), ctx(), rs(), iodata()) -> {[erl_parse:abstract_form()], iodata()}.
+-spec fallback(parent(), ctx(), rs(), iodata()) -> {[erl_parse:abstract_form()], boolean(), iodata()}.
 fallback(P1, Ctx, S, Why) ->
     case point(P1, Ctx, S) of
         {ok, Child, _} ->
             case acceptable(Child) of
-                true -> {forms(Child), [Why, "; point mutation of parent 1 instead"]};
-                false -> {forms(P1), [Why, "; copy of parent 1"]}
+                true -> {forms(Child), true, [Why, "; point mutation of parent 1 instead"]};
+                false -> {forms(P1), false, [Why, "; copy of parent 1"]}
             end;
         {fallback, Why2, _} ->
-            {forms(P1), [Why, "; ", Why2, "; copy of parent 1"]}
+            {forms(P1), false, [Why, "; ", Why2, "; copy of parent 1"]}
     end.
 
 -spec apply_op(binary(), [parent()], ctx(), rs()) -> op_result().
@@ -527,10 +548,14 @@ lints({Funs, K}) ->
         _ -> false
     end.
 
--spec render(atom(), arity(), [erl_parse:abstract_form()]) -> binary().
+%% The child's source, and whether every function was printed here (not by
+%% erl_pp): then the text parses back to exactly these trees.
+-spec render(atom(), arity(), [erl_parse:abstract_form()]) -> {binary(), boolean()}.
 render(Fn, Ar, Funs) ->
     Header = io_lib:format("-module(genome).~n-export([~p/~b]).~n~n", [Fn, Ar]),
-    unicode:characters_to_binary([Header | [[form(F), $\n] || F <- Funs]]).
+    Texts = [form(F) || F <- Funs],
+    {unicode:characters_to_binary([Header | [[T, $\n] || {_, T} <- Texts]]),
+     lists:all(fun({Direct, _}) -> Direct end, Texts)}.
 
 %% A function as source text. What breeding builds (clauses with variable
 %% arguments, no guards, bodies of operators, calls, variables and literals)
@@ -540,13 +565,22 @@ render(Fn, Ar, Funs) ->
 %% lays out lines and was over half of a breeding's time for trees of ~100
 %% nodes. The choice depends on the forms alone: the same forms give the same
 %% bytes on any VM.
--spec form(erl_parse:abstract_form()) -> iodata().
+-spec form(erl_parse:abstract_form()) -> {boolean(), iodata()}.
 form({function, _, Name, _, Clauses} = F) ->
     try
-        [lists:join(";\n", [clause(Name, C) || C <- Clauses]), ".\n"]
+        {true, [lists:join(";\n", [clause(Name, C) || C <- Clauses]), ".\n"]}
     catch
-        _:_ -> erl_pp:form(F)
+        _:_ -> {false, erl_pp:form(unfold_neg(F))}
     end.
+
+%% erl_pp prints a minus before a negative literal as "--1" (the list
+%% subtraction operator): it gets the tree the parser builds for "- -1".
+-spec unfold_neg(term()) -> term().
+unfold_neg({integer, A, I}) when I < 0 -> {op, A, '-', {integer, A, -I}};
+unfold_neg({float, A, F}) when F < 0 -> {op, A, '-', {float, A, -F}};
+unfold_neg(T) when is_tuple(T) -> list_to_tuple([unfold_neg(E) || E <- tuple_to_list(T)]);
+unfold_neg(L) when is_list(L) -> [unfold_neg(E) || E <- L];
+unfold_neg(X) -> X.
 
 -spec clause(atom(), clause()) -> iodata().
 clause(Name, {clause, _, Ps, [], [_ | _] = Body}) ->

@@ -186,9 +186,14 @@ worker(Owner, {eval, _, Slot}, Spec, Source) ->
     ok;
 worker(Owner, {breed_eval, _, Slot}, Spec, {Op, Seed, Parents}) ->
     Mod = petri_slots:module(Slot),
-    Res = try petri_mutate:breed(Spec, Op, Seed, Parents) of
-              {ok, Child, _} ->
-                  Ev = try petri_eval:job(Spec, Child, Mod)
+    Res = try petri_mutate:breed_forms(Spec, Op, Seed, Parents) of
+              {ok, Child, Forms, _} ->
+                  %% the child's forms when its text parses to them: no second parse
+                  Ev = try
+                           case Forms of
+                               {Fs, Linted} -> petri_eval:job_forms(Spec, Fs, Linted, Mod);
+                               none -> petri_eval:job(Spec, Child, Mod)
+                           end
                        catch C:R -> {internal, nan, fmt("evaluation failed: ~p:~0P", [C, R, 12]), 0, 0}
                        end,
                   {Ev, Child};

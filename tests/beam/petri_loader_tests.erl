@@ -102,6 +102,21 @@ unsafe_test() ->
     ?assertMatch({error, unsafe, <<"line 3: call to os:cmd/1 is not allowed">>},
                  petri_loader:load(spec(), src("f(X) -> os:cmd(X).\n"), ?SLOT)).
 
+%% load_forms/4 (a child bred in the VM): still the export check and the
+%% safety scan; without erl_lint only when told the forms passed it.
+load_forms_test() ->
+    Forms = fun(Body) -> {ok, F} = petri_loader:parse(src(Body)), F end,
+    ?assertEqual(ok, petri_loader:load_forms(spec(), Forms("f(X) -> X * 5.\n"), true, ?SLOT)),
+    ?assertEqual(20, ?SLOT:f(4)),
+    ?assertMatch({error, unsafe, <<"line 3: call to os:cmd/1 is not allowed">>},
+                 petri_loader:load_forms(spec(), Forms("f(X) -> os:cmd(X).\n"), true, ?SLOT)),
+    NoExport = [F || F <- Forms("f(X) -> X.\n"), element(3, F) =/= export],
+    ?assertMatch({error, compile_error, <<"function f/1 is not exported">>},
+                 petri_loader:load_forms(spec(), NoExport, true, ?SLOT)),
+    ?assertMatch({error, compile_error, <<"line 3: variable 'Y' is unbound">>},
+                 petri_loader:load_forms(spec(), Forms("f(X) -> Y.\n"), false, ?SLOT)),
+    _ = code:purge(?SLOT), true = code:delete(?SLOT), _ = code:purge(?SLOT).
+
 language_test() ->
     ?assertMatch({error, unsupported, _}, petri_loader:prepare((spec())#{language => 5}, <<>>)).
 

@@ -14,7 +14,7 @@
 %%     (and sees the atom count in every PONG), which bounds the total.
 %%  3. Only -module, -export and function forms reach the compiler (-spec,
 %%     -type and the like are dropped); other attributes are unsafe.
-%%  4. Compilation has a fast path (fast_compile/1): on the OTP release it was
+%%  4. Compilation has a fast path (fast_compile/2): on the OTP release it was
 %%     checked against, the same passes compile:forms/2 runs with ?COMPILE_OPTS,
 %%     minus the two beam_validator passes and with no_postopt/no_throw_opt
 %%     (a third less time per genome). Anything unexpected there, including
@@ -22,9 +22,13 @@
 %%     texts are exactly those of the compiler. Loading goes straight to
 %%     erlang:load_module/2 (not through code_server) and falls back to
 %%     code:load_binary/3, which soft-purges unused old code, when that fails.
+%%  5. load_forms/4 takes a module already in forms (a child bred in this VM,
+%%     whose text parses to exactly them): no parse and no caps (breeding
+%%     bounds the tree), but the export check and the safety scan still run;
+%%     erl_lint is skipped only when breeding ran it on the same functions.
 -module(petri_loader).
 
--export([load/3, load_forms/4, prepare/2, parse/1, compile/2, compile/3, compile_load/2, rename/2,
+-export([load/3, load_forms/4, prepare/2, parse/1, compile/2, compile_load/2, rename/2,
          format_error/1]).
 
 -define(MAX_SOURCE, 65536).
@@ -56,13 +60,8 @@ load(Spec, Source, Slot) ->
 -spec load_forms(petri_wire:spec(), forms(), boolean(), module()) -> ok | error().
 load_forms(Spec, Forms0, Linted, Slot) ->
     case check(Spec, Forms0) of
-        {ok, Forms} ->
-            case compile(Forms, Slot, Linted) of
-                {ok, Bin} -> load_binary(Slot, Bin);
-                Err -> Err
-            end;
-        Err ->
-            Err
+        {ok, Forms} -> compile_load(Forms, Slot, Linted);
+        Err -> Err
     end.
 
 %% Everything that does not depend on the slot: parse, export check, safety.
@@ -167,7 +166,11 @@ depth(_) -> 0.
 %% Renames the module to Slot, compiles and loads it.
 -spec compile_load(forms(), module()) -> ok | error().
 compile_load(Forms, Slot) ->
-    case compile(Forms, Slot) of
+    compile_load(Forms, Slot, false).
+
+-spec compile_load(forms(), module(), boolean()) -> ok | error().
+compile_load(Forms, Slot, Linted) ->
+    case compile(Forms, Slot, Linted) of
         {ok, Bin} -> load_binary(Slot, Bin);
         Err -> Err
     end.

@@ -2,7 +2,8 @@
 """bench_coordinator.py - what the coordinator costs.
 
 1. Throughput: cluster evaluations per second with ONE local agent (a
-   coordinator + 1 agent with 2 VMs, a population with no target, so it never
+   coordinator + 1 agent with 2 VMs, default gossip timings, a population
+   with no target, so it never
    stops early) over a steady window (evaluations between t=5 s and t=25 s after
    the population is created), against what the same agent's VMs reach alone:
    `petri-agent eval --vms 2` over 2000 genomes the cluster evaluated in that
@@ -151,7 +152,7 @@ def log_times(path, event):
 
 
 def throughput(tmp, window, ngenomes, size, demes, name="tput"):
-    c = Cluster(tmp, name, 1, 2, fast=True).start()
+    c = Cluster(tmp, name, 1, 2, fast=False).start()  # the default gossip timings
     try:
         st, body = c.api("POST", "/v1/populations", quadratic("bench", size=size, demes=demes))
         if st != 201:

@@ -3,7 +3,7 @@
  * Pure state: no I/O. The coordinator asks it for work items and feeds it
  * results; placement, transport and the lineage store live elsewhere.
  *
- * Population spec (JSON) = the evaluation spec of agent/spec.h plus:
+ * Population spec (JSON) = the evaluation spec of shared/spec.h plus:
  *   name        "quadratic"                 [a-z0-9_-], 1..48 chars (required)
  *   size        200                         total individuals, split over demes
  *   demes       4                           islands (1..256)

@@ -11,6 +11,30 @@
  *                "error": "abs" | "squared" }   default "abs"
  *   limits     { "timeout_ms": 500, "heap_words": 262144, "reductions": 1000000 }
  * Unknown keys are errors; every error message names the field.
+ *
+ * Real programs (term cases, evaluators, cost) add, under "fitness":
+ *   cases            when every "in" item and "out" is a number, the numeric
+ *                    path above; otherwise every case is mapped to terms:
+ *                      integer -> integer, real -> float, string -> binary
+ *                      (UTF-8), array -> list, true/false -> atoms,
+ *                      null -> nil, object -> map with binary keys, except
+ *                      the tagged forms (objects of exactly one "$" key):
+ *                      {"$tuple": [..]} tuple, {"$atom": "ok"} atom (must
+ *                      be in "atoms"), {"$charlist": "abc"} list of code
+ *                      points, {"$float": 1} float, {"$map": [[K, V], ..]}
+ *                      map with any keys. Any other "$" key is an error.
+ *   atoms            ["ok", "error", ...] the atoms cases may name (<= 256)
+ *   float_tolerance  >= 0, default 0 (exact)
+ *   mismatch_error   > 0, default 1: error of a failed non-numeric case
+ *   evaluator        {"source": "...", "language": "erlang"|"elixir"} or
+ *                    {"file": "path.erl"|"path.ex"}: a trusted module whose
+ *                    evaluate/1 receives the genome's entry function and
+ *                    returns {Error, #{name => number}} (or just Error);
+ *                    "cases" may then be absent
+ *   cost             {"mode": "none"|"lexicographic"|"weighted",
+ *                     "reductions": w, "heap": w, "time": w} (weights >= 0)
+ *   per_case         true to return each case's error (lexicase needs it;
+ *                    the coordinator sets it itself for lexicase)
  */
 #ifndef PETRI_SPEC_H
 #define PETRI_SPEC_H

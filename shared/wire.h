@@ -153,6 +153,38 @@ enum wire_type {
  *   const_min:f64 const_max:f64 const_int:u8 (1 = integer constants)
  *   error:u8                0 = sum of absolute errors, 1 = sum of squares
  *   cases:list<CASE>        CASE = in:list<num>  out:num
+ * then (appended; a reader treats missing trailing fields as their defaults):
+ *   term_cases:bytes        empty: the numeric `cases` above are the cases.
+ *                           Else the cases as one Erlang external term
+ *                           (term_to_binary format, version byte 131): a list
+ *                           of {Inputs :: list(), Expected :: term()}; its
+ *                           atoms are true, false, nil and those of `atoms`
+ *                           only, and `cases` above is then empty
+ *   atoms:list<str>         atoms the cases may name (declared in the spec;
+ *                           the VM creates them, input never creates any)
+ *   float_tol:f64           a float result within float_tol of the expected
+ *                           number passes (0 = exact); default 0
+ *   mismatch_error:f64      error of a failed case whose result and expected
+ *                           value are not both numbers; default 1
+ *   evaluator:bytes         source of the operator's trusted evaluator module
+ *                           (empty = none: the cases score the genome)
+ *   evaluator_lang:u8       0 erlang, 1 elixir
+ *   cost_mode:u8            0 none, 1 lexicographic (cost breaks error ties),
+ *                           2 weighted (fitness = error + cost)
+ *   cost_w:f64 x 3          weights of reductions, peak heap words, eval us
+ *   per_case:u8             1 = RESULT/BRED carry the per-case errors
+ *
+ * RESULT_EXT, appended to WIRE_VM_RESULT (after eval_us) and WIRE_VM_BRED
+ * (after source); every field has a value whatever the status:
+ *   passed:u32  cases:u32   cases that passed, cases run (0/0 unless ok)
+ *   cost:f64                the cost objective (0 when cost_mode is 0)
+ *   reused:u8               1 = the result of an identical earlier
+ *                           evaluation (same spec, same source) was reused
+ *   metrics:list<METRIC>    METRIC = name:str value:f64; "reductions",
+ *                           "heap_words" (peak) and "eval_us" first, then
+ *                           any an evaluator module returned (at most 32)
+ *   errors:list<f64>        the per-case errors in case order when the spec
+ *                           set per_case and the status is ok, else empty
  */
 
 /* Evaluation outcomes: one distinct status per way a genome can end. */

@@ -54,6 +54,15 @@ typedef struct pool_opts {
     uint32_t max_source_bytes;
 } pool_opts_t;
 
+#define POOL_METRIC_NAME_MAX 32
+#define POOL_MAX_METRICS 35 /* the 3 built-in ones + 32 from an evaluator */
+
+/* A named measurement of one evaluation (RESULT_EXT's METRIC, wire.h). */
+typedef struct pool_metric {
+    char name[POOL_METRIC_NAME_MAX];
+    double value;
+} pool_metric_t;
+
 typedef struct pool_result {
     int status;     /* enum wire_status */
     double fitness; /* valid when status == WIRE_ST_OK for evals */
@@ -62,6 +71,15 @@ typedef struct pool_result {
     size_t source_len;
     uint64_t load_us, eval_us;
     int vm; /* index of the VM that answered, -1 if none */
+    /* RESULT_EXT (wire.h); zero for results the pool makes itself. The
+     * arrays live as long as the callback runs. */
+    uint32_t passed, cases;
+    double cost;
+    int reused;
+    const pool_metric_t *metrics;
+    size_t nmetrics;
+    const double *errors;
+    size_t nerrors;
 } pool_result_t;
 
 typedef void (*pool_done_fn)(void *arg, const pool_result_t *r);

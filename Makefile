@@ -10,49 +10,71 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
 # ---- dependencies ---------------------------------------------------------
-DEB_PKGS := build-essential pkg-config libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils \
-	libcmocka-dev erlang-nox erlang-dev libinih-dev libjansson-dev libmicrohttpd-dev \
-	libcurl4-openssl-dev python3 python3-pytest elixir clang-format prometheus chromium
+# Building needs BUILD_PKGS; the test suites also need TEST_PKGS. `make` and
+# `make demo` install only the first set, `make test` both (as root, with
+# apt-get; otherwise they print the apt-get line to run).
+BUILD_PKGS := build-essential pkg-config libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils \
+	erlang-nox erlang-dev libinih-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev elixir
+TEST_PKGS := libcmocka-dev python3 python3-pytest clang-format erlang-dialyzer prometheus chromium
 PKGS := libzmq libsodium lmdb inih jansson libmicrohttpd libcurl
 PYTHON := /usr/bin/python3
 DEPS_STAMP := build/.deps-ok
+TEST_DEPS_STAMP := build/.test-deps-ok
+
+# $(call install_missing,<missing list>,<packages>)
+define install_missing
+	if [ -n "$(1)" ]; then \
+	  echo "petri: missing:$(1)"; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "petri: installing Debian packages (apt-get)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(2) \
+	      || { echo "petri: apt-get failed"; exit 1; }; \
+	  else \
+	    echo "petri: run as root:  apt-get install -y $(2)"; exit 1; \
+	  fi; \
+	fi
+endef
 
 $(DEPS_STAMP):
 	@mkdir -p build
 	@missing=""; \
-	for p in $(PKGS) cmocka; do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
 	command -v erlc >/dev/null || missing="$$missing erlang"; \
 	command -v elixir >/dev/null || missing="$$missing elixir"; \
+	$(call install_missing,$$missing,$(BUILD_PKGS))
+	@touch $@
+
+$(TEST_DEPS_STAMP): $(DEPS_STAMP)
+	@missing=""; \
+	pkg-config --exists cmocka 2>/dev/null || missing="$$missing cmocka"; \
 	command -v clang-format >/dev/null || missing="$$missing clang-format"; \
+	command -v dialyzer >/dev/null || missing="$$missing dialyzer"; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	$(PYTHON) -c 'import pytest' 2>/dev/null || missing="$$missing pytest"; \
-	if [ -n "$$missing" ]; then \
-	  echo "petri: missing:$$missing"; \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "petri: installing Debian packages (apt-get)"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(DEB_PKGS) \
-	      || { echo "petri: apt-get failed"; exit 1; }; \
-	  else \
-	    echo "petri: run as root:  apt-get install -y $(DEB_PKGS)"; exit 1; \
-	  fi; \
-	fi
+	$(call install_missing,$$missing,$(TEST_PKGS))
 	@touch $@
 
 deps: $(DEPS_STAMP)
+test-deps: $(TEST_DEPS_STAMP)
 
 # ---- flags ------------------------------------------------------------------
 CC ?= cc
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ERL_ROOT = $(shell erl -noshell -eval 'io:format("~s",[code:root_dir()]),halt().' 2>/dev/null)
+VERSION := $(shell cat VERSION)
 PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib/petri
+MANDIR = $(PREFIX)/share/man/man1
 BEAM_DIR_DEFAULT ?= $(CURDIR)/agent/beam/ebin
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wvla
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) -Ishared -Iagent -Icoordinator \
-	-DPETRI_VERSION=\"0.1.0\" -DPETRI_BEAM_DIR=\"$(BEAM_DIR_DEFAULT)\"
+	-DPETRI_VERSION=\"$(VERSION)\" -DPETRI_BEAM_DIR=\"$(BEAM_DIR_DEFAULT)\"
 OPT ?= -O2
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -84,7 +106,7 @@ SIM_BIN := $(if $(SIM_SRC),$(B)/bin/swimsim)
 ALL_LIBS = $(LIBCOORD) $(LIBAGENT) $(LIBPETRI)
 
 Q := $(if $(V),,@)
-$(B)/obj/%.o: %.c $(DEPS_STAMP)
+$(B)/obj/%.o: %.c $(DEPS_STAMP) VERSION
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
@@ -127,7 +149,10 @@ $(B)/bin/swimsim: $(call obj,$(SIM_SRC)) $(ALL_LIBS)
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 BINS = $(AGENT_BIN) $(if $(wildcard coordinator/main.c),$(COORD_BIN)) $(SIM_BIN)
-c: $(BINS) $(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
+# the programs (build dependencies only) ...
+bins: $(BINS)
+# ... and the C test, fuzz and benchmark programs (cmocka: a test dependency)
+c: $(TEST_DEPS_STAMP) $(BINS) $(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS)
 
 # ---- the BEAM application ---------------------------------------------------
 ERL_SRC := $(sort $(wildcard agent/beam/src/*.erl))
@@ -137,12 +162,13 @@ ERL_TEST_SRC := $(sort $(wildcard tests/beam/*_tests.erl))
 ERL_TEST_EBIN := build/beam-test
 ERL_TEST_BEAMS := $(patsubst tests/beam/%.erl,$(ERL_TEST_EBIN)/%.beam,$(ERL_TEST_SRC))
 
-$(EBIN)/%.beam: agent/beam/src/%.erl $(DEPS_STAMP)
+# The app's version comes from VERSION, as a macro (petri_node's HELLO) and in petri.app.
+$(EBIN)/%.beam: agent/beam/src/%.erl VERSION $(DEPS_STAMP)
 	@mkdir -p $(EBIN)
-	erlc -Werror +warn_missing_spec_all -o $(EBIN) $< 2>&1 || erlc -Werror -o $(EBIN) $<
-$(EBIN)/petri.app: agent/beam/src/petri.app.src
+	erlc -Werror +warn_missing_spec_all '-DPETRI_VERSION="$(VERSION)"' -o $(EBIN) $<
+$(EBIN)/petri.app: agent/beam/src/petri.app.src VERSION
 	@mkdir -p $(EBIN)
-	cp $< $@
+	sed 's/@VERSION@/$(VERSION)/' $< > $@
 $(ERL_TEST_EBIN)/%.beam: tests/beam/%.erl $(BEAMS)
 	@mkdir -p $(ERL_TEST_EBIN)
 	erlc -Werror -pa $(EBIN) -o $(ERL_TEST_EBIN) $<
@@ -150,11 +176,19 @@ $(ERL_TEST_EBIN)/%.beam: tests/beam/%.erl $(BEAMS)
 beam: $(BEAMS) $(if $(wildcard agent/beam/src/petri.app.src),$(EBIN)/petri.app)
 
 all: deps
-	@$(MAKE) --no-print-directory c beam
+	@$(MAKE) --no-print-directory bins beam
 
 # ---- tests ------------------------------------------------------------------
 unit: c
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+# Dialyzer over the app's sources; the PLT (erts, kernel, stdlib, compiler)
+# is built once into build/ (about 2 minutes). Elixir's modules are not in it.
+PLT := build/petri.plt
+$(PLT): $(TEST_DEPS_STAMP)
+	dialyzer --build_plt --output_plt $@ --apps erts kernel stdlib compiler || test -s $@
+dialyzer: beam $(PLT)
+	dialyzer --plt $(PLT) -Wno_opaque '-DPETRI_VERSION="$(VERSION)"' --src $(ERL_SRC)
 
 beam-test: beam $(ERL_TEST_BEAMS)
 	@if [ -n "$(ERL_TEST_SRC)" ]; then \
@@ -170,11 +204,11 @@ fuzz-smoke: c
 sim-test: c
 	@if [ -x tests/sim/run_checks.sh ]; then tests/sim/run_checks.sh $(SIM_BIN); fi
 
-integration: all
+integration: all $(TEST_DEPS_STAMP)
 	@if ls tests/integration/test_*.py >/dev/null 2>&1; then \
 	  PETRI_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration; fi
 
-asan: deps
+asan: deps $(TEST_DEPS_STAMP)
 	@$(MAKE) --no-print-directory B=build-asan OPT=-O1 EXTRA="$(SAN_FLAGS)" c
 	@export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1; \
 	$(MAKE) --no-print-directory B=build-asan OPT=-O1 EXTRA="$(SAN_FLAGS)" unit fuzz-smoke
@@ -186,9 +220,9 @@ format:
 format-check:
 	@clang-format --dry-run -Werror $(FORMAT_FILES)
 
-test: all
-	@$(MAKE) --no-print-directory format-check unit beam-test fuzz-smoke sim-test integration asan \
-	  rig-if-docker
+test: all test-deps
+	@$(MAKE) --no-print-directory format-check unit beam-test dialyzer fuzz-smoke sim-test integration \
+	  asan rig-if-docker
 	@echo "petri: all suites passed"
 
 # ---- containers and the fault-injection rig (docker/) ----------------------
@@ -216,8 +250,25 @@ bench: all
 	@for s in tests/bench/*.sh tests/bench/*.py; do [ -f "$$s" ] || continue; echo "== $$s"; \
 	  case $$s in *.py) PETRI_BUILD=$(CURDIR)/$(B) $(PYTHON) $$s;; *) PETRI_BUILD=$(CURDIR)/$(B) bash $$s;; esac; done
 
-clean:
-	rm -rf build build-asan $(EBIN)
+# ---- install: PREFIX (default /usr/local) and DESTDIR honoured -------------
+# The binaries look for the BEAM app where `[beam] code_path` says; `make
+# install` builds them apart (build-install/) with that default at $(LIBDIR)/ebin.
+install:
+	@$(MAKE) --no-print-directory all BEAM_DIR_DEFAULT=$(LIBDIR)/ebin B=build-install
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/ebin $(DESTDIR)$(MANDIR)
+	install -m 0755 build-install/bin/petri-agent build-install/bin/petri $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(EBIN)/*.beam $(EBIN)/petri.app $(DESTDIR)$(LIBDIR)/ebin/
+	$(if $(wildcard docs/man/*.1),install -m 0644 $(wildcard docs/man/*.1) $(DESTDIR)$(MANDIR)/)
+	install -d $(DESTDIR)$(PREFIX)/share/petri
+	install -m 0644 configs/agent.conf configs/coordinator.conf configs/*.service $(DESTDIR)$(PREFIX)/share/petri/
+	@echo "petri $(VERSION) installed under $(DESTDIR)$(PREFIX)"
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/petri-agent $(DESTDIR)$(BINDIR)/petri
+	rm -rf $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/share/petri
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/,$(notdir $(wildcard docs/man/*.1)))
 
-.PHONY: images rig-test rig-bench rig-if-docker all c beam deps unit beam-test fuzz-smoke sim-test integration asan format format-check \
+clean:
+	rm -rf build build-asan build-install $(EBIN)
+
+.PHONY: bins test-deps dialyzer install uninstall images rig-test rig-bench rig-if-docker all c beam deps unit beam-test fuzz-smoke sim-test integration asan format format-check \
 	test demo bench clean

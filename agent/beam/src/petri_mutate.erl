@@ -39,7 +39,7 @@
 -define(A, 1).   % every annotation of a child (line 1)
 
 -type rs() :: rand:state().
--type node_() :: erl_parse:abstract_expr().
+-type node_() :: tuple().   % an erl_parse expression node (its annotations are built as plain integers, which erl_anno's opaque type does not admit)
 -type clause() :: {clause, term(), [term()], [term()], [node_()]}.
 -type site() :: {pos_integer(), pos_integer(), [pos_integer()]}.
 -type ctx() :: #{prims := [petri_spec:prim()], spec := petri_wire:spec()}.
@@ -428,7 +428,7 @@ set_children({op, A, Op, _, _}, [L, R]) -> {op, A, Op, L, R};
 set_children({op, A, Op, _}, [X]) -> {op, A, Op, X};
 set_children({call, A, F, _}, Args) -> {call, A, F, Args};
 set_children({match, A, P, _}, [E]) -> {match, A, P, E};
-set_children(N, []) -> N.
+set_children(N, _) -> N.
 
 -spec terminal(node_()) -> boolean().
 terminal({var, _, '_'}) -> false;

@@ -27,7 +27,7 @@
 -export([start/0, init_state/1, handle_frame/2, handle_done/3, handle_worker_down/3,
          handle_purged/2, handle_tick/1, stats/1, worker/4, purger/0]).
 
--define(VERSION, <<"0.1.0">>).
+-define(VERSION, <<?PETRI_VERSION>>).   % from the file VERSION (Makefile)
 -define(DEFAULT_SLOTS, 64).
 -define(MAX_SLOTS, 100000).
 -define(PURGE_BATCH, 32).    % purge once this many slots hold old code ...

@@ -1,0 +1,9 @@
+build-install/obj/coordinator/cli.o: coordinator/cli.c coordinator/cli.h \
+ coordinator/cli_int.h coordinator/client.h shared/crypto.h shared/err.h \
+ shared/util.h
+coordinator/cli.h:
+coordinator/cli_int.h:
+coordinator/client.h:
+shared/crypto.h:
+shared/err.h:
+shared/util.h:

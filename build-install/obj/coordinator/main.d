@@ -1,0 +1,25 @@
+build-install/obj/coordinator/main.o: coordinator/main.c \
+ coordinator/cli.h coordinator/coord.h shared/config.h shared/crypto.h \
+ shared/gossip.h shared/config.h shared/crypto.h shared/loop.h \
+ shared/swim.h shared/http.h shared/loop.h shared/metrics.h \
+ coordinator/pop.h shared/spec.h shared/wire.h shared/wire.h \
+ coordinator/store.h coordinator/work.h coordinator/demo.h
+coordinator/cli.h:
+coordinator/coord.h:
+shared/config.h:
+shared/crypto.h:
+shared/gossip.h:
+shared/config.h:
+shared/crypto.h:
+shared/loop.h:
+shared/swim.h:
+shared/http.h:
+shared/loop.h:
+shared/metrics.h:
+coordinator/pop.h:
+shared/spec.h:
+shared/wire.h:
+shared/wire.h:
+coordinator/store.h:
+coordinator/work.h:
+coordinator/demo.h:

@@ -1,0 +1,1 @@
+build-install/obj/coordinator/ui_html.o: coordinator/ui_html.c

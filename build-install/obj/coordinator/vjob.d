@@ -1,0 +1,25 @@
+build-install/obj/coordinator/vjob.o: coordinator/vjob.c \
+ coordinator/coord.h shared/config.h shared/crypto.h shared/gossip.h \
+ shared/config.h shared/crypto.h shared/loop.h shared/swim.h \
+ shared/http.h shared/loop.h shared/metrics.h coordinator/pop.h \
+ shared/spec.h shared/wire.h shared/wire.h coordinator/store.h \
+ coordinator/work.h shared/err.h shared/log.h
+coordinator/coord.h:
+shared/config.h:
+shared/crypto.h:
+shared/gossip.h:
+shared/config.h:
+shared/crypto.h:
+shared/loop.h:
+shared/swim.h:
+shared/http.h:
+shared/loop.h:
+shared/metrics.h:
+coordinator/pop.h:
+shared/spec.h:
+shared/wire.h:
+shared/wire.h:
+coordinator/store.h:
+coordinator/work.h:
+shared/err.h:
+shared/log.h:

@@ -1,0 +1,5 @@
+build-install/obj/shared/crypto.o: shared/crypto.c shared/crypto.h \
+ shared/err.h shared/util.h
+shared/crypto.h:
+shared/err.h:
+shared/util.h:

@@ -1,0 +1,2 @@
+build-install/obj/shared/err.o: shared/err.c shared/err.h
+shared/err.h:

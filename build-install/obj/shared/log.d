@@ -1,0 +1,2 @@
+build-install/obj/shared/log.o: shared/log.c shared/log.h
+shared/log.h:

@@ -1,0 +1,5 @@
+build-install/obj/shared/spec.o: shared/spec.c shared/spec.h \
+ shared/wire.h shared/err.h
+shared/spec.h:
+shared/wire.h:
+shared/err.h:

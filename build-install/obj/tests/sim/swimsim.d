@@ -1,0 +1,3 @@
+build-install/obj/tests/sim/swimsim.o: tests/sim/swimsim.c \
+ tests/sim/sim_scenario.h
+tests/sim/sim_scenario.h:

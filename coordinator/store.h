@@ -1,6 +1,6 @@
 /* store.h - petri's lineage store: content-addressed genomes and a signed,
  * hash-chained, append-only log of lineage records in one LMDB environment,
- * with child/parent/derivation-key indexes. DESIGN.md section 8.
+ * with child/parent/derivation-key indexes. docs/design.md section 8.
  *
  * Invariants:
  *  1. Records are numbered 1, 2, 3, ... with no gap; record n holds the

@@ -1,6 +1,6 @@
 /* gossip.h - the daemons' cluster membership: the SWIM core (swim.h) bound to
  * the event loop (loop.h) over ZeroMQ TCP, every packet sealed with the
- * cluster keyring (crypto.h). DESIGN.md section 6.
+ * cluster keyring (crypto.h). docs/design.md section 6.
  *
  * Transport. One ZMQ_ROUTER bound on [gossip] bind receives; packets go out
  * through ZMQ_DEALER sockets connected to the peers' advertise addresses,

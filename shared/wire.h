@@ -1,6 +1,6 @@
 /* wire.h - the one binary message format for every internal hop (gossip,
  * coordinator<->agent, agent<->BEAM, CLI<->agent control socket).
- * Mirrored in agent/beam/src/petri_wire.erl. DESIGN.md section 4.
+ * Mirrored in agent/beam/src/petri_wire.erl. docs/design.md section 4.
  *
  * Frame (big-endian):
  *   version:u8  type:u16  flags:u8  sender:16 bytes  length:u32  payload[length]

@@ -1,15 +1,17 @@
 /* pool.h - the supervisor of an agent's BEAM VMs and the queue of work they
  * run: boot + hello, heartbeats, restarts with exponential backoff and an
- * OTP-style intensity limit, recycling after max_loads, an RSS ceiling, and
- * a bounded pipeline of eval/breed requests per VM.
+ * OTP-style intensity limit, recycling after max_loads or an atom threshold,
+ * an RSS ceiling, a bounded pipeline of eval/breed requests per VM, and the
+ * blame of a job that kills its VM.
  *
  * Per-VM state machine (one transition function, every change logged):
  *
- *   BACKOFF --timer--> BOOTING --hello--> READY --max_loads--> DRAINING
- *      ^                  |                 |                     | idle
- *      |                  +-----exit / kill-+----------+    STOPPING (STOP sent)
- *      +------ exit (failure: backoff, intensity) <----+          | exit
- *                                                      READY <----+ (restart at once)
+ *   BACKOFF --timer--> BOOTING --hello--> READY --max_loads/atoms--> DRAINING
+ *      ^                  |                 |                           | idle
+ *      |                  +-----exit / kill-+----------+          STOPPING (STOP sent)
+ *      +------ exit (failure: backoff, intensity) <----+                | exit
+ *                                                      READY <----------+ (restart at once)
+ *   READY --exit / kill with jobs in flight--> BOOTING (at once; the jobs are suspects, 5)
  *   any state --pool_stop--> STOPPING --exit--> DOWN
  *
  * Invariants:

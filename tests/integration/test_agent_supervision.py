@@ -207,3 +207,41 @@ def test_daemon_survives_freezers_and_loses_no_work(tmp):
         assert agent.proc.poll() is None
     finally:
         c.stop()
+
+
+def test_item_whose_agents_die_holding_it_twice_is_given_up(tmp):
+    # The VMs never time out here, so a freezer holds its agent's work until
+    # the agent is killed; the coordinator re-issues the work once, then
+    # gives it up instead of handing it to the third agent.
+    c = Cluster(tmp, agents=3, vms=1,
+                extra_agent={"beam.heartbeat_timeout_ms": "3600000"}).start()
+    try:
+        spec = quadratic_spec(name="lost", size=4, demes=1, seeds=[FREEZER.format(n=0)],
+                              stop={"target_fitness": None, "max_evaluations": 100000000})
+        st, body = c.api("POST", "/v1/populations", spec)
+        assert st == 201, body
+
+        def holder():
+            for a in c.agents:
+                if a.proc.poll() is None:
+                    out = run([AGENT, "status", "--json", "-o", f"node.run_dir={a.run_dir}"])
+                    if out.returncode == 0 and json.loads(out.stdout)["pool"]["inflight"] > 0:
+                        return a
+            return None
+
+        for _ in range(2):
+            a = wait_for(holder, timeout=60, what="an agent holding the freezer")
+            a.stop(signal.SIGKILL)
+            wait_for(lambda: [m for m in c.members() if m["name"] == a.name][0]["status"]
+                     == "dead", timeout=30, what=f"{a.name} dead")
+        wait_for(lambda: "event=coord.given_up" in c.coord.logtext(), timeout=30,
+                 what="the item given up")
+        assert "status=vm_killed" in c.coord.logtext()
+        survivor = [a for a in c.agents if a.proc.poll() is None]
+        assert len(survivor) == 1
+        # the survivor evolves the population: it never got the freezer
+        before = c.pop("lost")["evaluations"]
+        wait_for(lambda: c.pop("lost")["evaluations"] > before + 20, timeout=60,
+                 what="progress on the survivor")
+    finally:
+        c.stop()

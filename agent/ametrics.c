@@ -31,7 +31,17 @@ static void pool_metrics(metrics_buf_t *b, const pool_t *pool)
                 "VMs replaced after they exited or were killed (recycling excluded).",
                 (double)st.restarts);
     metrics_one(b, "petri_agent_vm_recycles_total", "counter",
-                "VMs retired after max_loads evaluations and replaced.", (double)st.recycles);
+                "VMs retired (after max_loads evaluations or recycle_atoms_pct) and replaced.",
+                (double)st.recycles);
+    metrics_one(b, "petri_agent_vm_job_deaths_total", "counter",
+                "VMs that died with jobs in flight (their jobs became suspects).",
+                (double)st.job_deaths);
+    metrics_one(b, "petri_agent_vm_suspects_total", "counter",
+                "Jobs re-run alone on a VM after their VM died with them in flight.",
+                (double)st.suspects);
+    metrics_one(b, "petri_agent_vm_blamed_total", "counter",
+                "Suspects that killed their VM while alone on it (status vm_killed).",
+                (double)st.blamed);
     metrics_family(b, "petri_agent_vm_kills_total", "counter",
                    "VMs killed by the agent, by cause.");
     for (int k = 0; k < POOL_KILL__COUNT; k++)

@@ -1,4 +1,11 @@
-/* pool.c - supervise the agent's BEAM VMs and feed them work (see pool.h). */
+/* pool.c - supervise the agent's BEAM VMs and feed them work (see pool.h).
+ *
+ * Blame: a VM that dies with jobs in flight cannot say which one killed it.
+ * Each of those jobs becomes a suspect and runs again alone on a VM (nothing
+ * else is dispatched there until it answers). A suspect whose VM dies too is
+ * blamed (WIRE_ST_VM_KILLED); the others were innocent and get their normal
+ * result. The first death counts towards the intensity only when no suspect
+ * turns out guilty (then it was not theirs); a blamed death never counts. */
 #include "pool.h"
 
 #include <errno.h>
@@ -19,7 +26,6 @@
 #define PIPELINE_MAX 16
 #define STOP_KILL_MS 1000      /* STOP sent -> SIGKILL if still alive */
 #define BACKOFF_RESET_MS 10000 /* a VM that lived this long resets its backoff */
-#define MAX_ATTEMPTS 2         /* a job is retried once if its VM is lost */
 #define ELIXIR_EBIN "/usr/lib/elixir/lib/elixir/ebin"
 
 typedef enum vmst { ST_DOWN, ST_BACKOFF, ST_BOOTING, ST_READY, ST_DRAINING, ST_STOPPING } vmst_t;
@@ -28,6 +34,13 @@ static const char *const st_name[] = {"down",  "backoff",  "booting",
 
 /* JOB_BREED_EVAL: breed, then score the child in the same VM (one round trip) */
 enum job_kind { JOB_EVAL, JOB_BREED, JOB_BREED_EVAL };
+
+/* A VM death with jobs in flight, held by the suspects it made. */
+typedef struct death {
+    int refs;   /* suspects not yet judged */
+    int guilty; /* one of them killed a VM alone */
+    char why[240];
+} death_t;
 
 typedef struct job {
     struct job *next;
@@ -38,7 +51,7 @@ typedef struct job {
     size_t len;
     pool_done_fn done;
     void *arg;
-    int attempts;
+    death_t *death; /* non-NULL: a suspect, runs alone; dies again = blamed */
 } job_t;
 
 typedef struct slot {
@@ -54,7 +67,8 @@ typedef struct slot {
     uint64_t loads;
     int failures; /* consecutive, for the backoff */
     int64_t timer;
-    int recycling;         /* STOP sent because of max_loads */
+    int recycling;         /* STOP sent because of max_loads, atoms or scale-down */
+    int solo;              /* runs one suspect: nothing else is dispatched here */
     char kill_reason[160]; /* why we killed it, if we did */
     int kill_is_failure;
     /* from the VM's hello and pongs */
@@ -88,6 +102,7 @@ struct pool {
     wire_buf_t wb;
     /* telemetry (pool_get_stats) */
     uint64_t starts, evals[WIRE_ST__COUNT], breeds[WIRE_ST__COUNT];
+    uint64_t suspects, blamed, job_deaths;
     metrics_hist_t load_hist, eval_hist; /* seconds, from the VMs' load_us/eval_us */
 };
 
@@ -126,7 +141,7 @@ static void count_result(pool_t *p, int kind, const pool_result_t *r)
         return;
     }
     p->evals[r->status]++;
-    if (r->vm < 0 || r->status == WIRE_ST_INTERNAL)
+    if (r->vm < 0 || r->status == WIRE_ST_INTERNAL || r->status == WIRE_ST_VM_KILLED)
         return;
     metrics_hist_observe(&p->load_hist, (double)r->load_us / 1e6);
     if (r->status == WIRE_ST_OK || r->status == WIRE_ST_TIMEOUT ||
@@ -138,6 +153,7 @@ static void count_result(pool_t *p, int kind, const pool_result_t *r)
 static void boot(slot_t *s);
 static void dispatch(pool_t *p);
 static void stop_vms(pool_t *p);
+static void count_failure(pool_t *p, const char *why);
 
 /* ---- state transitions ---- */
 
@@ -151,13 +167,32 @@ static void slot_set(slot_t *s, vmst_t st, const char *why)
     s->st = st;
 }
 
+/* A suspect has its verdict. When the last suspect of a death is judged and
+ * none was guilty, the death was the VM's own: it counts as a failure. */
+static void judge(pool_t *p, death_t *d, int guilty)
+{
+    d->guilty |= guilty;
+    if (--d->refs > 0)
+        return;
+    int charge = !d->guilty && !p->stopping && !p->failed;
+    char why[320];
+    snprintf(why, sizeof why, "%s, and no job in flight killed a VM alone", d->why);
+    free(d);
+    if (charge)
+        count_failure(p, why);
+}
+
 static void complete(job_t *j, const pool_result_t *r)
 {
     count_result(j->pool, j->kind, r);
     if (j->done)
         j->done(j->arg, r);
+    death_t *d = j->death;
+    pool_t *p = j->pool;
     free(j->frame);
     free(j);
+    if (d)
+        judge(p, d, r->status == WIRE_ST_VM_KILLED);
 }
 
 static void fail_job(job_t *j, const char *why)
@@ -248,6 +283,17 @@ static void pool_fail(pool_t *p, const char *why)
         p->on_state(p->arg, 1, why);
 }
 
+/* A failure that is no job's fault: the intensity decides whether to go on. */
+static void count_failure(pool_t *p, const char *why)
+{
+    if (!intensity_exceeded(p, loop_now(p->loop)))
+        return;
+    char d[400];
+    snprintf(d, sizeof d, "more than %d VM failures within %u ms (last: %s)", p->o.intensity,
+             p->o.period_ms, why);
+    pool_fail(p, d);
+}
+
 static int64_t on_backoff_done(loop_t *l, void *arg)
 {
     (void)l;
@@ -288,18 +334,48 @@ static void slot_exited(slot_t *s, int status)
     s->timer = 0;
     vm_destroy(&s->vm);
     s->pid = 0;
-    /* give its work back: retried once on another VM, then failed */
-    for (int i = s->ninflight - 1; i >= 0; i--) {
+    /* A death with work in flight is a job's until the suspects are judged:
+     * it does not count now, and the VM restarts at once. */
+    int job_death = s->ninflight > 0 && !p->stopping && !p->failed;
+    if (job_death) {
+        failure = 0;
+        p->job_deaths++;
+    }
+    int n = s->ninflight;
+    s->ninflight = 0;
+    s->solo = 0;
+    death_t *death = NULL;
+    for (int i = n - 1; i >= 0; i--) { /* pushed to the front: keeps their order */
         job_t *j = s->inflight[i];
-        if (++j->attempts >= MAX_ATTEMPTS || p->stopping || p->failed) {
-            char d[260];
-            snprintf(d, sizeof d, "the VM running this job was lost (%s)", why);
-            fail_job(j, d);
-        } else {
+        char q[300];
+        if (p->stopping || p->failed) {
+            snprintf(q, sizeof q, "the VM running this job was lost (%s)", why);
+            fail_job(j, q);
+        } else if (j->death) {
+            p->blamed++;
+            log_warn("pool.blamed", "vm=%d req=%llu why=%s", s->index, (unsigned long long)j->req,
+                     log_quote(why, q, sizeof q));
+            char detail[300];
+            snprintf(detail, sizeof detail, "the genome's VM died while it ran alone (%s)", why);
+            pool_result_t r = {
+                .status = WIRE_ST_VM_KILLED, .fitness = NAN, .detail = detail, .vm = s->index};
+            complete(j, &r);
+        } else if (death || (death = calloc(1, sizeof *death))) {
+            if (!death->refs)
+                snprintf(death->why, sizeof death->why, "vm %d %s", s->index, why);
+            death->refs++;
+            j->death = death;
+            p->suspects++;
             queue_push(p, j, 1);
+        } else {
+            fail_job(j, "out of memory");
         }
     }
-    s->ninflight = 0;
+    if (death) {
+        char q[300];
+        log_warn("pool.suspects", "vm=%d jobs=%d why=%s", s->index, death->refs,
+                 log_quote(why, q, sizeof q));
+    }
     int recycle = s->recycling;
     s->recycling = 0;
     s->kill_reason[0] = '\0';
@@ -411,9 +487,16 @@ static void after_job(slot_t *s)
     pool_t *p = s->pool;
     if (s->st == ST_READY && s->index >= p->target)
         slot_set(s, ST_DRAINING, "scaled down");
+    if (s->ninflight == 0)
+        s->solo = 0; /* its suspect answered */
     if (s->st == ST_READY && p->o.max_loads && s->loads >= p->o.max_loads) {
         char why[80];
         snprintf(why, sizeof why, "recycle after %llu loads", (unsigned long long)s->loads);
+        slot_set(s, ST_DRAINING, why);
+    }
+    if (s->st == ST_READY && p->o.max_atoms && s->atoms >= p->o.max_atoms) {
+        char why[96];
+        snprintf(why, sizeof why, "recycle at %u atoms (threshold %u)", s->atoms, p->o.max_atoms);
         slot_set(s, ST_DRAINING, why);
     }
     if (s->st == ST_DRAINING && s->ninflight == 0) {
@@ -574,6 +657,7 @@ static void boot(slot_t *s)
     s->started_ms = s->last_seen_ms = loop_now(p->loop);
     s->kill_reason[0] = '\0';
     s->recycling = 0;
+    s->solo = 0;
     s->loads = 0;
     s->vm = vm_spawn(p->loop, &so, &cb, s, err, sizeof err);
     if (!s->vm) {
@@ -599,16 +683,28 @@ static void boot(slot_t *s)
     slot_set(s, ST_BOOTING, "spawned");
 }
 
+/* The least busy ready VM that can take a job; a suspect needs an idle one. */
+static slot_t *pick_slot(pool_t *p, int alone)
+{
+    slot_t *best = NULL;
+    for (int i = 0; i < p->cap; i++) {
+        slot_t *s = &p->slots[i];
+        if (s->st != ST_READY || !s->vm || s->kill_reason[0] || s->solo)
+            continue;
+        if (alone ? s->ninflight > 0 : s->ninflight >= p->o.pipeline)
+            continue;
+        if (!best || s->ninflight < best->ninflight)
+            best = s;
+    }
+    return best;
+}
+
+/* In queue order: suspects wait at the front (the queue stalls) until a VM
+ * is idle, so pipelines drain and a suspect cannot starve. */
 static void dispatch(pool_t *p)
 {
     while (p->qhead && !p->stopping && !p->failed) {
-        slot_t *best = NULL;
-        for (int i = 0; i < p->cap; i++) {
-            slot_t *s = &p->slots[i];
-            if (s->st == ST_READY && !s->kill_reason[0] && s->ninflight < p->o.pipeline &&
-                (!best || s->ninflight < best->ninflight))
-                best = s;
-        }
+        slot_t *best = pick_slot(p, p->qhead->death != NULL);
         if (!best)
             return;
         job_t *j = queue_pop(p);
@@ -618,6 +714,8 @@ static void dispatch(pool_t *p)
             continue;
         }
         best->inflight[best->ninflight++] = j;
+        if (j->death)
+            best->solo = 1;
     }
 }
 
@@ -1003,16 +1101,21 @@ json_t *pool_status_json(const pool_t *p)
                       "vm_loads", (json_int_t)s->vm_loads, "otp", s->otp, "elixir", s->elixir,
                       "restarts", (json_int_t)s->restarts, "recycles", (json_int_t)s->recycles));
     }
-    return json_pack("{s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:b}", "vms", vms, "ready",
-                     pool_ready(p), "total", p->target, "queued", (json_int_t)p->queued, "inflight",
-                     (json_int_t)pool_inflight(p), "restarts", (json_int_t)restarts, "recycles",
-                     (json_int_t)recycles, "kills", (json_int_t)kills, "failed", p->failed);
+    return json_pack("{s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}", "vms", vms,
+                     "ready", pool_ready(p), "total", p->target, "queued", (json_int_t)p->queued,
+                     "inflight", (json_int_t)pool_inflight(p), "restarts", (json_int_t)restarts,
+                     "recycles", (json_int_t)recycles, "kills", (json_int_t)kills, "failed",
+                     p->failed, "job_deaths", (json_int_t)p->job_deaths, "suspects",
+                     (json_int_t)p->suspects, "blamed", (json_int_t)p->blamed);
 }
 
 int pool_get_stats(const pool_t *p, pool_stats_t *out, pool_vm_stats_t *vms, int nvms)
 {
     memset(out, 0, sizeof *out);
     out->starts = p->starts;
+    out->job_deaths = p->job_deaths;
+    out->suspects = p->suspects;
+    out->blamed = p->blamed;
     memcpy(out->evals, p->evals, sizeof out->evals);
     memcpy(out->breeds, p->breeds, sizeof out->breeds);
     out->load_seconds = p->load_hist;

@@ -1,25 +1,36 @@
 /* pool.h - the supervisor of an agent's BEAM VMs and the queue of work they
  * run: boot + hello, heartbeats, restarts with exponential backoff and an
- * OTP-style intensity limit, recycling after max_loads, an RSS ceiling, and
- * a bounded pipeline of eval/breed requests per VM.
+ * OTP-style intensity limit, recycling after max_loads or an atom threshold,
+ * an RSS ceiling, a bounded pipeline of eval/breed requests per VM, and the
+ * blame of a job that kills its VM.
  *
  * Per-VM state machine (one transition function, every change logged):
  *
- *   BACKOFF --timer--> BOOTING --hello--> READY --max_loads--> DRAINING
- *      ^                  |                 |                     | idle
- *      |                  +-----exit / kill-+----------+    STOPPING (STOP sent)
- *      +------ exit (failure: backoff, intensity) <----+          | exit
- *                                                      READY <----+ (restart at once)
+ *   BACKOFF --timer--> BOOTING --hello--> READY --max_loads/atoms--> DRAINING
+ *      ^                  |                 |                           | idle
+ *      |                  +-----exit / kill-+----------+          STOPPING (STOP sent)
+ *      +------ exit (failure: backoff, intensity) <----+                | exit
+ *                                                      READY <----------+ (restart at once)
+ *   READY --exit / kill with jobs in flight--> BOOTING (at once; the jobs are suspects, 5)
  *   any state --pool_stop--> STOPPING --exit--> DOWN
  *
  * Invariants:
  *  1. Every submitted job gets exactly one completion callback: a result
- *     from a VM, or WIRE_ST_INTERNAL with a reason (VM lost twice, shutdown).
+ *     from a VM, WIRE_ST_VM_KILLED (blamed, see 5), or WIRE_ST_INTERNAL with
+ *     a reason (shutdown, the pool failed, out of memory).
  *  2. A VM holds at most `pipeline` jobs; the rest wait in the pool queue.
  *  3. Anything malformed from a VM kills and replaces that VM; the agent
  *     never crashes on VM bytes.
  *  4. More than `intensity` failures within `period_ms` puts the pool in
  *     the failed state (like an OTP supervisor giving up); the owner decides.
+ *     A VM death with no job in flight is a failure. A death with jobs in
+ *     flight is one only if none of them is blamed (5).
+ *  5. The jobs in flight on a VM that dies become suspects: each runs again
+ *     alone on a VM (nothing else in flight there). A suspect whose VM dies
+ *     is blamed: it completes with WIRE_ST_VM_KILLED and runs nowhere else.
+ *     The others complete normally. A job is thus run at most twice.
+ *  6. A VM whose atom count (from its pongs) reaches `max_atoms` is drained
+ *     and replaced like after max_loads: atoms are never collected.
  */
 #ifndef PETRI_POOL_H
 #define PETRI_POOL_H
@@ -47,12 +58,17 @@ typedef struct pool_opts {
     uint32_t heartbeat_timeout_ms;
     uint32_t boot_timeout_ms;
     uint64_t max_loads;  /* recycle a VM after this many evaluations; 0 = never */
+    uint32_t max_atoms;  /* recycle a VM whose atom table reaches this; 0 = never */
     uint64_t max_rss_mb; /* 0 = no ceiling */
     uint32_t backoff_min_ms, backoff_max_ms;
     int intensity;
     uint32_t period_ms;
     uint32_t max_source_bytes;
 } pool_opts_t;
+
+/* erl's default atom table size (vm.c passes no +t): a VM that reaches it
+ * halts, which is why [beam] recycle_atoms_pct retires VMs before. */
+#define POOL_VM_ATOM_LIMIT 1048576
 
 #define POOL_METRIC_NAME_MAX 32
 #define POOL_MAX_METRICS 35 /* the 3 built-in ones + 32 from an evaluator */
@@ -155,6 +171,9 @@ typedef struct pool_vm_stats {
 
 typedef struct pool_stats {
     uint64_t starts, restarts, recycles; /* since the pool started */
+    uint64_t job_deaths;                 /* VMs that died with work in flight */
+    uint64_t suspects;                   /* jobs re-run alone after such a death */
+    uint64_t blamed;                     /* suspects that killed their VM alone (vm_killed) */
     uint64_t kills[POOL_KILL__COUNT];
     uint64_t evals[WIRE_ST__COUNT];  /* eval jobs completed, by wire status */
     uint64_t breeds[WIRE_ST__COUNT]; /* breed jobs completed, by wire status */

@@ -43,6 +43,9 @@ const cfg_opt_t agent_settings[] = {
      "a VM boots in ~0.1-1 s; a slow disk or loaded host gets plenty of slack"},
     {"beam", "max_loads", CFG_INT, "20000", 0, 1LL << 40, 0,
      "recycle a VM after this many loads to shed fragmentation; 0 = never"},
+    {"beam", "recycle_atoms_pct", CFG_INT, "50", 0, 90, 0,
+     "recycle a VM whose atoms pass this % of its limit (1048576): atoms are never freed and "
+     "a full table halts the VM; half leaves room for a burst; 0 = never"},
     {"beam", "max_rss_mb", CFG_INT, "1024", 0, 1 << 20, 0,
      "RSS ceiling per VM, enforced from outside; 0 = none"},
     {"beam", "restart_backoff_ms", CFG_INT, "100", 1, U32, 0,
@@ -84,6 +87,7 @@ void agent_pool_opts(const cfg_t *c, pool_opts_t *o)
         .heartbeat_timeout_ms = (uint32_t)cfg_int(c, "beam", "heartbeat_timeout_ms"),
         .boot_timeout_ms = (uint32_t)cfg_int(c, "beam", "boot_timeout_ms"),
         .max_loads = (uint64_t)cfg_int(c, "beam", "max_loads"),
+        .max_atoms = (uint32_t)(cfg_int(c, "beam", "recycle_atoms_pct") * POOL_VM_ATOM_LIMIT / 100),
         .max_rss_mb = (uint64_t)cfg_int(c, "beam", "max_rss_mb"),
         .backoff_min_ms = (uint32_t)cfg_int(c, "beam", "restart_backoff_ms"),
         .backoff_max_ms = (uint32_t)cfg_int(c, "beam", "restart_backoff_max_ms"),

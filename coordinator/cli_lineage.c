@@ -29,7 +29,7 @@ static const char help_submit[] =
     "into a population (POST /v1/populations/POPULATION/genomes), then waits for\n"
     "its evaluation (up to --timeout seconds, default 60) and prints its hash,\n"
     "status (ok, parse_error, unsafe, compile_error, timeout, heap_limit, crash,\n"
-    "bad_result), fitness and detail.\n"
+    "bad_result, unsupported, internal, vm_killed), fitness and detail.\n"
     "Exit status: 0 evaluated ok; 1 evaluated with another status, no result in\n"
     "time, or no such population; 2 unreadable file or rejected genome.\n";
 

@@ -98,6 +98,17 @@ void coord_queue_item(coord_t *c, work_item_t *it)
 static void on_reclaimed(void *arg, work_item_t *it)
 {
     coord_t *c = arg;
+    pop_t *p = it->kind == ITEM_REPLAY ? NULL : coord_find_pop(c, it->pop);
+    if (p && !pop_item_lost(p, it, loop_now(c->loop))) {
+        /* not recorded in the lineage: no agent signed a result for it */
+        log_warn("coord.given_up",
+                 "population=%s deme=%u dseq=%llu why=\"%d agents died holding "
+                 "it\" status=vm_killed",
+                 it->pop, it->deme, (unsigned long long)it->dseq, it->lost);
+        c->given_up++;
+        work_item_clear(it);
+        return;
+    }
     c->reissued++;
     coord_queue_item(c, it);
 }

@@ -79,6 +79,7 @@ typedef struct coord {
     vjob_t *vjob;
     uint64_t last_save_ms;
     uint64_t reissued, discarded_late, recorded, commit_failures;
+    uint64_t given_up;          /* items dropped after agents died holding them (pop_item_lost) */
     metrics_hist_t commit_hist; /* group commit wall time, seconds (zeroed = default buckets) */
     int64_t commit_timer;
     int stopping;

@@ -116,6 +116,9 @@ static void work(metrics_buf_t *m, coord_t *c)
                 (double)c->nreissue);
     metrics_one(m, "petri_work_reissued_total", "counter",
                 "Items re-issued after an agent was lost or failed them.", (double)c->reissued);
+    metrics_one(m, "petri_work_given_up_total", "counter",
+                "Items not re-issued: agents died holding each of them twice (vm_killed).",
+                (double)c->given_up);
     metrics_one(m, "petri_lineage_recorded_total", "counter",
                 "Lineage records written by this process since it started.", (double)c->recorded);
     metrics_one(m, "petri_store_commit_failures_total", "counter",

@@ -456,10 +456,13 @@ int pop_submit_item(pop_t *p, uint32_t d, const char *src, size_t len, int langu
     return 0;
 }
 
-void pop_item_lost(pop_t *p, const work_item_t *it)
+int pop_item_lost(pop_t *p, work_item_t *it, uint64_t now_ms)
 {
-    (void)p;
-    (void)it; /* the item stays in flight: the coordinator re-issues it as is */
+    if (++it->lost < POP_LOST_MAX)
+        return 1; /* the item stays in flight: the coordinator re-issues it as is */
+    static const uint8_t none[CRYPTO_HASH_LEN];
+    pop_result(p, it, WIRE_ST_VM_KILLED, NAN, none, NULL, 0, now_ms);
+    return 0;
 }
 
 /* The worst of `tournament` random members that is not an elite, or -1. */

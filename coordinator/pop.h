@@ -78,6 +78,7 @@ typedef struct work_item {
     char *src; /* ITEM_EVAL: the genome */
     size_t src_len;
     int attempts; /* results that failed for the agent's sake, not the genome's */
+    int lost;     /* agents that died holding it (pop_item_lost) */
     int language; /* -1 = the spec's */
 } work_item_t;
 
@@ -122,8 +123,14 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it);
 /* Extends deme d's dseq reservation when it is used up; returns 1 if it did,
  * and the caller must then persist pop_to_json before issuing from it. */
 int pop_reserve(pop_t *p, uint32_t d);
-/* An item given back unfinished (its agent died): it will be re-issued as is. */
-void pop_item_lost(pop_t *p, const work_item_t *it);
+/* Agents that may die holding one item before it is given up: a genome that
+ * takes down whatever runs it must not go round the cluster doing so. */
+#define POP_LOST_MAX 2
+/* An item given back unfinished (its agent died). Returns 1: re-issue it as
+ * is; or 0 after the POP_LOST_MAXth agent died holding it: it is given up
+ * and counted as an evaluation with status vm_killed (pop_result), and the
+ * caller only frees it. */
+int pop_item_lost(pop_t *p, work_item_t *it, uint64_t now_ms);
 /* A scored item. status/fitness as the agent reported; child is the source
  * that was scored. Updates the deme, best, counters and the state. */
 void pop_result(pop_t *p, const work_item_t *it, int status, double fitness,

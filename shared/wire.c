@@ -20,6 +20,7 @@ static const char *const status_names[WIRE_ST__COUNT] = {
     [WIRE_ST_BAD_RESULT] = "bad_result",
     [WIRE_ST_UNSUPPORTED] = "unsupported",
     [WIRE_ST_INTERNAL] = "internal",
+    [WIRE_ST_VM_KILLED] = "vm_killed",
 };
 
 const char *wire_status_str(int status)

@@ -199,6 +199,8 @@ enum wire_status {
     WIRE_ST_BAD_RESULT = 7,
     WIRE_ST_UNSUPPORTED = 8, /* e.g. an Elixir genome where Elixir is absent */
     WIRE_ST_INTERNAL = 9,    /* the VM failed, not the genome (lost, killed) */
+    WIRE_ST_VM_KILLED = 10,  /* the genome killed its VM while running alone on it
+                                (e.g. froze the scheduler past the heartbeat) */
     WIRE_ST__COUNT
 };
 

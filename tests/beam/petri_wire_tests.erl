@@ -36,9 +36,10 @@ header_test() ->
 status_codes_test() ->
     [?assertEqual(S, petri_wire:status_name(petri_wire:status_code(S)))
      || S <- [ok, parse_error, unsafe, compile_error, timeout, heap_limit, crash,
-              bad_result, unsupported, internal]],
+              bad_result, unsupported, internal, vm_killed]],
     ?assertEqual(6, petri_wire:status_code(crash)),
-    ?assertEqual(unknown, petri_wire:status_name(10)).
+    ?assertEqual(10, petri_wire:status_code(vm_killed)),
+    ?assertEqual(unknown, petri_wire:status_name(11)).
 
 errors_test() ->
     Ping = petri_wire:encode({ping, 1}),

@@ -1,6 +1,13 @@
 #!/usr/bin/env python3
 """A stand-in for `erl` that misbehaves on the protocol pipe (fd 4), to prove
-that petri-agent survives whatever a VM sends. PETRI_TEST_FAKE_MODE selects how."""
+that petri-agent survives whatever a VM sends. PETRI_TEST_FAKE_MODE selects how.
+
+Mode "scripted" is a well-behaved VM with a script in its genomes: it answers
+PING and EVAL (fitness 0, status ok) until an EVAL's bytes contain
+"FREEZE" (it stops reading and answering, like a VM whose only scheduler is
+stuck), "ABORT" (it exits at once with status 1) or "SLOW" (it answers after
+five more pings, answering those meanwhile). Its pongs report
+PETRI_TEST_FAKE_ATOMS + 100 per evaluation answered as its atom count."""
 import os
 import random
 import struct
@@ -42,6 +49,55 @@ elif mode == "double_hello":
 elif mode == "silent_after_hello":
     out.write(hello)
     time.sleep(3600)
+elif mode == "scripted":
+    out.write(hello)
+    inp = os.fdopen(3, "rb", buffering=0)
+
+    def read_exact(n):
+        b = b""
+        while len(b) < n:
+            chunk = inp.read(n - len(b))
+            if not chunk:
+                sys.exit(0)  # the agent closed the pipe
+            b += chunk
+        return b
+
+    atoms = int(os.environ.get("PETRI_TEST_FAKE_ATOMS", "1000"))
+    evals = 0
+    slow = []  # [req, pings to wait]
+
+    def result(req):
+        global evals
+        evals += 1
+        out.write(frame(5, struct.pack(">QBd", req, 0, 0.0) + s("") + struct.pack(">QQ", 5, 5)
+                        + struct.pack(">IIdBII", 1, 1, 0.0, 0, 0, 0)))
+
+    while True:
+        (n,) = struct.unpack(">I", read_exact(4))
+        body = read_exact(n)
+        typ = struct.unpack(">H", body[1:3])[0]
+        payload = body[24:]
+        if typ == 2:  # PING -> PONG
+            (seq,) = struct.unpack(">Q", payload[:8])
+            out.write(frame(3, struct.pack(">QQIIIQIQQ", seq, 1 << 20, 50, atoms + 100 * evals,
+                                           0, evals, 0, evals, 0)))
+            for w in slow:
+                w[1] -= 1
+                if w[1] == 0:
+                    result(w[0])
+            slow = [w for w in slow if w[1] > 0]
+        elif typ == 4:  # EVAL -> RESULT (with RESULT_EXT, empty metrics/errors)
+            (req,) = struct.unpack(">Q", payload[:8])
+            if b"FREEZE" in payload:
+                time.sleep(3600)
+            if b"ABORT" in payload:
+                os._exit(1)
+            if b"SLOW" in payload:
+                slow.append([req, 5])
+            else:
+                result(req)
+        elif typ == 8:  # STOP
+            sys.exit(0)
 sys.stdout.write("fake erl wrote garbage (%s)\n" % mode)
 sys.stdout.flush()
 time.sleep(3600)

@@ -242,7 +242,8 @@ def test_agent_metrics_match_status(obs):
         assert val(s, "petri_agent_vm_starts_total") >= pool["ready"] >= 1
         statuses = {dict(k)["status"] for k in series(s, "petri_agent_evaluations_total")}
         assert statuses == {"ok", "parse_error", "unsafe", "compile_error", "timeout",
-                            "heap_limit", "crash", "bad_result", "unsupported", "internal"}
+                            "heap_limit", "crash", "bad_result", "unsupported", "internal",
+                            "vm_killed"}
         causes = {dict(k)["cause"] for k in series(s, "petri_agent_vm_kills_total")}
         assert {"heartbeat", "rss", "protocol", "boot_timeout"} <= causes
         evals = sum(series(s, "petri_agent_evaluations_total").values())

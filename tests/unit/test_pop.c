@@ -148,6 +148,28 @@ static void test_failed_children_never_enter(void **state)
     pop_destroy(&p);
 }
 
+/* An item whose agents die holding it is re-issued once, then given up. */
+static void test_item_lost_twice_is_given_up(void **state)
+{
+    (void)state;
+    char err[256];
+    pop_t *p = make("\"size\":4,\"demes\":1", err, sizeof err);
+    work_item_t it;
+    pop_reserve(p, 0);
+    assert_int_equal(pop_next_item(p, 0, 10, &it), 0);
+    assert_int_equal(p->demes[0].inflight, 1);
+    assert_int_equal(pop_item_lost(p, &it, 5), 1); /* re-issue */
+    assert_int_equal(p->evaluations, 0);
+    assert_int_equal(p->demes[0].inflight, 1);
+    assert_int_equal(pop_item_lost(p, &it, 6), 0); /* given up, counted as a failure */
+    assert_int_equal(p->evaluations, 1);
+    assert_int_equal(p->ok_evaluations, 0);
+    assert_int_equal(p->demes[0].inflight, 0);
+    assert_int_equal(p->demes[0].n, 0);
+    work_item_clear(&it);
+    pop_destroy(&p);
+}
+
 static void test_seeds_and_submissions(void **state)
 {
     (void)state;
@@ -243,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_fill_then_breed_with_elitism),
         cmocka_unit_test(test_stop_rules_and_inflight_limit),
         cmocka_unit_test(test_failed_children_never_enter),
+        cmocka_unit_test(test_item_lost_twice_is_given_up),
         cmocka_unit_test(test_seeds_and_submissions),
         cmocka_unit_test(test_json_round_trip_keeps_dseq_beyond_reservation),
         cmocka_unit_test(test_detail_json),

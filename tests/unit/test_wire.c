@@ -378,6 +378,7 @@ static void test_status_str(void **state)
     assert_string_equal(wire_status_str(WIRE_ST_PARSE_ERROR), "parse_error");
     assert_string_equal(wire_status_str(WIRE_ST_HEAP_LIMIT), "heap_limit");
     assert_string_equal(wire_status_str(WIRE_ST_INTERNAL), "internal");
+    assert_string_equal(wire_status_str(WIRE_ST_VM_KILLED), "vm_killed");
     assert_string_equal(wire_status_str(WIRE_ST__COUNT), "unknown");
     assert_string_equal(wire_status_str(-1), "unknown");
     for (int i = 0; i < WIRE_ST__COUNT; i++)

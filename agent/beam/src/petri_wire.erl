@@ -22,7 +22,7 @@
 -define(T_BRED, 10).
 
 -type status() :: ok | parse_error | unsafe | compile_error | timeout | heap_limit
-                | crash | bad_result | unsupported | internal.
+                | crash | bad_result | unsupported | internal | vm_killed.
 -type fcase() :: {[number()], number()}.
 %% A SPEC as decoded; language/error are kept as codes the caller validates
 %% (an unknown language is a request the VM answers with "unsupported").
@@ -54,7 +54,7 @@
 
 %% ---- status codes ---------------------------------------------------------
 
--spec status_code(status()) -> 0..9.
+-spec status_code(status()) -> 0..10.
 status_code(ok) -> 0;
 status_code(parse_error) -> 1;
 status_code(unsafe) -> 2;
@@ -64,7 +64,8 @@ status_code(heap_limit) -> 5;
 status_code(crash) -> 6;
 status_code(bad_result) -> 7;
 status_code(unsupported) -> 8;
-status_code(internal) -> 9.
+status_code(internal) -> 9;
+status_code(vm_killed) -> 10.
 
 -spec status_name(integer()) -> status() | unknown.
 status_name(0) -> ok;
@@ -77,6 +78,7 @@ status_name(6) -> crash;
 status_name(7) -> bad_result;
 status_name(8) -> unsupported;
 status_name(9) -> internal;
+status_name(10) -> vm_killed;
 status_name(_) -> unknown.
 
 %% ---- encoding -------------------------------------------------------------

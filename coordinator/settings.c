@@ -23,6 +23,16 @@ const cfg_opt_t coord_settings[] = {
      "bearer token for mutating requests; empty = the API is read-only"},
     {"http", "max_body_bytes", CFG_INT, "1048576", 1024, 64 << 20, 0,
      "specs and genomes are small; bigger bodies are refused unread"},
+    {"http", "header_timeout_s", CFG_INT, "10", 1, 3600, 0,
+     "a request head is a few hundred bytes; a client that has not sent it whole within "
+     "10 s of connecting (or of its previous answer) is holding a connection slot, however "
+     "slowly it trickles"},
+    {"http", "idle_timeout_s", CFG_INT, "15", 1, 3600, 0,
+     "an upload or an answer that makes no progress for 15 s is stalled; the time the "
+     "coordinator takes to answer does not count"},
+    {"http", "max_connections_per_ip", CFG_INT, "8", 0, 64, 0,
+     "a CLI, a browser (6 per host) and a scraper fit; one address cannot take the 64 "
+     "connection slots from everyone else (0 = no limit, e.g. behind a proxy)"},
     {"store", "map_mb", CFG_INT, "1024", 16, 1 << 24, 0,
      "initial LMDB map size; it grows on demand"},
     {"store", "commit_interval_ms", CFG_INT, "50", 1, 60000, 0,

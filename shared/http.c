@@ -143,6 +143,7 @@ static int send_reply(void *router, const uint8_t *id, size_t idlen, http_resp_t
     st[3] = (uint8_t)status;
     const char *ct = resp->content_type ? resp->content_type : "";
     const char *csp = resp->csp ? resp->csp : "";
+    assert(strlen(csp) < HTTP_CSP_MAX);
     zmq_msg_t body;
     if (resp->body && resp->body_len > 0)
         zmq_msg_init_data(&body, resp->body, resp->body_len, http_free_body, NULL);

@@ -64,6 +64,10 @@
 /* An operator's CLI, a browser (6 connections per host) and a scraper fit;
  * one address can take at most 1/8 of HTTP_MAX_CONNECTIONS. */
 #define HTTP_MAX_PER_IP 8
+#define HTTP_STR_(x) #x
+#define HTTP_STR(x) HTTP_STR_(x)
+/* A policy longer than this (http_resp_t.csp) is API misuse. */
+#define HTTP_CSP_MAX 1024
 /* Every response's Content-Security-Policy unless the handler sets one:
  * a JSON or text answer loads nothing and is framed by nobody. */
 #define HTTP_CSP_DEFAULT "default-src 'none'; frame-ancestors 'none'"

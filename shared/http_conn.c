@@ -300,14 +300,14 @@ static enum MHD_Result dispatch(http_t *h, struct MHD_Connection *c, const char 
             const uint8_t *st = zmq_msg_data(&f[1]);
             unsigned status =
                 (unsigned)st[0] << 24 | (unsigned)st[1] << 16 | (unsigned)st[2] << 8 | st[3];
-            char ctype[128], csp[1024];
+            char ctype[128], csp[HTTP_CSP_MAX];
             size_t cl = zmq_msg_size(&f[2]), pl = zmq_msg_size(&f[3]);
             if (cl >= sizeof ctype)
                 cl = 0;
             memcpy(ctype, zmq_msg_data(&f[2]), cl);
             ctype[cl] = '\0';
             if (pl >= sizeof csp)
-                pl = 0; /* assert-worthy, but the default policy is the stricter one */
+                pl = 0; /* cannot happen (send_reply asserts); the default is stricter */
             memcpy(csp, zmq_msg_data(&f[3]), pl);
             csp[pl] = '\0';
             ret = queue_body(c, status, cl ? ctype : NULL, pl ? csp : NULL, zmq_msg_data(&f[4]),

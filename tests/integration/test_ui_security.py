@@ -16,6 +16,7 @@ websocket client (as tests/bench/bench_dashboard.py does)."""
 import base64
 import hashlib
 import http.server
+import importlib.util
 import json
 import os
 import re
@@ -331,9 +332,14 @@ def stop(srv):
     srv.server_close()
 
 
-def test_api_fields_render_as_text(page):
-    # no policy here: the page's own escaping must hold on its own
-    srv, _ = serve(routes=hostile_api())
+@pytest.mark.parametrize("policy", ["none", "the coordinator's"])
+def test_api_fields_render_as_text(hostile, page, policy):
+    # without a policy the page's own escaping must hold on its own; under
+    # the coordinator's, drawing everything must not trip it either
+    csp = None
+    if policy != "none":
+        csp = http_get(f"http://127.0.0.1:{hostile.hport}/ui")[1]["Content-Security-Policy"]
+    srv, _ = serve(csp=csp, routes=hostile_api())
     try:
         page.open(f"http://127.0.0.1:{srv.server_port}/ui")
         page.wait("document.body.dataset.drawn === '1' && !!document.querySelector('#ancestry ul')",
@@ -347,7 +353,10 @@ def test_api_fields_render_as_text(page):
         tree = page.js("document.getElementById('ancestry').textContent")
         assert p[1][:12] in tree and p[2] in tree and p[0][:12] in tree and p[4] in tree
         assert page.js("document.querySelector('#pops tbody tr').dataset.pop") == p[0]
+        assert page.js("Number(document.getElementById('plot').dataset.points)") == 5
+        assert page.js("document.querySelectorAll('#dist rect').length") == 3
         assert_nothing_ran(page)
+        assert page.js("window.__violations") == []
     finally:
         stop(srv)
 
@@ -452,3 +461,24 @@ def test_half_open_flood_leaves_the_api_answering(tmp_path):
         assert got.startswith(b"HTTP/1.1 200 "), got[:200]
     finally:
         c.stop()
+
+
+# ---- embed.py keeps the page within its policy --------------------------------------
+
+
+def test_embed_refuses_pages_the_policy_would_break():
+    spec = importlib.util.spec_from_file_location(
+        "embed", os.path.join(ROOT, "coordinator", "ui", "embed.py"))
+    embed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(embed)
+    with open(UI_SRC, encoding="utf-8") as f:
+        page = f.read()
+    assert "'sha256-" in embed.csp(page)
+    for bad in (page.replace("<main>", '<main style="color:red">', 1),
+                page.replace("<main>", '<main onclick="x()">', 1),
+                page.replace("<main>", '<main><script src="/x.js"></script>', 1),
+                page.replace("<main>", "<main><script>1</script>", 1),
+                page.replace("<main>", "<main><style>p{}</style>", 1),
+                page.replace("<main>", '<main><img src="/x.png">', 1)):
+        with pytest.raises(embed.PageError):
+            embed.csp(bad)

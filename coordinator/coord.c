@@ -558,9 +558,15 @@ int coord_main(int argc, char **argv)
                                metalen, on_member, &c, err, sizeof err);
     if (!c.gossip)
         fatal("coord.gossip", "why=\"%s\"", err);
-    c.http =
-        http_new(c.loop, c.zctx, cfg_str(c.cfg, "http", "bind"), cfg_str(c.cfg, "http", "token"),
-                 (size_t)cfg_int(c.cfg, "http", "max_body_bytes"), api_handle, &c, err, sizeof err);
+    http_opts_t ho = {
+        .token = cfg_str(c.cfg, "http", "token"),
+        .max_body = (size_t)cfg_int(c.cfg, "http", "max_body_bytes"),
+        .header_timeout_s = (unsigned)cfg_int(c.cfg, "http", "header_timeout_s"),
+        .idle_timeout_s = (unsigned)cfg_int(c.cfg, "http", "idle_timeout_s"),
+        .max_per_ip = (unsigned)cfg_int(c.cfg, "http", "max_connections_per_ip"),
+    };
+    c.http = http_new_opts(c.loop, c.zctx, cfg_str(c.cfg, "http", "bind"), &ho, api_handle, &c, err,
+                           sizeof err);
     if (!c.http)
         fatal("coord.http", "why=\"%s\"", err);
     c.commit_timer = loop_timer_add(c.loop, (uint64_t)cfg_int(c.cfg, "store", "commit_interval_ms"),

@@ -2,6 +2,7 @@
 #include "settings.h"
 
 #include "gossip.h"
+#include "http.h"
 #include "swim.h"
 
 const cfg_opt_t coord_settings[] = {
@@ -23,6 +24,17 @@ const cfg_opt_t coord_settings[] = {
      "bearer token for mutating requests; empty = the API is read-only"},
     {"http", "max_body_bytes", CFG_INT, "1048576", 1024, 64 << 20, 0,
      "specs and genomes are small; bigger bodies are refused unread"},
+    {"http", "header_timeout_s", CFG_INT, HTTP_STR(HTTP_HEADER_TIMEOUT_S), 1, 3600, 0,
+     "a request head is a few hundred bytes: a client that has not sent it whole this long "
+     "after connecting (or after its previous answer) is holding a slot, however slowly it "
+     "trickles"},
+    {"http", "idle_timeout_s", CFG_INT, HTTP_STR(HTTP_IDLE_TIMEOUT_S), 1, 3600, 0,
+     "an upload or an answer that makes no progress this long is stalled; the time the "
+     "coordinator takes to answer does not count"},
+    {"http", "max_connections_per_ip", CFG_INT, HTTP_STR(HTTP_MAX_PER_IP), 0, HTTP_MAX_CONNECTIONS,
+     0,
+     "a CLI, a browser (6 per host) and a scraper fit; one address cannot take all " HTTP_STR(
+         HTTP_MAX_CONNECTIONS) " connection slots; 0 = no limit (behind a proxy)"},
     {"store", "map_mb", CFG_INT, "1024", 16, 1 << 24, 0,
      "initial LMDB map size; it grows on demand"},
     {"store", "commit_interval_ms", CFG_INT, "50", 1, 60000, 0,

@@ -29,6 +29,7 @@
 static void resp_set(http_resp_t *resp, int status, char *body, size_t len, const char *ctype)
 {
     free(resp->body);
+    resp->csp = NULL; /* a page's policy does not carry over to an error in its place */
     resp->status = status;
     resp->body = body;
     resp->body_len = body ? len : 0;
@@ -141,6 +142,8 @@ static int send_reply(void *router, const uint8_t *id, size_t idlen, http_resp_t
     st[2] = (uint8_t)(status >> 8);
     st[3] = (uint8_t)status;
     const char *ct = resp->content_type ? resp->content_type : "";
+    const char *csp = resp->csp ? resp->csp : "";
+    assert(strlen(csp) < HTTP_CSP_MAX);
     zmq_msg_t body;
     if (resp->body && resp->body_len > 0)
         zmq_msg_init_data(&body, resp->body, resp->body_len, http_free_body, NULL);
@@ -153,6 +156,7 @@ static int send_reply(void *router, const uint8_t *id, size_t idlen, http_resp_t
     int rc = 0;
     if (http_send_frame(router, id, idlen, 1) || http_send_frame(router, "R", 1, 1) ||
         http_send_frame(router, st, 4, 1) || http_send_frame(router, ct, strlen(ct), 1) ||
+        http_send_frame(router, csp, strlen(csp), 1) ||
         zmq_msg_send(&body, router, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&body);
         rc = -errno;
@@ -297,6 +301,41 @@ int http_reply(http_t *h, uint64_t ticket, http_resp_t *resp)
     return ERR_NOTFOUND;
 }
 
+/* ---- header deadlines (http.h invariant 4) ---- */
+
+/* Shuts down the connections whose request head is overdue; MHD's thread
+ * then sees the socket end and closes it. Runs at least once a second. */
+static int64_t on_guard(loop_t *l, void *arg)
+{
+    (void)l;
+    http_t *h = arg;
+    uint64_t now = mono_ms(), next = now + 1000;
+    pthread_mutex_lock(&h->guard_mu);
+    for (struct guard *g = h->guards; g; g = g->next) {
+        if (!g->deadline_ms || g->cut)
+            continue;
+        if (g->deadline_ms <= now) {
+            shutdown(g->fd, SHUT_RDWR);
+            g->cut = true;
+            h->header_timeouts++;
+            log_info("http.timeout",
+                     "peer=%s header_timeout_s=%u msg=\"request head not complete in time: "
+                     "connection closed\"",
+                     g->peer, h->header_timeout_s);
+        } else if (g->deadline_ms < next) {
+            next = g->deadline_ms;
+        }
+    }
+    pthread_mutex_unlock(&h->guard_mu);
+    return (int64_t)(next - now);
+}
+
+uint64_t http_header_timeouts(const http_t *h)
+{
+    assert(h);
+    return h->header_timeouts;
+}
+
 /* ---- lifecycle ---- */
 
 static int split_bind(const char *bind, char *host, size_t hcap, char *port, size_t pcap)
@@ -387,7 +426,22 @@ static int open_listener(const char *addr, int *ipv6, int *port, char *err, size
 http_t *http_new(loop_t *loop, void *zmq_ctx, const char *bind, const char *token, size_t max_body,
                  http_handler_fn fn, void *arg, char *err, size_t errlen)
 {
-    assert(loop && zmq_ctx && bind && fn);
+    http_opts_t o = {.token = token,
+                     .max_body = max_body,
+                     .header_timeout_s = HTTP_HEADER_TIMEOUT_S,
+                     .idle_timeout_s = HTTP_IDLE_TIMEOUT_S,
+                     .max_per_ip = HTTP_MAX_PER_IP};
+    return http_new_opts(loop, zmq_ctx, bind, &o, fn, arg, err, errlen);
+}
+
+http_t *http_new_opts(loop_t *loop, void *zmq_ctx, const char *bind, const http_opts_t *opts,
+                      http_handler_fn fn, void *arg, char *err, size_t errlen)
+{
+    assert(loop && zmq_ctx && bind && opts && fn);
+    if (opts->header_timeout_s < 1 || opts->idle_timeout_s < 1) {
+        snprintf(err, errlen, "the HTTP header and idle timeouts must be at least 1 s");
+        return NULL;
+    }
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium cannot initialise");
         return NULL;
@@ -399,9 +453,13 @@ http_t *http_new(loop_t *loop, void *zmq_ctx, const char *bind, const char *toke
     }
     h->loop = loop;
     h->zctx = zmq_ctx;
-    h->max_body = max_body;
+    h->max_body = opts->max_body;
+    h->header_timeout_s = opts->header_timeout_s;
+    h->idle_timeout_s = opts->idle_timeout_s;
     h->fn = fn;
     h->arg = arg;
+    pthread_mutex_init(&h->guard_mu, NULL);
+    const char *token = opts->token;
     if (token && *token) {
         h->has_token = true;
         crypto_generichash(h->token_hash, sizeof h->token_hash, (const unsigned char *)token,
@@ -421,11 +479,12 @@ http_t *http_new(loop_t *loop, void *zmq_ctx, const char *bind, const char *toke
         goto fail;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
-    h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_conn_access, h, MHD_OPTION_EXTERNAL_LOGGER,
-                              http_conn_log, h, MHD_OPTION_LISTEN_SOCKET, fd,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
-                              MHD_OPTION_NOTIFY_COMPLETED, http_conn_completed, h, MHD_OPTION_END);
+    h->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, http_conn_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_conn_log, h,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        opts->idle_timeout_s, MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, h,
+        MHD_OPTION_NOTIFY_COMPLETED, http_conn_completed, h, MHD_OPTION_END);
     if (!h->mhd) {
         close(fd);
         snprintf(err, errlen, "cannot start the HTTP server on %s", bind);
@@ -435,12 +494,19 @@ http_t *http_new(loop_t *loop, void *zmq_ctx, const char *bind, const char *toke
         snprintf(err, errlen, "cannot watch the inproc socket");
         goto fail;
     }
+    h->guard_timer = loop_timer_add(loop, 1000, on_guard, h);
+    if (h->guard_timer < 0) {
+        loop_sock_del(loop, h->router);
+        snprintf(err, errlen, "cannot start the header-deadline timer");
+        goto fail;
+    }
     return h;
 fail:
     if (h->mhd)
         MHD_stop_daemon(h->mhd);
     if (h->router)
         zmq_close(h->router);
+    pthread_mutex_destroy(&h->guard_mu);
     free(h);
     return NULL;
 }
@@ -473,6 +539,7 @@ void http_destroy(http_t **hp)
     http_t *h = *hp;
     assert(!h->in_handler);
     loop_sock_del(h->loop, h->router);
+    loop_timer_del(h->loop, h->guard_timer);
     for (size_t i = 0; i < h->ndef; i++)
         reply_503(h->router, h->def[i].id, h->def[i].idlen);
     h->ndef = 0;
@@ -514,6 +581,7 @@ void http_destroy(http_t **hp)
     if (done)
         zmq_close(done);
     zmq_close(h->router);
+    pthread_mutex_destroy(&h->guard_mu); /* MHD is stopped: every guard is gone */
     free(h->def);
     free(h);
     *hp = NULL;

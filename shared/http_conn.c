@@ -1,7 +1,8 @@
 /* http_conn.c - the connection-thread side of the HTTP server (http.h):
- * method, token and size checks, body collection, and the hand-off of
- * each request to the loop thread over inproc ZeroMQ. */
+ * method, token and size checks, body collection, the hand-off of each
+ * request to the loop thread over inproc ZeroMQ, and the header deadlines. */
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +29,27 @@ static bool is_mutating(const char *m)
     return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH") || !strcmp(m, "DELETE");
 }
 
+/* Queues an answer with the headers of http.h invariant 6; csp NULL =
+ * HTTP_CSP_DEFAULT. */
 static enum MHD_Result queue_body(struct MHD_Connection *c, unsigned status, const char *ctype,
-                                  const void *body, size_t len)
+                                  const char *csp, const void *body, size_t len)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype ? ctype : "application/json");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                ctype ? ctype : "application/json") != MHD_YES ||
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+        MHD_add_response_header(r, "Content-Security-Policy", csp ? csp : HTTP_CSP_DEFAULT) !=
+            MHD_YES ||
+        MHD_add_response_header(r, "X-Frame-Options", "DENY") != MHD_YES ||
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer") != MHD_YES ||
+        MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin") != MHD_YES) {
+        MHD_destroy_response(r);
+        return MHD_NO; /* an answer without its security headers is not sent */
+    }
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
@@ -48,7 +61,80 @@ static enum MHD_Result queue_error(struct MHD_Connection *c, unsigned status, co
 {
     char buf[256];
     int n = snprintf(buf, sizeof buf, "{\"error\":\"%s\"}", msg);
-    return queue_body(c, status, NULL, buf, (size_t)n);
+    return queue_body(c, status, NULL, NULL, buf, (size_t)n);
+}
+
+/* ---- header deadlines (http.h invariant 4) ---- */
+
+static struct guard *guard_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* deadline 0: a request is in hand; else the next head is due by then. */
+static void guard_set(http_t *h, struct MHD_Connection *c, uint64_t deadline_ms)
+{
+    struct guard *g = guard_of(c);
+    if (!g)
+        return;
+    pthread_mutex_lock(&h->guard_mu);
+    g->deadline_ms = deadline_ms;
+    pthread_mutex_unlock(&h->guard_mu);
+}
+
+static void guard_peer(struct MHD_Connection *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "?");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return;
+    socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in);
+    getnameinfo(ci->client_addr, len, out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST);
+}
+
+void http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                      enum MHD_ConnectionNotificationCode code)
+{
+    http_t *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct guard *g = calloc(1, sizeof *g);
+        if (!g || !ci) {
+            /* only the idle timeout applies to this one */
+            log_warn("http.guard", "msg=\"cannot watch a new connection's header deadline\"");
+            free(g);
+            return;
+        }
+        g->fd = ci->connect_fd;
+        guard_peer(c, g->peer, sizeof g->peer);
+        pthread_mutex_lock(&h->guard_mu);
+        g->deadline_ms = mono_ms() + (uint64_t)h->header_timeout_s * 1000;
+        g->next = h->guards;
+        if (h->guards)
+            h->guards->prev = g;
+        h->guards = g;
+        pthread_mutex_unlock(&h->guard_mu);
+        *socket_context = g;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        struct guard *g = *socket_context;
+        if (!g)
+            return;
+        pthread_mutex_lock(&h->guard_mu);
+        if (g->prev)
+            g->prev->next = g->next;
+        else
+            h->guards = g->next;
+        if (g->next)
+            g->next->prev = g->prev;
+        pthread_mutex_unlock(&h->guard_mu);
+        free(g);
+        *socket_context = NULL;
+    }
 }
 
 static bool check_token(const http_t *h, struct MHD_Connection *c)
@@ -191,10 +277,10 @@ static enum MHD_Result dispatch(http_t *h, struct MHD_Connection *c, const char 
             continue;
         if (n <= 0)
             continue; /* the deadline check above ends it */
-        zmq_msg_t f[4];
+        zmq_msg_t f[5];
         int nf = 0;
         int more = 1;
-        while (more && nf < 4) {
+        while (more && nf < 5) {
             zmq_msg_init(&f[nf]);
             if (zmq_msg_recv(&f[nf], s, 0) < 0) {
                 zmq_msg_close(&f[nf]);
@@ -209,19 +295,23 @@ static enum MHD_Result dispatch(http_t *h, struct MHD_Connection *c, const char 
         if (nf == 2 && zmq_msg_size(&f[0]) == 1 && k[0] == 'D' && zmq_msg_size(&f[1]) == 8) {
             deadline = mono_ms() + be64(zmq_msg_data(&f[1]));
             done = false;
-        } else if (nf == 4 && !more && zmq_msg_size(&f[0]) == 1 && k[0] == 'R' &&
+        } else if (nf == 5 && !more && zmq_msg_size(&f[0]) == 1 && k[0] == 'R' &&
                    zmq_msg_size(&f[1]) == 4) {
             const uint8_t *st = zmq_msg_data(&f[1]);
             unsigned status =
                 (unsigned)st[0] << 24 | (unsigned)st[1] << 16 | (unsigned)st[2] << 8 | st[3];
-            char ctype[128];
-            size_t cl = zmq_msg_size(&f[2]);
+            char ctype[128], csp[HTTP_CSP_MAX];
+            size_t cl = zmq_msg_size(&f[2]), pl = zmq_msg_size(&f[3]);
             if (cl >= sizeof ctype)
                 cl = 0;
             memcpy(ctype, zmq_msg_data(&f[2]), cl);
             ctype[cl] = '\0';
-            ret =
-                queue_body(c, status, cl ? ctype : NULL, zmq_msg_data(&f[3]), zmq_msg_size(&f[3]));
+            if (pl >= sizeof csp)
+                pl = 0; /* cannot happen (send_reply asserts); the default is stricter */
+            memcpy(csp, zmq_msg_data(&f[3]), pl);
+            csp[pl] = '\0';
+            ret = queue_body(c, status, cl ? ctype : NULL, pl ? csp : NULL, zmq_msg_data(&f[4]),
+                             zmq_msg_size(&f[4]));
         } else {
             ret = queue_error(c, 500, "internal reply malformed");
         }
@@ -243,6 +333,7 @@ enum MHD_Result http_conn_access(void *cls, struct MHD_Connection *c, const char
     http_t *h = cls;
     struct req_ctx *rc = *con_cls;
     if (!rc) {
+        guard_set(h, c, 0); /* the head is complete */
         bool known = false;
         for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
             known = known || !strcmp(method, known_methods[i]);
@@ -272,14 +363,14 @@ enum MHD_Result http_conn_access(void *cls, struct MHD_Connection *c, const char
     if (*upload_size > 0) {
         size_t n = *upload_size;
         if (n > h->max_body - rc->len) {
-            /* A chunked upload passed the cap. MHD may not accept a reply in
-             * the middle of an upload; then the connection is cut. */
-            *upload_size = 0;
-            free(rc->body);
-            rc->body = NULL;
-            rc->len = rc->cap = 0;
-            if (queue_error(c, 413, "request body too large") == MHD_YES)
-                return MHD_YES;
+            /* A chunked upload passed the cap. MHD takes no answer in the
+             * middle of an upload: the connection is cut, and said so here. */
+            char peer[64];
+            guard_peer(c, peer, sizeof peer);
+            log_info("http.body",
+                     "peer=%s max_body=%zu msg=\"chunked request body too large: "
+                     "connection closed\"",
+                     peer, h->max_body);
             return MHD_NO;
         }
         if (rc->len + n > rc->cap) {
@@ -305,6 +396,9 @@ enum MHD_Result http_conn_access(void *cls, struct MHD_Connection *c, const char
 void http_conn_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    http_t *h = cls;
+    /* a kept-alive connection owes the next head within the deadline */
+    guard_set(h, c, mono_ms() + (uint64_t)h->header_timeout_s * 1000);
     struct req_ctx *rc = *con_cls;
     if (rc) {
         free(rc->body);

@@ -4,6 +4,7 @@
 #ifndef PETRI_HTTP_INT_H
 #define PETRI_HTTP_INT_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,7 +16,7 @@
 
 /* Messages on the inproc pair (the ROUTER adds/strips the routing id):
  *   request  (connection thread -> loop): method, path, query, auth "0"|"1", body
- *   reply    (loop -> connection thread): "R", status u32 BE, content type, body
+ *   reply    (loop -> connection thread): "R", status u32 BE, content type, CSP, body
  *   deferral (loop -> connection thread): "D", timeout ms u64 BE
  * The stop pair carries one empty frame from the stopper thread when
  * MHD_stop_daemon has returned. */
@@ -29,6 +30,18 @@ struct deferred {
     size_t idlen;
 };
 
+/* One open connection's header deadline (http.h invariant 4). Created by
+ * MHD_CONNECTION_NOTIFY_STARTED (MHD's listening thread), kept in MHD's
+ * socket context, freed by MHD_CONNECTION_NOTIFY_CLOSED, which MHD calls
+ * before it closes fd: under guard_mu, fd is always this connection's. */
+struct guard {
+    struct guard *prev, *next;
+    int fd;
+    uint64_t deadline_ms; /* mono_ms(); 0 = a request is in hand, no head awaited */
+    bool cut;             /* shut down by the watch already */
+    char peer[64];        /* numeric address, for the log */
+};
+
 struct http {
     /* Read by connection threads; written only before MHD starts. */
     void *zctx;
@@ -36,6 +49,13 @@ struct http {
     size_t max_body;
     bool has_token;
     uint8_t token_hash[TOKEN_HASH_LEN]; /* BLAKE2b of the token */
+    unsigned header_timeout_s, idle_timeout_s;
+
+    /* The header-deadline watch: connection threads, MHD's listening thread
+     * and the loop thread, all under guard_mu. */
+    pthread_mutex_t guard_mu;
+    struct guard *guards;
+    uint64_t header_timeouts;
 
     /* Loop thread only. */
     loop_t *loop;
@@ -51,6 +71,7 @@ struct http {
     uint64_t next_ticket;
     struct deferred *def;
     size_t ndef, capdef;
+    int64_t guard_timer;
 };
 
 /* Connection-thread side (http_conn.c), given to MHD_start_daemon. */
@@ -60,6 +81,9 @@ enum MHD_Result http_conn_access(void *cls, struct MHD_Connection *c, const char
 void http_conn_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe);
 void http_conn_log(void *cls, const char *fmt, va_list ap);
+/* MHD_OPTION_NOTIFY_CONNECTION: starts and ends a connection's guard. */
+void http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                      enum MHD_ConnectionNotificationCode code);
 
 /* One frame on a ZeroMQ socket (more: ZMQ_SNDMORE); 0 or -errno. */
 int http_send_frame(void *s, const void *data, size_t len, int more);

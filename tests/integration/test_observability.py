@@ -473,11 +473,23 @@ def test_dashboard_renders_and_matches_api(obs, tmp_path):
     assert os.path.exists(shot) and os.path.getsize(shot) > 10000, r.stderr[-2000:]
 
 
-def test_dashboard_shows_unreachable(obs, tmp_path):
-    dead = free_port()
-    url = f"http://127.0.0.1:{obs.hport}/ui?api=http://127.0.0.1:{dead}"
-    r = chromium(tmp_path, "--dump-dom", url, budget=4000)
+def test_dashboard_shows_unreachable(tmp_path):
+    # the page reads only its own origin: serve it from a stub whose API
+    # never answers (every API connection is closed unanswered)
+    with open(UI_SRC, "rb") as f:
+        DeadApi.page = f.read()
+    DeadApi.api_calls = 0
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), DeadApi)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        r = chromium(tmp_path, "--dump-dom", f"http://127.0.0.1:{srv.server_port}/ui",
+                     budget=4000)
+    finally:
+        srv.shutdown()
+        srv.server_close()
     dom = rendered(r)
+    assert DeadApi.api_calls > 0
     assert body_attr(dom, "data-state") == "unreachable", dom[:2000]
     assert "coordinator unreachable" in dom
     assert body_attr(dom, "data-drawn") is None
@@ -530,6 +542,10 @@ class FlakyApi(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+class DeadApi(FlakyApi):
+    down = 1 << 30
 
 
 def test_dashboard_recovers_when_the_api_comes_back(tmp_path):

@@ -38,17 +38,9 @@ const char *pop_state_str(int state)
     return state >= 0 && state <= POP_FAILED ? names[state] : "unknown";
 }
 
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static int rnd(pop_t *p, int n)
 {
-    return n <= 1 ? 0 : (int)(splitmix(&p->rng) % (uint64_t)n);
+    return n <= 1 ? 0 : (int)(pop_rng_next(&p->rng) % (uint64_t)n);
 }
 
 uint64_t pop_derive_seed(const char *pop, uint32_t deme, uint64_t dseq)
@@ -101,6 +93,57 @@ static int only_keys(json_t *o, const char *where, const char *const *keys, char
     return 0;
 }
 
+/* selection: {"tournament": n} or {"lexicase": {"epsilon": .., "downsample": ..}} */
+static int parse_selection(pop_t *p, json_t *sel, int64_t *tour, char *err, size_t errlen)
+{
+    static const char *const k[] = {"tournament", "lexicase", NULL};
+    static const char *const lk[] = {"epsilon", "downsample", NULL};
+    p->selection = POP_SEL_TOURNAMENT;
+    p->lex_epsilon = -1;
+    p->lex_downsample = 1;
+    if (!sel)
+        return 0;
+    int rc;
+    if (!json_is_object(sel))
+        return fail(err, errlen,
+                    "selection: must be an object like {\"tournament\": 4} or "
+                    "{\"lexicase\": {\"epsilon\": \"auto\"}}");
+    if ((rc = only_keys(sel, "selection.", k, err, errlen)))
+        return rc;
+    if (json_object_size(sel) != 1)
+        return fail(err, errlen, "selection: give exactly one of tournament, lexicase");
+    json_t *lex = json_object_get(sel, "lexicase");
+    if (!lex)
+        return get_int(sel, "tournament", "selection.", 2, 64, tour, err, errlen);
+    if (!json_is_object(lex))
+        return fail(err, errlen, "selection.lexicase: must be an object (may be empty)");
+    if ((rc = only_keys(lex, "selection.lexicase.", lk, err, errlen)))
+        return rc;
+    p->selection = POP_SEL_LEXICASE;
+    json_t *e = json_object_get(lex, "epsilon");
+    if (e && !(json_is_string(e) && strcmp(json_string_value(e), "auto") == 0)) {
+        if (!json_is_number(e) || !(json_number_value(e) >= 0) || !isfinite(json_number_value(e)))
+            return fail(err, errlen,
+                        "selection.lexicase.epsilon: must be \"auto\" or a number >= 0");
+        p->lex_epsilon = json_number_value(e);
+    }
+    json_t *d = json_object_get(lex, "downsample");
+    if (d) {
+        if (!json_is_number(d) || !(json_number_value(d) > 0) || json_number_value(d) > 1)
+            return fail(err, errlen, "selection.lexicase.downsample: must be a number in (0, 1]");
+        p->lex_downsample = json_number_value(d);
+    }
+    return 0;
+}
+
+/* fitness.cost.mode, read from the JSON so that it works whatever spec_t
+ * holds: "lexicographic" makes cost break fitness ties (pop.h invariant 4). */
+static int cost_is_lexicographic(json_t *s)
+{
+    json_t *m = json_object_get(json_object_get(json_object_get(s, "fitness"), "cost"), "mode");
+    return json_is_string(m) && strcmp(json_string_value(m), "lexicographic") == 0;
+}
+
 static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
 {
     json_t *name = json_object_get(s, "name");
@@ -123,19 +166,14 @@ static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
     if (size / demes < 4)
         return fail(err, errlen, "size: %lld over %lld demes leaves fewer than 4 per deme",
                     (long long)size, (long long)demes);
-    json_t *sel = json_object_get(s, "selection");
-    if (sel) {
-        static const char *const k[] = {"tournament", NULL};
-        if (!json_is_object(sel))
-            return fail(err, errlen, "selection: must be an object like {\"tournament\": 4}");
-        if ((rc = only_keys(sel, "selection.", k, err, errlen)) ||
-            (rc = get_int(sel, "tournament", "selection.", 2, 64, &tour, err, errlen)))
-            return rc;
-    }
+    if ((rc = parse_selection(p, json_object_get(s, "selection"), &tour, err, errlen)))
+        return rc;
     if (elit >= size / demes)
         return fail(err, errlen, "elitism: %lld is not smaller than a deme (%lld)", (long long)elit,
                     (long long)(size / demes));
     p->size = (int)size;
+    p->lex_max_cases = (uint32_t)(POP_LEX_MAX_BYTES / sizeof(double) / (size_t)size);
+    p->cost_lex = cost_is_lexicographic(s);
     p->ndemes = (int)demes;
     p->tournament = (int)tour;
     p->elitism = (int)elit;
@@ -239,6 +277,17 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
         pop_destroy(&p);
         return NULL;
     }
+    if (p->selection == POP_SEL_LEXICASE) {
+        if (p->spec->ncases > p->lex_max_cases) {
+            fail(err, errlen,
+                 "selection.lexicase: %zu cases x %d members of per-case errors exceed %u "
+                 "bytes; use fewer cases or members, or tournament selection",
+                 p->spec->ncases, p->size, POP_LEX_MAX_BYTES);
+            pop_destroy(&p);
+            return NULL;
+        }
+        p->spec->per_case = 1; /* the agents return each case's error */
+    }
     spec_encode(p->spec, -1, &p->spec_wire);
     p->spec_json = json_incref(spec);
     p->demes = calloc((size_t)p->ndemes, sizeof *p->demes);
@@ -255,6 +304,7 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
         dm->m = calloc((size_t)per, sizeof *dm->m);
         dm->next_dseq = 1;
         dm->reserved_dseq = 0;
+        dm->rng = pop_derive_seed(p->name, (uint32_t)d, 0); /* dseq 0 names no derivation */
         /* seeds are dealt round-robin over the demes */
         dm->seeds_left =
             (int)(nseeds / (size_t)p->ndemes + ((size_t)d < nseeds % (size_t)p->ndemes));
@@ -276,6 +326,29 @@ static void member_free(member_t *m)
 {
     free(m->src);
     m->src = NULL;
+    free(m->errors);
+    m->errors = NULL;
+    m->nerrors = 0;
+}
+
+/* < 0 if (fa, ca) is better than (fb, cb), > 0 if worse, 0 if as good:
+ * lower fitness, then lower cost when the cost mode is lexicographic. */
+static int cmp_score(const pop_t *p, double fa, double ca, double fb, double cb)
+{
+    if (fa < fb)
+        return -1;
+    if (fa > fb)
+        return 1;
+    if (!p->cost_lex)
+        return 0;
+    ca = isnan(ca) ? INFINITY : ca;
+    cb = isnan(cb) ? INFINITY : cb;
+    return (ca > cb) - (ca < cb);
+}
+
+static int cmp_member(const pop_t *p, const member_t *a, const member_t *b)
+{
+    return cmp_score(p, a->fitness, a->cost, b->fitness, b->cost);
 }
 
 void pop_destroy(pop_t **pp)
@@ -338,15 +411,35 @@ static int tournament(pop_t *p, deme_t *dm)
     int best = rnd(p, dm->n);
     for (int k = 1; k < p->tournament; k++) {
         int c = rnd(p, dm->n);
-        if (dm->m[c].fitness < dm->m[best].fitness)
+        if (cmp_member(p, &dm->m[c], &dm->m[best]) < 0)
             best = c;
     }
     return best;
 }
 
+/* A parent from deme dm by the population's selection. */
+static int select_parent(pop_t *p, deme_t *dm)
+{
+    if (p->selection != POP_SEL_LEXICASE)
+        return tournament(p, dm);
+    const double **errors = malloc((size_t)dm->n * sizeof *errors);
+    uint32_t *nerrors = malloc((size_t)dm->n * sizeof *nerrors);
+    int pick = -ENOMEM;
+    if (errors && nerrors) {
+        for (int i = 0; i < dm->n; i++) {
+            errors[i] = dm->m[i].errors;
+            nerrors[i] = dm->m[i].nerrors;
+        }
+        pick = pop_lexicase(errors, nerrors, dm->n, p->lex_epsilon, p->lex_downsample, &dm->rng);
+    }
+    free(errors);
+    free(nerrors);
+    return pick >= 0 ? pick : tournament(p, dm); /* out of memory: still a parent */
+}
+
 static const char *pick_op(pop_t *p)
 {
-    double r = (double)(splitmix(&p->rng) >> 11) / 9007199254740992.0, acc = 0;
+    double r = (double)(pop_rng_next(&p->rng) >> 11) / 9007199254740992.0, acc = 0;
     for (int i = 0; i < POP_OPS; i++) {
         acc += p->rates[i];
         if (r < acc)
@@ -409,7 +502,7 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
         snprintf(it->op, sizeof it->op, "%s", op);
         it->nparents = strcmp(op, "crossover") == 0 ? 2 : 1;
         for (int i = 0; i < it->nparents; i++) {
-            member_t *m = &dm->m[tournament(p, dm)];
+            member_t *m = &dm->m[select_parent(p, dm)];
             memcpy(it->parent_hash[i], m->hash, CRYPTO_HASH_LEN);
             it->parent_src[i] = dupmem(m->src, m->len);
             it->parent_len[i] = m->len;
@@ -462,7 +555,8 @@ void pop_item_lost(pop_t *p, const work_item_t *it)
     (void)it; /* the item stays in flight: the coordinator re-issues it as is */
 }
 
-/* The worst of `tournament` random members that is not an elite, or -1. */
+/* The worst of `tournament` random members that is not an elite, or -1
+ * (4 under lexicase, whose spec has no tournament size). */
 static int replace_target(pop_t *p, deme_t *dm)
 {
     int elite[64], ne = p->elitism < 64 ? p->elitism : 64;
@@ -472,7 +566,7 @@ static int replace_target(pop_t *p, deme_t *dm)
             int taken = 0;
             for (int k = 0; k < e; k++)
                 taken |= elite[k] == i;
-            if (!taken && (bi < 0 || dm->m[i].fitness < dm->m[bi].fitness))
+            if (!taken && (bi < 0 || cmp_member(p, &dm->m[i], &dm->m[bi]) < 0))
                 bi = i;
         }
         elite[e] = bi;
@@ -482,7 +576,7 @@ static int replace_target(pop_t *p, deme_t *dm)
         int c = rnd(p, dm->n), is_elite = 0;
         for (int e = 0; e < ne; e++)
             is_elite |= elite[e] == c;
-        if (!is_elite && (loser < 0 || dm->m[c].fitness > dm->m[loser].fitness))
+        if (!is_elite && (loser < 0 || cmp_member(p, &dm->m[c], &dm->m[loser]) > 0))
             loser = c;
     }
     return loser;
@@ -499,20 +593,27 @@ static void migrate(pop_t *p, uint32_t from)
         /* the c-th best of src replaces the worst of dst */
         int b = 0;
         for (int i = 1; i < src->n; i++)
-            if (src->m[i].fitness < src->m[b].fitness)
+            if (cmp_member(p, &src->m[i], &src->m[b]) < 0)
                 b = i;
         int w = 0;
         for (int i = 1; i < dst->n; i++)
-            if (dst->m[i].fitness > dst->m[w].fitness)
+            if (cmp_member(p, &dst->m[i], &dst->m[w]) > 0)
                 w = i;
-        if (!(src->m[b].fitness < dst->m[w].fitness))
+        if (cmp_member(p, &src->m[b], &dst->m[w]) >= 0)
             return;
         char *copy = dupmem(src->m[b].src, src->m[b].len);
-        if (!copy)
+        double *errs = NULL;
+        if (src->m[b].nerrors && (errs = malloc(src->m[b].nerrors * sizeof *errs)) != NULL)
+            memcpy(errs, src->m[b].errors, src->m[b].nerrors * sizeof *errs);
+        if (!copy || (src->m[b].nerrors && !errs)) {
+            free(copy);
+            free(errs);
             return;
+        }
         member_free(&dst->m[w]);
         dst->m[w] = src->m[b];
         dst->m[w].src = copy;
+        dst->m[w].errors = errs;
     }
 }
 
@@ -532,6 +633,40 @@ void pop_result(pop_t *p, const work_item_t *it, int status, double fitness,
                 const uint8_t child_hash[CRYPTO_HASH_LEN], const char *child, size_t child_len,
                 uint64_t now_ms)
 {
+    pop_outcome_t o = {.status = status, .fitness = fitness};
+    pop_result_ext(p, it, &o, child_hash, child, child_len, now_ms);
+}
+
+/* The copy of o's errors a member keeps: NULL unless lexicase wants them
+ * (and they fit, pop.h invariant 6). *ok = 0 when out of memory. */
+static double *keep_errors(pop_t *p, const pop_outcome_t *o, uint32_t *n, int *ok)
+{
+    *n = 0;
+    *ok = 1;
+    if (p->selection != POP_SEL_LEXICASE || !o->errors || o->nerrors == 0)
+        return NULL;
+    if (o->nerrors > p->lex_max_cases) {
+        if (p->lex_dropped++ == 0)
+            log_warn("pop.errors_dropped",
+                     "population=%s cases=%zu max=%u msg=\"per-case errors over the memory "
+                     "bound are not kept; such members lose every lexicase case\"",
+                     p->name, o->nerrors, p->lex_max_cases);
+        return NULL;
+    }
+    double *e = malloc(o->nerrors * sizeof *e);
+    if (!e) {
+        *ok = 0;
+        return NULL;
+    }
+    memcpy(e, o->errors, o->nerrors * sizeof *e);
+    *n = (uint32_t)o->nerrors;
+    return e;
+}
+
+void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
+                    const uint8_t child_hash[CRYPTO_HASH_LEN], const char *child, size_t child_len,
+                    uint64_t now_ms)
+{
     if (it->deme >= (uint32_t)p->ndemes)
         return;
     deme_t *dm = &p->demes[it->deme];
@@ -541,32 +676,41 @@ void pop_result(pop_t *p, const work_item_t *it, int status, double fitness,
     dm->evals++;
     dm->since_migration++;
     p->dirty = 1;
-    int ok = status == WIRE_ST_OK && isfinite(fitness) && child && child_len > 0;
+    double fitness = o->fitness, cost = o->cost;
+    int ok = o->status == WIRE_ST_OK && isfinite(fitness) && child && child_len > 0;
     if (ok) {
         p->ok_evaluations++;
         dm->failures_in_row = 0;
         int slot = -1;
         if (dm->n < dm->cap) {
             slot = dm->n++;
-            dm->m[slot].src = NULL;
+            memset(&dm->m[slot], 0, sizeof dm->m[slot]);
         } else {
             int t = replace_target(p, dm);
-            if (t >= 0 && fitness <= dm->m[t].fitness)
+            if (t >= 0 && cmp_score(p, fitness, cost, dm->m[t].fitness, dm->m[t].cost) <= 0)
                 slot = t;
         }
         if (slot >= 0) {
             char *copy = dupmem(child, child_len);
-            if (copy) {
+            uint32_t nerr = 0;
+            int eok = 1;
+            double *errs = copy ? keep_errors(p, o, &nerr, &eok) : NULL;
+            if (copy && eok) {
                 member_free(&dm->m[slot]);
                 memcpy(dm->m[slot].hash, child_hash, CRYPTO_HASH_LEN);
                 dm->m[slot].src = copy;
                 dm->m[slot].len = child_len;
                 dm->m[slot].fitness = fitness;
-            } else if (slot == dm->n - 1 && !dm->m[slot].src) {
-                dm->n--;
+                dm->m[slot].cost = cost;
+                dm->m[slot].errors = errs;
+                dm->m[slot].nerrors = nerr;
+            } else {
+                free(copy);
+                if (slot == dm->n - 1 && !dm->m[slot].src)
+                    dm->n--;
             }
         }
-        if (fitness < p->best.fitness) {
+        if (cmp_score(p, fitness, cost, p->best.fitness, p->best.cost) < 0) {
             char *copy = dupmem(child, child_len);
             if (copy) {
                 member_free(&p->best);
@@ -574,6 +718,7 @@ void pop_result(pop_t *p, const work_item_t *it, int status, double fitness,
                 p->best.src = copy;
                 p->best.len = child_len;
                 p->best.fitness = fitness;
+                p->best.cost = cost;
             }
         }
     } else if (dm->n < dm->cap && ++dm->failures_in_row >= FILL_FAILURES_MAX) {
@@ -709,28 +854,89 @@ json_t *pop_detail_json(const pop_t *p, uint64_t now_ms)
     return o;
 }
 
+/* A member as saved: [hash, fitness] and, when there is more to say,
+ * cost (null when not finite) and the per-case errors as base64 of their
+ * big-endian f64 bytes. */
+static json_t *member_json(const member_t *m)
+{
+    char hex[2 * CRYPTO_HASH_LEN + 1];
+    crypto_hex(m->hash, CRYPTO_HASH_LEN, hex);
+    json_t *a = json_pack("[s, f]", hex, m->fitness);
+    if (!a || (m->cost == 0 && !m->nerrors))
+        return a;
+    json_array_append_new(a, num_or_null(m->cost));
+    if (m->nerrors) {
+        size_t raw_len = (size_t)m->nerrors * 8;
+        uint8_t *raw = malloc(raw_len);
+        size_t b64_len = sodium_base64_encoded_len(raw_len, sodium_base64_VARIANT_ORIGINAL);
+        char *b64 = malloc(b64_len);
+        if (!raw || !b64) {
+            free(raw);
+            free(b64);
+            json_decref(a);
+            return NULL;
+        }
+        for (uint32_t i = 0; i < m->nerrors; i++) {
+            uint64_t bits;
+            memcpy(&bits, &m->errors[i], 8);
+            for (int k = 0; k < 8; k++)
+                raw[i * 8 + (uint32_t)k] = (uint8_t)(bits >> (56 - 8 * k));
+        }
+        sodium_bin2base64(b64, b64_len, raw, raw_len, sodium_base64_VARIANT_ORIGINAL);
+        json_array_append_new(a, json_string(b64));
+        free(raw);
+        free(b64);
+    }
+    return a;
+}
+
+/* Reads what member_json added (both parts optional). 0, or ERR_PROTO. */
+static int load_member_ext(member_t *m, json_t *a)
+{
+    json_t *c = json_array_get(a, 2), *e = json_array_get(a, 3);
+    m->cost = c && json_is_number(c) ? json_number_value(c) : c ? INFINITY : 0;
+    if (!e)
+        return 0;
+    const char *b64 = json_string_value(e);
+    size_t len = b64 ? strlen(b64) : 0, raw_len = 0;
+    uint8_t *raw = malloc(len / 4 * 3 + 3);
+    if (!b64 || !raw ||
+        sodium_base642bin(raw, len / 4 * 3 + 3, b64, len, NULL, &raw_len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        raw_len % 8 != 0 || raw_len == 0 || !(m->errors = malloc(raw_len))) {
+        free(raw);
+        return ERR_PROTO;
+    }
+    m->nerrors = (uint32_t)(raw_len / 8);
+    for (uint32_t i = 0; i < m->nerrors; i++) {
+        uint64_t bits = 0;
+        for (int k = 0; k < 8; k++)
+            bits = bits << 8 | raw[i * 8 + (uint32_t)k];
+        memcpy(&m->errors[i], &bits, 8);
+    }
+    free(raw);
+    return 0;
+}
+
 json_t *pop_to_json(pop_t *p)
 {
     json_t *demes = json_array();
-    char hex[2 * CRYPTO_HASH_LEN + 1];
     for (int d = 0; d < p->ndemes; d++) {
         deme_t *dm = &p->demes[d];
         json_t *mem = json_array();
-        for (int i = 0; i < dm->n; i++) {
-            crypto_hex(dm->m[i].hash, CRYPTO_HASH_LEN, hex);
-            json_array_append_new(mem, json_pack("[s, f]", hex, dm->m[i].fitness));
-        }
-        json_array_append_new(demes, json_pack("{s:o, s:I, s:I, s:I, s:i}", "members", mem,
+        for (int i = 0; i < dm->n; i++)
+            json_array_append_new(mem, member_json(&dm->m[i]));
+        char rng[17];
+        snprintf(rng, sizeof rng, "%016llx", (unsigned long long)dm->rng);
+        json_array_append_new(demes, json_pack("{s:o, s:I, s:I, s:I, s:i, s:s}", "members", mem,
                                                "next_dseq", (json_int_t)(dm->reserved_dseq + 1),
                                                "evals", (json_int_t)dm->evals, "since_migration",
                                                (json_int_t)dm->since_migration, "seeds_left",
-                                               dm->seeds_left));
+                                               dm->seeds_left, "rng", rng));
     }
     json_t *best = json_null();
-    if (p->best.src) {
-        crypto_hex(p->best.hash, CRYPTO_HASH_LEN, hex);
-        best = json_pack("[s, f]", hex, p->best.fitness);
-    }
+    if (p->best.src)
+        best = member_json(&p->best);
     p->dirty = 0;
     /* next_dseq is saved as the reserved mark: after a restart no dseq that
      * may already have been issued is issued again */
@@ -748,8 +954,14 @@ static int load_member(member_t *m, json_t *pair, pop_lookup_fn lookup, void *ar
     if (!hex || !json_is_number(f) || crypto_unhex(hex, m->hash, CRYPTO_HASH_LEN) != 0)
         return ERR_PROTO;
     m->fitness = json_number_value(f);
+    if (load_member_ext(m, pair) != 0)
+        return ERR_PROTO;
     m->src = lookup(arg, m->hash, &m->len);
-    return m->src ? 0 : ERR_NOTFOUND;
+    if (!m->src) {
+        member_free(m);
+        return ERR_NOTFOUND;
+    }
+    return 0;
 }
 
 pop_t *pop_from_json(json_t *state, pop_lookup_fn lookup, void *arg, char *err, size_t errlen)
@@ -784,6 +996,9 @@ pop_t *pop_from_json(json_t *state, pop_lookup_fn lookup, void *arg, char *err, 
         dm->evals = (uint64_t)json_integer_value(json_object_get(jd, "evals"));
         dm->since_migration = (uint64_t)json_integer_value(json_object_get(jd, "since_migration"));
         dm->seeds_left = (int)json_integer_value(json_object_get(jd, "seeds_left"));
+        const char *rng = json_string_value(json_object_get(jd, "rng"));
+        if (rng && strlen(rng) == 16)
+            dm->rng = strtoull(rng, NULL, 16); /* else the seeded start (older state) */
         size_t i;
         json_t *pair;
         json_array_foreach(mem, i, pair)

@@ -317,7 +317,9 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
     p->state = POP_RUNNING;
     p->started_ms = now_ms;
     p->best.fitness = INFINITY;
-    p->rng = now_ms ^ (uint64_t)(uintptr_t)p;
+    /* seeded from the name like the demes' (pop.h invariant 5): a run
+     * replays the same choices for the same results */
+    p->rng = pop_derive_seed(p->name, UINT32_MAX, 0);
     p->dirty = 1;
     return p;
 }
@@ -940,11 +942,13 @@ json_t *pop_to_json(pop_t *p)
     p->dirty = 0;
     /* next_dseq is saved as the reserved mark: after a restart no dseq that
      * may already have been issued is issued again */
-    return json_pack("{s:O, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "spec", p->spec_json, "state",
-                     p->state, "reason", p->state_reason, "evaluations", (json_int_t)p->evaluations,
-                     "ok_evaluations", (json_int_t)p->ok_evaluations, "started_ms",
-                     (json_int_t)p->started_ms, "finished_ms", (json_int_t)p->finished_ms, "best",
-                     best, "demes", demes);
+    char rng[17];
+    snprintf(rng, sizeof rng, "%016llx", (unsigned long long)p->rng);
+    return json_pack("{s:O, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:s}", "spec", p->spec_json,
+                     "state", p->state, "reason", p->state_reason, "evaluations",
+                     (json_int_t)p->evaluations, "ok_evaluations", (json_int_t)p->ok_evaluations,
+                     "started_ms", (json_int_t)p->started_ms, "finished_ms",
+                     (json_int_t)p->finished_ms, "best", best, "demes", demes, "rng", rng);
 }
 
 static int load_member(member_t *m, json_t *pair, pop_lookup_fn lookup, void *arg)
@@ -982,6 +986,9 @@ pop_t *pop_from_json(json_t *state, pop_lookup_fn lookup, void *arg, char *err, 
     p->ok_evaluations = (uint64_t)json_integer_value(json_object_get(state, "ok_evaluations"));
     p->started_ms = (uint64_t)json_integer_value(json_object_get(state, "started_ms"));
     p->finished_ms = (uint64_t)json_integer_value(json_object_get(state, "finished_ms"));
+    const char *rng = json_string_value(json_object_get(state, "rng"));
+    if (rng && strlen(rng) == 16)
+        p->rng = strtoull(rng, NULL, 16);
     json_t *best = json_object_get(state, "best");
     if (json_is_array(best) && load_member(&p->best, best, lookup, arg) != 0)
         p->best.fitness = INFINITY;
@@ -996,9 +1003,9 @@ pop_t *pop_from_json(json_t *state, pop_lookup_fn lookup, void *arg, char *err, 
         dm->evals = (uint64_t)json_integer_value(json_object_get(jd, "evals"));
         dm->since_migration = (uint64_t)json_integer_value(json_object_get(jd, "since_migration"));
         dm->seeds_left = (int)json_integer_value(json_object_get(jd, "seeds_left"));
-        const char *rng = json_string_value(json_object_get(jd, "rng"));
-        if (rng && strlen(rng) == 16)
-            dm->rng = strtoull(rng, NULL, 16); /* else the seeded start (older state) */
+        const char *drng = json_string_value(json_object_get(jd, "rng"));
+        if (drng && strlen(drng) == 16)
+            dm->rng = strtoull(drng, NULL, 16); /* else the seeded start (older state) */
         size_t i;
         json_t *pair;
         json_array_foreach(mem, i, pair)

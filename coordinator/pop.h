@@ -35,8 +35,10 @@
  *     (fitness.cost.mode), equal fitness is broken by lower cost - in
  *     replacement, elitism, the best, migration and tournaments alike.
  *  5. Lexicase draws from each deme's own generator, seeded from
- *     (population, deme) and persisted: for a given population name the
- *     selections are a pure function of the results the deme received.
+ *     (population, deme); tournaments, operators and replacement from the
+ *     population's, seeded from its name. Both are persisted: for a given
+ *     population name the choices are a pure function of the results
+ *     received, in their order, across restarts too.
  *  6. A member keeps its per-case errors (lexicase only) as long as it
  *     lives; they are persisted with the population state, so a restart
  *     selects as before. At most POP_LEX_MAX_BYTES of errors per population.
@@ -132,8 +134,8 @@ typedef struct pop {
     member_t best; /* copy of the best ever (src owned) */
     pop_sample_t history[POP_HISTORY];
     int hist_n, hist_pos;
-    uint64_t rng;
-    int dirty; /* state changed since the last pop_to_json */
+    uint64_t rng; /* tournaments, operators, replacement (invariant 5) */
+    int dirty;    /* state changed since the last pop_to_json */
 } pop_t;
 
 extern const char *const pop_op_names[POP_OPS];

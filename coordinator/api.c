@@ -250,6 +250,8 @@ static json_t *ancestry(coord_t *c, const uint8_t h[CRYPTO_HASH_LEN], int depth,
     json_object_set_new(o, "operator", json_string(r.op));
     json_object_set_new(o, "status", json_string(wire_status_str(r.status)));
     json_object_set_new(o, "fitness", num_or_null(r.fitness));
+    json_object_set_new(o, "passed", r.version == 2 ? json_integer(r.passed) : json_null());
+    json_object_set_new(o, "cases", r.version == 2 ? json_integer(r.cases) : json_null());
     json_object_set_new(o, "seq", json_integer((json_int_t)r.seq));
     json_t *parents = json_array();
     for (int k = 0; k < r.nparents; k++) {

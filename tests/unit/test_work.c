@@ -44,7 +44,8 @@ static void on_result(void *arg, work_item_t *it, const work_result_t *r)
     f->results++;
     f->last = *r;
     f->last_nerrors = r->nerrors < 8 ? r->nerrors : 8;
-    memcpy(f->last_errors, r->errors, f->last_nerrors * sizeof(double));
+    if (f->last_nerrors)
+        memcpy(f->last_errors, r->errors, f->last_nerrors * sizeof(double));
     f->last.errors = NULL; /* valid during the callback only */
     work_item_clear(&f->last_item);
     f->last_item = *it;

@@ -188,6 +188,9 @@ void pop_sample(pop_t *p, uint64_t now_ms);
 /* The derivation seed of (population, deme, dseq). */
 uint64_t pop_derive_seed(const char *pop, uint32_t deme, uint64_t dseq);
 
+/* Frees a member's source and errors (pop.c; for pop_json.c). */
+void pop_member_free(member_t *m);
+
 /* ---- selection primitives (pop_lex.c) ---- */
 
 /* splitmix64: the next value of generator *x. */
@@ -210,9 +213,10 @@ double pop_lex_mad(const double *const *errors, const uint32_t *nerrors, int n, 
 void work_item_clear(work_item_t *it);
 int work_item_copy(work_item_t *dst, const work_item_t *src);
 
-/* Persistence: the whole state as JSON (sources are not included, only
- * hashes: they live in the store's genome table), and back. lookup returns
- * a malloc'd source for a hash, or NULL. */
+/* Persistence (pop_json.c): the whole state as JSON (sources are not
+ * included, only hashes: they live in the store's genome table; members'
+ * costs and per-case errors are), and back. lookup returns a malloc'd
+ * source for a hash, or NULL. */
 json_t *pop_to_json(pop_t *p);
 typedef char *(*pop_lookup_fn)(void *arg, const uint8_t hash[CRYPTO_HASH_LEN], size_t *len);
 pop_t *pop_from_json(json_t *state, pop_lookup_fn lookup, void *arg, char *err, size_t errlen);

@@ -142,8 +142,9 @@ static int64_t on_flush_timer(loop_t *l, void *arg)
     return LOOP_TIMER_STOP;
 }
 
+/* x: the VM's RESULT_EXT for a scored child, or NULL (zeros). */
 static void send_result(job_t *j, int status, double fitness, const char *detail,
-                        const uint8_t *src, size_t len)
+                        const uint8_t *src, size_t len, const pool_result_t *x)
 {
     awork_t *w = j->w;
     w->held--;
@@ -154,7 +155,22 @@ static void send_result(job_t *j, int status, double fitness, const char *detail
     crypto_hash(src, len, h);
     if (status != WIRE_ST_OK)
         fitness = NAN;
-    if (attest_sign(w->id, j->pop, j->deme, j->dseq, h, (uint8_t)status, fitness, sig) != 0)
+    attest_ext_t ext = {0};
+    const double *errors = NULL;
+    size_t nerrors = 0;
+    if (x) {
+        ext.passed = x->passed;
+        ext.cases = x->cases;
+        ext.cost = x->cost;
+        ext.reused = x->reused ? 1 : 0;
+        if (status == WIRE_ST_OK && x->nerrors <= SPEC_MAX_CASES) {
+            errors = x->errors;
+            nerrors = x->nerrors;
+        }
+    }
+    attest_errors_hash(errors, nerrors, ext.errors_hash);
+    if (attest_sign_v2(w->id, j->pop, j->deme, j->dseq, h, (uint8_t)status, fitness, &ext, sig) !=
+        0)
         return;
     wire_put_str(&w->rb, j->pop);
     wire_put_u32(&w->rb, j->deme);
@@ -164,6 +180,13 @@ static void send_result(job_t *j, int status, double fitness, const char *detail
     wire_put_str(&w->rb, detail ? detail : "");
     wire_put_bytes(&w->rb, src, len);
     wire_put_raw(&w->rb, sig, sizeof sig);
+    wire_put_u32(&w->rb, ext.passed);
+    wire_put_u32(&w->rb, ext.cases);
+    wire_put_f64(&w->rb, ext.cost);
+    wire_put_u8(&w->rb, ext.reused);
+    wire_put_u32(&w->rb, (uint32_t)nerrors);
+    for (size_t i = 0; i < nerrors; i++)
+        wire_put_f64(&w->rb, errors[i]);
     w->nresults++;
     if (w->nresults >= RESULTS_MAX || w->rb.len >= RESULTS_MAX_BYTES || w->draining)
         flush_results(w);
@@ -186,7 +209,7 @@ typedef struct eval_ctx {
 static void on_eval(void *arg, const pool_result_t *r)
 {
     eval_ctx_t *e = arg;
-    send_result(e->j, r->status, r->fitness, r->detail, e->src, e->len);
+    send_result(e->j, r->status, r->fitness, r->detail, e->src, e->len, r);
     job_free(e->j);
     free(e->src);
     free(e);
@@ -200,7 +223,7 @@ static void eval_source(job_t *j, const uint8_t *src, size_t len)
         e->src = malloc(len ? len : 1);
     if (!e || !e->src) {
         free(e);
-        send_result(j, WIRE_ST_INTERNAL, NAN, "out of memory", src, len);
+        send_result(j, WIRE_ST_INTERNAL, NAN, "out of memory", src, len, NULL);
         job_free(j);
         return;
     }
@@ -209,7 +232,7 @@ static void eval_source(job_t *j, const uint8_t *src, size_t len)
     e->j = j;
     int rc = pool_eval(j->w->pool, j->spec, j->spec_len, j->language, src, len, on_eval, e);
     if (rc != 0) {
-        send_result(j, WIRE_ST_INTERNAL, NAN, err_str(rc), src, len);
+        send_result(j, WIRE_ST_INTERNAL, NAN, err_str(rc), src, len, NULL);
         job_free(j);
         free(e->src);
         free(e);
@@ -222,9 +245,9 @@ static void on_bred(void *arg, const pool_result_t *r)
     job_t *j = arg;
     if (!r->source || r->source_len == 0) /* breeding failed: no child */
         send_result(j, r->status == WIRE_ST_OK ? WIRE_ST_INTERNAL : r->status, NAN, r->detail,
-                    (const uint8_t *)"", 0);
+                    (const uint8_t *)"", 0, NULL);
     else
-        send_result(j, r->status, r->fitness, r->detail, r->source, r->source_len);
+        send_result(j, r->status, r->fitness, r->detail, r->source, r->source_len, r);
     job_free(j);
 }
 
@@ -233,12 +256,12 @@ static void on_child(void *arg, const pool_result_t *r)
     job_t *j = arg;
     if (r->status != WIRE_ST_OK || !r->source) {
         send_result(j, r->status == WIRE_ST_OK ? WIRE_ST_INTERNAL : r->status, NAN, r->detail,
-                    (const uint8_t *)"", 0);
+                    (const uint8_t *)"", 0, NULL);
         job_free(j);
         return;
     }
     if (j->breed_only) {
-        send_result(j, WIRE_ST_OK, NAN, "", r->source, r->source_len);
+        send_result(j, WIRE_ST_OK, NAN, "", r->source, r->source_len, NULL);
         job_free(j);
         return;
     }
@@ -305,7 +328,7 @@ static void handle_batch(awork_t *w, wire_rd_t *r)
                                    : pool_breed_eval(w->pool, j->spec, j->spec_len, op, seed,
                                                      parents, lens, (int)np, on_bred, j);
             if (rc != 0) {
-                send_result(j, WIRE_ST_INTERNAL, NAN, err_str(rc), (const uint8_t *)"", 0);
+                send_result(j, WIRE_ST_INTERNAL, NAN, err_str(rc), (const uint8_t *)"", 0, NULL);
                 job_free(j);
             }
         }

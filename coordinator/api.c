@@ -34,12 +34,25 @@ static json_t *rec_json(const lineage_rec_t *r)
     json_t *parents = json_array();
     for (int k = 0; k < r->nparents; k++)
         json_array_append_new(parents, hash_json(r->parents[k]));
-    return json_pack("{s:I, s:s, s:i, s:I, s:o, s:o, s:s, s:I, s:s, s:o, s:s, s:I}", "seq",
-                     (json_int_t)r->seq, "population", r->population, "deme", (int)r->deme, "dseq",
-                     (json_int_t)r->dseq, "child", hash_json(r->child_hash), "parents", parents,
-                     "operator", r->op, "seed", (json_int_t)r->seed, "status",
-                     wire_status_str(r->status), "fitness", num_or_null(r->fitness), "agent", agent,
-                     "time_ms", (json_int_t)r->time_ms);
+    json_t *o =
+        json_pack("{s:I, s:s, s:i, s:I, s:o, s:o, s:s, s:I, s:s, s:o, s:s, s:I, s:i}", "seq",
+                  (json_int_t)r->seq, "population", r->population, "deme", (int)r->deme, "dseq",
+                  (json_int_t)r->dseq, "child", hash_json(r->child_hash), "parents", parents,
+                  "operator", r->op, "seed", (json_int_t)r->seed, "status",
+                  wire_status_str(r->status), "fitness", num_or_null(r->fitness), "agent", agent,
+                  "time_ms", (json_int_t)r->time_ms, "record_version", (int)r->version);
+    /* the per-case summary: version 2 records only (null in older ones) */
+    int v2 = r->version == 2;
+    static const uint8_t zero[CRYPTO_HASH_LEN];
+    json_object_set_new(o, "passed", v2 ? json_integer(r->passed) : json_null());
+    json_object_set_new(o, "cases", v2 ? json_integer(r->cases) : json_null());
+    json_object_set_new(o, "cost", v2 ? num_or_null(r->cost) : json_null());
+    json_object_set_new(o, "reused", v2 ? json_boolean(r->reused) : json_null());
+    json_object_set_new(o, "errors_hash",
+                        v2 && memcmp(r->errors_hash, zero, CRYPTO_HASH_LEN) != 0
+                            ? hash_json(r->errors_hash)
+                            : json_null());
+    return o;
 }
 
 /* ---- populations ---- */
@@ -237,6 +250,8 @@ static json_t *ancestry(coord_t *c, const uint8_t h[CRYPTO_HASH_LEN], int depth,
     json_object_set_new(o, "operator", json_string(r.op));
     json_object_set_new(o, "status", json_string(wire_status_str(r.status)));
     json_object_set_new(o, "fitness", num_or_null(r.fitness));
+    json_object_set_new(o, "passed", r.version == 2 ? json_integer(r.passed) : json_null());
+    json_object_set_new(o, "cases", r.version == 2 ? json_integer(r.cases) : json_null());
     json_object_set_new(o, "seq", json_integer((json_int_t)r.seq));
     json_t *parents = json_array();
     for (int k = 0; k < r.nparents; k++) {
@@ -333,7 +348,11 @@ static void lineage_export(coord_t *c, const char *query, http_resp_t *resp)
             continue;
         char ch[2 * CRYPTO_HASH_LEN + 1], ph[2 * CRYPTO_HASH_LEN + 1];
         crypto_hex(r.child_hash, CRYPTO_HASH_LEN, ch);
-        if (isfinite(r.fitness))
+        if (isfinite(r.fitness) && r.cases > 0)
+            len += (size_t)snprintf(out + len, cap - len,
+                                    "  \"%.12s\" [label=\"%.12s\\n%g\\n%u/%u\"];\n", ch, ch,
+                                    r.fitness, r.passed, r.cases);
+        else if (isfinite(r.fitness))
             len += (size_t)snprintf(out + len, cap - len, "  \"%.12s\" [label=\"%.12s\\n%g\"];\n",
                                     ch, ch, r.fitness);
         for (int k = 0; k < r.nparents; k++) {

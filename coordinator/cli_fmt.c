@@ -479,14 +479,16 @@ void cli_print_genome(FILE *f, const json_t *g)
     if (json_array_size(recs) == 0) {
         fprintf(f, "  no lineage records yet\n");
     } else {
-        static const char *const hdr[] = {"SEQ",    "POPULATION", "DEME",  "OPERATOR", "PARENTS",
-                                          "STATUS", "FITNESS",    "AGENT", "TIME"};
-        cli_table_t *t = cli_table_new(9, hdr);
+        static const char *const hdr[] = {"SEQ",     "POPULATION", "DEME",    "OPERATOR",
+                                          "PARENTS", "STATUS",     "FITNESS", "PASSED",
+                                          "COST",    "REUSED",     "AGENT",   "TIME"};
+        cli_table_t *t = cli_table_new(12, hdr);
         size_t i;
         const json_t *r;
         json_array_foreach(recs, i, r)
         {
-            char seq[32], deme[32], fit[32], tm[48], parents[160] = "", agent[16];
+            char seq[32], deme[32], fit[32], tm[48], parents[160] = "", agent[16], passed[48],
+                                                     cost[32];
             size_t k;
             const json_t *p;
             json_array_foreach(json_object_get(r, "parents"), k, p)
@@ -497,15 +499,25 @@ void cli_print_genome(FILE *f, const json_t *g)
                          cli_short(json_string_value(p), 8, s, sizeof s));
             }
             fmt_time_ms(json_object_get(r, "time_ms"), tm, sizeof tm);
-            const char *row[9] = {cli_fmt_value(json_object_get(r, "seq"), seq, sizeof seq),
-                                  str(r, "population"),
-                                  cli_fmt_value(json_object_get(r, "deme"), deme, sizeof deme),
-                                  str(r, "operator"),
-                                  parents[0] ? parents : "-",
-                                  str(r, "status"),
-                                  cli_fmt_value(json_object_get(r, "fitness"), fit, sizeof fit),
-                                  cli_short(str(r, "agent"), 8, agent, sizeof agent),
-                                  tm};
+            const json_t *nc = json_object_get(r, "cases"), *ru = json_object_get(r, "reused");
+            if (json_is_integer(nc))
+                snprintf(passed, sizeof passed, "%lld/%lld",
+                         (long long)json_integer_value(json_object_get(r, "passed")),
+                         (long long)json_integer_value(nc));
+            else
+                snprintf(passed, sizeof passed, "-"); /* a version 1 record */
+            const char *row[12] = {cli_fmt_value(json_object_get(r, "seq"), seq, sizeof seq),
+                                   str(r, "population"),
+                                   cli_fmt_value(json_object_get(r, "deme"), deme, sizeof deme),
+                                   str(r, "operator"),
+                                   parents[0] ? parents : "-",
+                                   str(r, "status"),
+                                   cli_fmt_value(json_object_get(r, "fitness"), fit, sizeof fit),
+                                   passed,
+                                   cli_fmt_value(json_object_get(r, "cost"), cost, sizeof cost),
+                                   json_is_boolean(ru) ? (json_is_true(ru) ? "yes" : "no") : "-",
+                                   cli_short(str(r, "agent"), 8, agent, sizeof agent),
+                                   tm};
             cli_table_row(t, row);
         }
         cli_table_print(f, t, "  ");

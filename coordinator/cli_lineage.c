@@ -37,7 +37,8 @@ static const char help_show[] =
     "usage: petri genome show HASH [--json]\n"
     "\n"
     "Prints a genome's lineage records (sequence, population, deme, operator,\n"
-    "parents, status, fitness, evaluating agent, time) and its source.\n";
+    "parents, status, fitness, cases passed, cost, reused, evaluating agent,\n"
+    "time) and its source.\n";
 
 static const char help_lineage[] =
     "usage: petri lineage <show|verify|export> ...\n"
@@ -175,6 +176,16 @@ static int genome_submit(cli_t *c)
                 printf("status   %s\n", status ? status : "?");
                 printf("fitness  %s\n",
                        cli_fmt_value(json_object_get(rec, "fitness"), fit, sizeof fit));
+                const json_t *nc = json_object_get(rec, "cases");
+                if (json_is_integer(nc) && json_integer_value(nc) > 0)
+                    printf("passed   %lld/%lld\n",
+                           (long long)json_integer_value(json_object_get(rec, "passed")),
+                           (long long)json_integer_value(nc));
+                const json_t *cost = json_object_get(rec, "cost");
+                if (json_is_number(cost) && json_number_value(cost) != 0)
+                    printf("cost     %s\n", cli_fmt_value(cost, fit, sizeof fit));
+                if (json_is_true(json_object_get(rec, "reused")))
+                    printf("reused   yes (an identical earlier evaluation)\n");
                 if (d && *d)
                     printf("detail   %s\n", d);
             }

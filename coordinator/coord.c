@@ -216,6 +216,11 @@ static void add_pending(coord_t *c, const work_item_t *it, const work_result_t *
     memcpy(si->agent_id, r->agent->id, CRYPTO_ID_LEN);
     memcpy(si->agent_pk, r->agent->pk, CRYPTO_PK_LEN);
     memcpy(si->agent_sig, r->sig, CRYPTO_SIG_LEN);
+    si->passed = r->passed;
+    si->cases = r->cases;
+    si->cost = r->cost;
+    si->reused = r->reused;
+    memcpy(si->errors_hash, r->errors_hash, CRYPTO_HASH_LEN);
     si->src_len = r->len;
     c->npending++;
     if (c->npending >= (size_t)cfg_int(c->cfg, "store", "commit_max"))
@@ -253,9 +258,13 @@ static void on_result(void *arg, work_item_t *it, const work_result_t *r)
         return;
     }
     add_pending(c, it, r);
+    pop_outcome_t o = {.status = r->status,
+                       .fitness = r->fitness,
+                       .cost = r->cost,
+                       .errors = r->errors,
+                       .nerrors = r->nerrors};
     if (p)
-        pop_result(p, it, r->status, r->fitness, r->child_hash, (const char *)r->src, r->len,
-                   loop_now(c->loop));
+        pop_result_ext(p, it, &o, r->child_hash, (const char *)r->src, r->len, loop_now(c->loop));
     if (p && p->state != POP_RUNNING) {
         work_forget_population(c->work, p->name);
         coord_commit(c);

@@ -38,17 +38,9 @@ const char *pop_state_str(int state)
     return state >= 0 && state <= POP_FAILED ? names[state] : "unknown";
 }
 
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static int rnd(pop_t *p, int n)
 {
-    return n <= 1 ? 0 : (int)(splitmix(&p->rng) % (uint64_t)n);
+    return n <= 1 ? 0 : (int)(pop_rng_next(&p->rng) % (uint64_t)n);
 }
 
 uint64_t pop_derive_seed(const char *pop, uint32_t deme, uint64_t dseq)
@@ -101,6 +93,57 @@ static int only_keys(json_t *o, const char *where, const char *const *keys, char
     return 0;
 }
 
+/* selection: {"tournament": n} or {"lexicase": {"epsilon": .., "downsample": ..}} */
+static int parse_selection(pop_t *p, json_t *sel, int64_t *tour, char *err, size_t errlen)
+{
+    static const char *const k[] = {"tournament", "lexicase", NULL};
+    static const char *const lk[] = {"epsilon", "downsample", NULL};
+    p->selection = POP_SEL_TOURNAMENT;
+    p->lex_epsilon = -1;
+    p->lex_downsample = 1;
+    if (!sel)
+        return 0;
+    int rc;
+    if (!json_is_object(sel))
+        return fail(err, errlen,
+                    "selection: must be an object like {\"tournament\": 4} or "
+                    "{\"lexicase\": {\"epsilon\": \"auto\"}}");
+    if ((rc = only_keys(sel, "selection.", k, err, errlen)))
+        return rc;
+    if (json_object_size(sel) != 1)
+        return fail(err, errlen, "selection: give exactly one of tournament, lexicase");
+    json_t *lex = json_object_get(sel, "lexicase");
+    if (!lex)
+        return get_int(sel, "tournament", "selection.", 2, 64, tour, err, errlen);
+    if (!json_is_object(lex))
+        return fail(err, errlen, "selection.lexicase: must be an object (may be empty)");
+    if ((rc = only_keys(lex, "selection.lexicase.", lk, err, errlen)))
+        return rc;
+    p->selection = POP_SEL_LEXICASE;
+    json_t *e = json_object_get(lex, "epsilon");
+    if (e && !(json_is_string(e) && strcmp(json_string_value(e), "auto") == 0)) {
+        if (!json_is_number(e) || !(json_number_value(e) >= 0) || !isfinite(json_number_value(e)))
+            return fail(err, errlen,
+                        "selection.lexicase.epsilon: must be \"auto\" or a number >= 0");
+        p->lex_epsilon = json_number_value(e);
+    }
+    json_t *d = json_object_get(lex, "downsample");
+    if (d) {
+        if (!json_is_number(d) || !(json_number_value(d) > 0) || json_number_value(d) > 1)
+            return fail(err, errlen, "selection.lexicase.downsample: must be a number in (0, 1]");
+        p->lex_downsample = json_number_value(d);
+    }
+    return 0;
+}
+
+/* fitness.cost.mode, read from the JSON so that it works whatever spec_t
+ * holds: "lexicographic" makes cost break fitness ties (pop.h invariant 4). */
+static int cost_is_lexicographic(json_t *s)
+{
+    json_t *m = json_object_get(json_object_get(json_object_get(s, "fitness"), "cost"), "mode");
+    return json_is_string(m) && strcmp(json_string_value(m), "lexicographic") == 0;
+}
+
 static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
 {
     json_t *name = json_object_get(s, "name");
@@ -123,19 +166,14 @@ static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
     if (size / demes < 4)
         return fail(err, errlen, "size: %lld over %lld demes leaves fewer than 4 per deme",
                     (long long)size, (long long)demes);
-    json_t *sel = json_object_get(s, "selection");
-    if (sel) {
-        static const char *const k[] = {"tournament", NULL};
-        if (!json_is_object(sel))
-            return fail(err, errlen, "selection: must be an object like {\"tournament\": 4}");
-        if ((rc = only_keys(sel, "selection.", k, err, errlen)) ||
-            (rc = get_int(sel, "tournament", "selection.", 2, 64, &tour, err, errlen)))
-            return rc;
-    }
+    if ((rc = parse_selection(p, json_object_get(s, "selection"), &tour, err, errlen)))
+        return rc;
     if (elit >= size / demes)
         return fail(err, errlen, "elitism: %lld is not smaller than a deme (%lld)", (long long)elit,
                     (long long)(size / demes));
     p->size = (int)size;
+    p->lex_max_cases = (uint32_t)(POP_LEX_MAX_BYTES / sizeof(double) / (size_t)size);
+    p->cost_lex = cost_is_lexicographic(s);
     p->ndemes = (int)demes;
     p->tournament = (int)tour;
     p->elitism = (int)elit;
@@ -239,6 +277,17 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
         pop_destroy(&p);
         return NULL;
     }
+    if (p->selection == POP_SEL_LEXICASE) {
+        if (p->spec->ncases > p->lex_max_cases) {
+            fail(err, errlen,
+                 "selection.lexicase: %zu cases x %d members of per-case errors exceed %u "
+                 "bytes; use fewer cases or members, or tournament selection",
+                 p->spec->ncases, p->size, POP_LEX_MAX_BYTES);
+            pop_destroy(&p);
+            return NULL;
+        }
+        p->spec->per_case = 1; /* the agents return each case's error */
+    }
     spec_encode(p->spec, -1, &p->spec_wire);
     p->spec_json = json_incref(spec);
     p->demes = calloc((size_t)p->ndemes, sizeof *p->demes);
@@ -255,6 +304,7 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
         dm->m = calloc((size_t)per, sizeof *dm->m);
         dm->next_dseq = 1;
         dm->reserved_dseq = 0;
+        dm->rng = pop_derive_seed(p->name, (uint32_t)d, 0); /* dseq 0 names no derivation */
         /* seeds are dealt round-robin over the demes */
         dm->seeds_left =
             (int)(nseeds / (size_t)p->ndemes + ((size_t)d < nseeds % (size_t)p->ndemes));
@@ -267,15 +317,40 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
     p->state = POP_RUNNING;
     p->started_ms = now_ms;
     p->best.fitness = INFINITY;
-    p->rng = now_ms ^ (uint64_t)(uintptr_t)p;
+    /* seeded from the name like the demes' (pop.h invariant 5): a run
+     * replays the same choices for the same results */
+    p->rng = pop_derive_seed(p->name, UINT32_MAX, 0);
     p->dirty = 1;
     return p;
 }
 
-static void member_free(member_t *m)
+void pop_member_free(member_t *m)
 {
     free(m->src);
     m->src = NULL;
+    free(m->errors);
+    m->errors = NULL;
+    m->nerrors = 0;
+}
+
+/* < 0 if (fa, ca) is better than (fb, cb), > 0 if worse, 0 if as good:
+ * lower fitness, then lower cost when the cost mode is lexicographic. */
+static int cmp_score(const pop_t *p, double fa, double ca, double fb, double cb)
+{
+    if (fa < fb)
+        return -1;
+    if (fa > fb)
+        return 1;
+    if (!p->cost_lex)
+        return 0;
+    ca = isnan(ca) ? INFINITY : ca;
+    cb = isnan(cb) ? INFINITY : cb;
+    return (ca > cb) - (ca < cb);
+}
+
+static int cmp_member(const pop_t *p, const member_t *a, const member_t *b)
+{
+    return cmp_score(p, a->fitness, a->cost, b->fitness, b->cost);
 }
 
 void pop_destroy(pop_t **pp)
@@ -285,11 +360,11 @@ void pop_destroy(pop_t **pp)
     pop_t *p = *pp;
     for (int d = 0; p->demes && d < p->ndemes; d++) {
         for (int i = 0; i < p->demes[d].n; i++)
-            member_free(&p->demes[d].m[i]);
+            pop_member_free(&p->demes[d].m[i]);
         free(p->demes[d].m);
     }
     free(p->demes);
-    member_free(&p->best);
+    pop_member_free(&p->best);
     spec_destroy(&p->spec);
     wire_buf_free(&p->spec_wire);
     json_decref(p->spec_json);
@@ -338,15 +413,35 @@ static int tournament(pop_t *p, deme_t *dm)
     int best = rnd(p, dm->n);
     for (int k = 1; k < p->tournament; k++) {
         int c = rnd(p, dm->n);
-        if (dm->m[c].fitness < dm->m[best].fitness)
+        if (cmp_member(p, &dm->m[c], &dm->m[best]) < 0)
             best = c;
     }
     return best;
 }
 
+/* A parent from deme dm by the population's selection. */
+static int select_parent(pop_t *p, deme_t *dm)
+{
+    if (p->selection != POP_SEL_LEXICASE)
+        return tournament(p, dm);
+    const double **errors = malloc((size_t)dm->n * sizeof *errors);
+    uint32_t *nerrors = malloc((size_t)dm->n * sizeof *nerrors);
+    int pick = -ENOMEM;
+    if (errors && nerrors) {
+        for (int i = 0; i < dm->n; i++) {
+            errors[i] = dm->m[i].errors;
+            nerrors[i] = dm->m[i].nerrors;
+        }
+        pick = pop_lexicase(errors, nerrors, dm->n, p->lex_epsilon, p->lex_downsample, &dm->rng);
+    }
+    free(errors);
+    free(nerrors);
+    return pick >= 0 ? pick : tournament(p, dm); /* out of memory: still a parent */
+}
+
 static const char *pick_op(pop_t *p)
 {
-    double r = (double)(splitmix(&p->rng) >> 11) / 9007199254740992.0, acc = 0;
+    double r = (double)(pop_rng_next(&p->rng) >> 11) / 9007199254740992.0, acc = 0;
     for (int i = 0; i < POP_OPS; i++) {
         acc += p->rates[i];
         if (r < acc)
@@ -409,7 +504,7 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
         snprintf(it->op, sizeof it->op, "%s", op);
         it->nparents = strcmp(op, "crossover") == 0 ? 2 : 1;
         for (int i = 0; i < it->nparents; i++) {
-            member_t *m = &dm->m[tournament(p, dm)];
+            member_t *m = &dm->m[select_parent(p, dm)];
             memcpy(it->parent_hash[i], m->hash, CRYPTO_HASH_LEN);
             it->parent_src[i] = dupmem(m->src, m->len);
             it->parent_len[i] = m->len;
@@ -465,7 +560,8 @@ int pop_item_lost(pop_t *p, work_item_t *it, uint64_t now_ms)
     return 0;
 }
 
-/* The worst of `tournament` random members that is not an elite, or -1. */
+/* The worst of `tournament` random members that is not an elite, or -1
+ * (4 under lexicase, whose spec has no tournament size). */
 static int replace_target(pop_t *p, deme_t *dm)
 {
     int elite[64], ne = p->elitism < 64 ? p->elitism : 64;
@@ -475,7 +571,7 @@ static int replace_target(pop_t *p, deme_t *dm)
             int taken = 0;
             for (int k = 0; k < e; k++)
                 taken |= elite[k] == i;
-            if (!taken && (bi < 0 || dm->m[i].fitness < dm->m[bi].fitness))
+            if (!taken && (bi < 0 || cmp_member(p, &dm->m[i], &dm->m[bi]) < 0))
                 bi = i;
         }
         elite[e] = bi;
@@ -485,7 +581,7 @@ static int replace_target(pop_t *p, deme_t *dm)
         int c = rnd(p, dm->n), is_elite = 0;
         for (int e = 0; e < ne; e++)
             is_elite |= elite[e] == c;
-        if (!is_elite && (loser < 0 || dm->m[c].fitness > dm->m[loser].fitness))
+        if (!is_elite && (loser < 0 || cmp_member(p, &dm->m[c], &dm->m[loser]) > 0))
             loser = c;
     }
     return loser;
@@ -502,20 +598,27 @@ static void migrate(pop_t *p, uint32_t from)
         /* the c-th best of src replaces the worst of dst */
         int b = 0;
         for (int i = 1; i < src->n; i++)
-            if (src->m[i].fitness < src->m[b].fitness)
+            if (cmp_member(p, &src->m[i], &src->m[b]) < 0)
                 b = i;
         int w = 0;
         for (int i = 1; i < dst->n; i++)
-            if (dst->m[i].fitness > dst->m[w].fitness)
+            if (cmp_member(p, &dst->m[i], &dst->m[w]) > 0)
                 w = i;
-        if (!(src->m[b].fitness < dst->m[w].fitness))
+        if (cmp_member(p, &src->m[b], &dst->m[w]) >= 0)
             return;
         char *copy = dupmem(src->m[b].src, src->m[b].len);
-        if (!copy)
+        double *errs = NULL;
+        if (src->m[b].nerrors && (errs = malloc(src->m[b].nerrors * sizeof *errs)) != NULL)
+            memcpy(errs, src->m[b].errors, src->m[b].nerrors * sizeof *errs);
+        if (!copy || (src->m[b].nerrors && !errs)) {
+            free(copy);
+            free(errs);
             return;
-        member_free(&dst->m[w]);
+        }
+        pop_member_free(&dst->m[w]);
         dst->m[w] = src->m[b];
         dst->m[w].src = copy;
+        dst->m[w].errors = errs;
     }
 }
 
@@ -535,6 +638,40 @@ void pop_result(pop_t *p, const work_item_t *it, int status, double fitness,
                 const uint8_t child_hash[CRYPTO_HASH_LEN], const char *child, size_t child_len,
                 uint64_t now_ms)
 {
+    pop_outcome_t o = {.status = status, .fitness = fitness};
+    pop_result_ext(p, it, &o, child_hash, child, child_len, now_ms);
+}
+
+/* The copy of o's errors a member keeps: NULL unless lexicase wants them
+ * (and they fit, pop.h invariant 6). *ok = 0 when out of memory. */
+static double *keep_errors(pop_t *p, const pop_outcome_t *o, uint32_t *n, int *ok)
+{
+    *n = 0;
+    *ok = 1;
+    if (p->selection != POP_SEL_LEXICASE || !o->errors || o->nerrors == 0)
+        return NULL;
+    if (o->nerrors > p->lex_max_cases) {
+        if (p->lex_dropped++ == 0)
+            log_warn("pop.errors_dropped",
+                     "population=%s cases=%zu max=%u msg=\"per-case errors over the memory "
+                     "bound are not kept; such members lose every lexicase case\"",
+                     p->name, o->nerrors, p->lex_max_cases);
+        return NULL;
+    }
+    double *e = malloc(o->nerrors * sizeof *e);
+    if (!e) {
+        *ok = 0;
+        return NULL;
+    }
+    memcpy(e, o->errors, o->nerrors * sizeof *e);
+    *n = (uint32_t)o->nerrors;
+    return e;
+}
+
+void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
+                    const uint8_t child_hash[CRYPTO_HASH_LEN], const char *child, size_t child_len,
+                    uint64_t now_ms)
+{
     if (it->deme >= (uint32_t)p->ndemes)
         return;
     deme_t *dm = &p->demes[it->deme];
@@ -544,39 +681,49 @@ void pop_result(pop_t *p, const work_item_t *it, int status, double fitness,
     dm->evals++;
     dm->since_migration++;
     p->dirty = 1;
-    int ok = status == WIRE_ST_OK && isfinite(fitness) && child && child_len > 0;
+    double fitness = o->fitness, cost = o->cost;
+    int ok = o->status == WIRE_ST_OK && isfinite(fitness) && child && child_len > 0;
     if (ok) {
         p->ok_evaluations++;
         dm->failures_in_row = 0;
         int slot = -1;
         if (dm->n < dm->cap) {
             slot = dm->n++;
-            dm->m[slot].src = NULL;
+            memset(&dm->m[slot], 0, sizeof dm->m[slot]);
         } else {
             int t = replace_target(p, dm);
-            if (t >= 0 && fitness <= dm->m[t].fitness)
+            if (t >= 0 && cmp_score(p, fitness, cost, dm->m[t].fitness, dm->m[t].cost) <= 0)
                 slot = t;
         }
         if (slot >= 0) {
             char *copy = dupmem(child, child_len);
-            if (copy) {
-                member_free(&dm->m[slot]);
+            uint32_t nerr = 0;
+            int eok = 1;
+            double *errs = copy ? keep_errors(p, o, &nerr, &eok) : NULL;
+            if (copy && eok) {
+                pop_member_free(&dm->m[slot]);
                 memcpy(dm->m[slot].hash, child_hash, CRYPTO_HASH_LEN);
                 dm->m[slot].src = copy;
                 dm->m[slot].len = child_len;
                 dm->m[slot].fitness = fitness;
-            } else if (slot == dm->n - 1 && !dm->m[slot].src) {
-                dm->n--;
+                dm->m[slot].cost = cost;
+                dm->m[slot].errors = errs;
+                dm->m[slot].nerrors = nerr;
+            } else {
+                free(copy);
+                if (slot == dm->n - 1 && !dm->m[slot].src)
+                    dm->n--;
             }
         }
-        if (fitness < p->best.fitness) {
+        if (cmp_score(p, fitness, cost, p->best.fitness, p->best.cost) < 0) {
             char *copy = dupmem(child, child_len);
             if (copy) {
-                member_free(&p->best);
+                pop_member_free(&p->best);
                 memcpy(p->best.hash, child_hash, CRYPTO_HASH_LEN);
                 p->best.src = copy;
                 p->best.len = child_len;
                 p->best.fitness = fitness;
+                p->best.cost = cost;
             }
         }
     } else if (dm->n < dm->cap && ++dm->failures_in_row >= FILL_FAILURES_MAX) {
@@ -624,179 +771,4 @@ void pop_sample(pop_t *p, uint64_t now_ms)
     p->hist_pos = (p->hist_pos + 1) % POP_HISTORY;
     if (p->hist_n < POP_HISTORY)
         p->hist_n++;
-}
-
-/* ---- JSON views and persistence ---- */
-
-static json_t *num_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-static double evals_per_s(const pop_t *p, uint64_t now_ms)
-{
-    /* rate over the history window (up to the last ~10 samples) */
-    if (p->hist_n < 2 || p->state != POP_RUNNING)
-        return 0; /* a finished population evaluates nothing any more */
-    int last = (p->hist_pos + POP_HISTORY - 1) % POP_HISTORY;
-    int back = p->hist_n < 11 ? p->hist_n - 1 : 10;
-    int first = (last + POP_HISTORY - back) % POP_HISTORY;
-    const pop_sample_t *a = &p->history[first], *b = &p->history[last];
-    (void)now_ms;
-    if (b->t_ms <= a->t_ms)
-        return 0;
-    return (double)(b->evaluations - a->evaluations) * 1000.0 / (double)(b->t_ms - a->t_ms);
-}
-
-json_t *pop_summary_json(const pop_t *p, uint64_t now_ms)
-{
-    char hex[2 * CRYPTO_HASH_LEN + 1] = "";
-    if (p->best.src)
-        crypto_hex(p->best.hash, CRYPTO_HASH_LEN, hex);
-    return json_pack("{s:s, s:s, s:I, s:f, s:{s:s?, s:o}, s:i, s:i}", "name", p->name, "state",
-                     pop_state_str(p->state), "evaluations", (json_int_t)p->evaluations,
-                     "evals_per_s", evals_per_s(p, now_ms), "best", "hash",
-                     p->best.src ? hex : NULL, "fitness", num_or_null(p->best.fitness), "size",
-                     p->size, "demes", p->ndemes);
-}
-
-json_t *pop_detail_json(const pop_t *p, uint64_t now_ms)
-{
-    json_t *o = pop_summary_json(p, now_ms);
-    json_object_set_new(json_object_get(o, "best"), "source",
-                        p->best.src ? json_stringn(p->best.src, p->best.len) : json_null());
-    json_object_set_new(o, "mean_fitness", num_or_null(pop_mean_fitness(p)));
-    json_object_set_new(o, "reason", json_string(p->state_reason));
-    json_object_set_new(o, "started_ms", json_integer((json_int_t)p->started_ms));
-    /* distribution: 10 bins between min and max fitness of live members */
-    double mn = INFINITY, mx = -INFINITY;
-    for (int d = 0; d < p->ndemes; d++)
-        for (int i = 0; i < p->demes[d].n; i++) {
-            double f = p->demes[d].m[i].fitness;
-            mn = f < mn ? f : mn;
-            mx = f > mx ? f : mx;
-        }
-    json_t *counts = json_array();
-    int bins[10] = {0};
-    for (int d = 0; d < p->ndemes; d++)
-        for (int i = 0; i < p->demes[d].n; i++) {
-            double f = p->demes[d].m[i].fitness;
-            int b = mx > mn ? (int)((f - mn) / (mx - mn) * 10) : 0;
-            bins[b > 9 ? 9 : b]++;
-        }
-    for (int b = 0; b < 10; b++)
-        json_array_append_new(counts, json_integer(bins[b]));
-    json_object_set_new(o, "distribution",
-                        json_pack("{s:o, s:o, s:o}", "min", num_or_null(mn), "max", num_or_null(mx),
-                                  "counts", counts));
-    json_t *hist = json_array();
-    for (int k = 0; k < p->hist_n; k++) {
-        const pop_sample_t *s =
-            &p->history[(p->hist_pos + POP_HISTORY - p->hist_n + k) % POP_HISTORY];
-        json_array_append_new(hist, json_pack("{s:I, s:I, s:o, s:o}", "t_ms", (json_int_t)s->t_ms,
-                                              "evaluations", (json_int_t)s->evaluations, "best",
-                                              num_or_null(s->best), "mean", num_or_null(s->mean)));
-    }
-    json_object_set_new(o, "history", hist);
-    json_t *demes = json_array();
-    for (int d = 0; d < p->ndemes; d++) {
-        const deme_t *dm = &p->demes[d];
-        double b = INFINITY;
-        for (int i = 0; i < dm->n; i++)
-            b = dm->m[i].fitness < b ? dm->m[i].fitness : b;
-        json_array_append_new(demes, json_pack("{s:i, s:i, s:i, s:I, s:o}", "index", d, "size",
-                                               dm->n, "inflight", dm->inflight, "evaluations",
-                                               (json_int_t)dm->evals, "best", num_or_null(b)));
-    }
-    json_object_set_new(o, "demes", demes);
-    return o;
-}
-
-json_t *pop_to_json(pop_t *p)
-{
-    json_t *demes = json_array();
-    char hex[2 * CRYPTO_HASH_LEN + 1];
-    for (int d = 0; d < p->ndemes; d++) {
-        deme_t *dm = &p->demes[d];
-        json_t *mem = json_array();
-        for (int i = 0; i < dm->n; i++) {
-            crypto_hex(dm->m[i].hash, CRYPTO_HASH_LEN, hex);
-            json_array_append_new(mem, json_pack("[s, f]", hex, dm->m[i].fitness));
-        }
-        json_array_append_new(demes, json_pack("{s:o, s:I, s:I, s:I, s:i}", "members", mem,
-                                               "next_dseq", (json_int_t)(dm->reserved_dseq + 1),
-                                               "evals", (json_int_t)dm->evals, "since_migration",
-                                               (json_int_t)dm->since_migration, "seeds_left",
-                                               dm->seeds_left));
-    }
-    json_t *best = json_null();
-    if (p->best.src) {
-        crypto_hex(p->best.hash, CRYPTO_HASH_LEN, hex);
-        best = json_pack("[s, f]", hex, p->best.fitness);
-    }
-    p->dirty = 0;
-    /* next_dseq is saved as the reserved mark: after a restart no dseq that
-     * may already have been issued is issued again */
-    return json_pack("{s:O, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o}", "spec", p->spec_json, "state",
-                     p->state, "reason", p->state_reason, "evaluations", (json_int_t)p->evaluations,
-                     "ok_evaluations", (json_int_t)p->ok_evaluations, "started_ms",
-                     (json_int_t)p->started_ms, "finished_ms", (json_int_t)p->finished_ms, "best",
-                     best, "demes", demes);
-}
-
-static int load_member(member_t *m, json_t *pair, pop_lookup_fn lookup, void *arg)
-{
-    const char *hex = json_string_value(json_array_get(pair, 0));
-    json_t *f = json_array_get(pair, 1);
-    if (!hex || !json_is_number(f) || crypto_unhex(hex, m->hash, CRYPTO_HASH_LEN) != 0)
-        return ERR_PROTO;
-    m->fitness = json_number_value(f);
-    m->src = lookup(arg, m->hash, &m->len);
-    return m->src ? 0 : ERR_NOTFOUND;
-}
-
-pop_t *pop_from_json(json_t *state, pop_lookup_fn lookup, void *arg, char *err, size_t errlen)
-{
-    pop_t *p = pop_new(json_object_get(state, "spec"), 0, err, errlen);
-    if (!p)
-        return NULL;
-    json_t *demes = json_object_get(state, "demes");
-    if (!json_is_array(demes) || json_array_size(demes) != (size_t)p->ndemes) {
-        fail(err, errlen, "%s: saved demes do not match the spec", p->name);
-        pop_destroy(&p);
-        return NULL;
-    }
-    p->state = (int)json_integer_value(json_object_get(state, "state"));
-    snprintf(p->state_reason, sizeof p->state_reason, "%s",
-             json_string_value(json_object_get(state, "reason")) ?: "");
-    p->evaluations = (uint64_t)json_integer_value(json_object_get(state, "evaluations"));
-    p->ok_evaluations = (uint64_t)json_integer_value(json_object_get(state, "ok_evaluations"));
-    p->started_ms = (uint64_t)json_integer_value(json_object_get(state, "started_ms"));
-    p->finished_ms = (uint64_t)json_integer_value(json_object_get(state, "finished_ms"));
-    json_t *best = json_object_get(state, "best");
-    if (json_is_array(best) && load_member(&p->best, best, lookup, arg) != 0)
-        p->best.fitness = INFINITY;
-    for (int d = 0; d < p->ndemes; d++) {
-        deme_t *dm = &p->demes[d];
-        json_t *jd = json_array_get(demes, (size_t)d);
-        json_t *mem = json_object_get(jd, "members");
-        dm->next_dseq = (uint64_t)json_integer_value(json_object_get(jd, "next_dseq"));
-        if (dm->next_dseq < 1)
-            dm->next_dseq = 1;
-        dm->reserved_dseq = dm->next_dseq - 1;
-        dm->evals = (uint64_t)json_integer_value(json_object_get(jd, "evals"));
-        dm->since_migration = (uint64_t)json_integer_value(json_object_get(jd, "since_migration"));
-        dm->seeds_left = (int)json_integer_value(json_object_get(jd, "seeds_left"));
-        size_t i;
-        json_t *pair;
-        json_array_foreach(mem, i, pair)
-        {
-            if ((int)i >= dm->cap)
-                break;
-            if (load_member(&dm->m[dm->n], pair, lookup, arg) == 0)
-                dm->n++;
-        }
-    }
-    p->dirty = 1;
-    return p;
 }

@@ -7,7 +7,16 @@
  *   name        "quadratic"                 [a-z0-9_-], 1..48 chars (required)
  *   size        200                         total individuals, split over demes
  *   demes       4                           islands (1..256)
- *   selection   {"tournament": 4}           tournament size (2..64)
+ *   selection   {"tournament": 4}           tournament size (2..64), or
+ *               {"lexicase": {"epsilon": "auto", "downsample": 1}}
+ *                 epsilon-lexicase on the per-case errors: epsilon "auto"
+ *                 (default; per case, the median absolute deviation of the
+ *                 deme's errors) or a number >= 0 (0 = plain lexicase);
+ *                 downsample in (0, 1] (default 1): the share of the cases
+ *                 each selection event draws afresh. The spec's per_case is
+ *                 then set (the agents return the errors); replacement stays
+ *                 a reverse tournament of 4. size x cases x 8 bytes of
+ *                 errors must fit in POP_LEX_MAX_BYTES.
  *   operators   {"crossover": 0.4, "subtree": 0.2, "point": 0.2, "swap": 0.1,
  *                "hoist": 0.05, "shrink": 0.05}   rates, normalised
  *   elitism     2                           per deme, never replaced
@@ -22,6 +31,17 @@
  *     can be replayed from its record alone.
  *  3. Only successfully scored children enter a deme; the `elitism` best of
  *     a deme are never replaced.
+ *  4. "Better" is lower fitness; when the spec's cost mode is lexicographic
+ *     (fitness.cost.mode), equal fitness is broken by lower cost - in
+ *     replacement, elitism, the best, migration and tournaments alike.
+ *  5. Lexicase draws from each deme's own generator, seeded from
+ *     (population, deme); tournaments, operators and replacement from the
+ *     population's, seeded from its name. Both are persisted: for a given
+ *     population name the choices are a pure function of the results
+ *     received, in their order, across restarts too.
+ *  6. A member keeps its per-case errors (lexicase only) as long as it
+ *     lives; they are persisted with the population state, so a restart
+ *     selects as before. At most POP_LEX_MAX_BYTES of errors per population.
  */
 #ifndef PETRI_POP_H
 #define PETRI_POP_H
@@ -37,15 +57,20 @@
 #define POP_OPS 6
 #define POP_HISTORY 600 /* samples kept for the fitness-over-time plot */
 #define POP_DSEQ_RESERVE 1000
+#define POP_LEX_MAX_BYTES (2u << 20) /* per-case errors kept per population */
 
 enum pop_state { POP_RUNNING, POP_SOLVED, POP_STOPPED, POP_FAILED };
 enum item_kind { ITEM_BREED = 0, ITEM_EVAL = 1 };
+enum pop_selection { POP_SEL_TOURNAMENT = 0, POP_SEL_LEXICASE = 1 };
 
 typedef struct member {
     uint8_t hash[CRYPTO_HASH_LEN];
     char *src;
     size_t len;
     double fitness;
+    double cost;    /* the cost objective (0 unless the spec has a cost mode) */
+    double *errors; /* per-case errors (lexicase), owned; NULL = none */
+    uint32_t nerrors;
 } member_t;
 
 typedef struct deme {
@@ -56,6 +81,7 @@ typedef struct deme {
     int inflight;
     int failures_in_row; /* failed random children while filling */
     int seeds_left;      /* seed genomes still to be issued to this deme */
+    uint64_t rng;        /* lexicase's generator (invariant 5) */
 } deme_t;
 
 typedef struct pop_sample {
@@ -88,6 +114,12 @@ typedef struct pop {
     spec_t *spec;
     wire_buf_t spec_wire; /* SPEC block for the agents */
     int size, ndemes, tournament, elitism;
+    int selection;          /* enum pop_selection */
+    double lex_epsilon;     /* < 0 = auto */
+    double lex_downsample;  /* (0, 1] */
+    uint32_t lex_max_cases; /* errors kept per member: POP_LEX_MAX_BYTES / 8 / size */
+    int lex_dropped;        /* results whose errors were over lex_max_cases */
+    int cost_lex;           /* cost breaks fitness ties (invariant 4) */
     double rates[POP_OPS];
     uint64_t migration_interval;
     int migration_count;
@@ -103,8 +135,8 @@ typedef struct pop {
     member_t best; /* copy of the best ever (src owned) */
     pop_sample_t history[POP_HISTORY];
     int hist_n, hist_pos;
-    uint64_t rng;
-    int dirty; /* state changed since the last pop_to_json */
+    uint64_t rng; /* tournaments, operators, replacement (invariant 5) */
+    int dirty;    /* state changed since the last pop_to_json */
 } pop_t;
 
 extern const char *const pop_op_names[POP_OPS];
@@ -136,6 +168,19 @@ int pop_item_lost(pop_t *p, work_item_t *it, uint64_t now_ms);
 void pop_result(pop_t *p, const work_item_t *it, int status, double fitness,
                 const uint8_t child_hash[CRYPTO_HASH_LEN], const char *child, size_t child_len,
                 uint64_t now_ms);
+/* What a scored item brought beyond its fitness. errors (may be NULL) is
+ * read, not kept: the member copies what lexicase needs. */
+typedef struct pop_outcome {
+    int status;
+    double fitness;
+    double cost;
+    const double *errors;
+    size_t nerrors;
+} pop_outcome_t;
+/* pop_result with the cost and per-case errors. */
+void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
+                    const uint8_t child_hash[CRYPTO_HASH_LEN], const char *child, size_t child_len,
+                    uint64_t now_ms);
 /* A genome submitted from outside: the deme it goes to (by its hash), and
  * an ITEM_EVAL item with op "submitted" for it. Call pop_reserve for that
  * deme (and persist) first; ERR_STATE if the population is not running or
@@ -150,12 +195,35 @@ void pop_sample(pop_t *p, uint64_t now_ms);
 /* The derivation seed of (population, deme, dseq). */
 uint64_t pop_derive_seed(const char *pop, uint32_t deme, uint64_t dseq);
 
+/* Frees a member's source and errors (pop.c; for pop_json.c). */
+void pop_member_free(member_t *m);
+
+/* ---- selection primitives (pop_lex.c) ---- */
+
+/* splitmix64: the next value of generator *x. */
+uint64_t pop_rng_next(uint64_t *x);
+/* Epsilon-lexicase: the index (0..n-1) of the candidate chosen among n
+ * whose per-case errors are errors[i][0..nerrors[i]) (errors[i] may be
+ * NULL; a missing case or a NaN counts as +infinity). The cases are
+ * shuffled with *rng; the first ceil(downsample x cases) of them (at least
+ * 1) filter the pool in turn, keeping those within epsilon of the best on
+ * that case (epsilon < 0: pop_lex_mad of that case); a random survivor
+ * wins. Candidates without any errors: a uniform pick. Returns -ENOMEM or
+ * -EINVAL (n <= 0) on failure. Deterministic for the same inputs and *rng. */
+int pop_lexicase(const double *const *errors, const uint32_t *nerrors, int n, double epsilon,
+                 double downsample, uint64_t *rng);
+/* The median absolute deviation of case t's finite errors over the n
+ * candidates (0 if none); scratch holds n doubles. */
+double pop_lex_mad(const double *const *errors, const uint32_t *nerrors, int n, uint32_t t,
+                   double *scratch);
+
 void work_item_clear(work_item_t *it);
 int work_item_copy(work_item_t *dst, const work_item_t *src);
 
-/* Persistence: the whole state as JSON (sources are not included, only
- * hashes: they live in the store's genome table), and back. lookup returns
- * a malloc'd source for a hash, or NULL. */
+/* Persistence (pop_json.c): the whole state as JSON (sources are not
+ * included, only hashes: they live in the store's genome table; members'
+ * costs and per-case errors are), and back. lookup returns a malloc'd
+ * source for a hash, or NULL. */
 json_t *pop_to_json(pop_t *p);
 typedef char *(*pop_lookup_fn)(void *arg, const uint8_t hash[CRYPTO_HASH_LEN], size_t *len);
 pop_t *pop_from_json(json_t *state, pop_lookup_fn lookup, void *arg, char *err, size_t errlen);

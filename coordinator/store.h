@@ -53,32 +53,50 @@
 #include "crypto.h"
 #include "wire.h"
 
-#define STORE_POP_MAX 64               /* bytes of a population name */
-#define STORE_OP_MAX 16                /* bytes of an operator name */
-#define STORE_MAX_PARENTS 2            /* parents per record */
-#define STORE_GENOME_MAX (1u << 20)    /* bytes of one genome's source */
-#define STORE_META_KEY_MAX 256         /* bytes of a meta key */
-#define STORE_META_VAL_MAX (4u << 20)  /* bytes of a meta value */
-#define STORE_DEFAULT_MAP (1ull << 30) /* 1 GiB; grown on demand */
-#define STORE_SIG_DOMAIN "petri-lineage-v1"
+#define STORE_POP_MAX 64                       /* bytes of a population name */
+#define STORE_OP_MAX 16                        /* bytes of an operator name */
+#define STORE_MAX_PARENTS 2                    /* parents per record */
+#define STORE_GENOME_MAX (1u << 20)            /* bytes of one genome's source */
+#define STORE_META_KEY_MAX 256                 /* bytes of a meta key */
+#define STORE_META_VAL_MAX (4u << 20)          /* bytes of a meta value */
+#define STORE_DEFAULT_MAP (1ull << 30)         /* 1 GiB; grown on demand */
+#define STORE_SIG_DOMAIN "petri-lineage-v1"    /* coord_sig domain of version 1 records */
+#define STORE_SIG_DOMAIN_V2 "petri-lineage-v2" /* ... of version 2 records (same length) */
+#define STORE_REC_MARK 0xff                    /* first byte of a version 2 record */
 
-/* One lineage record. Canonical encoding (the bytes stored in "log"),
- * written with the wire writer in exactly this order, no frame header:
+/* One lineage record. Two record versions share the log; both decode and
+ * verify, and new records are always version 2.
+ *
+ * Version 1, the canonical encoding (the bytes stored in "log"), written
+ * with the wire writer in exactly this order, no frame header:
  *   seq:u64  prev_hash:32 raw  population:str (1..64)  deme:u32  dseq:u64
  *   child_hash:32 raw  parents:u32 count (0..2) + count x 32 raw
  *   op:str (1..16)  seed:u64  status:u8  fitness:f64 (every NaN written as
  *   0x7ff8000000000000; other NaN bit patterns are rejected)
  *   agent_id:16 raw  agent_pk:32 raw  agent_sig:64 raw  time_ms:u64
  *   coord_sig:64 raw
- * coord_sig is the coordinator's Ed25519 signature over
- *   STORE_SIG_DOMAIN as str, then every field above from seq to time_ms.
+ * Version 2 starts with mark:u8 (0xff) version:u8 (2), then the version 1
+ * fields from seq to time_ms, then the per-case summary, then coord_sig:
+ *   passed:u32  cases:u32  cost:f64 (NaN canonical as fitness)
+ *   reused:u8 (0 or 1)  errors_hash:32 raw
+ * A version 1 record starts with seq's top byte, 0 (seqs are dense from 1;
+ * the codec refuses seq >= 2^56 in both versions), so the first byte tells
+ * the versions apart and no prefix of one version is a record of the other.
+ * coord_sig is the coordinator's Ed25519 signature over the version's
+ * domain (STORE_SIG_DOMAIN, STORE_SIG_DOMAIN_V2) as str, then every field
+ * above from seq to time_ms (version 1) or to errors_hash (version 2).
  * agent_sig is the agent's signature over attest_result() (attest.h) of
- * (population, deme, dseq, child_hash, status, fitness).
+ * (population, deme, dseq, child_hash, status, fitness) in version 1, over
+ * attest_result_v2() of those and (passed, cases, cost, reused,
+ * errors_hash) in version 2. errors_hash is attest_errors_hash() of the
+ * per-case errors the agent reported (zeros when it reported none): the
+ * record keeps the pass vector's summary and hash, not the vector.
  * The record hash (the next record's prev_hash, "head") is BLAKE2b-256 of
  * the whole encoding, coord_sig included. The decoder rejects trailing
  * bytes, so every byte of a stored record is covered. */
 typedef struct lineage_rec {
-    uint64_t seq; /* 1-based, dense */
+    uint8_t version; /* 1 or 2 (0 = 2 for store_rec_encode) */
+    uint64_t seq;    /* 1-based, dense */
     uint8_t prev_hash[CRYPTO_HASH_LEN];
     char population[STORE_POP_MAX + 1];
     uint32_t deme;
@@ -94,6 +112,11 @@ typedef struct lineage_rec {
     uint8_t agent_pk[CRYPTO_PK_LEN];
     uint8_t agent_sig[CRYPTO_SIG_LEN];
     uint64_t time_ms; /* unix wall-clock ms of the commit: data, not a timer */
+    /* version 2 only (zero in version 1 records) */
+    uint32_t passed, cases;
+    double cost;
+    uint8_t reused;
+    uint8_t errors_hash[CRYPTO_HASH_LEN];
     uint8_t coord_sig[CRYPTO_SIG_LEN];
 } lineage_rec_t;
 
@@ -103,15 +126,18 @@ typedef struct lineage_rec {
  * submitted migrate copy; else 0. */
 int store_op_valid(const char *op);
 
-/* Appends the canonical encoding of r to b. Returns 0, ERR_TOOBIG/ERR_INVAL
- * if a string is too long, empty or nparents > 2 (b is then untouched), or
- * the writer's sticky error. */
+/* Appends the canonical encoding of r (of its version) to b. Returns 0,
+ * ERR_TOOBIG/ERR_INVAL if a string is too long, empty, nparents > 2, the
+ * version is not 0, 1 or 2 or reused not 0/1 (b is then untouched), or the
+ * writer's sticky error; ERR_INVAL too for seq >= 2^56. */
 int store_rec_encode(wire_buf_t *b, const lineage_rec_t *r);
 
-/* Decodes one record from p[0..len) into *out (zeroed first). Returns 0,
- * ERR_TRUNC if the bytes end early, ERR_TOOBIG for a string or count past
- * its cap, ERR_PROTO for trailing bytes, a NUL in a string, an empty string
- * or a non-canonical NaN. Never reads outside p[0..len). */
+/* Decodes one record of either version from p[0..len) into *out (zeroed
+ * first; out->version says which). Returns 0, ERR_TRUNC if the bytes end
+ * early, ERR_TOOBIG for a string or count past its cap, ERR_PROTO for
+ * trailing bytes, a NUL in a string, an empty string, a non-canonical NaN,
+ * an unknown record version or reused not 0/1. Never reads outside
+ * p[0..len). */
 int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out);
 
 /* Checks r->coord_sig against pk. 0 if valid, ERR_CRYPTO if not. */
@@ -159,11 +185,17 @@ typedef struct store_item {
     double fitness;
     uint8_t agent_id[CRYPTO_ID_LEN];
     uint8_t agent_pk[CRYPTO_PK_LEN];
-    uint8_t agent_sig[CRYPTO_SIG_LEN]; /* over attest_result(); checked by
+    uint8_t agent_sig[CRYPTO_SIG_LEN]; /* over attest_result_v2(); checked by
                                           the caller, see store_append */
-    const char *src;                   /* the child's source; NULL = the genome must already
-                                          be stored (e.g. a migrated copy) */
-    size_t src_len;                    /* <= STORE_GENOME_MAX */
+    uint8_t version;                   /* record version: 0 or 2 = 2; 1 writes what older
+                                          builds wrote (tests, imports) */
+    uint32_t passed, cases;            /* the version 2 summary (lineage_rec_t) */
+    double cost;
+    uint8_t reused;
+    uint8_t errors_hash[CRYPTO_HASH_LEN];
+    const char *src; /* the child's source; NULL = the genome must already
+                        be stored (e.g. a migrated copy) */
+    size_t src_len;  /* <= STORE_GENOME_MAX */
     /* out, set by store_append */
     int dup;                       /* 1: the derivation key was already recorded (by an
                                       earlier batch or earlier in this batch): skipped */
@@ -189,7 +221,7 @@ typedef struct store_item {
  * Errors: ERR_STATE without a signer (or if another process wrote the
  * store meanwhile); ERR_INVAL if an item is malformed (empty or too long
  * strings, unknown op, nparents > 2, child_hash not the hash of src, src
- * too big) with that item's err set - checked before anything is signed;
+ * too big, version > 2, reused > 1) with that item's err set - checked before anything is signed;
  * ERR_NOTFOUND if src is NULL and the genome is not stored (that item's err
  * set); -ENOSPC if the map cannot grow; -EIO for other LMDB failures. */
 int store_append(store_t *s, store_item_t *items, size_t n, uint64_t now_ms);
@@ -281,7 +313,8 @@ typedef int (*store_progress_cb)(void *arg, uint64_t checked, uint64_t total);
  * every record: that seqs are dense (no gap, none out of order); that it
  * decodes; its seq field equals its key; the prev_hash chain; the
  * coordinator signature (against meta "coord_pk"); the agent signature
- * (agent_pk over attest_result); known op and status; that its genome
+ * (agent_pk over attest_result or attest_result_v2, by the record's
+ * version); known op and status; that its genome
  * exists and re-hashes to child_hash; that by_key, by_child and by_parent
  * hold its entries. Then that meta "head" names the last record and that
  * by_key/by_child hold no extra entries. Every problem is reported through

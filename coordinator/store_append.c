@@ -134,7 +134,7 @@ static int validate_item(store_item_t *it)
     memset(it->hash, 0, sizeof it->hash);
     if (!store_valid_name(it->population, STORE_POP_MAX) || !store_op_valid(it->op) ||
         it->nparents > STORE_MAX_PARENTS || it->src_len > STORE_GENOME_MAX ||
-        (!it->src && it->src_len)) {
+        (!it->src && it->src_len) || it->version > 2 || it->reused > 1) {
         it->err = ERR_INVAL;
         return ERR_INVAL;
     }
@@ -180,6 +180,12 @@ static int sign_record(store_t *s, struct store_batch *b, struct store_wrec *w, 
     memcpy(r.agent_pk, it->agent_pk, CRYPTO_PK_LEN);
     memcpy(r.agent_sig, it->agent_sig, CRYPTO_SIG_LEN);
     r.time_ms = now_ms;
+    r.version = it->version == 1 ? 1 : 2;
+    r.passed = it->passed;
+    r.cases = it->cases;
+    r.cost = it->cost;
+    r.reused = it->reused;
+    memcpy(r.errors_hash, it->errors_hash, CRYPTO_HASH_LEN);
 
     wire_buf_t *e = &s->enc;
     wire_buf_reset(e);

@@ -79,10 +79,14 @@ struct store {
 };
 
 /* store_rec.c */
+/* The coord_sig domain of a record version (0 counts as 2). */
+const char *store_rec_domain(uint8_t version);
 void store_rec_put_body(wire_buf_t *b, const lineage_rec_t *r);
-/* ERR_INVAL/ERR_TOOBIG for empty or long names or nparents > 2. */
+/* ERR_INVAL/ERR_TOOBIG for empty or long names, nparents > 2, an unknown
+ * version or reused not 0/1. */
 int store_rec_check_fields(const lineage_rec_t *r);
-/* Appends STORE_SIG_DOMAIN:str and the body: the coord_sig message. */
+/* Appends the record version's domain (STORE_SIG_DOMAIN or
+ * STORE_SIG_DOMAIN_V2) as str and the body: the coord_sig message. */
 int store_rec_sign_msg(wire_buf_t *b, const lineage_rec_t *r);
 
 static inline MDB_val mval(const void *p, size_t n)

@@ -44,6 +44,10 @@ static void put_fitness(wire_buf_t *b, double f)
 
 void store_rec_put_body(wire_buf_t *b, const lineage_rec_t *r)
 {
+    if (r->version != 1) {
+        wire_put_u8(b, STORE_REC_MARK);
+        wire_put_u8(b, 2);
+    }
     wire_put_u64(b, r->seq);
     wire_put_raw(b, r->prev_hash, CRYPTO_HASH_LEN);
     wire_put_str(b, r->population);
@@ -61,6 +65,18 @@ void store_rec_put_body(wire_buf_t *b, const lineage_rec_t *r)
     wire_put_raw(b, r->agent_pk, CRYPTO_PK_LEN);
     wire_put_raw(b, r->agent_sig, CRYPTO_SIG_LEN);
     wire_put_u64(b, r->time_ms);
+    if (r->version != 1) {
+        wire_put_u32(b, r->passed);
+        wire_put_u32(b, r->cases);
+        put_fitness(b, r->cost);
+        wire_put_u8(b, r->reused);
+        wire_put_raw(b, r->errors_hash, CRYPTO_HASH_LEN);
+    }
+}
+
+const char *store_rec_domain(uint8_t version)
+{
+    return version == 1 ? STORE_SIG_DOMAIN : STORE_SIG_DOMAIN_V2;
 }
 
 int store_rec_check_fields(const lineage_rec_t *r)
@@ -68,7 +84,8 @@ int store_rec_check_fields(const lineage_rec_t *r)
     int rc = check_str(r->population, STORE_POP_MAX);
     if (rc == 0)
         rc = check_str(r->op, STORE_OP_MAX);
-    if (rc == 0 && r->nparents > STORE_MAX_PARENTS)
+    if (rc == 0 &&
+        (r->nparents > STORE_MAX_PARENTS || r->version > 2 || r->reused > 1 || r->seq >> 56 != 0))
         rc = ERR_INVAL;
     return rc;
 }
@@ -103,7 +120,13 @@ int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out)
     wire_rd_t rd;
     wire_rd_init(&rd, p, len);
     uint32_t np = 0;
-    uint64_t fbits = 0;
+    uint64_t fbits = 0, cbits = 0;
+    uint8_t version = 1;
+    if (len > 0 && p[0] == STORE_REC_MARK) {
+        uint8_t mark = 0;
+        wire_get_u8(&rd, &mark);
+        wire_get_u8(&rd, &version);
+    }
     wire_get_u64(&rd, &out->seq);
     wire_get_raw(&rd, out->prev_hash, CRYPTO_HASH_LEN);
     get_name(&rd, out->population, sizeof out->population);
@@ -122,13 +145,26 @@ int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out)
     wire_get_raw(&rd, out->agent_pk, CRYPTO_PK_LEN);
     wire_get_raw(&rd, out->agent_sig, CRYPTO_SIG_LEN);
     wire_get_u64(&rd, &out->time_ms);
+    if (version == 2) {
+        wire_get_u32(&rd, &out->passed);
+        wire_get_u32(&rd, &out->cases);
+        wire_get_u64(&rd, &cbits);
+        wire_get_u8(&rd, &out->reused);
+        wire_get_raw(&rd, out->errors_hash, CRYPTO_HASH_LEN);
+    }
     wire_get_raw(&rd, out->coord_sig, CRYPTO_SIG_LEN);
     int rc = rd.err;
     if (rc == 0 && rd.left != 0)
         rc = ERR_PROTO; /* trailing bytes: not the canonical encoding */
+    if (rc == 0 && ((version != 1 && version != 2) || out->seq >> 56 != 0))
+        rc = ERR_PROTO;
+    out->version = version;
+    if (rc == 0 && out->reused > 1)
+        rc = ERR_PROTO;
     if (rc == 0) {
         memcpy(&out->fitness, &fbits, sizeof fbits);
-        if (isnan(out->fitness) && fbits != CANON_NAN)
+        memcpy(&out->cost, &cbits, sizeof cbits);
+        if ((isnan(out->fitness) && fbits != CANON_NAN) || (isnan(out->cost) && cbits != CANON_NAN))
             rc = ERR_PROTO;
     }
     if (rc)
@@ -138,7 +174,7 @@ int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out)
 
 int store_rec_sign_msg(wire_buf_t *b, const lineage_rec_t *r)
 {
-    wire_put_str(b, STORE_SIG_DOMAIN);
+    wire_put_str(b, store_rec_domain(r->version));
     store_rec_put_body(b, r);
     return b->err;
 }

@@ -126,13 +126,18 @@ static void check_record(struct vctx *v, uint64_t seq, const uint8_t *val, size_
         /* The decoder accepts the canonical encoding only, so the signed
          * message is the domain followed by the stored bytes minus coord_sig. */
         wire_buf_reset(&v->msg);
-        wire_put_str(&v->msg, STORE_SIG_DOMAIN);
+        wire_put_str(&v->msg, store_rec_domain(r.version));
         wire_put_raw(&v->msg, val, len - CRYPTO_SIG_LEN);
         if (v->msg.err || crypto_verify(v->s->coord_pk, v->msg.data, v->msg.len, r.coord_sig) != 0)
             report(v, seq, ERR_CRYPTO, "coordinator signature invalid");
     }
-    if (attest_verify(r.agent_pk, r.population, r.deme, r.dseq, r.child_hash, r.status, r.fitness,
-                      r.agent_sig) != 0)
+    attest_ext_t x = {.passed = r.passed, .cases = r.cases, .cost = r.cost, .reused = r.reused};
+    memcpy(x.errors_hash, r.errors_hash, CRYPTO_HASH_LEN);
+    int arc = r.version == 1 ? attest_verify(r.agent_pk, r.population, r.deme, r.dseq, r.child_hash,
+                                             r.status, r.fitness, r.agent_sig)
+                             : attest_verify_v2(r.agent_pk, r.population, r.deme, r.dseq,
+                                                r.child_hash, r.status, r.fitness, &x, r.agent_sig);
+    if (arc != 0)
         report(v, seq, ERR_CRYPTO, "agent signature invalid");
     if (!store_op_valid(r.op))
         report(v, seq, ERR_PROTO, "unknown operator");

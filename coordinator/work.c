@@ -292,7 +292,22 @@ static int handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
     wire_get_str(r, detail, sizeof detail);
     wire_get_bytes(r, &src, &len, 1u << 20);
     wire_get_raw(r, res.sig, sizeof res.sig);
-    if (r->err || status >= WIRE_ST__COUNT) {
+    wire_get_u32(r, &res.passed);
+    wire_get_u32(r, &res.cases);
+    wire_get_f64(r, &res.cost);
+    wire_get_u8(r, &res.reused);
+    uint32_t nerr = 0;
+    wire_get_count(r, &nerr, SPEC_MAX_CASES, 8);
+    double *errors = NULL;
+    if (r->err == 0 && nerr > 0 && !(errors = malloc(nerr * sizeof *errors))) {
+        /* the rest of the frame is dropped; its items stay in flight */
+        log_error("work.oom", "msg=\"a result's per-case errors do not fit in memory\"");
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < nerr; i++)
+        wire_get_f64(r, &errors[i]);
+    if (r->err || status >= WIRE_ST__COUNT || res.reused > 1 || res.passed > res.cases) {
+        free(errors);
         w->st.dropped_malformed++;
         log_warn("work.malformed_result", "why=\"%s\"", err_str(r->err ? r->err : ERR_PROTO));
         return r->err ? r->err : ERR_PROTO;
@@ -301,13 +316,20 @@ static int handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
     ssize_t fi = find_flight(w, pop, deme, dseq);
     if (!a || fi < 0 || memcmp(w->fl[fi].agent, id, CRYPTO_ID_LEN) != 0) {
         /* late (re-issued elsewhere, or already done) or never sent: drop */
+        free(errors);
         w->st.dropped_unknown_item++;
         log_debug("work.stale_result", "population=%s deme=%u dseq=%llu", pop, deme,
                   (unsigned long long)dseq);
         return 0;
     }
     crypto_hash(src, len, res.child_hash);
-    if (attest_verify(a->pk, pop, deme, dseq, res.child_hash, status, fitness, res.sig) != 0) {
+    attest_errors_hash(errors, nerr, res.errors_hash);
+    attest_ext_t ext = {
+        .passed = res.passed, .cases = res.cases, .cost = res.cost, .reused = res.reused};
+    memcpy(ext.errors_hash, res.errors_hash, CRYPTO_HASH_LEN);
+    if (attest_verify_v2(a->pk, pop, deme, dseq, res.child_hash, status, fitness, &ext, res.sig) !=
+        0) {
+        free(errors);
         w->st.dropped_bad_sig++;
         a->rejected++;
         log_warn("work.bad_signature", "agent=%s population=%s deme=%u dseq=%llu", a->name, pop,
@@ -328,7 +350,10 @@ static int handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
     res.src = src;
     res.len = len;
     res.agent = a;
+    res.errors = errors;
+    res.nerrors = nerr;
     w->cb.result(w->arg, &it, &res);
+    free(errors);
     return 0;
 }
 
@@ -341,7 +366,7 @@ static void handle_results(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t
     uint64_t received = 0;
     wire_get_u32(r, &credit);
     wire_get_u64(r, &received);
-    wire_get_count(r, &n, 4096, 4 + 4 + 8 + 1 + 8 + 4 + 4 + CRYPTO_SIG_LEN);
+    wire_get_count(r, &n, 4096, 4 + 4 + 8 + 1 + 8 + 4 + 4 + CRYPTO_SIG_LEN + 4 + 4 + 8 + 1 + 4);
     if (r->err) {
         w->st.dropped_malformed++;
         log_warn("work.malformed_result", "why=\"%s\"", err_str(r->err));

@@ -50,8 +50,15 @@ typedef struct work_result {
     const uint8_t *src;
     size_t len;
     uint8_t child_hash[CRYPTO_HASH_LEN];
-    uint8_t sig[CRYPTO_SIG_LEN];
+    uint8_t sig[CRYPTO_SIG_LEN]; /* the agent's, over attest_result_v2() */
     const work_agent_t *agent;
+    /* RESULT_EXT as the agent reported it (wire.h WIRE_WORK_RESULT) */
+    uint32_t passed, cases;
+    double cost;
+    uint8_t reused;
+    const double *errors; /* per-case errors, valid during the callback only */
+    size_t nerrors;
+    uint8_t errors_hash[CRYPTO_HASH_LEN]; /* attest_errors_hash(errors) */
 } work_result_t;
 
 typedef struct work_callbacks {

@@ -1,5 +1,6 @@
 /* attest.h - the bytes an agent signs over a work result, built identically
- * by the agent (signer) and the coordinator (lineage store, verifier). */
+ * by the agent (signer) and the coordinator (lineage store, verifier).
+ * Version 1 covers the score; version 2 adds the per-case summary. */
 #ifndef PETRI_ATTEST_H
 #define PETRI_ATTEST_H
 
@@ -10,7 +11,16 @@
 #include "wire.h"
 
 #define ATTEST_DOMAIN "petri-result-v1"
+#define ATTEST_DOMAIN_V2 "petri-result-v2"
 #define ATTEST_POP_MAX 64 /* bytes of a population name */
+
+/* What version 2 adds to a result: the RESULT_EXT summary (wire.h). */
+typedef struct attest_ext {
+    uint32_t passed, cases;               /* cases that passed, cases run */
+    double cost;                          /* the cost objective */
+    uint8_t reused;                       /* 1 = an earlier identical evaluation's result */
+    uint8_t errors_hash[CRYPTO_HASH_LEN]; /* attest_errors_hash() of the errors */
+} attest_ext_t;
 
 /* Canonical encoding, appended to b with the wire writer (no frame header):
  *   domain:str ("petri-result-v1")  population:str  deme:u32  dseq:u64
@@ -35,5 +45,28 @@ int attest_verify(const uint8_t pk[CRYPTO_PK_LEN], const char *population, uint3
                   uint64_t dseq, const uint8_t child_hash[CRYPTO_HASH_LEN], uint8_t status,
                   double fitness, const uint8_t sig[CRYPTO_SIG_LEN])
     __attribute__((warn_unused_result));
+
+/* ---- version 2 ----
+ * Canonical encoding:
+ *   domain:str ("petri-result-v2")  population:str  deme:u32  dseq:u64
+ *   child_hash:32 raw  status:u8  fitness:f64  passed:u32  cases:u32
+ *   cost:f64  reused:u8  errors_hash:32 raw
+ * fitness and cost are written with the canonical NaN as in version 1.
+ * Limits and errors as attest_result. */
+int attest_result_v2(wire_buf_t *b, const char *population, uint32_t deme, uint64_t dseq,
+                     const uint8_t child_hash[CRYPTO_HASH_LEN], uint8_t status, double fitness,
+                     const attest_ext_t *x);
+int attest_sign_v2(const node_identity_t *idn, const char *population, uint32_t deme, uint64_t dseq,
+                   const uint8_t child_hash[CRYPTO_HASH_LEN], uint8_t status, double fitness,
+                   const attest_ext_t *x, uint8_t sig[CRYPTO_SIG_LEN]);
+int attest_verify_v2(const uint8_t pk[CRYPTO_PK_LEN], const char *population, uint32_t deme,
+                     uint64_t dseq, const uint8_t child_hash[CRYPTO_HASH_LEN], uint8_t status,
+                     double fitness, const attest_ext_t *x, const uint8_t sig[CRYPTO_SIG_LEN])
+    __attribute__((warn_unused_result));
+
+/* The errors hash: BLAKE2b-256 of the wire encoding of errors as
+ * list<f64> (u32 count, then each value big-endian, every NaN written as
+ * the canonical quiet NaN); 32 zero bytes when n = 0. */
+void attest_errors_hash(const double *errors, size_t n, uint8_t out[CRYPTO_HASH_LEN]);
 
 #endif

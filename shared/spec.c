@@ -393,6 +393,19 @@ void spec_encode(const spec_t *s, int language, wire_buf_t *b)
             put_num(b, &s->cases[i].in[j]);
         put_num(b, &s->cases[i].out);
     }
+    if (s->per_case) {
+        /* the appended fields up to per_case, at their defaults (wire.h) */
+        wire_put_bytes(b, NULL, 0); /* term_cases */
+        wire_put_u32(b, 0);         /* atoms */
+        wire_put_f64(b, 0);         /* float_tol */
+        wire_put_f64(b, 1);         /* mismatch_error */
+        wire_put_bytes(b, NULL, 0); /* evaluator */
+        wire_put_u8(b, 0);          /* evaluator_lang */
+        wire_put_u8(b, 0);          /* cost_mode */
+        for (int i = 0; i < 3; i++)
+            wire_put_f64(b, 0); /* cost_w */
+        wire_put_u8(b, 1);      /* per_case */
+    }
 }
 
 int spec_language_parse(const char *s)

@@ -79,6 +79,7 @@ typedef struct spec {
     int error;
     spec_case_t *cases;
     size_t ncases;
+    int per_case; /* 1 = results carry each case's error (wire.h SPEC per_case) */
 } spec_t;
 
 /* Parses a spec object. extra_keys: NULL-terminated list of top-level keys

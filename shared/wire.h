@@ -128,7 +128,13 @@ enum wire_type {
      * credit:u32  received:u64 (as in WIRE_WORK_HELLO)  items:list<RESULT>
      * RESULT = population:str deme:u32 dseq:u64 status:u8 fitness:f64
      *          detail:str source:bytes (the child; empty if breeding failed)
-     *          sig:64 raw (Ed25519 over attest_result(...), see attest.h) */
+     *          sig:64 raw (Ed25519 over attest_result_v2(...), see attest.h)
+     *          passed:u32 cases:u32 cost:f64 reused:u8 (RESULT_EXT's; zero
+     *          unless the VM scored the child)
+     *          errors:list<f64> (the per-case errors; empty unless the spec
+     *          set per_case; at most SPEC_MAX_CASES)
+     *          RESULT_EXT's metrics stay on the agent (its /metrics); they
+     *          do not travel to the coordinator. */
     WIRE_WORK_RESULT = 202,
     /* coordinator -> agent: scaling and draining decisions.
      * target_vms:u32 (0 = keep)  drain:u8 */

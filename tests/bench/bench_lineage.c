@@ -87,8 +87,9 @@ static void corpus_make(struct corpus *c, size_t n)
         it->fitness = it->status == WIRE_ST_OK ? (double)(i % 1000) / 7.0 : NAN;
         memcpy(it->agent_id, agent.id, CRYPTO_ID_LEN);
         memcpy(it->agent_pk, agent.pk, CRYPTO_PK_LEN);
-        if (attest_sign(&agent, it->population, it->deme, it->dseq, it->child_hash, it->status,
-                        it->fitness, it->agent_sig) != 0) {
+        attest_ext_t x = {0}; /* the item's summary: zeros, no errors */
+        if (attest_sign_v2(&agent, it->population, it->deme, it->dseq, it->child_hash, it->status,
+                           it->fitness, &x, it->agent_sig) != 0) {
             fprintf(stderr, "bench_lineage: attest_sign failed\n");
             exit(1);
         }

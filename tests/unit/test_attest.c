@@ -1,5 +1,6 @@
 /* test_attest.c - cmocka tests of the result attestation (shared/attest.c):
- * layout, sign/verify round trip, every field covered, NaN canonical form. */
+ * layout, sign/verify round trip, every field covered, NaN canonical form;
+ * version 2 (per-case summary) layout, errors hash and tampering. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -112,13 +113,106 @@ static void test_bad_population(void **state)
     wire_buf_free(&b);
 }
 
+static void test_v2_layout(void **state)
+{
+    attest_ext_t x = {.passed = 7, .cases = 9, .cost = 2.0, .reused = 1};
+    memset(x.errors_hash, 0xab, sizeof x.errors_hash);
+    wire_buf_t b;
+    wire_buf_init(&b);
+    assert_int_equal(attest_result_v2(&b, "quad", 3, 5, child, 0, 1.5, &x), 0);
+    size_t v1 = 4 + 15 + 4 + 4 + 4 + 8 + 32 + 1 + 8;
+    assert_int_equal(b.len, v1 + 4 + 4 + 8 + 1 + 32);
+    assert_memory_equal(b.data, "\0\0\0\x0fpetri-result-v2", 19);
+    assert_memory_equal(b.data + v1, "\0\0\0\x07\0\0\0\x09\x40\0\0\0\0\0\0\0\x01", 17);
+    assert_memory_equal(b.data + v1 + 17, x.errors_hash, 32);
+    wire_buf_free(&b);
+}
+
+static void test_errors_hash(void **state)
+{
+    uint8_t h[CRYPTO_HASH_LEN], zero[CRYPTO_HASH_LEN] = {0}, h2[CRYPTO_HASH_LEN];
+    attest_errors_hash(NULL, 0, h);
+    assert_memory_equal(h, zero, sizeof h);
+    double e[3] = {0, 1.5, 2};
+    attest_errors_hash(e, 3, h);
+    assert_memory_not_equal(h, zero, sizeof h);
+    /* the hash is of the list<f64> encoding */
+    uint8_t enc[4 + 24] = {0, 0, 0, 3, 0, 0, 0,    0, 0, 0, 0, 0, 0x3f, 0xf8,
+                           0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0,    0};
+    crypto_hash(enc, sizeof enc, h2);
+    assert_memory_equal(h, h2, sizeof h);
+    /* NaN payloads do not matter; values and order do */
+    uint64_t bits = 0x7ff80000deadbeefULL;
+    double odd, n1[1] = {NAN}, n2[1];
+    memcpy(&odd, &bits, sizeof odd);
+    n2[0] = odd;
+    attest_errors_hash(n1, 1, h);
+    attest_errors_hash(n2, 1, h2);
+    assert_memory_equal(h, h2, sizeof h);
+    double swapped[3] = {1.5, 0, 2};
+    attest_errors_hash(e, 3, h);
+    attest_errors_hash(swapped, 3, h2);
+    assert_memory_not_equal(h, h2, sizeof h);
+    attest_errors_hash(e, 2, h2); /* a dropped case */
+    assert_memory_not_equal(h, h2, sizeof h);
+}
+
+/* Changing passed, cases, cost, reused or any error value breaks a v2
+ * signature; a v2 signature is no v1 signature and the reverse. */
+static void test_v2_tamper(void **state)
+{
+    double errs[4] = {0, 0, 3, 0.5};
+    attest_ext_t x = {.passed = 2, .cases = 4, .cost = 120, .reused = 0};
+    attest_errors_hash(errs, 4, x.errors_hash);
+    uint8_t sig[CRYPTO_SIG_LEN];
+    assert_int_equal(attest_sign_v2(&idn, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &x, sig), 0);
+    assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &x, sig), 0);
+    attest_ext_t t = x;
+    t.passed = 4; /* claims every case passed */
+    assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &t, sig),
+                     ERR_CRYPTO);
+    t = x;
+    t.cases = 5;
+    assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &t, sig),
+                     ERR_CRYPTO);
+    t = x;
+    t.cost = 119;
+    assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &t, sig),
+                     ERR_CRYPTO);
+    t = x;
+    t.reused = 1;
+    assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &t, sig),
+                     ERR_CRYPTO);
+    t = x;
+    errs[2] = 0; /* one case's error changed */
+    attest_errors_hash(errs, 4, t.errors_hash);
+    assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &t, sig),
+                     ERR_CRYPTO);
+    assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.25, &x, sig),
+                     ERR_CRYPTO);
+    /* versions do not cross */
+    assert_int_equal(attest_verify(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, sig), ERR_CRYPTO);
+    uint8_t sig1[CRYPTO_SIG_LEN];
+    assert_int_equal(attest_sign(&idn, "quad", 1, 42, child, WIRE_ST_OK, 3.5, sig1), 0);
+    attest_ext_t z = {0};
+    assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &z, sig1),
+                     ERR_CRYPTO);
+    /* a NaN cost is canonical like fitness */
+    uint64_t bits = 0x7ff80000deadbeefULL;
+    memcpy(&t.cost, &bits, sizeof t.cost);
+    t = (attest_ext_t){.cost = t.cost};
+    assert_int_equal(attest_sign_v2(&idn, "p", 0, 1, child, WIRE_ST_CRASH, NAN, &t, sig), 0);
+    t.cost = NAN;
+    assert_int_equal(attest_verify_v2(idn.pk, "p", 0, 1, child, WIRE_ST_CRASH, NAN, &t, sig), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layout),
-        cmocka_unit_test(test_sign_verify),
-        cmocka_unit_test(test_nan_canonical),
-        cmocka_unit_test(test_bad_population),
+        cmocka_unit_test(test_layout),        cmocka_unit_test(test_sign_verify),
+        cmocka_unit_test(test_nan_canonical), cmocka_unit_test(test_bad_population),
+        cmocka_unit_test(test_v2_layout),     cmocka_unit_test(test_errors_hash),
+        cmocka_unit_test(test_v2_tamper),
     };
     return cmocka_run_group_tests_name("attest", tests, setup, NULL);
 }

@@ -1,6 +1,8 @@
 /* test_pop.c - a population's pure logic: spec errors name their field,
  * items and seeds, filling then steady-state replacement with elitism,
- * migration, stop rules, dseq reservations and the JSON round trip. */
+ * migration, stop rules, dseq reservations and the JSON round trip;
+ * lexicase selection (specialists, epsilon, down-sampling, determinism),
+ * lexicographic cost and the per-case errors across a restart. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <errno.h>
 
 #include "err.h"
 #include "pop.h"
@@ -258,6 +262,367 @@ static void test_detail_json(void **state)
     pop_destroy(&p);
 }
 
+/* ---- lexicase and cost ---- */
+
+/* Four specialists (0 on one case, 10 on the rest: total 30) and a
+ * generalist (5 everywhere: total 20, the best fitness). */
+static const double deme_errors[5][4] = {
+    {0, 10, 10, 10}, {10, 0, 10, 10}, {10, 10, 0, 10}, {10, 10, 10, 0}, {5, 5, 5, 5}};
+#define GENERALIST 4
+
+static void deme_view(const double *e[5], uint32_t n[5])
+{
+    for (int i = 0; i < 5; i++) {
+        e[i] = deme_errors[i];
+        n[i] = 4;
+    }
+}
+
+static void test_lexicase_spec(void **state)
+{
+    (void)state;
+    expect_error("\"selection\":{\"lexicase\":{\"epsilon\":\"big\"}}",
+                 "selection.lexicase.epsilon");
+    expect_error("\"selection\":{\"lexicase\":{\"epsilon\":-1}}", "selection.lexicase.epsilon");
+    expect_error("\"selection\":{\"lexicase\":{\"downsample\":0}}",
+                 "selection.lexicase.downsample");
+    expect_error("\"selection\":{\"lexicase\":{\"downsample\":1.5}}",
+                 "selection.lexicase.downsample");
+    expect_error("\"selection\":{\"lexicase\":{\"k\":1}}", "selection.lexicase.k");
+    expect_error("\"selection\":{\"lexicase\":4}", "selection.lexicase");
+    expect_error("\"selection\":{\"lexicase\":{},\"tournament\":4}", "selection");
+    /* 1 case x 300000 members of errors is over the memory bound */
+    expect_error("\"size\":300000,\"selection\":{\"lexicase\":{}}", "selection.lexicase");
+    char err[256];
+    pop_t *p =
+        make("\"selection\":{\"lexicase\":{\"epsilon\":0.5,\"downsample\":0.25}}", err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(p->selection, POP_SEL_LEXICASE);
+    assert_true(p->lex_epsilon == 0.5 && p->lex_downsample == 0.25);
+    /* the agents are asked for the per-case errors: per_case is the SPEC's last byte */
+    assert_int_equal(p->spec->per_case, 1);
+    assert_int_equal(p->spec_wire.data[p->spec_wire.len - 1], 1);
+    size_t lex_len = p->spec_wire.len;
+    pop_destroy(&p);
+    p = make("\"selection\":{\"lexicase\":{}}", err, sizeof err);
+    assert_true(p->lex_epsilon < 0 && p->lex_downsample == 1); /* auto, all cases */
+    pop_destroy(&p);
+    p = make("", err, sizeof err);
+    assert_int_equal(p->selection, POP_SEL_TOURNAMENT);
+    assert_int_equal(p->spec->per_case, 0);
+    assert_true(p->spec_wire.len < lex_len); /* nothing appended */
+    pop_destroy(&p);
+}
+
+/* The constructed deme: lexicase (epsilon 0) only ever picks specialists,
+ * each of them, never the generalist that a tournament prefers. */
+static void test_lexicase_picks_specialists(void **state)
+{
+    (void)state;
+    const double *e[5];
+    uint32_t n[5];
+    deme_view(e, n);
+    int picks[5] = {0};
+    uint64_t rng = 42;
+    for (int k = 0; k < 400; k++) {
+        int i = pop_lexicase(e, n, 5, 0, 1, &rng);
+        assert_true(i >= 0 && i < 5);
+        picks[i]++;
+    }
+    assert_int_equal(picks[GENERALIST], 0);
+    for (int i = 0; i < 4; i++)
+        assert_true(picks[i] > 50); /* about 100 each */
+    /* auto epsilon: MAD of {0,10,10,10,5} on a case is 0 - the same */
+    memset(picks, 0, sizeof picks);
+    for (int k = 0; k < 400; k++)
+        picks[pop_lexicase(e, n, 5, -1, 1, &rng)]++;
+    assert_int_equal(picks[GENERALIST], 0);
+    /* a member without errors loses every case (and the generalist then
+     * wins case 0); with nobody's errors the pick is uniform */
+    e[0] = NULL;
+    memset(picks, 0, sizeof picks);
+    for (int k = 0; k < 400; k++)
+        picks[pop_lexicase(e, n, 5, 0, 1, &rng)]++;
+    assert_int_equal(picks[0], 0);
+    assert_true(picks[GENERALIST] > 0); /* now the best on case 0 */
+    const double *none[5] = {NULL, NULL, NULL, NULL, NULL};
+    memset(picks, 0, sizeof picks);
+    for (int k = 0; k < 500; k++)
+        picks[pop_lexicase(none, n, 5, 0, 1, &rng)]++;
+    for (int i = 0; i < 5; i++)
+        assert_true(picks[i] > 0);
+    assert_int_equal(pop_lexicase(none, n, 0, 0, 1, &rng), -EINVAL);
+}
+
+static void feed_ext(pop_t *p, work_item_t *it, double fitness, double cost, const double *errors,
+                     size_t nerrors, const char *src)
+{
+    uint8_t h[CRYPTO_HASH_LEN];
+    crypto_hash(src, strlen(src), h);
+    pop_outcome_t o = {.status = WIRE_ST_OK,
+                       .fitness = fitness,
+                       .cost = cost,
+                       .errors = errors,
+                       .nerrors = nerrors};
+    pop_result_ext(p, it, &o, h, src, strlen(src), 2000);
+    work_item_clear(it);
+}
+
+static const char *const deme_src[5] = {"spec-a", "spec-b", "spec-c", "spec-d", "generalist"};
+
+/* A one-deme population of the five above (size 5, no elitism). */
+static pop_t *constructed(const char *selection)
+{
+    char extra[256], err[256];
+    snprintf(extra, sizeof extra,
+             "\"size\":5,\"demes\":1,\"elitism\":0,\"stop\":{\"target_fitness\":null},"
+             "\"selection\":%s",
+             selection);
+    pop_t *p = make(extra, err, sizeof err);
+    assert_non_null(p);
+    pop_reserve(p, 0);
+    work_item_t it;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(pop_next_item(p, 0, 10, &it), 0);
+        double sum = 0;
+        for (int c = 0; c < 4; c++)
+            sum += deme_errors[i][c];
+        feed_ext(p, &it, sum, 0, deme_errors[i], 4, deme_src[i]);
+    }
+    assert_int_equal(p->demes[0].n, 5);
+    return p;
+}
+
+/* Draws k parents (the items fail, so the deme stays as it is); counts
+ * how often each of the five was a parent; the parent hashes go to log. */
+static void draw_parents(pop_t *p, int k, int counts[5], uint8_t (*log)[CRYPTO_HASH_LEN], int *nlog)
+{
+    uint8_t h[5][CRYPTO_HASH_LEN];
+    for (int i = 0; i < 5; i++)
+        crypto_hash(deme_src[i], strlen(deme_src[i]), h[i]);
+    for (int n = 0; n < k; n++) {
+        work_item_t it;
+        assert_int_equal(pop_next_item(p, 0, 10, &it), 0);
+        for (int j = 0; j < it.nparents; j++) {
+            for (int i = 0; i < 5; i++)
+                if (memcmp(it.parent_hash[j], h[i], CRYPTO_HASH_LEN) == 0)
+                    counts[i]++;
+            if (log)
+                memcpy(log[(*nlog)++], it.parent_hash[j], CRYPTO_HASH_LEN);
+        }
+        uint8_t ch[CRYPTO_HASH_LEN] = {0};
+        pop_result(p, &it, WIRE_ST_CRASH, NAN, ch, "", 0, 2000);
+        work_item_clear(&it);
+    }
+}
+
+static void test_lexicase_deme_vs_tournament(void **state)
+{
+    (void)state;
+    int lex[5] = {0}, tour[5] = {0};
+    pop_t *p = constructed("{\"lexicase\":{\"epsilon\":0}}");
+    draw_parents(p, 200, lex, NULL, NULL);
+    pop_destroy(&p);
+    assert_int_equal(lex[GENERALIST], 0);
+    for (int i = 0; i < 4; i++)
+        assert_true(lex[i] > 0);
+    p = constructed("{\"tournament\":64}");
+    draw_parents(p, 200, tour, NULL, NULL);
+    pop_destroy(&p);
+    /* a tournament of 64 out of 5 misses the generalist with (4/5)^64 */
+    int total = tour[0] + tour[1] + tour[2] + tour[3] + tour[GENERALIST];
+    assert_true(tour[GENERALIST] >= total - 2);
+}
+
+/* Epsilon widens each case's filter: within epsilon of the best survive. */
+static void test_lexicase_epsilon(void **state)
+{
+    (void)state;
+    const double col[5][1] = {{0}, {1}, {2}, {10}, {11}};
+    const double *e[5];
+    uint32_t n[5];
+    for (int i = 0; i < 5; i++) {
+        e[i] = col[i];
+        n[i] = 1;
+    }
+    double scratch[5];
+    /* median 2; deviations 2 1 0 8 9; their median 2 */
+    assert_true(pop_lex_mad(e, n, 5, 0, scratch) == 2);
+    uint64_t rng = 7;
+    int picks[5] = {0};
+    for (int k = 0; k < 300; k++)
+        picks[pop_lexicase(e, n, 5, -1, 1, &rng)]++; /* auto: within 2 of 0 */
+    assert_true(picks[0] > 0 && picks[1] > 0 && picks[2] > 0);
+    assert_int_equal(picks[3] + picks[4], 0);
+    memset(picks, 0, sizeof picks);
+    for (int k = 0; k < 300; k++)
+        picks[pop_lexicase(e, n, 5, 0, 1, &rng)]++; /* exact */
+    assert_int_equal(picks[0], 300);
+    memset(picks, 0, sizeof picks);
+    for (int k = 0; k < 300; k++)
+        picks[pop_lexicase(e, n, 5, 1.5, 1, &rng)]++;
+    assert_true(picks[0] > 0 && picks[1] > 0);
+    assert_int_equal(picks[2] + picks[3] + picks[4], 0);
+    /* NaN errors and missing cases are the worst; infinite MAD parts skipped */
+    const double odd[3][1] = {{NAN}, {INFINITY}, {3}};
+    const double *o[3] = {odd[0], odd[1], odd[2]};
+    uint32_t on[3] = {1, 1, 1};
+    for (int k = 0; k < 50; k++)
+        assert_int_equal(pop_lexicase(o, on, 3, -1, 1, &rng), 2);
+    assert_true(pop_lex_mad(o, on, 3, 0, scratch) == 0);
+}
+
+/* Down-sampling: one case of four per event picks that case's specialist;
+ * the same seed gives the same picks, another seed others. */
+static void test_downsample_determinism(void **state)
+{
+    (void)state;
+    const double *e[5];
+    uint32_t n[5];
+    deme_view(e, n);
+    int a[200], b[200], c[200];
+    uint64_t r1 = 1234, r2 = 1234, r3 = 99;
+    int picks[5] = {0};
+    for (int k = 0; k < 200; k++) {
+        a[k] = pop_lexicase(e, n, 5, 0, 0.25, &r1);
+        b[k] = pop_lexicase(e, n, 5, 0, 0.25, &r2);
+        c[k] = pop_lexicase(e, n, 5, 0, 0.25, &r3);
+        picks[a[k]]++;
+    }
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_not_equal(a, c, sizeof a);
+    assert_int_equal(picks[GENERALIST], 0);
+    /* with the generalist alone able to win a case pair, a two-case sample
+     * (downsample 0.5) still never lets it through: one case decides */
+    for (int k = 0; k < 100; k++)
+        assert_int_not_equal(pop_lexicase(e, n, 5, 0, 0.5, &r1), GENERALIST);
+    /* a population's selections are a function of its name and results:
+     * two runs of it agree, also across a save and restore midway */
+    pop_t *p = constructed("{\"lexicase\":{\"downsample\":0.5}}");
+    pop_t *q = constructed("{\"lexicase\":{\"downsample\":0.5}}");
+    static uint8_t lp[400][CRYPTO_HASH_LEN], lq[400][CRYPTO_HASH_LEN];
+    int np = 0, nq = 0, cp[5] = {0}, cq[5] = {0};
+    draw_parents(p, 50, cp, lp, &np);
+    draw_parents(q, 20, cq, lq, &nq);
+    json_t *j = pop_to_json(q);
+    pop_destroy(&q);
+    char err[256];
+    q = pop_from_json(j, lookup, NULL, err, sizeof err);
+    json_decref(j);
+    assert_non_null(q);
+    pop_reserve(q, 0); /* as the coordinator does after a restart */
+    draw_parents(q, 30, cq, lq, &nq);
+    assert_int_equal(np, nq);
+    assert_memory_equal(lp, lq, (size_t)np * CRYPTO_HASH_LEN);
+    assert_int_equal(cp[GENERALIST], 0);
+    pop_destroy(&p);
+    pop_destroy(&q);
+}
+
+/* Lexicographic cost: equal fitness is decided by cost in replacement,
+ * elitism, the best and tournaments; without it, cost does nothing. */
+static void test_cost_lexicographic(void **state)
+{
+    (void)state;
+    static const double costs[4] = {5, 1, 3, 9};
+    static const char *const srcs[4] = {"c5", "c1", "c3", "c9"};
+    for (int lex = 0; lex < 2; lex++) {
+        char err[256];
+        pop_t *p = make("\"size\":4,\"demes\":1,\"elitism\":1,\"selection\":{\"tournament\":64},"
+                        "\"stop\":{\"target_fitness\":null}",
+                        err, sizeof err);
+        assert_non_null(p);
+        p->cost_lex = lex; /* what "fitness": {"cost": {"mode": "lexicographic"}} sets */
+        pop_reserve(p, 0);
+        work_item_t it;
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(pop_next_item(p, 0, 10, &it), 0);
+            feed_ext(p, &it, 1.0, costs[i], NULL, 0, srcs[i]);
+        }
+        uint8_t h1[CRYPTO_HASH_LEN], h0[CRYPTO_HASH_LEN];
+        crypto_hash("c1", 2, h1);
+        crypto_hash("c5", 2, h0);
+        /* the best: the cheapest of equals, or the first of them */
+        assert_memory_equal(p->best.hash, lex ? h1 : h0, CRYPTO_HASH_LEN);
+        /* tournaments of 64 out of 4 pick the cheapest under lex */
+        int cheap = 0, parents = 0;
+        for (int k = 0; k < 40; k++) {
+            assert_int_equal(pop_next_item(p, 0, 10, &it), 0);
+            for (int j = 0; j < it.nparents; j++, parents++)
+                cheap += memcmp(it.parent_hash[j], h1, CRYPTO_HASH_LEN) == 0;
+            uint8_t ch[CRYPTO_HASH_LEN] = {0};
+            pop_result(p, &it, WIRE_ST_CRASH, NAN, ch, "", 0, 2000);
+            work_item_clear(&it);
+        }
+        if (lex)
+            assert_int_equal(cheap, parents);
+        else
+            assert_true(cheap < parents); /* ties go to the first drawn */
+        /* equally fit but dearer children: never enter under lex */
+        int entered = 0;
+        for (int k = 0; k < 30; k++) {
+            char src[16];
+            snprintf(src, sizeof src, "dear%d", k);
+            assert_int_equal(pop_next_item(p, 0, 10, &it), 0);
+            feed_ext(p, &it, 1.0, 100, NULL, 0, src);
+            uint8_t hc[CRYPTO_HASH_LEN];
+            crypto_hash(src, strlen(src), hc);
+            for (int i = 0; i < p->demes[0].n; i++)
+                entered += memcmp(p->demes[0].m[i].hash, hc, CRYPTO_HASH_LEN) == 0;
+        }
+        if (lex)
+            assert_int_equal(entered, 0);
+        else
+            assert_true(entered > 0);
+        /* the elite (cheapest of the equals under lex) is still there */
+        int has_c1 = 0;
+        for (int i = 0; i < p->demes[0].n; i++)
+            has_c1 |= memcmp(p->demes[0].m[i].hash, h1, CRYPTO_HASH_LEN) == 0;
+        if (lex)
+            assert_true(has_c1);
+        /* a cheaper equal enters under lex and becomes the best */
+        assert_int_equal(pop_next_item(p, 0, 10, &it), 0);
+        feed_ext(p, &it, 1.0, 0.5, NULL, 0, "c05");
+        uint8_t h05[CRYPTO_HASH_LEN];
+        crypto_hash("c05", 3, h05);
+        if (lex)
+            assert_memory_equal(p->best.hash, h05, CRYPTO_HASH_LEN);
+        pop_destroy(&p);
+    }
+}
+
+/* Per-member errors and costs survive a save and restore. */
+static void test_errors_survive_restart(void **state)
+{
+    (void)state;
+    pop_t *p = constructed("{\"lexicase\":{}}");
+    p->demes[0].m[2].cost = 42.5;
+    json_t *j = pop_to_json(p);
+    char err[256];
+    pop_t *q = pop_from_json(j, lookup, NULL, err, sizeof err);
+    json_decref(j);
+    assert_non_null(q);
+    assert_int_equal(q->demes[0].n, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(q->demes[0].m[i].nerrors, 4);
+        assert_memory_equal(q->demes[0].m[i].errors, p->demes[0].m[i].errors, 4 * sizeof(double));
+    }
+    assert_true(q->demes[0].m[2].cost == 42.5);
+    assert_true(q->demes[0].rng == p->demes[0].rng && q->rng == p->rng);
+    /* a damaged errors entry drops that member, not the population */
+    j = pop_to_json(p);
+    json_t *m0 = json_array_get(
+        json_object_get(json_array_get(json_object_get(j, "demes"), 0), "members"), 0);
+    json_array_set_new(m0, 3, json_string("not base64!"));
+    pop_t *r = pop_from_json(j, lookup, NULL, err, sizeof err);
+    json_decref(j);
+    assert_non_null(r);
+    assert_int_equal(r->demes[0].n, 4);
+    pop_destroy(&p);
+    pop_destroy(&q);
+    pop_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +634,13 @@ int main(void)
         cmocka_unit_test(test_seeds_and_submissions),
         cmocka_unit_test(test_json_round_trip_keeps_dseq_beyond_reservation),
         cmocka_unit_test(test_detail_json),
+        cmocka_unit_test(test_lexicase_spec),
+        cmocka_unit_test(test_lexicase_picks_specialists),
+        cmocka_unit_test(test_lexicase_deme_vs_tournament),
+        cmocka_unit_test(test_lexicase_epsilon),
+        cmocka_unit_test(test_downsample_determinism),
+        cmocka_unit_test(test_cost_lexicographic),
+        cmocka_unit_test(test_errors_survive_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

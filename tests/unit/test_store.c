@@ -80,6 +80,8 @@ struct gen {
     char pop[16];
 };
 
+static void sign_item(store_item_t *it);
+
 /* Item i of a population: source "f(X) -> X + <v>." so equal v = same genome. */
 static void mk_item(struct gen *g, const char *pop, uint32_t deme, uint64_t dseq, int v,
                     const uint8_t *p1, const uint8_t *p2)
@@ -104,9 +106,45 @@ static void mk_item(struct gen *g, const char *pop, uint32_t deme, uint64_t dseq
     it->fitness = it->status == WIRE_ST_OK ? 1.0 / (1 + v) : NAN;
     memcpy(it->agent_id, agent.id, CRYPTO_ID_LEN);
     memcpy(it->agent_pk, agent.pk, CRYPTO_PK_LEN);
-    assert_int_equal(attest_sign(&agent, it->population, deme, dseq, it->child_hash, it->status,
-                                 it->fitness, it->agent_sig),
+    if (it->status == WIRE_ST_OK) {
+        double errors[3] = {v, 0, 0.5};
+        it->passed = 1;
+        it->cases = 3;
+        it->cost = 10.0 * v;
+        it->reused = (uint8_t)(v % 2);
+        attest_errors_hash(errors, 3, it->errors_hash);
+    }
+    sign_item(it);
+}
+
+/* Signs it as its record version asks (attest v1 or v2). */
+static void sign_item(store_item_t *it)
+{
+    if (it->version == 1) {
+        assert_int_equal(attest_sign(&agent, it->population, it->deme, it->dseq, it->child_hash,
+                                     it->status, it->fitness, it->agent_sig),
+                         0);
+        return;
+    }
+    attest_ext_t x = {
+        .passed = it->passed, .cases = it->cases, .cost = it->cost, .reused = it->reused};
+    memcpy(x.errors_hash, it->errors_hash, CRYPTO_HASH_LEN);
+    assert_int_equal(attest_sign_v2(&agent, it->population, it->deme, it->dseq, it->child_hash,
+                                    it->status, it->fitness, &x, it->agent_sig),
                      0);
+}
+
+/* As mk_item, the version 1 record an older build wrote. */
+static void mk_item_v1(struct gen *g, const char *pop, uint32_t deme, uint64_t dseq, int v)
+{
+    mk_item(g, pop, deme, dseq, v, NULL, NULL);
+    store_item_t *it = &g->it;
+    it->version = 1;
+    it->passed = it->cases = 0;
+    it->cost = 0;
+    it->reused = 0;
+    memset(it->errors_hash, 0, CRYPTO_HASH_LEN);
+    sign_item(it);
 }
 
 /* Appends n fresh items (deme 0, dseq from..from+n-1) in one batch. */
@@ -657,9 +695,7 @@ static void test_pipeline(void **state)
     items[7].src = NULL;
     items[7].src_len = 0;
     items[7].op = "copy";
-    assert_int_equal(attest_sign(&agent, "pipe", 0, 40, items[7].child_hash, items[7].status,
-                                 items[7].fitness, items[7].agent_sig),
-                     0);
+    sign_item(&items[7]);
     uint64_t t1, t2, t3;
     assert_int_equal(store_submit(f->s, items, 3, 1, &t1), 0);
     assert_int_equal(store_submit(f->s, items + 3, 3, 2, &t2), 0);
@@ -965,6 +1001,7 @@ static void sample_rec(lineage_rec_t *r)
     r->fitness = 0.125;
     r->time_ms = 1700000000000ULL;
     memset(r->coord_sig, 0xee, 64);
+    r->version = 1;
 }
 
 static void test_codec(void **state)
@@ -1012,6 +1049,154 @@ static void test_codec(void **state)
     assert_false(store_op_valid(NULL));
 }
 
+/* Version 2: a marked record with the per-case summary after time_ms;
+ * both versions decode, and no prefix of one is a record of the other. */
+static void test_codec_v2(void **state)
+{
+    lineage_rec_t r, d;
+    sample_rec(&r);
+    wire_buf_t b;
+    wire_buf_init(&b);
+    assert_int_equal(store_rec_encode(&b, &r), 0);
+    size_t v1len = b.len;
+    r.version = 2;
+    r.passed = 3;
+    r.cases = 4;
+    r.cost = 77.5;
+    r.reused = 1;
+    memset(r.errors_hash, 0x5a, 32);
+    wire_buf_reset(&b);
+    assert_int_equal(store_rec_encode(&b, &r), 0);
+    assert_int_equal(b.len, 2 + v1len + 4 + 4 + 8 + 1 + 32);
+    assert_memory_equal(b.data, "\xff\x02\0\0\0\0\0\0\0\x09", 10);
+    size_t x = 2 + v1len - 64; /* the summary sits where v1's coord_sig starts */
+    assert_memory_equal(b.data + x, "\0\0\0\x03\0\0\0\x04\x40\x53\x60\0\0\0\0\0\x01", 17);
+    assert_memory_equal(b.data + x + 17, r.errors_hash, 32);
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), 0);
+    assert_memory_equal(&r, &d, sizeof r);
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_not_equal(store_rec_decode(b.data, n, &d), 0);
+    assert_int_not_equal(store_rec_decode(b.data + 2, b.len - 2, &d), 0); /* unmarked */
+    /* version 0 encodes as 2 */
+    r.version = 0;
+    wire_buf_t b0;
+    wire_buf_init(&b0);
+    assert_int_equal(store_rec_encode(&b0, &r), 0);
+    assert_int_equal(b0.len, b.len);
+    assert_memory_equal(b0.data, b.data, b.len);
+    wire_buf_free(&b0);
+    /* the version byte must say 2 */
+    b.data[1] = 1;
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), ERR_PROTO);
+    b.data[1] = 3;
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), ERR_PROTO);
+    b.data[1] = 2;
+    b.data[x + 16] = 2; /* reused */
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), ERR_PROTO);
+    b.data[x + 16] = 1;
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), 0);
+    memcpy(b.data + x + 8, "\x7f\xf8\0\0\0\0\0\x01", 8); /* a non-canonical NaN cost */
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), ERR_PROTO);
+    r.cost = NAN;
+    r.version = 2;
+    wire_buf_reset(&b);
+    assert_int_equal(store_rec_encode(&b, &r), 0);
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), 0);
+    assert_true(isnan(d.cost));
+    /* bad fields on encode */
+    r.version = 3;
+    wire_buf_reset(&b);
+    assert_int_equal(store_rec_encode(&b, &r), ERR_INVAL);
+    r.version = 2;
+    r.reused = 2;
+    assert_int_equal(store_rec_encode(&b, &r), ERR_INVAL);
+    r.reused = 0;
+    r.seq = 1ULL << 56;
+    assert_int_equal(store_rec_encode(&b, &r), ERR_INVAL);
+    assert_int_equal(b.len, 0);
+    /* a version 1 record's first byte is seq's top byte: 0 */
+    sample_rec(&r);
+    assert_int_equal(store_rec_encode(&b, &r), 0);
+    b.data[0] = 1;
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), ERR_PROTO);
+    wire_buf_free(&b);
+}
+
+/* A store holding version 1 records (as older builds wrote them) followed
+ * by version 2 ones verifies; both read back with their fields; each
+ * version's signatures cover every byte. */
+static void test_versions_mixed(void **state)
+{
+    struct fx *f = *state;
+    struct gen g[6];
+    store_item_t items[6];
+    for (int i = 0; i < 6; i++) {
+        if (i < 3)
+            mk_item_v1(&g[i], "quad", 0, (uint64_t)i, i);
+        else
+            mk_item(&g[i], "quad", 0, (uint64_t)i, i, g[i - 3].it.child_hash, NULL);
+        items[i] = g[i].it;
+    }
+    assert_int_equal(store_append(f->s, items, 3, 5), 0);
+    assert_int_equal(store_append(f->s, items + 3, 3, 6), 0);
+    struct reports rep;
+    assert_int_equal(verify(f->s, &rep, NULL), 0);
+    lineage_rec_t r;
+    assert_int_equal(store_get(f->s, 2, &r), 0);
+    assert_int_equal(r.version, 1);
+    assert_int_equal(r.cases, 0);
+    assert_int_equal(store_get(f->s, 4, &r), 0); /* v = 3 */
+    assert_int_equal(r.version, 2);
+    assert_int_equal(r.passed, 1);
+    assert_int_equal(r.cases, 3);
+    assert_true(r.cost == 30.0);
+    assert_int_equal(r.reused, 1);
+    assert_memory_equal(r.errors_hash, items[3].errors_hash, CRYPTO_HASH_LEN);
+    assert_int_equal(store_get(f->s, 3, &r), 0);
+    uint8_t prev3[CRYPTO_HASH_LEN];
+    memcpy(prev3, r.prev_hash, sizeof prev3); /* chained across versions */
+    store_close(&f->s);
+    /* every byte of a v1 record (2) and a v2 record (5) is covered */
+    uint64_t victims[2] = {2, 5};
+    for (int k = 0; k < 2; k++) {
+        uint8_t key[8];
+        be64(key, victims[k]);
+        size_t vlen = 0;
+        raw_flip(f->dir, "log", key, 8, SIZE_MAX, 0, &vlen);
+        for (size_t off = 0; off < vlen; off++) {
+            raw_flip(f->dir, "log", key, 8, off, 0x01, NULL);
+            int rc = verify_reopened(f, &rep);
+            if (rc == 0 || !named(&rep, victims[k], NULL))
+                fail_msg("flipped byte %zu of record %llu not named", off,
+                         (unsigned long long)victims[k]);
+            raw_flip(f->dir, "log", key, 8, off, 0x01, NULL);
+        }
+    }
+    assert_int_equal(verify_reopened(f, &rep), 0);
+    reopen(f);
+}
+
+/* A v2 item whose summary differs from what the agent signed is recorded
+ * (the caller checks signatures) but fails verification. */
+static void test_v2_agent_sig_covers_summary(void **state)
+{
+    struct fx *f = *state;
+    struct gen g[2];
+    store_item_t items[2];
+    for (int i = 0; i < 2; i++) {
+        mk_item(&g[i], "quad", 0, (uint64_t)i, i + 1, NULL, NULL);
+        items[i] = g[i].it;
+    }
+    items[0].passed = 3; /* claims more passes than signed */
+    items[1].errors_hash[0] ^= 1;
+    assert_int_equal(store_append(f->s, items, 2, 1), 0);
+    struct reports rep;
+    assert_int_equal(verify(f->s, &rep, NULL), ERR_CRYPTO);
+    assert_int_equal(rep.n, 2);
+    assert_true(named(&rep, 1, "agent signature"));
+    assert_true(named(&rep, 2, "agent signature"));
+}
+
 int main(void)
 {
     if (crypto_init() != 0)
@@ -1042,7 +1227,10 @@ int main(void)
         T(test_tamper_delete),
         T(test_tamper_index),
         T(test_bad_agent_sig),
+        T(test_versions_mixed),
+        T(test_v2_agent_sig_covers_summary),
         cmocka_unit_test(test_codec),
+        cmocka_unit_test(test_codec_v2),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

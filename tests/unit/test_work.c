@@ -33,6 +33,8 @@ typedef struct fixture {
     int results, capacity;
     work_result_t last;
     work_item_t last_item;
+    double last_errors[8];
+    size_t last_nerrors;
     pop_t *pop;
 } fixture_t;
 
@@ -41,6 +43,10 @@ static void on_result(void *arg, work_item_t *it, const work_result_t *r)
     fixture_t *f = arg;
     f->results++;
     f->last = *r;
+    f->last_nerrors = r->nerrors < 8 ? r->nerrors : 8;
+    if (f->last_nerrors)
+        memcpy(f->last_errors, r->errors, f->last_nerrors * sizeof(double));
+    f->last.errors = NULL; /* valid during the callback only */
     work_item_clear(&f->last_item);
     f->last_item = *it;
 }
@@ -89,12 +95,27 @@ static void hello(fixture_t *f, uint32_t credit)
     wire_buf_free(&b);
 }
 
-/* Appends one RESULT item (population "p", deme 0) to b. */
-static void put_item(fixture_t *f, wire_buf_t *b, uint64_t dseq, const char *src, int bad_sig)
+/* What a test result claims and how it is signed. */
+typedef struct claim {
+    uint32_t passed, cases;
+    double cost;
+    uint8_t reused;
+    const double *errors;
+    uint32_t nerrors;
+    const attest_ext_t *signed_ext; /* sign this instead of the claim (tampering) */
+} claim_t;
+
+/* Appends one RESULT item (population "p", deme 0, fitness 3) to b. */
+static void put_claim(fixture_t *f, wire_buf_t *b, uint64_t dseq, const char *src, int bad_sig,
+                      const claim_t *c)
 {
     uint8_t h[CRYPTO_HASH_LEN], sig[CRYPTO_SIG_LEN];
     crypto_hash(src, strlen(src), h);
-    assert_int_equal(attest_sign(&f->agent, "p", 0, dseq, h, WIRE_ST_OK, 3.0, sig), 0);
+    attest_ext_t x = {.passed = c->passed, .cases = c->cases, .cost = c->cost, .reused = c->reused};
+    attest_errors_hash(c->errors, c->nerrors, x.errors_hash);
+    assert_int_equal(attest_sign_v2(&f->agent, "p", 0, dseq, h, WIRE_ST_OK, 3.0,
+                                    c->signed_ext ? c->signed_ext : &x, sig),
+                     0);
     if (bad_sig)
         sig[5] ^= 1;
     wire_put_str(b, "p");
@@ -105,6 +126,19 @@ static void put_item(fixture_t *f, wire_buf_t *b, uint64_t dseq, const char *src
     wire_put_str(b, "");
     wire_put_bytes(b, src, strlen(src));
     wire_put_raw(b, sig, sizeof sig);
+    wire_put_u32(b, c->passed);
+    wire_put_u32(b, c->cases);
+    wire_put_f64(b, c->cost);
+    wire_put_u8(b, c->reused);
+    wire_put_u32(b, c->nerrors);
+    for (uint32_t i = 0; i < c->nerrors; i++)
+        wire_put_f64(b, c->errors[i]);
+}
+
+static void put_item(fixture_t *f, wire_buf_t *b, uint64_t dseq, const char *src, int bad_sig)
+{
+    claim_t c = {.passed = 1, .cases = 1};
+    put_claim(f, b, dseq, src, bad_sig, &c);
 }
 
 /* A WIRE_WORK_RESULT frame with n items (credit 4, received 1). */
@@ -290,11 +324,138 @@ static void test_results_frame(void **state)
     assert_int_equal(work_inflight(f->w), 1);
 }
 
+/* Sends one frame holding a single claimed result for dseq. */
+static void send_claim(fixture_t *f, uint64_t dseq, const char *src, const claim_t *c)
+{
+    wire_buf_t b;
+    begin_results(f, &b, 1);
+    put_claim(f, &b, dseq, src, 0, c);
+    send_frame(f, f->kr, &b);
+    wire_buf_free(&b);
+}
+
+/* The per-case fields arrive with the result; changing any of them after
+ * signing is a bad signature; truncated or garbled ones are malformed. */
+static void test_result_ext(void **state)
+{
+    fixture_t *f = *state;
+    hello(f, 8);
+    pump(f, 300);
+    work_item_t items[2];
+    assert_int_equal(pop_reserve(f->pop, 0), 1);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pop_next_item(f->pop, 0, 8, &items[i]), 0);
+    uint64_t d0 = items[0].dseq, d1 = items[1].dseq;
+    assert_int_equal(work_send(f->w, f->agent.id, f->pop, items, 2), 0);
+    const work_stats_t *st = work_stats(f->w);
+
+    double errs[3] = {0, 2.5, 0.5}, other[3] = {0, 0, 0.5};
+    claim_t honest = {.passed = 1, .cases = 3, .cost = 640, .errors = errs, .nerrors = 3};
+    attest_ext_t signed_x = {.passed = 1, .cases = 3, .cost = 640};
+    attest_errors_hash(errs, 3, signed_x.errors_hash);
+
+    /* tampered after signing: passed, one error value, cost, reused */
+    claim_t t = honest;
+    t.passed = 2;
+    t.signed_ext = &signed_x;
+    send_claim(f, d0, "-module(a).", &t);
+    t = honest;
+    t.errors = other;
+    t.signed_ext = &signed_x;
+    send_claim(f, d0, "-module(a).", &t);
+    t = honest;
+    t.cost = 1;
+    t.signed_ext = &signed_x;
+    send_claim(f, d0, "-module(a).", &t);
+    t = honest;
+    t.reused = 1;
+    t.signed_ext = &signed_x;
+    send_claim(f, d0, "-module(a).", &t);
+    pump(f, 300);
+    assert_int_equal(f->results, 0);
+    assert_int_equal(st->dropped_bad_sig, 4);
+
+    /* garbled: more passed than run, reused not 0/1, too many errors */
+    t = honest;
+    t.passed = 4;
+    t.cases = 3;
+    send_claim(f, d0, "-module(a).", &t);
+    t = honest;
+    t.reused = 7;
+    send_claim(f, d0, "-module(a).", &t);
+    wire_buf_t b;
+    begin_results(f, &b, 1);
+    put_claim(f, &b, d0, "-module(a).", 0, &(claim_t){.passed = 0, .cases = 0});
+    b.len -= 4; /* replace the empty errors list by a count past the cap */
+    wire_put_u32(&b, SPEC_MAX_CASES + 1);
+    for (int i = 0; i < 4; i++)
+        wire_put_f64(&b, 0);
+    send_frame(f, f->kr, &b);
+    wire_buf_free(&b);
+    /* truncated inside the errors list */
+    begin_results(f, &b, 1);
+    put_claim(f, &b, d0, "-module(a).", 0, &honest);
+    b.len -= 4;
+    send_frame(f, f->kr, &b);
+    wire_buf_free(&b);
+    /* truncated before the extension */
+    begin_results(f, &b, 1);
+    put_claim(f, &b, d0, "-module(a).", 0, &(claim_t){0});
+    b.len -= 4 + 4 + 8 + 1 + 4;
+    send_frame(f, f->kr, &b);
+    wire_buf_free(&b);
+    pump(f, 300);
+    assert_int_equal(f->results, 0);
+    assert_int_equal(st->dropped_malformed, 5);
+    assert_int_equal(work_inflight(f->w), 2);
+
+    /* the honest one is taken, with its fields */
+    send_claim(f, d0, "-module(a).", &honest);
+    claim_t none = {.passed = 0, .cases = 0, .cost = 0, .reused = 1};
+    send_claim(f, d1, "-module(b).", &none);
+    pump(f, 300);
+    assert_int_equal(f->results, 2);
+    assert_int_equal(f->last_item.dseq, d1);
+    assert_int_equal(f->last.reused, 1);
+    assert_int_equal(f->last.nerrors, 0);
+    assert_int_equal(work_inflight(f->w), 0);
+    assert_int_equal(st->dropped_malformed, 5);
+}
+
+/* The first of the two results above, seen alone. */
+static void test_result_ext_fields(void **state)
+{
+    fixture_t *f = *state;
+    hello(f, 8);
+    pump(f, 300);
+    work_item_t it;
+    assert_int_equal(pop_reserve(f->pop, 0), 1);
+    assert_int_equal(pop_next_item(f->pop, 0, 8, &it), 0);
+    uint64_t d = it.dseq;
+    assert_int_equal(work_send(f->w, f->agent.id, f->pop, &it, 1), 0);
+    double errs[3] = {0, 2.5, 0.5};
+    claim_t honest = {.passed = 1, .cases = 3, .cost = 640, .errors = errs, .nerrors = 3};
+    send_claim(f, d, "-module(a).", &honest);
+    pump(f, 300);
+    assert_int_equal(f->results, 1);
+    assert_int_equal(f->last.passed, 1);
+    assert_int_equal(f->last.cases, 3);
+    assert_true(f->last.cost == 640);
+    assert_int_equal(f->last.reused, 0);
+    assert_int_equal(f->last_nerrors, 3);
+    assert_true(f->last_errors[1] == 2.5 && f->last_errors[2] == 0.5);
+    uint8_t h[CRYPTO_HASH_LEN];
+    attest_errors_hash(errs, 3, h);
+    assert_memory_equal(f->last.errors_hash, h, sizeof h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_credit_result_and_every_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_results_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_ext, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_ext_fields, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -355,8 +355,7 @@ static int pair_cmp(const void *a, const void *b)
 /* Sorts the n pairs that follow `start` by their keys' bytes (the canonical
  * order) and fails on a key given twice. keyend[i] is where pair i's key
  * ends; pairs are contiguous from start to the end of the buffer. */
-static int sort_pairs(jctx_t *c, size_t start, const size_t *pstart, const size_t *keyend,
-                      size_t n)
+static int sort_pairs(jctx_t *c, size_t start, const size_t *pstart, const size_t *keyend, size_t n)
 {
     if (n < 2)
         return 0;

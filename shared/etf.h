@@ -75,7 +75,7 @@ typedef struct etf_json_opts {
     const char *const *atoms; /* names {"$atom": ..} may use besides true, false, nil */
     size_t natoms;
     const char *atoms_field; /* where they are declared, for messages ("fitness.atoms") */
-    int max_depth; /* nesting of lists, tuples and maps; deeper is an error */
+    int max_depth;           /* nesting of lists, tuples and maps; deeper is an error */
 } etf_json_opts_t;
 
 /* Appends the term for the JSON value v (the mapping of spec.h: numbers,

@@ -69,9 +69,9 @@ static void test_other_tags(void **state)
     etf_put_tuple_header(&b, 3);
     etf_put_tuple_header(&b, 256);
     etf_put_map_header(&b, 1);
-    static const uint8_t want[] = {131, 70,  0x3f, 0xf8, 0, 0, 0, 0,  0, 0, 109, 0, 0, 0, 2, 'a',
-                                   'b', 119, 2,    'o',  'k', 106, 108, 0, 0, 0, 2, 104, 3, 105, 0,
-                                   0,   1,   0,    116,  0,   0,   0,   1};
+    static const uint8_t want[] = {131, 70,  0x3f, 0xf8, 0,   0, 0,   0,   0,   0,   109, 0, 0,
+                                   0,   2,   'a',  'b',  119, 2, 'o', 'k', 106, 108, 0,   0, 0,
+                                   2,   104, 3,    105,  0,   0, 1,   0,   116, 0,   0,   0, 1};
     expect_bytes(&b, want, sizeof want);
     etf_buf_free(&b);
 }
@@ -161,8 +161,8 @@ static void test_json_mapping(void **state)
     expect_json_bytes("{}", (const uint8_t[]){116, 0, 0, 0, 0}, 5);
     /* object keys are binaries; pairs sorted by key bytes */
     expect_json_bytes("{\"b\":1,\"a\":2}",
-                      (const uint8_t[]){116, 0,   0, 0, 2, 109, 0, 0, 0,   1, 'a', 97, 2,
-                                        109, 0,   0, 0, 1, 'b', 97, 1},
+                      (const uint8_t[]){116, 0, 0,   0, 2, 109, 0, 0,   0,  1, 'a',
+                                        97,  2, 109, 0, 0, 0,   1, 'b', 97, 1},
                       21);
     expect_json_bytes("{\"$map\":[[{\"$atom\":\"ok\"},1]]}",
                       (const uint8_t[]){116, 0, 0, 0, 1, 119, 2, 'o', 'k', 97, 1}, 11);
@@ -192,7 +192,8 @@ static void test_json_errors_name_the_place(void **state)
                       "fitness.cases[2].out[1].$tuple[1]: atom \"nope\"");
     expect_json_error("{\"$atom\":3}", "fitness.cases[2].out: \"$atom\" must be a string");
     expect_json_error("{\"$pid\":1}", "fitness.cases[2].out: \"$pid\" is not a tag");
-    expect_json_error("{\"a\":{\"$tupel\":[1]}}", "fitness.cases[2].out.a: \"$tupel\" is not a tag");
+    expect_json_error("{\"a\":{\"$tupel\":[1]}}",
+                      "fitness.cases[2].out.a: \"$tupel\" is not a tag");
     expect_json_error("{\"$tuple\":[1],\"x\":2}", "must be the object's only key");
     expect_json_error("{\"$tuple\":{}}", "\"$tuple\" must be a list");
     expect_json_error("{\"$float\":\"1\"}", "\"$float\" must be a finite number");
@@ -279,10 +280,11 @@ static void test_a_real_vm_decodes_it(void **state)
         len += (size_t)snprintf(script + len, cap - len, "\">>, %s}", cases[i].erlang);
         etf_buf_free(&b);
     }
-    len += (size_t)snprintf(script + len, cap - len,
-                            "], lists:foldl(fun({H, W}, I) -> T = binary_to_term(binary:decode_hex(H), "
-                            "[safe]), io:format(\"~s ~b~n\", [case T =:= W of true -> \"OK\"; "
-                            "false -> \"BAD\" end, I]), I + 1 end, 0, Cs), halt().");
+    len += (size_t)snprintf(
+        script + len, cap - len,
+        "], lists:foldl(fun({H, W}, I) -> T = binary_to_term(binary:decode_hex(H), "
+        "[safe]), io:format(\"~s ~b~n\", [case T =:= W of true -> \"OK\"; "
+        "false -> \"BAD\" end, I]), I + 1 end, 0, Cs), halt().");
     assert_true(len < cap);
     char path[] = "/tmp/petri-test-etf-XXXXXX";
     int fd = mkstemp(path);

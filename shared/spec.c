@@ -354,25 +354,18 @@ static int parse_cost(spec_t *s, json_t *f, char *err, size_t errlen)
     return 0;
 }
 
-/* 1 when every case is {"in": [numbers], "out": number}: the numeric path. */
-static int numeric_cases(json_t *cases)
+/* Drops what the numeric path parsed: a case is not all numbers. */
+static int not_numeric(spec_t *s)
 {
-    size_t i, j;
-    json_t *c, *x;
-    json_array_foreach(cases, i, c)
-    {
-        json_t *in = json_object_get(c, "in"), *out = json_object_get(c, "out");
-        if (!json_is_object(c) || !json_is_array(in) || !json_is_number(out))
-            return 0;
-        json_array_foreach(in, j, x)
-        {
-            if (!json_is_number(x))
-                return 0;
-        }
-    }
+    free(s->cases);
+    s->cases = NULL;
+    s->ncases = 0;
     return 1;
 }
 
+/* The numeric path, taken while every case is {"in": [numbers], "out":
+ * number}: returns 1, keeping nothing, at the first case that is not, so
+ * the caller maps the cases to terms instead (one pass for numeric specs). */
 static int parse_numeric_cases(spec_t *s, json_t *cases, char *err, size_t errlen)
 {
     static const char *const case_keys[] = {"in", "out", NULL};
@@ -380,20 +373,25 @@ static int parse_numeric_cases(spec_t *s, json_t *cases, char *err, size_t errle
     s->cases = calloc(s->ncases, sizeof *s->cases);
     if (!s->cases)
         return -ENOMEM;
-    size_t i;
-    json_t *c;
+    size_t i, j;
+    json_t *c, *x;
     int rc;
     json_array_foreach(cases, i, c)
     {
+        json_t *in = json_object_get(c, "in"), *out = json_object_get(c, "out");
+        if (!json_is_array(in) || !json_is_number(out))
+            return not_numeric(s);
+        json_array_foreach(in, j, x)
+        {
+            if (!json_is_number(x))
+                return not_numeric(s);
+        }
         char where[48];
         snprintf(where, sizeof where, "fitness.cases[%zu].", i);
         if ((rc = check_keys(c, where, case_keys, NULL, err, errlen)))
             return rc;
-        json_t *in = json_object_get(c, "in"), *out = json_object_get(c, "out");
         if (json_array_size(in) != s->arity)
             return fail(err, errlen, "%sin: must be a list of %u numbers", where, s->arity);
-        size_t j;
-        json_t *x;
         json_array_foreach(in, j, x)
         {
             if (get_num(x, &s->cases[i].in[j]))
@@ -533,9 +531,8 @@ static int parse_fitness(spec_t *s, json_t *root, char *err, size_t errlen)
     if (!json_is_array(cases) || json_array_size(cases) == 0 ||
         json_array_size(cases) > SPEC_MAX_CASES)
         return fail(err, errlen, "fitness.cases: must be a list of 1..%d cases", SPEC_MAX_CASES);
-    if (numeric_cases(cases))
-        return parse_numeric_cases(s, cases, err, errlen);
-    return parse_term_cases(s, cases, err, errlen);
+    rc = parse_numeric_cases(s, cases, err, errlen);
+    return rc == 1 ? parse_term_cases(s, cases, err, errlen) : rc;
 }
 
 static int parse_limits(spec_t *s, json_t *root, char *err, size_t errlen)

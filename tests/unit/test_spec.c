@@ -248,6 +248,17 @@ static void test_numeric_cases_keep_the_numeric_path(void **state)
     assert_int_equal(spec_case_count(s), 1);
     assert_true(s->float_tol == 0.5);
     spec_destroy(&s);
+    /* one case that is not all numbers, even the last, maps every case */
+    s = parse("{\"function\":\"f/1\",\"fitness\":{\"cases\":[{\"in\":[1],\"out\":2},"
+              "{\"in\":[2],\"out\":3},{\"in\":[3],\"out\":[4]}]}}",
+              err, sizeof err, &rc);
+    assert_int_equal(rc, 0);
+    assert_null(s->cases);
+    assert_int_equal(s->ncases, 0);
+    assert_non_null(s->term_cases);
+    assert_int_equal(s->nterm_cases, 3);
+    assert_int_equal(spec_case_count(s), 3);
+    spec_destroy(&s);
 }
 
 static void test_term_cases_encode_as_one_etf_list(void **state)

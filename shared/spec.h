@@ -14,7 +14,8 @@
  *
  * Real programs (term cases, evaluators, cost) add, under "fitness":
  *   cases            when every "in" item and "out" is a number, the numeric
- *                    path above; otherwise every case is mapped to terms:
+ *                    path above (spec_t.cases); otherwise every case is
+ *                    mapped to terms, all in one ETF list (spec_t.term_cases):
  *                      integer -> integer, real -> float, string -> binary
  *                      (UTF-8), array -> list, true/false -> atoms,
  *                      null -> nil, object -> map with binary keys, except
@@ -46,9 +47,10 @@
  *                    over the network must not read the receiver's files).
  *                    At most SPEC_EVALUATOR_MAX_BYTES of source.
  *   cost             {"mode": "none"|"lexicographic"|"weighted",
- *                     "reductions": w, "heap": w, "time": w} (weights >= 0,
- *                    finite; with none of the three given, reductions 1 and
- *                    the others 0; a mode other than none needs a weight > 0)
+ *                     "reductions": w, "heap": w, "time": w}: "mode" is
+ *                    required; weights >= 0, finite; with none of the three
+ *                    given, reductions 1 and the others 0; a mode other than
+ *                    none needs a weight > 0. Default: no cost
  *   per_case         true to return each case's error (lexicase needs it;
  *                    the coordinator forces it by setting spec_t.per_case
  *                    to 1 before spec_encode)

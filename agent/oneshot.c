@@ -126,6 +126,11 @@ typedef struct eval_item {
     char *detail;
     double ms;
     uint64_t t0;
+    uint32_t passed, cases; /* RESULT_EXT */
+    double cost;
+    int reused;
+    json_t *metrics; /* object, NULL until a VM answered */
+    json_t *errors;  /* array of per-case errors, NULL if none */
 } eval_item_t;
 
 typedef struct eval_run {
@@ -149,6 +154,13 @@ static void print_ready(eval_run_t *r)
             json_object_set_new(o, "fitness", json_real(it->fitness));
         json_object_set_new(o, "detail", json_string(it->detail ? it->detail : ""));
         json_object_set_new(o, "ms", json_real(round(it->ms * 1000) / 1000));
+        json_object_set_new(o, "passed", json_integer(it->passed));
+        json_object_set_new(o, "cases", json_integer(it->cases));
+        json_object_set_new(o, "cost", json_real(it->cost));
+        json_object_set_new(o, "reused", json_boolean(it->reused));
+        json_object_set_new(o, "metrics", it->metrics ? json_incref(it->metrics) : json_object());
+        if (r->os->spec->per_case)
+            json_object_set_new(o, "errors", it->errors ? json_incref(it->errors) : json_array());
         char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
         if (s)
             printf("%s\n", s);
@@ -169,6 +181,18 @@ static void eval_done(void *arg, const pool_result_t *res)
     it->fitness = res->fitness;
     it->detail = strdup(res->detail ? res->detail : "");
     it->ms = (double)(mono_us() - it->t0) / 1000.0;
+    it->passed = res->passed;
+    it->cases = res->cases;
+    it->cost = res->cost;
+    it->reused = res->reused;
+    it->metrics = json_object();
+    for (size_t i = 0; i < res->nmetrics && it->metrics; i++)
+        json_object_set_new(it->metrics, res->metrics[i].name, json_real(res->metrics[i].value));
+    if (res->nerrors) {
+        it->errors = json_array();
+        for (size_t i = 0; i < res->nerrors && it->errors; i++)
+            json_array_append_new(it->errors, json_real(res->errors[i]));
+    }
     print_ready(cb->run);
 }
 
@@ -179,7 +203,12 @@ static void usage_eval(FILE *f)
                "  Boots VMs, scores each genome file against the spec, prints one JSON object "
                "per genome\n"
                "  per line, in argument order: genome, hash, status, fitness (when ok), detail, "
-               "ms.\n"
+               "ms,\n"
+               "  passed and cases (cases that passed, cases run), cost, reused, metrics "
+               "(reductions,\n"
+               "  heap_words, eval_us, then any an evaluator module returns) and, when the spec "
+               "sets\n"
+               "  per_case, errors (each case's error, in case order).\n"
                "  Exit 0 when every genome got a status, 2 on a bad spec or usage.\n");
 }
 
@@ -276,8 +305,11 @@ int cmd_eval(int argc, char **argv)
         rcode = 1;
     }
     oneshot_finish(&os);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         free(run.items[i].detail);
+        json_decref(run.items[i].metrics);
+        json_decref(run.items[i].errors);
+    }
     free(run.items);
     free(cbs);
     return rcode;

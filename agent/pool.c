@@ -510,6 +510,66 @@ static void after_job(slot_t *s)
     }
 }
 
+int pool_read_result_ext(wire_rd_t *r, int status, pool_result_t *res, pool_metric_t *metrics,
+                         double **errors)
+{
+    res->passed = res->cases = 0;
+    res->cost = 0;
+    res->reused = 0;
+    res->metrics = metrics;
+    res->nmetrics = 0;
+    res->errors = NULL;
+    res->nerrors = 0;
+    *errors = NULL;
+    if (r->err)
+        return r->err;
+    if (r->left == 0)
+        return 0; /* a VM from before RESULT_EXT */
+    uint32_t passed = 0, cases = 0, nm = 0, ne = 0;
+    uint8_t reused = 0;
+    double cost = 0;
+    wire_get_u32(r, &passed);
+    wire_get_u32(r, &cases);
+    wire_get_f64(r, &cost);
+    wire_get_u8(r, &reused);
+    /* a METRIC is at least a u32 name length and an f64 */
+    wire_get_count(r, &nm, POOL_MAX_METRICS, 12);
+    for (uint32_t i = 0; i < nm && !r->err; i++) {
+        wire_get_str(r, metrics[i].name, sizeof metrics[i].name);
+        wire_get_f64(r, &metrics[i].value);
+        if (!r->err && (!metrics[i].name[0] || !isfinite(metrics[i].value)))
+            r->err = ERR_PROTO;
+    }
+    wire_get_count(r, &ne, SPEC_MAX_CASES, 8);
+    int rc = r->err;
+    if (!rc && (passed > cases || !isfinite(cost) || cost < 0 || reused > 1 ||
+                (status != WIRE_ST_OK && (cases || ne)) || (ne && ne != cases)))
+        rc = ERR_PROTO;
+    double *errs = NULL;
+    if (!rc && ne) {
+        errs = malloc(ne * sizeof *errs);
+        if (!errs)
+            rc = -ENOMEM;
+        for (uint32_t i = 0; i < ne && !rc; i++) {
+            wire_get_f64(r, &errs[i]);
+            rc = r->err ? r->err : (!isfinite(errs[i]) || errs[i] < 0) ? ERR_PROTO : 0;
+        }
+    }
+    if (rc) {
+        free(errs);
+        return rc;
+    }
+    res->passed = passed;
+    res->cases = cases;
+    res->cost = cost;
+    res->reused = reused;
+    res->nmetrics = nm;
+    res->errors = errs;
+    res->nerrors = ne;
+    *errors = errs;
+    return 0;
+}
+
 static int handle_result(slot_t *s, wire_rd_t *r, int kind)
 {
     uint64_t req = 0, load_us = 0, eval_us = 0;
@@ -535,15 +595,8 @@ static int handle_result(slot_t *s, wire_rd_t *r, int kind)
         return r->err;
     if (status >= WIRE_ST__COUNT)
         return ERR_PROTO;
-    if (kind != JOB_BREED && status == WIRE_ST_OK && !(isfinite(fitness) && fitness >= 0))
-        return ERR_PROTO;
-    if (kind == JOB_BREED_EVAL && status == WIRE_ST_OK && srclen == 0)
-        return ERR_PROTO; /* scored, but no child */
-    job_t *j = take_inflight(s, req, kind);
-    if (!j)
-        return ERR_PROTO; /* an answer to nothing we asked */
-    if (kind == JOB_EVAL || (kind == JOB_BREED_EVAL && srclen > 0))
-        s->loads++;
+    pool_metric_t metrics[POOL_MAX_METRICS];
+    double *errors = NULL;
     pool_result_t res = {.status = status,
                          .fitness = status == WIRE_ST_OK ? fitness : NAN,
                          .detail = detail,
@@ -552,8 +605,26 @@ static int handle_result(slot_t *s, wire_rd_t *r, int kind)
                          .load_us = load_us,
                          .eval_us = eval_us,
                          .vm = s->index};
-    complete(j, &res);
-    return 0;
+    if (kind != JOB_BREED) {
+        int rc = pool_read_result_ext(r, status, &res, metrics, &errors);
+        if (rc)
+            return rc;
+    }
+    int rc = 0;
+    if (kind != JOB_BREED && status == WIRE_ST_OK && !(isfinite(fitness) && fitness >= 0))
+        rc = ERR_PROTO;
+    else if (kind == JOB_BREED_EVAL && status == WIRE_ST_OK && srclen == 0)
+        rc = ERR_PROTO; /* scored, but no child */
+    job_t *j = rc ? NULL : take_inflight(s, req, kind);
+    if (!rc && !j)
+        rc = ERR_PROTO; /* an answer to nothing we asked */
+    if (!rc) {
+        if (kind == JOB_EVAL || (kind == JOB_BREED_EVAL && srclen > 0))
+            s->loads++;
+        complete(j, &res);
+    }
+    free(errors);
+    return rc;
 }
 
 static void on_frame(vm_t *vm, const uint8_t *buf, size_t len, void *arg)

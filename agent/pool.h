@@ -98,6 +98,22 @@ typedef struct pool_result {
     size_t nerrors;
 } pool_result_t;
 
+/* Reads RESULT_EXT (wire.h) from r, positioned after a WIRE_VM_RESULT's
+ * eval_us or a WIRE_VM_BRED's source, into res (passed, cases, cost,
+ * reused, metrics, errors) for a result of the given status. metrics is
+ * the caller's array of POOL_MAX_METRICS; *errors gets a malloc'd array
+ * the caller frees (NULL when there are none). No bytes left (a VM older
+ * than RESULT_EXT) gives zeros; trailing bytes after it are ignored.
+ * Returns 0, or the reader's error (ERR_TRUNC, ERR_TOOBIG) or ERR_PROTO
+ * when a value breaks the contract: passed > cases, cases or errors when
+ * the status is not ok, errors other than one per case or over
+ * SPEC_MAX_CASES, a negative or non-finite cost or error, reused not 0/1,
+ * over POOL_MAX_METRICS metrics, an empty name or one over 31 bytes, a
+ * non-finite metric value; -ENOMEM. On error res's fields are zero and
+ * *errors is NULL. */
+int pool_read_result_ext(wire_rd_t *r, int status, pool_result_t *res, pool_metric_t *metrics,
+                         double **errors);
+
 typedef void (*pool_done_fn)(void *arg, const pool_result_t *r);
 /* Called once when the pool fails (intensity exceeded) or finishes stopping. */
 typedef void (*pool_state_fn)(void *arg, int failed, const char *why);

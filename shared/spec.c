@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 #include "err.h"
+#include "etf.h"
+#include "util.h"
 
 #define SPEC_FILE_MAX (16u * 1024 * 1024)
 
@@ -210,10 +212,286 @@ static int parse_primitives(spec_t *s, json_t *root, char *err, size_t errlen)
     return 0;
 }
 
+/* A plain atom name: a lower-case letter, then letters, digits, _ and @. */
+static int plain_atom(const char *a, size_t len)
+{
+    if (len == 0 || len > SPEC_ATOM_MAX || !(a[0] >= 'a' && a[0] <= 'z'))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!(a[i] == '_' || a[i] == '@' || (a[i] >= 'a' && a[i] <= 'z') ||
+              (a[i] >= 'A' && a[i] <= 'Z') || (a[i] >= '0' && a[i] <= '9')))
+            return 0;
+    return 1;
+}
+
+static int parse_atoms(spec_t *s, json_t *f, char *err, size_t errlen)
+{
+    json_t *atoms = json_object_get(f, "atoms");
+    if (!atoms)
+        return 0;
+    if (!json_is_array(atoms) || json_array_size(atoms) > SPEC_MAX_ATOMS)
+        return fail(err, errlen, "fitness.atoms: must be a list of at most %d atom names",
+                    SPEC_MAX_ATOMS);
+    size_t n = json_array_size(atoms);
+    s->atoms = calloc(n ? n : 1, sizeof *s->atoms);
+    if (!s->atoms)
+        return -ENOMEM;
+    size_t i;
+    json_t *a;
+    json_array_foreach(atoms, i, a)
+    {
+        const char *v = json_is_string(a) ? json_string_value(a) : NULL;
+        if (!v || !plain_atom(v, json_string_length(a)))
+            return fail(err, errlen,
+                        "fitness.atoms[%zu]: must be a plain atom name (a lower-case letter, "
+                        "then letters, digits, _ and @; at most %d bytes)",
+                        i, SPEC_ATOM_MAX);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(s->atoms[j], v))
+                return fail(err, errlen, "fitness.atoms[%zu]: \"%s\" is declared twice", i, v);
+        memcpy(s->atoms[i], v, strlen(v) + 1);
+        s->natoms = i + 1;
+    }
+    return 0;
+}
+
+/* An optional finite number >= min (> min when strict). */
+static int get_real(json_t *f, const char *key, double min, int strict, double *out, char *err,
+                    size_t errlen)
+{
+    json_t *v = json_object_get(f, key);
+    if (!v)
+        return 0;
+    double d = json_is_number(v) ? json_number_value(v) : NAN;
+    if (!isfinite(d) || d < min || (strict && d == min))
+        return fail(err, errlen, "fitness.%s: must be a finite number %s %g", key,
+                    strict ? ">" : ">=", min);
+    *out = d;
+    return 0;
+}
+
+static int parse_evaluator(spec_t *s, json_t *f, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"source", "language", NULL};
+    json_t *e = json_object_get(f, "evaluator");
+    if (!e)
+        return 0;
+    if (!json_is_object(e))
+        return fail(err, errlen,
+                    "fitness.evaluator: must be an object: {\"source\": ..., \"language\": ...} "
+                    "or {\"file\": \"evaluator.erl\"}");
+    if (json_object_get(e, "file"))
+        return fail(err, errlen,
+                    "fitness.evaluator.file: only a spec read from a file may name a file "
+                    "(give \"source\" instead)");
+    int rc = check_keys(e, "fitness.evaluator.", keys, NULL, err, errlen);
+    if (rc)
+        return rc;
+    json_t *src = json_object_get(e, "source"), *lang = json_object_get(e, "language");
+    if (!src || !json_is_string(src) || json_string_length(src) == 0)
+        return fail(err, errlen, "fitness.evaluator.source: must be the module's source text");
+    if (json_string_length(src) > SPEC_EVALUATOR_MAX_BYTES)
+        return fail(err, errlen, "fitness.evaluator.source: larger than %u bytes",
+                    SPEC_EVALUATOR_MAX_BYTES);
+    s->evaluator_lang = SPEC_LANG_ERLANG;
+    if (lang) {
+        s->evaluator_lang =
+            json_is_string(lang) ? spec_language_parse(json_string_value(lang)) : -1;
+        if (s->evaluator_lang < 0)
+            return fail(err, errlen,
+                        "fitness.evaluator.language: must be \"erlang\" or \"elixir\"");
+    }
+    s->evaluator_len = json_string_length(src);
+    s->evaluator = malloc(s->evaluator_len);
+    if (!s->evaluator)
+        return -ENOMEM;
+    memcpy(s->evaluator, json_string_value(src), s->evaluator_len);
+    return 0;
+}
+
+static int parse_cost(spec_t *s, json_t *f, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"mode", "reductions", "heap", "time", NULL};
+    static const char *const modes[] = {"none", "lexicographic", "weighted"};
+    json_t *c = json_object_get(f, "cost");
+    if (!c)
+        return 0;
+    if (!json_is_object(c))
+        return fail(err, errlen, "fitness.cost: must be an object with \"mode\"");
+    int rc = check_keys(c, "fitness.cost.", keys, NULL, err, errlen);
+    if (rc)
+        return rc;
+    json_t *m = json_object_get(c, "mode");
+    const char *mv = json_is_string(m) ? json_string_value(m) : "";
+    s->cost_mode = -1;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(mv, modes[i]))
+            s->cost_mode = i;
+    if (s->cost_mode < 0)
+        return fail(err, errlen,
+                    "fitness.cost.mode: must be \"none\", \"lexicographic\" or \"weighted\"");
+    int given = 0;
+    double sum = 0;
+    for (int i = 0; i < 3; i++) {
+        json_t *w = json_object_get(c, keys[i + 1]);
+        if (!w)
+            continue;
+        double d = json_is_number(w) ? json_number_value(w) : NAN;
+        if (!isfinite(d) || d < 0)
+            return fail(err, errlen, "fitness.cost.%s: must be a finite number >= 0", keys[i + 1]);
+        s->cost_w[i] = d;
+        sum += d;
+        given = 1;
+    }
+    if (!given) {
+        s->cost_w[SPEC_COST_W_REDUCTIONS] = 1;
+        sum = 1;
+    }
+    if (s->cost_mode != SPEC_COST_NONE && !(sum > 0))
+        return fail(err, errlen,
+                    "fitness.cost: every weight is 0 (give reductions, heap or time > 0, or "
+                    "mode \"none\")");
+    return 0;
+}
+
+/* Drops what the numeric path parsed: a case is not all numbers. */
+static int not_numeric(spec_t *s)
+{
+    free(s->cases);
+    s->cases = NULL;
+    s->ncases = 0;
+    return 1;
+}
+
+/* The numeric path, taken while every case is {"in": [numbers], "out":
+ * number}: returns 1, keeping nothing, at the first case that is not, so
+ * the caller maps the cases to terms instead (one pass for numeric specs). */
+static int parse_numeric_cases(spec_t *s, json_t *cases, char *err, size_t errlen)
+{
+    static const char *const case_keys[] = {"in", "out", NULL};
+    s->ncases = json_array_size(cases);
+    s->cases = calloc(s->ncases, sizeof *s->cases);
+    if (!s->cases)
+        return -ENOMEM;
+    size_t i, j;
+    json_t *c, *x;
+    int rc;
+    json_array_foreach(cases, i, c)
+    {
+        json_t *in = json_object_get(c, "in"), *out = json_object_get(c, "out");
+        if (!json_is_array(in) || !json_is_number(out))
+            return not_numeric(s);
+        json_array_foreach(in, j, x)
+        {
+            if (!json_is_number(x))
+                return not_numeric(s);
+        }
+        char where[48];
+        snprintf(where, sizeof where, "fitness.cases[%zu].", i);
+        if ((rc = check_keys(c, where, case_keys, NULL, err, errlen)))
+            return rc;
+        if (json_array_size(in) != s->arity)
+            return fail(err, errlen, "%sin: must be a list of %u numbers", where, s->arity);
+        json_array_foreach(in, j, x)
+        {
+            if (get_num(x, &s->cases[i].in[j]))
+                return fail(err, errlen, "%sin[%zu]: must be a finite number", where, j);
+        }
+        if (get_num(out, &s->cases[i].out))
+            return fail(err, errlen, "%sout: must be a finite number", where);
+    }
+    return 0;
+}
+
+/* Maps every case to {Inputs, Expected} in one ETF list (term_cases). */
+static int parse_term_cases(spec_t *s, json_t *cases, char *err, size_t errlen)
+{
+    static const char *const case_keys[] = {"in", "out", NULL};
+    const char **names = calloc(s->natoms ? s->natoms : 1, sizeof *names);
+    if (!names)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->natoms; i++)
+        names[i] = s->atoms[i];
+    etf_json_opts_t o = {.atoms = names,
+                         .natoms = s->natoms,
+                         .atoms_field = "fitness.atoms",
+                         .max_depth = SPEC_TERM_MAX_DEPTH};
+    etf_buf_t b;
+    etf_buf_init(&b, SPEC_TERM_MAX_BYTES);
+    etf_put_version(&b);
+    etf_put_list_header(&b, (uint32_t)json_array_size(cases));
+    size_t i;
+    json_t *c;
+    int rc = 0;
+    json_array_foreach(cases, i, c)
+    {
+        char where[48];
+        snprintf(where, sizeof where, "fitness.cases[%zu].", i);
+        if (!json_is_object(c)) {
+            rc = fail(err, errlen, "fitness.cases[%zu]: must be an object with in and out", i);
+            break;
+        }
+        if ((rc = check_keys(c, where, case_keys, NULL, err, errlen)))
+            break;
+        json_t *in = json_object_get(c, "in"), *out = json_object_get(c, "out");
+        if (!json_is_array(in) || json_array_size(in) != s->arity) {
+            rc = fail(err, errlen, "%sin: must be a list of %u values (one per argument)", where,
+                      s->arity);
+            break;
+        }
+        if (!out) {
+            rc = fail(err, errlen, "%sout: missing (the expected result)", where);
+            break;
+        }
+        etf_put_tuple_header(&b, 2);
+        char path[64];
+        snprintf(path, sizeof path, "fitness.cases[%zu].in", i);
+        /* the inputs as a list (an empty one for arity 0) */
+        if (s->arity == 0) {
+            etf_put_nil(&b);
+        } else {
+            etf_put_list_header(&b, s->arity);
+            size_t j;
+            json_t *x;
+            json_array_foreach(in, j, x)
+            {
+                char p2[96];
+                snprintf(p2, sizeof p2, "%s[%zu]", path, j);
+                if ((rc = etf_put_json(&b, x, &o, p2, err, errlen)))
+                    break;
+            }
+            if (rc)
+                break;
+            etf_put_nil(&b);
+        }
+        snprintf(path, sizeof path, "fitness.cases[%zu].out", i);
+        if ((rc = etf_put_json(&b, out, &o, path, err, errlen)))
+            break;
+    }
+    if (!rc) {
+        etf_put_nil(&b);
+        if (b.err == ERR_TOOBIG)
+            rc = fail(err, errlen,
+                      "fitness.cases: the cases take more than the %u-byte cap once encoded "
+                      "as terms",
+                      SPEC_TERM_MAX_BYTES);
+        else if (b.err)
+            rc = b.err;
+    }
+    if (!rc) {
+        s->term_cases = etf_buf_take(&b, &s->term_cases_len);
+        s->nterm_cases = json_array_size(cases);
+    }
+    etf_buf_free(&b);
+    free(names);
+    return rc;
+}
+
 static int parse_fitness(spec_t *s, json_t *root, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"cases", "error", NULL};
-    static const char *const case_keys[] = {"in", "out", NULL};
+    static const char *const keys[] = {
+        "cases", "error",    "atoms", "float_tolerance", "mismatch_error", "evaluator",
+        "cost",  "per_case", NULL};
     json_t *f = json_object_get(root, "fitness");
     if (!f)
         return fail(err, errlen, "fitness: missing (an object with \"cases\")");
@@ -233,40 +511,28 @@ static int parse_fitness(spec_t *s, json_t *root, char *err, size_t errlen)
         else
             return fail(err, errlen, "fitness.error: must be \"abs\" or \"squared\"");
     }
+    s->mismatch_error = 1;
+    json_t *pc = json_object_get(f, "per_case");
+    if (pc && !json_is_boolean(pc))
+        return fail(err, errlen, "fitness.per_case: must be true or false");
+    s->per_case = json_is_true(pc);
+    if ((rc = parse_atoms(s, f, err, errlen)) ||
+        (rc = get_real(f, "float_tolerance", 0, 0, &s->float_tol, err, errlen)) ||
+        (rc = get_real(f, "mismatch_error", 0, 1, &s->mismatch_error, err, errlen)) ||
+        (rc = parse_evaluator(s, f, err, errlen)) || (rc = parse_cost(s, f, err, errlen)))
+        return rc;
     json_t *cases = json_object_get(f, "cases");
+    if (!cases && s->evaluator)
+        return 0; /* the evaluator scores the genome alone */
     if (!cases)
-        return fail(err, errlen, "fitness.cases: missing (a list of {\"in\": [...], \"out\": y})");
+        return fail(err, errlen,
+                    "fitness.cases: missing (a list of {\"in\": [...], \"out\": y}, or give an "
+                    "evaluator)");
     if (!json_is_array(cases) || json_array_size(cases) == 0 ||
         json_array_size(cases) > SPEC_MAX_CASES)
         return fail(err, errlen, "fitness.cases: must be a list of 1..%d cases", SPEC_MAX_CASES);
-    s->ncases = json_array_size(cases);
-    s->cases = calloc(s->ncases, sizeof *s->cases);
-    if (!s->cases)
-        return -ENOMEM;
-    size_t i;
-    json_t *c;
-    json_array_foreach(cases, i, c)
-    {
-        char where[48];
-        snprintf(where, sizeof where, "fitness.cases[%zu].", i);
-        if (!json_is_object(c))
-            return fail(err, errlen, "fitness.cases[%zu]: must be an object with in and out", i);
-        if ((rc = check_keys(c, where, case_keys, NULL, err, errlen)))
-            return rc;
-        json_t *in = json_object_get(c, "in"), *out = json_object_get(c, "out");
-        if (!in || !json_is_array(in) || json_array_size(in) != s->arity)
-            return fail(err, errlen, "%sin: must be a list of %u numbers", where, s->arity);
-        size_t j;
-        json_t *x;
-        json_array_foreach(in, j, x)
-        {
-            if (get_num(x, &s->cases[i].in[j]))
-                return fail(err, errlen, "%sin[%zu]: must be a finite number", where, j);
-        }
-        if (!out || get_num(out, &s->cases[i].out))
-            return fail(err, errlen, "%sout: must be a finite number", where);
-    }
-    return 0;
+    rc = parse_numeric_cases(s, cases, err, errlen);
+    return rc == 1 ? parse_term_cases(s, cases, err, errlen) : rc;
 }
 
 static int parse_limits(spec_t *s, json_t *root, char *err, size_t errlen)
@@ -344,11 +610,62 @@ int spec_load_file(const char *path, spec_t **out, char *err, size_t errlen)
         return fail(err, errlen, "%s:%d:%d: invalid JSON: %s", path, je.line, je.column, je.text);
     }
     char inner[512];
-    int rc = spec_from_json(root, NULL, out, inner, sizeof inner);
+    int rc = spec_resolve_files(root, path, inner, sizeof inner);
+    if (rc == 0)
+        rc = spec_from_json(root, NULL, out, inner, sizeof inner);
     json_decref(root);
     if (rc)
         snprintf(err, errlen, "%s: %s", path, inner);
     return rc;
+}
+
+int spec_resolve_files(json_t *root, const char *spec_path, char *err, size_t errlen)
+{
+    json_t *ev = json_object_get(json_object_get(root, "fitness"), "evaluator");
+    json_t *file = json_object_get(ev, "file");
+    if (!file)
+        return 0;
+    if (json_object_size(ev) != 1)
+        return fail(err, errlen,
+                    "fitness.evaluator: give either \"file\" alone or \"source\" (and "
+                    "\"language\")");
+    const char *name = json_is_string(file) ? json_string_value(file) : "";
+    if (!*name || json_string_length(file) != strlen(name))
+        return fail(err, errlen, "fitness.evaluator.file: must be a file name");
+    int lang = spec_language_of_path(name);
+    if (lang < 0)
+        return fail(err, errlen, "fitness.evaluator.file: '%s' must end in .erl, .ex or .exs",
+                    name);
+    /* relative to the spec file's directory */
+    char full[4096];
+    const char *slash = spec_path ? strrchr(spec_path, '/') : NULL;
+    int n = name[0] == '/' || !slash
+                ? snprintf(full, sizeof full, "%s", name)
+                : snprintf(full, sizeof full, "%.*s/%s", (int)(slash - spec_path), spec_path, name);
+    if (n < 0 || (size_t)n >= sizeof full)
+        return fail(err, errlen, "fitness.evaluator.file: path too long");
+    char *src = NULL;
+    size_t len = 0;
+    int rc = util_read_file(full, SPEC_EVALUATOR_MAX_BYTES, &src, &len);
+    if (rc == ERR_TOOBIG)
+        return fail(err, errlen, "fitness.evaluator.file: %s is larger than %u bytes", full,
+                    SPEC_EVALUATOR_MAX_BYTES);
+    if (rc)
+        return fail(err, errlen, "fitness.evaluator.file: cannot read %s: %s", full, err_str(rc));
+    json_t *js = json_stringn(src, len);
+    free(src);
+    if (!js)
+        return fail(err, errlen, "fitness.evaluator.file: %s is not UTF-8 text", full);
+    if (json_object_set_new(ev, "source", js) ||
+        json_object_set_new(ev, "language", json_string(spec_language_str(lang))) ||
+        json_object_del(ev, "file"))
+        return -ENOMEM;
+    return 0;
+}
+
+size_t spec_case_count(const spec_t *s)
+{
+    return s->term_cases ? s->nterm_cases : s->ncases;
 }
 
 void spec_destroy(spec_t **s)
@@ -356,6 +673,9 @@ void spec_destroy(spec_t **s)
     if (!s || !*s)
         return;
     free((*s)->cases);
+    free((*s)->term_cases);
+    free((*s)->atoms);
+    free((*s)->evaluator);
     free(*s);
     *s = NULL;
 }
@@ -393,19 +713,19 @@ void spec_encode(const spec_t *s, int language, wire_buf_t *b)
             put_num(b, &s->cases[i].in[j]);
         put_num(b, &s->cases[i].out);
     }
-    if (s->per_case) {
-        /* the appended fields up to per_case, at their defaults (wire.h) */
-        wire_put_bytes(b, NULL, 0); /* term_cases */
-        wire_put_u32(b, 0);         /* atoms */
-        wire_put_f64(b, 0);         /* float_tol */
-        wire_put_f64(b, 1);         /* mismatch_error */
-        wire_put_bytes(b, NULL, 0); /* evaluator */
-        wire_put_u8(b, 0);          /* evaluator_lang */
-        wire_put_u8(b, 0);          /* cost_mode */
-        for (int i = 0; i < 3; i++)
-            wire_put_f64(b, 0); /* cost_w */
-        wire_put_u8(b, 1);      /* per_case */
-    }
+    /* appended (wire.h): term cases, evaluators, cost, per-case results */
+    wire_put_bytes(b, s->term_cases, s->term_cases_len);
+    wire_put_u32(b, (uint32_t)s->natoms);
+    for (size_t i = 0; i < s->natoms; i++)
+        wire_put_str(b, s->atoms[i]);
+    wire_put_f64(b, s->float_tol);
+    wire_put_f64(b, s->mismatch_error);
+    wire_put_bytes(b, s->evaluator, s->evaluator_len);
+    wire_put_u8(b, (uint8_t)s->evaluator_lang);
+    wire_put_u8(b, (uint8_t)s->cost_mode);
+    for (int i = 0; i < 3; i++)
+        wire_put_f64(b, s->cost_w[i]);
+    wire_put_u8(b, (uint8_t)(s->per_case != 0));
 }
 
 int spec_language_parse(const char *s)

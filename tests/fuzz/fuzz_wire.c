@@ -1,12 +1,17 @@
 /* fuzz_wire.c - fuzz target for the frame reader (shared/wire.c): parses a
  * frame and walks its payload with every getter, in an order driven by the
  * input. Every successful read is re-encoded with the writer and must
- * reproduce the bytes it consumed; every failure must be sticky. */
+ * reproduce the bytes it consumed; every failure must be sticky. VM RESULT
+ * and BRED frames also go through the agent's RESULT_EXT decoder
+ * (pool_read_result_ext), whose output must respect the bounds it promises. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+#include "pool.h"
+#include "spec.h"
 #include "wire.h"
 #include "fuzz.h"
 
@@ -154,12 +159,70 @@ static void walk(wire_rd_t *r, const uint8_t *prog, size_t nprog)
     wire_buf_free(&wb);
 }
 
+/* Decodes RESULT_EXT at r and checks what the decoder promises. */
+static void result_ext(wire_rd_t *r, int status)
+{
+    pool_result_t res;
+    pool_metric_t m[POOL_MAX_METRICS];
+    double *errors = (double *)&res; /* must be overwritten */
+    size_t left = r->left;
+    int rc = pool_read_result_ext(r, status, &res, m, &errors);
+    if (rc) {
+        CHECK(rc == r->err || rc == ERR_PROTO);
+        CHECK(errors == NULL && res.errors == NULL);
+        CHECK(res.passed == 0 && res.cases == 0 && res.nmetrics == 0 && res.nerrors == 0);
+        CHECK(res.cost == 0 && res.reused == 0);
+        return;
+    }
+    CHECK(errors == res.errors);
+    if (left == 0)
+        CHECK(res.cases == 0 && res.nmetrics == 0 && res.nerrors == 0 && !errors);
+    CHECK(res.passed <= res.cases);
+    CHECK(isfinite(res.cost) && res.cost >= 0);
+    CHECK(res.reused == 0 || res.reused == 1);
+    CHECK(res.metrics == m && res.nmetrics <= POOL_MAX_METRICS);
+    for (size_t i = 0; i < res.nmetrics; i++) {
+        size_t n = strnlen(m[i].name, sizeof m[i].name);
+        CHECK(n > 0 && n < POOL_METRIC_NAME_MAX);
+        CHECK(isfinite(m[i].value));
+    }
+    CHECK(res.nerrors <= SPEC_MAX_CASES);
+    CHECK(res.nerrors == 0 || (res.nerrors == res.cases && status == WIRE_ST_OK));
+    CHECK(status == WIRE_ST_OK || res.cases == 0);
+    for (size_t i = 0; i < res.nerrors; i++)
+        CHECK(isfinite(errors[i]) && errors[i] >= 0);
+    free(errors);
+}
+
+/* The agent's reading of a VM RESULT (after eval_us) or BRED (after source). */
+static void vm_result(const wire_hdr_t *h, wire_rd_t r)
+{
+    uint64_t u64;
+    uint8_t status;
+    double f;
+    char detail[1024];
+    const uint8_t *src;
+    uint32_t len;
+    wire_get_u64(&r, &u64);
+    wire_get_u8(&r, &status);
+    wire_get_f64(&r, &f);
+    wire_get_str(&r, detail, sizeof detail);
+    wire_get_u64(&r, &u64);
+    wire_get_u64(&r, &u64);
+    if (h->type == WIRE_VM_BRED)
+        wire_get_bytes(&r, &src, &len, 1u << 24);
+    if (!r.err)
+        result_ext(&r, status);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     wire_hdr_t h;
     wire_rd_t r;
 
     int rc = wire_parse(data, size, &h, &r);
+    if (rc == 0 && (h.type == WIRE_VM_RESULT || h.type == WIRE_VM_BRED))
+        vm_result(&h, r);
     if (rc == 0) {
         CHECK(h.length == size - WIRE_HDR_LEN && r.left == h.length);
         /* The header's flags and sender bytes drive the walk. */
@@ -174,6 +237,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t nprog = size < 8 ? size : 8;
         wire_rd_init(&r, data + nprog, size - nprog);
         walk(&r, data, nprog);
+        /* and the raw bytes as a RESULT_EXT, the status from the first byte */
+        wire_rd_init(&r, data + 1, size - 1);
+        result_ext(&r, data[0] % WIRE_ST__COUNT);
     }
     return 0;
 }

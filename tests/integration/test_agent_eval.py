@@ -7,6 +7,7 @@ import shutil
 from conftest import AGENT, GENOMES, ROOT, SPECS, run
 
 QUAD = os.path.join(SPECS, "quadratic.json")
+EXAMPLES = os.path.join(SPECS, "examples")
 
 
 def small_spec(tmp, **limits):
@@ -153,7 +154,7 @@ def test_bad_specs_name_the_field(tmp):
         (dict(base, function="f/x"), "function"),
         (dict(base, colour="red"), "colour"),
         (dict(base, fitness={"cases": "all"}), "fitness.cases"),
-        (dict(base, fitness={"cases": [{"in": [1], "out": "x"}]}), "fitness.cases[0].out"),
+        (dict(base, fitness={"cases": [{"in": [1], "out": {"$atom": "x"}}]}), "fitness.cases[0].out"),
         (dict(base, fitness={"cases": [{"in": [1, 2], "out": 1}]}), "fitness.cases[0].in"),
         (dict(base, limits={"timeout_ms": -1}), "limits.timeout_ms"),
         (dict(base, limits={"heap": 1}), "limits.heap"),
@@ -201,3 +202,157 @@ def test_help_everywhere():
         assert r.returncode == 0 and "usage" in r.stdout, cmd
     r = run([AGENT, "frobnicate"])
     assert r.returncode == 2
+
+
+# ---- real programs: term cases, evaluator modules, cost, per-case errors ----
+# (the VM side of the contract in shared/wire.h: term_cases, RESULT_EXT)
+
+def spec(name):
+    return os.path.join(SPECS, name)
+
+
+def ex(name):
+    return os.path.join(EXAMPLES, name)
+
+
+def cases_of(name):
+    with open(spec(name)) as f:
+        return json.load(f)["fitness"]["cases"]
+
+
+def test_every_example_spec_is_valid(tmp):
+    names = [n for n in sorted(os.listdir(SPECS)) if n.endswith(".json") and "population" not in n]
+    assert {"sort.json", "sort-elixir.json", "reverse.json", "sign.json",
+            "sort-evaluator.json"} <= set(names)
+    for n in names:
+        r = run([AGENT, "eval", "--spec", spec(n), os.path.join(tmp, "absent.erl")])
+        assert r.returncode == 0, (n, r.stderr)
+        line = json.loads(r.stdout)
+        assert line["status"] == "parse_error" and "absent.erl" in line["detail"], (n, line)
+        for key in ("passed", "cases", "cost", "reused", "metrics"):
+            assert key in line, (n, key)
+
+
+def test_merge_sort_passes_every_list_case():
+    n = len(cases_of("sort.json"))
+    line = eval_lines(spec("sort.json"), [ex("merge_sort.erl")])[0]
+    assert line["status"] == "ok", line
+    assert (line["passed"], line["cases"]) == (n, n), line
+    assert line["fitness"] == 0
+    m = line["metrics"]
+    assert list(m)[:3] == ["reductions", "heap_words", "eval_us"], m
+    assert m["reductions"] > 0 and m["heap_words"] > 0
+    # lexicographic cost on reductions (weight 1): the cost is the reductions
+    assert line["cost"] == m["reductions"], line
+    assert line["reused"] in (True, False)
+    assert "errors" not in line  # per_case is off in sort.json
+
+
+def test_wrong_sort_gets_partial_passes():
+    n = len(cases_of("sort.json"))
+    good, wrong = eval_lines(spec("sort.json"), [ex("merge_sort.erl"), g("bubble_once.erl")])
+    assert good["passed"] == n
+    # one bubble pass sorts [], [1], [2,1], [1,2] and [3,1,2] only
+    assert wrong["status"] == "ok", wrong
+    assert (wrong["passed"], wrong["cases"]) == (5, n), wrong
+    # a wrong list is not a number: each failed case costs mismatch_error (1)
+    assert wrong["fitness"] == n - 5
+
+
+def test_elixir_enum_sort_passes_every_list_case():
+    n = len(cases_of("sort-elixir.json"))
+    line = eval_lines(spec("sort-elixir.json"), [ex("enum_sort.ex")])[0]
+    if not shutil.which("elixir"):
+        assert line["status"] == "unsupported", line
+        return
+    assert line["status"] == "ok", line
+    assert (line["passed"], line["cases"]) == (n, n), line
+    assert line["fitness"] == 0
+
+
+def test_string_task_with_per_case_errors():
+    cases = cases_of("reverse.json")
+    n = len(cases)
+    right, ident = eval_lines(spec("reverse.json"), [ex("reverse.erl"), g("identity.erl")])
+    assert right["status"] == "ok", right
+    assert (right["passed"], right["cases"]) == (n, n), right
+    assert right["errors"] == [0] * n, right
+    # the identity is right on the palindromes only; each miss costs 1
+    want = [0 if c["in"][0] == c["out"] else 1 for c in cases]
+    assert ident["status"] == "ok", ident
+    assert ident["errors"] == want, ident
+    assert ident["passed"] == want.count(0) and ident["cases"] == n
+    assert ident["fitness"] == sum(want)
+
+
+def test_atoms_as_expected_values():
+    n = len(cases_of("sign.json"))
+    line = eval_lines(spec("sign.json"), [ex("sign.erl")])[0]
+    assert line["status"] == "ok", line
+    assert (line["passed"], line["cases"], line["fitness"]) == (n, n, 0), line
+
+
+def test_evaluator_module_scores_and_reports_its_metrics():
+    good, wrong = eval_lines(spec("sort-evaluator.json"), [ex("merge_sort.erl"), g("bubble_once.erl")])
+    assert good["status"] == "ok", good
+    assert good["fitness"] == 0
+    m = good["metrics"]
+    assert list(m)[:3] == ["reductions", "heap_words", "eval_us"], m
+    assert m["lists"] == 40 and m["wrong"] == 0, m
+    assert wrong["status"] == "ok", wrong
+    assert wrong["fitness"] > 0
+    assert 0 < wrong["metrics"]["wrong"] <= 40, wrong
+    assert wrong["fitness"] >= wrong["metrics"]["wrong"]
+
+
+def test_evaluator_file_is_relative_to_the_spec_file(tmp):
+    d = os.path.join(tmp, "deep", "specs")
+    os.makedirs(os.path.join(d, "mods"))
+    shutil.copy(ex("sort_evaluator.erl"), os.path.join(d, "mods", "ev.erl"))
+    with open(spec("sort-evaluator.json")) as f:
+        s = json.load(f)
+    s["fitness"]["evaluator"] = {"file": "mods/ev.erl"}
+    path = os.path.join(d, "s.json")
+    with open(path, "w") as f:
+        json.dump(s, f)
+    # run from elsewhere: the path is the spec file's, not the working directory's
+    r = run([AGENT, "eval", "--spec", path, ex("merge_sort.erl")], cwd="/")
+    assert r.returncode == 0, r.stderr
+    line = json.loads(r.stdout)
+    assert line["status"] == "ok" and line["fitness"] == 0, line
+    assert line["metrics"].get("lists") == 40, line  # the evaluator ran
+
+
+def test_bad_program_specs_name_the_field(tmp):
+    with open(spec("sort.json")) as f:
+        base = json.load(f)
+    fit = base["fitness"]
+
+    def with_fitness(**kw):
+        return dict(base, fitness=dict(fit, **kw))
+
+    cases = [
+        (with_fitness(cases=fit["cases"][:2] + [{"in": [[1]], "out": {"$atom": "foo"}}]),
+         'fitness.cases[2].out: atom "foo" is not declared in fitness.atoms'),
+        (with_fitness(cases=[{"in": [{"$tupel": [1, 2]}], "out": []}]),
+         'fitness.cases[0].in[0]: "$tupel" is not a tag'),
+        (with_fitness(cases=[{"in": [[1]], "out": {"$tuple": [1], "x": 2}}]),
+         "fitness.cases[0].out"),
+        (with_fitness(atoms=["Ok"]), "fitness.atoms[0]"),
+        (with_fitness(float_tolerance=-1), "fitness.float_tolerance"),
+        (with_fitness(cost={"mode": "cheapest"}), "fitness.cost.mode"),
+        (with_fitness(per_case="yes"), "fitness.per_case"),
+        (dict(base, fitness={"evaluator": {"file": "no_such_evaluator.erl"}}),
+         "fitness.evaluator.file"),
+        (dict(base, fitness={"evaluator": {"file": "evaluator.txt"}}), "fitness.evaluator.file"),
+        (dict(base, fitness={"evaluator": {"source": "", "language": "erlang"}}),
+         "fitness.evaluator.source"),
+        (dict(base, fitness={"error": "abs"}), "fitness.cases"),
+    ]
+    for s, field in cases:
+        r = run([AGENT, "eval", "--spec", write_spec(tmp, s), ex("merge_sort.erl")])
+        assert r.returncode == 2, (field, r.stderr)
+        assert field in r.stderr, (field, r.stderr)
+    # the missing evaluator file is named with the spec file's directory
+    r = run([AGENT, "eval", "--spec", write_spec(tmp, cases[7][0]), ex("merge_sort.erl")])
+    assert os.path.join(tmp, "no_such_evaluator.erl") in r.stderr, r.stderr

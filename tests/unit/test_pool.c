@@ -5,7 +5,10 @@
  * (tests/integration/fake_erl.py): a genome that freezes or kills its VM is
  * blamed (vm_killed) and its neighbours get their results, such deaths do
  * not count towards the restart intensity while other deaths do, and a VM
- * past the atom threshold is recycled. */
+ * past the atom threshold is recycled. Then RESULT_EXT decoding: the
+ * decoder on crafted bytes, and end to end through a fake VM (this binary,
+ * run as the VM with PETRI_TEST_FAKE_VM set) whose results carry, omit or
+ * break RESULT_EXT. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +21,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "log.h"
@@ -29,6 +33,12 @@ typedef struct res {
     int status;
     double fitness;
     char src[4096];
+    uint32_t passed, cases;
+    double cost;
+    int reused;
+    size_t nmetrics, nerrors;
+    pool_metric_t metrics[POOL_MAX_METRICS];
+    double errors[16];
 } res_t;
 
 static int stopped;
@@ -46,6 +56,16 @@ static void on_done(void *arg, const pool_result_t *r)
     x->n++;
     x->status = r->status;
     x->fitness = r->fitness;
+    x->passed = r->passed;
+    x->cases = r->cases;
+    x->cost = r->cost;
+    x->reused = r->reused;
+    x->nmetrics = r->nmetrics;
+    x->nerrors = r->nerrors;
+    for (size_t i = 0; i < r->nmetrics && i < POOL_MAX_METRICS; i++)
+        x->metrics[i] = r->metrics[i];
+    for (size_t i = 0; i < r->nerrors && i < 16; i++)
+        x->errors[i] = r->errors[i];
     if (r->source)
         snprintf(x->src, sizeof x->src, "%.*s", (int)r->source_len, (const char *)r->source);
 }
@@ -375,9 +395,348 @@ static void test_pool_recycles_a_vm_past_the_atom_threshold(void **state)
     fake_stop(&f);
 }
 
+/* ---- RESULT_EXT ---- */
+
+/* Writes RESULT_EXT with the given pieces. nerrors errors of value 1.5. */
+static void put_ext(wire_buf_t *b, uint32_t passed, uint32_t cases, double cost, uint8_t reused,
+                    const char *const *names, const double *values, uint32_t nm, uint32_t nerrors)
+{
+    wire_put_u32(b, passed);
+    wire_put_u32(b, cases);
+    wire_put_f64(b, cost);
+    wire_put_u8(b, reused);
+    wire_put_u32(b, nm);
+    for (uint32_t i = 0; i < nm; i++) {
+        wire_put_str(b, names[i]);
+        wire_put_f64(b, values[i]);
+    }
+    wire_put_u32(b, nerrors);
+    for (uint32_t i = 0; i < nerrors; i++)
+        wire_put_f64(b, 1.5);
+}
+
+static int read_ext(const wire_buf_t *b, size_t len, int status, pool_result_t *res,
+                    pool_metric_t *m, double **errors)
+{
+    wire_rd_t r;
+    wire_rd_init(&r, b->data, len);
+    return pool_read_result_ext(&r, status, res, m, errors);
+}
+
+static void test_result_ext_decoder(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"reductions", "heap_words", "eval_us", "score"};
+    static const double values[] = {1000, 233, 12, -0.5};
+    pool_metric_t m[POOL_MAX_METRICS];
+    double *errors = NULL;
+    pool_result_t res;
+    wire_buf_t b;
+    wire_buf_init(&b);
+
+    /* a full extension */
+    put_ext(&b, 2, 3, 7.25, 1, names, values, 4, 3);
+    assert_int_equal(read_ext(&b, b.len, WIRE_ST_OK, &res, m, &errors), 0);
+    assert_int_equal(res.passed, 2);
+    assert_int_equal(res.cases, 3);
+    assert_true(res.cost == 7.25);
+    assert_int_equal(res.reused, 1);
+    assert_int_equal(res.nmetrics, 4);
+    assert_string_equal(res.metrics[3].name, "score");
+    assert_true(res.metrics[3].value == -0.5);
+    assert_int_equal(res.nerrors, 3);
+    assert_true(res.errors[2] == 1.5);
+    assert_ptr_equal(res.errors, errors);
+    free(errors);
+
+    /* every truncation of it fails (and zeroes), except no bytes at all */
+    size_t full = b.len;
+    for (size_t len = 1; len < full; len++) {
+        int rc = read_ext(&b, len, WIRE_ST_OK, &res, m, &errors);
+        if (rc == 0)
+            fail_msg("a RESULT_EXT cut at %zu of %zu bytes was accepted", len, full);
+        assert_int_equal(res.cases, 0);
+        assert_int_equal(res.nmetrics, 0);
+        assert_null(errors);
+    }
+    /* no bytes: a VM from before RESULT_EXT */
+    assert_int_equal(read_ext(&b, 0, WIRE_ST_OK, &res, m, &errors), 0);
+    assert_int_equal(res.passed + res.cases + res.nmetrics + res.nerrors + res.reused, 0);
+    assert_true(res.cost == 0);
+    assert_null(errors);
+    /* trailing bytes after it are a newer VM's: ignored */
+    wire_put_u64(&b, 42);
+    assert_int_equal(read_ext(&b, b.len, WIRE_ST_OK, &res, m, &errors), 0);
+    assert_int_equal(res.passed, 2);
+    free(errors);
+
+    /* an error status carries zeros */
+    wire_buf_reset(&b);
+    put_ext(&b, 0, 0, 0, 0, names, values, 3, 0);
+    assert_int_equal(read_ext(&b, b.len, WIRE_ST_TIMEOUT, &res, m, &errors), 0);
+    assert_int_equal(res.nmetrics, 3);
+
+    /* each way of breaking the contract */
+    static const double nan_values[] = {1, NAN};
+    static const double inf_values[] = {INFINITY};
+    static const char *const empty_name[] = {""};
+    static const char *const long_name[] = {"a_metric_name_of_thirty_two_byte"};
+    static const char *const ok_name31[] = {"a_metric_name_of_thirty_one_byt"};
+    const char *many[POOL_MAX_METRICS + 1];
+    double many_v[POOL_MAX_METRICS + 1];
+    for (int i = 0; i <= POOL_MAX_METRICS; i++) {
+        many[i] = "m";
+        many_v[i] = i;
+    }
+    struct {
+        const char *what;
+        uint32_t passed, cases;
+        double cost;
+        uint8_t reused;
+        const char *const *names;
+        const double *values;
+        uint32_t nm, ne;
+        int status;
+    } bad[] = {
+        {"passed > cases", 4, 3, 0, 0, names, values, 0, 0, WIRE_ST_OK},
+        {"NaN cost", 0, 0, NAN, 0, names, values, 0, 0, WIRE_ST_OK},
+        {"negative cost", 0, 0, -1, 0, names, values, 0, 0, WIRE_ST_OK},
+        {"reused 2", 0, 0, 0, 2, names, values, 0, 0, WIRE_ST_OK},
+        {"NaN metric", 0, 0, 0, 0, names, nan_values, 2, 0, WIRE_ST_OK},
+        {"infinite metric", 0, 0, 0, 0, names, inf_values, 1, 0, WIRE_ST_OK},
+        {"empty name", 0, 0, 0, 0, empty_name, values, 1, 0, WIRE_ST_OK},
+        {"32-byte name", 0, 0, 0, 0, long_name, values, 1, 0, WIRE_ST_OK},
+        {"36 metrics", 0, 0, 0, 0, many, many_v, POOL_MAX_METRICS + 1, 0, WIRE_ST_OK},
+        {"errors but not one per case", 1, 3, 0, 0, names, values, 0, 2, WIRE_ST_OK},
+        {"errors over the case cap", 0, SPEC_MAX_CASES + 1, 0, 0, names, values, 0,
+         SPEC_MAX_CASES + 1, WIRE_ST_OK},
+        {"cases on a crash", 1, 2, 0, 0, names, values, 0, 0, WIRE_ST_CRASH},
+        {"errors on a timeout", 0, 0, 0, 0, names, values, 0, 1, WIRE_ST_TIMEOUT},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        wire_buf_reset(&b);
+        put_ext(&b, bad[i].passed, bad[i].cases, bad[i].cost, bad[i].reused, bad[i].names,
+                bad[i].values, bad[i].nm, bad[i].ne);
+        int rc = read_ext(&b, b.len, bad[i].status, &res, m, &errors);
+        if (rc == 0)
+            fail_msg("accepted: %s", bad[i].what);
+        assert_null(errors);
+        assert_int_equal(res.nmetrics + res.nerrors + res.cases, 0);
+    }
+    /* the limits themselves pass: 35 metrics, a 31-byte name, 10000 errors */
+    wire_buf_reset(&b);
+    put_ext(&b, 0, 0, 0, 0, many, many_v, POOL_MAX_METRICS, 0);
+    assert_int_equal(read_ext(&b, b.len, WIRE_ST_OK, &res, m, &errors), 0);
+    assert_int_equal(res.nmetrics, POOL_MAX_METRICS);
+    wire_buf_reset(&b);
+    put_ext(&b, 0, 0, 0, 0, ok_name31, values, 1, 0);
+    assert_int_equal(read_ext(&b, b.len, WIRE_ST_OK, &res, m, &errors), 0);
+    wire_buf_reset(&b);
+    put_ext(&b, SPEC_MAX_CASES, SPEC_MAX_CASES, 0, 0, names, values, 0, SPEC_MAX_CASES);
+    assert_int_equal(read_ext(&b, b.len, WIRE_ST_OK, &res, m, &errors), 0);
+    assert_int_equal(res.nerrors, SPEC_MAX_CASES);
+    free(errors);
+    wire_buf_free(&b);
+}
+
+/* -- the fake VM: this binary with PETRI_TEST_FAKE_VM=<mode> -- */
+
+static void fake_send(wire_buf_t *b)
+{
+    assert_int_equal(wire_end(b), 0);
+    uint8_t n[4] = {(uint8_t)(b->len >> 24), (uint8_t)(b->len >> 16), (uint8_t)(b->len >> 8),
+                    (uint8_t)b->len};
+    if (write(4, n, 4) != 4 || write(4, b->data, b->len) != (ssize_t)b->len)
+        _exit(3);
+}
+
+static int read_full(int fd, void *p, size_t n)
+{
+    for (size_t got = 0; got < n;) {
+        ssize_t r = read(fd, (uint8_t *)p + got, n - got);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* The RESULT_EXT of the mode; "old" writes none. */
+static void fake_ext(wire_buf_t *b, const char *mode)
+{
+    static const char *const names[] = {"reductions", "heap_words", "eval_us", "score"};
+    static const double values[] = {1000, 233, 12, 0.25};
+    static const double nan_v[] = {NAN};
+    static const char *const long_name[] = {"a_metric_name_of_thirty_two_byte"};
+    if (!strcmp(mode, "ext"))
+        put_ext(b, 2, 3, 1.5, 1, names, values, 4, 3);
+    else if (!strcmp(mode, "nan_metric"))
+        put_ext(b, 2, 3, 1.5, 0, names, nan_v, 1, 0);
+    else if (!strcmp(mode, "long_name"))
+        put_ext(b, 2, 3, 1.5, 0, long_name, values, 1, 0);
+    else if (!strcmp(mode, "passed_over_cases"))
+        put_ext(b, 4, 3, 0, 0, names, values, 0, 0);
+    else if (!strcmp(mode, "too_many_errors"))
+        put_ext(b, 0, SPEC_MAX_CASES + 1, 0, 0, names, values, 0, SPEC_MAX_CASES + 1);
+    else if (!strcmp(mode, "truncated"))
+        wire_put_u32(b, 2); /* passed, then nothing */
+}
+
+static int fake_vm(const char *mode)
+{
+    wire_buf_t b;
+    wire_buf_init(&b);
+    wire_begin(&b, WIRE_VM_HELLO, 0, NULL);
+    wire_put_str(&b, "25");
+    wire_put_u32(&b, (uint32_t)getpid());
+    wire_put_u32(&b, 8);
+    wire_put_u8(&b, 0);
+    wire_put_str(&b, "0.1.0");
+    fake_send(&b);
+    for (;;) {
+        uint8_t n[4];
+        if (read_full(3, n, 4))
+            return 0;
+        uint32_t len = (uint32_t)n[0] << 24 | (uint32_t)n[1] << 16 | (uint32_t)n[2] << 8 | n[3];
+        uint8_t *buf = malloc(len ? len : 1);
+        if (!buf || read_full(3, buf, len))
+            return 0;
+        wire_hdr_t h;
+        wire_rd_t r;
+        if (wire_parse(buf, len, &h, &r) != 0)
+            return 2;
+        uint64_t req = 0;
+        wire_get_u64(&r, &req);
+        wire_buf_reset(&b);
+        if (h.type == WIRE_VM_STOP) {
+            free(buf);
+            return 0;
+        } else if (h.type == WIRE_VM_EVAL) {
+            wire_begin(&b, WIRE_VM_RESULT, 0, NULL);
+            wire_put_u64(&b, req);
+            wire_put_u8(&b, WIRE_ST_OK);
+            wire_put_f64(&b, 3);
+            wire_put_str(&b, "");
+            wire_put_u64(&b, 1);
+            wire_put_u64(&b, 2);
+            fake_ext(&b, mode);
+            fake_send(&b);
+        } else if (h.type == WIRE_VM_BREED_EVAL) {
+            wire_begin(&b, WIRE_VM_BRED, 0, NULL);
+            wire_put_u64(&b, req);
+            wire_put_u8(&b, WIRE_ST_OK);
+            wire_put_f64(&b, 3);
+            wire_put_str(&b, "");
+            wire_put_u64(&b, 1);
+            wire_put_u64(&b, 2);
+            wire_put_str(&b, "-module(child).");
+            fake_ext(&b, mode);
+            fake_send(&b);
+        } /* pings go unanswered: the heartbeat timeout is long */
+        free(buf);
+    }
+}
+
+static char self_exe[4096];
+
+/* Runs one eval (breed_eval if bred) on a pool of fake VMs in the mode. */
+static void run_fake(const char *mode, int bred, res_t *out, pool_stats_t *st)
+{
+    setenv("PETRI_TEST_FAKE_VM", mode, 1);
+    loop_t *l = loop_new();
+    pool_opts_t o = {.erl = self_exe,
+                     .code_path = PETRI_BEAM_DIR,
+                     .elixir_path = "",
+                     .vms = 1,
+                     .max_vms = 1,
+                     .slots = 8,
+                     .pipeline = 2,
+                     .heartbeat_interval_ms = 60000,
+                     .heartbeat_timeout_ms = 120000,
+                     .boot_timeout_ms = 20000,
+                     .backoff_min_ms = 10,
+                     .backoff_max_ms = 20,
+                     .intensity = 50,
+                     .period_ms = 60000,
+                     .max_source_bytes = 65536};
+    char err[256];
+    pool_t *p = pool_new(l, &o, on_state, NULL, err, sizeof err);
+    assert_non_null(p);
+    const uint8_t spec[] = {0}; /* the fake VM does not read it */
+    memset(out, 0, sizeof *out);
+    if (bred) {
+        const uint8_t *parents[1] = {(const uint8_t *)good};
+        size_t lens[1] = {strlen(good)};
+        assert_int_equal(
+            pool_breed_eval(p, spec, sizeof spec, "point", 1, parents, lens, 1, on_done, out), 0);
+    } else {
+        assert_int_equal(
+            pool_eval(p, spec, sizeof spec, -1, (const uint8_t *)good, strlen(good), on_done, out),
+            0);
+    }
+    pump_until(l, &out->n, 1, 30000);
+    assert_int_equal(out->n, 1);
+    pool_get_stats(p, st, NULL, 0);
+    pool_destroy(&p);
+    loop_destroy(&l);
+    unsetenv("PETRI_TEST_FAKE_VM");
+}
+
+static void test_result_ext_end_to_end(void **state)
+{
+    (void)state;
+    log_init("test", LOG_LVL_ERROR, 0);
+    res_t r;
+    pool_stats_t st;
+    for (int bred = 0; bred < 2; bred++) {
+        run_fake("ext", bred, &r, &st);
+        assert_int_equal(r.status, WIRE_ST_OK);
+        assert_true(r.fitness == 3);
+        assert_int_equal(r.passed, 2);
+        assert_int_equal(r.cases, 3);
+        assert_true(r.cost == 1.5);
+        assert_int_equal(r.reused, 1);
+        assert_int_equal(r.nmetrics, 4);
+        assert_string_equal(r.metrics[0].name, "reductions");
+        assert_true(r.metrics[0].value == 1000);
+        assert_string_equal(r.metrics[3].name, "score");
+        assert_int_equal(r.nerrors, 3);
+        assert_true(r.errors[0] == 1.5);
+        if (bred)
+            assert_string_equal(r.src, "-module(child).");
+        assert_int_equal(st.kills[POOL_KILL_PROTOCOL], 0);
+
+        /* an older VM: no RESULT_EXT, zeros */
+        run_fake("old", bred, &r, &st);
+        assert_int_equal(r.status, WIRE_ST_OK);
+        assert_int_equal(r.passed + r.cases + r.nmetrics + r.nerrors + (uint32_t)r.reused, 0);
+        assert_int_equal(st.kills[POOL_KILL_PROTOCOL], 0);
+    }
+    /* malformed: the VM is killed and replaced (pool.h invariant 3); the job
+     * still gets exactly one completion, not a success */
+    static const char *const bad[] = {"nan_metric", "long_name", "passed_over_cases",
+                                      "too_many_errors", "truncated"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        run_fake(bad[i], (int)(i % 2), &r, &st);
+        if (r.status == WIRE_ST_OK)
+            fail_msg("%s: a malformed RESULT_EXT gave a result", bad[i]);
+        if (st.kills[POOL_KILL_PROTOCOL] < 1)
+            fail_msg("%s: the VM was not killed for it", bad[i]);
+    }
+}
+
 int main(void)
 {
+    const char *fake = getenv("PETRI_TEST_FAKE_VM");
+    if (fake)
+        return fake_vm(fake);
+    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+    if (n <= 0)
+        return 1;
+    self_exe[n] = '\0';
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_result_ext_decoder),
+        cmocka_unit_test(test_result_ext_end_to_end),
         cmocka_unit_test(test_pool_with_real_vms),
         cmocka_unit_test(test_pool_blames_the_genome_that_kills_its_vm),
         cmocka_unit_test(test_pool_counts_deaths_that_no_job_caused),

@@ -120,7 +120,12 @@ enum wire_type {
      * direction counter (shared/wsess.h has the framing). A new session for
      * a node id replaces its old one only once AUTH checks out. */
 
-    /* agent -> coordinator, on connect and whenever its capacity changes.
+    /* agent -> coordinator, in the session: once it is established, every
+     * second and whenever its capacity changes; the coordinator answers
+     * each with WELCOME. pk must be the session's key. The coordinator
+     * refuses impossible claims (work.h: vms_ready <= vms_total <= max_vms,
+     * min_vms <= max_vms, credit and queued bounded). The first HELLO of a
+     * session sets the credit baseline (received).
      * name:str  pk:32 raw (Ed25519)  vms_ready:u32  vms_total:u32
      * credit:u32 (items it can take now)  queued:u32  load:f64
      * received:u64 (work items received so far; with credit, it lets the

@@ -171,8 +171,7 @@ static void work(metrics_buf_t *m, coord_t *c)
                 "Agent HELLOs refused: impossible capacity claims, or a key not the session's.",
                 (double)ws->hello_refused);
     metrics_one(m, "petri_work_items_expired_total", "counter",
-                "Items re-issued because their agent did not answer in time.",
-                (double)ws->expired);
+                "Items re-issued because their agent did not answer in time.", (double)ws->expired);
     int na = work_agent_count(c->work), live = 0;
     for (int i = 0; i < na; i++)
         live += !work_agent_at(c->work, i)->gone && work_agent_at(c->work, i)->session;

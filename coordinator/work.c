@@ -662,7 +662,9 @@ static void on_message(work_t *w, const uint8_t *route, size_t rlen, const uint8
              * agent is told to prove its key again */
             w->st.dropped_no_session++;
             free(plain);
-            challenge(w, route);
+            pending_t *p = find_pending(w, route);
+            if (!p || loop_now(w->loop) - p->t_ms > WORK_HANDSHAKE_MS)
+                challenge(w, route); /* once: a second would void the first's AUTH */
             return;
         }
         rc = wsess_open(&a->sess, w->kr, body, blen, plain, blen, &plen);

@@ -76,9 +76,8 @@ static void seal_send(void *s, int kind, const char *ad, const buf_t *f)
     unsigned long long clen = 0;
     out[0] = (uint8_t)kind;
     randombytes_buf(out + off, 24);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(out + off + 24, &clen, f->d, f->n,
-                                               (const uint8_t *)ad, strlen(ad), NULL, out + off,
-                                               key);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        out + off + 24, &clen, f->d, f->n, (const uint8_t *)ad, strlen(ad), NULL, out + off, key);
     zmq_send(s, out, off + 24 + clen, ZMQ_DONTWAIT);
 }
 
@@ -98,8 +97,8 @@ static void hello(buf_t *p)
     put_u32(p, sizeof name - 1);
     put(p, name, sizeof name - 1);
     put(p, pk, 32);
-    put_u32(p, 2); /* vms_ready */
-    put_u32(p, 2); /* vms_total */
+    put_u32(p, 2);  /* vms_ready */
+    put_u32(p, 2);  /* vms_total */
     put_u32(p, 16); /* credit */
     put_u32(p, 0);  /* queued */
     uint8_t z[16] = {0};
@@ -128,7 +127,8 @@ static void on_message(void *s, const uint8_t *m, size_t n)
                 items += (uint32_t)plain[off] << 24 | plain[off + 1] << 16 | plain[off + 2] << 8 |
                          plain[off + 3];
         }
-    } else if (n > 0 && m[0] == 1 && open_frame(m + 1, n - 1, HS_AD, plain, &pl) == 0 && pl >= 24 + 32) {
+    } else if (n > 0 && m[0] == 1 && open_frame(m + 1, n - 1, HS_AD, plain, &pl) == 0 &&
+               pl >= 24 + 32) {
         uint16_t type = (uint16_t)(plain[1] << 8 | plain[2]);
         if (type != 205)
             return;

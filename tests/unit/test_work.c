@@ -163,23 +163,16 @@ static size_t fa_send(fagent_t *fa, keyring_t *kr, wire_buf_t *b, uint8_t *out, 
     return n;
 }
 
-/* The handshake: OPEN, CHALLENGE, AUTH (claiming id with key idn), then
- * waits for WELCOME. corrupt flips a bit of the signature. Returns 1 if
- * welcomed. */
-static int fa_handshake_as(fixture_t *f, fagent_t *fa, const uint8_t id[CRYPTO_ID_LEN],
-                           const node_identity_t *idn, int corrupt)
+/* Answers the CHALLENGE in plain with AUTH (claiming id with key idn;
+ * corrupt flips a bit of the signature), then waits for WELCOME. Returns 1
+ * if welcomed. */
+static int fa_answer(fixture_t *f, fagent_t *fa, const uint8_t id[CRYPTO_ID_LEN],
+                     const node_identity_t *idn, int corrupt, const uint8_t *plain, size_t plen)
 {
-    wire_buf_t b;
-    wire_buf_init(&b);
-    wire_begin(&b, WIRE_WORK_OPEN, 0, id);
-    fa_send_hs(fa, f->kr, &b);
-    uint8_t plain[4096];
-    size_t plen = 0;
-    int type = fa_recv(f, fa, f->kr, plain, sizeof plain, &plen, 2000);
-    assert_int_equal(type, WIRE_WORK_CHALLENGE);
     wire_hdr_t h;
     wire_rd_t r;
     assert_int_equal(wire_parse(plain, plen, &h, &r), 0);
+    assert_int_equal(h.type, WIRE_WORK_CHALLENGE);
     assert_memory_equal(h.sender, f->coord_id, CRYPTO_ID_LEN);
     uint8_t cnonce[WSESS_NONCE_LEN], anonce[WSESS_NONCE_LEN], sid[WSESS_SID_LEN];
     uint8_t sig[CRYPTO_SIG_LEN];
@@ -190,15 +183,32 @@ static int fa_handshake_as(fixture_t *f, fagent_t *fa, const uint8_t id[CRYPTO_I
     if (corrupt)
         sig[3] ^= 1;
     wsess_init(&fa->sess, sid, 1);
-    wire_buf_reset(&b);
+    wire_buf_t b;
+    wire_buf_init(&b);
     wire_begin(&b, WIRE_WORK_AUTH, 0, id);
     wire_put_raw(&b, idn->pk, CRYPTO_PK_LEN);
     wire_put_raw(&b, anonce, sizeof anonce);
     wire_put_raw(&b, sig, sizeof sig);
     fa_send_hs(fa, f->kr, &b);
     wire_buf_free(&b);
-    type = fa_recv(f, fa, f->kr, plain, sizeof plain, &plen, 300);
-    return type == WIRE_WORK_WELCOME;
+    uint8_t reply[4096];
+    size_t rlen = 0;
+    return fa_recv(f, fa, f->kr, reply, sizeof reply, &rlen, 300) == WIRE_WORK_WELCOME;
+}
+
+/* The handshake: OPEN, CHALLENGE, AUTH, WELCOME. Returns 1 if welcomed. */
+static int fa_handshake_as(fixture_t *f, fagent_t *fa, const uint8_t id[CRYPTO_ID_LEN],
+                           const node_identity_t *idn, int corrupt)
+{
+    wire_buf_t b;
+    wire_buf_init(&b);
+    wire_begin(&b, WIRE_WORK_OPEN, 0, id);
+    fa_send_hs(fa, f->kr, &b);
+    wire_buf_free(&b);
+    uint8_t plain[4096];
+    size_t plen = 0;
+    assert_int_equal(fa_recv(f, fa, f->kr, plain, sizeof plain, &plen, 2000), WIRE_WORK_CHALLENGE);
+    return fa_answer(f, fa, id, idn, corrupt, plain, plen);
 }
 
 static int fa_handshake(fixture_t *f, fagent_t *fa)
@@ -545,15 +555,23 @@ static void test_takeover_needs_the_key(void **state)
     assert_int_equal(st->sessions_replaced, 1);
     const work_agent_t *a = work_agent_find(f->w, f->agent.id);
     assert_memory_equal(a->route, again.route, WSESS_ROUTE_LEN);
-    /* the old connection's frames now get a challenge */
-    uint8_t plain[4096];
-    size_t plen = 0;
+    /* the old connection's frames now get one challenge (a second would
+     * void the answer to the first) */
+    uint8_t plain[4096], other[4096];
+    size_t plen = 0, olen = 0;
+    hello(f, 4);
     hello(f, 4);
     assert_int_equal(fa_recv(f, &f->a, f->kr, plain, sizeof plain, &plen, 2000),
                      WIRE_WORK_CHALLENGE);
+    assert_int_equal(fa_recv(f, &f->a, f->kr, other, sizeof other, &olen, 300), 0);
     fa_hello(f, &again, 4);
-    assert_int_equal(fa_recv(f, &again, f->kr, plain, sizeof plain, &plen, 2000),
+    assert_int_equal(fa_recv(f, &again, f->kr, other, sizeof other, &olen, 2000),
                      WIRE_WORK_WELCOME);
+    /* answering it (as after a coordinator restart) takes the session back */
+    assert_true(fa_answer(f, &f->a, f->agent.id, &f->agent, 0, plain, plen));
+    assert_int_equal(st->sessions_replaced, 2);
+    assert_memory_equal(a->route, f->a.route, WSESS_ROUTE_LEN);
+    assert_victim_works(f);
     fa_close(&again);
 }
 

@@ -8,10 +8,13 @@
  * grow, no session is made by bytes without a valid signature, and nothing
  * is ever taken out of flight or reported as a result by bytes without a
  * valid signature. */
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "crypto.h"
@@ -74,16 +77,17 @@ static void setup(void)
     keyring_add(kr, key);
     work_callbacks_t cb = {.result = on_result, .capacity = on_capacity};
     char err[256], ep[64];
-    w = work_new(loop, z, "127.0.0.1:0", kr, coord, &cb, NULL, err, sizeof err);
-    CHECK(w != NULL);
-    /* agent 0: a real handshake over loopback, then a valid hello */
-    void *s = zmq_socket(z, ZMQ_ROUTER);
-    size_t eplen = sizeof ep;
-    CHECK(s && zmq_bind(s, "tcp://127.0.0.1:*") == 0);
-    CHECK(zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &eplen) == 0);
-    zmq_close(s); /* only to learn a free port */
-    work_destroy(&w);
+    /* a free port, from the kernel */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t salen = sizeof sa;
+    CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+          getsockname(fd, (struct sockaddr *)&sa, &salen) == 0);
+    close(fd);
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
     w = work_new(loop, z, ep + 6, kr, coord, &cb, NULL, err, sizeof err);
+    if (!w)
+        fprintf(stderr, "fuzz_work: %s\n", err);
     CHECK(w != NULL);
     node_identity_t idn;
     crypto_sign_ed25519_keypair(idn.pk, idn.sk);

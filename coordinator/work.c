@@ -766,6 +766,12 @@ work_t *work_new(loop_t *l, void *zctx, const char *bind, keyring_t *kr,
     int zero = 0, one = 1, hwm = 10000;
     int64_t maxmsg = WORK_MAX_FRAME + 1024;
     zmq_setsockopt(w->sock, ZMQ_LINGER, &zero, sizeof zero);
+    /* No ZMQ_ROUTER_HANDOVER: with it, any newcomer with a routing id in use
+     * would take the pipe over (the old peer's connection then stays open
+     * but dead) before proving anything. Without it, ZeroMQ ignores the
+     * newcomer; agents pick a new random routing id per connection, so an id
+     * in use means a squatter, and an agent shut out starts over on a new one.
+     * A session moves to a new connection only by the handshake (handle_auth). */
     zmq_setsockopt(w->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(w->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);

@@ -1,5 +1,6 @@
-/* work.c - the coordinator's work channel: agent sessions (handshake,
- * HELLO) and items in flight (sends, results, expiry). */
+/* work.c - the coordinator's work channel: the socket, agent sessions
+ * (HELLO; the handshake is in work_auth.c) and items in flight (sends,
+ * results, expiry). */
 #include "work.h"
 
 #include <errno.h>
@@ -13,41 +14,7 @@
 #include "err.h"
 #include "log.h"
 #include "wire.h"
-
-typedef struct flight {
-    work_item_t it;
-    uint8_t agent[CRYPTO_ID_LEN];
-    uint64_t sent_ms;
-    uint64_t deadline_ms; /* re-issued if unanswered by then */
-} flight_t;
-
-/* A challenge sent on a connection, waiting for its AUTH. */
-typedef struct pending {
-    uint8_t route[WSESS_ROUTE_LEN];
-    uint8_t nonce[WSESS_NONCE_LEN];
-    uint64_t t_ms;
-} pending_t;
-
-struct work {
-    loop_t *loop;
-    void *sock;
-    keyring_t *kr;
-    uint8_t self_id[CRYPTO_ID_LEN];
-    work_callbacks_t cb;
-    void *arg;
-    work_agent_t *agents;
-    int nagents, capagents;
-    flight_t *fl;
-    size_t nfl, capfl;
-    wire_buf_t wb;
-    uint8_t *sealbuf;
-    size_t sealcap;
-    work_stats_t st;
-    pending_t pend[WORK_MAX_PENDING];
-    int npend;
-    uint32_t expiry_timeouts, expiry_min_ms;
-    int64_t expiry_timer;
-};
+#include "work_int.h"
 
 static work_agent_t *find_agent(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int *index)
 {
@@ -60,7 +27,7 @@ static work_agent_t *find_agent(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int 
     return NULL;
 }
 
-static work_agent_t *add_agent(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int *index)
+work_agent_t *work_add_agent(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int *index)
 {
     work_agent_t *a = find_agent(w, id, index);
     if (a)
@@ -82,7 +49,7 @@ static work_agent_t *add_agent(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int *
     return a;
 }
 
-static work_agent_t *find_route(work_t *w, const uint8_t route[WSESS_ROUTE_LEN])
+work_agent_t *work_find_route(work_t *w, const uint8_t route[WSESS_ROUTE_LEN])
 {
     for (int i = 0; i < w->nagents; i++)
         if (w->agents[i].session && memcmp(w->agents[i].route, route, WSESS_ROUTE_LEN) == 0)
@@ -111,7 +78,7 @@ static int send_raw(work_t *w, const uint8_t route[WSESS_ROUTE_LEN], size_t len)
     return 0;
 }
 
-static void end_session(work_t *w, work_agent_t *a, const char *why)
+void work_end_session(work_t *w, work_agent_t *a, const char *why)
 {
     if (!a->session)
         return;
@@ -133,12 +100,12 @@ static int send_sealed(work_t *w, work_agent_t *a)
     if (rc == 0)
         rc = send_raw(w, a->route, outlen);
     if (rc == -EHOSTUNREACH) /* its connection is gone: it starts over */
-        end_session(w, a, "connection gone");
+        work_end_session(w, a, "connection gone");
     return rc;
 }
 
 /* Seals the frame in w->wb as a handshake frame and sends it to route. */
-static int send_handshake(work_t *w, const uint8_t route[WSESS_ROUTE_LEN])
+int work_send_handshake(work_t *w, const uint8_t route[WSESS_ROUTE_LEN])
 {
     size_t outlen = 0;
     int rc = ensure_sealbuf(w, w->wb.len + WSESS_HS_OVERHEAD);
@@ -344,7 +311,7 @@ static const char *hello_implausible(uint32_t ready, uint32_t total, uint32_t cr
     return why;
 }
 
-static void send_welcome(work_t *w, work_agent_t *a)
+void work_send_welcome(work_t *w, work_agent_t *a)
 {
     wire_buf_reset(&w->wb);
     wire_begin(&w->wb, WIRE_WORK_WELCOME, 0, w->self_id);
@@ -406,7 +373,7 @@ static void handle_hello(work_t *w, work_agent_t *a, wire_rd_t *r)
     a->last_hello_ms = loop_now(w->loop);
     if (first)
         log_info("work.agent_hello", "agent=%s vms=%u/%u credit=%u", a->name, ready, total, credit);
-    send_welcome(w, a);
+    work_send_welcome(w, a);
     if (w->cb.capacity)
         w->cb.capacity(w->arg, a);
 }
@@ -498,134 +465,6 @@ static void handle_results(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t
         w->cb.results_done(w->arg);
 }
 
-/* ---- handshake ---- */
-
-static pending_t *find_pending(work_t *w, const uint8_t route[WSESS_ROUTE_LEN])
-{
-    for (int i = 0; i < w->npend; i++)
-        if (memcmp(w->pend[i].route, route, WSESS_ROUTE_LEN) == 0)
-            return &w->pend[i];
-    return NULL;
-}
-
-static void drop_pending(work_t *w, pending_t *p)
-{
-    *p = w->pend[--w->npend];
-}
-
-/* Sends a fresh challenge to route (replacing any open one there). */
-static void challenge(work_t *w, const uint8_t route[WSESS_ROUTE_LEN])
-{
-    uint64_t now = loop_now(w->loop);
-    for (int i = 0; i < w->npend;) /* stale ones first */
-        if (now - w->pend[i].t_ms > WORK_HANDSHAKE_MS)
-            drop_pending(w, &w->pend[i]);
-        else
-            i++;
-    pending_t *p = find_pending(w, route);
-    if (!p && w->npend == WORK_MAX_PENDING) { /* full: the oldest gives way */
-        int old = 0;
-        for (int i = 1; i < w->npend; i++)
-            if (w->pend[i].t_ms < w->pend[old].t_ms)
-                old = i;
-        drop_pending(w, &w->pend[old]);
-    }
-    if (!p)
-        p = &w->pend[w->npend++];
-    memcpy(p->route, route, WSESS_ROUTE_LEN);
-    crypto_random(p->nonce, sizeof p->nonce);
-    p->t_ms = now;
-    wire_buf_reset(&w->wb);
-    wire_begin(&w->wb, WIRE_WORK_CHALLENGE, 0, w->self_id);
-    wire_put_raw(&w->wb, p->nonce, sizeof p->nonce);
-    if (wire_end(&w->wb) == 0)
-        send_handshake(w, route);
-}
-
-static void refuse_auth(work_t *w, uint64_t *counter, const uint8_t id[CRYPTO_ID_LEN],
-                        const char *why)
-{
-    char idhex[2 * CRYPTO_ID_LEN + 1];
-    crypto_hex(id, CRYPTO_ID_LEN, idhex);
-    (*counter)++;
-    log_warn("work.auth_refused", "id=%s why=\"%s\"", idhex, why);
-}
-
-static void handle_auth(work_t *w, const uint8_t route[WSESS_ROUTE_LEN],
-                        const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *r)
-{
-    uint8_t pk[CRYPTO_PK_LEN], anonce[WSESS_NONCE_LEN], sig[CRYPTO_SIG_LEN];
-    wire_get_raw(r, pk, sizeof pk);
-    wire_get_raw(r, anonce, sizeof anonce);
-    wire_get_raw(r, sig, sizeof sig);
-    if (r->err) {
-        w->st.dropped_malformed++;
-        log_warn("work.malformed_auth", "why=\"%s\"", err_str(r->err));
-        return;
-    }
-    pending_t *p = find_pending(w, route);
-    if (!p || loop_now(w->loop) - p->t_ms > WORK_HANDSHAKE_MS) {
-        refuse_auth(w, &w->st.auth_no_challenge, id, "no challenge open on this connection");
-        return;
-    }
-    uint8_t sid[WSESS_SID_LEN];
-    wsess_transcript(id, pk, w->self_id, route, p->nonce, anonce, sid);
-    drop_pending(w, p); /* one AUTH per challenge, good or bad */
-    if (crypto_id_check(id, pk) != 0) {
-        refuse_auth(w, &w->st.auth_refused_key, id,
-                    "the key does not derive this node id (an id has exactly one key)");
-        return;
-    }
-    if (crypto_verify(pk, sid, sizeof sid, sig) != 0) {
-        refuse_auth(w, &w->st.auth_refused_sig, id, "bad signature over the challenge");
-        return;
-    }
-    work_agent_t *a = add_agent(w, id, NULL);
-    if (!a)
-        return;
-    if (a->session) {
-        w->st.sessions_replaced++;
-        log_info("work.session_replaced", "agent=%s msg=\"a new connection proved the key\"",
-                 a->name);
-    }
-    work_agent_t *other = find_route(w, route);
-    if (other && other != a)
-        end_session(w, other, "its connection was taken by another node");
-    if (!a->name[0])
-        crypto_hex(id, 8, a->name); /* until its HELLO names it */
-    memcpy(a->pk, pk, sizeof pk);
-    memcpy(a->route, route, WSESS_ROUTE_LEN);
-    wsess_init(&a->sess, sid, 0);
-    a->session = 1;
-    a->last_hello_ms = 0;
-    a->session_ms = loop_now(w->loop);
-    a->sessions++;
-    w->st.sessions++;
-    char idhex[2 * CRYPTO_ID_LEN + 1];
-    crypto_hex(id, CRYPTO_ID_LEN, idhex);
-    log_info("work.session", "id=%s agent=%s sessions=%llu", idhex, a->name,
-             (unsigned long long)a->sessions);
-    send_welcome(w, a);
-}
-
-void work_feed_handshake(work_t *w, const uint8_t route[WSESS_ROUTE_LEN], const uint8_t *plain,
-                         size_t len)
-{
-    wire_hdr_t h;
-    wire_rd_t r;
-    int rc = wire_parse(plain, len, &h, &r);
-    if (rc) {
-        w->st.dropped_malformed++;
-        log_warn("work.malformed_handshake", "why=\"%s\"", err_str(rc));
-    } else if (h.type == WIRE_WORK_OPEN) {
-        challenge(w, route);
-    } else if (h.type == WIRE_WORK_AUTH) {
-        handle_auth(w, route, h.sender, &r);
-    } else {
-        w->st.dropped_unknown_type++;
-    }
-}
-
 /* Was this an agent of the protocol before sessions? (For a clear log line.) */
 static int old_protocol(work_t *w, const uint8_t *body, size_t blen)
 {
@@ -656,15 +495,15 @@ static void on_message(work_t *w, const uint8_t *route, size_t rlen, const uint8
         if (rc == 0)
             work_feed_handshake(w, route, plain, plen);
     } else if (body[0] == WSESS_KIND_SESSION) {
-        a = find_route(w, route);
+        a = work_find_route(w, route);
         if (!a) {
             /* the coordinator restarted or the session was replaced: the
              * agent is told to prove its key again */
             w->st.dropped_no_session++;
             free(plain);
-            pending_t *p = find_pending(w, route);
+            pending_t *p = work_find_pending(w, route);
             if (!p || loop_now(w->loop) - p->t_ms > WORK_HANDSHAKE_MS)
-                challenge(w, route); /* once: a second would void the first's AUTH */
+                work_challenge(w, route); /* once: a second would void the first's AUTH */
             return;
         }
         rc = wsess_open(&a->sess, w->kr, body, blen, plain, blen, &plen);

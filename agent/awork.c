@@ -12,10 +12,16 @@
 #include "err.h"
 #include "log.h"
 #include "wire.h"
+#include "wsess.h"
 
-#define AWORK_AD "petri-work-v1"
 #define AWORK_MAX_FRAME (4u * 1024 * 1024)
 #define HELLO_EVERY_MS 1000
+/* The coordinator answers every HELLO: this long without a word from it and
+ * the session is presumed lost (coordinator restarted, connection squatted
+ * or half-open): the agent starts over on a new connection. */
+#define SESSION_SILENT_MS 5000
+/* A handshake not finished in this long starts over on a new connection. */
+#define HANDSHAKE_MS 3000
 #define MAX_ITEMS_PER_BATCH 4096
 /* Finished items wait this long for company before they are sent: one frame
  * (one seal, one zmq message, one wake-up on each side) for several results,
@@ -36,10 +42,29 @@ typedef struct job {
     int breed_only; /* replay: return the child unscored */
 } job_t;
 
+/* The session with the coordinator (wire.h, work channel):
+ *
+ *   IDLE --set_coordinator--> OPENING --CHALLENGE--> AUTH --WELCOME--> READY
+ *                               ^  |                  |                  |
+ *                               +--+------------------+------------------+
+ *                     no answer in HANDSHAKE_MS, or silent SESSION_SILENT_MS:
+ *                     a new connection with a new random routing id
+ * A CHALLENGE in AUTH or READY (the coordinator lost the session) is
+ * answered on the same connection. */
+typedef enum aw_state { AW_IDLE, AW_OPENING, AW_AUTH, AW_READY } aw_state_t;
+
+static const char *const aw_state_names[] = {"idle", "opening", "authenticating", "ready"};
+
 struct awork {
     loop_t *loop;
     void *zctx;
     void *sock;
+    aw_state_t state;
+    uint64_t state_ms;   /* when it entered state */
+    uint64_t last_rx_ms; /* last session frame from the coordinator */
+    uint8_t route[WSESS_ROUTE_LEN];
+    wsess_t sess;
+    uint64_t sessions, restarts;
     pool_t *pool;
     const node_identity_t *id;
     keyring_t *kr;
@@ -79,35 +104,60 @@ static int credit(const awork_t *w)
     return c > 0 ? c : 0;
 }
 
+static void set_state(awork_t *w, aw_state_t st, const char *why)
+{
+    if (st != w->state)
+        log_info("awork.session_state", "from=%s to=%s why=\"%s\"", aw_state_names[w->state],
+                 aw_state_names[st], why);
+    w->state = st;
+    w->state_ms = loop_now(w->loop);
+}
+
+/* Sends the frame in w->wb in the session. */
 static void send_sealed(awork_t *w)
+{
+    if (!w->sock || w->state != AW_READY || wire_end(&w->wb) != 0)
+        return;
+    size_t out = 0;
+    if (ensure_buf(w, w->wb.len + WSESS_OVERHEAD) != 0 ||
+        wsess_seal(&w->sess, w->kr, w->wb.data, w->wb.len, w->buf, w->bufcap, &out) != 0 ||
+        zmq_send(w->sock, w->buf, out, ZMQ_DONTWAIT) < 0)
+        w->failed_sends++;
+}
+
+/* Sends the frame in w->wb as a handshake frame. */
+static void send_handshake(awork_t *w)
 {
     if (!w->sock || wire_end(&w->wb) != 0)
         return;
     size_t out = 0;
-    if (ensure_buf(w, w->wb.len + CRYPTO_SEAL_OVERHEAD) != 0 ||
-        crypto_seal(w->kr, (const uint8_t *)AWORK_AD, strlen(AWORK_AD), w->wb.data, w->wb.len,
-                    w->buf, w->bufcap, &out) != 0 ||
+    if (ensure_buf(w, w->wb.len + WSESS_HS_OVERHEAD) != 0 ||
+        wsess_seal_hs(w->kr, w->wb.data, w->wb.len, w->buf, w->bufcap, &out) != 0 ||
         zmq_send(w->sock, w->buf, out, ZMQ_DONTWAIT) < 0)
         w->failed_sends++;
 }
 
 void awork_announce(awork_t *w)
 {
-    if (!w->sock)
+    if (!w->sock || w->state != AW_READY)
         return;
+    int total = pool_total(w->pool), ready = pool_ready(w->pool), max = pool_max(w->pool);
+    if (ready > total) /* a retiring VM still finishing: not capacity */
+        ready = total;
+    int min_vms = w->min_vms < max ? w->min_vms : max;
     wire_buf_reset(&w->wb);
     wire_begin(&w->wb, WIRE_WORK_HELLO, 0, w->id->id);
     wire_put_str(&w->wb, w->name);
     wire_put_raw(&w->wb, w->id->pk, CRYPTO_PK_LEN);
-    wire_put_u32(&w->wb, w->draining ? 0 : (uint32_t)pool_ready(w->pool));
-    wire_put_u32(&w->wb, (uint32_t)pool_total(w->pool));
+    wire_put_u32(&w->wb, w->draining ? 0 : (uint32_t)ready);
+    wire_put_u32(&w->wb, (uint32_t)total);
     wire_put_u32(&w->wb, (uint32_t)credit(w));
     wire_put_u32(&w->wb, (uint32_t)pool_queued(w->pool));
     wire_put_f64(&w->wb, (double)(pool_queued(w->pool) + pool_inflight(w->pool)) /
                              (double)(pool_total(w->pool) ? pool_total(w->pool) : 1));
     wire_put_u64(&w->wb, w->received);
-    wire_put_u32(&w->wb, (uint32_t)w->min_vms);
-    wire_put_u32(&w->wb, (uint32_t)pool_max(w->pool));
+    wire_put_u32(&w->wb, (uint32_t)min_vms);
+    wire_put_u32(&w->wb, (uint32_t)max);
     send_sealed(w);
 }
 
@@ -117,7 +167,7 @@ static void flush_results(awork_t *w)
     if (w->flush_timer > 0)
         loop_timer_del(w->loop, w->flush_timer);
     w->flush_timer = 0;
-    if (w->nresults == 0)
+    if (w->nresults == 0 || w->state != AW_READY) /* kept until a session is up */
         return;
     wire_buf_reset(&w->wb);
     wire_begin(&w->wb, WIRE_WORK_RESULT, 0, w->id->id);
@@ -280,6 +330,10 @@ static void handle_batch(awork_t *w, wire_rd_t *r)
         log_warn("awork.bad_batch", "why=\"%s\"", err_str(r->err));
         return;
     }
+    /* every item sent counts as received, even one dropped below: the
+     * coordinator's credit arithmetic must not leak (dropped items expire
+     * there and are re-issued) */
+    w->received += n;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t deme = 0, np = 0, srclen = 0;
         uint64_t dseq = 0, seed = 0;
@@ -299,7 +353,7 @@ static void handle_batch(awork_t *w, wire_rd_t *r)
         uint8_t lang = 255;
         wire_get_u8(r, &lang);
         if (r->err) {
-            log_warn("awork.bad_item", "why=\"%s\"", err_str(r->err));
+            log_warn("awork.bad_item", "items_dropped=%u why=\"%s\"", n - i, err_str(r->err));
             return;
         }
         job_t *j = calloc(1, sizeof *j);
@@ -307,6 +361,7 @@ static void handle_batch(awork_t *w, wire_rd_t *r)
             j->spec = malloc(spec_len ? spec_len : 1);
         if (!j || !j->spec) {
             free(j);
+            log_error("awork.item_dropped", "items_dropped=%u why=\"out of memory\"", n - i);
             return;
         }
         memcpy(j->spec, spec, spec_len);
@@ -316,7 +371,6 @@ static void handle_batch(awork_t *w, wire_rd_t *r)
         j->deme = deme;
         j->dseq = dseq;
         w->held++;
-        w->received++;
         j->language = lang == 255 ? -1 : lang;
         j->breed_only = kind == 2;
         if (kind == 1) {
@@ -352,6 +406,54 @@ static void handle_control(awork_t *w, wire_rd_t *r)
         log_info("awork.drain", "msg=\"the coordinator moves work off this agent\"");
 }
 
+static void open_session(awork_t *w, const char *why);
+
+/* A CHALLENGE: sign it (wsess.h) and wait for WELCOME. */
+static void handle_challenge(awork_t *w, const wire_hdr_t *h, wire_rd_t *r)
+{
+    uint8_t cnonce[WSESS_NONCE_LEN], anonce[WSESS_NONCE_LEN], sid[WSESS_SID_LEN];
+    uint8_t sig[CRYPTO_SIG_LEN];
+    if (wire_get_raw(r, cnonce, sizeof cnonce) != 0) {
+        log_warn("awork.malformed", "why=\"challenge: %s\"", err_str(r->err));
+        return;
+    }
+    crypto_random(anonce, sizeof anonce);
+    wsess_transcript(w->id->id, w->id->pk, h->sender, w->route, cnonce, anonce, sid);
+    crypto_sign(w->id, sid, sizeof sid, sig);
+    wsess_init(&w->sess, sid, 1);
+    set_state(w, AW_AUTH, w->state == AW_OPENING ? "challenged" : "challenged again");
+    wire_buf_reset(&w->wb);
+    wire_begin(&w->wb, WIRE_WORK_AUTH, 0, w->id->id);
+    wire_put_raw(&w->wb, w->id->pk, CRYPTO_PK_LEN);
+    wire_put_raw(&w->wb, anonce, sizeof anonce);
+    wire_put_raw(&w->wb, sig, sizeof sig);
+    send_handshake(w);
+}
+
+/* One session frame, opened. */
+static void handle_session_frame(awork_t *w, uint8_t *plain, size_t plen)
+{
+    wire_hdr_t h;
+    wire_rd_t r;
+    int rc = wire_parse(plain, plen, &h, &r);
+    w->last_rx_ms = loop_now(w->loop);
+    if (rc) {
+        log_warn("awork.malformed", "why=\"%s\"", err_str(rc));
+    } else if (h.type == WIRE_WORK_WELCOME) {
+        if (w->state == AW_AUTH) {
+            w->sessions++;
+            set_state(w, AW_READY, "welcomed");
+            awork_announce(w);
+            flush_results(w); /* any kept while there was no session */
+        }
+    } else if (h.type == WIRE_WORK_BATCH) {
+        handle_batch(w, &r); /* the credit it takes travels with the results */
+    } else if (h.type == WIRE_WORK_CONTROL) {
+        handle_control(w, &r);
+        awork_announce(w);
+    }
+}
+
 static void on_readable(loop_t *l, short revents, void *arg)
 {
     (void)l;
@@ -365,29 +467,34 @@ static void on_readable(loop_t *l, short revents, void *arg)
             return;
         }
         size_t len = zmq_msg_size(&m), plen = 0;
-        int ok = len > CRYPTO_SEAL_OVERHEAD && len <= AWORK_MAX_FRAME && ensure_buf(w, len) == 0 &&
-                 crypto_open(w->kr, (const uint8_t *)AWORK_AD, strlen(AWORK_AD), zmq_msg_data(&m),
-                             len, w->buf, w->bufcap, &plen) == 0;
+        const uint8_t *body = zmq_msg_data(&m);
+        int kind = len > 0 ? body[0] : 0, rc = ERR_CRYPTO;
+        if (len <= AWORK_MAX_FRAME && ensure_buf(w, len) == 0) {
+            if (kind == WSESS_KIND_HS)
+                rc = wsess_open_hs(w->kr, body, len, w->buf, w->bufcap, &plen);
+            else if (kind == WSESS_KIND_SESSION && (w->state == AW_AUTH || w->state == AW_READY))
+                rc = wsess_open(&w->sess, w->kr, body, len, w->buf, w->bufcap, &plen);
+        }
         zmq_msg_close(&m);
-        if (!ok) {
-            log_warn("awork.unsealed", "bytes=%zu msg=\"a frame no key opens; dropped\"", len);
+        if (rc) {
+            log_warn("awork.unsealed", "bytes=%zu kind=%d why=\"%s\" msg=\"dropped\"", len, kind,
+                     err_str(rc));
             continue;
         }
-        /* the batch is parsed from w->buf; results reuse w->wb, not w->buf */
+        /* the batch is parsed from a copy; results reuse w->wb, not w->buf */
         uint8_t *plain = malloc(plen);
         if (!plain)
             continue;
         memcpy(plain, w->buf, plen);
-        wire_hdr_t h;
-        wire_rd_t r;
-        int rc = wire_parse(plain, plen, &h, &r);
-        if (rc)
-            log_warn("awork.malformed", "why=\"%s\"", err_str(rc));
-        else if (h.type == WIRE_WORK_BATCH)
-            handle_batch(w, &r); /* the credit it takes travels with the results */
-        else if (h.type == WIRE_WORK_CONTROL) {
-            handle_control(w, &r);
-            awork_announce(w);
+        if (kind == WSESS_KIND_HS) {
+            wire_hdr_t h;
+            wire_rd_t r;
+            if (wire_parse(plain, plen, &h, &r) == 0 && h.type == WIRE_WORK_CHALLENGE)
+                handle_challenge(w, &h, &r);
+            else
+                log_warn("awork.malformed", "why=\"not a challenge\"");
+        } else {
+            handle_session_frame(w, plain, plen);
         }
         free(plain);
     }
@@ -395,8 +502,19 @@ static void on_readable(loop_t *l, short revents, void *arg)
 
 static int64_t on_hello_timer(loop_t *l, void *arg)
 {
-    (void)l;
-    awork_announce(arg);
+    awork_t *w = arg;
+    uint64_t now = loop_now(l);
+    if (!w->sock) {
+        if (w->endpoint[0]) /* the last connect failed */
+            open_session(w, "retrying the connection");
+        return HELLO_EVERY_MS;
+    }
+    if (w->state == AW_READY && now - w->last_rx_ms > SESSION_SILENT_MS)
+        open_session(w, "the coordinator fell silent");
+    else if (w->state != AW_READY && now - w->state_ms > HANDSHAKE_MS)
+        open_session(w, "the handshake did not finish");
+    else
+        awork_announce(w);
     return HELLO_EVERY_MS;
 }
 
@@ -427,15 +545,58 @@ awork_t *awork_new(loop_t *l, pool_t *pool, const node_identity_t *id, keyring_t
     return w;
 }
 
-static void disconnect(awork_t *w)
+static void close_socket(awork_t *w)
 {
-    flush_results(w);
     if (!w->sock)
         return;
     loop_sock_del(w->loop, w->sock);
     zmq_close(w->sock);
     w->sock = NULL;
+}
+
+static void disconnect(awork_t *w)
+{
+    flush_results(w);
+    close_socket(w);
     w->endpoint[0] = '\0';
+    set_state(w, AW_IDLE, "disconnected");
+}
+
+/* A new connection to w->endpoint with a new random routing id (a routing
+ * id in use at the ROUTER, e.g. squatted, would shut this one out), and
+ * the handshake's first frame. */
+static void open_session(awork_t *w, const char *why)
+{
+    close_socket(w);
+    if (w->sessions || w->state != AW_IDLE)
+        w->restarts++;
+    crypto_random(w->route, sizeof w->route);
+    w->route[0] |= 0x80; /* a routing id must not start with a zero byte */
+    w->sock = zmq_socket(w->zctx, ZMQ_DEALER);
+    if (!w->sock) {
+        log_error("awork.socket", "why=\"%s\"", zmq_strerror(errno));
+        return;
+    }
+    int zero = 0, hwm = 10000;
+    int64_t maxmsg = AWORK_MAX_FRAME + 1024;
+    zmq_setsockopt(w->sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, w->route, sizeof w->route);
+    zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(w->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmq_connect(w->sock, w->endpoint) != 0) {
+        log_warn("awork.connect_failed", "endpoint=%s why=\"%s\"", w->endpoint,
+                 zmq_strerror(errno));
+        close_socket(w);
+        return;
+    }
+    loop_sock_add(w->loop, w->sock, ZMQ_POLLIN, on_readable, w);
+    char rhex[2 * WSESS_ROUTE_LEN + 1];
+    crypto_hex(w->route, sizeof w->route, rhex);
+    log_info("awork.connect", "endpoint=%s route=%s why=\"%s\"", w->endpoint, rhex, why);
+    set_state(w, AW_OPENING, why);
+    wire_buf_reset(&w->wb);
+    wire_begin(&w->wb, WIRE_WORK_OPEN, 0, w->id->id);
+    send_handshake(w);
 }
 
 void awork_set_coordinator(awork_t *w, const char *endpoint)
@@ -445,23 +606,9 @@ void awork_set_coordinator(awork_t *w, const char *endpoint)
     disconnect(w);
     if (!endpoint || !*endpoint)
         return;
-    w->sock = zmq_socket(w->zctx, ZMQ_DEALER);
-    int zero = 0, hwm = 10000;
-    int64_t maxmsg = AWORK_MAX_FRAME + 1024;
-    zmq_setsockopt(w->sock, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, w->id->id, CRYPTO_ID_LEN);
-    zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(w->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    if (zmq_connect(w->sock, endpoint) != 0) {
-        log_warn("awork.connect_failed", "endpoint=%s why=\"%s\"", endpoint, zmq_strerror(errno));
-        zmq_close(w->sock);
-        w->sock = NULL;
-        return;
-    }
     snprintf(w->endpoint, sizeof w->endpoint, "%s", endpoint);
-    loop_sock_add(w->loop, w->sock, ZMQ_POLLIN, on_readable, w);
     log_info("awork.coordinator", "endpoint=%s", endpoint);
-    awork_announce(w);
+    open_session(w, "a coordinator to work for");
 }
 
 void awork_drain(awork_t *w)
@@ -498,7 +645,8 @@ int awork_held(const awork_t *w)
 
 json_t *awork_status_json(const awork_t *w)
 {
-    return json_pack("{s:s, s:i, s:i, s:I, s:I}", "coordinator", w->endpoint, "held", w->held,
-                     "credit", credit(w), "received", (json_int_t)w->received, "done",
-                     (json_int_t)w->done);
+    return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:I, s:I}", "coordinator", w->endpoint,
+                     "session", aw_state_names[w->state], "sessions", (json_int_t)w->sessions,
+                     "session_restarts", (json_int_t)w->restarts, "held", w->held, "credit",
+                     credit(w), "received", (json_int_t)w->received, "done", (json_int_t)w->done);
 }

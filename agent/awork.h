@@ -7,7 +7,12 @@
  *     start soon (ready VMs x [work] credit_per_vm) minus the items it holds; the
  *     coordinator never sends more.
  *  2. Every item received gets exactly one signed result (a failure status
- *     when breeding or the VM fails), unless the agent stops first.
+ *     when breeding or the VM fails), unless the agent stops first; results
+ *     finished while there is no session wait for the next one.
+ *  3. Nothing but the handshake goes out until the coordinator has welcomed
+ *     the agent's signed answer to its challenge (wire.h, work channel); each
+ *     connection has a new random routing id, and a session that falls
+ *     silent or a handshake that stalls starts over on a new connection.
  */
 #ifndef PETRI_AWORK_H
 #define PETRI_AWORK_H
@@ -27,8 +32,9 @@ awork_t *awork_new(loop_t *l, pool_t *pool, const node_identity_t *id, keyring_t
                    const char *name, int per_vm, int min_vms, char *err, size_t errlen);
 void awork_destroy(awork_t **w);
 
-/* Connects to the coordinator's work endpoint ("tcp://host:port"); a
- * different endpoint replaces the old one, NULL/"" disconnects. */
+/* Connects to the coordinator's work endpoint ("tcp://host:port") and
+ * starts the handshake; a different endpoint replaces the old one, NULL/""
+ * disconnects. */
 void awork_set_coordinator(awork_t *w, const char *endpoint);
 const char *awork_coordinator(const awork_t *w);
 /* Stops taking work (shutdown): announces no VMs and no credit from now on. */

@@ -192,7 +192,11 @@ static void on_member(void *arg, const swim_event_t *ev)
     if (!strcmp(cluster_meta_role(meta), "coordinator") &&
         (ev->m.status == SWIM_ALIVE || ev->m.status == SWIM_SUSPECT)) {
         const char *ep = json_string_value(json_object_get(meta, "work"));
-        if (ep && !strncmp(ep, "tcp://", 6))
+        if (!cluster_meta_key_ok(ev->m.id, meta))
+            log_warn("agent.coordinator_refused",
+                     "name=%s id=%s why=\"its advertised key does not derive its node id\"",
+                     ev->m.name, idhex);
+        else if (ep && !strncmp(ep, "tcp://", 6))
             awork_set_coordinator(a->work, ep);
     }
     json_decref(meta);

@@ -113,6 +113,12 @@ static void on_reclaimed(void *arg, work_item_t *it)
     coord_queue_item(c, it);
 }
 
+/* No answer in time (the agent dropped it, or is stuck): like a dead agent's. */
+static void on_expired(void *arg, work_item_t *it)
+{
+    on_reclaimed(arg, it);
+}
+
 /* ---- group commit ---- */
 
 int coord_commit(coord_t *c)
@@ -551,12 +557,16 @@ int coord_main(int argc, char **argv)
     loop_signal_add(c.loop, SIGTERM, on_signal, &c);
     loop_signal_add(c.loop, SIGINT, on_signal, &c);
 
-    work_callbacks_t wcb = {
-        .result = on_result, .capacity = on_capacity, .results_done = on_results_done};
-    c.work =
-        work_new(c.loop, c.zctx, cfg_str(c.cfg, "work", "bind"), c.kr, &wcb, &c, err, sizeof err);
+    work_callbacks_t wcb = {.result = on_result,
+                            .capacity = on_capacity,
+                            .results_done = on_results_done,
+                            .expired = on_expired};
+    c.work = work_new(c.loop, c.zctx, cfg_str(c.cfg, "work", "bind"), c.kr, c.id.id, &wcb, &c, err,
+                      sizeof err);
     if (!c.work)
         fatal("coord.work", "why=\"%s\"", err);
+    work_set_expiry(c.work, (uint32_t)cfg_int(c.cfg, "work", "item_expiry_timeouts"),
+                    (uint32_t)cfg_int(c.cfg, "work", "item_expiry_min_ms"));
     if (cluster_work_endpoint(c.cfg, c.work_endpoint, sizeof c.work_endpoint) != 0)
         fatal("coord.work", "why=\"cannot derive the work endpoint to advertise; set [work] "
                             "advertise\"");

@@ -151,13 +151,33 @@ static void work(metrics_buf_t *m, coord_t *c)
         {"unsealed", ws->dropped_unsealed},         {"malformed", ws->dropped_malformed},
         {"bad_signature", ws->dropped_bad_sig},     {"unknown_item", ws->dropped_unknown_item},
         {"unknown_type", ws->dropped_unknown_type}, {"late", c->discarded_late},
+        {"no_session", ws->dropped_no_session},     {"replay", ws->dropped_replay},
+        {"old_protocol", ws->dropped_old},
     };
     for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++)
         metrics_sample(m, "petri_work_results_dropped_total", (double)drops[i].v, "reason",
                        drops[i].reason, NULL);
+    metrics_one(m, "petri_work_sessions_total", "counter",
+                "Work sessions established (agents that proved their key).", (double)ws->sessions);
+    metrics_one(m, "petri_work_sessions_replaced_total", "counter",
+                "Sessions taken over by a new connection of the same agent (key proved).",
+                (double)ws->sessions_replaced);
+    metrics_family(m, "petri_work_auth_refused_total", "counter",
+                   "Work handshakes refused, by reason.");
+    metrics_sample(m, "petri_work_auth_refused_total", (double)ws->auth_refused_key, "reason",
+                   "id_key_mismatch", NULL);
+    metrics_sample(m, "petri_work_auth_refused_total", (double)ws->auth_refused_sig, "reason",
+                   "bad_signature", NULL);
+    metrics_sample(m, "petri_work_auth_refused_total", (double)ws->auth_no_challenge, "reason",
+                   "no_challenge", NULL);
+    metrics_one(m, "petri_work_hello_refused_total", "counter",
+                "Agent HELLOs refused: impossible capacity claims, or a key not the session's.",
+                (double)ws->hello_refused);
+    metrics_one(m, "petri_work_items_expired_total", "counter",
+                "Items re-issued because their agent did not answer in time.", (double)ws->expired);
     int na = work_agent_count(c->work), live = 0;
     for (int i = 0; i < na; i++)
-        live += !work_agent_at(c->work, i)->gone;
+        live += !work_agent_at(c->work, i)->gone && work_agent_at(c->work, i)->session;
     metrics_one(m, "petri_work_agents", "gauge", "Agents with a work session, not gone.", live);
     struct {
         const char *name, *help;

@@ -18,6 +18,12 @@ const cfg_opt_t coord_settings[] = {
      "empty = the gossip advertise host with the work port; set it behind NAT"},
     {"work", "max_inflight_per_deme", CFG_INT, "64", 1, 100000, 0,
      "bounds the work a deme has out at once, so selection sees fresh results"},
+    {"work", "item_expiry_timeouts", CFG_INT, "20", 1, 100000, 0,
+     "an item unanswered after this many of its spec's limits.timeout_ms is re-issued: it waits "
+     "behind at most [work] credit_per_vm (8) others on its VM, each bounded by the timeout"},
+    {"work", "item_expiry_min_ms", CFG_INT, "30000", 100, 86400000, 0,
+     "but never sooner: breeding, a VM restart (heartbeat 5 s, boot up to 15 s) and the trip "
+     "add seconds; a dropped item holds its deme's slot no longer than this"},
     {"http", "bind", CFG_ADDR, "127.0.0.1:7951", 0, 0, 0,
      "the API listens on loopback unless told otherwise"},
     {"http", "token", CFG_STR, "", 0, 0, CFG_SECRET,

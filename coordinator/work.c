@@ -1,4 +1,6 @@
-/* work.c - the coordinator's work channel: agent sessions and items in flight. */
+/* work.c - the coordinator's work channel: the socket, agent sessions
+ * (HELLO; the handshake is in work_auth.c) and items in flight (sends,
+ * results, expiry). */
 #include "work.h"
 
 #include <errno.h>
@@ -12,28 +14,7 @@
 #include "err.h"
 #include "log.h"
 #include "wire.h"
-
-typedef struct flight {
-    work_item_t it;
-    uint8_t agent[CRYPTO_ID_LEN];
-    uint64_t sent_ms;
-} flight_t;
-
-struct work {
-    loop_t *loop;
-    void *sock;
-    keyring_t *kr;
-    work_callbacks_t cb;
-    void *arg;
-    work_agent_t *agents;
-    int nagents, capagents;
-    flight_t *fl;
-    size_t nfl, capfl;
-    wire_buf_t wb;
-    uint8_t *sealbuf;
-    size_t sealcap;
-    work_stats_t st;
-};
+#include "work_int.h"
 
 static work_agent_t *find_agent(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int *index)
 {
@@ -46,7 +27,7 @@ static work_agent_t *find_agent(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int 
     return NULL;
 }
 
-static work_agent_t *add_agent(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int *index)
+work_agent_t *work_add_agent(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int *index)
 {
     work_agent_t *a = find_agent(w, id, index);
     if (a)
@@ -68,32 +49,75 @@ static work_agent_t *add_agent(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int *
     return a;
 }
 
-/* Seals the frame in w->wb and sends it to the agent. */
-static int send_sealed(work_t *w, const uint8_t id[CRYPTO_ID_LEN])
+work_agent_t *work_find_route(work_t *w, const uint8_t route[WSESS_ROUTE_LEN])
 {
-    size_t need = w->wb.len + CRYPTO_SEAL_OVERHEAD, outlen = 0;
-    if (w->sealcap < need) {
-        uint8_t *nb = realloc(w->sealbuf, need);
-        if (!nb)
-            return -ENOMEM;
-        w->sealbuf = nb;
-        w->sealcap = need;
-    }
-    int rc = crypto_seal(w->kr, (const uint8_t *)WORK_AD, strlen(WORK_AD), w->wb.data, w->wb.len,
-                         w->sealbuf, w->sealcap, &outlen);
-    if (rc)
-        return rc;
-    if (zmq_send(w->sock, id, CRYPTO_ID_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(w->sock, w->sealbuf, outlen, ZMQ_DONTWAIT) < 0)
+    for (int i = 0; i < w->nagents; i++)
+        if (w->agents[i].session && memcmp(w->agents[i].route, route, WSESS_ROUTE_LEN) == 0)
+            return &w->agents[i];
+    return NULL;
+}
+
+static int ensure_sealbuf(work_t *w, size_t need)
+{
+    if (w->sealcap >= need)
+        return 0;
+    uint8_t *nb = realloc(w->sealbuf, need);
+    if (!nb)
+        return -ENOMEM;
+    w->sealbuf = nb;
+    w->sealcap = need;
+    return 0;
+}
+
+static int send_raw(work_t *w, const uint8_t route[WSESS_ROUTE_LEN], size_t len)
+{
+    if (zmq_send(w->sock, route, WSESS_ROUTE_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(w->sock, w->sealbuf, len, ZMQ_DONTWAIT) < 0)
         return -errno;
     w->st.frames_out++;
     return 0;
 }
 
+void work_end_session(work_t *w, work_agent_t *a, const char *why)
+{
+    if (!a->session)
+        return;
+    a->session = 0;
+    a->last_hello_ms = 0;
+    w->st.sessions_lost++;
+    log_info("work.session_closed", "agent=%s why=\"%s\" inflight=%d", a->name, why, a->inflight);
+}
+
+/* Seals the frame in w->wb in the agent's session and sends it. */
+static int send_sealed(work_t *w, work_agent_t *a)
+{
+    if (!a->session)
+        return ERR_NOTFOUND;
+    size_t outlen = 0;
+    int rc = ensure_sealbuf(w, w->wb.len + WSESS_OVERHEAD);
+    if (rc == 0)
+        rc = wsess_seal(&a->sess, w->kr, w->wb.data, w->wb.len, w->sealbuf, w->sealcap, &outlen);
+    if (rc == 0)
+        rc = send_raw(w, a->route, outlen);
+    if (rc == -EHOSTUNREACH) /* its connection is gone: it starts over */
+        work_end_session(w, a, "connection gone");
+    return rc;
+}
+
+/* Seals the frame in w->wb as a handshake frame and sends it to route. */
+int work_send_handshake(work_t *w, const uint8_t route[WSESS_ROUTE_LEN])
+{
+    size_t outlen = 0;
+    int rc = ensure_sealbuf(w, w->wb.len + WSESS_HS_OVERHEAD);
+    if (rc == 0)
+        rc = wsess_seal_hs(w->kr, w->wb.data, w->wb.len, w->sealbuf, w->sealcap, &outlen);
+    return rc ? rc : send_raw(w, route, outlen);
+}
+
 int work_agent_free(const work_agent_t *a)
 {
     /* what it announced, less what we sent that it had not yet received */
-    if (a->gone || a->drained || !a->last_hello_ms)
+    if (a->gone || a->drained || !a->session || !a->last_hello_ms)
         return 0;
     int64_t unseen = (int64_t)(a->sent_total - a->received);
     int64_t f = (int64_t)a->credit - (unseen > 0 ? unseen : 0);
@@ -104,7 +128,7 @@ int work_send(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const pop_t *p, work_i
 {
     int ai;
     work_agent_t *a = find_agent(w, id, &ai);
-    if (!a || !a->last_hello_ms || a->gone)
+    if (!a || !a->session || !a->last_hello_ms || a->gone)
         return ERR_NOTFOUND;
     if (work_agent_free(a) < n)
         return ERR_LIMIT;
@@ -138,7 +162,7 @@ int work_send(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const pop_t *p, work_i
     }
     int rc = wire_end(&w->wb);
     if (rc == 0)
-        rc = send_sealed(w, id);
+        rc = send_sealed(w, a);
     if (rc) {
         char q[128];
         log_warn("work.send_failed", "agent=%s why=%s", a->name,
@@ -146,11 +170,16 @@ int work_send(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const pop_t *p, work_i
         return rc;
     }
     uint64_t now = loop_now(w->loop);
+    uint64_t timeout = p->spec && p->spec->timeout_ms ? p->spec->timeout_ms : 1000;
+    uint64_t expiry = timeout * w->expiry_timeouts;
+    if (expiry < w->expiry_min_ms)
+        expiry = w->expiry_min_ms;
     for (int i = 0; i < n; i++) {
         flight_t *f = &w->fl[w->nfl++];
         f->it = items[i]; /* ownership moves into the table */
         memcpy(f->agent, id, CRYPTO_ID_LEN);
         f->sent_ms = now;
+        f->deadline_ms = now + expiry;
         memset(&items[i], 0, sizeof items[i]);
     }
     a->sent_total += (uint64_t)n;
@@ -176,6 +205,44 @@ static ssize_t find_flight(const work_t *w, const char *pop, uint32_t deme, uint
 int work_is_inflight(const work_t *w, const char *pop, uint32_t deme, uint64_t dseq)
 {
     return find_flight(w, pop, deme, dseq) >= 0;
+}
+
+int work_expire(work_t *w)
+{
+    uint64_t now = loop_now(w->loop);
+    int n = 0;
+    for (size_t i = 0; i < w->nfl;) {
+        if (w->fl[i].deadline_ms > now) {
+            i++;
+            continue;
+        }
+        work_item_t it = w->fl[i].it;
+        work_agent_t *a = find_agent(w, w->fl[i].agent, NULL);
+        remove_flight(w, i);
+        if (a && a->inflight > 0)
+            a->inflight--;
+        if (a)
+            a->expired++;
+        w->st.expired++;
+        n++;
+        log_warn("work.item_expired",
+                 "population=%s deme=%u dseq=%llu agent=%s msg=\"no answer in time; re-issued\"",
+                 it.pop, it.deme, (unsigned long long)it.dseq, a ? a->name : "?");
+        if (w->cb.expired)
+            w->cb.expired(w->arg, &it);
+        else
+            work_item_clear(&it);
+    }
+    return n;
+}
+
+static int64_t on_expiry_timer(loop_t *l, void *arg)
+{
+    (void)l;
+    work_t *w = arg;
+    if (work_expire(w) > 0 && w->cb.results_done)
+        w->cb.results_done(w->arg); /* the time to dispatch them */
+    return WORK_EXPIRY_TICK_MS;
 }
 
 void work_agent_gone(work_t *w, const uint8_t id[CRYPTO_ID_LEN],
@@ -222,9 +289,39 @@ void work_forget_population(work_t *w, const char *pop)
     }
 }
 
-static void handle_hello(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *r)
+/* Why a HELLO's claims cannot be true, or NULL. */
+static const char *hello_implausible(uint32_t ready, uint32_t total, uint32_t credit,
+                                     uint32_t queued, uint32_t min_vms, uint32_t max_vms, char *why,
+                                     size_t cap)
 {
-    char name[128];
+    if (max_vms > WORK_MAX_VMS)
+        snprintf(why, cap, "max_vms %u > %u", max_vms, WORK_MAX_VMS);
+    else if (min_vms > max_vms)
+        snprintf(why, cap, "min_vms %u > max_vms %u", min_vms, max_vms);
+    else if (total > max_vms)
+        snprintf(why, cap, "vms_total %u > max_vms %u", total, max_vms);
+    else if (ready > total)
+        snprintf(why, cap, "vms_ready %u > vms_total %u", ready, total);
+    else if ((uint64_t)credit > (uint64_t)ready * WORK_MAX_CREDIT_PER_VM)
+        snprintf(why, cap, "credit %u > %u ready VMs x %u", credit, ready, WORK_MAX_CREDIT_PER_VM);
+    else if (queued > WORK_MAX_QUEUED)
+        snprintf(why, cap, "queued %u > %u", queued, WORK_MAX_QUEUED);
+    else
+        return NULL;
+    return why;
+}
+
+void work_send_welcome(work_t *w, work_agent_t *a)
+{
+    wire_buf_reset(&w->wb);
+    wire_begin(&w->wb, WIRE_WORK_WELCOME, 0, w->self_id);
+    if (wire_end(&w->wb) == 0)
+        send_sealed(w, a);
+}
+
+static void handle_hello(work_t *w, work_agent_t *a, wire_rd_t *r)
+{
+    char name[128], why[128];
     uint8_t pk[CRYPTO_PK_LEN];
     uint32_t ready = 0, total = 0, credit = 0, queued = 0;
     double load = 0;
@@ -240,34 +337,43 @@ static void handle_hello(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
     uint32_t min_vms = 0, max_vms = 0;
     wire_get_u32(r, &min_vms);
     wire_get_u32(r, &max_vms);
-    if (r->err || credit > 100000 || total > 4096) {
+    if (r->err) {
         w->st.dropped_malformed++;
+        log_warn("work.malformed_hello", "agent=%s why=\"%s\"", a->name, err_str(r->err));
         return;
     }
-    int ai;
-    work_agent_t *a = add_agent(w, id, &ai);
-    if (!a)
+    char q[160];
+    if (memcmp(a->pk, pk, sizeof pk) != 0) {
+        w->st.hello_refused++;
+        log_warn("work.hello_refused", "agent=%s why=\"a key other than the session's\"",
+                 log_quote(name, q, sizeof q));
         return;
-    if (a->last_hello_ms && memcmp(a->pk, pk, sizeof pk) != 0) {
-        log_warn("work.key_changed", "agent=%s msg=\"hello with a different key; refused\"", name);
-        w->st.dropped_bad_sig++;
+    }
+    if (hello_implausible(ready, total, credit, queued, min_vms, max_vms, why, sizeof why)) {
+        w->st.hello_refused++;
+        log_warn("work.hello_refused", "agent=%s why=\"%s\"", log_quote(name, q, sizeof q), why);
         return;
     }
     int first = a->last_hello_ms == 0;
     snprintf(a->name, sizeof a->name, "%s", name);
-    memcpy(a->pk, pk, sizeof pk);
     a->vms_ready = ready;
     a->vms_total = total;
     a->min_vms = min_vms;
     a->max_vms = max_vms;
     a->credit = credit;
-    if (received > a->received)
+    if (first) {
+        /* a new session: what was on the way in the old one is not */
+        a->sent_total = received;
         a->received = received;
+    } else if (received > a->received) {
+        a->received = received;
+    }
     a->queued = queued;
     a->load = isfinite(load) ? load : 0;
     a->last_hello_ms = loop_now(w->loop);
     if (first)
         log_info("work.agent_hello", "agent=%s vms=%u/%u credit=%u", a->name, ready, total, credit);
+    work_send_welcome(w, a);
     if (w->cb.capacity)
         w->cb.capacity(w->arg, a);
 }
@@ -384,6 +490,68 @@ static void handle_results(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t
         w->cb.results_done(w->arg);
 }
 
+/* Was this an agent of the protocol before sessions? (For a clear log line.) */
+static int old_protocol(work_t *w, const uint8_t *body, size_t blen)
+{
+    uint8_t *plain = malloc(blen);
+    size_t plen = 0;
+    int old = plain && crypto_open(w->kr, (const uint8_t *)WORK_AD, strlen(WORK_AD), body, blen,
+                                   plain, blen, &plen) == 0;
+    free(plain);
+    return old;
+}
+
+/* One message from the socket: route = the connection's routing id. */
+static void on_message(work_t *w, const uint8_t *route, size_t rlen, const uint8_t *body,
+                       size_t blen)
+{
+    if (rlen != WSESS_ROUTE_LEN || blen < 1 || blen > WORK_MAX_FRAME) {
+        w->st.dropped_malformed++;
+        return;
+    }
+    uint8_t *plain = malloc(blen);
+    size_t plen = 0;
+    if (!plain)
+        return;
+    work_agent_t *a = NULL;
+    int rc = ERR_CRYPTO;
+    if (body[0] == WSESS_KIND_HS) {
+        rc = wsess_open_hs(w->kr, body, blen, plain, blen, &plen);
+        if (rc == 0)
+            work_feed_handshake(w, route, plain, plen);
+    } else if (body[0] == WSESS_KIND_SESSION) {
+        a = work_find_route(w, route);
+        if (!a) {
+            /* the coordinator restarted or the session was replaced: the
+             * agent is told to prove its key again */
+            w->st.dropped_no_session++;
+            free(plain);
+            pending_t *p = work_find_pending(w, route);
+            if (!p || loop_now(w->loop) - p->t_ms > WORK_HANDSHAKE_MS)
+                work_challenge(w, route); /* once: a second would void the first's AUTH */
+            return;
+        }
+        rc = wsess_open(&a->sess, w->kr, body, blen, plain, blen, &plen);
+        if (rc == ERR_STATE) {
+            w->st.dropped_replay++;
+            log_warn("work.replay", "agent=%s msg=\"a session frame seen before; dropped\"",
+                     a->name);
+        } else if (rc == 0) {
+            work_feed(w, a->id, plain, plen);
+        }
+    }
+    if (rc == ERR_CRYPTO) {
+        if (old_protocol(w, body, blen)) {
+            w->st.dropped_old++;
+            log_warn("work.old_protocol", "msg=\"an agent of an older petri (no work sessions); "
+                                          "upgrade it\"");
+        } else {
+            w->st.dropped_unsealed++;
+        }
+    }
+    free(plain);
+}
+
 static void on_readable(loop_t *l, short revents, void *arg)
 {
     (void)l;
@@ -406,28 +574,13 @@ static void on_readable(loop_t *l, short revents, void *arg)
             ok = 0;
         }
         w->st.frames_in++;
-        uint8_t id[CRYPTO_ID_LEN];
-        size_t plen = 0;
-        uint8_t *plain = NULL;
-        if (ok && zmq_msg_size(&idm) == CRYPTO_ID_LEN) {
-            memcpy(id, zmq_msg_data(&idm), CRYPTO_ID_LEN);
-            size_t blen = zmq_msg_size(&body);
-            plain = blen > CRYPTO_SEAL_OVERHEAD && blen <= WORK_MAX_FRAME ? malloc(blen) : NULL;
-            if (!plain || crypto_open(w->kr, (const uint8_t *)WORK_AD, strlen(WORK_AD),
-                                      zmq_msg_data(&body), blen, plain, blen, &plen) != 0) {
-                free(plain);
-                plain = NULL;
-                w->st.dropped_unsealed++;
-            }
-        } else {
+        if (ok)
+            on_message(w, zmq_msg_data(&idm), zmq_msg_size(&idm), zmq_msg_data(&body),
+                       zmq_msg_size(&body));
+        else
             w->st.dropped_malformed++;
-        }
         zmq_msg_close(&idm);
         zmq_msg_close(&body);
-        if (!plain)
-            continue;
-        work_feed(w, id, plain, plen);
-        free(plain);
     }
 }
 
@@ -435,13 +588,20 @@ void work_feed(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const uint8_t *plain,
 {
     wire_hdr_t h;
     wire_rd_t r;
+    work_agent_t *a = find_agent(w, id, NULL);
+    if (!a || !a->session) {
+        w->st.dropped_no_session++;
+        return;
+    }
     int rc = wire_parse(plain, len, &h, &r);
     if (rc) {
         w->st.dropped_malformed++;
     } else if (memcmp(h.sender, id, CRYPTO_ID_LEN) != 0) {
-        w->st.dropped_malformed++; /* a frame must come from its sender's socket */
+        w->st.dropped_malformed++; /* a frame must come from its session's agent */
+        log_warn("work.wrong_sender", "agent=%s msg=\"a frame naming another node; dropped\"",
+                 a->name);
     } else if (h.type == WIRE_WORK_HELLO) {
-        handle_hello(w, id, &r);
+        handle_hello(w, a, &r);
     } else if (h.type == WIRE_WORK_RESULT) {
         handle_results(w, id, &r);
     } else {
@@ -449,8 +609,9 @@ void work_feed(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const uint8_t *plain,
     }
 }
 
-work_t *work_new(loop_t *l, void *zctx, const char *bind, keyring_t *kr, const work_callbacks_t *cb,
-                 void *arg, char *err, size_t errlen)
+work_t *work_new(loop_t *l, void *zctx, const char *bind, keyring_t *kr,
+                 const uint8_t self_id[CRYPTO_ID_LEN], const work_callbacks_t *cb, void *arg,
+                 char *err, size_t errlen)
 {
     work_t *w = calloc(1, sizeof *w);
     if (!w) {
@@ -459,6 +620,9 @@ work_t *work_new(loop_t *l, void *zctx, const char *bind, keyring_t *kr, const w
     }
     w->loop = l;
     w->kr = kr;
+    memcpy(w->self_id, self_id, CRYPTO_ID_LEN);
+    w->expiry_timeouts = 20;
+    w->expiry_min_ms = 30000;
     w->cb = *cb;
     w->arg = arg;
     wire_buf_init(&w->wb);
@@ -466,6 +630,12 @@ work_t *work_new(loop_t *l, void *zctx, const char *bind, keyring_t *kr, const w
     int zero = 0, one = 1, hwm = 10000;
     int64_t maxmsg = WORK_MAX_FRAME + 1024;
     zmq_setsockopt(w->sock, ZMQ_LINGER, &zero, sizeof zero);
+    /* No ZMQ_ROUTER_HANDOVER: with it, any newcomer with a routing id in use
+     * would take the pipe over (the old peer's connection then stays open
+     * but dead) before proving anything. Without it, ZeroMQ ignores the
+     * newcomer; agents pick a new random routing id per connection, so an id
+     * in use means a squatter, and an agent shut out starts over on a new one.
+     * A session moves to a new connection only by the handshake (handle_auth). */
     zmq_setsockopt(w->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(w->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
@@ -480,7 +650,14 @@ work_t *work_new(loop_t *l, void *zctx, const char *bind, keyring_t *kr, const w
         return NULL;
     }
     loop_sock_add(l, w->sock, ZMQ_POLLIN, on_readable, w);
+    w->expiry_timer = loop_timer_add(l, WORK_EXPIRY_TICK_MS, on_expiry_timer, w);
     return w;
+}
+
+void work_set_expiry(work_t *w, uint32_t timeouts, uint32_t min_ms)
+{
+    w->expiry_timeouts = timeouts ? timeouts : 1;
+    w->expiry_min_ms = min_ms;
 }
 
 void work_destroy(work_t **pw)
@@ -489,6 +666,7 @@ void work_destroy(work_t **pw)
         return;
     work_t *w = *pw;
     loop_sock_del(w->loop, w->sock);
+    loop_timer_del(w->loop, w->expiry_timer);
     zmq_close(w->sock);
     for (size_t i = 0; i < w->nfl; i++)
         work_item_clear(&w->fl[i].it);
@@ -559,5 +737,8 @@ int work_control(work_t *w, const uint8_t id[CRYPTO_ID_LEN], uint32_t target_vms
     wire_put_u32(&w->wb, target_vms);
     wire_put_u8(&w->wb, (uint8_t)(drain != 0));
     int rc = wire_end(&w->wb);
-    return rc ? rc : send_sealed(w, id);
+    work_agent_t *a = find_agent(w, id, NULL);
+    if (!a)
+        return ERR_NOTFOUND;
+    return rc ? rc : send_sealed(w, a);
 }

@@ -1,14 +1,30 @@
 /* work.h - the coordinator's end of the work channel: a ROUTER socket the
- * agents connect to, their sessions (capacity, credit), and the table of
- * items in flight. Every frame is sealed with the cluster keyring.
+ * agents connect to, their authenticated sessions (capacity, credit), and
+ * the table of items in flight. Frames are sealed with the cluster keyring;
+ * after the handshake, bound to their session (shared/wsess.h).
  *
  * Invariants:
  *  1. An item is in flight on at most one agent at a time; it leaves the
- *     table exactly once: by its result, or by work_reclaim (agent gone).
+ *     table exactly once: by its result, by work_agent_gone (agent gone),
+ *     or by expiring (no answer in time); the last two hand it back.
  *  2. A result is accepted only from the agent the item was sent to, with a
  *     valid signature by that agent's key; anything else is dropped, counted
  *     and logged, and changes nothing.
  *  3. An agent is never sent more items than the credit it last announced.
+ *  4. Nothing but the handshake is read from a connection until its agent
+ *     has signed a fresh challenge with the key its node id derives from; a
+ *     connection displaces an agent's session only then. A node id never
+ *     has two keys (ids are self-certifying: crypto_id_from_pk).
+ *  5. A session frame is accepted once: counters only grow (wsess.h).
+ *
+ * Agent session states (one per node id):
+ *
+ *     (none) --AUTH ok--> OPEN --first HELLO--> WORKING
+ *                          ^ |                     |
+ *                          | +--- send fails, -----+--> (none)
+ *                          |      replaced            (items stay in flight
+ *                          +--AUTH ok on a new         until they expire or
+ *                             connection               the agent's result)
  */
 #ifndef PETRI_WORK_H
 #define PETRI_WORK_H
@@ -19,9 +35,18 @@
 #include "crypto.h"
 #include "loop.h"
 #include "pop.h"
+#include "wsess.h"
 
-#define WORK_AD "petri-work-v1"
+#define WORK_AD "petri-work-v1" /* the sealing of the protocol before sessions */
 #define WORK_MAX_FRAME (4u * 1024 * 1024)
+/* Agents' claims bounded (HELLO): anything beyond is refused, not trusted. */
+#define WORK_MAX_VMS 4096           /* an agent's VMs (its config allows 256) */
+#define WORK_MAX_CREDIT_PER_VM 1024 /* as [work] credit_per_vm's own bound */
+#define WORK_MAX_QUEUED (1u << 20)
+/* Handshakes waiting for AUTH: at most this many, each for this long. */
+#define WORK_MAX_PENDING 256
+#define WORK_HANDSHAKE_MS 10000
+#define WORK_EXPIRY_TICK_MS 250
 
 typedef struct work work_t;
 
@@ -38,9 +63,15 @@ typedef struct work_agent {
     uint64_t received;         /* items it said it had received, with `credit` */
     double load;
     int inflight;
-    uint64_t last_hello_ms;
+    uint64_t last_hello_ms; /* 0 until the session's first HELLO */
     uint64_t results, rejected;
-    int gone; /* declared dead/left: no new work */
+    int gone;    /* declared dead/left: no new work */
+    int session; /* an authenticated session is open on route */
+    uint8_t route[WSESS_ROUTE_LEN];
+    wsess_t sess;
+    uint64_t session_ms; /* when the session was established */
+    uint64_t sessions;   /* sessions established, ever */
+    uint64_t expired;    /* its items that expired */
 } work_agent_t;
 
 typedef struct work_result {
@@ -68,29 +99,54 @@ typedef struct work_callbacks {
     void (*capacity)(void *arg, const work_agent_t *a);
     /* After the results of one frame (optional): the time to dispatch. */
     void (*results_done)(void *arg);
+    /* An item nobody answered in time (optional; NULL drops it): the callee
+     * owns it (to re-issue). */
+    void (*expired)(void *arg, work_item_t *it);
 } work_callbacks_t;
 
 typedef struct work_stats {
     uint64_t frames_in, frames_out, results, dropped_unsealed, dropped_malformed,
         dropped_unknown_item, dropped_bad_sig, dropped_unknown_type;
+    /* sessions */
+    uint64_t sessions, sessions_replaced, sessions_lost;
+    uint64_t auth_refused_key;   /* AUTH whose key does not derive its id */
+    uint64_t auth_refused_sig;   /* AUTH with a bad signature */
+    uint64_t auth_no_challenge;  /* AUTH with no challenge open on its connection */
+    uint64_t dropped_no_session; /* session frames on a connection without one */
+    uint64_t dropped_replay;     /* session frames with a used counter */
+    uint64_t dropped_old;        /* frames of the protocol before sessions */
+    uint64_t hello_refused;      /* HELLO with impossible claims, or another key */
+    uint64_t expired;            /* items re-issued for want of an answer */
 } work_stats_t;
 
-/* kr is borrowed (the daemon may rotate keys in it). */
-work_t *work_new(loop_t *l, void *zctx, const char *bind, keyring_t *kr, const work_callbacks_t *cb,
-                 void *arg, char *err, size_t errlen);
+/* kr is borrowed (the daemon may rotate keys in it); self_id is the
+ * coordinator's node id (in the handshake transcript). */
+work_t *work_new(loop_t *l, void *zctx, const char *bind, keyring_t *kr,
+                 const uint8_t self_id[CRYPTO_ID_LEN], const work_callbacks_t *cb, void *arg,
+                 char *err, size_t errlen);
+/* In-flight items expire timeouts x their population's limits.timeout_ms
+ * after they were sent (at least min_ms). Defaults: 20 x, 30000 ms. */
+void work_set_expiry(work_t *w, uint32_t timeouts, uint32_t min_ms);
 void work_destroy(work_t **w);
+
+/* Handles one opened (plaintext) session frame from the agent whose node id
+ * is id (dropped unless it has a session), as if it had arrived on the
+ * socket. The socket path calls it after wsess_open; the fuzz target calls
+ * it directly. */
+void work_feed(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const uint8_t *plain, size_t len);
+/* The same for an opened handshake frame from the connection route. */
+void work_feed_handshake(work_t *w, const uint8_t route[WSESS_ROUTE_LEN], const uint8_t *plain,
+                         size_t len);
 
 /* Sends items of one population to agent id (taking ownership of the items
  * into the in-flight table). Returns 0, or ERR_NOTFOUND if the agent has no
  * session, ERR_LIMIT if it has no credit for them (nothing is sent and the
  * items stay the caller's). */
-/* Handles one opened (plaintext) frame from the agent whose routing id is
- * id, as if it had arrived on the socket. The socket path calls it after
- * crypto_open; the fuzz target calls it directly. */
-void work_feed(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const uint8_t *plain, size_t len);
-
 int work_send(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const pop_t *p, work_item_t *items,
               int n);
+/* Expires in-flight items past their deadline now (the socket's timer calls
+ * it every WORK_EXPIRY_TICK_MS); returns how many expired. */
+int work_expire(work_t *w);
 /* Marks an agent gone (membership says dead/left) and hands every item it
  * held back to fn, which takes ownership (to re-issue elsewhere). */
 void work_agent_gone(work_t *w, const uint8_t id[CRYPTO_ID_LEN],

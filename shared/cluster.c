@@ -138,6 +138,16 @@ const char *cluster_meta_role(json_t *meta)
     return r ? r : "";
 }
 
+int cluster_meta_key_ok(const uint8_t id[CRYPTO_ID_LEN], json_t *meta)
+{
+    json_t *pkj = json_object_get(meta, "pk");
+    if (!pkj)
+        return 1;
+    uint8_t pk[CRYPTO_PK_LEN];
+    const char *b64 = json_string_value(pkj);
+    return b64 && crypto_key_from_b64(b64, pk) == 0 && crypto_id_check(id, pk) == 0;
+}
+
 json_t *cluster_members_json(const gossip_t *g)
 {
     json_t *arr = json_array();

@@ -42,5 +42,9 @@ json_t *cluster_members_json(const struct gossip *g);
 json_t *cluster_gossip_json(const struct gossip *g);
 /* The role in metadata ("agent", "coordinator"), "" if none. */
 const char *cluster_meta_role(json_t *meta);
+/* Does the public key advertised in meta ("pk", base64) derive the member's
+ * id (crypto_id_check)? 1 if it does or meta advertises none, 0 if it does
+ * not or cannot be read: such metadata names a key its member cannot hold. */
+int cluster_meta_key_ok(const uint8_t id[CRYPTO_ID_LEN], json_t *meta);
 
 #endif

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "err.h"
+#include "log.h"
 #include "util.h"
 
 #define KEYFILE_MAX (64 * 1024)
@@ -352,9 +353,39 @@ static int load_key(const char *path, node_identity_t *idn, char *err, size_t er
     return rc;
 }
 
+int crypto_id_from_pk(const uint8_t pk[CRYPTO_PK_LEN], uint8_t id[CRYPTO_ID_LEN])
+{
+    uint8_t h[CRYPTO_HASH_LEN];
+    crypto_generichash(h, sizeof h, pk, CRYPTO_PK_LEN, NULL, 0);
+    memcpy(id, h, CRYPTO_ID_LEN);
+    return 0;
+}
+
+int crypto_id_check(const uint8_t id[CRYPTO_ID_LEN], const uint8_t pk[CRYPTO_PK_LEN])
+{
+    uint8_t want[CRYPTO_ID_LEN];
+    crypto_id_from_pk(pk, want);
+    return sodium_memcmp(want, id, CRYPTO_ID_LEN) == 0 ? 0 : ERR_CRYPTO;
+}
+
+/* node.id holds the id derived from the key. An older data dir holds a
+ * random id: it is kept as node.id.old and replaced (identity_load_or_create
+ * reports it in *migrated). */
+static int write_id(const char *id_path, const uint8_t id[CRYPTO_ID_LEN], int replace, char *err,
+                    size_t errlen)
+{
+    char hex[2 * CRYPTO_ID_LEN + 2];
+    crypto_hex(id, CRYPTO_ID_LEN, hex);
+    strcat(hex, "\n");
+    int rc = util_write_file_atomic(id_path, hex, strlen(hex), 0644, replace ? 0 : UTIL_NO_REPLACE);
+    if (rc && rc != ERR_EXISTS)
+        set_err(err, errlen, "%s: cannot write: %s", id_path, err_str(rc));
+    return rc;
+}
+
 int identity_load_or_create(const char *data_dir, node_identity_t *out, char *err, size_t errlen)
 {
-    char id_path[PATH_MAX], key_path[PATH_MAX];
+    char id_path[PATH_MAX], key_path[PATH_MAX], old_path[PATH_MAX + 8];
     assert(data_dir && out);
     memset(out, 0, sizeof *out);
     if (err && errlen)
@@ -364,6 +395,7 @@ int identity_load_or_create(const char *data_dir, node_identity_t *out, char *er
         set_err(err, errlen, "%s: path too long", data_dir);
         return -ENAMETOOLONG;
     }
+    snprintf(old_path, sizeof old_path, "%s.old", id_path);
     int rc = util_mkdir_p(data_dir, 0700);
     if (rc) {
         set_err(err, errlen, "%s: cannot create data directory: %s", data_dir, err_str(rc));
@@ -372,26 +404,6 @@ int identity_load_or_create(const char *data_dir, node_identity_t *out, char *er
 
     /* Two processes racing on a fresh directory: creation uses link(), so
      * the loser gets ERR_EXISTS and loads the winner's file. */
-    for (int attempt = 0; attempt < 2; attempt++) {
-        rc = load_id(id_path, out->id, err, errlen);
-        if (rc != -ENOENT)
-            break;
-        uint8_t id[CRYPTO_ID_LEN];
-        char hex[2 * CRYPTO_ID_LEN + 2];
-        randombytes_buf(id, sizeof id);
-        crypto_hex(id, sizeof id, hex);
-        strcat(hex, "\n");
-        rc = util_write_file_atomic(id_path, hex, strlen(hex), 0644, UTIL_NO_REPLACE);
-        if (rc && rc != ERR_EXISTS) {
-            set_err(err, errlen, "%s: cannot write: %s", id_path, err_str(rc));
-            break;
-        }
-    }
-    if (rc && err && errlen && !*err)
-        set_err(err, errlen, "%s: %s", id_path, err_str(rc));
-    if (rc)
-        goto fail;
-
     for (int attempt = 0; attempt < 2; attempt++) {
         rc = load_key(key_path, out, err, errlen);
         if (rc != -ENOENT)
@@ -411,6 +423,42 @@ int identity_load_or_create(const char *data_dir, node_identity_t *out, char *er
     }
     if (rc && err && errlen && !*err)
         set_err(err, errlen, "%s: %s", key_path, err_str(rc));
+    if (rc)
+        goto fail;
+
+    /* The id is the key's (self-certifying): node.id only records it. */
+    crypto_id_from_pk(out->pk, out->id);
+    uint8_t have[CRYPTO_ID_LEN];
+    rc = load_id(id_path, have, err, errlen);
+    if (rc == -ENOENT) {
+        rc = write_id(id_path, out->id, 0, err, errlen);
+        if (rc == ERR_EXISTS) /* a racing process wrote it: it must agree */
+            rc = load_id(id_path, have, err, errlen) == 0 &&
+                         memcmp(have, out->id, CRYPTO_ID_LEN) == 0
+                     ? 0
+                     : ERR_CONFIG;
+    } else if (rc == 0 && memcmp(have, out->id, CRYPTO_ID_LEN) != 0) {
+        /* a random id from before ids were derived from keys: keep it aside */
+        char hex[2 * CRYPTO_ID_LEN + 2];
+        crypto_hex(have, CRYPTO_ID_LEN, hex);
+        strcat(hex, "\n");
+        rc = util_write_file_atomic(old_path, hex, strlen(hex), 0644, 0);
+        if (rc)
+            set_err(err, errlen, "%s: cannot write: %s", old_path, err_str(rc));
+        else
+            rc = write_id(id_path, out->id, 1, err, errlen);
+        if (rc == 0) {
+            char now[2 * CRYPTO_ID_LEN + 1];
+            crypto_hex(out->id, CRYPTO_ID_LEN, now);
+            hex[2 * CRYPTO_ID_LEN] = '\0';
+            log_warn("identity.migrated",
+                     "data_dir=%s old=%s id=%s msg=\"node ids now derive from the node key; the "
+                     "old random id is kept in node.id.old\"",
+                     data_dir, hex, now);
+        }
+    }
+    if (rc && err && errlen && !*err)
+        set_err(err, errlen, "%s: %s", id_path, err_str(rc));
     if (rc)
         goto fail;
     return 0;

@@ -74,8 +74,21 @@ typedef struct node_identity {
     uint8_t sk[CRYPTO_SK_LEN];
 } node_identity_t;
 
-/* Loads <data_dir>/node.id and <data_dir>/node.key (mode 0600), creating
- * the directory (0700) and both files on first start. */
+/* Node ids are self-certifying: id = the first CRYPTO_ID_LEN bytes of
+ * BLAKE2b-256(Ed25519 public key). Whoever presents an id must prove the
+ * key it derives from (the work channel's handshake does). */
+int crypto_id_from_pk(const uint8_t pk[CRYPTO_PK_LEN], uint8_t id[CRYPTO_ID_LEN]);
+/* 0 if id derives from pk, ERR_CRYPTO if not. */
+int crypto_id_check(const uint8_t id[CRYPTO_ID_LEN], const uint8_t pk[CRYPTO_PK_LEN])
+    __attribute__((warn_unused_result));
+
+/* Loads <data_dir>/node.key (mode 0600), creating the directory (0700) and
+ * the key on first start; the id is derived from the key and recorded in
+ * <data_dir>/node.id. A data dir from before ids were derived holds a random
+ * id in node.id: it is moved to node.id.old and replaced by the derived id
+ * with a log line (the node then joins as a new member; its old id is
+ * declared dead in time). A node.id that is not 32 hex characters is an error (ERR_CONFIG),
+ * never overwritten. */
 int identity_load_or_create(const char *data_dir, node_identity_t *out, char *err, size_t errlen);
 void identity_wipe(node_identity_t *idn);
 

@@ -106,11 +106,26 @@ enum wire_type {
     WIRE_SWIM_SYNC = 105,
 
     /* ---- coordinator <-> agent work: 200-299 ----
-     * Agents connect a DEALER (routing id = their 16-byte node id) to the
-     * coordinator's ROUTER on [work] bind; every frame travels sealed with
-     * the cluster keyring (crypto_seal, associated data "petri-work-v1"). */
+     * Agents connect a DEALER to the coordinator's ROUTER on [work] bind.
+     * The DEALER's routing id is 16 random bytes, new for every connection
+     * (never the node id, which is public: a ROUTER ignores a second peer
+     * with a routing id in use, so a known routing id could be squatted).
+     * A connection carries nothing but the handshake until the agent has
+     * proved the key its node id derives from (crypto_id_from_pk):
+     *   agent: OPEN -> coordinator: CHALLENGE -> agent: AUTH
+     *   -> coordinator: WELCOME (session established)
+     * Handshake frames (OPEN, CHALLENGE, AUTH) are sealed with the cluster
+     * keyring; every other frame travels in the session: sealed with the
+     * keyring, its associated data binding the session id and a per-
+     * direction counter (shared/wsess.h has the framing). A new session for
+     * a node id replaces its old one only once AUTH checks out. */
 
-    /* agent -> coordinator, on connect and whenever its capacity changes.
+    /* agent -> coordinator, in the session: once it is established, every
+     * second and whenever its capacity changes; the coordinator answers
+     * each with WELCOME. pk must be the session's key. The coordinator
+     * refuses impossible claims (work.h: vms_ready <= vms_total <= max_vms,
+     * min_vms <= max_vms, credit and queued bounded). The first HELLO of a
+     * session sets the credit baseline (received).
      * name:str  pk:32 raw (Ed25519)  vms_ready:u32  vms_total:u32
      * credit:u32 (items it can take now)  queued:u32  load:f64
      * received:u64 (work items received so far; with credit, it lets the
@@ -139,6 +154,26 @@ enum wire_type {
     /* coordinator -> agent: scaling and draining decisions.
      * target_vms:u32 (0 = keep)  drain:u8 */
     WIRE_WORK_CONTROL = 203,
+    /* agent -> coordinator, handshake: the first frame on a connection.
+     * Empty payload. */
+    WIRE_WORK_OPEN = 204,
+    /* coordinator -> agent, handshake: prove your key. The answer to OPEN,
+     * and to a session frame on a connection without a session (the
+     * coordinator restarted, or the session was replaced): the agent then
+     * authenticates again. The header's sender is the coordinator's id.
+     * nonce:32 raw (fresh, good for one AUTH on this connection) */
+    WIRE_WORK_CHALLENGE = 205,
+    /* agent -> coordinator, handshake. The header's sender is the agent's
+     * node id, which must equal crypto_id_from_pk(pk).
+     * pk:32 raw (Ed25519)  nonce:32 raw (the agent's, fresh)
+     * sig:64 raw (Ed25519 by pk over the 32-byte wsess_transcript(agent id,
+     *             pk, coordinator id, routing id, coordinator's nonce,
+     *             agent's nonce), which is also the session id) */
+    WIRE_WORK_AUTH = 206,
+    /* coordinator -> agent, session: the session is established (the
+     * answer to AUTH) or still is (the answer to every HELLO; an agent that
+     * hears nothing for a while starts over on a new connection). Empty. */
+    WIRE_WORK_WELCOME = 207,
 
     /* ---- local control socket (CLI -> running agent): 300-399 ---- */
 

@@ -98,6 +98,18 @@ static void test_metadata(void **state)
     n = cluster_meta_coordinator(meta, sizeof meta, pk, "tcp://c:7950");
     j = cluster_meta_parse((const uint8_t *)meta, n);
     assert_string_equal(cluster_meta_role(j), "coordinator");
+    /* the advertised key must derive the member's id */
+    uint8_t id[CRYPTO_ID_LEN];
+    crypto_id_from_pk(pk, id);
+    assert_int_equal(cluster_meta_key_ok(id, j), 1);
+    id[0] ^= 1;
+    assert_int_equal(cluster_meta_key_ok(id, j), 0);
+    json_object_set_new(j, "pk", json_string("not base64"));
+    assert_int_equal(cluster_meta_key_ok(id, j), 0);
+    json_object_set_new(j, "pk", json_integer(7));
+    assert_int_equal(cluster_meta_key_ok(id, j), 0);
+    json_object_del(j, "pk");
+    assert_int_equal(cluster_meta_key_ok(id, j), 1);
     json_decref(j);
     /* metadata that is not a JSON object is kept as hex, never trusted */
     j = cluster_meta_parse((const uint8_t *)"\x01\x02", 2);

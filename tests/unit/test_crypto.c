@@ -257,6 +257,36 @@ static void test_identity(void **state)
     assert_int_equal(identity_load_or_create(dir, &b, err, sizeof err), 0);
     assert_memory_equal(&a, &b, sizeof a);
 
+    /* the id derives from the key, and from no other key */
+    uint8_t want[CRYPTO_ID_LEN];
+    crypto_id_from_pk(a.pk, want);
+    assert_memory_equal(a.id, want, CRYPTO_ID_LEN);
+    assert_int_equal(crypto_id_check(a.id, a.pk), 0);
+    node_identity_t other;
+    crypto_sign_ed25519_keypair(other.pk, other.sk);
+    assert_int_equal(crypto_id_check(a.id, other.pk), ERR_CRYPTO);
+    want[0] ^= 1;
+    assert_int_equal(crypto_id_check(want, a.pk), ERR_CRYPTO);
+
+    /* a data dir of an older petri: a random id is moved aside, replaced */
+    char old_hex[] = "00112233445566778899aabbccddeeff\n", text[64] = "";
+    write_text(path, old_hex, 0644);
+    assert_int_equal(identity_load_or_create(dir, &b, err, sizeof err), 0);
+    assert_memory_equal(&a, &b, sizeof a);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(text, sizeof text, fp));
+    fclose(fp);
+    char hex[2 * CRYPTO_ID_LEN + 1];
+    crypto_hex(a.id, CRYPTO_ID_LEN, hex);
+    assert_int_equal(strncmp(text, hex, 2 * CRYPTO_ID_LEN), 0);
+    snprintf(path, sizeof path, "%s/node.id.old", dir);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(text, sizeof text, fp));
+    fclose(fp);
+    assert_string_equal(text, old_hex);
+
     /* signatures */
     uint8_t sig[CRYPTO_SIG_LEN];
     const char msg[] = "lineage record";
@@ -280,7 +310,8 @@ static void test_identity(void **state)
     assert_int_equal(identity_load_or_create(dir, &b, err, sizeof err), ERR_CONFIG);
     assert_non_null(strstr(err, "node.key"));
 
-    /* a damaged id file */
+    /* a damaged id file (with a sound key: the key is read first) */
+    unlink(path);
     snprintf(path, sizeof path, "%s/node.id", dir);
     write_text(path, "xyz\n", 0644);
     assert_int_equal(identity_load_or_create(dir, &b, err, sizeof err), ERR_CONFIG);

@@ -1,7 +1,11 @@
 /* test_work.c - the coordinator's work channel over real loopback sockets:
- * an item goes out on credit, a signed result comes back and is accepted;
- * unsealed bytes, a bad signature, a result for nothing in flight and a
- * wrongly keyed frame are each dropped and counted, and change nothing. */
+ * an agent proves its key (handshake) and gets a session; an item goes out
+ * on credit, a signed result comes back and is accepted; unsealed bytes, a
+ * bad signature, a result for nothing in flight and a wrongly keyed frame
+ * are each dropped and counted, and change nothing. The attacks: a squatter
+ * on the victim's routing id (with and without the cluster key), an
+ * impersonator with the cluster key and its own key, replayed frames,
+ * impossible capacity claims, and items an agent never answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,19 +26,32 @@
 #include "pop.h"
 #include "wire.h"
 #include "work.h"
+#include "wsess.h"
+
+/* A test agent: its own DEALER, identity and session. */
+typedef struct fagent {
+    void *sock;
+    node_identity_t idn;
+    uint8_t route[WSESS_ROUTE_LEN];
+    wsess_t sess;
+} fagent_t;
 
 typedef struct fixture {
     loop_t *loop;
     void *zctx;
     keyring_t *kr;
     work_t *w;
-    void *dealer;
-    node_identity_t agent;
-    int results, capacity;
+    char ep[80];
+    uint8_t coord_id[CRYPTO_ID_LEN];
+    fagent_t a;            /* the agent most tests talk for */
+    node_identity_t agent; /* == a.idn */
+    void *dealer;          /* == a.sock */
+    int results, capacity, expired;
     work_result_t last;
     work_item_t last_item;
     double last_errors[8];
     size_t last_nerrors;
+    work_item_t expired_item;
     pop_t *pop;
 } fixture_t;
 
@@ -57,6 +74,14 @@ static void on_capacity(void *arg, const work_agent_t *a)
     ((fixture_t *)arg)->capacity++;
 }
 
+static void on_expired(void *arg, work_item_t *it)
+{
+    fixture_t *f = arg;
+    f->expired++;
+    work_item_clear(&f->expired_item);
+    f->expired_item = *it;
+}
+
 static void pump(fixture_t *f, int ms)
 {
     uint64_t end = mono_ms() + (uint64_t)ms;
@@ -64,35 +89,175 @@ static void pump(fixture_t *f, int ms)
         loop_run_once(f->loop, 10);
 }
 
-/* Seals the frame in b with kr and sends it from the agent's DEALER. */
-static void send_frame(fixture_t *f, keyring_t *kr, wire_buf_t *b)
+static void new_identity(node_identity_t *idn)
+{
+    crypto_sign_ed25519_keypair(idn->pk, idn->sk);
+    crypto_id_from_pk(idn->pk, idn->id);
+}
+
+/* Connects a DEALER with routing id route (random when NULL). */
+static void fa_connect(fixture_t *f, fagent_t *fa, const uint8_t *route)
+{
+    if (route)
+        memcpy(fa->route, route, WSESS_ROUTE_LEN);
+    else
+        crypto_random(fa->route, sizeof fa->route);
+    fa->route[0] |= 0x80;
+    fa->sock = zmq_socket(f->zctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(fa->sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(fa->sock, ZMQ_ROUTING_ID, fa->route, WSESS_ROUTE_LEN);
+    assert_int_equal(zmq_connect(fa->sock, f->ep), 0);
+    memset(&fa->sess, 0, sizeof fa->sess);
+}
+
+static void fa_close(fagent_t *fa)
+{
+    if (fa->sock)
+        zmq_close(fa->sock);
+    fa->sock = NULL;
+}
+
+/* Receives one message on fa's socket, pumping the coordinator meanwhile.
+ * Returns its length (0 if none came within ms). */
+static size_t fa_recv_raw(fixture_t *f, fagent_t *fa, uint8_t *buf, size_t cap, int ms)
+{
+    uint64_t end = mono_ms() + (uint64_t)ms;
+    while (mono_ms() < end) {
+        loop_run_once(f->loop, 5);
+        int n = zmq_recv(fa->sock, buf, cap, ZMQ_DONTWAIT);
+        if (n > 0)
+            return (size_t)n;
+    }
+    return 0;
+}
+
+/* Receives the next frame for fa, opened; returns its type (0 if none). */
+static int fa_recv(fixture_t *f, fagent_t *fa, keyring_t *kr, uint8_t *plain, size_t cap,
+                   size_t *plen, int ms)
+{
+    uint8_t buf[65536];
+    size_t n = fa_recv_raw(f, fa, buf, sizeof buf, ms);
+    if (n == 0)
+        return 0;
+    int rc = buf[0] == WSESS_KIND_HS ? wsess_open_hs(kr, buf, n, plain, cap, plen)
+                                     : wsess_open(&fa->sess, kr, buf, n, plain, cap, plen);
+    if (rc)
+        return -1;
+    wire_hdr_t h;
+    wire_rd_t r;
+    assert_int_equal(wire_parse(plain, *plen, &h, &r), 0);
+    return h.type;
+}
+
+static void fa_send_hs(fagent_t *fa, keyring_t *kr, wire_buf_t *b)
 {
     assert_int_equal(wire_end(b), 0);
-    uint8_t out[65536];
+    uint8_t out[4096];
     size_t n = 0;
-    assert_int_equal(crypto_seal(kr, (const uint8_t *)WORK_AD, strlen(WORK_AD), b->data, b->len,
-                                 out, sizeof out, &n),
-                     0);
-    assert_true(zmq_send(f->dealer, out, n, 0) >= 0);
+    assert_int_equal(wsess_seal_hs(kr, b->data, b->len, out, sizeof out, &n), 0);
+    assert_true(zmq_send(fa->sock, out, n, 0) >= 0);
+}
+
+/* Seals b in fa's session and sends it; the sealed bytes land in out. */
+static size_t fa_send(fagent_t *fa, keyring_t *kr, wire_buf_t *b, uint8_t *out, size_t cap)
+{
+    assert_int_equal(wire_end(b), 0);
+    size_t n = 0;
+    assert_int_equal(wsess_seal(&fa->sess, kr, b->data, b->len, out, cap, &n), 0);
+    assert_true(zmq_send(fa->sock, out, n, 0) >= 0);
+    return n;
+}
+
+/* Answers the CHALLENGE in plain with AUTH (claiming id with key idn;
+ * corrupt flips a bit of the signature), then waits for WELCOME. Returns 1
+ * if welcomed. */
+static int fa_answer(fixture_t *f, fagent_t *fa, const uint8_t id[CRYPTO_ID_LEN],
+                     const node_identity_t *idn, int corrupt, const uint8_t *plain, size_t plen)
+{
+    wire_hdr_t h;
+    wire_rd_t r;
+    assert_int_equal(wire_parse(plain, plen, &h, &r), 0);
+    assert_int_equal(h.type, WIRE_WORK_CHALLENGE);
+    assert_memory_equal(h.sender, f->coord_id, CRYPTO_ID_LEN);
+    uint8_t cnonce[WSESS_NONCE_LEN], anonce[WSESS_NONCE_LEN], sid[WSESS_SID_LEN];
+    uint8_t sig[CRYPTO_SIG_LEN];
+    assert_int_equal(wire_get_raw(&r, cnonce, sizeof cnonce), 0);
+    crypto_random(anonce, sizeof anonce);
+    wsess_transcript(id, idn->pk, h.sender, fa->route, cnonce, anonce, sid);
+    crypto_sign(idn, sid, sizeof sid, sig);
+    if (corrupt)
+        sig[3] ^= 1;
+    wsess_init(&fa->sess, sid, 1);
+    wire_buf_t b;
+    wire_buf_init(&b);
+    wire_begin(&b, WIRE_WORK_AUTH, 0, id);
+    wire_put_raw(&b, idn->pk, CRYPTO_PK_LEN);
+    wire_put_raw(&b, anonce, sizeof anonce);
+    wire_put_raw(&b, sig, sizeof sig);
+    fa_send_hs(fa, f->kr, &b);
+    wire_buf_free(&b);
+    uint8_t reply[4096];
+    size_t rlen = 0;
+    return fa_recv(f, fa, f->kr, reply, sizeof reply, &rlen, 300) == WIRE_WORK_WELCOME;
+}
+
+/* The handshake: OPEN, CHALLENGE, AUTH, WELCOME. Returns 1 if welcomed. */
+static int fa_handshake_as(fixture_t *f, fagent_t *fa, const uint8_t id[CRYPTO_ID_LEN],
+                           const node_identity_t *idn, int corrupt)
+{
+    wire_buf_t b;
+    wire_buf_init(&b);
+    wire_begin(&b, WIRE_WORK_OPEN, 0, id);
+    fa_send_hs(fa, f->kr, &b);
+    wire_buf_free(&b);
+    uint8_t plain[4096];
+    size_t plen = 0;
+    assert_int_equal(fa_recv(f, fa, f->kr, plain, sizeof plain, &plen, 2000), WIRE_WORK_CHALLENGE);
+    return fa_answer(f, fa, id, idn, corrupt, plain, plen);
+}
+
+static int fa_handshake(fixture_t *f, fagent_t *fa)
+{
+    return fa_handshake_as(f, fa, fa->idn.id, &fa->idn, 0);
+}
+
+static void put_hello(wire_buf_t *b, const node_identity_t *idn, uint32_t ready, uint32_t total,
+                      uint32_t credit, uint32_t min_vms, uint32_t max_vms)
+{
+    wire_begin(b, WIRE_WORK_HELLO, 0, idn->id);
+    wire_put_str(b, "agent-x");
+    wire_put_raw(b, idn->pk, CRYPTO_PK_LEN);
+    wire_put_u32(b, ready);
+    wire_put_u32(b, total);
+    wire_put_u32(b, credit);
+    wire_put_u32(b, 0);
+    wire_put_f64(b, 0);
+    wire_put_u64(b, 0);
+    wire_put_u32(b, min_vms);
+    wire_put_u32(b, max_vms);
+}
+
+static void fa_hello(fixture_t *f, fagent_t *fa, uint32_t credit)
+{
+    wire_buf_t b;
+    wire_buf_init(&b);
+    put_hello(&b, &fa->idn, 2, 2, credit, 1, 4);
+    uint8_t out[4096];
+    fa_send(fa, f->kr, &b, out, sizeof out);
+    wire_buf_free(&b);
 }
 
 static void hello(fixture_t *f, uint32_t credit)
 {
-    wire_buf_t b;
-    wire_buf_init(&b);
-    wire_begin(&b, WIRE_WORK_HELLO, 0, f->agent.id);
-    wire_put_str(&b, "agent-x");
-    wire_put_raw(&b, f->agent.pk, CRYPTO_PK_LEN);
-    wire_put_u32(&b, 2);
-    wire_put_u32(&b, 2);
-    wire_put_u32(&b, credit);
-    wire_put_u32(&b, 0);
-    wire_put_f64(&b, 0);
-    wire_put_u64(&b, 0);
-    wire_put_u32(&b, 1);
-    wire_put_u32(&b, 4);
-    send_frame(f, f->kr, &b);
-    wire_buf_free(&b);
+    fa_hello(f, &f->a, credit);
+}
+
+/* Seals the frame in b with kr in the main agent's session and sends it. */
+static void send_frame(fixture_t *f, keyring_t *kr, wire_buf_t *b)
+{
+    uint8_t out[65536];
+    fa_send(&f->a, kr, b, out, sizeof out);
 }
 
 /* What a test result claims and how it is signed. */
@@ -182,20 +347,19 @@ static int setup(void **state)
     uint8_t key[CRYPTO_KEY_LEN];
     crypto_random(key, sizeof key);
     keyring_add(f.kr, key);
-    char err[256], bind[64], ep[80];
-    work_callbacks_t cb = {.result = on_result, .capacity = on_capacity};
+    char err[256], bind[64];
+    work_callbacks_t cb = {.result = on_result, .capacity = on_capacity, .expired = on_expired};
     int port = free_port();
     snprintf(bind, sizeof bind, "127.0.0.1:%d", port);
-    snprintf(ep, sizeof ep, "tcp://%s", bind);
-    f.w = work_new(f.loop, f.zctx, bind, f.kr, &cb, &f, err, sizeof err);
+    snprintf(f.ep, sizeof f.ep, "tcp://%s", bind);
+    crypto_random(f.coord_id, sizeof f.coord_id);
+    f.w = work_new(f.loop, f.zctx, bind, f.kr, f.coord_id, &cb, &f, err, sizeof err);
     assert_non_null(f.w);
-    crypto_random(f.agent.id, sizeof f.agent.id);
-    crypto_sign_ed25519_keypair(f.agent.pk, f.agent.sk);
-    f.dealer = zmq_socket(f.zctx, ZMQ_DEALER);
-    int zero = 0;
-    zmq_setsockopt(f.dealer, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(f.dealer, ZMQ_ROUTING_ID, f.agent.id, CRYPTO_ID_LEN);
-    assert_int_equal(zmq_connect(f.dealer, ep), 0);
+    new_identity(&f.a.idn);
+    f.agent = f.a.idn;
+    fa_connect(&f, &f.a, NULL);
+    f.dealer = f.a.sock;
+    assert_true(fa_handshake(&f, &f.a));
     json_t *spec = json_loads("{\"name\":\"p\",\"function\":\"f/1\",\"size\":8,\"demes\":1,"
                               "\"fitness\":{\"cases\":[{\"in\":[1],\"out\":1}]}}",
                               0, NULL);
@@ -210,7 +374,8 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
     work_item_clear(&f->last_item);
-    zmq_close(f->dealer);
+    work_item_clear(&f->expired_item);
+    fa_close(&f->a);
     work_destroy(&f->w);
     pop_destroy(&f->pop);
     zmq_ctx_term(f->zctx);
@@ -225,6 +390,7 @@ static void test_credit_result_and_every_drop(void **state)
     hello(f, 2);
     pump(f, 300);
     assert_int_equal(f->capacity, 1);
+    assert_int_equal(work_stats(f->w)->sessions, 1);
     const work_agent_t *a = work_agent_find(f->w, f->agent.id);
     assert_non_null(a);
     assert_int_equal(work_agent_free(a), 2);
@@ -243,6 +409,7 @@ static void test_credit_result_and_every_drop(void **state)
     /* garbage that no key opens */
     uint8_t junk[100];
     crypto_random(junk, sizeof junk);
+    junk[0] = 0x7f; /* neither a handshake nor a session frame */
     zmq_send(f->dealer, junk, sizeof junk, 0);
     /* a frame sealed with another cluster's key */
     keyring_t *other = keyring_new();
@@ -449,6 +616,292 @@ static void test_result_ext_fields(void **state)
     assert_memory_equal(f->last.errors_hash, h, sizeof h);
 }
 
+/* Sends one item of population "p" to the main agent; returns its dseq. */
+static uint64_t send_one(fixture_t *f)
+{
+    work_item_t it;
+    pop_reserve(f->pop, 0);
+    assert_int_equal(pop_next_item(f->pop, 0, 8, &it), 0);
+    uint64_t dseq = it.dseq;
+    assert_int_equal(work_send(f->w, f->agent.id, f->pop, &it, 1), 0);
+    return dseq;
+}
+
+/* The main agent gets a batch and its HELLO is answered. */
+static void assert_victim_works(fixture_t *f)
+{
+    uint8_t plain[65536];
+    size_t plen = 0;
+    hello(f, 4);
+    assert_int_equal(fa_recv(f, &f->a, f->kr, plain, sizeof plain, &plen, 2000), WIRE_WORK_WELCOME);
+    const work_agent_t *a = work_agent_find(f->w, f->agent.id);
+    assert_non_null(a);
+    assert_true(a->session);
+    assert_memory_equal(a->pk, f->agent.pk, CRYPTO_PK_LEN);
+    send_one(f);
+    assert_int_equal(fa_recv(f, &f->a, f->kr, plain, sizeof plain, &plen, 2000), WIRE_WORK_BATCH);
+}
+
+/* A squatter on the victim's routing ids, without and with the cluster key:
+ * the victim keeps its session and keeps getting work, during and after. */
+static void test_squatter(void **state)
+{
+    fixture_t *f = *state;
+    assert_victim_works(f);
+    const work_stats_t *st = work_stats(f->w);
+
+    fagent_t sq[2] = {0};
+    new_identity(&sq[0].idn);
+    new_identity(&sq[1].idn);
+    fa_connect(f, &sq[0], f->agent.id); /* the node id: public (GET /v1/members) */
+    fa_connect(f, &sq[1], f->a.route);  /* the victim's very routing id */
+    uint8_t junk[200];
+    crypto_random(junk, sizeof junk);
+    for (int i = 0; i < 2; i++) {
+        /* without the key: bytes, a session frame nobody sealed */
+        junk[0] = WSESS_KIND_SESSION;
+        zmq_send(sq[i].sock, junk, sizeof junk, 0);
+        junk[0] = WSESS_KIND_HS;
+        zmq_send(sq[i].sock, junk, sizeof junk, 0);
+        /* with the key: a HELLO for the victim in a session of its own making */
+        wire_buf_t b;
+        wire_buf_init(&b);
+        put_hello(&b, &f->agent, 2, 2, 64, 1, 4);
+        uint8_t out[4096];
+        wsess_init(&sq[i].sess, junk + 100, 1);
+        fa_send(&sq[i], f->kr, &b, out, sizeof out);
+        wire_buf_free(&b);
+    }
+    pump(f, 300);
+    assert_true(st->dropped_no_session >= 1); /* sq[0]; sq[1] is ignored by ZeroMQ itself */
+    assert_int_equal(st->sessions, 1);
+    assert_int_equal(st->sessions_replaced, 0);
+    assert_victim_works(f);
+
+    /* the squatter on the node id tries the handshake as the victim: it
+     * cannot sign for the victim's key, whichever key it presents */
+    assert_false(fa_handshake_as(f, &sq[0], f->agent.id, &sq[0].idn, 0));
+    assert_int_equal(st->auth_refused_key, 1);
+    node_identity_t fake = f->agent;
+    crypto_sign_ed25519_keypair(fake.pk + 0, fake.sk); /* another key */
+    memcpy(fake.pk, f->agent.pk, CRYPTO_PK_LEN);       /* claims the victim's key */
+    assert_false(fa_handshake_as(f, &sq[0], f->agent.id, &fake, 0));
+    assert_int_equal(st->auth_refused_sig, 1);
+    assert_int_equal(st->sessions, 1);
+    assert_victim_works(f);
+
+    /* the squatters leave: nothing changes for the victim */
+    fa_close(&sq[0]);
+    fa_close(&sq[1]);
+    pump(f, 100);
+    assert_victim_works(f);
+    assert_int_equal(st->sessions, 1);
+}
+
+/* The agent on a new connection (restarted, or shut out of its old one)
+ * takes its session over by proving its key; the old connection is then
+ * told to start over. */
+static void test_takeover_needs_the_key(void **state)
+{
+    fixture_t *f = *state;
+    assert_victim_works(f);
+    fagent_t again = {0};
+    again.idn = f->agent;
+    fa_connect(f, &again, NULL);
+    assert_true(fa_handshake(f, &again));
+    const work_stats_t *st = work_stats(f->w);
+    assert_int_equal(st->sessions, 2);
+    assert_int_equal(st->sessions_replaced, 1);
+    const work_agent_t *a = work_agent_find(f->w, f->agent.id);
+    assert_memory_equal(a->route, again.route, WSESS_ROUTE_LEN);
+    /* the old connection's frames now get one challenge (a second would
+     * void the answer to the first) */
+    uint8_t plain[4096], other[4096];
+    size_t plen = 0, olen = 0;
+    hello(f, 4);
+    hello(f, 4);
+    assert_int_equal(fa_recv(f, &f->a, f->kr, plain, sizeof plain, &plen, 2000),
+                     WIRE_WORK_CHALLENGE);
+    assert_int_equal(fa_recv(f, &f->a, f->kr, other, sizeof other, &olen, 300), 0);
+    fa_hello(f, &again, 4);
+    assert_int_equal(fa_recv(f, &again, f->kr, other, sizeof other, &olen, 2000),
+                     WIRE_WORK_WELCOME);
+    /* answering it (as after a coordinator restart) takes the session back */
+    assert_true(fa_answer(f, &f->a, f->agent.id, &f->agent, 0, plain, plen));
+    assert_int_equal(st->sessions_replaced, 2);
+    assert_memory_equal(a->route, f->a.route, WSESS_ROUTE_LEN);
+    assert_victim_works(f);
+    fa_close(&again);
+}
+
+/* An impersonator with the cluster key and a key of its own: refused as
+ * the victim; with a session under its own id, frames naming the victim are
+ * dropped; nothing is recorded under the victim's id. */
+static void test_impersonator(void **state)
+{
+    fixture_t *f = *state;
+    hello(f, 4);
+    pump(f, 200);
+    uint64_t d = send_one(f);
+    const work_stats_t *st = work_stats(f->w);
+    fagent_t imp = {0};
+    new_identity(&imp.idn);
+    fa_connect(f, &imp, NULL);
+    assert_false(fa_handshake_as(f, &imp, f->agent.id, &imp.idn, 0));
+    assert_int_equal(st->auth_refused_key, 1);
+    const work_agent_t *a = work_agent_find(f->w, f->agent.id);
+    assert_memory_equal(a->pk, f->agent.pk, CRYPTO_PK_LEN);
+    assert_memory_equal(a->route, f->a.route, WSESS_ROUTE_LEN);
+
+    /* AUTH with no challenge: refused */
+    fagent_t late = {0};
+    new_identity(&late.idn);
+    fa_connect(f, &late, NULL);
+    wire_buf_t b;
+    wire_buf_init(&b);
+    wire_begin(&b, WIRE_WORK_AUTH, 0, late.idn.id);
+    uint8_t zeros[WSESS_NONCE_LEN + CRYPTO_SIG_LEN] = {0};
+    wire_put_raw(&b, late.idn.pk, CRYPTO_PK_LEN);
+    wire_put_raw(&b, zeros, sizeof zeros);
+    fa_send_hs(&late, f->kr, &b);
+    pump(f, 200);
+    assert_int_equal(st->auth_no_challenge, 1);
+    fa_close(&late);
+
+    /* its own id: a session, but no voice for the victim */
+    fa_close(&imp);
+    fa_connect(f, &imp, NULL);
+    assert_true(fa_handshake(f, &imp));
+    wire_buf_reset(&b);
+    put_hello(&b, &f->agent, 2, 2, 64, 1, 4); /* names the victim */
+    uint8_t out[4096];
+    fa_send(&imp, f->kr, &b, out, sizeof out);
+    wire_buf_reset(&b);
+    wire_begin(&b, WIRE_WORK_RESULT, 0, f->agent.id);
+    wire_put_u32(&b, 4);
+    wire_put_u64(&b, 1);
+    wire_put_u32(&b, 1);
+    uint8_t h[CRYPTO_HASH_LEN], sig[CRYPTO_SIG_LEN];
+    crypto_hash("x", 1, h);
+    assert_int_equal(attest_sign(&imp.idn, "p", 0, d, h, WIRE_ST_OK, 0.0, sig), 0);
+    wire_put_str(&b, "p");
+    wire_put_u32(&b, 0);
+    wire_put_u64(&b, d);
+    wire_put_u8(&b, WIRE_ST_OK);
+    wire_put_f64(&b, 0.0);
+    wire_put_str(&b, "");
+    wire_put_bytes(&b, "x", 1);
+    wire_put_raw(&b, sig, sizeof sig);
+    fa_send(&imp, f->kr, &b, out, sizeof out);
+    wire_buf_free(&b);
+    pump(f, 300);
+    assert_int_equal(f->results, 0);
+    assert_int_equal(work_inflight(f->w), 1);
+    assert_int_equal(st->dropped_malformed, 2); /* both frames named another node */
+    a = work_agent_find(f->w, f->agent.id);
+    assert_int_equal(a->results, 0);
+    assert_memory_equal(a->pk, f->agent.pk, CRYPTO_PK_LEN);
+    fa_close(&imp);
+    assert_victim_works(f);
+}
+
+/* A captured session frame replayed, in its session or another, is dropped. */
+static void test_replay(void **state)
+{
+    fixture_t *f = *state;
+    hello(f, 4);
+    pump(f, 200);
+    uint64_t d = send_one(f);
+    wire_buf_t b;
+    begin_results(f, &b, 1);
+    put_item(f, &b, d, "-module(r).", 0);
+    uint8_t out[65536];
+    size_t n = fa_send(&f->a, f->kr, &b, out, sizeof out);
+    wire_buf_free(&b);
+    pump(f, 300);
+    assert_int_equal(f->results, 1);
+    const work_stats_t *st = work_stats(f->w);
+    zmq_send(f->dealer, out, n, 0); /* the same bytes again */
+    pump(f, 300);
+    assert_int_equal(st->dropped_replay, 1);
+    assert_int_equal(f->results, 1);
+    /* the same item is sent again (as after a re-issue); the old result's
+     * bytes are still a replay */
+    d = send_one(f);
+    zmq_send(f->dealer, out, n, 0);
+    pump(f, 300);
+    assert_int_equal(st->dropped_replay, 2);
+    /* into a new session of the same agent: does not open there */
+    fagent_t again = {0};
+    again.idn = f->agent;
+    fa_connect(f, &again, NULL);
+    assert_true(fa_handshake(f, &again));
+    uint64_t unsealed = st->dropped_unsealed;
+    zmq_send(again.sock, out, n, 0);
+    pump(f, 300);
+    assert_int_equal(st->dropped_unsealed, unsealed + 1);
+    assert_int_equal(f->results, 1);
+    assert_true(work_is_inflight(f->w, "p", 0, d));
+    fa_close(&again);
+}
+
+/* Impossible capacity claims are refused, not trusted. */
+static void test_hello_bounds(void **state)
+{
+    fixture_t *f = *state;
+    const uint32_t bad[][5] = {
+        {3, 2, 8, 1, 4},       /* vms_ready > vms_total */
+        {2, 5, 8, 1, 4},       /* vms_total > max_vms */
+        {2, 2, 8, 5, 4},       /* min_vms > max_vms */
+        {2, 2, 8, 1, 100000},  /* max_vms absurd */
+        {2, 2, 4000000, 1, 4}, /* credit absurd */
+        {0, 2, 8, 1, 4},       /* credit with no ready VM */
+    };
+    const work_stats_t *st = work_stats(f->w);
+    uint8_t out[4096];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        wire_buf_t b;
+        wire_buf_init(&b);
+        put_hello(&b, &f->agent, bad[i][0], bad[i][1], bad[i][2], bad[i][3], bad[i][4]);
+        fa_send(&f->a, f->kr, &b, out, sizeof out);
+        wire_buf_free(&b);
+    }
+    pump(f, 300);
+    assert_int_equal(st->hello_refused, sizeof bad / sizeof bad[0]);
+    const work_agent_t *a = work_agent_find(f->w, f->agent.id);
+    assert_int_equal(a->last_hello_ms, 0);
+    assert_int_equal(work_agent_free(a), 0);
+    assert_int_equal(f->capacity, 0);
+    hello(f, 4);
+    pump(f, 200);
+    assert_int_equal(f->capacity, 1);
+    assert_int_equal(a->vms_ready, 2);
+}
+
+/* An item the agent never answers (dropped: malformed, out of memory) is
+ * handed back after its expiry; a late result for it is dropped. */
+static void test_expiry(void **state)
+{
+    fixture_t *f = *state;
+    work_set_expiry(f->w, 1, 100);
+    hello(f, 4);
+    pump(f, 200);
+    uint64_t d = send_one(f);
+    assert_int_equal(work_agent_find(f->w, f->agent.id)->inflight, 1);
+    uint64_t end = mono_ms() + 5000;
+    while (f->expired == 0 && mono_ms() < end)
+        loop_run_once(f->loop, 10);
+    assert_int_equal(f->expired, 1);
+    assert_int_equal(f->expired_item.dseq, d);
+    assert_int_equal(work_inflight(f->w), 0);
+    assert_int_equal(work_stats(f->w)->expired, 1);
+    assert_int_equal(work_agent_find(f->w, f->agent.id)->inflight, 0);
+    result(f, f->kr, d, "-module(late).", 0);
+    pump(f, 300);
+    assert_int_equal(f->results, 0);
+    assert_int_equal(work_stats(f->w)->dropped_unknown_item, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +909,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_results_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_ext, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_ext_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_squatter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_takeover_needs_the_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_impersonator, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hello_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,6 @@
 #include "wire.h"
 #include "wsess.h"
 
-#define AWORK_MAX_FRAME (4u * 1024 * 1024)
 #define HELLO_EVERY_MS 1000
 /* The coordinator answers every HELLO: this long without a word from it and
  * the session is presumed lost (coordinator restarted, connection squatted
@@ -32,7 +31,7 @@
 
 typedef struct job {
     awork_t *w;
-    char pop[64];
+    char pop[WIRE_POP_MAX + 1];
     uint32_t deme;
     uint64_t dseq;
     uint8_t *spec;
@@ -320,7 +319,7 @@ static void on_child(void *arg, const pool_result_t *r)
 
 static void handle_batch(awork_t *w, wire_rd_t *r)
 {
-    char pop[64];
+    char pop[WIRE_POP_MAX + 1];
     const uint8_t *spec = NULL;
     uint32_t spec_len = 0, n = 0;
     wire_get_str(r, pop, sizeof pop);
@@ -338,7 +337,7 @@ static void handle_batch(awork_t *w, wire_rd_t *r)
         uint32_t deme = 0, np = 0, srclen = 0;
         uint64_t dseq = 0, seed = 0;
         uint8_t kind = 0;
-        char op[32];
+        char op[WIRE_OP_MAX + 1];
         const uint8_t *parents[2] = {NULL, NULL}, *src = NULL;
         uint32_t plen32[2] = {0, 0};
         wire_get_u32(r, &deme);
@@ -372,8 +371,8 @@ static void handle_batch(awork_t *w, wire_rd_t *r)
         j->dseq = dseq;
         w->held++;
         j->language = lang == 255 ? -1 : lang;
-        j->breed_only = kind == 2;
-        if (kind == 1) {
+        j->breed_only = kind == WIRE_ITEM_BREED;
+        if (kind == WIRE_ITEM_EVAL) {
             eval_source(j, src, srclen);
         } else {
             size_t lens[2] = {plen32[0], plen32[1]};
@@ -469,7 +468,7 @@ static void on_readable(loop_t *l, short revents, void *arg)
         size_t len = zmq_msg_size(&m), plen = 0;
         const uint8_t *body = zmq_msg_data(&m);
         int kind = len > 0 ? body[0] : 0, rc = ERR_CRYPTO;
-        if (len <= AWORK_MAX_FRAME && ensure_buf(w, len) == 0) {
+        if (len <= WIRE_WORK_MAX_FRAME && ensure_buf(w, len) == 0) {
             if (kind == WSESS_KIND_HS)
                 rc = wsess_open_hs(w->kr, body, len, w->buf, w->bufcap, &plen);
             else if (kind == WSESS_KIND_SESSION && (w->state == AW_AUTH || w->state == AW_READY))
@@ -578,7 +577,7 @@ static void open_session(awork_t *w, const char *why)
         return;
     }
     int zero = 0, hwm = 10000;
-    int64_t maxmsg = AWORK_MAX_FRAME + 1024;
+    int64_t maxmsg = WIRE_WORK_MAX_FRAME + 1024;
     zmq_setsockopt(w->sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, w->route, sizeof w->route);
     zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);

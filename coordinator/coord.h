@@ -29,12 +29,12 @@
 #define COORD_MAX_POPS 256
 #define COORD_MAX_AGENTS 512
 #define SCALE_TICK_MS 2000
-#define ITEM_REPLAY 2 /* breed only: the child is compared, not scored */
+#define ITEM_REPLAY WIRE_ITEM_BREED /* the child is compared, not scored */
 
 typedef struct pending {
     store_item_t si;
     char pop[POP_NAME_MAX];
-    char op[24];
+    char op[WIRE_OP_MAX + 1];
     char *src;
 } pending_t;
 

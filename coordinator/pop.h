@@ -53,14 +53,14 @@
 #include "spec.h"
 #include "wire.h"
 
-#define POP_NAME_MAX 65 /* buffer size; names are 1..48 characters */
+#define POP_NAME_MAX (WIRE_POP_MAX + 1) /* buffer size; names are 1..48 characters */
 #define POP_OPS 6
 #define POP_HISTORY 600 /* samples kept for the fitness-over-time plot */
 #define POP_DSEQ_RESERVE 1000
 #define POP_LEX_MAX_BYTES (2u << 20) /* per-case errors kept per population */
 
 enum pop_state { POP_RUNNING, POP_SOLVED, POP_STOPPED, POP_FAILED };
-enum item_kind { ITEM_BREED = 0, ITEM_EVAL = 1 };
+enum item_kind { ITEM_BREED = WIRE_ITEM_BREED_EVAL, ITEM_EVAL = WIRE_ITEM_EVAL };
 enum pop_selection { POP_SEL_TOURNAMENT = 0, POP_SEL_LEXICASE = 1 };
 
 typedef struct member {
@@ -95,7 +95,7 @@ typedef struct work_item {
     uint32_t deme;
     uint64_t dseq;
     int kind;
-    char op[24];
+    char op[WIRE_OP_MAX + 1];
     uint64_t seed;
     int nparents;
     uint8_t parent_hash[2][CRYPTO_HASH_LEN];

@@ -53,8 +53,8 @@
 #include "crypto.h"
 #include "wire.h"
 
-#define STORE_POP_MAX 64                       /* bytes of a population name */
-#define STORE_OP_MAX 16                        /* bytes of an operator name */
+#define STORE_POP_MAX WIRE_POP_MAX             /* bytes of a population name */
+#define STORE_OP_MAX WIRE_OP_MAX               /* bytes of an operator name */
 #define STORE_MAX_PARENTS 2                    /* parents per record */
 #define STORE_GENOME_MAX (1u << 20)            /* bytes of one genome's source */
 #define STORE_META_KEY_MAX 256                 /* bytes of a meta key */

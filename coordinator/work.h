@@ -38,7 +38,7 @@
 #include "wsess.h"
 
 #define WORK_AD "petri-work-v1" /* the sealing of the protocol before sessions */
-#define WORK_MAX_FRAME (4u * 1024 * 1024)
+#define WORK_MAX_FRAME WIRE_WORK_MAX_FRAME
 /* Agents' claims bounded (HELLO): anything beyond is refused, not trusted. */
 #define WORK_MAX_VMS 4096           /* an agent's VMs (its config allows 256) */
 #define WORK_MAX_CREDIT_PER_VM 1024 /* as [work] credit_per_vm's own bound */

@@ -12,7 +12,7 @@
 
 #define ATTEST_DOMAIN "petri-result-v1"
 #define ATTEST_DOMAIN_V2 "petri-result-v2"
-#define ATTEST_POP_MAX 64 /* bytes of a population name */
+#define ATTEST_POP_MAX WIRE_POP_MAX /* bytes of a population name */
 
 /* What version 2 adds to a result: the RESULT_EXT summary (wire.h). */
 typedef struct attest_ext {

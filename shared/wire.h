@@ -228,6 +228,17 @@ enum wire_type {
  *                           set per_case and the status is ok, else empty
  */
 
+/* The work channel's limits and item kinds, shared by the coordinator
+ * (coordinator/work.c) and the agent (agent/awork.c). */
+#define WIRE_WORK_MAX_FRAME (4u * 1024 * 1024) /* a work frame, sealed, at most */
+#define WIRE_OP_MAX 16                         /* bytes of an operator name (lineage records too) */
+#define WIRE_POP_MAX 64                        /* bytes of a population name */
+enum wire_item_kind {
+    WIRE_ITEM_BREED_EVAL = 0, /* breed the child from the parents, then score it */
+    WIRE_ITEM_EVAL = 1,       /* score the given source */
+    WIRE_ITEM_BREED = 2,      /* breed only: the child comes back unscored (replay) */
+};
+
 /* Evaluation outcomes: one distinct status per way a genome can end. */
 enum wire_status {
     WIRE_ST_OK = 0,

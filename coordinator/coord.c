@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "ckpt.h"
 #include "err.h"
 #include "log.h"
 #include "cluster.h"
@@ -39,22 +40,6 @@ pop_t *coord_find_pop(coord_t *c, const char *name)
         if (strcmp(c->pops[i]->name, name) == 0)
             return c->pops[i];
     return NULL;
-}
-
-int coord_save_pop(coord_t *c, pop_t *p)
-{
-    json_t *j = pop_to_json(p);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text)
-        return -ENOMEM;
-    char key[POP_NAME_MAX + 8];
-    snprintf(key, sizeof key, POP_PREFIX "%s", p->name);
-    int rc = store_meta_put(c->store, key, text, strlen(text));
-    free(text);
-    if (rc)
-        log_error("coord.save_failed", "population=%s why=\"%s\"", p->name, err_str(rc));
-    return rc;
 }
 
 int coord_add_pop(coord_t *c, pop_t *p)
@@ -102,56 +87,327 @@ static void on_reclaimed(void *arg, work_item_t *it)
     coord_queue_item(c, it);
 }
 
-/* ---- group commit ---- */
+/* ---- lineage checkpoints ----
+ * Every [lineage] checkpoint_records records or checkpoint_interval_ms
+ * with new records, the coordinator signs the durable head (ckpt.h) and
+ * puts it in its gossip metadata; agents keep the newest and gossip it
+ * back (agent/ackpt.h). A member's checkpoint that the log does not hold
+ * (ahead of the head, or another hash at its seq) means the log was rolled
+ * back or forked: the coordinator stops at once with COORD_EXIT_LINEAGE. */
 
-int coord_commit(coord_t *c)
+static void publish_meta(coord_t *c)
 {
-    if (c->npending == 0)
+    if (!c->gossip)
+        return;
+    char meta[CLUSTER_META_MAX];
+    size_t n = cluster_meta_coordinator(meta, sizeof meta, c->id.pk, c->work_endpoint);
+    if (c->ckpt_b64[0]) {
+        size_t m = cluster_meta_set(meta, n, sizeof meta, "ckpt", c->ckpt_b64);
+        if (m == n)
+            log_warn("coord.meta_ckpt", "msg=\"the checkpoint does not fit the metadata\"");
+        n = m;
+    }
+    int rc = gossip_set_meta(c->gossip, (const uint8_t *)meta, n);
+    if (rc)
+        log_warn("coord.meta", "why=\"%s\"", err_str(rc));
+}
+
+static void ckpt_maybe_issue(coord_t *c, int force)
+{
+    uint64_t seq;
+    uint8_t head[CRYPTO_HASH_LEN];
+    store_head(c->store, &seq, head);
+    if (seq == 0 || seq == c->ckpt_seq || !c->loop)
+        return;
+    uint64_t now = loop_now(c->loop);
+    if (!force && seq - c->ckpt_seq < (uint64_t)cfg_int(c->cfg, "lineage", "checkpoint_records") &&
+        now - c->ckpt_ms < (uint64_t)cfg_int(c->cfg, "lineage", "checkpoint_interval_ms"))
+        return;
+    ckpt_t ck = {.seq = seq, .time_ms = wall_ms()};
+    memcpy(ck.head, head, CRYPTO_HASH_LEN);
+    ckpt_sign(&ck, &c->id);
+    ckpt_to_b64(&ck, c->ckpt_b64);
+    c->ckpt_seq = seq;
+    c->ckpt_ms = now;
+    c->ckpts_issued++;
+    publish_meta(c);
+    log_debug("coord.checkpoint", "seq=%llu", (unsigned long long)seq);
+}
+
+static void lineage_refuse(const char *member, const char *why, uint64_t seq, uint64_t head)
+{
+    log_error("coord.lineage_rolled_back",
+              "member=%s checkpoint_seq=%llu head=%llu why=\"%s\" msg=\"the lineage log does not "
+              "hold a checkpoint this coordinator signed: it was rolled back, truncated or "
+              "replaced; restore the newest data directory (see README, The lineage)\"",
+              member, (unsigned long long)seq, (unsigned long long)head, why);
+    exit(COORD_EXIT_LINEAGE);
+}
+
+/* Checks a member's advertised checkpoint against the log. */
+static void ckpt_check_member(coord_t *c, const char *name, const uint8_t *meta, size_t metalen)
+{
+    json_t *m = cluster_meta_parse(meta, metalen);
+    const char *b64 = json_string_value(json_object_get(m, "ckpt"));
+    ckpt_t ck;
+    int rc = b64 ? ckpt_from_b64(b64, &ck) : ERR_NOTFOUND;
+    json_decref(m);
+    if (rc == ERR_NOTFOUND)
+        return;
+    if (rc == 0)
+        rc = ckpt_verify(&ck);
+    if (rc) {
+        log_warn("coord.checkpoint_invalid", "member=%s why=\"%s\"", name, err_str(rc));
+        return;
+    }
+    uint64_t head;
+    store_head(c->store, &head, NULL);
+    if (memcmp(ck.pk, c->id.pk, CRYPTO_PK_LEN) != 0) {
+        char fp[STORE_FP_LEN + 1];
+        store_fingerprint(ck.pk, fp);
+        if (c->pinned) {
+            log_warn("coord.checkpoint_other_key",
+                     "member=%s key=%s seq=%llu msg=\"a checkpoint of another coordinator key; "
+                     "this key is pinned, so it is accepted\"",
+                     name, fp, (unsigned long long)ck.seq);
+            return;
+        }
+        char why[300];
+        snprintf(why, sizeof why,
+                 "the member holds a checkpoint signed by coordinator key %s, not this key %s; "
+                 "pin this key ([lineage] pinned_key) to accept the change",
+                 fp, c->fingerprint);
+        lineage_refuse(name, why, ck.seq, head);
+    }
+    if (ck.seq > head)
+        lineage_refuse(name, "the checkpoint is ahead of the log's head", ck.seq, head);
+    uint8_t h[CRYPTO_HASH_LEN];
+    rc = store_rec_hash(c->store, ck.seq, h);
+    if (rc == ERR_NOTFOUND || (rc == 0 && memcmp(h, ck.head, CRYPTO_HASH_LEN) != 0))
+        lineage_refuse(name, "the log holds another record at the checkpoint's seq", ck.seq, head);
+    if (rc)
+        log_warn("coord.checkpoint_check", "member=%s why=\"%s\"", name, err_str(rc));
+    else
+        c->ckpts_checked++;
+}
+
+/* ---- group commit ----
+ * Results collect in c->pending; coord_commit signs them as one batch on
+ * the loop (store_submit_kv, ~20 us a record) and the store's committer
+ * thread makes it durable while the loop goes on. The store's eventfd wakes
+ * the loop, which then retires the batch (on_store_event). Population state
+ * is written in the same transaction as a batch, so it is never durable
+ * before the records it refers to (coord.h invariant 2): at submit time
+ * every result applied to a population is in that batch or an earlier one. */
+
+/* Serialises the state of p (and, with all, of every changed population)
+ * into kv/names; returns how many. Texts are malloc'd into kv[i].val. */
+static int collect_state(coord_t *c, pop_t *p, int all, store_kv_t *kv, char (*names)[POP_NAME_MAX],
+                         char (*keys)[POP_NAME_MAX + 8])
+{
+    int n = 0;
+    for (int i = 0; i < c->npops; i++) {
+        pop_t *q = c->pops[i];
+        if (q != p && !(all && q->dirty))
+            continue;
+        json_t *j = pop_to_json(q);
+        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (!text) {
+            log_error("coord.save_failed", "population=%s why=\"out of memory\"", q->name);
+            q->dirty = 1;
+            continue;
+        }
+        snprintf(keys[n], sizeof keys[n], POP_PREFIX "%s", q->name);
+        snprintf(names[n], sizeof names[n], "%s", q->name);
+        kv[n] = (store_kv_t){.key = keys[n], .val = text, .len = strlen(text)};
+        n++;
+    }
+    return n;
+}
+
+static void inflight_free(inflight_t *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->pending[i].src);
+    free(f->pending);
+    free(f->items);
+    free(f->saved);
+    memset(f, 0, sizeof *f);
+}
+
+/* The oldest batch in flight finished with rc. */
+static void retire(coord_t *c, int rc)
+{
+    inflight_t f = c->inflight[0];
+    memmove(&c->inflight[0], &c->inflight[1], (size_t)(c->ninflight - 1) * sizeof f);
+    c->ninflight--;
+    uint64_t us = mono_us() - f.t_submit;
+    metrics_hist_observe(&c->commit_hist, (double)us / 1e6);
+    if (rc) {
+        /* nothing of it was written: its results go back to the front of
+         * the pending list and its populations are saved again later */
+        c->commit_failures++;
+        log_error("coord.commit_failed", "records=%zu why=\"%s\"", f.n, err_str(rc));
+        pending_t *n = realloc(c->pending, (c->npending + f.n + 1) * sizeof *n);
+        if (n) {
+            memmove(n + f.n, n, c->npending * sizeof *n);
+            memcpy(n, f.pending, f.n * sizeof *n);
+            c->pending = n;
+            c->npending += f.n;
+            c->cappending = c->npending + 1;
+            f.n = 0; /* moved: inflight_free frees no source */
+        } else {
+            log_error("coord.oom", "records=%zu msg=\"results of a failed commit are lost\"", f.n);
+        }
+        for (int i = 0; i < f.nsaved; i++) {
+            pop_t *p = coord_find_pop(c, f.saved[i]);
+            if (p)
+                p->dirty = 1;
+        }
+        inflight_free(&f);
+        return;
+    }
+    size_t dups = 0;
+    for (size_t i = 0; i < f.n; i++) {
+        dups += f.items[i].dup != 0;
+        if (f.items[i].err)
+            log_warn("coord.record_rejected", "population=%s deme=%u dseq=%llu why=\"%s\"",
+                     f.pending[i].pop, f.items[i].deme, (unsigned long long)f.items[i].dseq,
+                     err_str(f.items[i].err));
+    }
+    c->recorded += f.n - dups;
+    c->discarded_late += dups;
+    log_debug("coord.commit", "records=%zu dups=%zu states=%d us=%llu", f.n, dups, f.nsaved,
+              (unsigned long long)us);
+    inflight_free(&f);
+    ckpt_maybe_issue(c, 0);
+}
+
+/* Retires every finished batch; with block, waits for all of them. */
+static void collect(coord_t *c, int block)
+{
+    while (c->ninflight > 0) {
+        uint64_t t = c->inflight[0].ticket;
+        if (!block && store_finished(c->store) < t)
+            return;
+        retire(c, store_wait(c->store, t));
+    }
+}
+
+static void on_store_event(loop_t *l, short revents, void *arg)
+{
+    (void)l;
+    (void)revents;
+    coord_t *c = arg;
+    uint64_t n;
+    if (read(store_event_fd(c->store), &n, sizeof n) < 0 && errno != EAGAIN)
+        log_warn("coord.store_event", "why=\"%s\"", err_str(-errno));
+    collect(c, 0);
+    /* results that waited for a free pipeline slot */
+    if (c->npending > 0 && c->ninflight < COORD_INFLIGHT_MAX)
+        coord_commit(c);
+}
+
+void coord_commit_drain(coord_t *c)
+{
+    collect(c, 1);
+}
+
+/* Submits the pending results, with p's state (and every changed
+ * population's when the save interval passed, or with force). */
+static int submit(coord_t *c, pop_t *p, int force)
+{
+    uint64_t now = loop_now(c->loop);
+    int save = force || p ||
+               now - c->last_save_ms >= (uint64_t)cfg_int(c->cfg, "store", "save_interval_ms");
+    if (c->npending == 0 && !p && !force)
         return 0;
-    store_item_t *items = calloc(c->npending, sizeof *items);
-    if (!items)
+    if (c->ninflight >= COORD_INFLIGHT_MAX) {
+        if (!p && !force)
+            return 0; /* the next retired batch submits these */
+        collect(c, 1);
+    }
+    int nstate = 0;
+    store_kv_t *kv = NULL;
+    char(*names)[POP_NAME_MAX] = NULL;
+    char(*keys)[POP_NAME_MAX + 8] = NULL;
+    if (save && c->npops > 0) {
+        kv = calloc((size_t)c->npops, sizeof *kv);
+        names = calloc((size_t)c->npops, sizeof *names);
+        keys = calloc((size_t)c->npops, sizeof *keys);
+        if (!kv || !names || !keys) {
+            free(kv);
+            free(names);
+            free(keys);
+            return -ENOMEM;
+        }
+        nstate = collect_state(c, p, 1, kv, names, keys);
+    }
+    store_item_t *items = c->npending ? calloc(c->npending, sizeof *items) : NULL;
+    if (c->npending && !items) {
+        for (int i = 0; i < nstate; i++)
+            free((void *)kv[i].val);
+        free(kv);
+        free(names);
+        free(keys);
         return -ENOMEM;
+    }
     for (size_t i = 0; i < c->npending; i++) {
         items[i] = c->pending[i].si;
         items[i].population = c->pending[i].pop;
         items[i].op = c->pending[i].op;
         items[i].src = c->pending[i].src;
     }
-    uint64_t t0 = mono_us();
-    int rc = store_append(c->store, items, c->npending, wall_ms());
-    uint64_t us = mono_us() - t0;
-    metrics_hist_observe(&c->commit_hist, (double)us / 1e6);
+    uint64_t ticket = 0, t0 = mono_us();
+    int rc = store_submit_kv(c->store, items, c->npending, kv, (size_t)nstate, wall_ms(), &ticket);
+    for (int i = 0; i < nstate; i++)
+        free((void *)kv[i].val);
+    free(kv);
+    free(keys);
     if (rc) {
-        /* nothing was written; keep the batch and try again next tick */
+        /* nothing was queued: keep the results, try again next tick */
         c->commit_failures++;
         log_error("coord.commit_failed", "records=%zu why=\"%s\"", c->npending, err_str(rc));
+        for (int i = 0; i < nstate; i++) {
+            pop_t *q = coord_find_pop(c, names[i]);
+            if (q)
+                q->dirty = 1;
+        }
+        free(names);
         free(items);
         return rc;
     }
-    size_t dups = 0;
-    for (size_t i = 0; i < c->npending; i++) {
-        dups += items[i].dup != 0;
-        if (items[i].err)
-            log_warn("coord.record_rejected", "population=%s deme=%u dseq=%llu why=\"%s\"",
-                     c->pending[i].pop, items[i].deme, (unsigned long long)items[i].dseq,
-                     err_str(items[i].err));
-        free(c->pending[i].src);
-    }
-    c->recorded += c->npending - dups;
-    c->discarded_late += dups;
-    log_debug("coord.commit", "records=%zu dups=%zu us=%llu", c->npending, dups,
-              (unsigned long long)us);
-    c->npending = 0;
-    free(items);
-    /* population state after the records it refers to (coord.h invariant 2) */
-    uint64_t now = loop_now(c->loop);
-    if (now - c->last_save_ms >= (uint64_t)cfg_int(c->cfg, "store", "save_interval_ms")) {
-        for (int i = 0; i < c->npops; i++)
-            if (c->pops[i]->dirty)
-                coord_save_pop(c, c->pops[i]);
+    if (save)
         c->last_save_ms = now;
-    }
+    inflight_t *f = &c->inflight[c->ninflight++];
+    *f = (inflight_t){.ticket = ticket,
+                      .pending = c->pending,
+                      .items = items,
+                      .n = c->npending,
+                      .saved = names,
+                      .nsaved = nstate,
+                      .t_submit = t0};
+    c->pending = NULL;
+    c->npending = c->cappending = 0;
     return 0;
+}
+
+int coord_commit(coord_t *c)
+{
+    return submit(c, NULL, 0);
+}
+
+int coord_save_pop(coord_t *c, pop_t *p)
+{
+    int rc = submit(c, p, 1);
+    if (rc == 0)
+        collect(c, 1);
+    if (rc == 0 && p->dirty)
+        rc = ERR_STATE; /* its batch failed (logged); it is saved again later */
+    if (rc)
+        log_error("coord.save_failed", "population=%s why=\"%s\"", p->name, err_str(rc));
+    return rc;
 }
 
 static int64_t on_commit_timer(loop_t *l, void *arg)
@@ -159,16 +415,25 @@ static int64_t on_commit_timer(loop_t *l, void *arg)
     (void)l;
     coord_t *c = arg;
     coord_commit(c);
+    ckpt_maybe_issue(c, 0);
     return cfg_int(c->cfg, "store", "commit_interval_ms");
 }
 
-static int pending_has(const coord_t *c, const char *pop, uint32_t deme, uint64_t dseq)
+static int list_has(const pending_t *l, size_t n, const char *pop, uint32_t deme, uint64_t dseq)
 {
-    for (size_t i = 0; i < c->npending; i++)
-        if (c->pending[i].si.dseq == dseq && c->pending[i].si.deme == deme &&
-            strcmp(c->pending[i].pop, pop) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (l[i].si.dseq == dseq && l[i].si.deme == deme && strcmp(l[i].pop, pop) == 0)
             return 1;
     return 0;
+}
+
+/* Pending or in a batch not yet durable (store_has_key sees neither). */
+static int pending_has(const coord_t *c, const char *pop, uint32_t deme, uint64_t dseq)
+{
+    for (int i = 0; i < c->ninflight; i++)
+        if (list_has(c->inflight[i].pending, c->inflight[i].n, pop, deme, dseq))
+            return 1;
+    return list_has(c->pending, c->npending, pop, deme, dseq);
 }
 
 static void add_pending(coord_t *c, const work_item_t *it, const work_result_t *r)
@@ -394,6 +659,8 @@ static void on_member(void *arg, const swim_event_t *ev)
         crypto_hex(ev->from, CRYPTO_ID_LEN, from);
     log_info("coord.member", "name=%s id=%s event=%s incarnation=%llu from=%s", ev->m.name, idhex,
              swim_event_str(ev->type), (unsigned long long)ev->m.incarnation, from);
+    if (ev->type == SWIM_EV_JOIN || ev->type == SWIM_EV_ALIVE || ev->type == SWIM_EV_UPDATE)
+        ckpt_check_member(c, ev->m.name, ev->m.meta, ev->m.metalen);
     switch (ev->type) {
     case SWIM_EV_DEAD:
     case SWIM_EV_LEFT:
@@ -441,12 +708,18 @@ static int load_one_pop(void *arg, const char *key, const void *val, size_t len)
         log_error("coord.restore_failed", "key=%s why=\"%s\"", key, j ? err : je.text);
         return 0;
     }
-    if (c->npops < COORD_MAX_POPS)
-        c->pops[c->npops++] = p;
-    else
+    if (c->npops >= COORD_MAX_POPS) {
+        log_error("coord.restore_failed", "key=%s why=\"more than %d populations\"", key,
+                  COORD_MAX_POPS);
         pop_destroy(&p);
-    log_info("coord.population_restored", "population=%s state=%s evaluations=%llu", p->name,
-             pop_state_str(p->state), (unsigned long long)p->evaluations);
+        return 0;
+    }
+    c->pops[c->npops++] = p;
+    c->restore_dropped += p->restore_dropped;
+    log_info("coord.population_restored",
+             "population=%s state=%s evaluations=%llu dropped_members=%llu", p->name,
+             pop_state_str(p->state), (unsigned long long)p->evaluations,
+             (unsigned long long)p->restore_dropped);
     return 0;
 }
 
@@ -522,6 +795,27 @@ int coord_main(int argc, char **argv)
                          sizeof err);
     if (!c.store)
         fatal("coord.store", "data_dir=%s why=\"%s\"", data_dir, err);
+    store_fingerprint(c.id.pk, c.fingerprint);
+    const char *pin = cfg_str(c.cfg, "lineage", "pinned_key");
+    if (*pin) {
+        char want[STORE_FP_LEN + 1];
+        if (store_fingerprint_parse(pin, want) != 0) {
+            fprintf(stderr,
+                    "petri coordinator: [lineage] pinned_key: '%s' is not a key "
+                    "fingerprint (32 hex characters, as `petri keygen` prints)\n",
+                    pin);
+            return 2;
+        }
+        if (strcmp(want, c.fingerprint) != 0) {
+            log_error("coord.key_not_pinned",
+                      "key=%s pinned=%s msg=\"this coordinator's key (node.key in [node] "
+                      "data_dir) is not the pinned one; the lineage would be signed by another "
+                      "key\"",
+                      c.fingerprint, want);
+            return COORD_EXIT_LINEAGE;
+        }
+        c.pinned = 1;
+    }
     store_meta_iter(c.store, POP_PREFIX, load_one_pop, &c);
 
     c.zctx = zmq_ctx_new();
@@ -552,6 +846,9 @@ int coord_main(int argc, char **argv)
                  (size_t)cfg_int(c.cfg, "http", "max_body_bytes"), api_handle, &c, err, sizeof err);
     if (!c.http)
         fatal("coord.http", "why=\"%s\"", err);
+    if (loop_fd_add(c.loop, store_event_fd(c.store), ZMQ_POLLIN, on_store_event, &c) != 0)
+        fatal("coord.store", "why=\"cannot watch the store's commits\"");
+    ckpt_maybe_issue(&c, 1);
     c.commit_timer = loop_timer_add(c.loop, (uint64_t)cfg_int(c.cfg, "store", "commit_interval_ms"),
                                     on_commit_timer, &c);
     loop_timer_add(c.loop, DISPATCH_TICK_MS, on_dispatch_tick, &c);
@@ -561,18 +858,22 @@ int coord_main(int argc, char **argv)
     crypto_hex(c.id.id, CRYPTO_ID_LEN, idhex);
     uint64_t head = 0;
     store_head(c.store, &head, NULL);
-    log_info("coord.start", "name=%s id=%s work=%s http=%s populations=%d records=%llu pid=%d",
-             c.name, idhex, c.work_endpoint, cfg_str(c.cfg, "http", "bind"), c.npops,
-             (unsigned long long)head, (int)getpid());
+    log_info("coord.start",
+             "name=%s id=%s key=%s pinned=%d work=%s http=%s populations=%d records=%llu pid=%d",
+             c.name, idhex, c.fingerprint, c.pinned, c.work_endpoint,
+             cfg_str(c.cfg, "http", "bind"), c.npops, (unsigned long long)head, (int)getpid());
 
     loop_run(c.loop);
 
     /* clean stop: record what arrived, save every population, leave */
     c.stopping = 1;
     vjob_stop(&c);
-    coord_commit(&c);
     for (int i = 0; i < c.npops; i++)
-        coord_save_pop(&c, c.pops[i]);
+        c.pops[i]->dirty = 1;
+    if (submit(&c, NULL, 1) != 0)
+        log_error("coord.save_failed", "msg=\"state at shutdown not saved\"");
+    coord_commit_drain(&c);
+    loop_fd_del(c.loop, store_event_fd(c.store));
     gossip_leave(c.gossip, 1000);
     http_destroy(&c.http);
     gossip_destroy(&c.gossip);
@@ -583,6 +884,8 @@ int coord_main(int argc, char **argv)
     for (size_t i = 0; i < c.npending; i++)
         free(c.pending[i].src);
     free(c.pending);
+    for (int i = 0; i < c.ninflight; i++)
+        inflight_free(&c.inflight[i]);
     for (int i = 0; i < c.npops; i++)
         pop_destroy(&c.pops[i]);
     store_close(&c.store);

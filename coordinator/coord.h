@@ -30,6 +30,10 @@
 #define COORD_MAX_AGENTS 512
 #define SCALE_TICK_MS 2000
 #define ITEM_REPLAY 2 /* breed only: the child is compared, not scored */
+/* Exit status of `petri coordinator` when the lineage cannot be trusted: a
+ * member holds a checkpoint the log does not (rolled back, truncated,
+ * forked or re-signed), or the key is not [lineage] pinned_key. */
+#define COORD_EXIT_LINEAGE 3
 
 typedef struct pending {
     store_item_t si;
@@ -37,6 +41,20 @@ typedef struct pending {
     char op[24];
     char *src;
 } pending_t;
+
+/* A batch submitted to the store and not yet known durable (coord.c). Its
+ * results stay here until the store says the batch is durable, so that a
+ * failed batch can be submitted again. */
+#define COORD_INFLIGHT_MAX 2 /* the store's own pipeline depth */
+typedef struct inflight {
+    uint64_t ticket;
+    pending_t *pending;  /* the batch's results, owned */
+    store_item_t *items; /* their store items (outputs filled at submit) */
+    size_t n;
+    char (*saved)[POP_NAME_MAX]; /* populations whose state rides in the batch */
+    int nsaved;
+    uint64_t t_submit; /* mono_us */
+} inflight_t;
 
 typedef struct replay_job {
     uint64_t ticket; /* deferred HTTP reply */
@@ -77,7 +95,16 @@ typedef struct coord {
     size_t nreissue, capreissue;
     replay_job_t *replay;
     vjob_t *vjob;
+    inflight_t inflight[COORD_INFLIGHT_MAX]; /* oldest first */
+    int ninflight;
     uint64_t last_save_ms;
+    /* lineage checkpoints (coord.c) */
+    uint64_t ckpt_seq, ckpt_ms; /* the last one issued */
+    char ckpt_b64[256];         /* its encoding, as gossiped */
+    char fingerprint[40];       /* of the coordinator key */
+    int pinned;                 /* [lineage] pinned_key names this key */
+    uint64_t ckpts_issued, ckpts_checked;
+    uint64_t restore_dropped; /* members dropped on restore: genome missing */
     uint64_t reissued, discarded_late, recorded, commit_failures;
     metrics_hist_t commit_hist; /* group commit wall time, seconds (zeroed = default buckets) */
     int64_t commit_timer;
@@ -92,8 +119,19 @@ int coord_main(int argc, char **argv);
 pop_t *coord_find_pop(coord_t *c, const char *name);
 int coord_add_pop(coord_t *c, pop_t *p);
 void coord_dispatch(coord_t *c);
+/* Persists p's state (and any other changed population's) together with
+ * every pending result, in one store transaction after every batch in
+ * flight, and waits until it is durable (blocks the loop for one commit:
+ * for reservations and state changes that must not be lost). */
 int coord_save_pop(coord_t *c, pop_t *p);
+/* Submits the pending results as one batch (group commit) without waiting
+ * for the fsync: the store's committer thread writes it, and the loop
+ * learns of it through store_event_fd(). Changed population state rides
+ * in the batch every [store] save_interval_ms. 0, or the submit error
+ * (the results stay pending). */
 int coord_commit(coord_t *c);
+/* Waits for every batch in flight (shutdown, benchmarks). */
+void coord_commit_drain(coord_t *c);
 /* Queues an item to be sent (submitted genomes, replays, re-issues). */
 void coord_queue_item(coord_t *c, work_item_t *it);
 

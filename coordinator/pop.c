@@ -792,8 +792,14 @@ pop_t *pop_from_json(json_t *state, pop_lookup_fn lookup, void *arg, char *err, 
                 break;
             if (load_member(&dm->m[dm->n], pair, lookup, arg) == 0)
                 dm->n++;
+            else
+                p->restore_dropped++;
         }
     }
+    if (p->restore_dropped)
+        log_warn("pop.restore_dropped",
+                 "population=%s members=%llu why=\"their genomes are not in the store\"", p->name,
+                 (unsigned long long)p->restore_dropped);
     p->dirty = 1;
     return p;
 }

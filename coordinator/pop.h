@@ -103,7 +103,8 @@ typedef struct pop {
     pop_sample_t history[POP_HISTORY];
     int hist_n, hist_pos;
     uint64_t rng;
-    int dirty; /* state changed since the last pop_to_json */
+    int dirty;                /* state changed since the last pop_to_json */
+    uint64_t restore_dropped; /* members pop_from_json dropped: genome not stored */
 } pop_t;
 
 extern const char *const pop_op_names[POP_OPS];

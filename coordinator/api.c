@@ -13,7 +13,6 @@
 
 #define LINEAGE_MAX_DEPTH 64
 #define LINEAGE_MAX_NODES 2000
-#define EXPORT_MAX_RECORDS 1000000
 
 static json_t *hash_json(const uint8_t h[CRYPTO_HASH_LEN])
 {
@@ -300,51 +299,23 @@ static void lineage_export(coord_t *c, const char *query, http_resp_t *resp)
         http_error(resp, 400, "format: must be json or dot");
         return;
     }
-    coord_commit(c);
-    uint64_t head = 0;
-    store_head(c->store, &head, NULL);
-    if (head > EXPORT_MAX_RECORDS) {
-        http_error(resp, 413, "%llu records: more than the export limit of %d",
-                   (unsigned long long)head, EXPORT_MAX_RECORDS);
+    if (c->xjob) {
+        http_error(resp, 503, "a lineage export is already running");
         return;
     }
-    if (!strcmp(fmt, "json")) {
-        json_t *arr = json_array();
-        for (uint64_t s = 1; s <= head; s++) {
-            lineage_rec_t r;
-            if (store_get(c->store, s, &r) == 0)
-                json_array_append_new(arr, rec_json(&r));
-        }
-        http_json(resp, 200, arr);
+    coord_commit(c); /* what was accepted so far, once durable, is in it */
+    coord_commit_drain(c);
+    uint64_t ticket = http_defer(c->http, 3600000);
+    if (!ticket) {
+        http_error(resp, 500, "cannot defer the reply");
         return;
     }
-    size_t cap = 4096 + head * 160, len = 0;
-    char *out = malloc(cap);
-    if (!out) {
-        http_error(resp, 500, "out of memory");
-        return;
+    int rc = xjob_start(c, !strcmp(fmt, "dot"), ticket);
+    if (rc) {
+        http_resp_t r = {0};
+        http_error(&r, rc == ERR_STATE ? 503 : 500, "cannot start the export: %s", err_str(rc));
+        http_reply(c->http, ticket, &r);
     }
-    len += (size_t)snprintf(out + len, cap - len,
-                            "digraph lineage {\n  rankdir=LR;\n"
-                            "  node [shape=box, fontname=monospace];\n");
-    for (uint64_t s = 1; s <= head && len < cap - 512; s++) {
-        lineage_rec_t r;
-        if (store_get(c->store, s, &r) != 0)
-            continue;
-        char ch[2 * CRYPTO_HASH_LEN + 1], ph[2 * CRYPTO_HASH_LEN + 1];
-        crypto_hex(r.child_hash, CRYPTO_HASH_LEN, ch);
-        if (isfinite(r.fitness))
-            len += (size_t)snprintf(out + len, cap - len, "  \"%.12s\" [label=\"%.12s\\n%g\"];\n",
-                                    ch, ch, r.fitness);
-        for (int k = 0; k < r.nparents; k++) {
-            crypto_hex(r.parents[k], CRYPTO_HASH_LEN, ph);
-            len += (size_t)snprintf(out + len, cap - len,
-                                    "  \"%.12s\" -> \"%.12s\" [label=\"%s\"];\n", ph, ch, r.op);
-        }
-    }
-    len += (size_t)snprintf(out + len, cap - len, "}\n");
-    http_text(resp, 200, "text/vnd.graphviz", out, len);
-    free(out);
 }
 
 static void status(coord_t *c, http_resp_t *resp)

@@ -868,6 +868,7 @@ int coord_main(int argc, char **argv)
     /* clean stop: record what arrived, save every population, leave */
     c.stopping = 1;
     vjob_stop(&c);
+    xjob_stop(&c);
     for (int i = 0; i < c.npops; i++)
         c.pops[i]->dirty = 1;
     if (submit(&c, NULL, 1) != 0)

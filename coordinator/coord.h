@@ -74,6 +74,7 @@ typedef struct scale_entry {
 } scale_entry_t;
 
 typedef struct vjob vjob_t; /* a lineage verification running (vjob.c) */
+typedef struct xjob xjob_t; /* a lineage export running (xjob.c) */
 
 typedef struct coord {
     cfg_t *cfg;
@@ -95,6 +96,7 @@ typedef struct coord {
     size_t nreissue, capreissue;
     replay_job_t *replay;
     vjob_t *vjob;
+    xjob_t *xjob;
     inflight_t inflight[COORD_INFLIGHT_MAX]; /* oldest first */
     int ninflight;
     uint64_t last_save_ms;
@@ -161,6 +163,13 @@ void ui_page(http_resp_t *resp);
 int vjob_start(coord_t *c, long replay, uint64_t ticket);
 /* Stops a running verification (answers 503) and joins its thread. */
 void vjob_stop(coord_t *c);
+
+/* xjob.c: the lineage export on its own thread, streamed to the deferred
+ * request ticket (dot: DOT, else JSON; store_export.h). ERR_STATE if one
+ * is already running; on any error ticket is left unanswered. */
+int xjob_start(coord_t *c, int dot, uint64_t ticket);
+/* Stops a running export (the body is cut short) and joins its thread. */
+void xjob_stop(coord_t *c);
 
 /* replay.c */
 int replay_start(coord_t *c, int n, uint64_t ticket, json_t *verify);

@@ -309,6 +309,11 @@ static void on_store_event(loop_t *l, short revents, void *arg)
         coord_commit(c);
 }
 
+int coord_commit_attach(coord_t *c)
+{
+    return loop_fd_add(c->loop, store_event_fd(c->store), ZMQ_POLLIN, on_store_event, c);
+}
+
 void coord_commit_drain(coord_t *c)
 {
     collect(c, 1);
@@ -319,8 +324,8 @@ void coord_commit_drain(coord_t *c)
 static int submit(coord_t *c, pop_t *p, int force)
 {
     uint64_t now = loop_now(c->loop);
-    int save = force || p ||
-               now - c->last_save_ms >= (uint64_t)cfg_int(c->cfg, "store", "save_interval_ms");
+    int due = now - c->last_save_ms >= (uint64_t)cfg_int(c->cfg, "store", "save_interval_ms");
+    int save = force || p || due;
     if (c->npending == 0 && !p && !force)
         return 0;
     if (c->ninflight >= COORD_INFLIGHT_MAX) {
@@ -378,7 +383,7 @@ static int submit(coord_t *c, pop_t *p, int force)
         free(items);
         return rc;
     }
-    if (save)
+    if (due) /* an explicit save (p, force) leaves the periodic one on its schedule */
         c->last_save_ms = now;
     inflight_t *f = &c->inflight[c->ninflight++];
     *f = (inflight_t){.ticket = ticket,
@@ -436,44 +441,57 @@ static int pending_has(const coord_t *c, const char *pop, uint32_t deme, uint64_
     return list_has(c->pending, c->npending, pop, deme, dseq);
 }
 
-static void add_pending(coord_t *c, const work_item_t *it, const work_result_t *r)
+int coord_pending_add(coord_t *c, const store_item_t *si, const char *pop, const char *op)
 {
     if (c->npending == c->cappending) {
         size_t ncap = c->cappending ? c->cappending * 2 : 256;
         pending_t *n = realloc(c->pending, ncap * sizeof *n);
         if (!n) {
             log_error("coord.oom", "msg=\"result not recorded\"");
-            return;
+            return -ENOMEM;
         }
         c->pending = n;
         c->cappending = ncap;
     }
     pending_t *p = &c->pending[c->npending];
     memset(p, 0, sizeof *p);
-    snprintf(p->pop, sizeof p->pop, "%s", it->pop);
-    snprintf(p->op, sizeof p->op, "%s", strcmp(it->op, "seed") == 0 ? "submitted" : it->op);
-    p->src = malloc(r->len + 1);
-    if (!p->src)
-        return;
-    memcpy(p->src, r->src, r->len);
-    p->src[r->len] = '\0';
-    store_item_t *si = &p->si;
-    si->deme = it->deme;
-    si->dseq = it->dseq;
-    memcpy(si->child_hash, r->child_hash, CRYPTO_HASH_LEN);
-    si->nparents = (uint8_t)it->nparents;
-    for (int k = 0; k < it->nparents; k++)
-        memcpy(si->parents[k], it->parent_hash[k], CRYPTO_HASH_LEN);
-    si->seed = it->seed;
-    si->status = (uint8_t)r->status;
-    si->fitness = r->fitness;
-    memcpy(si->agent_id, r->agent->id, CRYPTO_ID_LEN);
-    memcpy(si->agent_pk, r->agent->pk, CRYPTO_PK_LEN);
-    memcpy(si->agent_sig, r->sig, CRYPTO_SIG_LEN);
-    si->src_len = r->len;
+    p->src = malloc(si->src_len + 1);
+    if (!p->src) {
+        log_error("coord.oom", "msg=\"result not recorded\"");
+        return -ENOMEM;
+    }
+    memcpy(p->src, si->src, si->src_len);
+    p->src[si->src_len] = '\0';
+    p->si = *si;
+    p->si.src = NULL; /* pop, op and src are set from p's own copies at submit */
+    p->si.population = NULL;
+    p->si.op = NULL;
+    snprintf(p->pop, sizeof p->pop, "%s", pop);
+    snprintf(p->op, sizeof p->op, "%s", op);
     c->npending++;
     if (c->npending >= (size_t)cfg_int(c->cfg, "store", "commit_max"))
         coord_commit(c);
+    return 0;
+}
+
+static void add_pending(coord_t *c, const work_item_t *it, const work_result_t *r)
+{
+    store_item_t si = {0};
+    si.deme = it->deme;
+    si.dseq = it->dseq;
+    memcpy(si.child_hash, r->child_hash, CRYPTO_HASH_LEN);
+    si.nparents = (uint8_t)it->nparents;
+    for (int k = 0; k < it->nparents; k++)
+        memcpy(si.parents[k], it->parent_hash[k], CRYPTO_HASH_LEN);
+    si.seed = it->seed;
+    si.status = (uint8_t)r->status;
+    si.fitness = r->fitness;
+    memcpy(si.agent_id, r->agent->id, CRYPTO_ID_LEN);
+    memcpy(si.agent_pk, r->agent->pk, CRYPTO_PK_LEN);
+    memcpy(si.agent_sig, r->sig, CRYPTO_SIG_LEN);
+    si.src = (const char *)r->src;
+    si.src_len = r->len;
+    coord_pending_add(c, &si, it->pop, strcmp(it->op, "seed") == 0 ? "submitted" : it->op);
 }
 
 /* ---- results ---- */
@@ -846,7 +864,7 @@ int coord_main(int argc, char **argv)
                  (size_t)cfg_int(c.cfg, "http", "max_body_bytes"), api_handle, &c, err, sizeof err);
     if (!c.http)
         fatal("coord.http", "why=\"%s\"", err);
-    if (loop_fd_add(c.loop, store_event_fd(c.store), ZMQ_POLLIN, on_store_event, &c) != 0)
+    if (coord_commit_attach(&c) != 0)
         fatal("coord.store", "why=\"cannot watch the store's commits\"");
     ckpt_maybe_issue(&c, 1);
     c.commit_timer = loop_timer_add(c.loop, (uint64_t)cfg_int(c.cfg, "store", "commit_interval_ms"),

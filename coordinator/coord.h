@@ -132,6 +132,12 @@ int coord_save_pop(coord_t *c, pop_t *p);
  * in the batch every [store] save_interval_ms. 0, or the submit error
  * (the results stay pending). */
 int coord_commit(coord_t *c);
+/* Queues one verified result (si's strings and source are copied) for the
+ * next group commit; commits at once at [store] commit_max. 0 or -ENOMEM. */
+int coord_pending_add(coord_t *c, const store_item_t *si, const char *pop, const char *op);
+/* Watches the store's eventfd on c->loop, so finished batches retire on
+ * the loop (coord_main does it; benchmarks too). */
+int coord_commit_attach(coord_t *c);
 /* Waits for every batch in flight (shutdown, benchmarks). */
 void coord_commit_drain(coord_t *c);
 /* Queues an item to be sent (submitted genomes, replays, re-issues). */

@@ -122,8 +122,9 @@ int store_export(store_t *s, enum store_export_fmt fmt, store_write_fn w, void *
         putf(&o, "{\"format\":\"%s\",\"coord_pk\":\"%s\",\"key\":\"%s\",\"records\":[\n",
              STORE_EXPORT_FORMAT, pkhex, fp);
     } else {
-        putf(&o, "digraph lineage {\n  rankdir=LR;\n  node [shape=box, fontname=monospace];\n"
-                 "  // coordinator key %s\n",
+        putf(&o,
+             "digraph lineage {\n  rankdir=LR;\n  node [shape=box, fontname=monospace];\n"
+             "  // coordinator key %s\n",
              fp);
     }
     for (uint64_t seq = 1; seq <= head && o.rc == 0; seq++) {

@@ -324,7 +324,8 @@ void coord_commit_drain(coord_t *c)
 static int submit(coord_t *c, pop_t *p, int force)
 {
     uint64_t now = loop_now(c->loop);
-    int due = now - c->last_save_ms >= (uint64_t)cfg_int(c->cfg, "store", "save_interval_ms");
+    int due = !p && !force &&
+              now - c->last_save_ms >= (uint64_t)cfg_int(c->cfg, "store", "save_interval_ms");
     int save = force || p || due;
     if (c->npending == 0 && !p && !force)
         return 0;
@@ -747,7 +748,10 @@ static void usage(FILE *f)
                "  Runs the coordinator: joins the gossip as role coordinator, takes agents on\n"
                "  [work] bind, keeps the lineage store in [node] data_dir, serves the API on\n"
                "  [http] bind. -n prints the effective settings and exits (2 on a bad key).\n"
-               "  Without [gossip] key or keyring_file it refuses to start unless --insecure.\n");
+               "  Without [gossip] key or keyring_file it refuses to start unless --insecure.\n"
+               "  Exit status: 0 stopped by SIGTERM/SIGINT; 1 cannot start; 2 bad settings;\n"
+               "  3 the lineage cannot be trusted (a member holds a newer or other checkpoint\n"
+               "  than the log, or the key is not [lineage] pinned_key).\n");
 }
 
 int coord_main(int argc, char **argv)

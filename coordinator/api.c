@@ -277,7 +277,8 @@ static void lineage_verify(coord_t *c, const char *query, http_resp_t *resp)
         http_error(resp, 503, "a lineage verification is already running");
         return;
     }
-    coord_commit(c); /* verify what has been accepted so far */
+    coord_commit(c); /* verify what has been accepted so far, once durable */
+    coord_commit_drain(c);
     uint64_t ticket = http_defer(c->http, 600000);
     if (!ticket) {
         http_error(resp, 500, "cannot defer the reply");
@@ -323,17 +324,22 @@ static void status(coord_t *c, http_resp_t *resp)
     uint64_t head = 0;
     store_head(c->store, &head, NULL);
     const work_stats_t *ws = work_stats(c->work);
-    http_json(resp, 200,
-              json_pack("{s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
-                        "name", c->name, "version", PETRI_VERSION, "records", (json_int_t)head,
-                        "verifying", c->vjob != NULL, "inflight",
-                        (json_int_t)work_inflight(c->work), "reissued", (json_int_t)c->reissued,
-                        "discarded_late", (json_int_t)c->discarded_late, "queued",
-                        (json_int_t)c->nreissue, "work", "results", (json_int_t)ws->results,
-                        "dropped_unsealed", (json_int_t)ws->dropped_unsealed, "dropped_malformed",
-                        (json_int_t)ws->dropped_malformed, "dropped_bad_sig",
-                        (json_int_t)ws->dropped_bad_sig, "dropped_unknown_item",
-                        (json_int_t)ws->dropped_unknown_item));
+    json_t *o = json_pack(
+        "{s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "name", c->name,
+        "version", PETRI_VERSION, "records", (json_int_t)head, "verifying", c->vjob != NULL,
+        "inflight", (json_int_t)work_inflight(c->work), "reissued", (json_int_t)c->reissued,
+        "discarded_late", (json_int_t)c->discarded_late, "queued", (json_int_t)c->nreissue, "work",
+        "results", (json_int_t)ws->results, "dropped_unsealed", (json_int_t)ws->dropped_unsealed,
+        "dropped_malformed", (json_int_t)ws->dropped_malformed, "dropped_bad_sig",
+        (json_int_t)ws->dropped_bad_sig, "dropped_unknown_item",
+        (json_int_t)ws->dropped_unknown_item);
+    if (o)
+        json_object_set_new(o, "lineage",
+                            json_pack("{s:s, s:b, s:I, s:I, s:I}", "key", c->fingerprint, "pinned",
+                                      c->pinned, "checkpoint_seq", (json_int_t)c->ckpt_seq,
+                                      "checkpoints_checked", (json_int_t)c->ckpts_checked,
+                                      "restore_dropped", (json_int_t)c->restore_dropped));
+    http_json(resp, 200, o);
 }
 
 static void drain(coord_t *c, const char *rest, http_resp_t *resp)

@@ -68,6 +68,7 @@ def test_rolled_back_log_is_refused(tmp):
         assert st == 201
         wait_for(lambda: status(c)["records"] >= 40, timeout=90, what="records")
         fp = key_of(c)
+        assert status(c)["lineage"]["key"] == fp and status(c)["lineage"]["pinned"] is False
 
         # the attacker keeps a copy of the store as it is now
         assert c.coord.stop(signal.SIGTERM) == 0

@@ -1,7 +1,7 @@
 /* coord.c - `petri coordinator`: the daemon, top to bottom as policy (config,
  * identity, store, gossip, work socket, HTTP, loop), and the loop's jobs:
- * dispatch work to the demes' agents, record results with group commit,
- * react to membership. See coord.h for the invariants. */
+ * dispatch work to the demes' agents, hand results to group commit
+ * (commit.c), react to membership. See coord.h for the invariants. */
 #include "coord.h"
 
 #include <errno.h>
@@ -14,7 +14,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "ckpt.h"
 #include "err.h"
 #include "log.h"
 #include "cluster.h"
@@ -26,13 +25,6 @@
 #define SAMPLE_TICK_MS 1000  /* fitness history sampling */
 #define REISSUE_MAX 3        /* internal failures before an item is recorded as such */
 #define POP_PREFIX "pop/"
-
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 pop_t *coord_find_pop(coord_t *c, const char *name)
 {
@@ -87,341 +79,12 @@ static void on_reclaimed(void *arg, work_item_t *it)
     coord_queue_item(c, it);
 }
 
-/* ---- lineage checkpoints ----
- * Every [lineage] checkpoint_records records or checkpoint_interval_ms
- * with new records, the coordinator signs the durable head (ckpt.h) and
- * puts it in its gossip metadata; agents keep the newest and gossip it
- * back (agent/ackpt.h). A member's checkpoint that the log does not hold
- * (ahead of the head, or another hash at its seq) means the log was rolled
- * back or forked: the coordinator stops at once with COORD_EXIT_LINEAGE. */
-
-static void publish_meta(coord_t *c)
-{
-    if (!c->gossip)
-        return;
-    char meta[CLUSTER_META_MAX];
-    size_t n = cluster_meta_coordinator(meta, sizeof meta, c->id.pk, c->work_endpoint);
-    if (c->ckpt_b64[0]) {
-        size_t m = cluster_meta_set(meta, n, sizeof meta, "ckpt", c->ckpt_b64);
-        if (m == n)
-            log_warn("coord.meta_ckpt", "msg=\"the checkpoint does not fit the metadata\"");
-        n = m;
-    }
-    int rc = gossip_set_meta(c->gossip, (const uint8_t *)meta, n);
-    if (rc)
-        log_warn("coord.meta", "why=\"%s\"", err_str(rc));
-}
-
-static void ckpt_maybe_issue(coord_t *c, int force)
-{
-    uint64_t seq;
-    uint8_t head[CRYPTO_HASH_LEN];
-    store_head(c->store, &seq, head);
-    if (seq == 0 || seq == c->ckpt_seq || !c->loop)
-        return;
-    uint64_t now = loop_now(c->loop);
-    if (!force && seq - c->ckpt_seq < (uint64_t)cfg_int(c->cfg, "lineage", "checkpoint_records") &&
-        now - c->ckpt_ms < (uint64_t)cfg_int(c->cfg, "lineage", "checkpoint_interval_ms"))
-        return;
-    ckpt_t ck = {.seq = seq, .time_ms = wall_ms()};
-    memcpy(ck.head, head, CRYPTO_HASH_LEN);
-    ckpt_sign(&ck, &c->id);
-    ckpt_to_b64(&ck, c->ckpt_b64);
-    c->ckpt_seq = seq;
-    c->ckpt_ms = now;
-    c->ckpts_issued++;
-    publish_meta(c);
-    log_debug("coord.checkpoint", "seq=%llu", (unsigned long long)seq);
-}
-
-static void lineage_refuse(const char *member, const char *why, uint64_t seq, uint64_t head)
-{
-    log_error("coord.lineage_rolled_back",
-              "member=%s checkpoint_seq=%llu head=%llu why=\"%s\" msg=\"the lineage log does not "
-              "hold a checkpoint this coordinator signed: it was rolled back, truncated or "
-              "replaced; restore the newest data directory (see README, The lineage)\"",
-              member, (unsigned long long)seq, (unsigned long long)head, why);
-    exit(COORD_EXIT_LINEAGE);
-}
-
-/* Checks a member's advertised checkpoint against the log. */
-static void ckpt_check_member(coord_t *c, const char *name, const uint8_t *meta, size_t metalen)
-{
-    json_t *m = cluster_meta_parse(meta, metalen);
-    const char *b64 = json_string_value(json_object_get(m, "ckpt"));
-    ckpt_t ck;
-    int rc = b64 ? ckpt_from_b64(b64, &ck) : ERR_NOTFOUND;
-    json_decref(m);
-    if (rc == ERR_NOTFOUND)
-        return;
-    if (rc == 0)
-        rc = ckpt_verify(&ck);
-    if (rc) {
-        log_warn("coord.checkpoint_invalid", "member=%s why=\"%s\"", name, err_str(rc));
-        return;
-    }
-    uint64_t head;
-    store_head(c->store, &head, NULL);
-    if (memcmp(ck.pk, c->id.pk, CRYPTO_PK_LEN) != 0) {
-        char fp[STORE_FP_LEN + 1];
-        store_fingerprint(ck.pk, fp);
-        if (c->pinned) {
-            log_warn("coord.checkpoint_other_key",
-                     "member=%s key=%s seq=%llu msg=\"a checkpoint of another coordinator key; "
-                     "this key is pinned, so it is accepted\"",
-                     name, fp, (unsigned long long)ck.seq);
-            return;
-        }
-        char why[300];
-        snprintf(why, sizeof why,
-                 "the member holds a checkpoint signed by coordinator key %s, not this key %s; "
-                 "pin this key ([lineage] pinned_key) to accept the change",
-                 fp, c->fingerprint);
-        lineage_refuse(name, why, ck.seq, head);
-    }
-    if (ck.seq > head)
-        lineage_refuse(name, "the checkpoint is ahead of the log's head", ck.seq, head);
-    uint8_t h[CRYPTO_HASH_LEN];
-    rc = store_rec_hash(c->store, ck.seq, h);
-    if (rc == ERR_NOTFOUND || (rc == 0 && memcmp(h, ck.head, CRYPTO_HASH_LEN) != 0))
-        lineage_refuse(name, "the log holds another record at the checkpoint's seq", ck.seq, head);
-    if (rc)
-        log_warn("coord.checkpoint_check", "member=%s why=\"%s\"", name, err_str(rc));
-    else
-        c->ckpts_checked++;
-}
-
-/* ---- group commit ----
- * Results collect in c->pending; coord_commit signs them as one batch on
- * the loop (store_submit_kv, ~20 us a record) and the store's committer
- * thread makes it durable while the loop goes on. The store's eventfd wakes
- * the loop, which then retires the batch (on_store_event). Population state
- * is written in the same transaction as a batch, so it is never durable
- * before the records it refers to (coord.h invariant 2): at submit time
- * every result applied to a population is in that batch or an earlier one. */
-
-/* Serialises the state of p (and, with all, of every changed population)
- * into kv/names; returns how many. Texts are malloc'd into kv[i].val. */
-static int collect_state(coord_t *c, pop_t *p, int all, store_kv_t *kv, char (*names)[POP_NAME_MAX],
-                         char (*keys)[POP_NAME_MAX + 8])
-{
-    int n = 0;
-    for (int i = 0; i < c->npops; i++) {
-        pop_t *q = c->pops[i];
-        if (q != p && !(all && q->dirty))
-            continue;
-        json_t *j = pop_to_json(q);
-        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
-        if (!text) {
-            log_error("coord.save_failed", "population=%s why=\"out of memory\"", q->name);
-            q->dirty = 1;
-            continue;
-        }
-        snprintf(keys[n], sizeof keys[n], POP_PREFIX "%s", q->name);
-        snprintf(names[n], sizeof names[n], "%s", q->name);
-        kv[n] = (store_kv_t){.key = keys[n], .val = text, .len = strlen(text)};
-        n++;
-    }
-    return n;
-}
-
-static void inflight_free(inflight_t *f)
-{
-    for (size_t i = 0; i < f->n; i++)
-        free(f->pending[i].src);
-    free(f->pending);
-    free(f->items);
-    free(f->saved);
-    memset(f, 0, sizeof *f);
-}
-
-/* The oldest batch in flight finished with rc. */
-static void retire(coord_t *c, int rc)
-{
-    inflight_t f = c->inflight[0];
-    memmove(&c->inflight[0], &c->inflight[1], (size_t)(c->ninflight - 1) * sizeof f);
-    c->ninflight--;
-    uint64_t us = mono_us() - f.t_submit;
-    metrics_hist_observe(&c->commit_hist, (double)us / 1e6);
-    if (rc) {
-        /* nothing of it was written: its results go back to the front of
-         * the pending list and its populations are saved again later */
-        c->commit_failures++;
-        log_error("coord.commit_failed", "records=%zu why=\"%s\"", f.n, err_str(rc));
-        pending_t *n = realloc(c->pending, (c->npending + f.n + 1) * sizeof *n);
-        if (n) {
-            memmove(n + f.n, n, c->npending * sizeof *n);
-            memcpy(n, f.pending, f.n * sizeof *n);
-            c->pending = n;
-            c->npending += f.n;
-            c->cappending = c->npending + 1;
-            f.n = 0; /* moved: inflight_free frees no source */
-        } else {
-            log_error("coord.oom", "records=%zu msg=\"results of a failed commit are lost\"", f.n);
-        }
-        for (int i = 0; i < f.nsaved; i++) {
-            pop_t *p = coord_find_pop(c, f.saved[i]);
-            if (p)
-                p->dirty = 1;
-        }
-        inflight_free(&f);
-        return;
-    }
-    size_t dups = 0;
-    for (size_t i = 0; i < f.n; i++) {
-        dups += f.items[i].dup != 0;
-        if (f.items[i].err)
-            log_warn("coord.record_rejected", "population=%s deme=%u dseq=%llu why=\"%s\"",
-                     f.pending[i].pop, f.items[i].deme, (unsigned long long)f.items[i].dseq,
-                     err_str(f.items[i].err));
-    }
-    c->recorded += f.n - dups;
-    c->discarded_late += dups;
-    log_debug("coord.commit", "records=%zu dups=%zu states=%d us=%llu", f.n, dups, f.nsaved,
-              (unsigned long long)us);
-    inflight_free(&f);
-    ckpt_maybe_issue(c, 0);
-}
-
-/* Retires every finished batch; with block, waits for all of them. */
-static void collect(coord_t *c, int block)
-{
-    while (c->ninflight > 0) {
-        uint64_t t = c->inflight[0].ticket;
-        if (!block && store_finished(c->store) < t)
-            return;
-        retire(c, store_wait(c->store, t));
-    }
-}
-
-static void on_store_event(loop_t *l, short revents, void *arg)
-{
-    (void)l;
-    (void)revents;
-    coord_t *c = arg;
-    uint64_t n;
-    if (read(store_event_fd(c->store), &n, sizeof n) < 0 && errno != EAGAIN)
-        log_warn("coord.store_event", "why=\"%s\"", err_str(-errno));
-    collect(c, 0);
-    /* results that waited for a free pipeline slot */
-    if (c->npending > 0 && c->ninflight < COORD_INFLIGHT_MAX)
-        coord_commit(c);
-}
-
-int coord_commit_attach(coord_t *c)
-{
-    return loop_fd_add(c->loop, store_event_fd(c->store), ZMQ_POLLIN, on_store_event, c);
-}
-
-void coord_commit_drain(coord_t *c)
-{
-    collect(c, 1);
-}
-
-/* Submits the pending results, with p's state (and every changed
- * population's when the save interval passed, or with force). */
-static int submit(coord_t *c, pop_t *p, int force)
-{
-    uint64_t now = loop_now(c->loop);
-    int due = !p && !force &&
-              now - c->last_save_ms >= (uint64_t)cfg_int(c->cfg, "store", "save_interval_ms");
-    int save = force || p || due;
-    if (c->npending == 0 && !p && !force)
-        return 0;
-    if (c->ninflight >= COORD_INFLIGHT_MAX) {
-        if (!p && !force)
-            return 0; /* the next retired batch submits these */
-        collect(c, 1);
-    }
-    int nstate = 0;
-    store_kv_t *kv = NULL;
-    char(*names)[POP_NAME_MAX] = NULL;
-    char(*keys)[POP_NAME_MAX + 8] = NULL;
-    if (save && c->npops > 0) {
-        kv = calloc((size_t)c->npops, sizeof *kv);
-        names = calloc((size_t)c->npops, sizeof *names);
-        keys = calloc((size_t)c->npops, sizeof *keys);
-        if (!kv || !names || !keys) {
-            free(kv);
-            free(names);
-            free(keys);
-            return -ENOMEM;
-        }
-        nstate = collect_state(c, p, 1, kv, names, keys);
-    }
-    store_item_t *items = c->npending ? calloc(c->npending, sizeof *items) : NULL;
-    if (c->npending && !items) {
-        for (int i = 0; i < nstate; i++)
-            free((void *)kv[i].val);
-        free(kv);
-        free(names);
-        free(keys);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < c->npending; i++) {
-        items[i] = c->pending[i].si;
-        items[i].population = c->pending[i].pop;
-        items[i].op = c->pending[i].op;
-        items[i].src = c->pending[i].src;
-    }
-    uint64_t ticket = 0, t0 = mono_us();
-    int rc = store_submit_kv(c->store, items, c->npending, kv, (size_t)nstate, wall_ms(), &ticket);
-    for (int i = 0; i < nstate; i++)
-        free((void *)kv[i].val);
-    free(kv);
-    free(keys);
-    if (rc) {
-        /* nothing was queued: keep the results, try again next tick */
-        c->commit_failures++;
-        log_error("coord.commit_failed", "records=%zu why=\"%s\"", c->npending, err_str(rc));
-        for (int i = 0; i < nstate; i++) {
-            pop_t *q = coord_find_pop(c, names[i]);
-            if (q)
-                q->dirty = 1;
-        }
-        free(names);
-        free(items);
-        return rc;
-    }
-    if (due) /* an explicit save (p, force) leaves the periodic one on its schedule */
-        c->last_save_ms = now;
-    inflight_t *f = &c->inflight[c->ninflight++];
-    *f = (inflight_t){.ticket = ticket,
-                      .pending = c->pending,
-                      .items = items,
-                      .n = c->npending,
-                      .saved = names,
-                      .nsaved = nstate,
-                      .t_submit = t0};
-    c->pending = NULL;
-    c->npending = c->cappending = 0;
-    return 0;
-}
-
-int coord_commit(coord_t *c)
-{
-    return submit(c, NULL, 0);
-}
-
-int coord_save_pop(coord_t *c, pop_t *p)
-{
-    int rc = submit(c, p, 1);
-    if (rc == 0)
-        collect(c, 1);
-    if (rc == 0 && p->dirty)
-        rc = ERR_STATE; /* its batch failed (logged); it is saved again later */
-    if (rc)
-        log_error("coord.save_failed", "population=%s why=\"%s\"", p->name, err_str(rc));
-    return rc;
-}
-
 static int64_t on_commit_timer(loop_t *l, void *arg)
 {
     (void)l;
     coord_t *c = arg;
     coord_commit(c);
-    ckpt_maybe_issue(c, 0);
+    coord_ckpt_issue(c, 0);
     return cfg_int(c->cfg, "store", "commit_interval_ms");
 }
 
@@ -440,39 +103,6 @@ static int pending_has(const coord_t *c, const char *pop, uint32_t deme, uint64_
         if (list_has(c->inflight[i].pending, c->inflight[i].n, pop, deme, dseq))
             return 1;
     return list_has(c->pending, c->npending, pop, deme, dseq);
-}
-
-int coord_pending_add(coord_t *c, const store_item_t *si, const char *pop, const char *op)
-{
-    if (c->npending == c->cappending) {
-        size_t ncap = c->cappending ? c->cappending * 2 : 256;
-        pending_t *n = realloc(c->pending, ncap * sizeof *n);
-        if (!n) {
-            log_error("coord.oom", "msg=\"result not recorded\"");
-            return -ENOMEM;
-        }
-        c->pending = n;
-        c->cappending = ncap;
-    }
-    pending_t *p = &c->pending[c->npending];
-    memset(p, 0, sizeof *p);
-    p->src = malloc(si->src_len + 1);
-    if (!p->src) {
-        log_error("coord.oom", "msg=\"result not recorded\"");
-        return -ENOMEM;
-    }
-    memcpy(p->src, si->src, si->src_len);
-    p->src[si->src_len] = '\0';
-    p->si = *si;
-    p->si.src = NULL; /* pop, op and src are set from p's own copies at submit */
-    p->si.population = NULL;
-    p->si.op = NULL;
-    snprintf(p->pop, sizeof p->pop, "%s", pop);
-    snprintf(p->op, sizeof p->op, "%s", op);
-    c->npending++;
-    if (c->npending >= (size_t)cfg_int(c->cfg, "store", "commit_max"))
-        coord_commit(c);
-    return 0;
 }
 
 static void add_pending(coord_t *c, const work_item_t *it, const work_result_t *r)
@@ -679,7 +309,7 @@ static void on_member(void *arg, const swim_event_t *ev)
     log_info("coord.member", "name=%s id=%s event=%s incarnation=%llu from=%s", ev->m.name, idhex,
              swim_event_str(ev->type), (unsigned long long)ev->m.incarnation, from);
     if (ev->type == SWIM_EV_JOIN || ev->type == SWIM_EV_ALIVE || ev->type == SWIM_EV_UPDATE)
-        ckpt_check_member(c, ev->m.name, ev->m.meta, ev->m.metalen);
+        coord_ckpt_check(c, ev->m.name, ev->m.meta, ev->m.metalen);
     switch (ev->type) {
     case SWIM_EV_DEAD:
     case SWIM_EV_LEFT:
@@ -808,15 +438,6 @@ int coord_main(int argc, char **argv)
     const char *data_dir = cfg_str(c.cfg, "node", "data_dir");
     if (identity_load_or_create(data_dir, &c.id, err, sizeof err) != 0)
         fatal("coord.identity", "data_dir=%s why=\"%s\"", data_dir, err);
-    const char *name = cfg_str(c.cfg, "node", "name");
-    if (*name)
-        snprintf(c.name, sizeof c.name, "%s", name);
-    else
-        gethostname(c.name, sizeof c.name - 1);
-    c.store = store_open(data_dir, (uint64_t)cfg_int(c.cfg, "store", "map_mb") << 20, &c.id, err,
-                         sizeof err);
-    if (!c.store)
-        fatal("coord.store", "data_dir=%s why=\"%s\"", data_dir, err);
     store_fingerprint(c.id.pk, c.fingerprint);
     const char *pin = cfg_str(c.cfg, "lineage", "pinned_key");
     if (*pin) {
@@ -826,6 +447,9 @@ int coord_main(int argc, char **argv)
                     "petri coordinator: [lineage] pinned_key: '%s' is not a key "
                     "fingerprint (32 hex characters, as `petri keygen` prints)\n",
                     pin);
+            keyring_destroy(&c.kr);
+            identity_wipe(&c.id);
+            cfg_destroy(&c.cfg);
             return 2;
         }
         if (strcmp(want, c.fingerprint) != 0) {
@@ -834,10 +458,22 @@ int coord_main(int argc, char **argv)
                       "data_dir) is not the pinned one; the lineage would be signed by another "
                       "key\"",
                       c.fingerprint, want);
+            keyring_destroy(&c.kr);
+            identity_wipe(&c.id);
+            cfg_destroy(&c.cfg);
             return COORD_EXIT_LINEAGE;
         }
         c.pinned = 1;
     }
+    const char *name = cfg_str(c.cfg, "node", "name");
+    if (*name)
+        snprintf(c.name, sizeof c.name, "%s", name);
+    else
+        gethostname(c.name, sizeof c.name - 1);
+    c.store = store_open(data_dir, (uint64_t)cfg_int(c.cfg, "store", "map_mb") << 20, &c.id, err,
+                         sizeof err);
+    if (!c.store)
+        fatal("coord.store", "data_dir=%s why=\"%s\"", data_dir, err);
     store_meta_iter(c.store, POP_PREFIX, load_one_pop, &c);
 
     c.zctx = zmq_ctx_new();
@@ -870,7 +506,7 @@ int coord_main(int argc, char **argv)
         fatal("coord.http", "why=\"%s\"", err);
     if (coord_commit_attach(&c) != 0)
         fatal("coord.store", "why=\"cannot watch the store's commits\"");
-    ckpt_maybe_issue(&c, 1);
+    coord_ckpt_issue(&c, 1);
     c.commit_timer = loop_timer_add(c.loop, (uint64_t)cfg_int(c.cfg, "store", "commit_interval_ms"),
                                     on_commit_timer, &c);
     loop_timer_add(c.loop, DISPATCH_TICK_MS, on_dispatch_tick, &c);
@@ -891,11 +527,7 @@ int coord_main(int argc, char **argv)
     c.stopping = 1;
     vjob_stop(&c);
     xjob_stop(&c);
-    for (int i = 0; i < c.npops; i++)
-        c.pops[i]->dirty = 1;
-    if (submit(&c, NULL, 1) != 0)
-        log_error("coord.save_failed", "msg=\"state at shutdown not saved\"");
-    coord_commit_drain(&c);
+    coord_save_all(&c);
     loop_fd_del(c.loop, store_event_fd(c.store));
     gossip_leave(c.gossip, 1000);
     http_destroy(&c.http);
@@ -907,8 +539,7 @@ int coord_main(int argc, char **argv)
     for (size_t i = 0; i < c.npending; i++)
         free(c.pending[i].src);
     free(c.pending);
-    for (int i = 0; i < c.ninflight; i++)
-        inflight_free(&c.inflight[i]);
+    coord_commit_free(&c);
     for (int i = 0; i < c.npops; i++)
         pop_destroy(&c.pops[i]);
     store_close(&c.store);

@@ -1,6 +1,7 @@
 /* coord.h - the coordinator daemon's state, shared by its parts: coord.c
  * (the loop: work dispatch, results, group commit, membership), api.c (the
- * HTTP resources) and replay.c (re-deriving recorded children).
+ * HTTP resources), commit.c (group commit off the loop, checkpoints) and
+ * replay.c (re-deriving recorded children).
  *
  * Invariants:
  *  1. A result becomes a lineage record at most once: its derivation key is
@@ -116,7 +117,7 @@ typedef struct coord {
     int nscale;
 } coord_t;
 
-/* coord.c */
+/* coord.c, commit.c */
 int coord_main(int argc, char **argv);
 pop_t *coord_find_pop(coord_t *c, const char *name);
 int coord_add_pop(coord_t *c, pop_t *p);
@@ -140,6 +141,17 @@ int coord_pending_add(coord_t *c, const store_item_t *si, const char *pop, const
 int coord_commit_attach(coord_t *c);
 /* Waits for every batch in flight (shutdown, benchmarks). */
 void coord_commit_drain(coord_t *c);
+/* Shutdown: every population's state with the pending results, durable. */
+void coord_save_all(coord_t *c);
+/* Frees what is left in flight (shutdown, after coord_save_all). */
+void coord_commit_free(coord_t *c);
+/* Signs a checkpoint of the durable head and gossips it, when [lineage]
+ * checkpoint_records or checkpoint_interval_ms say one is due (or force). */
+void coord_ckpt_issue(coord_t *c, int force);
+/* Checks a member's gossiped checkpoint against the log: one the log does
+ * not hold (ahead of the head, another hash at its seq, another key when
+ * this key is not pinned) stops the coordinator with COORD_EXIT_LINEAGE. */
+void coord_ckpt_check(coord_t *c, const char *name, const uint8_t *meta, size_t metalen);
 /* Queues an item to be sent (submitted genomes, replays, re-issues). */
 void coord_queue_item(coord_t *c, work_item_t *it);
 

@@ -205,3 +205,10 @@ def test_tampered_export_fails_offline(tmp):
         f.write(text[: len(text) // 2])
     r = run([PETRI, "lineage", "verify", "--file", cut])
     assert r.returncode == 1 and "cut short" in r.stderr
+
+
+def test_bad_pinned_key_is_a_config_error(tmp):
+    r = run([PETRI, "coordinator", "--insecure", "-o", f"node.data_dir={tmp}/c",
+             "-o", "lineage.pinned_key=not-a-fingerprint"], timeout=30)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "[lineage] pinned_key" in r.stderr and "not-a-fingerprint" in r.stderr

@@ -370,7 +370,6 @@ int coord_save_pop(coord_t *c, pop_t *p)
     return rc;
 }
 
-
 int coord_pending_add(coord_t *c, const store_item_t *si, const char *pop, const char *op)
 {
     if (c->npending == c->cappending) {

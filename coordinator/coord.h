@@ -7,7 +7,17 @@
  *  1. A result becomes a lineage record at most once: its derivation key is
  *     checked against the store and against the pending batch.
  *  2. Population state is persisted only after the records it refers to
- *     are durable, so a restart never finds a member without its genome.
+ *     are durable, so a restart never finds a member without its genome:
+ *     it is written in the same store transaction as the batch holding
+ *     every result applied to it so far (commit.c).
+ *  4. The loop never waits for an fsync of results: batches are signed on
+ *     the loop and committed by the store's thread; only explicit saves
+ *     (coord_save_pop: reservations, state changes) and shutdown wait.
+ *  5. A member's checkpoint that the log does not hold stops the
+ *     coordinator (COORD_EXIT_LINEAGE) as soon as gossip brings it (join,
+ *     alive, metadata update). Records made before that are not trusted
+ *     either: a log past a rollback point no longer holds the checkpoint's
+ *     hash at its seq, so the check still fires.
  *  3. An item of a dead agent is re-issued, unchanged, to the deme's new
  *     owner as soon as membership declares the agent dead.
  */

@@ -53,6 +53,71 @@ static void publish_meta(coord_t *c)
         log_warn("coord.meta", "why=\"%s\"", err_str(rc));
 }
 
+/* ---- agents whose checkpoints are not checked yet ----
+ * A new checkpoint replaces an agent's kept one. So none goes out while an
+ * agent whose results are in the log has not had its own checkpoint checked
+ * (its gossip metadata not seen since this start): after a rollback, the
+ * agents' newer checkpoints must reach the check before a checkpoint of the
+ * rolled-back log could replace them. An agent not seen within
+ * CKPT_HOLD_MAX_MS is given up on, with a warning. */
+#define CKPT_HOLD_MAX_MS 60000
+
+static int seen(const coord_t *c, const uint8_t id[CRYPTO_ID_LEN])
+{
+    for (int i = 0; i < c->nckpt_seen; i++)
+        if (memcmp(c->ckpt_seen[i], id, CRYPTO_ID_LEN) == 0)
+            return 1;
+    return 0;
+}
+
+static void mark_seen(coord_t *c, const uint8_t id[CRYPTO_ID_LEN])
+{
+    if (!seen(c, id) && c->nckpt_seen < COORD_MAX_AGENTS)
+        memcpy(c->ckpt_seen[c->nckpt_seen++], id, CRYPTO_ID_LEN);
+    for (int i = 0; i < c->nckpt_unseen; i++)
+        if (memcmp(c->ckpt_unseen[i], id, CRYPTO_ID_LEN) == 0)
+            memcpy(c->ckpt_unseen[i], c->ckpt_unseen[--c->nckpt_unseen], CRYPTO_ID_LEN);
+}
+
+/* Notes the agents of a durable batch that were not seen yet. */
+static void note_agents(coord_t *c, const store_item_t *items, size_t n)
+{
+    const uint8_t *last = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *id = items[i].agent_id;
+        if (items[i].dup || (last && memcmp(last, id, CRYPTO_ID_LEN) == 0))
+            continue;
+        last = id;
+        if (seen(c, id) || c->nckpt_unseen >= COORD_CKPT_UNSEEN_MAX)
+            continue;
+        int dup = 0;
+        for (int k = 0; k < c->nckpt_unseen && !dup; k++)
+            dup = memcmp(c->ckpt_unseen[k], id, CRYPTO_ID_LEN) == 0;
+        if (!dup) {
+            if (c->nckpt_unseen == 0)
+                c->ckpt_hold_ms = c->loop ? loop_now(c->loop) : 0;
+            memcpy(c->ckpt_unseen[c->nckpt_unseen++], id, CRYPTO_ID_LEN);
+        }
+    }
+}
+
+/* 1 while a checkpoint must wait for an agent's check. */
+static int held(coord_t *c, uint64_t now)
+{
+    if (c->nckpt_unseen == 0 || !c->gossip)
+        return 0;
+    if (now - c->ckpt_hold_ms < CKPT_HOLD_MAX_MS)
+        return 1;
+    char id[2 * CRYPTO_ID_LEN + 1];
+    crypto_hex(c->ckpt_unseen[0], CRYPTO_ID_LEN, id);
+    log_warn("coord.checkpoint_unchecked",
+             "agents=%d first=%s msg=\"agents that sent results were never seen in gossip; "
+             "checkpoints go out without their check\"",
+             c->nckpt_unseen, id);
+    c->nckpt_unseen = 0;
+    return 0;
+}
+
 void coord_ckpt_issue(coord_t *c, int force)
 {
     uint64_t seq;
@@ -61,6 +126,8 @@ void coord_ckpt_issue(coord_t *c, int force)
     if (seq == 0 || seq == c->ckpt_seq || !c->loop)
         return;
     uint64_t now = loop_now(c->loop);
+    if (held(c, now))
+        return;
     if (!force && seq - c->ckpt_seq < (uint64_t)cfg_int(c->cfg, "lineage", "checkpoint_records") &&
         now - c->ckpt_ms < (uint64_t)cfg_int(c->cfg, "lineage", "checkpoint_interval_ms"))
         return;
@@ -86,8 +153,10 @@ static void lineage_refuse(const char *member, const char *why, uint64_t seq, ui
 }
 
 /* Checks a member's advertised checkpoint against the log. */
-void coord_ckpt_check(coord_t *c, const char *name, const uint8_t *meta, size_t metalen)
+void coord_ckpt_check(coord_t *c, const uint8_t id[CRYPTO_ID_LEN], const char *name,
+                      const uint8_t *meta, size_t metalen)
 {
+    mark_seen(c, id); /* a refusal below ends the process */
     json_t *m = cluster_meta_parse(meta, metalen);
     const char *b64 = json_string_value(json_object_get(m, "ckpt"));
     ckpt_t ck;
@@ -221,6 +290,7 @@ static void retire(coord_t *c, int rc)
     c->discarded_late += dups;
     log_debug("coord.commit", "records=%zu dups=%zu states=%d us=%llu", f.n, dups, f.nsaved,
               (unsigned long long)us);
+    note_agents(c, f.items, f.n);
     inflight_free(&f);
     coord_ckpt_issue(c, 0);
 }

@@ -309,7 +309,7 @@ static void on_member(void *arg, const swim_event_t *ev)
     log_info("coord.member", "name=%s id=%s event=%s incarnation=%llu from=%s", ev->m.name, idhex,
              swim_event_str(ev->type), (unsigned long long)ev->m.incarnation, from);
     if (ev->type == SWIM_EV_JOIN || ev->type == SWIM_EV_ALIVE || ev->type == SWIM_EV_UPDATE)
-        coord_ckpt_check(c, ev->m.name, ev->m.meta, ev->m.metalen);
+        coord_ckpt_check(c, ev->m.id, ev->m.name, ev->m.meta, ev->m.metalen);
     switch (ev->type) {
     case SWIM_EV_DEAD:
     case SWIM_EV_LEFT:

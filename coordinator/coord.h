@@ -45,6 +45,7 @@
  * member holds a checkpoint the log does not (rolled back, truncated,
  * forked or re-signed), or the key is not [lineage] pinned_key. */
 #define COORD_EXIT_LINEAGE 3
+#define COORD_CKPT_UNSEEN_MAX 64
 
 typedef struct pending {
     store_item_t si;
@@ -117,6 +118,13 @@ typedef struct coord {
     char fingerprint[40];       /* of the coordinator key */
     int pinned;                 /* [lineage] pinned_key names this key */
     uint64_t ckpts_issued, ckpts_checked;
+    /* members whose gossip metadata (checkpoint) was checked since start,
+     * and agents with durable results not seen yet (commit.c) */
+    uint8_t ckpt_seen[COORD_MAX_AGENTS][CRYPTO_ID_LEN];
+    int nckpt_seen;
+    uint8_t ckpt_unseen[COORD_CKPT_UNSEEN_MAX][CRYPTO_ID_LEN];
+    int nckpt_unseen;
+    uint64_t ckpt_hold_ms;
     uint64_t restore_dropped; /* members dropped on restore: genome missing */
     uint64_t reissued, discarded_late, recorded, commit_failures;
     metrics_hist_t commit_hist; /* group commit wall time, seconds (zeroed = default buckets) */
@@ -161,7 +169,8 @@ void coord_ckpt_issue(coord_t *c, int force);
 /* Checks a member's gossiped checkpoint against the log: one the log does
  * not hold (ahead of the head, another hash at its seq, another key when
  * this key is not pinned) stops the coordinator with COORD_EXIT_LINEAGE. */
-void coord_ckpt_check(coord_t *c, const char *name, const uint8_t *meta, size_t metalen);
+void coord_ckpt_check(coord_t *c, const uint8_t id[CRYPTO_ID_LEN], const char *name,
+                      const uint8_t *meta, size_t metalen);
 /* Queues an item to be sent (submitted genomes, replays, re-issues). */
 void coord_queue_item(coord_t *c, work_item_t *it);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "ackpt.h"
 #include "ametrics.h"
 #include "awork.h"
 #include "cluster.h"
@@ -37,6 +38,7 @@ typedef struct agent {
     gossip_t *gossip;
     awork_t *work;
     ametrics_t *metrics; /* [metrics] bind, or NULL */
+    ackpt_t *ckpt;       /* the newest lineage checkpoint held */
     char meta[CLUSTER_META_MAX];
     size_t metalen;
     node_identity_t id;
@@ -161,6 +163,12 @@ static void refresh_meta(agent_t *a)
     double load = total ? (double)(pool_queued(a->pool) + pool_inflight(a->pool)) / total : 0;
     size_t n = cluster_meta_agent(meta, sizeof meta, a->id.pk, pool_ready(a->pool), total,
                                   (double)(int)(load * 2) / 2, awork_coordinator(a->work));
+    if (*ackpt_b64(a->ckpt)) {
+        size_t m = cluster_meta_set(meta, n, sizeof meta, "ckpt", ackpt_b64(a->ckpt));
+        if (m == n)
+            log_warn("agent.meta_ckpt", "msg=\"the checkpoint does not fit the metadata\"");
+        n = m;
+    }
     if (n == a->metalen && memcmp(meta, a->meta, n) == 0)
         return;
     memcpy(a->meta, meta, n);
@@ -186,9 +194,17 @@ static void on_member(void *arg, const swim_event_t *ev)
         crypto_hex(ev->from, CRYPTO_ID_LEN, from);
     log_info("agent.member", "name=%s id=%s event=%s incarnation=%llu from=%s", ev->m.name, idhex,
              swim_event_str(ev->type), (unsigned long long)ev->m.incarnation, from);
-    if (*cfg_str(a->cfg, "work", "coordinator"))
-        return; /* pinned */
     json_t *meta = cluster_meta_parse(ev->m.meta, ev->m.metalen);
+    const char *ck = json_string_value(json_object_get(meta, "ckpt"));
+    if (!strcmp(cluster_meta_role(meta), "coordinator") && ck) {
+        int rc = ackpt_offer(a->ckpt, ck);
+        if (rc < 0) /* the next metadata tick gossips a newly kept one */
+            log_warn("agent.ckpt_rejected", "from=%s why=\"%s\"", ev->m.name, err_str(rc));
+    }
+    if (*cfg_str(a->cfg, "work", "coordinator")) {
+        json_decref(meta);
+        return; /* pinned */
+    }
     if (!strcmp(cluster_meta_role(meta), "coordinator") &&
         (ev->m.status == SWIM_ALIVE || ev->m.status == SWIM_SUSPECT)) {
         const char *ep = json_string_value(json_object_get(meta, "work"));
@@ -340,7 +356,12 @@ int agent_daemon_main(int argc, char **argv)
         fatal("agent.work", "why=\"%s\"", err);
     if (*cfg_str(a.cfg, "work", "coordinator"))
         awork_set_coordinator(a.work, cfg_str(a.cfg, "work", "coordinator"));
+    a.ckpt = ackpt_new(data_dir);
+    if (!a.ckpt)
+        fatal("agent.init", "msg=\"out of memory\"");
     a.metalen = cluster_meta_agent(a.meta, sizeof a.meta, a.id.pk, 0, po.vms, 0, "");
+    if (*ackpt_b64(a.ckpt))
+        a.metalen = cluster_meta_set(a.meta, a.metalen, sizeof a.meta, "ckpt", ackpt_b64(a.ckpt));
     a.gossip =
         gossip_new_from_config(a.loop, a.zctx, a.cfg, a.name, &a.id, a.kr, (const uint8_t *)a.meta,
                                a.metalen, on_member, &a, err, sizeof err);
@@ -369,6 +390,7 @@ int agent_daemon_main(int argc, char **argv)
     awork_destroy(&a.work);
     gossip_destroy(&a.gossip);
     keyring_destroy(&a.kr);
+    ackpt_destroy(&a.ckpt);
     loop_destroy(&a.loop);
     zmq_ctx_term(a.zctx);
     identity_wipe(&a.id);

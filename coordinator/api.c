@@ -13,7 +13,6 @@
 
 #define LINEAGE_MAX_DEPTH 64
 #define LINEAGE_MAX_NODES 2000
-#define EXPORT_MAX_RECORDS 1000000
 
 static json_t *hash_json(const uint8_t h[CRYPTO_HASH_LEN])
 {
@@ -293,7 +292,8 @@ static void lineage_verify(coord_t *c, const char *query, http_resp_t *resp)
         http_error(resp, 503, "a lineage verification is already running");
         return;
     }
-    coord_commit(c); /* verify what has been accepted so far */
+    coord_commit(c); /* verify what has been accepted so far, once durable */
+    coord_commit_drain(c);
     uint64_t ticket = http_defer(c->http, 600000);
     if (!ticket) {
         http_error(resp, 500, "cannot defer the reply");
@@ -315,55 +315,23 @@ static void lineage_export(coord_t *c, const char *query, http_resp_t *resp)
         http_error(resp, 400, "format: must be json or dot");
         return;
     }
-    coord_commit(c);
-    uint64_t head = 0;
-    store_head(c->store, &head, NULL);
-    if (head > EXPORT_MAX_RECORDS) {
-        http_error(resp, 413, "%llu records: more than the export limit of %d",
-                   (unsigned long long)head, EXPORT_MAX_RECORDS);
+    if (c->xjob) {
+        http_error(resp, 503, "a lineage export is already running");
         return;
     }
-    if (!strcmp(fmt, "json")) {
-        json_t *arr = json_array();
-        for (uint64_t s = 1; s <= head; s++) {
-            lineage_rec_t r;
-            if (store_get(c->store, s, &r) == 0)
-                json_array_append_new(arr, rec_json(&r));
-        }
-        http_json(resp, 200, arr);
+    coord_commit(c); /* what was accepted so far, once durable, is in it */
+    coord_commit_drain(c);
+    uint64_t ticket = http_defer(c->http, 3600000);
+    if (!ticket) {
+        http_error(resp, 500, "cannot defer the reply");
         return;
     }
-    size_t cap = 4096 + head * 160, len = 0;
-    char *out = malloc(cap);
-    if (!out) {
-        http_error(resp, 500, "out of memory");
-        return;
+    int rc = xjob_start(c, !strcmp(fmt, "dot"), ticket);
+    if (rc) {
+        http_resp_t r = {0};
+        http_error(&r, rc == ERR_STATE ? 503 : 500, "cannot start the export: %s", err_str(rc));
+        http_reply(c->http, ticket, &r);
     }
-    len += (size_t)snprintf(out + len, cap - len,
-                            "digraph lineage {\n  rankdir=LR;\n"
-                            "  node [shape=box, fontname=monospace];\n");
-    for (uint64_t s = 1; s <= head && len < cap - 512; s++) {
-        lineage_rec_t r;
-        if (store_get(c->store, s, &r) != 0)
-            continue;
-        char ch[2 * CRYPTO_HASH_LEN + 1], ph[2 * CRYPTO_HASH_LEN + 1];
-        crypto_hex(r.child_hash, CRYPTO_HASH_LEN, ch);
-        if (isfinite(r.fitness) && r.cases > 0)
-            len += (size_t)snprintf(out + len, cap - len,
-                                    "  \"%.12s\" [label=\"%.12s\\n%g\\n%u/%u\"];\n", ch, ch,
-                                    r.fitness, r.passed, r.cases);
-        else if (isfinite(r.fitness))
-            len += (size_t)snprintf(out + len, cap - len, "  \"%.12s\" [label=\"%.12s\\n%g\"];\n",
-                                    ch, ch, r.fitness);
-        for (int k = 0; k < r.nparents; k++) {
-            crypto_hex(r.parents[k], CRYPTO_HASH_LEN, ph);
-            len += (size_t)snprintf(out + len, cap - len,
-                                    "  \"%.12s\" -> \"%.12s\" [label=\"%s\"];\n", ph, ch, r.op);
-        }
-    }
-    len += (size_t)snprintf(out + len, cap - len, "}\n");
-    http_text(resp, 200, "text/vnd.graphviz", out, len);
-    free(out);
 }
 
 static void status(coord_t *c, http_resp_t *resp)
@@ -371,17 +339,22 @@ static void status(coord_t *c, http_resp_t *resp)
     uint64_t head = 0;
     store_head(c->store, &head, NULL);
     const work_stats_t *ws = work_stats(c->work);
-    http_json(resp, 200,
-              json_pack("{s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
-                        "name", c->name, "version", PETRI_VERSION, "records", (json_int_t)head,
-                        "verifying", c->vjob != NULL, "inflight",
-                        (json_int_t)work_inflight(c->work), "reissued", (json_int_t)c->reissued,
-                        "discarded_late", (json_int_t)c->discarded_late, "queued",
-                        (json_int_t)c->nreissue, "work", "results", (json_int_t)ws->results,
-                        "dropped_unsealed", (json_int_t)ws->dropped_unsealed, "dropped_malformed",
-                        (json_int_t)ws->dropped_malformed, "dropped_bad_sig",
-                        (json_int_t)ws->dropped_bad_sig, "dropped_unknown_item",
-                        (json_int_t)ws->dropped_unknown_item));
+    json_t *o = json_pack(
+        "{s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "name", c->name,
+        "version", PETRI_VERSION, "records", (json_int_t)head, "verifying", c->vjob != NULL,
+        "inflight", (json_int_t)work_inflight(c->work), "reissued", (json_int_t)c->reissued,
+        "discarded_late", (json_int_t)c->discarded_late, "queued", (json_int_t)c->nreissue, "work",
+        "results", (json_int_t)ws->results, "dropped_unsealed", (json_int_t)ws->dropped_unsealed,
+        "dropped_malformed", (json_int_t)ws->dropped_malformed, "dropped_bad_sig",
+        (json_int_t)ws->dropped_bad_sig, "dropped_unknown_item",
+        (json_int_t)ws->dropped_unknown_item);
+    if (o)
+        json_object_set_new(o, "lineage",
+                            json_pack("{s:s, s:b, s:I, s:I, s:I}", "key", c->fingerprint, "pinned",
+                                      c->pinned, "checkpoint_seq", (json_int_t)c->ckpt_seq,
+                                      "checkpoints_checked", (json_int_t)c->ckpts_checked,
+                                      "restore_dropped", (json_int_t)c->restore_dropped));
+    http_json(resp, 200, o);
 }
 
 static void drain(coord_t *c, const char *rest, http_resp_t *resp)

@@ -16,6 +16,7 @@
 #include "cli_int.h"
 #include "crypto.h"
 #include "err.h"
+#include "store.h"
 #include "util.h"
 
 #ifndef PETRI_VERSION
@@ -76,8 +77,10 @@ static const char help_keygen[] =
     "  API token    32 random bytes, hex: the [http] token of the coordinator\n"
     "               (operators pass it as --token or PETRI_TOKEN)\n"
     "With --dir DIR, also creates the node's identity in DIR (node.id and\n"
-    "node.key, mode 0600; kept if they exist) and prints the node id.\n"
-    "--json prints {\"cluster_key\", \"api_token\", \"node_id\"}.\n";
+    "node.key, mode 0600; kept if they exist) and prints the node id and its\n"
+    "key fingerprint: for a coordinator, the key its lineage is signed with\n"
+    "([lineage] pinned_key, petri lineage verify --pin).\n"
+    "--json prints {\"cluster_key\", \"api_token\", \"node_id\", \"key_fingerprint\"}.\n";
 
 /* ---- small helpers ---- */
 
@@ -273,6 +276,8 @@ static const struct opt opts[] = {
     {"--output", CLI_O_OUTPUT, 1},
     {"--dir", CLI_O_DIR, 1},
     {"--language", CLI_O_LANGUAGE, 1},
+    {"--pin", CLI_O_PIN, 1},
+    {"--file", CLI_O_FILE, 1},
 };
 
 static int parse_seconds(const char *s, double *out)
@@ -375,6 +380,10 @@ int cli_parse_args(int argc, char **argv, cli_args_t *a, char *err, size_t errle
             a->dir = val;
         else if (o->bit == CLI_O_LANGUAGE)
             a->language = val;
+        else if (o->bit == CLI_O_PIN)
+            a->pin = val;
+        else if (o->bit == CLI_O_FILE)
+            a->file = val;
     }
     if (!a->addr || !*a->addr)
         a->addr = getenv("PETRI_ADDR");
@@ -445,6 +454,7 @@ int cli_cmd_keygen(cli_t *c)
     }
     uint8_t key[CRYPTO_KEY_LEN], tok[32];
     char b64[CRYPTO_KEY_B64_LEN + 1], hex[2 * sizeof tok + 1], id[2 * CRYPTO_ID_LEN + 1] = "";
+    char fp[STORE_FP_LEN + 1] = "";
     crypto_random(key, sizeof key);
     crypto_random(tok, sizeof tok);
     crypto_key_to_b64(key, b64);
@@ -459,14 +469,17 @@ int cli_cmd_keygen(cli_t *c)
             rc = CLI_FAIL;
         } else {
             crypto_hex(idn.id, sizeof idn.id, id);
+            store_fingerprint(idn.pk, fp);
             identity_wipe(&idn);
         }
     }
     if (rc == CLI_OK) {
         if (c->a.json) {
             json_t *j = json_pack("{s:s, s:s}", "cluster_key", b64, "api_token", hex);
-            if (id[0])
+            if (id[0]) {
                 json_object_set_new(j, "node_id", json_string(id));
+                json_object_set_new(j, "key_fingerprint", json_string(fp));
+            }
             cli_put_json(j, 0);
             json_decref(j);
         } else {
@@ -474,8 +487,12 @@ int cli_cmd_keygen(cli_t *c)
             printf("             ([gossip] key on every node, or one line of a key file)\n");
             printf("API token    %s\n", hex);
             printf("             ([http] token of the coordinator; PETRI_TOKEN for operators)\n");
-            if (id[0])
+            if (id[0]) {
                 printf("node id      %s  (keys in %s)\n", id, c->a.dir);
+                printf("key          %s\n", fp);
+                printf("             (fingerprint; a coordinator signs its lineage with this key:\n"
+                       "             [lineage] pinned_key, petri lineage verify --pin)\n");
+            }
         }
     }
     sodium_memzero(b64, sizeof b64);

@@ -40,6 +40,8 @@ enum {
     CLI_O_OUTPUT = 1u << 6,
     CLI_O_DIR = 1u << 7,
     CLI_O_LANGUAGE = 1u << 8,
+    CLI_O_PIN = 1u << 9,
+    CLI_O_FILE = 1u << 10,
 };
 
 typedef struct cli_args {
@@ -59,6 +61,8 @@ typedef struct cli_args {
     long replay;       /* -1 = not given */
     const char *format;
     const char *output;
+    const char *pin;  /* lineage verify --pin FINGERPRINT */
+    const char *file; /* lineage verify --file EXPORT.json */
     const char *dir;
     const char *language;
     const char *pos[CLI_MAX_POS]; /* positionals after "petri": pos[0] = subcommand */

@@ -9,6 +9,7 @@
 #include "cli_int.h"
 #include "err.h"
 #include "loop.h"
+#include "store_export.h"
 #include "util.h"
 
 #define GENOME_MAX (4u << 20)
@@ -44,7 +45,8 @@ static const char help_lineage[] =
     "usage: petri lineage <show|verify|export> ...\n"
     "\n"
     "  show HASH [--depth N]                  ancestry tree of a genome\n"
-    "  verify [--replay N]                    check the hash chain and signatures\n"
+    "  verify [--replay N] [--pin FP]         check the hash chain and signatures\n"
+    "  verify --file EXPORT.json [--pin FP]   check an export offline\n"
     "  export [--format json|dot] [-o FILE]   the whole lineage\n";
 
 static const char help_lshow[] =
@@ -61,13 +63,25 @@ static const char help_verify[] =
     "every coordinator signature and every agent signature; with --replay N it\n"
     "also re-derives N random children from (parents, operator, seed) and\n"
     "compares them. Progress is shown on stderr; the wait is up to 30 minutes.\n"
-    "Exit status: 0 the log verifies; 1 any error (each one is listed).\n";
+    "  --pin FP          the log must be signed by the coordinator key with this\n"
+    "                    fingerprint (as `petri keygen --dir` and the coordinator's\n"
+    "                    start line print it): a store re-signed under another key fails\n"
+    "  --file EXPORT     check an export (petri lineage export) offline, without a\n"
+    "                    coordinator: the chain, both signatures of every record, that\n"
+    "                    every field is what the signed record says, and the end\n"
+    "Exit status: 0 the log verifies; 1 any error (each one is listed); 2 bad usage\n"
+    "or an unreadable file.\n";
 
 static const char help_export[] =
     "usage: petri lineage export [--format json|dot] [-o FILE]\n"
     "\n"
     "Writes the whole lineage (GET /v1/lineage/export) to stdout or FILE:\n"
-    "JSON (default) or a Graphviz digraph (dot -Tsvg lineage.dot > lineage.svg).\n";
+    "JSON (default) or a Graphviz digraph (dot -Tsvg lineage.dot > lineage.svg).\n"
+    "The JSON carries each record's stored bytes, hashes, signatures and keys, so\n"
+    "`petri lineage verify --file` can check it anywhere. Records the store cannot\n"
+    "read appear as {\"seq\": N, \"error\": ...} (DOT: a comment).\n"
+    "Exit status: 0 written whole; 1 damaged records (written, and listed) or an\n"
+    "export cut short; 2 bad usage or an unwritable FILE.\n";
 
 static int is_hash(const char *s)
 {
@@ -295,6 +309,51 @@ static int lineage_show(cli_t *c)
     return CLI_OK;
 }
 
+static void collect_error(void *arg, uint64_t seq, const char *reason)
+{
+    json_t *errors = arg;
+    if (json_array_size(errors) < 1000)
+        json_array_append_new(errors,
+                              json_pack("{s:I, s:s}", "seq", (json_int_t)seq, "reason", reason));
+}
+
+static void print_key(FILE *f, const char *key, const char *pin)
+{
+    if (key && *key)
+        fprintf(f, "coordinator key %s%s\n", key,
+                !pin                ? " (not pinned: --pin checks it)"
+                : !strcmp(key, pin) ? " (the pinned key)"
+                                    : " - NOT the pinned key");
+}
+
+/* petri lineage verify --file: no coordinator involved. */
+static int verify_file(cli_t *c, const char *pin)
+{
+    json_error_t je;
+    json_t *doc = json_load_file(c->a.file, JSON_REJECT_DUPLICATES, &je);
+    if (!doc) {
+        cli_errf("%s: not a whole JSON document (line %d: %s); an export cut short is "
+                 "not valid",
+                 c->a.file, je.line, je.text);
+        return je.line == -1 && je.position == 0 ? CLI_USAGE : CLI_FAIL;
+    }
+    json_t *errors = json_array();
+    uint64_t checked = 0;
+    char fp[STORE_FP_LEN + 1];
+    int rc = store_export_verify(doc, pin, collect_error, errors, &checked, fp);
+    json_decref(doc);
+    json_t *rep = json_pack("{s:I, s:b, s:o, s:s, s:s}", "records", (json_int_t)checked, "ok",
+                            rc == 0, "errors", errors, "key", fp, "file", c->a.file);
+    if (c->a.json) {
+        cli_put_json(rep, 0);
+    } else {
+        cli_print_verify(rc == 0 ? stdout : stderr, rep);
+        print_key(rc == 0 ? stdout : stderr, fp, pin);
+    }
+    json_decref(rep);
+    return rc == 0 ? CLI_OK : CLI_FAIL;
+}
+
 static int lineage_verify(cli_t *c)
 {
     if (c->a.help) {
@@ -303,6 +362,19 @@ static int lineage_verify(cli_t *c)
     }
     if (c->a.npos != 2)
         return cli_usagef("lineage verify ", "unexpected argument '%s'", c->a.pos[2]);
+    char pinbuf[STORE_FP_LEN + 1];
+    const char *pin = NULL;
+    if (c->a.pin) {
+        if (store_fingerprint_parse(c->a.pin, pinbuf) != 0)
+            return cli_usagef("lineage verify ",
+                              "--pin: '%s' is not a key fingerprint (32 hex characters)", c->a.pin);
+        pin = pinbuf;
+    }
+    if (c->a.file) {
+        if (c->a.replay > 0)
+            return cli_usagef("lineage verify ", "--replay needs a coordinator, not --file");
+        return verify_file(c, pin);
+    }
     char path[64];
     snprintf(path, sizeof path, "/v1/lineage/verify?replay=%ld", c->a.replay > 0 ? c->a.replay : 0);
     c->co.progress_arg = (void *)"verifying the lineage";
@@ -311,12 +383,27 @@ static int lineage_verify(cli_t *c)
     c->co.progress_arg = NULL;
     if (rc != CLI_OK)
         return rc;
+    const char *key = json_string_value(json_object_get(rep, "key"));
     int ok = json_is_true(json_object_get(rep, "ok")) &&
              json_integer_value(json_object_get(rep, "replay_mismatches")) == 0;
-    if (c->a.json)
+    if (pin && (!key || strcmp(key, pin) != 0)) {
+        ok = 0;
+        json_object_set_new(rep, "ok", json_false());
+        char why[200];
+        snprintf(why, sizeof why,
+                 "the log is signed by coordinator key %s, not the pinned key %s: it was "
+                 "re-signed or comes from another coordinator",
+                 key ? key : "(none)", pin);
+        json_t *errs = json_object_get(rep, "errors");
+        if (json_is_array(errs))
+            json_array_insert_new(errs, 0, json_pack("{s:i, s:s}", "seq", 0, "reason", why));
+    }
+    if (c->a.json) {
         cli_put_json(rep, 0);
-    else
+    } else {
         cli_print_verify(ok ? stdout : stderr, rep);
+        print_key(ok ? stdout : stderr, key, pin);
+    }
     json_decref(rep);
     return ok ? CLI_OK : CLI_FAIL;
 }
@@ -351,6 +438,24 @@ static int lineage_export(cli_t *c)
         free(text);
         return cli_exit_for_status(st);
     }
+    /* the last thing an export says is how many records were damaged: an
+     * export without it was cut short */
+    long long damaged = -1;
+    const char *tail = len > 256 ? text + len - 256 : text;
+    const char *m = NULL;
+    for (const char *p = tail; p < text + len; p++) {
+        const char *key = !strcmp(fmt, "json") ? "\"damaged\":" : " damaged\n";
+        if (!strncmp(p, key, strlen(key)) && (size_t)(text + len - p) >= strlen(key))
+            m = p;
+    }
+    if (m && !strcmp(fmt, "json")) {
+        damaged = strtoll(m + strlen("\"damaged\":"), NULL, 10);
+    } else if (m) { /* "  // N records, M damaged\n}" */
+        const char *q = m;
+        while (q > tail && q[-1] >= '0' && q[-1] <= '9')
+            q--;
+        damaged = strtoll(q, NULL, 10);
+    }
     int ret = CLI_OK;
     if (c->a.output && strcmp(c->a.output, "-") != 0) {
         rc = util_write_file_atomic(c->a.output, text, len, 0644, 0);
@@ -363,6 +468,13 @@ static int lineage_export(cli_t *c)
         ret = CLI_FAIL;
     }
     free(text);
+    if (ret == CLI_OK && damaged < 0) {
+        cli_errf("the export was cut short (it does not end with its damaged-record count)");
+        ret = CLI_FAIL;
+    } else if (ret == CLI_OK && damaged > 0) {
+        cli_errf("%lld damaged records: written as error entries naming their seq", damaged);
+        ret = CLI_FAIL;
+    }
     return ret;
 }
 
@@ -375,7 +487,7 @@ int cli_cmd_lineage(cli_t *c)
         return c->a.help ? CLI_OK : CLI_USAGE;
     }
     unsigned allowed = !strcmp(sub, "show")     ? CLI_O_DEPTH
-                       : !strcmp(sub, "verify") ? CLI_O_REPLAY
+                       : !strcmp(sub, "verify") ? CLI_O_REPLAY | CLI_O_PIN | CLI_O_FILE
                        : !strcmp(sub, "export") ? CLI_O_FORMAT | CLI_O_OUTPUT
                                                 : 0;
     char cmd[80];

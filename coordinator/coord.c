@@ -1,7 +1,7 @@
 /* coord.c - `petri coordinator`: the daemon, top to bottom as policy (config,
  * identity, store, gossip, work socket, HTTP, loop), and the loop's jobs:
- * dispatch work to the demes' agents, record results with group commit,
- * react to membership. See coord.h for the invariants. */
+ * dispatch work to the demes' agents, hand results to group commit
+ * (commit.c), react to membership. See coord.h for the invariants. */
 #include "coord.h"
 
 #include <errno.h>
@@ -26,35 +26,12 @@
 #define REISSUE_MAX 3        /* internal failures before an item is recorded as such */
 #define POP_PREFIX "pop/"
 
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 pop_t *coord_find_pop(coord_t *c, const char *name)
 {
     for (int i = 0; i < c->npops; i++)
         if (strcmp(c->pops[i]->name, name) == 0)
             return c->pops[i];
     return NULL;
-}
-
-int coord_save_pop(coord_t *c, pop_t *p)
-{
-    json_t *j = pop_to_json(p);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text)
-        return -ENOMEM;
-    char key[POP_NAME_MAX + 8];
-    snprintf(key, sizeof key, POP_PREFIX "%s", p->name);
-    int rc = store_meta_put(c->store, key, text, strlen(text));
-    free(text);
-    if (rc)
-        log_error("coord.save_failed", "population=%s why=\"%s\"", p->name, err_str(rc));
-    return rc;
 }
 
 int coord_add_pop(coord_t *c, pop_t *p)
@@ -119,118 +96,55 @@ static void on_expired(void *arg, work_item_t *it)
     on_reclaimed(arg, it);
 }
 
-/* ---- group commit ---- */
-
-int coord_commit(coord_t *c)
-{
-    if (c->npending == 0)
-        return 0;
-    store_item_t *items = calloc(c->npending, sizeof *items);
-    if (!items)
-        return -ENOMEM;
-    for (size_t i = 0; i < c->npending; i++) {
-        items[i] = c->pending[i].si;
-        items[i].population = c->pending[i].pop;
-        items[i].op = c->pending[i].op;
-        items[i].src = c->pending[i].src;
-    }
-    uint64_t t0 = mono_us();
-    int rc = store_append(c->store, items, c->npending, wall_ms());
-    uint64_t us = mono_us() - t0;
-    metrics_hist_observe(&c->commit_hist, (double)us / 1e6);
-    if (rc) {
-        /* nothing was written; keep the batch and try again next tick */
-        c->commit_failures++;
-        log_error("coord.commit_failed", "records=%zu why=\"%s\"", c->npending, err_str(rc));
-        free(items);
-        return rc;
-    }
-    size_t dups = 0;
-    for (size_t i = 0; i < c->npending; i++) {
-        dups += items[i].dup != 0;
-        if (items[i].err)
-            log_warn("coord.record_rejected", "population=%s deme=%u dseq=%llu why=\"%s\"",
-                     c->pending[i].pop, items[i].deme, (unsigned long long)items[i].dseq,
-                     err_str(items[i].err));
-        free(c->pending[i].src);
-    }
-    c->recorded += c->npending - dups;
-    c->discarded_late += dups;
-    log_debug("coord.commit", "records=%zu dups=%zu us=%llu", c->npending, dups,
-              (unsigned long long)us);
-    c->npending = 0;
-    free(items);
-    /* population state after the records it refers to (coord.h invariant 2) */
-    uint64_t now = loop_now(c->loop);
-    if (now - c->last_save_ms >= (uint64_t)cfg_int(c->cfg, "store", "save_interval_ms")) {
-        for (int i = 0; i < c->npops; i++)
-            if (c->pops[i]->dirty)
-                coord_save_pop(c, c->pops[i]);
-        c->last_save_ms = now;
-    }
-    return 0;
-}
-
 static int64_t on_commit_timer(loop_t *l, void *arg)
 {
     (void)l;
     coord_t *c = arg;
     coord_commit(c);
+    coord_ckpt_issue(c, 0);
     return cfg_int(c->cfg, "store", "commit_interval_ms");
 }
 
-static int pending_has(const coord_t *c, const char *pop, uint32_t deme, uint64_t dseq)
+static int list_has(const pending_t *l, size_t n, const char *pop, uint32_t deme, uint64_t dseq)
 {
-    for (size_t i = 0; i < c->npending; i++)
-        if (c->pending[i].si.dseq == dseq && c->pending[i].si.deme == deme &&
-            strcmp(c->pending[i].pop, pop) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (l[i].si.dseq == dseq && l[i].si.deme == deme && strcmp(l[i].pop, pop) == 0)
             return 1;
     return 0;
 }
 
+/* Pending or in a batch not yet durable (store_has_key sees neither). */
+static int pending_has(const coord_t *c, const char *pop, uint32_t deme, uint64_t dseq)
+{
+    for (int i = 0; i < c->ninflight; i++)
+        if (list_has(c->inflight[i].pending, c->inflight[i].n, pop, deme, dseq))
+            return 1;
+    return list_has(c->pending, c->npending, pop, deme, dseq);
+}
+
 static void add_pending(coord_t *c, const work_item_t *it, const work_result_t *r)
 {
-    if (c->npending == c->cappending) {
-        size_t ncap = c->cappending ? c->cappending * 2 : 256;
-        pending_t *n = realloc(c->pending, ncap * sizeof *n);
-        if (!n) {
-            log_error("coord.oom", "msg=\"result not recorded\"");
-            return;
-        }
-        c->pending = n;
-        c->cappending = ncap;
-    }
-    pending_t *p = &c->pending[c->npending];
-    memset(p, 0, sizeof *p);
-    snprintf(p->pop, sizeof p->pop, "%s", it->pop);
-    snprintf(p->op, sizeof p->op, "%s", strcmp(it->op, "seed") == 0 ? "submitted" : it->op);
-    p->src = malloc(r->len + 1);
-    if (!p->src)
-        return;
-    memcpy(p->src, r->src, r->len);
-    p->src[r->len] = '\0';
-    store_item_t *si = &p->si;
-    si->deme = it->deme;
-    si->dseq = it->dseq;
-    memcpy(si->child_hash, r->child_hash, CRYPTO_HASH_LEN);
-    si->nparents = (uint8_t)it->nparents;
+    store_item_t si = {0};
+    si.deme = it->deme;
+    si.dseq = it->dseq;
+    memcpy(si.child_hash, r->child_hash, CRYPTO_HASH_LEN);
+    si.nparents = (uint8_t)it->nparents;
     for (int k = 0; k < it->nparents; k++)
-        memcpy(si->parents[k], it->parent_hash[k], CRYPTO_HASH_LEN);
-    si->seed = it->seed;
-    si->status = (uint8_t)r->status;
-    si->fitness = r->fitness;
-    memcpy(si->agent_id, r->agent->id, CRYPTO_ID_LEN);
-    memcpy(si->agent_pk, r->agent->pk, CRYPTO_PK_LEN);
-    memcpy(si->agent_sig, r->sig, CRYPTO_SIG_LEN);
-    si->passed = r->passed;
-    si->cases = r->cases;
-    si->cost = r->cost;
-    si->reused = r->reused;
-    memcpy(si->errors_hash, r->errors_hash, CRYPTO_HASH_LEN);
-    si->src_len = r->len;
-    c->npending++;
-    if (c->npending >= (size_t)cfg_int(c->cfg, "store", "commit_max"))
-        coord_commit(c);
+        memcpy(si.parents[k], it->parent_hash[k], CRYPTO_HASH_LEN);
+    si.seed = it->seed;
+    si.status = (uint8_t)r->status;
+    si.fitness = r->fitness;
+    memcpy(si.agent_id, r->agent->id, CRYPTO_ID_LEN);
+    memcpy(si.agent_pk, r->agent->pk, CRYPTO_PK_LEN);
+    memcpy(si.agent_sig, r->sig, CRYPTO_SIG_LEN);
+    si.passed = r->passed;
+    si.cases = r->cases;
+    si.cost = r->cost;
+    si.reused = r->reused;
+    memcpy(si.errors_hash, r->errors_hash, CRYPTO_HASH_LEN);
+    si.src = (const char *)r->src;
+    si.src_len = r->len;
+    coord_pending_add(c, &si, it->pop, strcmp(it->op, "seed") == 0 ? "submitted" : it->op);
 }
 
 /* ---- results ---- */
@@ -420,6 +334,8 @@ static void on_member(void *arg, const swim_event_t *ev)
         crypto_hex(ev->from, CRYPTO_ID_LEN, from);
     log_info("coord.member", "name=%s id=%s event=%s incarnation=%llu from=%s", ev->m.name, idhex,
              swim_event_str(ev->type), (unsigned long long)ev->m.incarnation, from);
+    if (ev->type == SWIM_EV_JOIN || ev->type == SWIM_EV_ALIVE || ev->type == SWIM_EV_UPDATE)
+        coord_ckpt_check(c, ev->m.id, ev->m.name, ev->m.meta, ev->m.metalen);
     switch (ev->type) {
     case SWIM_EV_DEAD:
     case SWIM_EV_LEFT:
@@ -467,12 +383,18 @@ static int load_one_pop(void *arg, const char *key, const void *val, size_t len)
         log_error("coord.restore_failed", "key=%s why=\"%s\"", key, j ? err : je.text);
         return 0;
     }
-    if (c->npops < COORD_MAX_POPS)
-        c->pops[c->npops++] = p;
-    else
+    if (c->npops >= COORD_MAX_POPS) {
+        log_error("coord.restore_failed", "key=%s why=\"more than %d populations\"", key,
+                  COORD_MAX_POPS);
         pop_destroy(&p);
-    log_info("coord.population_restored", "population=%s state=%s evaluations=%llu", p->name,
-             pop_state_str(p->state), (unsigned long long)p->evaluations);
+        return 0;
+    }
+    c->pops[c->npops++] = p;
+    c->restore_dropped += p->restore_dropped;
+    log_info("coord.population_restored",
+             "population=%s state=%s evaluations=%llu dropped_members=%llu", p->name,
+             pop_state_str(p->state), (unsigned long long)p->evaluations,
+             (unsigned long long)p->restore_dropped);
     return 0;
 }
 
@@ -482,7 +404,10 @@ static void usage(FILE *f)
                "  Runs the coordinator: joins the gossip as role coordinator, takes agents on\n"
                "  [work] bind, keeps the lineage store in [node] data_dir, serves the API on\n"
                "  [http] bind. -n prints the effective settings and exits (2 on a bad key).\n"
-               "  Without [gossip] key or keyring_file it refuses to start unless --insecure.\n");
+               "  Without [gossip] key or keyring_file it refuses to start unless --insecure.\n"
+               "  Exit status: 0 stopped by SIGTERM/SIGINT; 1 cannot start; 2 bad settings;\n"
+               "  3 the lineage cannot be trusted (a member holds a newer or other checkpoint\n"
+               "  than the log, or the key is not [lineage] pinned_key).\n");
 }
 
 int coord_main(int argc, char **argv)
@@ -539,6 +464,33 @@ int coord_main(int argc, char **argv)
     const char *data_dir = cfg_str(c.cfg, "node", "data_dir");
     if (identity_load_or_create(data_dir, &c.id, err, sizeof err) != 0)
         fatal("coord.identity", "data_dir=%s why=\"%s\"", data_dir, err);
+    store_fingerprint(c.id.pk, c.fingerprint);
+    const char *pin = cfg_str(c.cfg, "lineage", "pinned_key");
+    if (*pin) {
+        char want[STORE_FP_LEN + 1];
+        if (store_fingerprint_parse(pin, want) != 0) {
+            fprintf(stderr,
+                    "petri coordinator: [lineage] pinned_key: '%s' is not a key "
+                    "fingerprint (32 hex characters, as `petri keygen` prints)\n",
+                    pin);
+            keyring_destroy(&c.kr);
+            identity_wipe(&c.id);
+            cfg_destroy(&c.cfg);
+            return 2;
+        }
+        if (strcmp(want, c.fingerprint) != 0) {
+            log_error("coord.key_not_pinned",
+                      "key=%s pinned=%s msg=\"this coordinator's key (node.key in [node] "
+                      "data_dir) is not the pinned one; the lineage would be signed by another "
+                      "key\"",
+                      c.fingerprint, want);
+            keyring_destroy(&c.kr);
+            identity_wipe(&c.id);
+            cfg_destroy(&c.cfg);
+            return COORD_EXIT_LINEAGE;
+        }
+        c.pinned = 1;
+    }
     const char *name = cfg_str(c.cfg, "node", "name");
     if (*name)
         snprintf(c.name, sizeof c.name, "%s", name);
@@ -588,6 +540,9 @@ int coord_main(int argc, char **argv)
                            sizeof err);
     if (!c.http)
         fatal("coord.http", "why=\"%s\"", err);
+    if (coord_commit_attach(&c) != 0)
+        fatal("coord.store", "why=\"cannot watch the store's commits\"");
+    coord_ckpt_issue(&c, 1);
     c.commit_timer = loop_timer_add(c.loop, (uint64_t)cfg_int(c.cfg, "store", "commit_interval_ms"),
                                     on_commit_timer, &c);
     loop_timer_add(c.loop, DISPATCH_TICK_MS, on_dispatch_tick, &c);
@@ -597,18 +552,19 @@ int coord_main(int argc, char **argv)
     crypto_hex(c.id.id, CRYPTO_ID_LEN, idhex);
     uint64_t head = 0;
     store_head(c.store, &head, NULL);
-    log_info("coord.start", "name=%s id=%s work=%s http=%s populations=%d records=%llu pid=%d",
-             c.name, idhex, c.work_endpoint, cfg_str(c.cfg, "http", "bind"), c.npops,
-             (unsigned long long)head, (int)getpid());
+    log_info("coord.start",
+             "name=%s id=%s key=%s pinned=%d work=%s http=%s populations=%d records=%llu pid=%d",
+             c.name, idhex, c.fingerprint, c.pinned, c.work_endpoint,
+             cfg_str(c.cfg, "http", "bind"), c.npops, (unsigned long long)head, (int)getpid());
 
     loop_run(c.loop);
 
     /* clean stop: record what arrived, save every population, leave */
     c.stopping = 1;
     vjob_stop(&c);
-    coord_commit(&c);
-    for (int i = 0; i < c.npops; i++)
-        coord_save_pop(&c, c.pops[i]);
+    xjob_stop(&c);
+    coord_save_all(&c);
+    loop_fd_del(c.loop, store_event_fd(c.store));
     gossip_leave(c.gossip, 1000);
     http_destroy(&c.http);
     gossip_destroy(&c.gossip);
@@ -619,6 +575,7 @@ int coord_main(int argc, char **argv)
     for (size_t i = 0; i < c.npending; i++)
         free(c.pending[i].src);
     free(c.pending);
+    coord_commit_free(&c);
     for (int i = 0; i < c.npops; i++)
         pop_destroy(&c.pops[i]);
     store_close(&c.store);

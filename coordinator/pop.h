@@ -135,8 +135,9 @@ typedef struct pop {
     member_t best; /* copy of the best ever (src owned) */
     pop_sample_t history[POP_HISTORY];
     int hist_n, hist_pos;
-    uint64_t rng; /* tournaments, operators, replacement (invariant 5) */
-    int dirty;    /* state changed since the last pop_to_json */
+    uint64_t rng;             /* tournaments, operators, replacement (invariant 5) */
+    int dirty;                /* state changed since the last pop_to_json */
+    uint64_t restore_dropped; /* members pop_from_json dropped: genome not stored */
 } pop_t;
 
 extern const char *const pop_op_names[POP_OPS];

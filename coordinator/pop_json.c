@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "log.h"
 #include "pop.h"
 
 /* ---- JSON views and persistence ---- */
@@ -253,8 +254,15 @@ pop_t *pop_from_json(json_t *state, pop_lookup_fn lookup, void *arg, char *err, 
                 break;
             if (load_member(&dm->m[dm->n], pair, lookup, arg) == 0)
                 dm->n++;
+            else
+                p->restore_dropped++;
         }
     }
+    if (p->restore_dropped)
+        log_warn("pop.restore_dropped",
+                 "population=%s members=%llu why=\"their genomes are missing from the store or "
+                 "their saved entries are damaged\"",
+                 p->name, (unsigned long long)p->restore_dropped);
     p->dirty = 1;
     return p;
 }

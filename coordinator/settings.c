@@ -49,6 +49,12 @@ const cfg_opt_t coord_settings[] = {
      "group commit: a batch this big commits at once"},
     {"store", "save_interval_ms", CFG_INT, "1000", 10, 600000, 0,
      "population state is saved at most this often (after the records it refers to)"},
+    {"lineage", "checkpoint_records", CFG_INT, "1000", 1, 100000000, 0,
+     "a signed checkpoint of the log head goes to the agents after this many records..."},
+    {"lineage", "checkpoint_interval_ms", CFG_INT, "1000", 10, 3600000, 0,
+     "...or after this long with new records: a rollback loses at most this much unseen"},
+    {"lineage", "pinned_key", CFG_STR, "", 0, 0, 0,
+     "fingerprint of the coordinator key the lineage must be signed with; empty = none"},
     {NULL, NULL, 0, NULL, 0, 0, 0, NULL},
 };
 

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "log.h"
@@ -73,7 +75,7 @@ int store_valid_name(const char *s, size_t max)
     return s && s[0] && strlen(s) <= max;
 }
 
-static int reserved_key(const char *key)
+int store_meta_reserved(const char *key)
 {
     return strcmp(key, "format") == 0 || strcmp(key, "coord_pk") == 0 || strcmp(key, "head") == 0;
 }
@@ -264,6 +266,7 @@ store_t *store_open(const char *data_dir, uint64_t map_size, const node_identity
     pthread_mutex_init(&s->submit_mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     wire_buf_init(&s->enc);
+    s->efd = -1;
     if ((size_t)snprintf(s->path, sizeof s->path, "%s/lineage", data_dir) >= sizeof s->path) {
         fail_open(err, errlen, "lineage store: path too long: %s%s", data_dir, "");
         goto fail;
@@ -290,7 +293,8 @@ store_t *store_open(const char *data_dir, uint64_t map_size, const node_identity
         s->can_sign = 1;
         s->tent_seq = s->head_seq;
         memcpy(s->tent_hash, s->head_hash, CRYPTO_HASH_LEN);
-        if (store_pipe_start(s) != 0) {
+        s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (s->efd < 0 || store_pipe_start(s) != 0) {
             fail_open(err, errlen, "lineage store %s: %s", s->path, "cannot start the committer");
             goto fail;
         }
@@ -311,6 +315,8 @@ void store_close(store_t **ps)
     store_pipe_stop(s); /* commits what was submitted first */
     if (s->env)
         mdb_env_close(s->env);
+    if (s->efd >= 0)
+        close(s->efd);
     wire_buf_free(&s->enc);
     pthread_rwlock_destroy(&s->maplock);
     pthread_mutex_destroy(&s->mu);
@@ -319,6 +325,55 @@ void store_close(store_t **ps)
     sodium_memzero(&s->signer, sizeof s->signer);
     free(s);
     *ps = NULL;
+}
+
+int store_event_fd(store_t *s)
+{
+    assert(s);
+    return s->efd;
+}
+
+uint64_t store_finished(store_t *s)
+{
+    assert(s);
+    pthread_mutex_lock(&s->mu);
+    uint64_t t = s->done_ticket;
+    pthread_mutex_unlock(&s->mu);
+    return t;
+}
+
+void store_coord_pk(store_t *s, uint8_t pk[CRYPTO_PK_LEN], int *have)
+{
+    assert(s);
+    memcpy(pk, s->coord_pk, CRYPTO_PK_LEN);
+    *have = s->have_pk;
+}
+
+void store_fingerprint(const uint8_t pk[CRYPTO_PK_LEN], char out[STORE_FP_LEN + 1])
+{
+    uint8_t h[CRYPTO_HASH_LEN];
+    wire_buf_t b;
+    wire_buf_init(&b);
+    wire_put_str(&b, STORE_FP_DOMAIN);
+    wire_put_raw(&b, pk, CRYPTO_PK_LEN);
+    crypto_hash(b.data, b.len, h);
+    wire_buf_free(&b);
+    crypto_hex(h, STORE_FP_LEN / 2, out);
+}
+
+int store_fingerprint_parse(const char *text, char out[STORE_FP_LEN + 1])
+{
+    size_t n = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == ':' || *p == ' ' || *p == '-')
+            continue;
+        int hex = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F');
+        if (!hex || n >= STORE_FP_LEN)
+            return ERR_INVAL;
+        out[n++] = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
+    }
+    out[n] = '\0';
+    return n == STORE_FP_LEN ? 0 : ERR_INVAL;
 }
 
 /* ---- lookups ---- */
@@ -355,6 +410,45 @@ int store_get(store_t *s, uint64_t seq, lineage_rec_t *out)
         return rc;
     rc = get_in(s, txn, seq, out);
     store_rd_end(s, txn);
+    return rc;
+}
+
+int store_get_raw(store_t *s, uint64_t seq, uint8_t **out, size_t *len)
+{
+    assert(s && out && len);
+    *out = NULL;
+    *len = 0;
+    MDB_txn *txn;
+    int rc = store_rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    uint8_t kb[8];
+    store_be64(kb, seq);
+    MDB_val k = mval(kb, 8), v;
+    rc = mdb_get(txn, s->log, &k, &v);
+    if (rc == 0) {
+        *out = malloc(v.mv_size ? v.mv_size : 1);
+        if (*out) {
+            memcpy(*out, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+        } else {
+            rc = -ENOMEM;
+        }
+    } else {
+        rc = rc == MDB_NOTFOUND ? ERR_NOTFOUND : store_mdb_err("get_raw", rc);
+    }
+    store_rd_end(s, txn);
+    return rc;
+}
+
+int store_rec_hash(store_t *s, uint64_t seq, uint8_t hash[CRYPTO_HASH_LEN])
+{
+    uint8_t *raw;
+    size_t len;
+    int rc = store_get_raw(s, seq, &raw, &len);
+    if (rc == 0)
+        crypto_hash(raw, len, hash);
+    free(raw);
     return rc;
 }
 
@@ -519,7 +613,7 @@ static int meta_key_ok(const char *key, int writing)
         return ERR_INVAL;
     if (strlen(key) > STORE_META_KEY_MAX)
         return ERR_TOOBIG;
-    if (writing && reserved_key(key))
+    if (writing && store_meta_reserved(key))
         return ERR_INVAL;
     return 0;
 }
@@ -611,7 +705,7 @@ int store_meta_iter(store_t *s, const char *prefix, store_meta_cb cb, void *arg)
         char kbuf[STORE_META_KEY_MAX + 1];
         memcpy(kbuf, k.mv_data, k.mv_size);
         kbuf[k.mv_size] = '\0';
-        if (reserved_key(kbuf))
+        if (store_meta_reserved(kbuf))
             continue;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;

@@ -140,6 +140,11 @@ int store_rec_encode(wire_buf_t *b, const lineage_rec_t *r);
  * p[0..len). */
 int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out);
 
+/* Checks r->agent_sig against r->agent_pk over what the agent attested:
+ * attest_result (version 1 records) or attest_result_v2 with the record's
+ * per-case summary (version 2). 0 if valid, ERR_CRYPTO if not. */
+int store_rec_check_agent_sig(const lineage_rec_t *r) __attribute__((warn_unused_result));
+
 /* Checks r->coord_sig against pk. 0 if valid, ERR_CRYPTO if not. */
 int store_rec_check_sig(const uint8_t pk[CRYPTO_PK_LEN], const lineage_rec_t *r)
     __attribute__((warn_unused_result));
@@ -242,6 +247,33 @@ int store_append(store_t *s, store_item_t *items, size_t n, uint64_t now_ms);
  * the last durable record; resubmit the items (they are not recorded). */
 int store_submit(store_t *s, store_item_t *items, size_t n, uint64_t now_ms, uint64_t *ticket);
 
+/* One meta write for store_submit_kv: key (not reserved, see
+ * store_meta_put) -> val[len]. */
+typedef struct store_kv {
+    const char *key;
+    const void *val;
+    size_t len;
+} store_kv_t;
+
+/* store_submit with meta writes (copied) committed in the same transaction
+ * as the batch's records, so they become durable together or not at all:
+ * the coordinator's population state rides with the records it refers to.
+ * n may be 0 (a meta-only batch, still committed in ticket order after
+ * every batch submitted before it). ERR_INVAL for a reserved or empty key,
+ * ERR_TOOBIG past the meta caps; otherwise as store_submit. */
+int store_submit_kv(store_t *s, store_item_t *items, size_t n, const store_kv_t *kv, size_t nkv,
+                    uint64_t now_ms, uint64_t *ticket);
+
+/* An eventfd (non-blocking; read it to reset) that the committer writes
+ * after every finished batch, for an event loop to wait on instead of
+ * blocking in store_wait; -1 for a store opened without a signer. Owned by
+ * the store. */
+int store_event_fd(store_t *s);
+
+/* The newest ticket finished (durable or failed): store_wait on a ticket
+ * <= this returns at once. */
+uint64_t store_finished(store_t *s);
+
 /* Waits until batch ticket is durable (0) or failed (its error). Ticket 0
  * returns 0 at once. ERR_INVAL for a ticket never handed out; ERR_NOTFOUND
  * if more than 256 batches finished since (its result is forgotten). */
@@ -253,6 +285,14 @@ void store_head(store_t *s, uint64_t *seq, uint8_t hash[CRYPTO_HASH_LEN]);
 /* Copies record seq into *out. ERR_NOTFOUND if absent; a damaged record
  * gives its decode error (ERR_PROTO, ERR_TRUNC, ERR_TOOBIG). */
 int store_get(store_t *s, uint64_t seq, lineage_rec_t *out);
+
+/* Copies record seq's stored bytes (the canonical encoding, undecoded)
+ * into a malloc'd buffer (*out, caller frees). ERR_NOTFOUND if absent. */
+int store_get_raw(store_t *s, uint64_t seq, uint8_t **out, size_t *len);
+
+/* The hash of record seq's stored bytes (what the next record chains to
+ * and what checkpoints name). ERR_NOTFOUND if absent. */
+int store_rec_hash(store_t *s, uint64_t seq, uint8_t hash[CRYPTO_HASH_LEN]);
 
 /* Copies the first (lowest seq) record of child hash into *out.
  * ERR_NOTFOUND if the child has no record. */
@@ -278,6 +318,20 @@ int store_get_genome(store_t *s, const uint8_t hash[CRYPTO_HASH_LEN], char **src
  * in store_submit's pipeline is not seen), ERR_INVAL for a bad population,
  * or another negative error. */
 int store_has_key(store_t *s, const char *population, uint32_t deme, uint64_t dseq, uint64_t *seq);
+
+/* ---- the coordinator key ---- */
+
+#define STORE_FP_LEN 32 /* hex characters of a key fingerprint */
+#define STORE_FP_DOMAIN "petri-key-fp-v1"
+
+/* The store's meta "coord_pk" into pk; *have = 0 if none is recorded. */
+void store_coord_pk(store_t *s, uint8_t pk[CRYPTO_PK_LEN], int *have);
+/* A key's fingerprint: the first 16 bytes of BLAKE2b-256(STORE_FP_DOMAIN
+ * as str, pk), in lowercase hex. What operators compare and pin. */
+void store_fingerprint(const uint8_t pk[CRYPTO_PK_LEN], char out[STORE_FP_LEN + 1]);
+/* Normalises a fingerprint typed by an operator (hex, any case, ':', '-'
+ * or ' ' separators allowed) into out. 0, or ERR_INVAL. */
+int store_fingerprint_parse(const char *text, char out[STORE_FP_LEN + 1]);
 
 /* ---- meta: free-form coordinator state ---- */
 

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "log.h"
@@ -61,6 +62,7 @@ static void batch_free(struct store_batch *b)
     if (!b)
         return;
     free(b->recs);
+    free(b->kv);
     free(b->data.data);
     free(b);
 }
@@ -289,20 +291,66 @@ static int unfinished(const store_t *s)
     return n;
 }
 
+static int validate_kv(const store_kv_t *kv)
+{
+    if (!kv->key || !kv->key[0] || store_meta_reserved(kv->key) || (!kv->val && kv->len))
+        return ERR_INVAL;
+    if (strlen(kv->key) > STORE_META_KEY_MAX || kv->len > STORE_META_VAL_MAX)
+        return ERR_TOOBIG;
+    return 0;
+}
+
+/* Copies the meta writes into b. */
+static int batch_add_kv(struct store_batch *b, const store_kv_t *kv, size_t nkv)
+{
+    if (nkv == 0)
+        return 0;
+    b->kv = calloc(nkv, sizeof *b->kv);
+    if (!b->kv)
+        return -ENOMEM;
+    for (size_t i = 0; i < nkv; i++) {
+        struct store_wkv *w = &b->kv[i];
+        w->koff = b->data.len;
+        w->klen = strlen(kv[i].key);
+        buf_put(&b->data, kv[i].key, w->klen);
+        w->voff = b->data.len;
+        w->vlen = kv[i].len;
+        buf_put(&b->data, kv[i].val, kv[i].len);
+    }
+    b->nkv = nkv;
+    return b->data.err;
+}
+
 int store_submit(store_t *s, store_item_t *items, size_t n, uint64_t now_ms, uint64_t *ticket)
 {
-    assert(s && (items || n == 0) && ticket);
+    return store_submit_kv(s, items, n, NULL, 0, now_ms, ticket);
+}
+
+int store_submit_kv(store_t *s, store_item_t *items, size_t n, const store_kv_t *kv, size_t nkv,
+                    uint64_t now_ms, uint64_t *ticket)
+{
+    assert(s && (items || n == 0) && (kv || nkv == 0) && ticket);
     *ticket = 0;
     if (!s->can_sign)
         return ERR_STATE;
     for (size_t i = 0; i < n; i++)
         if (validate_item(&items[i]) != 0)
             return ERR_INVAL;
+    for (size_t i = 0; i < nkv; i++) {
+        int vrc = validate_kv(&kv[i]);
+        if (vrc)
+            return vrc;
+    }
     uint64_t t0 = mono_us();
     struct store_batch *b = batch_new(n);
     if (!b)
         return -ENOMEM;
     b->t_submit = t0;
+    int krc = batch_add_kv(b, kv, nkv);
+    if (krc) {
+        batch_free(b);
+        return krc;
+    }
 
     pthread_mutex_lock(&s->submit_mu);
     pthread_mutex_lock(&s->mu);
@@ -429,6 +477,11 @@ static int commit_once(store_t *s, const struct store_batch *b, uint64_t *commit
         if (mrc == 0)
             mrc = mdb_put(txn, s->log, &k, &v, MDB_APPEND);
     }
+    for (size_t i = 0; i < b->nkv && mrc == 0; i++) {
+        k = mval(b->data.data + b->kv[i].koff, b->kv[i].klen);
+        v = mval(b->data.data + b->kv[i].voff, b->kv[i].vlen);
+        mrc = mdb_put(txn, s->meta, &k, &v, 0);
+    }
     if (mrc == 0) {
         uint8_t head[STORE_HEAD_LEN];
         store_be64(head, b->last_seq);
@@ -454,7 +507,7 @@ static int commit_once(store_t *s, const struct store_batch *b, uint64_t *commit
 
 static int commit_batch(store_t *s, const struct store_batch *b, uint64_t *commit_us)
 {
-    if (b->nrec == 0)
+    if (b->nrec == 0 && b->nkv == 0)
         return 0; /* only duplicates: nothing to write */
     for (int tries = 0;; tries++) {
         int rc = commit_once(s, b, commit_us);
@@ -511,6 +564,11 @@ static void *committer(void *arg)
             s->st.append_us_total += s->st.last_append_us;
         }
         pthread_cond_broadcast(&s->cv);
+        if (s->efd >= 0) {
+            uint64_t one = 1;
+            if (write(s->efd, &one, sizeof one) != sizeof one && errno != EAGAIN)
+                log_error("store.signal_failed", "why=\"%s\"", err_str(-errno));
+        }
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;

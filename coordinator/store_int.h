@@ -34,6 +34,11 @@ struct store_buf {
     int err; /* sticky -ENOMEM */
 };
 
+/* A meta write riding in a batch: key and value bytes in batch->data. */
+struct store_wkv {
+    size_t koff, klen, voff, vlen;
+};
+
 /* A signed batch waiting for (or in) its commit. Owned by the queue; freed
  * by the next submitter once done. */
 struct store_batch {
@@ -42,6 +47,8 @@ struct store_batch {
     uint8_t prev_hash[CRYPTO_HASH_LEN], last_hash[CRYPTO_HASH_LEN];
     size_t nitems, nrec;
     struct store_wrec *recs;
+    size_t nkv;
+    struct store_wkv *kv; /* meta writes committed with the records */
     struct store_buf data;
     uint64_t t_submit; /* mono_us */
     int done;
@@ -74,6 +81,7 @@ struct store {
     int results[STORE_RESULTS];
     uint64_t gen;      /* bumped by every failed batch */
     int fail_rc;       /* the last failure */
+    int efd;           /* eventfd written after every finished batch, or -1 */
     uint64_t tent_seq; /* the head after every submitted batch */
     uint8_t tent_hash[CRYPTO_HASH_LEN];
 };
@@ -101,6 +109,8 @@ void store_pipe_stop(store_t *s);
 
 /* store.c */
 int store_valid_name(const char *s, size_t max);
+/* 1 for "format", "coord_pk", "head". */
+int store_meta_reserved(const char *key);
 /* Doubles the map (grow = 1) or adopts another process's size (grow = 0). */
 int store_map_resize(store_t *s, int grow);
 /* Transactions hold maplock shared for their lifetime. */

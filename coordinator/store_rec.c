@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "attest.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -193,4 +194,19 @@ int store_rec_check_sig(const uint8_t pk[CRYPTO_PK_LEN], const lineage_rec_t *r)
         rc = ERR_CRYPTO;
     wire_buf_free(&b);
     return rc;
+}
+
+int store_rec_check_agent_sig(const lineage_rec_t *r)
+{
+    if (r->version == 1)
+        return attest_verify(r->agent_pk, r->population, r->deme, r->dseq, r->child_hash, r->status,
+                             r->fitness, r->agent_sig) == 0
+                   ? 0
+                   : ERR_CRYPTO;
+    attest_ext_t x = {.passed = r->passed, .cases = r->cases, .cost = r->cost, .reused = r->reused};
+    memcpy(x.errors_hash, r->errors_hash, CRYPTO_HASH_LEN);
+    return attest_verify_v2(r->agent_pk, r->population, r->deme, r->dseq, r->child_hash, r->status,
+                            r->fitness, &x, r->agent_sig) == 0
+               ? 0
+               : ERR_CRYPTO;
 }

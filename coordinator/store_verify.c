@@ -131,13 +131,7 @@ static void check_record(struct vctx *v, uint64_t seq, const uint8_t *val, size_
         if (v->msg.err || crypto_verify(v->s->coord_pk, v->msg.data, v->msg.len, r.coord_sig) != 0)
             report(v, seq, ERR_CRYPTO, "coordinator signature invalid");
     }
-    attest_ext_t x = {.passed = r.passed, .cases = r.cases, .cost = r.cost, .reused = r.reused};
-    memcpy(x.errors_hash, r.errors_hash, CRYPTO_HASH_LEN);
-    int arc = r.version == 1 ? attest_verify(r.agent_pk, r.population, r.deme, r.dseq, r.child_hash,
-                                             r.status, r.fitness, r.agent_sig)
-                             : attest_verify_v2(r.agent_pk, r.population, r.deme, r.dseq,
-                                                r.child_hash, r.status, r.fitness, &x, r.agent_sig);
-    if (arc != 0)
+    if (store_rec_check_agent_sig(&r) != 0)
         report(v, seq, ERR_CRYPTO, "agent signature invalid");
     if (!store_op_valid(r.op))
         report(v, seq, ERR_PROTO, "unknown operator");

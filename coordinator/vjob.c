@@ -97,6 +97,14 @@ static void on_done(loop_t *l, short revents, void *arg)
     json_t *o = json_pack("{s:I, s:b, s:O, s:f}", "records", (json_int_t)j->checked, "ok",
                           j->rc == 0 && j->nerrors == 0, "errors", j->errors, "seconds",
                           (double)j->us / 1e6);
+    uint8_t pk[CRYPTO_PK_LEN];
+    int have;
+    store_coord_pk(c->store, pk, &have);
+    if (have) { /* the key it is signed with, for --pin */
+        char fp[STORE_FP_LEN + 1];
+        store_fingerprint(pk, fp);
+        json_object_set_new(o, "key", json_string(fp));
+    }
     if (j->rc == -ECANCELED || c->stopping) {
         http_resp_t r = {0};
         http_error(&r, 503, "the coordinator is stopping");

@@ -119,6 +119,23 @@ size_t cluster_meta_agent(char *out, size_t cap, const uint8_t pk[CRYPTO_PK_LEN]
                 out, cap);
 }
 
+size_t cluster_meta_set(char *meta, size_t len, size_t cap, const char *key, const char *val)
+{
+    json_t *o = json_loadb(meta, len, 0, NULL);
+    if (!o || !json_is_object(o) || json_object_set_new(o, key, json_string(val)) != 0) {
+        json_decref(o);
+        return len;
+    }
+    char buf[CLUSTER_META_MAX + 1];
+    size_t n = json_dumpb(o, buf, sizeof buf, JSON_COMPACT);
+    json_decref(o);
+    if (n == 0 || n >= cap || n > CLUSTER_META_MAX)
+        return len;
+    memcpy(meta, buf, n);
+    meta[n] = '\0';
+    return n;
+}
+
 json_t *cluster_meta_parse(const uint8_t *meta, size_t len)
 {
     json_t *o = len ? json_loadb((const char *)meta, len, 0, NULL) : NULL;

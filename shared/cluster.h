@@ -31,6 +31,13 @@ size_t cluster_meta_coordinator(char *out, size_t cap, const uint8_t pk[CRYPTO_P
 size_t cluster_meta_agent(char *out, size_t cap, const uint8_t pk[CRYPTO_PK_LEN], int vms_ready,
                           int vms_total, double load, const char *coordinator);
 
+/* Adds (or replaces) key: val, a string, in the metadata document
+ * meta[0..len) and writes the result back (cap bytes). Returns the new
+ * length, or len with meta unchanged if it would not fit (the caller logs
+ * that) or meta is not a JSON object. Used for "ckpt", the newest lineage
+ * checkpoint a node holds (ckpt.h). */
+size_t cluster_meta_set(char *meta, size_t len, size_t cap, const char *key, const char *val);
+
 /* Parses metadata bytes into a JSON object (new reference); bytes that are
  * not a JSON object become {"raw": "<hex>"} so nothing is lost or trusted. */
 json_t *cluster_meta_parse(const uint8_t *meta, size_t len);

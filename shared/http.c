@@ -336,6 +336,29 @@ uint64_t http_header_timeouts(const http_t *h)
     return h->header_timeouts;
 }
 
+int http_reply_stream(http_t *h, uint64_t ticket, int status, const char *content_type, int fd)
+{
+    assert(h && fd >= 0);
+    for (size_t i = 0; i < h->ndef; i++) {
+        if (h->def[i].ticket != ticket)
+            continue;
+        struct deferred d = h->def[i];
+        h->def[i] = h->def[--h->ndef];
+        uint8_t st[4] = {(uint8_t)((unsigned)status >> 24), (uint8_t)((unsigned)status >> 16),
+                         (uint8_t)((unsigned)status >> 8), (uint8_t)status};
+        const char *ct = content_type ? content_type : "";
+        if (http_send_frame(h->router, d.id, d.idlen, 1) || http_send_frame(h->router, "S", 1, 1) ||
+            http_send_frame(h->router, st, 4, 1) || http_send_frame(h->router, ct, strlen(ct), 1) ||
+            zmq_send(h->router, &fd, sizeof fd, ZMQ_DONTWAIT) < 0) {
+            close(fd);
+            return -EIO;
+        }
+        return 0;
+    }
+    close(fd);
+    return ERR_NOTFOUND;
+}
+
 /* ---- lifecycle ---- */
 
 static int split_bind(const char *bind, char *host, size_t hcap, char *port, size_t pcap)

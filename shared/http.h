@@ -143,6 +143,16 @@ uint64_t http_defer(http_t *h, int64_t timeout_ms);
  * client that has given up is dropped silently. */
 int http_reply(http_t *h, uint64_t ticket, http_resp_t *resp);
 
+/* Answers a deferred ticket with a streamed body: status and content type
+ * now, then whatever is written to the other end of fd (the read end of a
+ * pipe, taken in every case) until that end is closed. The connection's
+ * thread copies it to the client as it comes (chunked transfer), so a
+ * worker thread can produce a body of any size without holding it. If the
+ * client goes away the connection closes fd, and the writer gets EPIPE;
+ * a writer must not block forever on a full pipe (the reply may have
+ * been dropped: poll with a timeout). ERR_NOTFOUND for an unknown ticket. */
+int http_reply_stream(http_t *h, uint64_t ticket, int status, const char *content_type, int fd);
+
 /* ---- response helpers (any thread) ----
  * http_json: status and compact JSON of obj (stolen; NULL -> "null").
  * http_error: status and {"error": "<formatted message>"}. Both free a

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -29,15 +30,13 @@ static bool is_mutating(const char *m)
     return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH") || !strcmp(m, "DELETE");
 }
 
-/* Queues an answer with the headers of http.h invariant 6; csp NULL =
+/* Adds the headers of http.h invariant 6 to r and queues it (r is consumed).
+ * An answer without its security headers is not sent. csp NULL =
  * HTTP_CSP_DEFAULT. */
-static enum MHD_Result queue_body(struct MHD_Connection *c, unsigned status, const char *ctype,
-                                  const char *csp, const void *body, size_t len)
+static enum MHD_Result queue_with_headers(struct MHD_Connection *c, unsigned status,
+                                          struct MHD_Response *r, const char *ctype,
+                                          const char *csp)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
     if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 ctype ? ctype : "application/json") != MHD_YES ||
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
@@ -48,11 +47,64 @@ static enum MHD_Result queue_body(struct MHD_Connection *c, unsigned status, con
         MHD_add_response_header(r, "Referrer-Policy", "no-referrer") != MHD_YES ||
         MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin") != MHD_YES) {
         MHD_destroy_response(r);
-        return MHD_NO; /* an answer without its security headers is not sent */
+        return MHD_NO;
     }
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* Queues an answer with the headers of http.h invariant 6; csp NULL =
+ * HTTP_CSP_DEFAULT. */
+static enum MHD_Result queue_body(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                  const char *csp, const void *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    return queue_with_headers(c, status, r, ctype, csp);
+}
+
+/* A streamed body: read from fd (the read end of a pipe) until EOF. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    int fd = *(int *)cls;
+    for (;;) {
+        ssize_t n = read(fd, buf, max);
+        if (n > 0)
+            return n;
+        if (n == 0)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (errno != EINTR)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+}
+
+static void stream_free(void *cls)
+{
+    int *fd = cls;
+    close(*fd);
+    free(fd);
+}
+
+static enum MHD_Result queue_stream(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                    int fd)
+{
+    int *cls = malloc(sizeof *cls);
+    if (!cls) {
+        close(fd);
+        return MHD_NO;
+    }
+    *cls = fd;
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                                               stream_read, cls, stream_free);
+    if (!r) {
+        stream_free(cls);
+        return MHD_NO;
+    }
+    return queue_with_headers(c, status, r, ctype, NULL);
 }
 
 /* Error replies built on the connection thread: msg is a fixed string
@@ -312,6 +364,20 @@ static enum MHD_Result dispatch(http_t *h, struct MHD_Connection *c, const char 
             csp[pl] = '\0';
             ret = queue_body(c, status, cl ? ctype : NULL, pl ? csp : NULL, zmq_msg_data(&f[4]),
                              zmq_msg_size(&f[4]));
+        } else if (nf == 4 && !more && zmq_msg_size(&f[0]) == 1 && k[0] == 'S' &&
+                   zmq_msg_size(&f[1]) == 4 && zmq_msg_size(&f[3]) == sizeof(int)) {
+            const uint8_t *st = zmq_msg_data(&f[1]);
+            unsigned status =
+                (unsigned)st[0] << 24 | (unsigned)st[1] << 16 | (unsigned)st[2] << 8 | st[3];
+            char ctype[128];
+            size_t cl = zmq_msg_size(&f[2]);
+            if (cl >= sizeof ctype)
+                cl = 0;
+            memcpy(ctype, zmq_msg_data(&f[2]), cl);
+            ctype[cl] = '\0';
+            int fd;
+            memcpy(&fd, zmq_msg_data(&f[3]), sizeof fd);
+            ret = queue_stream(c, status, cl ? ctype : NULL, fd);
         } else {
             ret = queue_error(c, 500, "internal reply malformed");
         }

@@ -178,8 +178,9 @@ def throughput(tmp, window, ngenomes, size, demes, name="tput"):
         # the baseline gets the genomes the cluster evaluated in the window
         # (records ea..eb, evenly spaced): genomes grow during a run, so any
         # other sample would compare different work
-        st, recs = c.api("GET", "/v1/lineage/export?format=json")
-        mine = [r for r in (recs if st == 200 else []) if r.get("population") == "bench"]
+        st, doc = c.api("GET", "/v1/lineage/export?format=json")
+        recs = doc["records"] if st == 200 else []
+        mine = [r for r in recs if r.get("population") == "bench"]
         window_recs = mine[int(ea):int(eb)]
         step = max(1.0, len(window_recs) / float(ngenomes))
         hashes = []  # repeats kept: the cluster evaluates a repeated child again too

@@ -28,9 +28,10 @@ def wait_state(c, name, states=("solved",), timeout=180):
 
 
 def records(c):
-    st, recs = c.api("GET", "/v1/lineage/export?format=json")
+    st, doc = c.api("GET", "/v1/lineage/export?format=json")
     assert st == 200
-    return recs
+    assert doc["damaged"] == 0 and doc["end"]["seq"] == len(doc["records"])
+    return doc["records"]
 
 
 def assert_no_duplicate_keys(recs):

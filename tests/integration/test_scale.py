@@ -41,8 +41,8 @@ def test_scale_up_then_drain_loses_nothing(tmp):
         assert [x for x in agents if x["name"] == victim.name][0]["results"] == done_before
         assert victim.stop(signal.SIGTERM) == 0
         c.api("POST", "/v1/populations/s/stop")
-        st, recs = c.api("GET", "/v1/lineage/export?format=json")
-        keys = collections.Counter((r["population"], r["deme"], r["dseq"]) for r in recs)
+        st, doc = c.api("GET", "/v1/lineage/export?format=json")
+        keys = collections.Counter((r["population"], r["deme"], r["dseq"]) for r in doc["records"])
         assert max(keys.values()) == 1
         st, v = c.api("POST", "/v1/lineage/verify")
         assert v["ok"], v

@@ -121,12 +121,47 @@ static void test_metadata(void **state)
     json_decref(j);
 }
 
+/* A checkpoint added to metadata; what does not fit leaves it unchanged. */
+static void test_metadata_set(void **state)
+{
+    (void)state;
+    uint8_t pk[CRYPTO_PK_LEN] = {1, 2, 3};
+    char meta[CLUSTER_META_MAX];
+    size_t n = cluster_meta_agent(meta, sizeof meta, pk, 2, 3, 0.5, "tcp://c:7950");
+    char ck[201];
+    memset(ck, 'Q', 200);
+    ck[200] = '\0';
+    size_t m = cluster_meta_set(meta, n, sizeof meta, "ckpt", ck);
+    assert_true(m > n && m < CLUSTER_META_MAX);
+    json_t *j = cluster_meta_parse((const uint8_t *)meta, m);
+    assert_string_equal(json_string_value(json_object_get(j, "ckpt")), ck);
+    assert_string_equal(cluster_meta_role(j), "agent");
+    json_decref(j);
+    /* replaced, not repeated */
+    ck[0] = 'R';
+    size_t m2 = cluster_meta_set(meta, m, sizeof meta, "ckpt", ck);
+    assert_int_equal(m2, m);
+    assert_non_null(strstr(meta, "\"RQQ"));
+    /* too big for the metadata cap: unchanged */
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    char before[CLUSTER_META_MAX];
+    memcpy(before, meta, m2 + 1);
+    assert_int_equal(cluster_meta_set(meta, m2, sizeof meta, "ckpt", big), m2);
+    assert_memory_equal(meta, before, m2);
+    /* not a JSON object: unchanged */
+    char raw[8] = "xyz";
+    assert_int_equal(cluster_meta_set(raw, 3, sizeof raw, "ckpt", "a"), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_work_endpoint),
         cmocka_unit_test(test_metadata),
+        cmocka_unit_test(test_metadata_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

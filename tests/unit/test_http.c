@@ -6,6 +6,7 @@
  * the test. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -44,6 +45,7 @@ struct server {
     uint64_t ticket;    /* a deferred request waiting for a reply */
     int reply_deferred; /* answer the deferred ticket from a timer */
     uint64_t reply_after_ms;
+    pthread_t writer; /* the /stream body's writer */
 };
 
 static int64_t answer_deferred(loop_t *l, void *arg)
@@ -55,6 +57,25 @@ static int64_t answer_deferred(loop_t *l, void *arg)
     assert_int_equal(http_reply(s->http, s->ticket, &r), ERR_NOTFOUND);
     s->ticket = 0;
     return LOOP_TIMER_STOP;
+}
+
+#define STREAM_PARTS 30
+
+/* Writes STREAM_PARTS lines of 100 bytes into fd, pausing between them,
+ * then closes it: the end of the streamed body. */
+static void *stream_writer(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char line[101];
+    for (int i = 0; i < STREAM_PARTS; i++) {
+        memset(line, 'a' + i % 26, 99);
+        line[99] = '\n';
+        if (write(fd, line, 100) != 100)
+            break;
+        usleep(1000);
+    }
+    close(fd);
+    return NULL;
 }
 
 /* Echoes what it saw, with the running count of handler calls. */
@@ -76,6 +97,21 @@ static void handler(void *arg, const http_req_t *req, http_resp_t *resp)
     if (!strcmp(req->path, "/page")) {
         http_text(resp, 200, "text/html; charset=utf-8", "<p>hi</p>", 9);
         resp->csp = "default-src 'none'; style-src 'self'";
+        return;
+    }
+    if (!strcmp(req->path, "/stream")) {
+        /* a body written piecemeal by another thread, streamed as it comes */
+        uint64_t t = http_defer(s->http, 60000);
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        assert_int_equal(pthread_create(&s->writer, NULL, stream_writer, (void *)(intptr_t)p[1]),
+                         0);
+        assert_int_equal(http_reply_stream(s->http, t, 200, "text/plain", p[0]), 0);
+        int q[2];
+        assert_int_equal(pipe(q), 0);
+        assert_int_equal(http_reply_stream(s->http, t, 200, NULL, q[0]), ERR_NOTFOUND);
+        assert_int_equal(fcntl(q[0], F_GETFD), -1); /* the read end was closed */
+        close(q[1]);
         return;
     }
     if (!strcmp(req->path, "/defer-short")) {
@@ -536,6 +572,26 @@ static void test_deferred_reply_and_timeout(void **state)
     server_stop(&s);                             /* with a deferred ticket pending */
 }
 
+static void script_stream(struct client *c)
+{
+    request(c, &c->r[0], "GET", "/stream", NULL, NULL, 0);
+}
+
+static void test_streamed_reply(void **state)
+{
+    struct server s;
+    struct client c = {0};
+    server_start(&s, TOKEN);
+    run(&s, &c, script_stream);
+    pthread_join(s.writer, NULL);
+    assert_int_equal(c.r[0].status, 200);
+    assert_int_equal(c.r[0].len, STREAM_PARTS * 100);
+    for (int i = 0; i < STREAM_PARTS; i++)
+        assert_int_equal(c.r[0].body[i * 100], 'a' + i % 26);
+    assert_non_null(strstr(c.r[0].ctype, "text/plain"));
+    server_stop(&s);
+}
+
 static void script_one_defer(struct client *c)
 {
     request(c, &c->r[0], "GET", "/defer", NULL, NULL, 0);
@@ -892,6 +948,7 @@ int main(void)
         cmocka_unit_test(test_body_caps),
         cmocka_unit_test(test_unknown_method),
         cmocka_unit_test(test_deferred_reply_and_timeout),
+        cmocka_unit_test(test_streamed_reply),
         cmocka_unit_test(test_destroy_with_waiting_client),
         cmocka_unit_test(test_half_open_flood_leaves_room),
         cmocka_unit_test(test_header_deadline_closes_tricklers),

@@ -241,6 +241,43 @@ static void test_json_round_trip_keeps_dseq_beyond_reservation(void **state)
     pop_destroy(&q);
 }
 
+/* Finds every genome but the one whose hash is in arg. */
+static char *lookup_but(void *arg, const uint8_t hash[CRYPTO_HASH_LEN], size_t *len)
+{
+    if (memcmp(hash, arg, CRYPTO_HASH_LEN) == 0)
+        return NULL;
+    *len = 3;
+    return strdup("src");
+}
+
+/* Members whose genomes are missing on restore are dropped and counted. */
+static void test_restore_counts_missing_genomes(void **state)
+{
+    (void)state;
+    char err[256];
+    pop_t *p = make("\"size\":4,\"demes\":1", err, sizeof err);
+    work_item_t it;
+    pop_reserve(p, 0);
+    const char *srcs[] = {"one", "two", "three"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pop_next_item(p, 0, 10, &it), 0);
+        feed(p, &it, 5 + i, srcs[i]);
+    }
+    uint8_t gone[CRYPTO_HASH_LEN];
+    crypto_hash("two", 3, gone);
+    json_t *j = pop_to_json(p);
+    pop_t *q = pop_from_json(j, lookup_but, gone, err, sizeof err);
+    assert_non_null(q);
+    assert_int_equal(q->restore_dropped, 1);
+    assert_int_equal(q->demes[0].n, 2);
+    pop_destroy(&q);
+    q = pop_from_json(j, lookup, NULL, err, sizeof err);
+    assert_int_equal(q->restore_dropped, 0);
+    json_decref(j);
+    pop_destroy(&p);
+    pop_destroy(&q);
+}
+
 static void test_detail_json(void **state)
 {
     (void)state;
@@ -634,6 +671,7 @@ int main(void)
         cmocka_unit_test(test_item_lost_twice_is_given_up),
         cmocka_unit_test(test_seeds_and_submissions),
         cmocka_unit_test(test_json_round_trip_keeps_dseq_beyond_reservation),
+        cmocka_unit_test(test_restore_counts_missing_genomes),
         cmocka_unit_test(test_detail_json),
         cmocka_unit_test(test_lexicase_spec),
         cmocka_unit_test(test_lexicase_picks_specialists),

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "err.h"
 #include "log.h"
 #include "store.h"
+#include "store_export.h"
 
 static node_identity_t coord, agent;
 
@@ -1197,6 +1199,330 @@ static void test_v2_agent_sig_covers_summary(void **state)
     assert_true(named(&rep, 2, "agent signature"));
 }
 
+/* ---- killed in the middle of commits ---- */
+
+#define KILL_BATCH 16
+#define KILL_ROUNDS 6
+
+/* The child: submits batches of KILL_BATCH fresh records from the head on,
+ * each with meta "kill/batches" = the batch count it brings the store to,
+ * pipelined, forever. Writes one byte to ready once a batch is durable. */
+static void kill_child(const char *dir, int ready)
+{
+    char err[256];
+    store_t *s = store_open(dir, 0, &coord, err, sizeof err);
+    if (!s)
+        _exit(3);
+    uint64_t head;
+    store_head(s, &head, NULL);
+    int told = 0;
+    for (uint64_t b = head / KILL_BATCH;; b++) {
+        store_item_t items[KILL_BATCH];
+        struct gen g[KILL_BATCH];
+        for (int i = 0; i < KILL_BATCH; i++) {
+            uint64_t d = b * KILL_BATCH + (uint64_t)i;
+            mk_item(&g[i], "kill", 0, d, (int)d, NULL, NULL);
+            items[i] = g[i].it;
+        }
+        char val[32];
+        int n = snprintf(val, sizeof val, "%llu", (unsigned long long)(b + 1));
+        store_kv_t kv = {.key = "kill/batches", .val = val, .len = (size_t)n};
+        uint64_t t;
+        if (store_submit_kv(s, items, KILL_BATCH, &kv, 1, 1, &t) != 0)
+            _exit(4);
+        if (!told && store_wait(s, t) == 0) {
+            told = 1;
+            if (write(ready, "r", 1) != 1)
+                _exit(5);
+        }
+    }
+}
+
+/* SIGKILL while batches are being signed and committed (the committer
+ * thread is nearly always inside a write transaction): the reopened store
+ * verifies, holds whole batches only, and the meta written with a batch is
+ * exactly the last durable batch's. */
+static void test_killed_mid_commit(void **state)
+{
+    struct fx *f = *state;
+    store_close(&f->s);
+    uint64_t last = 0;
+    for (int round = 0; round < KILL_ROUNDS; round++) {
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            kill_child(f->dir, p[1]);
+        }
+        close(p[1]);
+        char b;
+        assert_int_equal(read(p[0], &b, 1), 1); /* at least one batch durable */
+        close(p[0]);
+        usleep((useconds_t)(round * 3000)); /* a different point in each round */
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        int st = 0;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+
+        reopen(f);
+        uint64_t seq;
+        store_head(f->s, &seq, NULL);
+        assert_true(seq > last); /* the durable batch the child announced */
+        assert_int_equal(seq % KILL_BATCH, 0);
+        void *val = NULL;
+        size_t len = 0;
+        assert_int_equal(store_meta_get(f->s, "kill/batches", &val, &len), 0);
+        assert_int_equal(strtoull(val, NULL, 10), seq / KILL_BATCH);
+        free(val);
+        struct reports rep;
+        uint64_t checked = 0;
+        assert_int_equal(verify(f->s, &rep, &checked), 0);
+        assert_int_equal(rep.n, 0);
+        assert_int_equal(checked, seq);
+        last = seq;
+        store_close(&f->s);
+    }
+    reopen(f);
+}
+
+/* Meta writes ride in a batch: durable with it, never without it. */
+static void test_submit_kv(void **state)
+{
+    struct fx *f = *state;
+    struct gen g[2];
+    store_item_t items[2];
+    for (int i = 0; i < 2; i++) {
+        mk_item(&g[i], "kv", 0, (uint64_t)i, i, NULL, NULL);
+        items[i] = g[i].it;
+    }
+    store_kv_t bad = {.key = "head", .val = "x", .len = 1};
+    uint64_t t = 7;
+    assert_int_equal(store_submit_kv(f->s, items, 2, &bad, 1, 1, &t), ERR_INVAL);
+    assert_int_equal(t, 0);
+    bad.key = "";
+    assert_int_equal(store_submit_kv(f->s, items, 2, &bad, 1, 1, &t), ERR_INVAL);
+    uint64_t h0;
+    store_head(f->s, &h0, NULL);
+    assert_int_equal(h0, 0); /* nothing queued */
+
+    store_kv_t kv[2] = {{.key = "pop/a", .val = "A1", .len = 2},
+                        {.key = "pop/b", .val = "B", .len = 1}};
+    assert_int_equal(store_submit_kv(f->s, items, 2, kv, 2, 1, &t), 0);
+    assert_int_equal(store_wait(f->s, t), 0);
+    assert_true(store_finished(f->s) >= t);
+    void *v;
+    size_t len;
+    assert_int_equal(store_meta_get(f->s, "pop/a", &v, &len), 0);
+    assert_int_equal(len, 2);
+    assert_memory_equal(v, "A1", 2);
+    free(v);
+    /* the eventfd was signalled */
+    int efd = store_event_fd(f->s);
+    assert_true(efd >= 0);
+    uint64_t n = 0;
+    assert_int_equal(read(efd, &n, sizeof n), (ssize_t)sizeof n);
+    assert_true(n >= 1);
+
+    /* a meta-only batch commits in order */
+    kv[0].val = "A2";
+    assert_int_equal(store_submit_kv(f->s, NULL, 0, kv, 1, 1, &t), 0);
+    assert_int_equal(store_wait(f->s, t), 0);
+    assert_int_equal(store_meta_get(f->s, "pop/a", &v, &len), 0);
+    assert_memory_equal(v, "A2", 2);
+    free(v);
+
+    /* a batch that fails (another writer moved the head) writes no meta */
+    uint64_t seq;
+    uint8_t h[CRYPTO_HASH_LEN];
+    store_head(f->s, &seq, h);
+    foreign_head(f->dir, seq + 5, h);
+    for (int i = 0; i < 2; i++) {
+        mk_item(&g[i], "kv", 0, (uint64_t)(10 + i), 10 + i, NULL, NULL);
+        items[i] = g[i].it;
+    }
+    kv[0].val = "A3";
+    assert_int_equal(store_submit_kv(f->s, items, 2, kv, 1, 1, &t), 0);
+    assert_int_equal(store_wait(f->s, t), ERR_STATE);
+    assert_int_equal(store_meta_get(f->s, "pop/a", &v, &len), 0);
+    assert_memory_equal(v, "A2", 2);
+    free(v);
+}
+
+/* ---- export ---- */
+
+struct membuf {
+    char *p;
+    size_t len, cap;
+};
+
+static int mem_write(void *arg, const char *data, size_t len)
+{
+    struct membuf *m = arg;
+    if (m->len + len + 1 > m->cap) {
+        m->cap = (m->len + len + 1) * 2;
+        m->p = realloc(m->p, m->cap);
+        assert_non_null(m->p);
+    }
+    memcpy(m->p + m->len, data, len);
+    m->len += len;
+    m->p[m->len] = '\0';
+    return 0;
+}
+
+static json_t *export_doc(store_t *s, uint64_t *damaged)
+{
+    struct membuf m = {0};
+    uint64_t records;
+    assert_int_equal(store_export(s, STORE_EXPORT_JSON, mem_write, &m, &records, damaged), 0);
+    json_error_t je;
+    json_t *doc = json_loads(m.p, 0, &je);
+    assert_non_null(doc);
+    free(m.p);
+    return doc;
+}
+
+static int check_doc(json_t *doc, const char *pin, struct reports *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    uint64_t checked;
+    char fp[STORE_FP_LEN + 1];
+    return store_export_verify(doc, pin, on_err, rep, &checked, fp);
+}
+
+/* An export verifies offline; every kind of tampering with it fails. */
+static void test_export_offline(void **state)
+{
+    struct fx *f = *state;
+    append_n(f->s, 0, 6);
+    uint64_t damaged = 9;
+    json_t *doc = export_doc(f->s, &damaged);
+    assert_int_equal(damaged, 0);
+    char fp[STORE_FP_LEN + 1], other[STORE_FP_LEN + 1];
+    store_fingerprint(coord.pk, fp);
+    struct reports rep;
+    assert_int_equal(check_doc(doc, NULL, &rep), 0);
+    assert_int_equal(check_doc(doc, fp, &rep), 0);
+    assert_int_equal(rep.n, 0);
+
+    /* pinned to another key */
+    store_fingerprint(agent.pk, other);
+    assert_int_equal(check_doc(doc, other, &rep), ERR_CRYPTO);
+    assert_true(named(&rep, 0, "pinned"));
+
+    /* a readable field changed: the signed bytes say otherwise */
+    json_t *d2 = json_deep_copy(doc);
+    json_t *r3 = json_array_get(json_object_get(d2, "records"), 2);
+    json_object_set_new(r3, "fitness", json_real(99.0));
+    assert_int_equal(check_doc(d2, fp, &rep), ERR_PROTO);
+    assert_true(named(&rep, 3, "fitness"));
+    json_decref(d2);
+
+    /* a byte of a record's raw encoding changed */
+    d2 = json_deep_copy(doc);
+    r3 = json_array_get(json_object_get(d2, "records"), 2);
+    char *raw = strdup(json_string_value(json_object_get(r3, "raw")));
+    raw[100] = raw[100] == '0' ? '1' : '0';
+    json_object_set_new(r3, "raw", json_string(raw));
+    free(raw);
+    assert_int_not_equal(check_doc(d2, fp, &rep), 0);
+    assert_true(named(&rep, 3, NULL));
+    json_decref(d2);
+
+    /* a record dropped from the middle */
+    d2 = json_deep_copy(doc);
+    json_array_remove(json_object_get(d2, "records"), 3);
+    assert_int_not_equal(check_doc(d2, fp, &rep), 0);
+    json_decref(d2);
+
+    /* the tail dropped (end left as it was, or removed) */
+    d2 = json_deep_copy(doc);
+    json_array_remove(json_object_get(d2, "records"), 5);
+    assert_int_equal(check_doc(d2, fp, &rep), ERR_PROTO);
+    assert_true(named(&rep, 0, "end"));
+    json_object_del(d2, "end");
+    assert_int_equal(check_doc(d2, fp, &rep), ERR_PROTO);
+    json_decref(d2);
+
+    /* coord_pk swapped: every signature fails */
+    d2 = json_deep_copy(doc);
+    char pkhex[2 * CRYPTO_PK_LEN + 1];
+    crypto_hex(agent.pk, CRYPTO_PK_LEN, pkhex);
+    json_object_set_new(d2, "coord_pk", json_string(pkhex));
+    assert_int_equal(check_doc(d2, NULL, &rep), ERR_CRYPTO);
+    assert_true(named(&rep, 1, "coordinator signature"));
+    json_decref(d2);
+    json_decref(doc);
+}
+
+/* A damaged record is exported as an error entry naming its seq. */
+static void test_export_damaged(void **state)
+{
+    struct fx *f = *state;
+    append_n(f->s, 0, 4);
+    store_close(&f->s);
+    uint8_t k[8];
+    be64(k, 2);
+    size_t vlen;
+    raw_flip(f->dir, "log", k, 8, 30, 0xff, &vlen); /* inside the population string */
+    reopen(f);
+    /* make the record undecodable: cut it short */
+    {
+        struct raw r;
+        MDB_dbi dbi = raw_open(&r, f->dir, "log");
+        MDB_val kk = {8, k}, v;
+        assert_int_equal(mdb_get(r.txn, dbi, &kk, &v), 0);
+        MDB_val nv = {10, v.mv_data};
+        uint8_t copy[10];
+        memcpy(copy, v.mv_data, 10);
+        nv.mv_data = copy;
+        assert_int_equal(mdb_put(r.txn, dbi, &kk, &nv, 0), 0);
+        raw_close(&r);
+    }
+    uint64_t damaged = 0;
+    json_t *doc = export_doc(f->s, &damaged);
+    assert_int_equal(damaged, 1);
+    json_t *e = json_array_get(json_object_get(doc, "records"), 1);
+    assert_int_equal(json_integer_value(json_object_get(e, "seq")), 2);
+    assert_non_null(json_object_get(e, "error"));
+    assert_int_equal(json_integer_value(json_object_get(doc, "damaged")), 1);
+    assert_int_equal(json_array_size(json_object_get(doc, "records")), 4);
+    struct reports rep;
+    assert_int_not_equal(check_doc(doc, NULL, &rep), 0);
+    assert_true(named(&rep, 2, "damaged"));
+    json_decref(doc);
+
+    struct membuf m = {0};
+    uint64_t records;
+    assert_int_equal(store_export(f->s, STORE_EXPORT_DOT, mem_write, &m, &records, &damaged), 0);
+    assert_non_null(strstr(m.p, "// damaged record 2:"));
+    assert_non_null(strstr(m.p, "4 records, 1 damaged"));
+    free(m.p);
+}
+
+/* Fingerprints: stable, distinct per key, parsed leniently. */
+static void test_fingerprint(void **state)
+{
+    (void)state;
+    char a[STORE_FP_LEN + 1], b[STORE_FP_LEN + 1], p[STORE_FP_LEN + 1];
+    store_fingerprint(coord.pk, a);
+    store_fingerprint(agent.pk, b);
+    assert_int_equal(strlen(a), STORE_FP_LEN);
+    assert_string_not_equal(a, b);
+    char typed[64];
+    snprintf(typed, sizeof typed, "%.8s:%.8s-%.16s", a, a + 8, a + 16);
+    for (char *q = typed; *q; q++)
+        if (*q >= 'a' && *q <= 'f')
+            *q = (char)(*q - 'a' + 'A');
+    assert_int_equal(store_fingerprint_parse(typed, p), 0);
+    assert_string_equal(p, a);
+    assert_int_equal(store_fingerprint_parse("abc", p), ERR_INVAL);
+    assert_int_equal(store_fingerprint_parse("zz", p), ERR_INVAL);
+    snprintf(typed, sizeof typed, "%s0", a);
+    assert_int_equal(store_fingerprint_parse(typed, p), ERR_INVAL);
+}
+
 int main(void)
 {
     if (crypto_init() != 0)
@@ -1229,6 +1555,11 @@ int main(void)
         T(test_bad_agent_sig),
         T(test_versions_mixed),
         T(test_v2_agent_sig_covers_summary),
+        T(test_killed_mid_commit),
+        T(test_submit_kv),
+        T(test_export_offline),
+        T(test_export_damaged),
+        cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_codec),
         cmocka_unit_test(test_codec_v2),
     };

@@ -30,7 +30,8 @@
 %%     evaluation process, under the same limits as the cases.
 -module(petri_eval).
 
--export([run/2, job/3, job_forms/4, fitness/3, compare/5, heap_words/1]).
+-export([job_ext/3, job_forms_ext/4, run_ext/2, job/3, run/2, fitness/3, compare/5,
+         heap_words/1]).
 
 -define(TAG, petri_score).
 -define(POLL_MS, 2).          % watchdog period (deadline, reductions, heap)
@@ -59,13 +60,20 @@
 
 %% Loads Source into Slot and scores it:
 %% {Status, Fitness, Detail, LoadUs, EvalUs, Ext}. Never raises.
--spec job(petri_wire:spec(), binary(), module()) -> job_result().
-job(Spec, Source, Slot) ->
+-spec job_ext(petri_wire:spec(), binary(), module()) -> job_result().
+job_ext(Spec, Source, Slot) ->
     load_run(Spec, Slot, fun() -> petri_loader:load(Spec, Source, Slot) end).
 
-%% job/3 for a module in forms (petri_loader:load_forms/4).
--spec job_forms(petri_wire:spec(), [erl_parse:abstract_form()], boolean(), module()) -> job_result().
-job_forms(Spec, Forms, Linted, Slot) ->
+%% job_ext/3 without RESULT_EXT: {Status, Fitness, Detail, LoadUs, EvalUs}.
+-spec job(petri_wire:spec(), binary(), module()) ->
+          {petri_wire:status(), float() | nan, binary(), non_neg_integer(), non_neg_integer()}.
+job(Spec, Source, Slot) ->
+    {St, Fit, Detail, LoadUs, EvalUs, _} = job_ext(Spec, Source, Slot),
+    {St, Fit, Detail, LoadUs, EvalUs}.
+
+%% job_ext/3 for a module in forms (petri_loader:load_forms/4).
+-spec job_forms_ext(petri_wire:spec(), [erl_parse:abstract_form()], boolean(), module()) -> job_result().
+job_forms_ext(Spec, Forms, Linted, Slot) ->
     load_run(Spec, Slot, fun() -> petri_loader:load_forms(Spec, Forms, Linted, Slot) end).
 
 -spec load_run(petri_wire:spec(), module(), fun(() -> ok | petri_loader:error())) -> job_result().
@@ -77,16 +85,23 @@ load_run(Spec, Slot, Load) ->
     T1 = now_us(),
     case Loaded of
         ok ->
-            {St, Fit, Detail, EvalUs, Ext} = run(Slot, Spec),
+            {St, Fit, Detail, EvalUs, Ext} = run_ext(Slot, Spec),
             {St, Fit, Detail, T1 - T0, EvalUs, Ext};
         {error, St, Detail} ->
             {St, nan, Detail, T1 - T0, 0, ext_failed(0, 0, 0)}
     end.
 
-%% Scores the loaded module Mod: {Status, Fitness, Detail, EvalUs, Ext}.
+%% run_ext/2 without RESULT_EXT: {Status, Fitness, Detail, EvalUs}.
 -spec run(module(), petri_wire:spec()) ->
-          {petri_wire:status(), float() | nan, binary(), non_neg_integer(), petri_wire:ext()}.
+          {petri_wire:status(), float() | nan, binary(), non_neg_integer()}.
 run(Mod, Spec) ->
+    {St, Fit, Detail, EvalUs, _} = run_ext(Mod, Spec),
+    {St, Fit, Detail, EvalUs}.
+
+%% Scores the loaded module Mod: {Status, Fitness, Detail, EvalUs, Ext}.
+-spec run_ext(module(), petri_wire:spec()) ->
+          {petri_wire:status(), float() | nan, binary(), non_neg_integer(), petri_wire:ext()}.
+run_ext(Mod, Spec) ->
     case plan(Spec) of
         {ok, Plan} -> run(Mod, Spec, Plan);
         {error, St, Detail} -> {St, nan, Detail, 0, ext_failed(0, 0, 0)}

@@ -153,6 +153,8 @@ compile_elixir(Source) ->
     case petri_elixir:available() of
         false -> {error, unsupported, <<"evaluator: elixir is not installed on this host">>};
         true ->
+            %% the compiler needs the elixir application (genomes never do)
+            _ = application:ensure_all_started(elixir),
             %% Code.compile_string/2 loads the modules it defines under
             %% their own names (trusted source: no name check as for Erlang).
             try 'Elixir.Code':compile_string(Source, <<"evaluator.ex">>) of

@@ -53,7 +53,7 @@
 -opaque state() :: #st{}.
 -type job() :: {eval | breed_eval, non_neg_integer(), non_neg_integer()}
              | {breed, non_neg_integer()}.
--type res() :: petri_eval:job_result().
+-type res() :: petri_eval:job_result().   % {Status, Fit, Detail, LoadUs, EvalUs, Ext}
 -type breeding() :: {binary(), non_neg_integer(), [binary()]}.   % {Op, Seed, Parents}
 -type action() :: {eval, non_neg_integer(), petri_wire:spec(), {binary(), petri_cache:key()},
                    non_neg_integer()}
@@ -191,7 +191,7 @@ log(Text) ->
 -spec worker(pid(), job(), petri_wire:spec(), term()) -> ok.
 worker(Owner, {eval, _, Slot}, Spec, {Source, Key}) ->
     Mod = petri_slots:module(Slot),
-    Res = try petri_eval:job(Spec, Source, Mod)
+    Res = try petri_eval:job_ext(Spec, Source, Mod)
           catch C:R -> failed(internal, fmt("evaluation failed: ~p:~0P", [C, R, 12]))
           end,
     %% the evaluation process is dead: old code, if any, is unused now
@@ -227,8 +227,8 @@ eval_child(Spec, Child, Forms, Mod) ->
     %% the child's forms when its text parses to them: no second parse
     try
         case Forms of
-            {Fs, Linted} -> petri_eval:job_forms(Spec, Fs, Linted, Mod);
-            none -> petri_eval:job(Spec, Child, Mod)
+            {Fs, Linted} -> petri_eval:job_forms_ext(Spec, Fs, Linted, Mod);
+            none -> petri_eval:job_ext(Spec, Child, Mod)
         end
     catch C:R -> failed(internal, fmt("evaluation failed: ~p:~0P", [C, R, 12]))
     end.

@@ -217,3 +217,25 @@ ext_garbage_test() ->
               S3
       end, S0, lists:seq(1, 3000)),
     ok.
+
+%% VM frames whose inline SPEC comes from an older writer (no appended fields).
+old_layout_frames_test() ->
+    Full = petri_wire:encode_spec(spec()),
+    Old = binary:part(Full, 0, byte_size(Full) - 55),
+    Src = <<"-module(g).">>,
+    Eval = frame(4, <<7:64, Old/binary, (byte_size(Src)):32, Src/binary>>),
+    {ok, {eval, 7, S, Src}} = petri_wire:decode(Eval),
+    ?assertEqual(spec(), maps:remove(raw, S)),
+    ?assertEqual(Old, maps:get(raw, S)),
+    Breed = <<8:64, Old/binary, 5:32, "point", 99:64, 2:32, 1:32, "p", 2:32, "qq">>,
+    ?assertMatch({ok, {breed_eval, 8, _, <<"point">>, 99, [<<"p">>, <<"qq">>]}},
+                 petri_wire:decode(frame(9, Breed))),
+    ?assertMatch({ok, {breed, 8, _, <<"point">>, 99, [<<"p">>, <<"qq">>]}},
+                 petri_wire:decode(frame(6, Breed))),
+    %% the current layout is not mistaken for the old one
+    {ok, {eval, 7, T, Src}} = petri_wire:decode(petri_wire:encode({eval, 7, term_spec(), Src})),
+    ?assertEqual(term_spec(), maps:remove(raw, T)),
+    %% truncated either way: an error
+    ?assertEqual({error, truncated}, petri_wire:decode(frame(4, binary:part(Eval, 24, 40)))).
+
+frame(Type, P) -> <<1, Type:16, 0, 0:128, (byte_size(P)):32, P/binary>>.

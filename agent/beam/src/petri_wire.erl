@@ -253,20 +253,22 @@ payload(?T_PONG, P0) ->
     end;
 payload(?T_EVAL, P0) ->
     {ReqId, P1} = get_u(64, P0),
-    {Spec, P2} = get_spec(P1),
-    {Source, _} = get_bytes(P2),
-    {eval, ReqId, Spec, Source};
+    with_spec(P1, fun(Spec, P2) ->
+                          {Source, Rest} = get_bytes(P2),
+                          {{eval, ReqId, Spec, Source}, Rest}
+                  end);
 payload(?T_RESULT, P0) ->
     {{result, ReqId, Status, Fit, Detail, LoadUs, EvalUs}, P1} = get_result(P0),
     {Ext, _} = get_ext(P1),
     {result, ReqId, Status, Fit, Detail, LoadUs, EvalUs, Ext};
 payload(?T_BREED, P0) ->
     {ReqId, P1} = get_u(64, P0),
-    {Spec, P2} = get_spec(P1),
-    {Op, P3} = get_str(P2),
-    {Seed, P4} = get_u(64, P3),
-    {Parents, _} = get_list(fun get_bytes/1, 4, P4),
-    {breed, ReqId, Spec, Op, Seed, Parents};
+    with_spec(P1, fun(Spec, P2) ->
+                          {Op, P3} = get_str(P2),
+                          {Seed, P4} = get_u(64, P3),
+                          {Parents, Rest} = get_list(fun get_bytes/1, 4, P4),
+                          {{breed, ReqId, Spec, Op, Seed, Parents}, Rest}
+                  end);
 payload(?T_CHILD, P0) ->
     {ReqId, P1} = get_u(64, P0),
     {Code, P2} = get_u(8, P1),
@@ -341,15 +343,52 @@ decode_spec(B) when is_binary(B) ->
 decode_spec(_) ->
     {error, not_binary}.
 
-%% Inside a VM frame the SPEC is followed by more fields, so its appended
-%% fields are always present there; only a standalone block can end early.
+%% A message whose SPEC is inline, followed by the fields Tail reads. Inside a
+%% frame the SPEC's appended fields cannot be told from the fields after it
+%% (a bytes field looks like any other), so the SPEC of an older writer is
+%% recognised by parsing: the layout with the appended fields first; if that
+%% fails or leaves bytes over, the layout without them, taken only if it
+%% uses the payload exactly; else the first layout's answer stands.
+-spec with_spec(binary(), fun((spec(), binary()) -> {msg(), binary()})) -> msg().
+with_spec(P, Tail) ->
+    Full = layout(full, P, Tail),
+    case Full of
+        {ok, Msg, <<>>} -> Msg;
+        _ ->
+            case layout(base, P, Tail) of
+                {ok, Msg, <<>>} -> Msg;
+                _ ->
+                    case Full of
+                        {ok, Msg, _} -> Msg;
+                        {error, Reason} -> throw({wire, Reason})
+                    end
+            end
+    end.
+
+-spec layout(full | base, binary(), fun((spec(), binary()) -> {msg(), binary()})) ->
+          {ok, msg(), binary()} | {error, term()}.
+layout(Layout, P, Tail) ->
+    try
+        {Spec, P2} = get_spec(Layout, P),
+        {Msg, Rest} = Tail(Spec, P2),
+        {ok, Msg, Rest}
+    catch
+        throw:{wire, Reason} -> {error, Reason}
+    end.
+
 -spec get_spec(binary()) -> {spec(), binary()}.
 get_spec(P0) ->
-    {Spec, Rest} = get_spec_fields(P0),
+    get_spec(full, P0).
+
+%% full: the appended fields follow (those missing at the end of the bytes
+%% take their defaults); base: an older writer's SPEC, they all take them.
+-spec get_spec(full | base, binary()) -> {spec(), binary()}.
+get_spec(Layout, P0) ->
+    {Spec, Rest} = get_spec_fields(Layout, P0),
     {Spec#{raw => binary:part(P0, 0, byte_size(P0) - byte_size(Rest))}, Rest}.
 
--spec get_spec_fields(binary()) -> {spec(), binary()}.
-get_spec_fields(P0) ->
+-spec get_spec_fields(full | base, binary()) -> {spec(), binary()}.
+get_spec_fields(Layout, P0) ->
     {Fn, P1} = get_str(P0),
     {Ar, P2} = get_u(32, P1),
     {Lang, P3} = get_u(8, P2),
@@ -362,7 +401,11 @@ get_spec_fields(P0) ->
     {Max, P10} = get_f64(P9),
     {CInt, P11} = get_u(8, P10),
     {Err, P12} = get_u(8, P11),
-    {Cases, P13} = get_list(fun get_case/1, 13, P12),
+    {Cases, P12b} = get_list(fun get_case/1, 13, P12),
+    {P13, After} = case Layout of
+                       full -> {P12b, none};
+                       base -> {<<>>, P12b}
+                   end,
     {TBytes, P14} = opt(fun get_bytes/1, <<>>, P13),
     {Atoms, P15} = opt(fun(P) -> get_list(fun get_str/1, 4, P) end, [], P14),
     {Tol, P16} = opt(fun get_f64/1, 0.0, P15),
@@ -379,7 +422,8 @@ get_spec_fields(P0) ->
        const_min => Min, const_max => Max, const_int => CInt =:= 1, error => Err,
        cases => Cases, term_cases => term_cases(TBytes, Atoms, Ar), atoms => Atoms,
        float_tol => Tol, mismatch_error => Mis, evaluator => Ev, evaluator_lang => EvLang,
-       cost_mode => CostMode, cost_w => {WR, WH, WT}, per_case => PerCase =:= 1}, P24}.
+       cost_mode => CostMode, cost_w => {WR, WH, WT}, per_case => PerCase =:= 1},
+     case After of none -> P24; _ -> After end}.
 
 %% ---- term cases ---------------------------------------------------------------
 

@@ -13,7 +13,8 @@
 %%     an evaluator cannot replace petri's own code or a library's.
 %%  4. Failures: compile errors are status internal with the compiler's text
 %%     (the operator's spec is at fault, not the genome); an Elixir evaluator
-%%     where Elixir is absent is unsupported.
+%%     where Elixir is absent is unsupported. Failures are cached like
+%%     modules: a broken evaluator is compiled once, not once per genome.
 -module(petri_evaluator).
 
 -export([ensure/2]).
@@ -27,19 +28,20 @@
 ensure(Lang, Source) ->
     Key = {?MODULE, crypto:hash(sha256, [atom_to_binary(Lang, utf8), 0, Source])},
     case cached(Key) of
-        {ok, Mod} -> {ok, Mod};
-        miss -> locked(Key, Lang, Source)
+        miss -> locked(Key, Lang, Source);
+        Known -> Known
     end.
 
--spec cached({module(), binary()}) -> {ok, module()} | miss.
+-spec cached({module(), binary()}) -> {ok, module()} | petri_loader:error() | miss.
 cached(Key) ->
     case persistent_term:get(Key, none) of
         none -> miss;
-        Mod ->
+        {ok, Mod} ->
             case erlang:module_loaded(Mod) of
                 true -> {ok, Mod};
                 false -> miss
-            end
+            end;
+        {error, _, _} = Err -> Err
     end.
 
 -spec locked({module(), binary()}, erlang | elixir, binary()) -> {ok, module()} | petri_loader:error().
@@ -48,8 +50,8 @@ locked(Key, Lang, Source) ->
         true ->
             try
                 case cached(Key) of
-                    {ok, Mod} -> {ok, Mod};
-                    miss -> compile(Key, Lang, Source)
+                    miss -> compile(Key, Lang, Source);
+                    Known -> Known
                 end
             after
                 unregister(?LOCK)
@@ -71,12 +73,11 @@ compile(Key, Lang, Source) ->
               C:R -> err(internal, "evaluator: compiler failed: ~p:~0P", [C, R, 20])
           end,
     case Res of
-        {ok, Mod} ->
-            persistent_term:put({?MODULE, owned, Mod}, true),
-            persistent_term:put(Key, Mod),
-            {ok, Mod};
-        Err -> Err
-    end.
+        {ok, Mod} -> persistent_term:put({?MODULE, owned, Mod}, true);
+        _ -> ok
+    end,
+    persistent_term:put(Key, Res),
+    Res.
 
 -spec compile_erlang(binary()) -> {ok, module()} | petri_loader:error().
 compile_erlang(Source) ->

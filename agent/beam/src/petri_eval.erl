@@ -7,7 +7,8 @@
 %%     every ?POLL_MS for a wall-clock deadline, a reduction budget and its
 %%     heap (total_heap_size in words, stack included, plus the off-heap
 %%     binaries it references, which total_heap_size leaves out; the same sum
-%%     is taken once more when the cases are done). Nothing the genome does
+%%     is taken once more when the cases are done; the cases, copied into the
+%%     process, count too). Nothing the genome does
 %%     escapes as an exception or a crash report.
 %%     The process also gets max_heap_size (kill => true, error_logger => false)
 %%     as a safety net, but at max(2 * heap_words, ?NET_MIN_WORDS): on OTP 25.2
@@ -21,7 +22,7 @@
 %%     float); timeout (deadline or reduction budget); heap_limit (killed by
 %%     max_heap_size, including deep recursion). On term cases a wrong result
 %%     of any type is a failed case, not bad_result.
-%%  3. run/2 returns only after the evaluation process is dead, so the slot's
+%%  3. run_ext/2 returns only after the evaluation process is dead, so the slot's
 %%     old code can be purged without killing anything.
 %%  4. The scoring loop does one call per case and nothing else per case:
 %%     reductions and heap are read once, at the end (and by the watchdog).
@@ -30,8 +31,7 @@
 %%     evaluation process, under the same limits as the cases.
 -module(petri_eval).
 
--export([job_ext/3, job_forms_ext/4, run_ext/2, job/3, run/2, fitness/3, compare/5,
-         heap_words/1]).
+-export([job_ext/3, job_forms_ext/4, run_ext/2, job/3, run/2, fitness/3, compare/5]).
 
 -define(TAG, petri_score).
 -define(POLL_MS, 2).          % watchdog period (deadline, reductions, heap)
@@ -454,14 +454,6 @@ bin_words([]) -> 0;
 bin_words(Bins) ->
     Bytes = lists:sum([Size || {_, Size, _} <- lists:ukeysort(1, Bins)]),
     (Bytes + 7) div 8.
-
-%% The heap words a process uses by the watchdog's measure (tests and tools).
--spec heap_words(pid()) -> non_neg_integer() | undefined.
-heap_words(Pid) ->
-    case process_info(Pid, [total_heap_size, binary]) of
-        [{total_heap_size, H}, {binary, Bins}] -> H + bin_words(Bins);
-        undefined -> undefined
-    end.
 
 -spec kill(pid(), reference()) -> ok.
 kill(Pid, MRef) ->

@@ -208,7 +208,7 @@ big_binary_test() ->
                                        "{byte_size(B) * 0 + X, B}.\n")]]],
     {ok, Mod, Bin} = compile:forms(Forms, [binary]),
     {module, Mod} = code:load_binary(Mod, "test", Bin),
-    S = spec(#{heap_words => 20000, cases => [{[1], 1}]}),
+    S = spec(#{heap_words => 20000, cases => [{[1], 1}], timeout_ms => 10000}),
     %% held while the watchdog samples
     ?assertMatch({heap_limit, nan, <<"heap limit of 20000 words exceeded">>, _, _},
                  petri_eval:run_ext(Mod, S)),

@@ -103,3 +103,205 @@ fitness_test() ->
     ?assertEqual({ok, 2.0}, petri_eval:fitness(abs, 3, 1)),
     ?assertEqual({ok, 4.0}, petri_eval:fitness(square, 3, 1)),
     ?assertEqual(overflow, petri_eval:fitness(square, 1.0e200, 0)).
+
+%% ---- term cases, tolerance, passed/cases, metrics, cost, evaluators ----------
+
+-define(SORT, "f([]) -> [];\nf([H | T]) -> ins(H, f(T)).\n"
+              "ins(X, []) -> [X];\nins(X, [Y | T]) when X =< Y -> [X, Y | T];\n"
+              "ins(X, [Y | T]) -> [Y | ins(X, T)].\n").
+
+%% Runs Body as f/1 on term cases; the full result with RESULT_EXT.
+tjob(Body, Cases, Extra) ->
+    Src = iolist_to_binary(["-module(genome).\n-export([f/1]).\n", Body]),
+    S = petri_spec:new(maps:merge(#{term_cases => {ok, Cases}, timeout_ms => 2000,
+                                    heap_words => 200000}, Extra)),
+    R = petri_eval:job_ext(S, Src, ?SLOT),
+    _ = code:purge(?SLOT),
+    R.
+
+sort_cases() ->
+    [{[L], lists:sort(L)} || L <- [[], [1], [3, 1, 2], [1, 2, 3], [5, 4, 3, 2, 1], [2, 2, 1],
+                                   [-1, 10, 0, 7], [1, 1, 1], [9, 8], [4, 5]]].
+
+list_sort_test() ->
+    {ok, 0.0, <<>>, _, _, Ext} = tjob(?SORT, sort_cases(), #{}),
+    ?assertMatch(#{passed := 10, cases := 10, reused := false, errors := [],
+                   metrics := [{<<"reductions">>, _}, {<<"heap_words">>, _}, {<<"eval_us">>, _}]}, Ext),
+    [{_, Reds}, {_, Heap}, {_, Us}] = maps:get(metrics, Ext),
+    ?assert(Reds > 0 andalso Heap > 0 andalso Us >= 0).
+
+wrong_sort_gets_partial_passes_test() ->
+    %% identity: the already sorted lists pass ([], [1], [1,2,3], [1,1,1], [4,5])
+    {ok, F, <<>>, _, _, Ext} = tjob("f(L) -> L.\n", sort_cases(), #{mismatch_error => 2.0,
+                                                                  per_case => true}),
+    ?assertMatch(#{passed := 5, cases := 10}, Ext),
+    ?assertEqual(10.0, F),
+    ?assertEqual([0.0, 0.0, 2.0, 0.0, 2.0, 2.0, 2.0, 0.0, 2.0, 0.0], maps:get(errors, Ext)),
+    %% a non-list result is a failed case, not bad_result
+    ?assertMatch({ok, 10.0, <<>>, _, _, #{passed := 0}}, tjob("f(_) -> foo.\n", sort_cases(), #{})).
+
+float_tolerance_test() ->
+    Cases = [{[1.0], 1.0}, {[2.0], {ok, [2.0]}}],
+    Body = "f(1.0) -> 1.0000001;\nf(X) -> {ok, [X + 0.0000001]}.\n",
+    %% exact: both fail; the numeric one's error is the distance
+    {ok, F0, _, _, _, E0} = tjob(Body, Cases, #{per_case => true, mismatch_error => 4.0}),
+    ?assertMatch(#{passed := 0}, E0),
+    [D, 4.0] = maps:get(errors, E0),
+    ?assert(D > 0 andalso D < 1.0e-6),
+    ?assertEqual(D + 4.0, F0),
+    %% within 1e-3: both pass, inside a structure too; the distance stays the error
+    {ok, F1, _, _, _, E1} = tjob(Body, Cases, #{per_case => true, float_tol => 1.0e-3}),
+    ?assertMatch(#{passed := 2, errors := [D, 0.0]}, E1),
+    ?assertEqual(D, F1),
+    %% an integer and an equal float match; integers never use the tolerance
+    ?assertEqual({true, 0.0}, petri_eval:compare(2, 2.0, abs, 0.0, 1.0)),
+    ?assertEqual({false, 1.0}, petri_eval:compare(3, 2, abs, 5.0, 1.0)),
+    ?assertEqual({false, 4.0}, petri_eval:compare(3, 1, square, 0.0, 1.0)),
+    ?assertEqual({true, 0.0}, petri_eval:compare(#{a => [1.0]}, #{a => [1.0001]}, abs, 0.01, 1.0)),
+    ?assertEqual({false, 7.0}, petri_eval:compare(#{a => 1}, #{b => 1}, abs, 0.01, 7.0)),
+    ?assertEqual({false, 7.0}, petri_eval:compare("abc", <<"abc">>, abs, 0.01, 7.0)).
+
+mismatch_error_test() ->
+    Cases = [{[x], <<1, 2>>}, {[y], {1, 2}}, {[z], [1, 2]}],
+    {ok, F, _, _, _, Ext} = tjob("f(_) -> [1, 2].\n", Cases, #{mismatch_error => 5.0}),
+    ?assertEqual(10.0, F),
+    ?assertMatch(#{passed := 1, cases := 3}, Ext),
+    %% a crash on a term case is still a crash
+    ?assertMatch({crash, nan, <<"case 1: error:badarith">>, _, _, #{passed := 0, cases := 0}},
+                 tjob("f(X) -> X + 1.\n", Cases, #{})).
+
+numeric_passed_test() ->
+    ?assertMatch({ok, 0.0, <<>>, _, _, #{passed := 21, cases := 21, errors := []}},
+                 petri_eval:job_ext(spec(#{}), <<"-module(g).\n-export([f/1]).\nf(X) -> X*X+2*X-1.\n">>, ?SLOT)),
+    %% f(X) = X*X is off by |2X - 1|: within 3 for X in -1..2
+    {ok, _, _, _, _, Ext} = petri_eval:job_ext(spec(#{float_tol => 3.0, per_case => true}),
+                                           <<"-module(g).\n-export([f/1]).\nf(X) -> X*X.\n">>, ?SLOT),
+    ?assertMatch(#{passed := 4, cases := 21}, Ext),
+    ?assertEqual([float(abs(2 * X - 1)) || X <- lists:seq(-10, 10)], maps:get(errors, Ext)),
+    _ = code:purge(?SLOT).
+
+cost_modes_test() ->
+    Src = <<"-module(g).\n-export([f/1]).\nf(X) -> X*X.\n">>,
+    Err = float(lists:sum([abs(2 * X - 1) || X <- lists:seq(-10, 10)])),
+    {ok, Err, _, _, _, #{cost := C0}} = petri_eval:job_ext(spec(#{cost_w => {1.0, 1.0, 1.0}}), Src, ?SLOT),
+    ?assertEqual(0.0, C0),
+    %% lexicographic: the fitness stays the error, the cost is reported
+    {ok, Err, _, _, _, #{cost := C1, metrics := [{_, Reds} | _]}} =
+        petri_eval:job_ext(spec(#{cost_mode => 1, cost_w => {2.0, 0.0, 0.0}}), Src, ?SLOT),
+    ?assertEqual(2.0 * Reds, C1),
+    %% weighted: fitness = error + cost
+    {ok, F2, _, _, _, #{cost := C2, metrics := [_, {_, Heap} | _]}} =
+        petri_eval:job_ext(spec(#{cost_mode => 2, cost_w => {0.0, 0.5, 0.0}}), Src, ?SLOT),
+    ?assertEqual(0.5 * Heap, C2),
+    ?assertEqual(Err + C2, F2),
+    ?assert(C2 > 0),
+    _ = code:purge(?SLOT).
+
+%% A binary off the heap counts against heap_words (bit syntax is not allowed in
+%% genomes, so this module is compiled here, outside the loader).
+big_binary_test() ->
+    Mod = petri_eval_test_bin,
+    Forms = [{attribute, 1, module, Mod}, {attribute, 1, export, [{f, 1}, {g, 1}]}
+             | [F || {ok, F} <- [parse("f(X) -> B = binary:copy(<<1>>, 10000000), "
+                                       "timer:sleep(50), byte_size(B) * 0 + X.\n"),
+                                 parse("g(X) -> B = binary:copy(<<1>>, 10000000), "
+                                       "{byte_size(B) * 0 + X, B}.\n")]]],
+    {ok, Mod, Bin} = compile:forms(Forms, [binary]),
+    {module, Mod} = code:load_binary(Mod, "test", Bin),
+    S = spec(#{heap_words => 20000, cases => [{[1], 1}], timeout_ms => 10000}),
+    %% held while the watchdog samples
+    ?assertMatch({heap_limit, nan, <<"heap limit of 20000 words exceeded">>, _, _},
+                 petri_eval:run_ext(Mod, S)),
+    %% held at the end, in a result: the final measure sees it
+    ?assertMatch({heap_limit, nan, _, _, #{metrics := [_, {<<"heap_words">>, H} | _]}} when H > 1.0e6,
+                 petri_eval:run_ext(Mod, S#{function => <<"g">>, term_cases => {ok, [{[1], 1}]},
+                                        cases => []})),
+    %% with room for the binaries, the same genome scores
+    ?assertMatch({ok, 0.0, _, _, _}, petri_eval:run_ext(Mod, S#{function => <<"g">>, heap_words => 10000000,
+                                                             term_cases => {ok, [{[1], {1, binary:copy(<<1>>, 10000000)}}]},
+                                                             cases => []})),
+    _ = code:purge(Mod), _ = code:delete(Mod).
+
+parse(S) ->
+    {ok, Toks, _} = erl_scan:string(S),
+    erl_parse:parse_form(Toks).
+
+%% ---- evaluator modules ---------------------------------------------------------
+
+ev_job(Genome, EvSrc, Extra) ->
+    S = petri_spec:new(maps:merge(#{evaluator => iolist_to_binary(EvSrc), timeout_ms => 500,
+                                    heap_words => 100000}, Extra)),
+    Src = iolist_to_binary(["-module(genome).\n-export([f/1]).\n", Genome]),
+    R = petri_eval:job_ext(S, Src, ?SLOT),
+    _ = code:purge(?SLOT),
+    R.
+
+-define(EV, "-module(petri_test_ev).\n-export([evaluate/1]).\n"
+            "evaluate(F) -> E = abs(F(3) - 15) + abs(F(0) - 1),\n"
+            "    {E, #{calls => 2, <<\"ratio\">> => 0.5, passed => 1, cases => 2}}.\n").
+
+evaluator_test() ->
+    {ok, 1.0, <<>>, _, _, Ext} = ev_job("f(X) -> X*X + 2*X.\n", ?EV, #{}),
+    ?assertMatch(#{passed := 1, cases := 2,
+                   metrics := [{<<"reductions">>, _}, {<<"heap_words">>, _}, {<<"eval_us">>, _},
+                               {<<"calls">>, 2.0}, {<<"ratio">>, 0.5}]}, Ext),
+    %% compiled once: the same source finds the loaded module
+    ?assertMatch({ok, petri_test_ev}, petri_evaluator:ensure(erlang, iolist_to_binary(?EV))),
+    %% just a number
+    ?assertMatch({ok, 7.0, _, _, _, #{passed := 0, cases := 0}},
+                 ev_job("f(X) -> X.\n", "-module(petri_test_ev2).\n-export([evaluate/1]).\n"
+                                         "evaluate(F) -> F(7).\n", #{})),
+    %% the genome crashes inside the evaluator: crash
+    ?assertMatch({crash, nan, <<"evaluator: error:badarith">>, _, _, _},
+                 ev_job("f(X) -> X / 0.\n", ?EV, #{})),
+    %% the same limits: a loop in the genome called by the evaluator times out
+    ?assertMatch({timeout, nan, _, _, _, _}, ev_job("f(X) -> f(X).\n", ?EV, #{timeout_ms => 50})).
+
+evaluator_garbage_test() ->
+    Ev = fun(N, Body) -> ["-module(petri_test_ev_", N, ").\n-export([evaluate/1]).\n", Body] end,
+    G = "f(X) -> X.\n",
+    ?assertMatch({bad_result, nan, <<"evaluator: result foo is neither", _/binary>>, _, _, _},
+                 ev_job(G, Ev("a", "evaluate(_) -> foo.\n"), #{})),
+    ?assertMatch({bad_result, nan, <<"evaluator: metric x: nan is not a finite number">>, _, _, _},
+                 ev_job(G, Ev("b", "evaluate(_) -> {1, #{x => nan}}.\n"), #{})),
+    ?assertMatch({bad_result, nan, <<"evaluator: metric name", _/binary>>, _, _, _},
+                 ev_job(G, Ev("c", "evaluate(_) -> {1, #{[1] => 2}}.\n"), #{})),
+    ?assertMatch({bad_result, nan, <<"evaluator: 33 metrics, limit 32">>, _, _, _},
+                 ev_job(G, Ev("d", "evaluate(_) -> {1, maps:from_list([{I, I} || I <- lists:seq(1, 33)])}.\n"), #{})),
+    ?assertMatch({bad_result, nan, <<"evaluator: metric passed must be", _/binary>>, _, _, _},
+                 ev_job(G, Ev("e", "evaluate(_) -> {1, #{passed => -1}}.\n"), #{})),
+    ?assertMatch({crash, nan, <<"evaluator: error:oops">>, _, _, _},
+                 ev_job(G, Ev("f", "evaluate(_) -> erlang:error(oops).\n"), #{})),
+    %% compile errors: status internal with the compiler's text
+    ?assertMatch({internal, nan, <<"evaluator: line 3: variable 'Y' is unbound">>, _, 0, _},
+                 ev_job(G, Ev("g", "evaluate(_) -> Y.\n"), #{})),
+    ?assertMatch({internal, nan, <<"evaluator: module petri_test_ev_h does not export evaluate/1">>, _, 0, _},
+                 ev_job(G, "-module(petri_test_ev_h).\n-export([x/0]).\nx() -> 1.\n", #{})),
+    %% a name taken by loaded code (here the stdlib's lists) is refused
+    ?assertMatch({internal, nan, <<"evaluator: module name lists is taken", _/binary>>, _, 0, _},
+                 ev_job(G, "-module(lists).\n-export([evaluate/1]).\nevaluate(_) -> 0.\n", #{})),
+    ?assertMatch({ok, 0.0, _, _, _, _}, petri_eval:job_ext(petri_spec:new(#{cases => [{[1], 1}]}),
+                                                   <<"-module(g).\n-export([f/1]).\nf(X) -> X.\n">>, ?SLOT)),
+    _ = code:purge(?SLOT).
+
+elixir_evaluator_test_() ->
+    %% the agent passes Elixir's ebin with -pa; here it is added when installed
+    Ebin = "/usr/lib/elixir/lib/elixir/ebin",
+    _ = filelib:is_dir(Ebin) andalso code:add_pathz(Ebin),
+    case petri_elixir:available() of
+        false -> [];
+        true ->
+            {timeout, 60,
+             fun() ->
+                     Src = "defmodule PetriTestElixirEv do\n"
+                           "  def evaluate(f), do: {abs(f.(2) - 8), %{\"doubled\" => f.(1) * 2}}\n"
+                           "end\n",
+                     {ok, E, <<>>, _, _, Ext} = ev_job("f(X) -> X * X * X.\n", Src, #{evaluator_lang => 1,
+                                                                                    timeout_ms => 5000}),
+                     ?assertEqual(0.0, E),
+                     ?assertMatch(#{metrics := [_, _, _, {<<"doubled">>, 2.0}]}, Ext),
+                     ?assertMatch({internal, nan, <<"evaluator: ", _/binary>>, _, 0, _},
+                                  ev_job("f(X) -> X.\n", "defmodule Broken do\n def evaluate(f), do: g(f)\nend\n",
+                                         #{evaluator_lang => 1}))
+             end}
+    end.

@@ -1,10 +1,14 @@
-%% petri_eval - scores a loaded slot module on the spec's fitness cases in a
-%% fresh, limited process, and turns every way that can end into a status.
+%% petri_eval - scores a loaded slot module on the spec's fitness cases (numeric
+%% or term cases, or the operator's evaluator module) in a fresh, limited
+%% process, and turns every way that can end into a status and a RESULT_EXT.
 %%
 %% Invariants:
 %%  1. Genome code runs only in the evaluation process, watched by the caller
 %%     every ?POLL_MS for a wall-clock deadline, a reduction budget and its
-%%     heap (total_heap_size in words, stack included). Nothing the genome does
+%%     heap (total_heap_size in words, stack included, plus the off-heap
+%%     binaries it references, which total_heap_size leaves out; the same sum
+%%     is taken once more when the cases are done; the cases, copied into the
+%%     process, count too). Nothing the genome does
 %%     escapes as an exception or a crash report.
 %%     The process also gets max_heap_size (kill => true, error_logger => false)
 %%     as a safety net, but at max(2 * heap_words, ?NET_MIN_WORDS): on OTP 25.2
@@ -13,38 +17,66 @@
 %%     SIGSEGV, while heap-driven kills and large limits are fine. So the
 %%     watchdog enforces heap_words itself and the VM's limit stays large.
 %%  2. Statuses: ok (finite float fitness); crash (an exception, with its
-%%     class and reason); bad_result (a non-number, or a fitness that does not
-%%     fit a finite float); timeout (deadline or reduction budget);
-%%     heap_limit (killed by max_heap_size, including deep recursion).
-%%  3. run/2 returns only after the evaluation process is dead, so the slot's
+%%     class and reason); bad_result (a non-number on a numeric case, an
+%%     evaluator's malformed answer, or a fitness that does not fit a finite
+%%     float); timeout (deadline or reduction budget); heap_limit (killed by
+%%     max_heap_size, including deep recursion). On term cases a wrong result
+%%     of any type is a failed case, not bad_result.
+%%  3. run_ext/2 returns only after the evaluation process is dead, so the slot's
 %%     old code can be purged without killing anything.
+%%  4. The scoring loop does one call per case and nothing else per case:
+%%     reductions and heap are read once, at the end (and by the watchdog).
+%%  5. An evaluator module is compiled and loaded by the calling process
+%%     (petri_evaluator), never by the port owner; it then runs inside the
+%%     evaluation process, under the same limits as the cases.
 -module(petri_eval).
 
--export([run/2, job/3, job_forms/4, fitness/3]).
+-export([job_ext/3, job_forms_ext/4, run_ext/2, job/3, run/2, fitness/3, compare/5]).
 
 -define(TAG, petri_score).
 -define(POLL_MS, 2).          % watchdog period (deadline, reductions, heap)
 -define(NET_MIN_WORDS, 4000000).  % the VM-enforced heap net never goes below this
 -define(DETAIL_CHARS, 240).   % cap on the text of a detail
+-define(MAX_METRICS, 32).     % named metrics an evaluator may return
+-define(MAX_METRIC_NAME, 31). % bytes of a metric's name
 
 -type outcome() :: {petri_wire:status(), float() | nan, binary()}.
--export_type([outcome/0]).
+-type job_result() :: {petri_wire:status(), float() | nan, binary(), non_neg_integer(),
+                       non_neg_integer(), petri_wire:ext()}.
+%% How the evaluation process scores the genome.
+-type plan() :: {numeric, [petri_wire:fcase()], abs | square, float(), boolean()}
+              | {terms, [petri_wire:tcase()], abs | square, float(), float(), boolean()}
+              | {evaluator, module(), arity()}.
+%% What the evaluation process reports: the outcome, and its reductions and
+%% heap words (off-heap binaries included) when it finished.
+-type scored() :: {{ok, float(), non_neg_integer(), non_neg_integer(), [float()],
+                    [{binary(), float()}]} | {petri_wire:status(), binary()},
+                   non_neg_integer(), non_neg_integer()}.
+%% What the watchdog saw: the process's report, or why it was stopped; with
+%% the last sampled reductions and the largest sampled heap.
+-type watched() :: {scored, scored(), {non_neg_integer(), non_neg_integer()}}
+                 | {stopped, outcome(), {non_neg_integer(), non_neg_integer()}}.
+-export_type([outcome/0, job_result/0]).
 
-%% Loads Source into Slot and scores it: {Status, Fitness, Detail, LoadUs, EvalUs}.
-%% Never raises.
+%% Loads Source into Slot and scores it:
+%% {Status, Fitness, Detail, LoadUs, EvalUs, Ext}. Never raises.
+-spec job_ext(petri_wire:spec(), binary(), module()) -> job_result().
+job_ext(Spec, Source, Slot) ->
+    load_run(Spec, Slot, fun() -> petri_loader:load(Spec, Source, Slot) end).
+
+%% job_ext/3 without RESULT_EXT: {Status, Fitness, Detail, LoadUs, EvalUs}.
 -spec job(petri_wire:spec(), binary(), module()) ->
           {petri_wire:status(), float() | nan, binary(), non_neg_integer(), non_neg_integer()}.
 job(Spec, Source, Slot) ->
-    load_run(Spec, Slot, fun() -> petri_loader:load(Spec, Source, Slot) end).
+    {St, Fit, Detail, LoadUs, EvalUs, _} = job_ext(Spec, Source, Slot),
+    {St, Fit, Detail, LoadUs, EvalUs}.
 
-%% job/3 for a module in forms (petri_loader:load_forms/4).
--spec job_forms(petri_wire:spec(), [erl_parse:abstract_form()], boolean(), module()) ->
-          {petri_wire:status(), float() | nan, binary(), non_neg_integer(), non_neg_integer()}.
-job_forms(Spec, Forms, Linted, Slot) ->
+%% job_ext/3 for a module in forms (petri_loader:load_forms/4).
+-spec job_forms_ext(petri_wire:spec(), [erl_parse:abstract_form()], boolean(), module()) -> job_result().
+job_forms_ext(Spec, Forms, Linted, Slot) ->
     load_run(Spec, Slot, fun() -> petri_loader:load_forms(Spec, Forms, Linted, Slot) end).
 
--spec load_run(petri_wire:spec(), module(), fun(() -> ok | petri_loader:error())) ->
-          {petri_wire:status(), float() | nan, binary(), non_neg_integer(), non_neg_integer()}.
+-spec load_run(petri_wire:spec(), module(), fun(() -> ok | petri_loader:error())) -> job_result().
 load_run(Spec, Slot, Load) ->
     T0 = now_us(),
     Loaded = try Load()
@@ -53,64 +85,306 @@ load_run(Spec, Slot, Load) ->
     T1 = now_us(),
     case Loaded of
         ok ->
-            {St, Fit, Detail, EvalUs} = run(Slot, Spec),
-            {St, Fit, Detail, T1 - T0, EvalUs};
+            {St, Fit, Detail, EvalUs, Ext} = run_ext(Slot, Spec),
+            {St, Fit, Detail, T1 - T0, EvalUs, Ext};
         {error, St, Detail} ->
-            {St, nan, Detail, T1 - T0, 0}
+            {St, nan, Detail, T1 - T0, 0, ext_failed(0, 0, 0)}
     end.
 
-%% Scores the loaded module Mod: {Status, Fitness, Detail, EvalUs}.
+%% run_ext/2 without RESULT_EXT: {Status, Fitness, Detail, EvalUs}.
 -spec run(module(), petri_wire:spec()) ->
           {petri_wire:status(), float() | nan, binary(), non_neg_integer()}.
 run(Mod, Spec) ->
-    Fn = petri_spec:function(Spec),
-    Cases = petri_spec:cases(Spec),
+    {St, Fit, Detail, EvalUs, _} = run_ext(Mod, Spec),
+    {St, Fit, Detail, EvalUs}.
+
+%% Scores the loaded module Mod: {Status, Fitness, Detail, EvalUs, Ext}.
+-spec run_ext(module(), petri_wire:spec()) ->
+          {petri_wire:status(), float() | nan, binary(), non_neg_integer(), petri_wire:ext()}.
+run_ext(Mod, Spec) ->
+    case plan(Spec) of
+        {ok, Plan} -> run(Mod, Spec, Plan);
+        {error, St, Detail} -> {St, nan, Detail, 0, ext_failed(0, 0, 0)}
+    end.
+
+-spec plan(petri_wire:spec()) -> {ok, plan()} | petri_loader:error().
+plan(Spec) ->
     Kind = petri_spec:error_kind(Spec),
+    Tol = petri_spec:float_tol(Spec),
+    PerCase = petri_spec:per_case(Spec),
+    case petri_spec:evaluator(Spec) of
+        {Lang, Src} ->
+            case petri_evaluator:ensure(Lang, Src) of
+                {ok, EvMod} -> {ok, {evaluator, EvMod, petri_spec:arity(Spec)}};
+                Err -> Err
+            end;
+        none ->
+            case petri_spec:term_cases(Spec) of
+                none -> {ok, {numeric, petri_spec:cases(Spec), Kind, Tol, PerCase}};
+                Cases -> {ok, {terms, Cases, Kind, Tol, petri_spec:mismatch_error(Spec), PerCase}}
+            end
+    end.
+
+-spec run(module(), petri_wire:spec(), plan()) ->
+          {petri_wire:status(), float() | nan, binary(), non_neg_integer(), petri_wire:ext()}.
+run(Mod, Spec, Plan) ->
+    Fn = petri_spec:function(Spec),
     Heap = petri_spec:heap_words(Spec),
     Budget = petri_spec:reductions(Spec),
     TimeoutMs = petri_spec:timeout_ms(Spec),
     Self = self(),
     T0 = now_us(),
     Net = max(2 * Heap, ?NET_MIN_WORDS),
-    {Pid, MRef} = spawn_opt(fun() -> Self ! {?TAG, self(), score(Mod, Fn, Cases, Kind, Budget)} end,
+    {Pid, MRef} = spawn_opt(fun() -> Self ! {?TAG, self(), score(Mod, Fn, Plan)} end,
                             [monitor, {max_heap_size, #{size => Net, kill => true,
                                                         error_logger => false}}]),
     Deadline = T0 + TimeoutMs * 1000,
-    {St, Fit, Detail} = watch(Pid, MRef, Deadline, Budget, Heap, TimeoutMs),
-    {St, Fit, Detail, now_us() - T0}.
+    Watched = watch(Pid, MRef, Deadline, Budget, Heap, TimeoutMs, {0, 0}),
+    EvalUs = now_us() - T0,
+    finish(Watched, Budget, Heap, EvalUs, petri_spec:cost(Spec)).
 
-%% Runs in the evaluation process.
--spec score(module(), atom(), [petri_wire:fcase()], abs | square, non_neg_integer()) -> outcome().
-score(Mod, Fn, Cases, Kind, Budget) ->
-    Res = cases(Mod, Fn, Cases, Kind, 1, 0.0),
-    {reductions, Used} = process_info(self(), reductions),
-    case Res of
-        {ok, _, _} when Budget > 0, Used > Budget ->
-            {timeout, nan, detail("reduction budget ~b exceeded", [Budget])};
-        _ -> Res
+%% Turns what the watchdog saw into {Status, Fitness, Detail, EvalUs, Ext}.
+-spec finish(watched(), non_neg_integer(), pos_integer(), non_neg_integer(), petri_spec:cost()) ->
+          {petri_wire:status(), float() | nan, binary(), non_neg_integer(), petri_wire:ext()}.
+finish({stopped, {St, nan, Detail}, {Reds, Peak}}, _, _, EvalUs, _) ->
+    {St, nan, Detail, EvalUs, ext_failed(Reds, Peak, EvalUs)};
+finish({scored, {Res, Reds, Final}, {_, Sampled}}, Budget, Heap, EvalUs, Cost) ->
+    Peak = max(Sampled, Final),
+    if
+        Budget > 0, Reds > Budget ->
+            {timeout, nan, detail("reduction budget ~b exceeded", [Budget]), EvalUs,
+             ext_failed(Reds, Peak, EvalUs)};
+        Peak > Heap ->
+            {heap_limit, nan, detail("heap limit of ~b words exceeded", [Heap]), EvalUs,
+             ext_failed(Reds, Peak, EvalUs)};
+        true ->
+            scored(Res, Reds, Peak, EvalUs, Cost)
     end.
 
--spec cases(module(), atom(), [petri_wire:fcase()], abs | square, pos_integer(), float()) -> outcome().
-cases(_, _, [], _, _, Acc) ->
-    {ok, Acc, <<>>};
-cases(Mod, Fn, [{In, Out} | T], Kind, I, Acc) ->
+-spec scored(tuple(), non_neg_integer(), non_neg_integer(), non_neg_integer(), petri_spec:cost()) ->
+          {petri_wire:status(), float() | nan, binary(), non_neg_integer(), petri_wire:ext()}.
+scored({ok, Err, Passed, N, Errs, Named}, Reds, Peak, EvalUs, {Mode, {WR, WH, WT}}) ->
+    Base = [{<<"reductions">>, float(Reds)}, {<<"heap_words">>, float(Peak)},
+            {<<"eval_us">>, float(EvalUs)}],
+    Ext = #{passed => Passed, cases => N, reused => false, metrics => Base ++ Named,
+            errors => Errs},
+    Cost = case Mode of
+               none -> {ok, 0.0};
+               _ -> add(WR * Reds + WH * Peak, WT * EvalUs)
+           end,
+    case {Mode, Cost} of
+        {_, overflow} ->
+            {bad_result, nan, <<"the cost overflows a float">>, EvalUs, ext_failed(Reds, Peak, EvalUs)};
+        {weighted, {ok, C}} ->
+            case add(Err, C) of
+                {ok, F} -> {ok, F, <<>>, EvalUs, Ext#{cost => C}};
+                overflow -> {bad_result, nan, <<"fitness plus cost overflows a float">>, EvalUs,
+                             ext_failed(Reds, Peak, EvalUs)}
+            end;
+        {_, {ok, C}} ->
+            {ok, Err, <<>>, EvalUs, Ext#{cost => C}}
+    end;
+scored({St, Detail}, Reds, Peak, EvalUs, _) ->
+    {St, nan, Detail, EvalUs, ext_failed(Reds, Peak, EvalUs)}.
+
+%% RESULT_EXT of a genome that did not score: no cases, no cost, what was measured.
+-spec ext_failed(non_neg_integer(), non_neg_integer(), non_neg_integer()) -> petri_wire:ext().
+ext_failed(Reds, Peak, EvalUs) ->
+    (petri_wire:default_ext())#{metrics => [{<<"reductions">>, float(Reds)},
+                                            {<<"heap_words">>, float(Peak)},
+                                            {<<"eval_us">>, float(EvalUs)}]}.
+
+%% ---- the evaluation process ------------------------------------------------------
+
+%% Runs in the evaluation process; its own reductions and heap are read once, at the end.
+-spec score(module(), atom(), plan()) -> scored().
+score(Mod, Fn, Plan) ->
+    Res = try plan_run(Mod, Fn, Plan)
+          catch
+              %% only an evaluator's own code gets here; the cases catch their calls
+              Class:Reason -> {crash, detail("evaluator: ~p:~0P", [Class, Reason, 12])}
+          end,
+    [{reductions, Used}, {total_heap_size, H}, {binary, Bins}] =
+        process_info(self(), [reductions, total_heap_size, binary]),
+    {Res, Used, H + bin_words(Bins)}.
+
+-spec plan_run(module(), atom(), plan()) -> tuple().
+plan_run(Mod, Fn, {numeric, Cases, Kind, Tol, PerCase}) ->
+    cases(Mod, Fn, Cases, Kind, Tol, errs0(PerCase), 1, 0, 0.0);
+plan_run(Mod, Fn, {terms, Cases, Kind, Tol, Mis, PerCase}) ->
+    terms(Mod, Fn, Cases, {Kind, Tol, Mis}, errs0(PerCase), 1, 0, 0.0);
+plan_run(Mod, Fn, {evaluator, EvMod, Arity}) ->
+    evaluator(EvMod:evaluate(erlang:make_fun(Mod, Fn, Arity))).
+
+-spec errs0(boolean()) -> [float()] | none.
+errs0(true) -> [];
+errs0(false) -> none.
+
+-spec errs(float(), [float()] | none) -> [float()] | none.
+errs(_, none) -> none;
+errs(E, L) -> [E | L].
+
+-spec done(float(), non_neg_integer(), pos_integer(), [float()] | none) -> tuple().
+done(Acc, Passed, I, Errs) ->
+    {ok, Acc, Passed, I - 1, case Errs of none -> []; _ -> lists:reverse(Errs) end, []}.
+
+-spec cases(module(), atom(), [petri_wire:fcase()], abs | square, float(), [float()] | none,
+            pos_integer(), non_neg_integer(), float()) -> tuple().
+cases(_, _, [], _, _, Errs, I, Passed, Acc) ->
+    done(Acc, Passed, I, Errs);
+cases(Mod, Fn, [{In, Out} | T], Kind, Tol, Errs, I, Passed, Acc) ->
     try erlang:apply(Mod, Fn, In) of
         V when is_number(V) ->
             case fitness(Kind, V, Out) of
                 {ok, E} ->
                     case add(Acc, E) of
-                        {ok, Acc2} -> cases(Mod, Fn, T, Kind, I + 1, Acc2);
-                        overflow -> {bad_result, nan, detail("fitness overflows a float at case ~b", [I])}
+                        {ok, Acc2} ->
+                            P = case E =< Tol of true -> Passed + 1; false -> Passed end,
+                            cases(Mod, Fn, T, Kind, Tol, errs(E, Errs), I + 1, P, Acc2);
+                        overflow -> {bad_result, detail("fitness overflows a float at case ~b", [I])}
                     end;
                 overflow ->
-                    {bad_result, nan, detail("case ~b: error of result ~0P overflows a float", [I, V, 6])}
+                    {bad_result, detail("case ~b: error of result ~0P overflows a float", [I, V, 6])}
             end;
         V ->
-            {bad_result, nan, detail("case ~b: result ~0P is not a number", [I, V, 8])}
+            {bad_result, detail("case ~b: result ~0P is not a number", [I, V, 8])}
     catch
         Class:Reason ->
-            {crash, nan, detail("case ~b: ~p:~0P", [I, Class, Reason, 12])}
+            {crash, detail("case ~b: ~p:~0P", [I, Class, Reason, 12])}
     end.
+
+-spec terms(module(), atom(), [petri_wire:tcase()], {abs | square, float(), float()},
+            [float()] | none, pos_integer(), non_neg_integer(), float()) -> tuple().
+terms(_, _, [], _, Errs, I, Passed, Acc) ->
+    done(Acc, Passed, I, Errs);
+terms(Mod, Fn, [{In, Want} | T], {Kind, Tol, Mis} = How, Errs, I, Passed, Acc) ->
+    try erlang:apply(Mod, Fn, In) of
+        V ->
+            case compare(V, Want, Kind, Tol, Mis) of
+                {Pass, E} ->
+                    case add(Acc, E) of
+                        {ok, Acc2} ->
+                            P = case Pass of true -> Passed + 1; false -> Passed end,
+                            terms(Mod, Fn, T, How, errs(E, Errs), I + 1, P, Acc2);
+                        overflow -> {bad_result, detail("fitness overflows a float at case ~b", [I])}
+                    end;
+                overflow ->
+                    {bad_result, detail("case ~b: error of result ~0P overflows a float", [I, V, 6])}
+            end
+    catch
+        Class:Reason ->
+            {crash, detail("case ~b: ~p:~0P", [I, Class, Reason, 12])}
+    end.
+
+%% One term case: {Passed, Error}. Both numbers: the error is their distance
+%% (abs or squared) and a float involved passes within Tol. Otherwise the
+%% result passes when it equals the expected term exactly, floats inside it
+%% compared within Tol, and its error is 0 or Mis.
+-spec compare(term(), term(), abs | square, float(), float()) -> {boolean(), float()} | overflow.
+compare(V, W, Kind, Tol, _) when is_number(V), is_number(W) ->
+    case fitness(Kind, V, W) of
+        {ok, E} when is_integer(V), is_integer(W) -> {V =:= W, E};
+        {ok, E} -> {near(V, W, Tol), E};
+        overflow -> overflow
+    end;
+compare(V, V, _, _, _) ->
+    {true, 0.0};
+compare(V, W, _, Tol, Mis) ->
+    case same(V, W, Tol) of
+        true -> {true, 0.0};
+        false -> {false, Mis}
+    end.
+
+-spec near(number(), number(), float()) -> boolean().
+near(V, W, Tol) ->
+    try abs(V - W) =< Tol
+    catch error:_ -> false
+    end.
+
+%% Structural equality with floats compared within Tol (only reached when =:= failed).
+-spec same(term(), term(), float()) -> boolean().
+same(V, W, Tol) when is_number(V), is_number(W) ->
+    case is_integer(V) andalso is_integer(W) of
+        true -> V =:= W;
+        false -> near(V, W, Tol)
+    end;
+same([H1 | T1], [H2 | T2], Tol) ->
+    same(H1, H2, Tol) andalso same(T1, T2, Tol);
+same(V, W, Tol) when is_tuple(V), is_tuple(W), tuple_size(V) =:= tuple_size(W) ->
+    same(tuple_to_list(V), tuple_to_list(W), Tol);
+same(V, W, Tol) when is_map(V), is_map(W), map_size(V) =:= map_size(W) ->
+    %% keys match exactly (as map keys do), values within Tol
+    lists:all(fun({K, X}) ->
+                      case W of
+                          #{K := Y} -> same(X, Y, Tol);
+                          _ -> false
+                      end
+              end, maps:to_list(V));
+same(V, W, _) ->
+    V =:= W.
+
+%% An evaluator's answer: Error, or {Error, #{Name => Number}}.
+-spec evaluator(term()) -> tuple().
+evaluator({Err, Metrics}) when is_map(Metrics) ->
+    case finite(Err) of
+        {ok, E} ->
+            case metrics(Metrics) of
+                {ok, Passed, N, Named} -> {ok, E, Passed, N, [], Named};
+                {error, Why} -> {bad_result, detail("evaluator: ~s", [Why])}
+            end;
+        error -> {bad_result, detail("evaluator: error ~0P is not a finite number", [Err, 8])}
+    end;
+evaluator(Err) ->
+    case finite(Err) of
+        {ok, E} -> {ok, E, 0, 0, [], []};
+        error -> {bad_result, detail("evaluator: result ~0P is neither a number nor "
+                                     "{Error, #{Name => Number}}", [Err, 8])}
+    end.
+
+-spec finite(term()) -> {ok, float()} | error.
+finite(X) when is_number(X) ->
+    try {ok, float(X)}
+    catch error:_ -> error
+    end;
+finite(_) ->
+    error.
+
+%% Named metrics, sorted by name; passed and cases set those fields instead.
+-spec metrics(map()) -> {ok, non_neg_integer(), non_neg_integer(), [{binary(), float()}]}
+                            | {error, iodata()}.
+metrics(M) when map_size(M) > ?MAX_METRICS ->
+    {error, io_lib:format("~b metrics, limit ~b", [map_size(M), ?MAX_METRICS])};
+metrics(M) ->
+    metrics(lists:sort(maps:to_list(M)), 0, 0, []).
+
+-spec metrics([{term(), term()}], non_neg_integer(), non_neg_integer(), [{binary(), float()}]) ->
+          {ok, non_neg_integer(), non_neg_integer(), [{binary(), float()}]} | {error, iodata()}.
+metrics([], P, N, Acc) ->
+    {ok, P, N, lists:keysort(1, Acc)};
+metrics([{K, V} | T], P, N, Acc) ->
+    case {metric_name(K), finite(V)} of
+        {error, _} ->
+            {error, io_lib:format("metric name ~0P is not an atom or binary of 1-~b bytes "
+                                  "without NUL", [K, 6, ?MAX_METRIC_NAME])};
+        {_, error} ->
+            {error, io_lib:format("metric ~0P: ~0P is not a finite number", [K, 6, V, 6])};
+        {<<"passed">>, _} when is_integer(V), V >= 0, V < 1 bsl 32 -> metrics(T, V, N, Acc);
+        {<<"cases">>, _} when is_integer(V), V >= 0, V < 1 bsl 32 -> metrics(T, P, V, Acc);
+        {Name, _} when Name =:= <<"passed">>; Name =:= <<"cases">> ->
+            {error, io_lib:format("metric ~s must be an integer in 0..2^32-1", [Name])};
+        {Name, {ok, F}} ->
+            metrics(T, P, N, [{Name, F} | Acc])
+    end.
+
+-spec metric_name(term()) -> binary() | error.
+metric_name(K) when is_atom(K) -> metric_name(atom_to_binary(K, utf8));
+metric_name(K) when is_binary(K), byte_size(K) >= 1, byte_size(K) =< ?MAX_METRIC_NAME ->
+    case binary:match(K, <<0>>) of
+        nomatch -> K;
+        _ -> error
+    end;
+metric_name(_) ->
+    error.
 
 %% The error of one case as a finite float, or overflow.
 -spec fitness(abs | square, number(), number()) -> {ok, float()} | overflow.
@@ -126,44 +400,60 @@ fitness(Kind, V, Out) ->
         error:_ -> overflow
     end.
 
--spec add(float(), float()) -> {ok, float()} | overflow.
+-spec add(number(), number()) -> {ok, float()} | overflow.
 add(Acc, E) ->
-    try {ok, Acc + E}
+    try {ok, float(Acc + E)}
     catch error:_ -> overflow
     end.
 
-%% The caller side: wait for the result, enforce deadline and budget.
--spec watch(pid(), reference(), integer(), non_neg_integer(), pos_integer(), pos_integer()) -> outcome().
-watch(Pid, MRef, Deadline, Budget, Heap, TimeoutMs) ->
+%% ---- the watchdog (the caller's side) ------------------------------------------
+
+%% Waits for the result, enforcing deadline, budget and heap; also returns the
+%% last sampled reductions and the largest sampled heap.
+-spec watch(pid(), reference(), integer(), non_neg_integer(), pos_integer(), pos_integer(),
+            {non_neg_integer(), non_neg_integer()}) -> watched().
+watch(Pid, MRef, Deadline, Budget, Heap, TimeoutMs, {_, Peak} = Seen) ->
     Wait = max(0, min(?POLL_MS, ceil_ms(Deadline - now_us()))),
     receive
         {?TAG, Pid, Res} ->
             receive {'DOWN', MRef, process, Pid, _} -> ok end,
-            Res;
+            {scored, Res, Seen};
         {'DOWN', MRef, process, Pid, killed} ->
             %% only the max_heap_size net kills it (our own kills wait for their DOWN)
-            {heap_limit, nan, detail("heap limit of ~b words exceeded", [Heap])};
+            {stopped, {heap_limit, nan, detail("heap limit of ~b words exceeded", [Heap])}, Seen};
         {'DOWN', MRef, process, Pid, Reason} ->
-            {crash, nan, detail("evaluation process exited: ~0P", [Reason, 12])}
+            {stopped, {crash, nan, detail("evaluation process exited: ~0P", [Reason, 12])}, Seen}
     after Wait ->
-        Info = process_info(Pid, [reductions, total_heap_size]),
+        Info = process_info(Pid, [reductions, total_heap_size, binary]),
+        Seen2 = case Info of
+                    [{reductions, R}, {total_heap_size, H}, {binary, Bins}] ->
+                        {R, max(Peak, H + bin_words(Bins))};
+                    _ -> Seen
+                end,
         case now_us() >= Deadline of
             true ->
                 kill(Pid, MRef),
-                {timeout, nan, detail("wall-clock deadline of ~b ms exceeded", [TimeoutMs])};
+                {stopped, {timeout, nan, detail("wall-clock deadline of ~b ms exceeded", [TimeoutMs])}, Seen2};
             false ->
-                case Info of
-                    [{reductions, R}, _] when Budget > 0, R > Budget ->
+                case Seen2 of
+                    {R2, _} when Budget > 0, R2 > Budget ->
                         kill(Pid, MRef),
-                        {timeout, nan, detail("reduction budget ~b exceeded", [Budget])};
-                    [_, {total_heap_size, H}] when H > Heap ->
+                        {stopped, {timeout, nan, detail("reduction budget ~b exceeded", [Budget])}, Seen2};
+                    {_, H2} when H2 > Heap ->
                         kill(Pid, MRef),
-                        {heap_limit, nan, detail("heap limit of ~b words exceeded", [Heap])};
+                        {stopped, {heap_limit, nan, detail("heap limit of ~b words exceeded", [Heap])}, Seen2};
                     _ ->
-                        watch(Pid, MRef, Deadline, Budget, Heap, TimeoutMs)
+                        watch(Pid, MRef, Deadline, Budget, Heap, TimeoutMs, Seen2)
                 end
         end
     end.
+
+%% Words taken by the off-heap binaries of process_info(Pid, binary), each counted once.
+-spec bin_words([{term(), non_neg_integer(), non_neg_integer()}]) -> non_neg_integer().
+bin_words([]) -> 0;
+bin_words(Bins) ->
+    Bytes = lists:sum([Size || {_, Size, _} <- lists:ukeysort(1, Bins)]),
+    (Bytes + 7) div 8.
 
 -spec kill(pid(), reference()) -> ok.
 kill(Pid, MRef) ->

@@ -19,6 +19,11 @@
 %%     and the set of slots ever used stays near the number of requests in
 %%     flight (see petri_slots on why that keeps loads fast).
 %%  5. The protocol never uses stdout; log lines go to stderr.
+%%  6. Results are cached (petri_cache): an EVAL whose spec and source were
+%%     evaluated before is answered at once by the owner, from the cache, with
+%%     reused set; a BREED_EVAL's worker looks its child up the same way. The
+%%     owner alone writes the cache, from the results its workers report.
+%%     Hits are counted in stats/1 (the PONG layout has no field for them).
 %%
 %% The pure core (handle_frame/2, handle_done/3, handle_purged/2, ...) returns
 %% {Replies, Actions, State}; loop/1 sends the replies and performs the actions.
@@ -42,16 +47,20 @@
     workers = #{} :: #{pid() => {reference() | undefined, job()}},
     purging = false :: boolean(),
     timer = false :: boolean(),
-    elixir = false :: boolean()
+    elixir = false :: boolean(),
+    hits = 0 :: non_neg_integer()                        % answers from petri_cache
 }).
 -opaque state() :: #st{}.
 -type job() :: {eval | breed_eval, non_neg_integer(), non_neg_integer()}
              | {breed, non_neg_integer()}.
+-type res() :: petri_eval:job_result().   % {Status, Fit, Detail, LoadUs, EvalUs, Ext}
 -type breeding() :: {binary(), non_neg_integer(), [binary()]}.   % {Op, Seed, Parents}
--type action() :: {eval, non_neg_integer(), petri_wire:spec(), binary(), non_neg_integer()}
+-type action() :: {eval, non_neg_integer(), petri_wire:spec(), {binary(), petri_cache:key()},
+                   non_neg_integer()}
                 | {breed_eval, non_neg_integer(), petri_wire:spec(), breeding(), non_neg_integer()}
                 | {breed, non_neg_integer(), petri_wire:spec(), binary(), non_neg_integer(), [binary()]}
                 | {purge, [non_neg_integer()]}
+                | {cache, petri_cache:key(), petri_cache:entry()}
                 | arm_timer
                 | {log, iodata()}
                 | stop.
@@ -77,6 +86,7 @@ main() ->
     St = init_state(#{slots => slots_arg(), elixir => petri_elixir:available()}),
     Purger = spawn_link(fun ?MODULE:purger/0),
     ok = petri_mutate:cache_init(),
+    ok = petri_cache:init(),
     send(Port, [hello(St)]),
     try
         loop(Port, Purger, St)
@@ -155,6 +165,9 @@ act({breed, ReqId, Spec, Op, Seed, Parents}, _, #st{workers = W} = St) ->
     Job = {breed, ReqId},
     {Pid, MRef} = spawn_monitor(?MODULE, worker, [self(), Job, Spec, {Op, Seed, Parents}]),
     St#st{workers = W#{Pid => {MRef, Job}}};
+act({cache, Key, Entry}, _, St) ->
+    ok = petri_cache:insert(Key, Entry),
+    St;
 act({purge, Slots}, Purger, St) ->
     Purger ! {purge, self(), Slots},
     St;
@@ -173,42 +186,62 @@ log(Text) ->
 
 %% ---- workers and the purger (separate processes) --------------------------------
 
-%% Runs one job and reports {petri_done, self(), Result} to the owner.
+%% Runs one job and reports {petri_done, self(), Result} to the owner; an
+%% EVAL's or BREED_EVAL's Result carries the cache key of what it evaluated.
 -spec worker(pid(), job(), petri_wire:spec(), term()) -> ok.
-worker(Owner, {eval, _, Slot}, Spec, Source) ->
+worker(Owner, {eval, _, Slot}, Spec, {Source, Key}) ->
     Mod = petri_slots:module(Slot),
-    Res = try petri_eval:job(Spec, Source, Mod)
-          catch C:R -> {internal, nan, fmt("evaluation failed: ~p:~0P", [C, R, 12]), 0, 0}
+    Res = try petri_eval:job_ext(Spec, Source, Mod)
+          catch C:R -> failed(internal, fmt("evaluation failed: ~p:~0P", [C, R, 12]))
           end,
     %% the evaluation process is dead: old code, if any, is unused now
     Info = {erlang:module_loaded(Mod), erlang:check_old_code(Mod)},
-    Owner ! {petri_done, self(), {Res, Info}},
+    Owner ! {petri_done, self(), {Res, Info, Key}},
     ok;
 worker(Owner, {breed_eval, _, Slot}, Spec, {Op, Seed, Parents}) ->
     Mod = petri_slots:module(Slot),
-    Res = try petri_mutate:breed_forms(Spec, Op, Seed, Parents) of
-              {ok, Child, Forms, _} ->
-                  %% the child's forms when its text parses to them: no second parse
-                  Ev = try
-                           case Forms of
-                               {Fs, Linted} -> petri_eval:job_forms(Spec, Fs, Linted, Mod);
-                               none -> petri_eval:job(Spec, Child, Mod)
-                           end
-                       catch C:R -> {internal, nan, fmt("evaluation failed: ~p:~0P", [C, R, 12]), 0, 0}
-                       end,
-                  {Ev, Child};
-              {Status, _, Detail} ->
-                  {{Status, nan, Detail, 0, 0}, <<>>}
-          catch C2:R2 ->
-              {{internal, nan, fmt("breeding failed: ~p:~0P", [C2, R2, 12]), 0, 0}, <<>>}
-          end,
+    {Res, Key} =
+        try petri_mutate:breed_forms(Spec, Op, Seed, Parents) of
+            {ok, Child, Forms, _} ->
+                K = petri_cache:key(Spec, Child),
+                case petri_cache:lookup(K) of
+                    {ok, Entry} -> {{reused(Entry), Child}, K};
+                    miss -> {{eval_child(Spec, Child, Forms, Mod), Child}, K}
+                end;
+            {Status, _, Detail} ->
+                {{failed(Status, Detail), <<>>}, none}
+        catch C2:R2 ->
+            {{failed(internal, fmt("breeding failed: ~p:~0P", [C2, R2, 12])), <<>>}, none}
+        end,
     Info = {erlang:module_loaded(Mod), erlang:check_old_code(Mod)},
-    Owner ! {petri_done, self(), {Res, Info}},
+    Owner ! {petri_done, self(), {Res, Info, Key}},
     ok;
 worker(Owner, {breed, _}, Spec, {Op, Seed, Parents}) ->
     Res = petri_mutate:breed(Spec, Op, Seed, Parents),
     Owner ! {petri_done, self(), Res},
     ok.
+
+-spec eval_child(petri_wire:spec(), binary(), {[erl_parse:abstract_form()], boolean()} | none,
+                 module()) -> res().
+eval_child(Spec, Child, Forms, Mod) ->
+    %% the child's forms when its text parses to them: no second parse
+    try
+        case Forms of
+            {Fs, Linted} -> petri_eval:job_forms_ext(Spec, Fs, Linted, Mod);
+            none -> petri_eval:job_ext(Spec, Child, Mod)
+        end
+    catch C:R -> failed(internal, fmt("evaluation failed: ~p:~0P", [C, R, 12]))
+    end.
+
+%% A result with nothing measured: a failure before evaluation.
+-spec failed(petri_wire:status(), binary()) -> res().
+failed(Status, Detail) ->
+    {Status, nan, Detail, 0, 0, petri_wire:default_ext()}.
+
+%% A cached result, as the answer to a new request: nothing loaded or run.
+-spec reused(petri_cache:entry()) -> res().
+reused({Status, Fit, Detail, Ext}) ->
+    {Status, Fit, Detail, 0, 0, Ext#{reused => true}}.
 
 %% Purges batches of slots; reports {Slot, StillHasOldCode} for each.
 -spec purger() -> no_return().
@@ -243,9 +276,17 @@ handle_frame(Frame, St) ->
             {[petri_wire:encode({pong, stats(St, Seq)})], [], St};
         {ok, {eval, ReqId, Spec, Source}} ->
             case petri_spec:validate(Spec) of
-                ok -> dispatch({eval, ReqId, Spec, Source}, St);
+                ok ->
+                    Key = petri_cache:key(Spec, Source),
+                    case petri_cache:lookup(Key) of
+                        {ok, Entry} ->
+                            %% inserted again: a hit in the old generation survives
+                            {[result(ReqId, reused(Entry))], [{cache, Key, Entry}],
+                             count(reused(Entry), St)};
+                        miss -> dispatch({eval, ReqId, Spec, {Source, Key}}, St)
+                    end;
                 {error, Detail} ->
-                    {[result(ReqId, {unsupported, nan, Detail, 0, 0})], [],
+                    {[result(ReqId, failed(unsupported, Detail))], [],
                      St#st{failed = St#st.failed + 1}}
             end;
         {ok, {breed, ReqId, Spec, Op, Seed, Parents}} ->
@@ -254,7 +295,7 @@ handle_frame(Frame, St) ->
             case petri_spec:validate(Spec) of
                 ok -> dispatch({breed_eval, ReqId, Spec, {Op, Seed, Parents}}, St);
                 {error, Detail} ->
-                    {[bred(ReqId, {{unsupported, nan, Detail, 0, 0}, <<>>})], [],
+                    {[bred(ReqId, {failed(unsupported, Detail), <<>>})], [],
                      St#st{failed = St#st.failed + 1}}
             end;
         {ok, stop} ->
@@ -270,8 +311,8 @@ handle_frame(Frame, St) ->
 
 %% The PONG fields.
 -spec stats(state(), non_neg_integer()) -> map().
-stats(#st{slots = Slots, loads = Loads, ok = Ok, failed = Failed}, Seq) ->
-    #{seq => Seq, memory => erlang:memory(total),
+stats(#st{slots = Slots, loads = Loads, ok = Ok, failed = Failed, hits = Hits}, Seq) ->
+    #{seq => Seq, memory => erlang:memory(total), cache_hits => Hits,
       processes => erlang:system_info(process_count),
       atoms => erlang:system_info(atom_count),
       live => petri_slots:live(Slots), loads => Loads,
@@ -291,18 +332,20 @@ dispatch({Kind, ReqId, Spec, Payload} = Req, #st{slots = Slots, waiting = Q} = S
             {[], Acts, St2}
     end.
 
-%% A worker finished. Result is {{Status, Fit, Detail, LoadUs, EvalUs}, SlotInfo}
-%% for an EVAL, {{{Status, Fit, Detail, LoadUs, EvalUs}, Child}, SlotInfo} for a
-%% BREED_EVAL and {Status, Source, Detail} for a BREED.
+%% A worker finished. Result is {Res, SlotInfo, CacheKey} for an EVAL,
+%% {{Res, Child}, SlotInfo, CacheKey | none} for a BREED_EVAL (Res a
+%% petri_eval:job_result()) and {Status, Source, Detail} for a BREED.
 -spec handle_done(pid(), term(), state()) -> step().
 handle_done(Pid, Result, #st{workers = W} = St) ->
     case maps:take(Pid, W) of
         {{_, {eval, ReqId, Slot}}, W2} ->
-            {Res, Info} = Result,
-            finish_eval(result(ReqId, Res), Slot, Res, Info, St#st{workers = W2});
+            {Res, Info, Key} = Result,
+            finish_eval(result(ReqId, Res), Slot, Res, Info, cache(Key, Res),
+                        St#st{workers = W2});
         {{_, {breed_eval, ReqId, Slot}}, W2} ->
-            {{Res, _} = Bred, Info} = Result,
-            finish_eval(bred(ReqId, Bred), Slot, Res, Info, St#st{workers = W2});
+            {{Res, _} = Bred, Info, Key} = Result,
+            finish_eval(bred(ReqId, Bred), Slot, Res, Info, cache(Key, Res),
+                        St#st{workers = W2});
         {{_, {breed, ReqId}}, W2} ->
             {Status, Source, Detail} = Result,
             {[petri_wire:encode({child, ReqId, Status, Source, Detail})], [], St#st{workers = W2}};
@@ -316,32 +359,49 @@ handle_worker_down(Pid, {Reason, Info}, #st{workers = W} = St) ->
     Detail = fmt("worker died: ~0P", [Reason, 10]),
     case maps:take(Pid, W) of
         {{_, {eval, ReqId, Slot}}, W2} ->
-            Res = {internal, nan, Detail, 0, 0},
-            finish_eval(result(ReqId, Res), Slot, Res, Info, St#st{workers = W2});
+            Res = failed(internal, Detail),
+            finish_eval(result(ReqId, Res), Slot, Res, Info, [], St#st{workers = W2});
         {{_, {breed_eval, ReqId, Slot}}, W2} ->
-            Res = {internal, nan, Detail, 0, 0},
-            finish_eval(bred(ReqId, {Res, <<>>}), Slot, Res, Info, St#st{workers = W2});
+            Res = failed(internal, Detail),
+            finish_eval(bred(ReqId, {Res, <<>>}), Slot, Res, Info, [], St#st{workers = W2});
         {{_, {breed, ReqId}}, W2} ->
             {[petri_wire:encode({child, ReqId, internal, <<>>, Detail})], [], St#st{workers = W2}};
         error ->
             {[], [], St}
     end.
 
--spec finish_eval(binary(), non_neg_integer(), tuple(), slot_info(), state()) -> step().
-finish_eval(Reply, Slot, {Status, _, _, _, _} = Res, {Loaded, HasOld}, St) ->
-    #st{slots = Slots, loads = Loads, ok = Ok, failed = Failed} = St,
-    St2 = St#st{slots = petri_slots:release(Slot, Loaded, HasOld, Slots),
-                loads = Loads + case load_happened(Res) of true -> 1; false -> 0 end,
-                ok = Ok + case Status of ok -> 1; _ -> 0 end,
-                failed = Failed + case Status of ok -> 0; _ -> 1 end},
+-spec finish_eval(binary(), non_neg_integer(), res(), slot_info(), [action()], state()) -> step().
+finish_eval(Reply, Slot, Res, {Loaded, HasOld}, CacheActs, St) ->
+    #st{slots = Slots, loads = Loads} = St,
+    St2 = count(Res, St#st{slots = petri_slots:release(Slot, Loaded, HasOld, Slots),
+                           loads = Loads + case load_happened(Res) of true -> 1; false -> 0 end}),
     {Replies, Acts, St3} = drain(St2),
     {Acts2, St4} = maybe_purge(St3),
-    {[Reply | Replies], Acts ++ Acts2, St4}.
+    {[Reply | Replies], CacheActs ++ Acts ++ Acts2, St4}.
+
+%% Counts an answered evaluation (and a cache hit).
+-spec count(res(), state()) -> state().
+count({Status, _, _, _, _, #{reused := Reused}}, #st{ok = Ok, failed = Failed, hits = Hits} = St) ->
+    St#st{ok = Ok + case Status of ok -> 1; _ -> 0 end,
+          failed = Failed + case Status of ok -> 0; _ -> 1 end,
+          hits = Hits + case Reused of true -> 1; false -> 0 end}.
+
+%% What to put in the cache for a finished evaluation (a hit goes in again,
+%% which keeps it in the newer generation).
+-spec cache(petri_cache:key() | none, res()) -> [action()].
+cache(none, _) -> [];
+cache(Key, {Status, Fit, Detail, _, _, Ext}) ->
+    case petri_cache:cacheable(Status) of
+        true -> [{cache, Key, {Status, Fit, Detail, Ext#{reused => false}}}];
+        false -> []
+    end.
 
 %% A load happened when evaluation started: an eval status other than the
-%% loader's own failures.
--spec load_happened(tuple()) -> boolean().
-load_happened({Status, _, _, _, _}) ->
+%% loader's own failures, and not a result taken from the cache.
+-spec load_happened(res()) -> boolean().
+load_happened({_, _, _, _, _, #{reused := true}}) ->
+    false;
+load_happened({Status, _, _, _, _, _}) ->
     not lists:member(Status, [parse_error, unsafe, compile_error, unsupported, internal]).
 
 %% Hands freed slots to waiting EVALs.
@@ -393,13 +453,13 @@ handle_purged(Results, #st{slots = Slots} = St) ->
     {Acts2, St4} = maybe_purge(St3),
     {Replies, Acts ++ Acts2, St4}.
 
--spec result(non_neg_integer(), tuple()) -> binary().
-result(ReqId, {Status, Fit, Detail, LoadUs, EvalUs}) ->
-    petri_wire:encode({result, ReqId, Status, Fit, Detail, LoadUs, EvalUs}).
+-spec result(non_neg_integer(), res()) -> binary().
+result(ReqId, {Status, Fit, Detail, LoadUs, EvalUs, Ext}) ->
+    petri_wire:encode({result, ReqId, Status, Fit, Detail, LoadUs, EvalUs, Ext}).
 
--spec bred(non_neg_integer(), {tuple(), binary()}) -> binary().
-bred(ReqId, {{Status, Fit, Detail, LoadUs, EvalUs}, Child}) ->
-    petri_wire:encode({bred, ReqId, Status, Fit, Detail, LoadUs, EvalUs, Child}).
+-spec bred(non_neg_integer(), {res(), binary()}) -> binary().
+bred(ReqId, {{Status, Fit, Detail, LoadUs, EvalUs, Ext}, Child}) ->
+    petri_wire:encode({bred, ReqId, Status, Fit, Detail, LoadUs, EvalUs, Child, Ext}).
 
 -spec fmt(io:format(), [term()]) -> binary().
 fmt(F, A) -> iolist_to_binary(io_lib:format(F, A)).

@@ -4,8 +4,9 @@
 -module(petri_spec).
 
 -export([validate/1, function/1, arity/1, language/1, timeout_ms/1, heap_words/1,
-         reductions/1, cases/1, error_kind/1, vars/1, primitives/1, new/1]).
--export_type([prim/0]).
+         reductions/1, cases/1, error_kind/1, vars/1, primitives/1, new/1,
+         term_cases/1, float_tol/1, mismatch_error/1, evaluator/1, cost/1, per_case/1]).
+-export_type([prim/0, cost/0]).
 
 %% Defaults used when a limit in the spec is 0.
 -define(DEFAULT_TIMEOUT_MS, 1000).      % a genome scores 21 cases in microseconds
@@ -14,6 +15,10 @@
 -define(MAX_NAME, 255).
 
 -type prim() :: {binop, atom()} | {fn, atom() | none, atom(), non_neg_integer()}.
+%% The cost objective: mode and the weights of reductions, peak heap words, eval us.
+-type cost() :: {none | lexicographic | weighted, {float(), float(), float()}}.
+
+-define(MAX_EVALUATOR, 1048576).   % bytes of an evaluator module's source
 
 %% Binary operators a primitive set may name.
 -define(BINOPS, [<<"+">>, <<"-">>, <<"*">>, <<"/">>, <<"div">>, <<"rem">>,
@@ -25,14 +30,48 @@ new(Fields) ->
     maps:merge(#{function => <<"f">>, arity => 1, language => 0, timeout_ms => 0,
                  heap_words => 0, reductions => 0, vars => [<<"X">>],
                  ops => [<<"+">>, <<"-">>, <<"*">>], const_min => -5.0, const_max => 5.0,
-                 const_int => true, error => 0, cases => []}, Fields).
+                 const_int => true, error => 0, cases => [], term_cases => none, atoms => [],
+                 float_tol => 0.0, mismatch_error => 1.0, evaluator => <<>>,
+                 evaluator_lang => 0, cost_mode => 0, cost_w => {0.0, 0.0, 0.0},
+                 per_case => false}, Fields).
 
 %% Checks what the evaluator and the breeder rely on. Returns a detail text.
 -spec validate(petri_wire:spec()) -> ok | {error, binary()}.
 validate(#{function := Fn, arity := Ar, language := Lang, error := Err, cases := Cases,
-           vars := Vars}) ->
+           vars := Vars} = Spec) ->
     BadCase = [I || {I, {In, _}} <- lists:zip(lists:seq(1, length(Cases)), Cases),
                     length(In) =/= Ar],
+    case validate_ext(Spec) of
+        ok -> validate_base(Fn, Ar, Lang, Err, Vars, BadCase);
+        Bad -> Bad
+    end.
+
+%% The appended fields (wire.h: term cases, evaluator, cost, per_case).
+-spec validate_ext(petri_wire:spec()) -> ok | {error, binary()}.
+validate_ext(Spec) ->
+    Tol = maps:get(float_tol, Spec, 0.0),
+    Mis = maps:get(mismatch_error, Spec, 1.0),
+    {WR, WH, WT} = maps:get(cost_w, Spec, {0.0, 0.0, 0.0}),
+    EvLang = maps:get(evaluator_lang, Spec, 0),
+    Ev = maps:get(evaluator, Spec, <<>>),
+    Mode = maps:get(cost_mode, Spec, 0),
+    case maps:get(term_cases, Spec, none) of
+        {error, Why} -> {error, <<"spec: ", Why/binary>>};
+        {ok, _} when map_get(cases, Spec) =/= [] ->
+            {error, <<"spec: both numeric and term cases">>};
+        _ when Tol < 0 -> fmt("spec: float_tol ~p is negative", [Tol]);
+        _ when Mis < 0 -> fmt("spec: mismatch_error ~p is negative", [Mis]);
+        _ when Mode > 2 -> fmt("spec: unknown cost mode ~b", [Mode]);
+        _ when WR < 0; WH < 0; WT < 0 -> {error, <<"spec: a cost weight is negative">>};
+        _ when EvLang > 1 -> fmt("spec: unknown evaluator language ~b", [EvLang]);
+        _ when byte_size(Ev) > ?MAX_EVALUATOR ->
+            fmt("spec: evaluator is ~b bytes, limit ~b", [byte_size(Ev), ?MAX_EVALUATOR]);
+        _ -> ok
+    end.
+
+-spec validate_base(term(), non_neg_integer(), non_neg_integer(), non_neg_integer(), [binary()],
+                    [pos_integer()]) -> ok | {error, binary()}.
+validate_base(Fn, Ar, Lang, Err, Vars, BadCase) ->
     if
         not is_binary(Fn) -> {error, <<"spec: bad function name">>};
         Lang > 1 -> fmt("spec: unknown language ~b", [Lang]);
@@ -82,6 +121,41 @@ reductions(#{reductions := R}) -> R.
 
 -spec cases(petri_wire:spec()) -> [petri_wire:fcase()].
 cases(#{cases := C}) -> C.
+
+%% The term cases, or none when the numeric cases (or an evaluator) score.
+-spec term_cases(petri_wire:spec()) -> none | [petri_wire:tcase()].
+term_cases(Spec) ->
+    case maps:get(term_cases, Spec, none) of
+        {ok, Cases} -> Cases;
+        _ -> none
+    end.
+
+-spec float_tol(petri_wire:spec()) -> float().
+float_tol(Spec) -> maps:get(float_tol, Spec, 0.0).
+
+-spec mismatch_error(petri_wire:spec()) -> float().
+mismatch_error(Spec) -> maps:get(mismatch_error, Spec, 1.0).
+
+%% The operator's evaluator module: none, or {erlang | elixir, Source}.
+-spec evaluator(petri_wire:spec()) -> none | {erlang | elixir, binary()}.
+evaluator(Spec) ->
+    case maps:get(evaluator, Spec, <<>>) of
+        <<>> -> none;
+        Src when map_get(evaluator_lang, Spec) =:= 1 -> {elixir, Src};
+        Src -> {erlang, Src}
+    end.
+
+-spec cost(petri_wire:spec()) -> cost().
+cost(Spec) ->
+    W = maps:get(cost_w, Spec, {0.0, 0.0, 0.0}),
+    case maps:get(cost_mode, Spec, 0) of
+        1 -> {lexicographic, W};
+        2 -> {weighted, W};
+        _ -> {none, W}
+    end.
+
+-spec per_case(petri_wire:spec()) -> boolean().
+per_case(Spec) -> maps:get(per_case, Spec, false).
 
 -spec error_kind(petri_wire:spec()) -> abs | square.
 error_kind(#{error := 1}) -> square;

@@ -3,8 +3,9 @@
 %% type numbers and status codes mirror wire.h exactly (append-only).
 -module(petri_wire).
 
--export([encode/1, decode/1, status_code/1, status_name/1, sanitize_str/1]).
--export_type([msg/0, spec/0, status/0, fcase/0]).
+-export([encode/1, decode/1, decode_spec/1, encode_spec/1, term_cases/3, default_ext/0,
+         status_code/1, status_name/1, sanitize_str/1]).
+-export_type([msg/0, spec/0, status/0, fcase/0, tcase/0, ext/0]).
 
 -define(VERSION, 1).
 -define(HDR_LEN, 24).
@@ -21,17 +22,35 @@
 -define(T_BREED_EVAL, 9).
 -define(T_BRED, 10).
 
+-define(MAX_ATOMS, 256).        % declared atoms per spec
+-define(MAX_ATOM_BYTES, 255).   % the VM's own limit on an atom's name
+-define(MAX_TERM_CASES, 10000). % SPEC_MAX_CASES in shared/spec.h
+
 -type status() :: ok | parse_error | unsafe | compile_error | timeout | heap_limit
                 | crash | bad_result | unsupported | internal | vm_killed.
 -type fcase() :: {[number()], number()}.
-%% A SPEC as decoded; language/error are kept as codes the caller validates
-%% (an unknown language is a request the VM answers with "unsupported").
+-type tcase() :: {list(), term()}.
+%% A SPEC as decoded; language/error/cost_mode are kept as codes the caller
+%% validates (an unknown language is a request the VM answers with
+%% "unsupported"). term_cases is none (the numeric cases score), the decoded
+%% cases, or {error, Detail} when the bytes were not acceptable term cases
+%% (petri_spec:validate/1 turns that into an answer). raw: the SPEC's bytes
+%% as received (decoded specs only; the result cache keys on them).
 -type spec() :: #{function := binary(), arity := non_neg_integer(),
                   language := non_neg_integer(), timeout_ms := non_neg_integer(),
                   heap_words := non_neg_integer(), reductions := non_neg_integer(),
                   vars := [binary()], ops := [binary()],
                   const_min := float(), const_max := float(), const_int := boolean(),
-                  error := non_neg_integer(), cases := [fcase()]}.
+                  error := non_neg_integer(), cases := [fcase()],
+                  term_cases := none | {ok, [tcase()]} | {error, binary()},
+                  atoms := [binary()], float_tol := float(), mismatch_error := float(),
+                  evaluator := binary(), evaluator_lang := non_neg_integer(),
+                  cost_mode := non_neg_integer(), cost_w := {float(), float(), float()},
+                  per_case := boolean(), raw => binary()}.
+%% RESULT_EXT. errors: the per-case errors (empty unless the spec asked).
+-type ext() :: #{passed := non_neg_integer(), cases := non_neg_integer(),
+                 cost := fitness(), reused := boolean(),
+                 metrics := [{binary(), fitness()}], errors := [fitness()]}.
 -type fitness() :: float() | nan | inf | neg_inf.
 -type msg() :: {hello, #{otp_release := binary(), os_pid := non_neg_integer(),
                          slots := non_neg_integer(), elixir := boolean(),
@@ -44,12 +63,12 @@
                         evals_ok := non_neg_integer(), evals_failed := non_neg_integer()}}
              | {eval, non_neg_integer(), spec(), binary()}
              | {result, non_neg_integer(), status(), fitness(), binary(),
-                non_neg_integer(), non_neg_integer()}
+                non_neg_integer(), non_neg_integer(), ext()}
              | {breed, non_neg_integer(), spec(), binary(), non_neg_integer(), [binary()]}
              | {child, non_neg_integer(), status(), binary(), binary()}
              | {breed_eval, non_neg_integer(), spec(), binary(), non_neg_integer(), [binary()]}
              | {bred, non_neg_integer(), status(), fitness(), binary(),
-                non_neg_integer(), non_neg_integer(), binary()}
+                non_neg_integer(), non_neg_integer(), binary(), ext()}
              | stop.
 
 %% ---- status codes ---------------------------------------------------------
@@ -97,9 +116,9 @@ encode({pong, #{seq := Seq, memory := Mem, processes := Procs, atoms := Atoms,
                      Ok:64, Failed:64>>);
 encode({eval, ReqId, Spec, Source}) ->
     frame(?T_EVAL, [<<ReqId:64>>, enc_spec(Spec), bytes(Source)]);
-encode({result, ReqId, Status, Fitness, Detail, LoadUs, EvalUs}) ->
+encode({result, ReqId, Status, Fitness, Detail, LoadUs, EvalUs, Ext}) ->
     frame(?T_RESULT, [<<ReqId:64, (status_code(Status)):8>>, f64(Fitness), str(Detail),
-                      <<LoadUs:64, EvalUs:64>>]);
+                      <<LoadUs:64, EvalUs:64>>, enc_ext(Ext)]);
 encode({breed, ReqId, Spec, Op, Seed, Parents}) ->
     frame(?T_BREED, [<<ReqId:64>>, enc_spec(Spec), str(Op), <<Seed:64>>,
                      <<(length(Parents)):32>>, [bytes(P) || P <- Parents]]);
@@ -108,9 +127,9 @@ encode({child, ReqId, Status, Source, Detail}) ->
 encode({breed_eval, ReqId, Spec, Op, Seed, Parents}) ->
     frame(?T_BREED_EVAL, [<<ReqId:64>>, enc_spec(Spec), str(Op), <<Seed:64>>,
                           <<(length(Parents)):32>>, [bytes(P) || P <- Parents]]);
-encode({bred, ReqId, Status, Fitness, Detail, LoadUs, EvalUs, Source}) ->
+encode({bred, ReqId, Status, Fitness, Detail, LoadUs, EvalUs, Source, Ext}) ->
     frame(?T_BRED, [<<ReqId:64, (status_code(Status)):8>>, f64(Fitness), str(Detail),
-                    <<LoadUs:64, EvalUs:64>>, bytes(Source)]);
+                    <<LoadUs:64, EvalUs:64>>, bytes(Source), enc_ext(Ext)]);
 encode(stop) ->
     frame(?T_STOP, <<>>).
 
@@ -119,15 +138,39 @@ frame(Type, Payload) ->
     P = iolist_to_binary(Payload),
     <<?VERSION:8, Type:16, 0:8, 0:128, (byte_size(P)):32, P/binary>>.
 
+%% A standalone SPEC block (what WIRE_WORK_BATCH carries as spec:bytes).
+-spec encode_spec(spec()) -> binary().
+encode_spec(Spec) -> iolist_to_binary(enc_spec(Spec)).
+
 -spec enc_spec(spec()) -> iolist().
 enc_spec(#{function := Fn, arity := Ar, language := Lang, timeout_ms := To,
            heap_words := Heap, reductions := Reds, vars := Vars, ops := Ops,
            const_min := Min, const_max := Max, const_int := CInt, error := Err,
-           cases := Cases}) ->
+           cases := Cases, term_cases := TCases, atoms := Atoms, float_tol := Tol,
+           mismatch_error := Mis, evaluator := Ev, evaluator_lang := EvLang,
+           cost_mode := CostMode, cost_w := {WR, WH, WT}, per_case := PerCase}) ->
+    TBytes = case TCases of
+                 {ok, L} -> term_to_binary(L);
+                 _ -> <<>>
+             end,
     [str(Fn), <<Ar:32, Lang:8, To:32, Heap:64, Reds:64>>,
      list(fun str/1, Vars), list(fun str/1, Ops),
      f64(Min), f64(Max), <<(bool(CInt)):8, Err:8>>,
-     list(fun({In, Out}) -> [list(fun num/1, In), num(Out)] end, Cases)].
+     list(fun({In, Out}) -> [list(fun num/1, In), num(Out)] end, Cases),
+     bytes(TBytes), list(fun str/1, Atoms), f64(Tol), f64(Mis), bytes(Ev), <<EvLang:8, CostMode:8>>,
+     f64(WR), f64(WH), f64(WT), <<(bool(PerCase)):8>>].
+
+-spec enc_ext(ext()) -> iolist().
+enc_ext(#{passed := Passed, cases := Cases, cost := Cost, reused := Reused, metrics := Ms,
+          errors := Errs}) ->
+    [<<Passed:32, Cases:32>>, f64(Cost), <<(bool(Reused)):8>>,
+     list(fun({Name, V}) -> [str(Name), f64(V)] end, Ms), list(fun f64/1, Errs)].
+
+%% RESULT_EXT of a result that carries none of its own (an older writer, or a
+%% failure before evaluation).
+-spec default_ext() -> ext().
+default_ext() ->
+    #{passed => 0, cases => 0, cost => 0.0, reused => false, metrics => [], errors => []}.
 
 -spec list(fun((term()) -> iodata()), list()) -> iolist().
 list(F, L) -> [<<(length(L)):32>> | [F(X) || X <- L]].
@@ -212,19 +255,22 @@ payload(?T_PONG, P0) ->
     end;
 payload(?T_EVAL, P0) ->
     {ReqId, P1} = get_u(64, P0),
-    {Spec, P2} = get_spec(P1),
-    {Source, _} = get_bytes(P2),
-    {eval, ReqId, Spec, Source};
+    with_spec(P1, fun(Spec, P2) ->
+                          {Source, Rest} = get_bytes(P2),
+                          {{eval, ReqId, Spec, Source}, Rest}
+                  end);
 payload(?T_RESULT, P0) ->
-    {Result, _} = get_result(P0),
-    Result;
+    {{result, ReqId, Status, Fit, Detail, LoadUs, EvalUs}, P1} = get_result(P0),
+    {Ext, _} = get_ext(P1),
+    {result, ReqId, Status, Fit, Detail, LoadUs, EvalUs, Ext};
 payload(?T_BREED, P0) ->
     {ReqId, P1} = get_u(64, P0),
-    {Spec, P2} = get_spec(P1),
-    {Op, P3} = get_str(P2),
-    {Seed, P4} = get_u(64, P3),
-    {Parents, _} = get_list(fun get_bytes/1, 4, P4),
-    {breed, ReqId, Spec, Op, Seed, Parents};
+    with_spec(P1, fun(Spec, P2) ->
+                          {Op, P3} = get_str(P2),
+                          {Seed, P4} = get_u(64, P3),
+                          {Parents, Rest} = get_list(fun get_bytes/1, 4, P4),
+                          {{breed, ReqId, Spec, Op, Seed, Parents}, Rest}
+                  end);
 payload(?T_CHILD, P0) ->
     {ReqId, P1} = get_u(64, P0),
     {Code, P2} = get_u(8, P1),
@@ -236,15 +282,17 @@ payload(?T_BREED_EVAL, P0) ->
     {breed_eval, ReqId, Spec, Op, Seed, Parents};
 payload(?T_BRED, P0) ->
     {{result, ReqId, Status, Fit, Detail, LoadUs, EvalUs}, P1} = get_result(P0),
-    {Source, _} = get_bytes(P1),
-    {bred, ReqId, Status, Fit, Detail, LoadUs, EvalUs, Source};
+    {Source, P2} = get_bytes(P1),
+    {Ext, _} = get_ext(P2),
+    {bred, ReqId, Status, Fit, Detail, LoadUs, EvalUs, Source, Ext};
 payload(?T_STOP, _) ->
     stop;
 payload(_, _) ->
     unknown.
 
-%% The fields of a RESULT (BRED begins with them too).
--spec get_result(binary()) -> {msg(), binary()}.
+%% The fields of a RESULT before RESULT_EXT (BRED begins with them too).
+-spec get_result(binary()) -> {{result, non_neg_integer(), status(), fitness(), binary(),
+                                non_neg_integer(), non_neg_integer()}, binary()}.
 get_result(P0) ->
     {ReqId, P1} = get_u(64, P0),
     {Code, P2} = get_u(8, P1),
@@ -261,8 +309,88 @@ get_status(Code) ->
         S -> S
     end.
 
+%% RESULT_EXT; missing trailing fields (an older writer) take their defaults.
+-spec get_ext(binary()) -> {ext(), binary()}.
+get_ext(P0) ->
+    #{passed := DP, cases := DC, cost := DCost, metrics := DM, errors := DE} = default_ext(),
+    {Passed, P1} = opt(fun(P) -> get_u(32, P) end, DP, P0),
+    {Cases, P2} = opt(fun(P) -> get_u(32, P) end, DC, P1),
+    {Cost, P3} = opt(fun get_f64_any/1, DCost, P2),
+    {Reused, P4} = opt(fun(P) -> get_u(8, P) end, 0, P3),
+    {Ms, P5} = opt(fun(P) -> get_list(fun get_metric/1, 12, P) end, DM, P4),
+    {Errs, P6} = opt(fun(P) -> get_list(fun get_f64_any/1, 8, P) end, DE, P5),
+    {#{passed => Passed, cases => Cases, cost => Cost, reused => Reused =:= 1,
+       metrics => Ms, errors => Errs}, P6}.
+
+-spec get_metric(binary()) -> {{binary(), fitness()}, binary()}.
+get_metric(P0) ->
+    {Name, P1} = get_str(P0),
+    {V, P2} = get_f64_any(P1),
+    {{Name, V}, P2}.
+
+%% A field that an older writer may have left out: absent when no bytes remain.
+-spec opt(fun((binary()) -> {T, binary()}), T, binary()) -> {T, binary()}.
+opt(_, Default, <<>>) -> {Default, <<>>};
+opt(Get, _, P) -> Get(P).
+
+%% A standalone SPEC block (spec:bytes of WIRE_WORK_BATCH). Missing trailing
+%% fields take their defaults; trailing bytes are ignored.
+-spec decode_spec(binary()) -> {ok, spec()} | {error, term()}.
+decode_spec(B) when is_binary(B) ->
+    try get_spec(B) of
+        {Spec, _} -> {ok, Spec}
+    catch
+        throw:{wire, Reason} -> {error, Reason}
+    end;
+decode_spec(_) ->
+    {error, not_binary}.
+
+%% A message whose SPEC is inline, followed by the fields Tail reads. Inside a
+%% frame the SPEC's appended fields cannot be told from the fields after it
+%% (a bytes field looks like any other), so the SPEC of an older writer is
+%% recognised by parsing: the layout with the appended fields first; if that
+%% fails or leaves bytes over, the layout without them, taken only if it
+%% uses the payload exactly; else the first layout's answer stands.
+-spec with_spec(binary(), fun((spec(), binary()) -> {msg(), binary()})) -> msg().
+with_spec(P, Tail) ->
+    Full = layout(full, P, Tail),
+    case Full of
+        {ok, Msg, <<>>} -> Msg;
+        _ ->
+            case layout(base, P, Tail) of
+                {ok, Msg, <<>>} -> Msg;
+                _ ->
+                    case Full of
+                        {ok, Msg, _} -> Msg;
+                        {error, Reason} -> throw({wire, Reason})
+                    end
+            end
+    end.
+
+-spec layout(full | base, binary(), fun((spec(), binary()) -> {msg(), binary()})) ->
+          {ok, msg(), binary()} | {error, term()}.
+layout(Layout, P, Tail) ->
+    try
+        {Spec, P2} = get_spec(Layout, P),
+        {Msg, Rest} = Tail(Spec, P2),
+        {ok, Msg, Rest}
+    catch
+        throw:{wire, Reason} -> {error, Reason}
+    end.
+
 -spec get_spec(binary()) -> {spec(), binary()}.
 get_spec(P0) ->
+    get_spec(full, P0).
+
+%% full: the appended fields follow (those missing at the end of the bytes
+%% take their defaults); base: an older writer's SPEC, they all take them.
+-spec get_spec(full | base, binary()) -> {spec(), binary()}.
+get_spec(Layout, P0) ->
+    {Spec, Rest} = get_spec_fields(Layout, P0),
+    {Spec#{raw => binary:part(P0, 0, byte_size(P0) - byte_size(Rest))}, Rest}.
+
+-spec get_spec_fields(full | base, binary()) -> {spec(), binary()}.
+get_spec_fields(Layout, P0) ->
     {Fn, P1} = get_str(P0),
     {Ar, P2} = get_u(32, P1),
     {Lang, P3} = get_u(8, P2),
@@ -275,11 +403,129 @@ get_spec(P0) ->
     {Max, P10} = get_f64(P9),
     {CInt, P11} = get_u(8, P10),
     {Err, P12} = get_u(8, P11),
-    {Cases, P13} = get_list(fun get_case/1, 13, P12),
+    {Cases, P12b} = get_list(fun get_case/1, 13, P12),
+    {P13, After} = case Layout of
+                       full -> {P12b, none};
+                       base -> {<<>>, P12b}
+                   end,
+    {TBytes, P14} = opt(fun get_bytes/1, <<>>, P13),
+    {Atoms, P15} = opt(fun(P) -> get_list(fun get_str/1, 4, P) end, [], P14),
+    {Tol, P16} = opt(fun get_f64/1, 0.0, P15),
+    {Mis, P17} = opt(fun get_f64/1, 1.0, P16),
+    {Ev, P18} = opt(fun get_bytes/1, <<>>, P17),
+    {EvLang, P19} = opt(fun(P) -> get_u(8, P) end, 0, P18),
+    {CostMode, P20} = opt(fun(P) -> get_u(8, P) end, 0, P19),
+    {WR, P21} = opt(fun get_f64/1, 0.0, P20),
+    {WH, P22} = opt(fun get_f64/1, 0.0, P21),
+    {WT, P23} = opt(fun get_f64/1, 0.0, P22),
+    {PerCase, P24} = opt(fun(P) -> get_u(8, P) end, 0, P23),
     {#{function => Fn, arity => Ar, language => Lang, timeout_ms => To,
        heap_words => Heap, reductions => Reds, vars => Vars, ops => Ops,
        const_min => Min, const_max => Max, const_int => CInt =:= 1, error => Err,
-       cases => Cases}, P13}.
+       cases => Cases, term_cases => term_cases(TBytes, Atoms, Ar), atoms => Atoms,
+       float_tol => Tol, mismatch_error => Mis, evaluator => Ev, evaluator_lang => EvLang,
+       cost_mode => CostMode, cost_w => {WR, WH, WT}, per_case => PerCase =:= 1},
+     case After of none -> P24; _ -> After end}.
+
+%% ---- term cases ---------------------------------------------------------------
+
+%% Decodes term_cases bytes: none when empty, else {ok, Cases} or {error,
+%% Detail}. The declared atoms are created first (the spec is trusted and the
+%% list is bounded); binary_to_term/2 with safe then creates no other atom.
+%% The cases must be a list of {Inputs, Expected} with Arity inputs each, made
+%% of numbers, declared atoms (and true, false, nil), binaries, lists, tuples
+%% and maps only.
+-spec term_cases(binary(), [binary()], non_neg_integer()) ->
+          none | {ok, [tcase()]} | {error, binary()}.
+term_cases(<<>>, _, _) ->
+    none;
+term_cases(_, Atoms, _) when length(Atoms) > ?MAX_ATOMS ->
+    terr("~b atoms declared, limit ~b", [length(Atoms), ?MAX_ATOMS]);
+term_cases(Bytes, Atoms, Arity) ->
+    case declare(Atoms, #{true => [], false => [], nil => []}) of
+        {ok, Allowed} ->
+            try binary_to_term(Bytes, [safe]) of
+                Cases -> check_cases(Cases, Arity, Allowed)
+            catch
+                error:badarg ->
+                    terr("not a valid external term, or it names an undeclared atom", [])
+            end;
+        Err -> Err
+    end.
+
+-spec declare([binary()], #{atom() => []}) -> {ok, #{atom() => []}} | {error, binary()}.
+declare([], Allowed) ->
+    {ok, Allowed};
+declare([Name | _], _) when byte_size(Name) > ?MAX_ATOM_BYTES ->
+    terr("atom ~0P is ~b bytes, limit ~b", [Name, 8, byte_size(Name), ?MAX_ATOM_BYTES]);
+declare([Name | T], Allowed) ->
+    try binary_to_atom(Name, utf8) of
+        A -> declare(T, Allowed#{A => []})
+    catch
+        error:_ -> terr("atom ~0p is not a valid atom name", [Name])
+    end.
+
+-spec check_cases(term(), non_neg_integer(), #{atom() => []}) -> {ok, [tcase()]} | {error, binary()}.
+check_cases(Cases, Arity, Allowed) ->
+    case is_list(Cases) andalso safe_length(Cases) of
+        false -> terr("not a list of cases", []);
+        improper -> terr("not a proper list of cases", []);
+        N when N > ?MAX_TERM_CASES -> terr("~b cases, limit ~b", [N, ?MAX_TERM_CASES]);
+        _ -> check_each(Cases, 1, Arity, Allowed)
+    end.
+
+-spec check_each(list(), pos_integer(), non_neg_integer(), #{atom() => []}) ->
+          {ok, [tcase()]} | {error, binary()}.
+check_each([], _, _, _) ->
+    {ok, []};
+check_each(Cases, I, Arity, Allowed) ->
+    check_each(Cases, I, Arity, Allowed, Cases).
+
+-spec check_each(list(), pos_integer(), non_neg_integer(), #{atom() => []}, list()) ->
+          {ok, [tcase()]} | {error, binary()}.
+check_each([], _, _, _, All) ->
+    {ok, All};
+check_each([{In, _} = C | T], I, Arity, Allowed, All) when is_list(In) ->
+    case safe_length(In) of
+        Arity ->
+            case plain(C, Allowed) of
+                ok -> check_each(T, I + 1, Arity, Allowed, All);
+                {bad, What} -> terr("case ~b holds ~s", [I, What])
+            end;
+        improper -> terr("case ~b: inputs are not a proper list", [I]);
+        N -> terr("case ~b has ~b inputs, arity ~b", [I, N, Arity])
+    end;
+check_each(_, I, _, _, _) ->
+    terr("case ~b is not {Inputs, Expected} with a list of inputs", [I]).
+
+-spec safe_length(list()) -> non_neg_integer() | improper.
+safe_length(L) ->
+    try length(L)
+    catch error:badarg -> improper
+    end.
+
+%% Only plain data: no funs, pids, ports or references, no undeclared atom.
+-spec plain(term(), #{atom() => []}) -> ok | {bad, iodata()}.
+plain(X, _) when is_number(X); is_bitstring(X) -> ok;
+plain(X, Allowed) when is_atom(X) ->
+    case Allowed of
+        #{X := _} -> ok;
+        _ -> {bad, io_lib:format("the undeclared atom ~0p", [X])}
+    end;
+plain([H | T], Allowed) ->
+    case plain(H, Allowed) of
+        ok -> plain(T, Allowed);
+        Bad -> Bad
+    end;
+plain([], _) -> ok;
+plain(X, Allowed) when is_tuple(X) -> plain(tuple_to_list(X), Allowed);
+plain(X, Allowed) when is_map(X) -> plain(maps:to_list(X), Allowed);
+plain(X, _) when is_function(X) -> {bad, "a fun"};
+plain(_, _) -> {bad, "a pid, port or reference"}.
+
+-spec terr(io:format(), [term()]) -> {error, binary()}.
+terr(Fmt, Args) ->
+    {error, iolist_to_binary(["term_cases: ", io_lib:format(Fmt, Args)])}.
 
 -spec get_case(binary()) -> {fcase(), binary()}.
 get_case(P0) ->

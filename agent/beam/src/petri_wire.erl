@@ -60,7 +60,8 @@
                         processes := non_neg_integer(), atoms := non_neg_integer(),
                         live := non_neg_integer(), loads := non_neg_integer(),
                         pending_purge := non_neg_integer(),
-                        evals_ok := non_neg_integer(), evals_failed := non_neg_integer()}}
+                        evals_ok := non_neg_integer(), evals_failed := non_neg_integer(),
+                        cache_hits => non_neg_integer()}}
              | {eval, non_neg_integer(), spec(), binary()}
              | {result, non_neg_integer(), status(), fitness(), binary(),
                 non_neg_integer(), non_neg_integer(), ext()}

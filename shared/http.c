@@ -315,13 +315,14 @@ static int64_t on_guard(loop_t *l, void *arg)
         if (!g->deadline_ms || g->cut)
             continue;
         if (g->deadline_ms <= now) {
-            shutdown(g->fd, SHUT_RDWR);
-            g->cut = true;
+            /* logged and counted before the peer can see the close */
             h->header_timeouts++;
             log_info("http.timeout",
                      "peer=%s header_timeout_s=%u msg=\"request head not complete in time: "
                      "connection closed\"",
                      g->peer, h->header_timeout_s);
+            shutdown(g->fd, SHUT_RDWR);
+            g->cut = true;
         } else if (g->deadline_ms < next) {
             next = g->deadline_ms;
         }

@@ -196,9 +196,9 @@ def test_daemon_survives_freezers_and_loses_no_work(tmp):
         pool = status["pool"]
         assert pool["blamed"] == 3 and not pool["failed"], pool
         assert pool["job_deaths"] >= 6, pool  # each freezer: pipelined, then alone
-        st, recs = c.api("GET", "/v1/lineage/export?format=json")
+        st, exp = c.api("GET", "/v1/lineage/export?format=json")
         assert st == 200
-        statuses = [r["status"] for r in recs if r["population"] == "frz"]
+        statuses = [r["status"] for r in exp["records"] if r["population"] == "frz"]
         assert statuses.count("vm_killed") == 3
         assert "internal" not in statuses  # the work beside the freezers was redone
         log = agent.logtext()

@@ -445,6 +445,9 @@ def test_half_open_flood_leaves_the_api_answering(tmp_path):
                 pass
             assert got == b""
             s.close()
+        # (the server logs before it closes; the log reaches the file a little later)
+        wait_for(lambda: p.logtext().count("request head not complete in time") >= 4,
+                 timeout=30, what="4 header timeouts logged")
         log = p.logtext()
         assert log.count("request head not complete in time") == 4, log[-3000:]
         # the address is not shut out for good

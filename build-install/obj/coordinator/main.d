@@ -3,7 +3,7 @@ build-install/obj/coordinator/main.o: coordinator/main.c \
  shared/gossip.h shared/config.h shared/crypto.h shared/loop.h \
  shared/swim.h shared/http.h shared/loop.h shared/metrics.h \
  coordinator/pop.h shared/spec.h shared/wire.h shared/wire.h \
- coordinator/store.h coordinator/work.h coordinator/demo.h
+ coordinator/store.h coordinator/work.h shared/wsess.h coordinator/demo.h
 coordinator/cli.h:
 coordinator/coord.h:
 shared/config.h:
@@ -22,4 +22,5 @@ shared/wire.h:
 shared/wire.h:
 coordinator/store.h:
 coordinator/work.h:
+shared/wsess.h:
 coordinator/demo.h:

@@ -3,7 +3,7 @@ build-install/obj/coordinator/metrics.o: coordinator/metrics.c \
  shared/config.h shared/crypto.h shared/loop.h shared/swim.h \
  shared/http.h shared/loop.h shared/metrics.h coordinator/pop.h \
  shared/spec.h shared/wire.h shared/wire.h coordinator/store.h \
- coordinator/work.h
+ coordinator/work.h shared/wsess.h
 coordinator/coord.h:
 shared/config.h:
 shared/crypto.h:
@@ -21,3 +21,4 @@ shared/wire.h:
 shared/wire.h:
 coordinator/store.h:
 coordinator/work.h:
+shared/wsess.h:

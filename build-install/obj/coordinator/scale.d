@@ -3,7 +3,7 @@ build-install/obj/coordinator/scale.o: coordinator/scale.c \
  shared/config.h shared/crypto.h shared/loop.h shared/swim.h \
  shared/http.h shared/loop.h shared/metrics.h coordinator/pop.h \
  shared/spec.h shared/wire.h shared/wire.h coordinator/store.h \
- coordinator/work.h shared/err.h shared/log.h
+ coordinator/work.h shared/wsess.h shared/err.h shared/log.h
 coordinator/coord.h:
 shared/config.h:
 shared/crypto.h:
@@ -21,5 +21,6 @@ shared/wire.h:
 shared/wire.h:
 coordinator/store.h:
 coordinator/work.h:
+shared/wsess.h:
 shared/err.h:
 shared/log.h:

@@ -1,6 +1,6 @@
 build-install/obj/coordinator/settings.o: coordinator/settings.c \
  coordinator/settings.h shared/config.h shared/gossip.h shared/config.h \
- shared/crypto.h shared/loop.h shared/swim.h shared/swim.h
+ shared/crypto.h shared/loop.h shared/swim.h shared/http.h shared/swim.h
 coordinator/settings.h:
 shared/config.h:
 shared/gossip.h:
@@ -8,4 +8,5 @@ shared/config.h:
 shared/crypto.h:
 shared/loop.h:
 shared/swim.h:
+shared/http.h:
 shared/swim.h:

@@ -2,7 +2,7 @@ build-install/obj/coordinator/ui.o: coordinator/ui.c coordinator/coord.h \
  shared/config.h shared/crypto.h shared/gossip.h shared/config.h \
  shared/crypto.h shared/loop.h shared/swim.h shared/http.h shared/loop.h \
  shared/metrics.h coordinator/pop.h shared/spec.h shared/wire.h \
- shared/wire.h coordinator/store.h coordinator/work.h
+ shared/wire.h coordinator/store.h coordinator/work.h shared/wsess.h
 coordinator/coord.h:
 shared/config.h:
 shared/crypto.h:
@@ -20,3 +20,4 @@ shared/wire.h:
 shared/wire.h:
 coordinator/store.h:
 coordinator/work.h:
+shared/wsess.h:

@@ -1,0 +1,28 @@
+build-install/obj/coordinator/xjob.o: coordinator/xjob.c \
+ coordinator/coord.h shared/config.h shared/crypto.h shared/gossip.h \
+ shared/config.h shared/crypto.h shared/loop.h shared/swim.h \
+ shared/http.h shared/loop.h shared/metrics.h coordinator/pop.h \
+ shared/spec.h shared/wire.h shared/wire.h coordinator/store.h \
+ coordinator/work.h shared/wsess.h shared/err.h shared/log.h \
+ coordinator/store_export.h
+coordinator/coord.h:
+shared/config.h:
+shared/crypto.h:
+shared/gossip.h:
+shared/config.h:
+shared/crypto.h:
+shared/loop.h:
+shared/swim.h:
+shared/http.h:
+shared/loop.h:
+shared/metrics.h:
+coordinator/pop.h:
+shared/spec.h:
+shared/wire.h:
+shared/wire.h:
+coordinator/store.h:
+coordinator/work.h:
+shared/wsess.h:
+shared/err.h:
+shared/log.h:
+coordinator/store_export.h:

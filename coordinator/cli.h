@@ -40,6 +40,15 @@ enum {
     CLI_O_OUTPUT = 1u << 6,
     CLI_O_DIR = 1u << 7,
     CLI_O_LANGUAGE = 1u << 8,
+    /* petri mutate (cli_mutate.c checks the values) */
+    CLI_O_COMMAND = 1u << 9,
+    CLI_O_NAME = 1u << 10,
+    CLI_O_CONCURRENCY = 1u << 11,
+    CLI_O_RATE = 1u << 12,
+    CLI_O_COUNT = 1u << 13,
+    CLI_O_MAX_BYTES = 1u << 14,
+    CLI_O_MEMBERS = 1u << 15,
+    CLI_O_DEME = 1u << 16,
 };
 
 typedef struct cli_args {
@@ -61,6 +70,8 @@ typedef struct cli_args {
     const char *output;
     const char *dir;
     const char *language;
+    /* petri mutate: the values as given (cli_mutate_settings checks them) */
+    const char *command, *name, *concurrency, *rate, *count, *max_bytes, *members, *deme;
     const char *pos[CLI_MAX_POS]; /* positionals after "petri": pos[0] = subcommand */
     int npos;
 } cli_args_t;

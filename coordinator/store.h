@@ -220,7 +220,7 @@ typedef struct store_item {
     double cost;
     uint8_t reused;
     uint8_t errors_hash[CRYPTO_HASH_LEN];
-    const char *mutator;                 /* op "external" only (store_mutator_valid), else NULL */
+    char mutator[STORE_MUTATOR_MAX + 1]; /* op "external" only (store_mutator_valid), else "" */
     uint8_t input_hash[CRYPTO_HASH_LEN]; /* op "external" only: the bundle_hash */
     const char *src;                     /* the child's source; NULL = the genome must already
                                             be stored (e.g. a migrated copy) */

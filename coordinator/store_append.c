@@ -131,9 +131,11 @@ static void ktab_add(struct ktab *t, const struct store_wrec *r)
 static int origin_fits(const store_item_t *it)
 {
     static const uint8_t zero[CRYPTO_HASH_LEN];
+    if (!memchr(it->mutator, 0, sizeof it->mutator))
+        return 0;
     if (it->op && strcmp(it->op, "external") == 0)
         return it->version != 1 && store_mutator_valid(it->mutator);
-    return (!it->mutator || !it->mutator[0]) && memcmp(it->input_hash, zero, CRYPTO_HASH_LEN) == 0;
+    return !it->mutator[0] && memcmp(it->input_hash, zero, CRYPTO_HASH_LEN) == 0;
 }
 
 static int validate_item(store_item_t *it)
@@ -196,8 +198,7 @@ static int sign_record(store_t *s, struct store_batch *b, struct store_wrec *w, 
     r.cost = it->cost;
     r.reused = it->reused;
     memcpy(r.errors_hash, it->errors_hash, CRYPTO_HASH_LEN);
-    if (it->mutator)
-        util_strlcpy(r.mutator, it->mutator, sizeof r.mutator);
+    memcpy(r.mutator, it->mutator, sizeof r.mutator);
     memcpy(r.input_hash, it->input_hash, CRYPTO_HASH_LEN);
 
     wire_buf_t *e = &s->enc;

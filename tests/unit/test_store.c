@@ -1287,20 +1287,20 @@ static void test_external_origin(void **state)
     for (int i = 0; i < 3; i++)
         items[i] = g[i].it;
     items[1].op = items[2].op = "external";
-    items[1].mutator = "mut.py";
-    items[2].mutator = "llm";
+    strcpy(items[1].mutator, "mut.py");
+    strcpy(items[2].mutator, "llm");
     memset(items[1].input_hash, 0x11, 32);
     memset(items[2].input_hash, 0x22, 32);
     /* invalid origins are refused before anything is written */
     store_item_t bad = items[1];
-    bad.mutator = NULL;
+    bad.mutator[0] = '\0';
     assert_int_equal(store_append(f->s, &bad, 1, 1), ERR_INVAL);
     assert_int_equal(bad.err, ERR_INVAL);
     bad = items[1];
-    bad.mutator = "Has Space";
+    strcpy(bad.mutator, "Has Space");
     assert_int_equal(store_append(f->s, &bad, 1, 1), ERR_INVAL);
     bad = items[0];
-    bad.mutator = "m";
+    strcpy(bad.mutator, "m");
     assert_int_equal(store_append(f->s, &bad, 1, 1), ERR_INVAL);
     bad = items[0];
     bad.input_hash[5] = 1;

@@ -58,14 +58,14 @@ static json_t *spec_essentials(const pop_t *p, json_t *notes)
         json_array_append_new(ops, json_string(s->ops[i]));
     for (size_t i = 0; i < s->natoms; i++)
         json_array_append_new(atoms, json_string(s->atoms[i]));
-    json_t *o = json_pack(
-        "{s:s, s:i, s:s, s:o, s:{s:o, s:{s:f, s:f, s:b}}, s:o, s:s, s:{s:I, s:I, s:I}}",
-        "function", s->function, "arity", (int)s->arity, "language",
-        spec_language_str(s->language), "vars", vars, "primitives", "ops", ops, "constants", "min",
-        s->const_min, "max", s->const_max, "integer", s->const_int, "atoms", atoms, "error",
-        s->error == SPEC_ERR_SQUARED ? "squared" : "abs", "limits", "timeout_ms",
-        (json_int_t)s->timeout_ms, "heap_words", (json_int_t)s->heap_words, "reductions",
-        (json_int_t)s->reductions);
+    json_t *o =
+        json_pack("{s:s, s:i, s:s, s:o, s:{s:o, s:{s:f, s:f, s:b}}, s:o, s:s, s:{s:I, s:I, s:I}}",
+                  "function", s->function, "arity", (int)s->arity, "language",
+                  spec_language_str(s->language), "vars", vars, "primitives", "ops", ops,
+                  "constants", "min", s->const_min, "max", s->const_max, "integer", s->const_int,
+                  "atoms", atoms, "error", s->error == SPEC_ERR_SQUARED ? "squared" : "abs",
+                  "limits", "timeout_ms", (json_int_t)s->timeout_ms, "heap_words",
+                  (json_int_t)s->heap_words, "reductions", (json_int_t)s->reductions);
     json_object_set_new(o, "evaluator", json_boolean(s->evaluator != NULL));
     json_t *cases = json_object_get(json_object_get(p->spec_json, "fitness"), "cases");
     size_t n = json_array_size(cases), shown = n < BUNDLE_MAX_CASES ? n : BUNDLE_MAX_CASES;
@@ -98,8 +98,8 @@ static void member_summary(coord_t *c, const pop_t *p, const member_t *m, json_t
     if (store_child_records(c->store, m->hash, seqs, 32, &n) == 0) {
         for (size_t i = n < 32 ? n : 32; i-- > 0;) {
             lineage_rec_t r;
-            if (store_get(c->store, seqs[i], &r) == 0 && r.status == WIRE_ST_OK &&
-                r.version == 2 && !strcmp(r.population, p->name)) {
+            if (store_get(c->store, seqs[i], &r) == 0 && r.status == WIRE_ST_OK && r.version == 2 &&
+                !strcmp(r.population, p->name)) {
                 json_decref(passed);
                 json_decref(cases);
                 passed = json_integer(r.passed);
@@ -145,9 +145,8 @@ static json_t *parent_json(coord_t *c, const pop_t *p, const member_t *m, int *c
                           "source", m->src ? m->src : "", m->src ? m->len : 0, "fitness",
                           num_or_null(m->fitness), "cost", num_or_null(m->cost));
     if (!o) /* a source that is not UTF-8 */
-        o = json_pack("{s:o, s:n, s:o, s:o}", "hash", hex_json(m->hash, CRYPTO_HASH_LEN),
-                      "source", "fitness", num_or_null(m->fitness), "cost",
-                      num_or_null(m->cost));
+        o = json_pack("{s:o, s:n, s:o, s:o}", "hash", hex_json(m->hash, CRYPTO_HASH_LEN), "source",
+                      "fitness", num_or_null(m->fitness), "cost", num_or_null(m->cost));
     member_summary(c, p, m, o);
     json_object_set_new(o, "failing", failing_cases(p, m, capped));
     return o;
@@ -290,8 +289,8 @@ static void record_failure(coord_t *c, work_item_t *it, int status, const char *
                        .agent = &self};
     crypto_hash(it->src, it->src_len, r.child_hash);
     attest_ext_t x = {0};
-    if (attest_sign_v2(&c->id, it->pop, it->deme, it->dseq, r.child_hash, (uint8_t)status, NAN,
-                       &x, r.sig) != 0) {
+    if (attest_sign_v2(&c->id, it->pop, it->deme, it->dseq, r.child_hash, (uint8_t)status, NAN, &x,
+                       r.sig) != 0) {
         log_error("api.failure_unsigned", "population=%s", it->pop);
         work_item_clear(it);
         return;
@@ -307,7 +306,8 @@ void api_submit_external(coord_t *c, pop_t *p, json_t *body, http_resp_t *resp)
     pop_origin_t o = {0};
     int language = -1, status = -1;
     if (!mut || !json_is_string(mut) || !store_mutator_valid(json_string_value(mut))) {
-        http_error(resp, 400, "mutator: must be 1..%d characters of [a-z0-9_.-] (required with "
+        http_error(resp, 400,
+                   "mutator: must be 1..%d characters of [a-z0-9_.-] (required with "
                    "parents, input_hash or failure)",
                    STORE_MUTATOR_MAX);
         return;
@@ -347,8 +347,8 @@ void api_submit_external(coord_t *c, pop_t *p, json_t *body, http_resp_t *resp)
             json_decref(known);
             return;
         }
-        json_array_append_new(known, json_pack("{s:o, s:s}", "hash",
-                                               hex_json(h, CRYPTO_HASH_LEN), "known_as", as));
+        json_array_append_new(
+            known, json_pack("{s:o, s:s}", "hash", hex_json(h, CRYPTO_HASH_LEN), "known_as", as));
         o.nparents++;
     }
     const char *text = json_string_value(src);
@@ -389,15 +389,14 @@ void api_submit_external(coord_t *c, pop_t *p, json_t *body, http_resp_t *resp)
     }
     uint8_t h[CRYPTO_HASH_LEN];
     crypto_hash(it.src, it.src_len, h);
-    json_t *out = json_pack("{s:o, s:s, s:i, s:I, s:s, s:o, s:s, s:o}", "hash",
-                            hex_json(h, CRYPTO_HASH_LEN), "population", p->name, "deme",
-                            (int)it.deme, "dseq", (json_int_t)it.dseq, "operator", "external",
-                            "parents", known, "mutator", o.mutator, "input_hash",
-                            hex_json(o.input_hash, CRYPTO_HASH_LEN));
+    json_t *out =
+        json_pack("{s:o, s:s, s:i, s:I, s:s, s:o, s:s, s:o}", "hash", hex_json(h, CRYPTO_HASH_LEN),
+                  "population", p->name, "deme", (int)it.deme, "dseq", (json_int_t)it.dseq,
+                  "operator", "external", "parents", known, "mutator", o.mutator, "input_hash",
+                  hex_json(o.input_hash, CRYPTO_HASH_LEN));
     if (status >= 0) {
         char detail[96];
-        snprintf(detail, sizeof detail, "the mutator's answer failed: %s",
-                 json_string_value(fail));
+        snprintf(detail, sizeof detail, "the mutator's answer failed: %s", json_string_value(fail));
         json_object_set_new(out, "status", json_string(wire_status_str(status)));
         record_failure(c, &it, status, detail);
         coord_commit(c);

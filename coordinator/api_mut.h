@@ -22,12 +22,12 @@
 #include "coord.h"
 
 #define BUNDLE_VERSION 1
-#define BUNDLE_MAX_MEMBERS 16       /* parents in one bundle */
-#define BUNDLE_DEFAULT_MEMBERS 4    /* when members= is absent */
-#define BUNDLE_MAX_CASES 64         /* fitness cases shown in spec.cases (an even sample past it) */
-#define BUNDLE_MAX_FAILING 16       /* failing cases shown per parent */
+#define BUNDLE_MAX_MEMBERS 16    /* parents in one bundle */
+#define BUNDLE_DEFAULT_MEMBERS 4 /* when members= is absent */
+#define BUNDLE_MAX_CASES 64      /* fitness cases shown in spec.cases (an even sample past it) */
+#define BUNDLE_MAX_FAILING 16    /* failing cases shown per parent */
 #define BUNDLE_MAX_BYTES (256u << 10) /* parents past the best are left out beyond it */
-#define FAILURE_MAX_BYTES 4096      /* bytes of a failed answer the lineage keeps */
+#define FAILURE_MAX_BYTES 4096        /* bytes of a failed answer the lineage keeps */
 
 /* GET /v1/populations/NAME/bundle: 200 the bundle; 400 a bad members/deme;
  * 409 when the deme has no member yet. */

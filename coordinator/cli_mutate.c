@@ -31,8 +31,8 @@
 #include "loop.h"
 #include "util.h"
 
-#define RETRY_MS 1000        /* after a bundle the coordinator cannot give yet */
-#define PROGRESS_MS 1000     /* progress line on stderr at most this often */
+#define RETRY_MS 1000    /* after a bundle the coordinator cannot give yet */
+#define PROGRESS_MS 1000 /* progress line on stderr at most this often */
 #define SUBMIT_TIMEOUT_MS 30000L
 #define PARENTS_TAG "petri-parents:"
 
@@ -117,7 +117,7 @@ static const char *base_name(const char *path)
 
 void cli_mutate_default_name(const char *command, char out[MUTATE_NAME_MAX + 1])
 {
-    static const char *const interp[] = {"sh",   "bash", "dash", "env",  "python",
+    static const char *const interp[] = {"sh",      "bash", "dash", "env",  "python",
                                          "python3", "node", "perl", "ruby", NULL};
     char word[256], next[256];
     word_at(command ? command : "", 0, word, sizeof word);
@@ -158,11 +158,11 @@ int cli_mutate_settings(const cli_args_t *a, cli_mutate_cfg_t *out, char *err, s
     if (a->name) {
         size_t n = strlen(a->name), ok = n >= 1 && n <= MUTATE_NAME_MAX;
         for (const char *c = a->name; ok && *c; c++)
-            ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
-                 *c == '.' || *c == '-';
+            ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' ||
+                 *c == '-';
         if (!ok) {
-            snprintf(err, errlen, "--name: '%.40s' is not 1..%d characters of [a-z0-9_.-]",
-                     a->name, MUTATE_NAME_MAX);
+            snprintf(err, errlen, "--name: '%.40s' is not 1..%d characters of [a-z0-9_.-]", a->name,
+                     MUTATE_NAME_MAX);
             return CLI_USAGE;
         }
         snprintf(out->name, sizeof out->name, "%s", a->name);
@@ -178,7 +178,8 @@ int cli_mutate_settings(const cli_args_t *a, cli_mutate_cfg_t *out, char *err, s
         out->concurrency = (int)v;
     }
     if (a->rate && parse_double(a->rate, 1e-6, 1e6, &out->rate) != 0) {
-        snprintf(err, errlen, "--rate: '%.40s' is not a number of bundles per second in "
+        snprintf(err, errlen,
+                 "--rate: '%.40s' is not a number of bundles per second in "
                  "(0, 1000000]",
                  a->rate);
         return CLI_USAGE;
@@ -456,11 +457,10 @@ static int submit(mut_t *m, slot_t *s, const char *failure, int *fatal)
     const char *outcome = !accepted ? "rejected" : failure ? failure : "submitted";
     if (m->c->a.json) {
         json_t *line = json_pack(
-            "{s:I, s:s, s:o, s:s, s:I, s:f, s:i, s:s, s:s}", "n",
-            (json_int_t)++m->handled, "outcome", outcome, "hash",
-            hash ? json_string(hash) : json_null(), "bundle_hash", s->bundle_hash, "bytes",
-            (json_int_t)s->out_len, "seconds", secs, "exit_status", s->exit_status, "mutator",
-            m->cfg.name, "population", m->pop);
+            "{s:I, s:s, s:o, s:s, s:I, s:f, s:i, s:s, s:s}", "n", (json_int_t)++m->handled,
+            "outcome", outcome, "hash", hash ? json_string(hash) : json_null(), "bundle_hash",
+            s->bundle_hash, "bytes", (json_int_t)s->out_len, "seconds", secs, "exit_status",
+            s->exit_status, "mutator", m->cfg.name, "population", m->pop);
         json_object_set(line, "parents", json_object_get(ack, "parents"));
         json_object_set(line, "deme", json_object_get(ack, "deme"));
         json_object_set(line, "dseq", json_object_get(ack, "dseq"));
@@ -469,8 +469,8 @@ static int submit(mut_t *m, slot_t *s, const char *failure, int *fatal)
         cli_put_json(line, 1);
         json_decref(line);
     } else {
-        printf("%-10s %.12s  %zu bytes  %.2f s%s%s\n", outcome, hash ? hash : "-", s->out_len,
-               secs, accepted ? "" : "  ", accepted ? "" : err);
+        printf("%-10s %.12s  %zu bytes  %.2f s%s%s\n", outcome, hash ? hash : "-", s->out_len, secs,
+               accepted ? "" : "  ", accepted ? "" : err);
         fflush(stdout);
     }
     int ret = 0;
@@ -482,7 +482,10 @@ static int submit(mut_t *m, slot_t *s, const char *failure, int *fatal)
         fprintf(stderr, "petri mutate: %s; stopping\n", err);
         *fatal = 1; /* the population stopped running: a clean stop */
     } else if (st == 401 || st == 404) {
-        cli_errf("submit: %s (HTTP %ld)", err, st);
+        cli_errf("submit: %s (HTTP %ld)%s", err, st,
+                 st == 401 ? " (pass the coordinator's API token with --token, --token-file or "
+                             "PETRI_TOKEN)"
+                           : "");
         *fatal = 1;
         ret = st == 404 ? CLI_FAIL : CLI_USAGE;
     } else if (!accepted) {
@@ -719,11 +722,10 @@ int cli_cmd_mutate(cli_t *c)
     cli_url_seg(m->pop, seg, sizeof seg);
     if (m->cfg.deme >= 0)
         snprintf(m->path_bundle, sizeof m->path_bundle,
-                 "/v1/populations/%s/bundle?members=%d&deme=%ld", seg, m->cfg.members,
-                 m->cfg.deme);
+                 "/v1/populations/%s/bundle?members=%d&deme=%ld", seg, m->cfg.members, m->cfg.deme);
     else
-        snprintf(m->path_bundle, sizeof m->path_bundle, "/v1/populations/%s/bundle?members=%d",
-                 seg, m->cfg.members);
+        snprintf(m->path_bundle, sizeof m->path_bundle, "/v1/populations/%s/bundle?members=%d", seg,
+                 m->cfg.members);
     snprintf(m->path_submit, sizeof m->path_submit, "/v1/populations/%s/genomes", seg);
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);

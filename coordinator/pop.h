@@ -58,7 +58,7 @@
 #define POP_HISTORY 600 /* samples kept for the fitness-over-time plot */
 #define POP_DSEQ_RESERVE 1000
 #define POP_LEX_MAX_BYTES (2u << 20) /* per-case errors kept per population */
-#define POP_MUTATOR_MAX 32            /* bytes of an external mutator's name (STORE_MUTATOR_MAX) */
+#define POP_MUTATOR_MAX 32           /* bytes of an external mutator's name (STORE_MUTATOR_MAX) */
 
 enum pop_state { POP_RUNNING, POP_SOLVED, POP_STOPPED, POP_FAILED };
 enum item_kind { ITEM_BREED = 0, ITEM_EVAL = 1 };

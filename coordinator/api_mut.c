@@ -268,7 +268,7 @@ static int failure_status(const char *reason)
 {
     if (!strcmp(reason, "timeout"))
         return WIRE_ST_TIMEOUT;
-    if (!strcmp(reason, "too_big") || !strcmp(reason, "empty"))
+    if (!strcmp(reason, "too_big") || !strcmp(reason, "empty") || !strcmp(reason, "not_text"))
         return WIRE_ST_PARSE_ERROR;
     return -1;
 }
@@ -356,7 +356,8 @@ void api_submit_external(coord_t *c, pop_t *p, json_t *body, http_resp_t *resp)
     if (fail) {
         if (!json_is_string(fail) || (status = failure_status(json_string_value(fail))) < 0) {
             json_decref(known);
-            http_error(resp, 400, "failure: must be \"empty\", \"too_big\" or \"timeout\"");
+            http_error(resp, 400,
+                       "failure: must be \"empty\", \"not_text\", \"too_big\" or \"timeout\"");
             return;
         }
         if (!json_is_string(src) || tlen > FAILURE_MAX_BYTES) {

@@ -35,6 +35,7 @@
 #define PROGRESS_MS 1000 /* progress line on stderr at most this often */
 #define SUBMIT_TIMEOUT_MS 30000L
 #define PARENTS_TAG "petri-parents:"
+#define EXIT_GRACE_MS 200 /* for a command to exit once it closed its stdout */
 
 static const char help_mutate[] =
     "usage: petri mutate POPULATION --command CMD [--name NAME] [--concurrency N]\n"
@@ -62,8 +63,9 @@ static const char help_mutate[] =
     "  --members K        parents in each bundle (default 4, at most 16)\n"
     "  --deme D           take bundles from deme D only (default: a random deme)\n"
     "\n"
-    "An empty, too big or late answer is recorded in the lineage as a failure\n"
-    "(status parse_error, parse_error, timeout) with at most its first 4096 bytes;\n"
+    "An empty, non-UTF-8, too big or late answer is recorded in the lineage as a\n"
+    "failure (status parse_error, or timeout when late) with at most its first 4096\n"
+    "bytes;\n"
     "anything else is scored by the cluster like any genome (garbage gets\n"
     "parse_error, a forbidden call unsafe). Progress goes to stderr; one line per\n"
     "child on stdout (a JSON object with --json). Exit 0 on a clean stop (--count\n"
@@ -420,8 +422,8 @@ static int submit(mut_t *m, slot_t *s, const char *failure, int *fatal)
     json_t *req = json_object();
     json_t *src = json_stringn(s->out ? s->out : "", keep);
     if (!src && !failure) {
-        failure = "empty"; /* not text: nothing the cluster could parse */
-        keep = 0;
+        failure = "not_text"; /* not UTF-8: no JSON string carries it to the cluster */
+        keep = s->out_len < FAILURE_MAX_BYTES ? s->out_len : FAILURE_MAX_BYTES;
     }
     if (!src) /* keep the valid UTF-8 prefix of a failure's bytes */
         for (; keep > 0 && !(src = json_stringn(s->out, keep)); keep--)
@@ -516,11 +518,17 @@ static void finish(mut_t *m, slot_t *s, const char *failure)
         if (failure) {
             slot_kill(s);
         } else {
+            /* stdout is closed: the answer is whole. A command that lingers
+             * past EXIT_GRACE_MS after that is killed, not waited for. */
             int st = 0;
-            while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
-                ;
-            s->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            pid_t r = 0;
+            for (int i = 0; i <= EXIT_GRACE_MS && (r = waitpid(s->pid, &st, WNOHANG)) == 0; i++)
+                cli_sleep_ms(1);
             kill(-s->pid, SIGKILL); /* whatever it left behind in its group */
+            if (r == 0)
+                while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
+                    ;
+            s->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
             s->pid = 0;
         }
     }

@@ -173,6 +173,7 @@ def test_mutate_with_the_example_mutator(cl):
     ("silent", "true", [], "parse_error", ""),
     ("sleeper", "sleep 30", ["--timeout", "1"], "timeout", ""),
     ("flood", "head -c 10000000 /dev/zero | tr '\\0' a", [], "parse_error", "a" * 4096),
+    ("binary", "printf 'ab\\377\\376cd'", [], "parse_error", "ab"),
 ])
 def test_bad_answers_are_failure_records(cl, name, cmd, extra, status, kept):
     r = mutate(cl, "--command", cmd, "--name", name, "--count", "2", "--json", *extra)
@@ -187,8 +188,22 @@ def test_bad_answers_are_failure_records(cl, name, cmd, extra, status, kept):
             assert g["source"] == kept
     if name != "garbage":
         assert "2 submitted, 0 ok, 2 failed" in r.stderr, r.stderr
+        assert all(l["outcome"] != "submitted" for l in lines), lines
     v = cl.cli("lineage", "verify", "--json")
     assert v.returncode == 0 and json.loads(v.stdout)["ok"] is True, v.stdout
+
+
+def test_answer_is_whole_when_stdout_closes(cl):
+    """A command that closes its stdout and lingers is not waited for: its
+    answer is submitted (and the command killed), not recorded as late."""
+    cmd = "printf '%s' \"$(cat >/dev/null; echo '-module(g).')\"; exec >&-; sleep 60"
+    r = mutate(cl, "--command", cmd, "--name", "lingering", "--count", "2", "--timeout", "50",
+               "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for l in json_lines(r.stdout):
+        assert l["outcome"] == "submitted" and l["exit_status"] == 128 + 9, l
+        g, rec = record_of(cl, l)
+        assert rec["status"] != "timeout" and g["source"] == "-module(g)."
 
 
 def test_sigterm_stops_cleanly(cl, tmp_path):
@@ -226,3 +241,36 @@ def test_usage_errors(cl):
                         "mut", "--command", "cat", "--count", "1"], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2 and "token" in r.stderr.lower(), r.stderr
+
+
+FAKE_MODEL = r'''
+import re, sys
+p = sys.stdin.read()
+h = re.search(r"Parent ([0-9a-f]{64})", p).group(1)
+src = p.split("```\n", 1)[1].split("```", 1)[0]
+src = src.replace("-export([f/1]).", "-export([f/1]).\n%% edited")
+print("Here is a better module:\n```erlang\n%%%% petri-parents: %s\n%s```\nGood luck." % (h, src))
+'''
+
+
+def test_language_model_wiring(cl, tmp_path):
+    """prompt.py's prompt and --strip around a stand-in for a model's CLI."""
+    st, b = cl.api("GET", "/v1/populations/mut/bundle?members=2")
+    r = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "configs", "mutators", "prompt.py")],
+                       input=json.dumps(b), capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    for p in b["parents"]:
+        assert f"Parent {p['hash']}" in r.stdout and p["source"] in r.stdout
+    assert "exports f/1" in r.stdout and "petri-parents" in r.stdout
+    model = tmp_path / "model.py"
+    model.write_text(FAKE_MODEL)
+    prompt = os.path.join(ROOT, "configs", "mutators", "prompt.py")
+    cmd = f"/usr/bin/python3 {prompt} | /usr/bin/python3 {model} | /usr/bin/python3 {prompt} --strip"
+    r = mutate(cl, "--command", cmd, "--name", "fake-llm", "--count", "2", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for l in json_lines(r.stdout):
+        assert l["outcome"] == "submitted"
+        g, rec = record_of(cl, l)
+        assert rec["status"] == "ok" and rec["mutator"] == "fake-llm", rec
+        assert g["source"].startswith("%% petri-parents: ") and "```" not in g["source"]
+        assert rec["parents"] == [g["source"].split()[2]]

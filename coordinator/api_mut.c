@@ -189,6 +189,7 @@ void api_bundle(coord_t *c, pop_t *p, const char *query, http_resp_t *resp)
                    d < 0 ? "any deme" : "that deme");
         return;
     }
+    coord_commit(c); /* the members' records are read back for passed/cases */
     int idx[BUNDLE_MAX_MEMBERS];
     int n = pop_sample_members(p, (uint32_t)d, (int)k, &bundle_rng, idx);
     json_t *notes = json_array();

@@ -185,8 +185,11 @@ void api_bundle(coord_t *c, pop_t *p, const char *query, http_resp_t *resp)
                 d = i;
     }
     if (d < 0 || p->demes[d].n == 0) {
-        http_error(resp, 409, "population %s has no member in %s yet", p->name,
-                   d < 0 ? "any deme" : "that deme");
+        char msg[200];
+        snprintf(msg, sizeof msg, "population %s has no member in %s yet", p->name,
+                 d < 0 ? "any deme" : "that deme");
+        http_json(resp, 409,
+                  json_pack("{s:s, s:s}", "error", msg, "state", pop_state_str(p->state)));
         return;
     }
     coord_commit(c); /* the members' records are read back for passed/cases */

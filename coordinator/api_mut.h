@@ -30,7 +30,7 @@
 #define FAILURE_MAX_BYTES 4096        /* bytes of a failed answer the lineage keeps */
 
 /* GET /v1/populations/NAME/bundle: 200 the bundle; 400 a bad members/deme;
- * 409 when the deme has no member yet. */
+ * 409 {"error", "state"} when the deme has no member yet. */
 void api_bundle(coord_t *c, pop_t *p, const char *query, http_resp_t *resp);
 
 /* 1 if a submission body names an origin (mutator, parents, input_hash or

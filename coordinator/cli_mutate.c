@@ -332,18 +332,28 @@ static int fetch_bundle(mut_t *m, slot_t *s, int *fatal)
         *fatal = 1;
         return cli_exit_for_error(rc);
     }
+    json_error_t je;
+    json_t *b = json_loadb(text, len, 0, &je);
+    const char *state = json_string_value(json_object_get(b, "state"));
+    if ((st == 409 || st == 200) && state && strcmp(state, "running") != 0) {
+        fprintf(stderr, "petri mutate: population %s is %s; stopping\n", m->pop, state);
+        json_decref(b);
+        free(text);
+        *fatal = 1; /* a clean stop */
+        return CLI_OK;
+    }
     if (st == 409) {
+        json_decref(b);
         free(text);
         return 1; /* no member yet */
     }
     if (st != 200) {
         cli_errf("bundle: %s (HTTP %ld)", err, st);
+        json_decref(b);
         free(text);
         *fatal = 1;
         return st == 404 ? CLI_FAIL : cli_exit_for_status(st);
     }
-    json_error_t je;
-    json_t *b = json_loadb(text, len, 0, &je);
     const char *h = json_string_value(json_object_get(b, "bundle_hash"));
     char mine[65];
     if (!b || !h || api_bundle_hash(b, mine) != 0 || strcmp(mine, h) != 0) {

@@ -105,6 +105,19 @@ def test_lexicase_bundle_has_failing_cases(cl):
     cl.api("POST", "/v1/populations/lex/stop", "")
 
 
+def test_population_not_running(cl):
+    """petri mutate stops at once, cleanly, on a population that is not
+    running (with members or none yet)."""
+    spec = quadratic_spec(name="halt", size=4, demes=1, seeds=seeds(4))
+    st, body = cl.api("POST", "/v1/populations", spec)
+    assert st == 201, body
+    st, body = cl.api("POST", "/v1/populations/halt/stop", "")
+    assert st == 200 and body["state"] == "stopped", body
+    r = cl.cli("mutate", "halt", "--command", "cat", "--count", "3", "--json")
+    assert r.returncode == 0 and r.stdout == "", r.stdout + r.stderr
+    assert "population halt is stopped; stopping" in r.stderr, r.stderr
+
+
 def test_submission_checks(cl):
     st, b = cl.api("GET", "/v1/populations/mut/bundle")
     good = {"source": b["parents"][0]["source"], "mutator": "hand",

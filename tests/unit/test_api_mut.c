@@ -41,10 +41,10 @@ static pop_t *make_pop(const char *name, int size, const char *selection)
     json_t *cases = json_array();
     for (int i = 0; i < NCASES; i++)
         json_array_append_new(cases, json_pack("{s:[i], s:i}", "in", i, "out", i));
-    json_t *spec = json_pack("{s:s, s:s, s:{s:o, s:f}, s:i, s:i, s:i, s:o}", "name", name,
-                             "function", "f/1", "fitness", "cases", cases, "float_tolerance",
-                             0.5, "size", size, "demes", 1, "elitism", 0, "selection",
-                             json_loads(selection, 0, NULL));
+    json_t *spec =
+        json_pack("{s:s, s:s, s:{s:o, s:f}, s:i, s:i, s:i, s:o}", "name", name, "function", "f/1",
+                  "fitness", "cases", cases, "float_tolerance", 0.5, "size", size, "demes", 1,
+                  "elitism", 0, "selection", json_loads(selection, 0, NULL));
     char err[256];
     pop_t *p = pop_new(spec, 1000, err, sizeof err);
     json_decref(spec);
@@ -54,8 +54,8 @@ static pop_t *make_pop(const char *name, int size, const char *selection)
 }
 
 /* Fills deme 0 with members: member i fails cases 0..fails[i]-1 (error
- * fails[i]+1 each: equal fails, equal fitness) and passes the others (error 0.25, within the tolerance), and
- * has a version 2 record in the store with passed/cases. */
+ * fails[i]+1 each: equal fails, equal fitness) and passes the others (error 0.25, within the
+ * tolerance), and has a version 2 record in the store with passed/cases. */
 static void fill(struct fx *f, const int *fails, int n)
 {
     assert_int_equal(pop_reserve(f->p, 0), 1);
@@ -69,12 +69,17 @@ static void fill(struct fx *f, const int *fails, int n)
             total += e[k] = k < fails[i] ? fails[i] + 1 : 0.25;
         uint8_t h[CRYPTO_HASH_LEN];
         crypto_hash(src, strlen(src), h);
-        pop_outcome_t o = {
-            .status = WIRE_ST_OK, .fitness = total, .errors = e, .nerrors = NCASES};
+        pop_outcome_t o = {.status = WIRE_ST_OK, .fitness = total, .errors = e, .nerrors = NCASES};
         pop_result_ext(f->p, &it, &o, h, src, strlen(src), 2000);
-        store_item_t si = {.population = f->p->name, .deme = 0, .dseq = it.dseq, .op = "random",
-                           .status = WIRE_ST_OK, .fitness = total, .src = src,
-                           .src_len = strlen(src), .passed = (uint32_t)(NCASES - fails[i]),
+        store_item_t si = {.population = f->p->name,
+                           .deme = 0,
+                           .dseq = it.dseq,
+                           .op = "random",
+                           .status = WIRE_ST_OK,
+                           .fitness = total,
+                           .src = src,
+                           .src_len = strlen(src),
+                           .passed = (uint32_t)(NCASES - fails[i]),
                            .cases = NCASES};
         memcpy(si.child_hash, h, CRYPTO_HASH_LEN);
         assert_int_equal(store_append(f->c.store, &si, 1, 3000), 0);
@@ -149,9 +154,9 @@ static void test_bundle_contents(void **state)
         const char *src = json_string_value(json_object_get(p, "source"));
         int m = atoi(strstr(src, "X + ") + 4);
         for (size_t k = 0; k < i; k++)
-            assert_string_not_equal(json_string_value(json_object_get(p, "hash")),
-                                    json_string_value(
-                                        json_object_get(json_array_get(ps, k), "hash")));
+            assert_string_not_equal(
+                json_string_value(json_object_get(p, "hash")),
+                json_string_value(json_object_get(json_array_get(ps, k), "hash")));
         assert_int_equal(json_integer_value(json_object_get(p, "cases")), NCASES);
         assert_int_equal(json_integer_value(json_object_get(p, "passed")), NCASES - fails[m]);
         json_t *fl = json_object_get(p, "failing");

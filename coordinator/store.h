@@ -220,11 +220,12 @@ typedef struct store_item {
     double cost;
     uint8_t reused;
     uint8_t errors_hash[CRYPTO_HASH_LEN];
-    char mutator[STORE_MUTATOR_MAX + 1]; /* op "external" only (store_mutator_valid), else "" */
-    uint8_t input_hash[CRYPTO_HASH_LEN]; /* op "external" only: the bundle_hash */
-    const char *src;                     /* the child's source; NULL = the genome must already
-                                            be stored (e.g. a migrated copy) */
-    size_t src_len;                      /* <= STORE_GENOME_MAX */
+    const char *src; /* the child's source; NULL = the genome must already
+                        be stored (e.g. a migrated copy) */
+    size_t src_len;  /* <= STORE_GENOME_MAX */
+    /* the origin, op "external" only ("" and zeros for every other op) */
+    char mutator[STORE_MUTATOR_MAX + 1]; /* store_mutator_valid() */
+    uint8_t input_hash[CRYPTO_HASH_LEN]; /* the bundle_hash */
     /* out, set by store_append */
     int dup;                       /* 1: the derivation key was already recorded (by an
                                       earlier batch or earlier in this batch): skipped */

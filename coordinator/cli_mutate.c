@@ -458,6 +458,11 @@ static int submit(mut_t *m, slot_t *s, const char *failure, int *fatal)
     int rc = client_call(&o, "POST", m->path_submit, body, body ? strlen(body) : 0, &st, &ack, err,
                          sizeof err);
     free(body);
+    if (rc == 0 && st == 413 && !failure) {
+        /* over the coordinator's [http] max_body_bytes: too big after all */
+        json_decref(ack);
+        return submit(m, s, "too_big", fatal);
+    }
     const char *hash = json_string_value(json_object_get(ack, "hash"));
     int accepted = rc == 0 && st == 202 && hash;
     m->submitted += accepted;

@@ -187,6 +187,9 @@ def test_mutate_with_the_example_mutator(cl):
     ("sleeper", "sleep 30", ["--timeout", "1"], "timeout", ""),
     ("flood", "head -c 10000000 /dev/zero | tr '\\0' a", [], "parse_error", "a" * 4096),
     ("binary", "printf 'ab\\377\\376cd'", [], "parse_error", "ab"),
+    # under --max-bytes, but twice [http] max_body_bytes once escaped in JSON
+    ("quotes", "head -c 1000000 /dev/zero | tr '\\0' '\"'", ["--max-bytes", "1048576"],
+     "parse_error", '"' * 4096),
 ])
 def test_bad_answers_are_failure_records(cl, name, cmd, extra, status, kept):
     r = mutate(cl, "--command", cmd, "--name", name, "--count", "2", "--json", *extra)

@@ -394,7 +394,7 @@ static void parents_from_answer(slot_t *s)
     char got[2][65];
     int n = 0;
     while (p < end && *p != '\n' && n < 2) {
-        while (p < end && (*p == ' ' || *p == ','))
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
             p++;
         size_t k = 0;
         while (p + k < end && k < 64 && strchr("0123456789abcdef", p[k]) && p[k])
@@ -406,8 +406,13 @@ static void parents_from_answer(slot_t *s)
         int known = 0;
         for (size_t i = 0; i < json_array_size(s->parent_list); i++)
             known |= !strcmp(json_string_value(json_array_get(s->parent_list, i)), got[n]);
-        if (!known)
-            return; /* only the bundle's own parents */
+        if (!known) { /* only the bundle's own parents */
+            fprintf(stderr,
+                    "petri mutate: the answer names %.16s... as a parent, not one of the "
+                    "bundle's; its first two are recorded instead\n",
+                    got[n]);
+            return;
+        }
         n++;
         p += 64;
     }

@@ -222,6 +222,22 @@ def test_answer_is_whole_when_stdout_closes(cl):
         assert rec["status"] != "timeout" and g["source"] == "-module(g)."
 
 
+def test_parents_named_outside_the_bundle_are_not_taken(cl, tmp_path):
+    liar = tmp_path / "liar.py"
+    liar.write_text("import json, sys\n"
+                    "b = json.load(sys.stdin)\n"
+                    "print('%% petri-parents: ' + 'ab' * 32)\n"
+                    "print(b['parents'][-1]['source'] + '%% ' + b['bundle_hash'])\n")
+    r = mutate(cl, "--command", f"/usr/bin/python3 {liar}", "--members", "3", "--count", "1",
+               "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "not one of the bundle's" in r.stderr, r.stderr
+    (l,) = json_lines(r.stdout)
+    g, rec = record_of(cl, l)
+    assert rec["mutator"] == "liar.py" and "ab" * 32 not in rec["parents"]
+    assert 1 <= len(rec["parents"]) <= 2
+
+
 def test_sigterm_stops_cleanly(cl, tmp_path):
     pidfile = tmp_path / "pids"
     cmd = f"echo $$ >> {pidfile}; exec sleep 60"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_mut.h"
 #include "cluster.h"
 #include "coord.h"
 #include "err.h"
@@ -51,6 +52,11 @@ static json_t *rec_json(const lineage_rec_t *r)
                         v2 && memcmp(r->errors_hash, zero, CRYPTO_HASH_LEN) != 0
                             ? hash_json(r->errors_hash)
                             : json_null());
+    /* the origin of an external mutator's child (op "external" only) */
+    if (r->mutator[0]) {
+        json_object_set_new(o, "mutator", json_string(r->mutator));
+        json_object_set_new(o, "input_hash", hash_json(r->input_hash));
+    }
     return o;
 }
 
@@ -95,6 +101,11 @@ static void submit_genome(coord_t *c, pop_t *p, const http_req_t *req, http_resp
     if (!body || !json_is_object(body)) {
         json_decref(body);
         http_error(resp, 400, "body: must be a JSON object {\"source\": \"...\"}");
+        return;
+    }
+    if (api_is_external(body)) {
+        api_submit_external(c, p, body, resp);
+        json_decref(body);
         return;
     }
     int language = -1;
@@ -178,6 +189,8 @@ static void populations(coord_t *c, const http_req_t *req, http_resp_t *resp, co
         http_json(resp, 200, pop_summary_json(p, now));
     } else if (!strcmp(sub, "genomes") && !strcmp(req->method, "POST")) {
         submit_genome(c, p, req, resp);
+    } else if (!strcmp(sub, "bundle") && !strcmp(req->method, "GET")) {
+        api_bundle(c, p, req->query, resp);
     } else {
         http_error(resp, 404, "no resource %s %s", req->method, req->path);
     }
@@ -247,6 +260,8 @@ static json_t *ancestry(coord_t *c, const uint8_t h[CRYPTO_HASH_LEN], int depth,
         return o;
     }
     json_object_set_new(o, "operator", json_string(r.op));
+    if (r.mutator[0])
+        json_object_set_new(o, "mutator", json_string(r.mutator));
     json_object_set_new(o, "status", json_string(wire_status_str(r.status)));
     json_object_set_new(o, "fitness", num_or_null(r.fitness));
     json_object_set_new(o, "passed", r.version == 2 ? json_integer(r.passed) : json_null());

@@ -41,6 +41,7 @@ static const char help_main[] =
     "  population stop NAME         stop a population\n"
     "  genome submit POP FILE       evaluate an external genome (.erl, .ex, .exs)\n"
     "  genome show HASH             a genome's source and lineage records\n"
+    "  mutate POP --command CMD     an external program as a mutator (bundles in, children out)\n"
     "  lineage show HASH            ancestry tree of a genome (--depth N)\n"
     "  lineage verify               check the hash chain and every signature\n"
     "  lineage export               the lineage as JSON or Graphviz dot\n"
@@ -278,6 +279,14 @@ static const struct opt opts[] = {
     {"--language", CLI_O_LANGUAGE, 1},
     {"--pin", CLI_O_PIN, 1},
     {"--file", CLI_O_FILE, 1},
+    {"--command", CLI_O_COMMAND, 1},
+    {"--name", CLI_O_NAME, 1},
+    {"--concurrency", CLI_O_CONCURRENCY, 1},
+    {"--rate", CLI_O_RATE, 1},
+    {"--count", CLI_O_COUNT, 1},
+    {"--max-bytes", CLI_O_MAX_BYTES, 1},
+    {"--members", CLI_O_MEMBERS, 1},
+    {"--deme", CLI_O_DEME, 1},
 };
 
 static int parse_seconds(const char *s, double *out)
@@ -384,6 +393,13 @@ int cli_parse_args(int argc, char **argv, cli_args_t *a, char *err, size_t errle
             a->pin = val;
         else if (o->bit == CLI_O_FILE)
             a->file = val;
+        else if (o->bit >= (unsigned)CLI_O_COMMAND) {
+            const char **dst[] = {&a->command, &a->name,      &a->concurrency, &a->rate,
+                                  &a->count,   &a->max_bytes, &a->members,     &a->deme};
+            for (unsigned k = 0; k < sizeof dst / sizeof dst[0]; k++)
+                if (o->bit == (unsigned)CLI_O_COMMAND << k)
+                    *dst[k] = val;
+        }
     }
     if (!a->addr || !*a->addr)
         a->addr = getenv("PETRI_ADDR");
@@ -589,7 +605,8 @@ int cli_main(int argc, char **argv)
     } cmds[] = {{"members", cli_cmd_members}, {"population", cli_cmd_population},
                 {"genome", cli_cmd_genome},   {"lineage", cli_cmd_lineage},
                 {"keygen", cli_cmd_keygen},   {"top", cli_cmd_top},
-                {"scale", cli_cmd_scale},     {"agent", cli_cmd_agent}};
+                {"scale", cli_cmd_scale},     {"agent", cli_cmd_agent},
+                {"mutate", cli_cmd_mutate}};
     int rc = -1;
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c.a.pos[0], cmds[i].name))

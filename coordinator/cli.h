@@ -42,6 +42,15 @@ enum {
     CLI_O_LANGUAGE = 1u << 8,
     CLI_O_PIN = 1u << 9,
     CLI_O_FILE = 1u << 10,
+    /* petri mutate (cli_mutate.c checks the values) */
+    CLI_O_COMMAND = 1u << 11,
+    CLI_O_NAME = 1u << 12,
+    CLI_O_CONCURRENCY = 1u << 13,
+    CLI_O_RATE = 1u << 14,
+    CLI_O_COUNT = 1u << 15,
+    CLI_O_MAX_BYTES = 1u << 16,
+    CLI_O_MEMBERS = 1u << 17,
+    CLI_O_DEME = 1u << 18,
 };
 
 typedef struct cli_args {
@@ -65,6 +74,8 @@ typedef struct cli_args {
     const char *file; /* lineage verify --file EXPORT.json */
     const char *dir;
     const char *language;
+    /* petri mutate: the values as given (cli_mutate_settings checks them) */
+    const char *command, *name, *concurrency, *rate, *count, *max_bytes, *members, *deme;
     const char *pos[CLI_MAX_POS]; /* positionals after "petri": pos[0] = subcommand */
     int npos;
 } cli_args_t;

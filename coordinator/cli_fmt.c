@@ -433,6 +433,9 @@ static void tree_node(FILE *f, const json_t *node, const char *prefix, int last,
         fprintf(f, " fitness=%s", cli_fmt_value(json_object_get(node, "fitness"), fit, sizeof fit));
         const char *op = str(node, "operator");
         fprintf(f, " op=%s", op ? op : "-");
+        const char *mut = str(node, "mutator");
+        if (mut)
+            fprintf(f, " mutator=%s", mut);
         const char *st = str(node, "status");
         if (st && strcmp(st, "ok") != 0)
             fprintf(f, " status=%s", st);
@@ -528,6 +531,11 @@ void cli_print_genome(FILE *f, const json_t *g)
             if (d && *d)
                 fprintf(f, "  detail (seq %lld): %s\n",
                         (long long)json_integer_value(json_object_get(r, "seq")), d);
+            const char *mut = str(r, "mutator"), *in = str(r, "input_hash");
+            if (mut)
+                fprintf(f, "  origin (seq %lld): mutator %s, input %s\n",
+                        (long long)json_integer_value(json_object_get(r, "seq")), mut,
+                        in ? in : "-");
         }
     }
     const char *src = str(g, "source");

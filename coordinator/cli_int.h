@@ -67,5 +67,36 @@ int cli_cmd_keygen(cli_t *c);
 int cli_cmd_top(cli_t *c);
 int cli_cmd_scale(cli_t *c);
 int cli_cmd_agent(cli_t *c);
+int cli_cmd_mutate(cli_t *c);
+
+/* ---- petri mutate (cli_mutate.c) ---- */
+#define MUTATE_NAME_MAX 32        /* the store's mutator names */
+#define MUTATE_MAX_CONCURRENCY 64 /* commands at once */
+#define MUTATE_DEFAULT_TIMEOUT_S 60.0
+#define MUTATE_DEFAULT_MAX_BYTES 65536
+#define MUTATE_MAX_MAX_BYTES (1u << 20) /* a genome's cap in the store */
+#define MUTATE_DEFAULT_MEMBERS 4
+#define MUTATE_MAX_MEMBERS 16 /* the coordinator's bundle cap */
+
+typedef struct cli_mutate_cfg {
+    const char *command;            /* run by /bin/sh -c */
+    char name[MUTATE_NAME_MAX + 1]; /* the mutator's name in the lineage */
+    int concurrency;                /* 1..MUTATE_MAX_CONCURRENCY, default 1 */
+    double rate;                    /* bundles per second at most; 0 = no limit */
+    long count;                     /* children to submit; 0 = until stopped */
+    double timeout_s;               /* per command, default 60 */
+    long max_bytes;                 /* of an answer, 1..1 MiB, default 65536 */
+    int members;                    /* parents per bundle, 1..16, default 4 */
+    long deme;                      /* -1 = any deme */
+} cli_mutate_cfg_t;
+
+/* Checks petri mutate's options in a into *out (defaults for what is
+ * absent). 0, or CLI_USAGE with a message naming the option in err. */
+int cli_mutate_settings(const cli_args_t *a, cli_mutate_cfg_t *out, char *err, size_t errlen);
+/* The default mutator name of a command: the basename of its first word
+ * (its second after an interpreter such as sh, python3 or env), lowercased,
+ * other characters than [a-z0-9_.-] as '-', at most 32; "external" when
+ * nothing is left. */
+void cli_mutate_default_name(const char *command, char out[MUTATE_NAME_MAX + 1]);
 
 #endif

@@ -334,12 +334,12 @@ void coord_commit_drain(coord_t *c)
  * population's when the save interval passed, or with force). */
 static int submit(coord_t *c, pop_t *p, int force)
 {
+    if (c->npending == 0 && !p && !force)
+        return 0;
     uint64_t now = loop_now(c->loop);
     int due = !p && !force &&
               now - c->last_save_ms >= (uint64_t)cfg_int(c->cfg, "store", "save_interval_ms");
     int save = force || p || due;
-    if (c->npending == 0 && !p && !force)
-        return 0;
     if (c->ninflight >= COORD_INFLIGHT_MAX) {
         if (!p && !force)
             return 0; /* the next retired batch submits these */

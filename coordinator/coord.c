@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "api_mut.h"
 #include "err.h"
 #include "log.h"
 #include "cluster.h"
@@ -131,6 +132,12 @@ static void add_pending(coord_t *c, const work_item_t *it, const work_result_t *
     si.nparents = (uint8_t)it->nparents;
     for (int k = 0; k < it->nparents; k++)
         memcpy(si.parents[k], it->parent_hash[k], CRYPTO_HASH_LEN);
+    if (!strcmp(it->op, "external")) { /* an external mutator's child: its origin */
+        si.nparents = (uint8_t)it->ext_nparents;
+        memcpy(si.parents, it->ext_parents, sizeof si.parents);
+        memcpy(si.mutator, it->mutator, sizeof si.mutator);
+        memcpy(si.input_hash, it->input_hash, CRYPTO_HASH_LEN);
+    }
     si.seed = it->seed;
     si.status = (uint8_t)r->status;
     si.fitness = r->fitness;
@@ -586,4 +593,11 @@ int coord_main(int argc, char **argv)
     log_info("coord.stopped", "recorded=%llu", (unsigned long long)c.recorded);
     cfg_destroy(&c.cfg);
     return 0;
+}
+
+/* api_mut.h: a result no agent produced (an external mutator's failed
+ * answer) takes the agents' path: recorded once, counted, fed to the deme. */
+void coord_local_result(coord_t *c, work_item_t *it, const work_result_t *r)
+{
+    on_result(c, it, r);
 }

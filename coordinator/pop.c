@@ -551,6 +551,77 @@ int pop_submit_item(pop_t *p, uint32_t d, const char *src, size_t len, int langu
     return 0;
 }
 
+int pop_submit_external(pop_t *p, uint32_t d, const char *src, size_t len, int language,
+                        const pop_origin_t *o, work_item_t *it)
+{
+    int rc = pop_submit_item(p, d, src, len, language, it);
+    if (rc)
+        return rc;
+    snprintf(it->op, sizeof it->op, "external");
+    it->ext_nparents = o->nparents < 0 ? 0 : o->nparents > 2 ? 2 : o->nparents;
+    memcpy(it->ext_parents, o->parents, sizeof it->ext_parents);
+    snprintf(it->mutator, sizeof it->mutator, "%s", o->mutator ? o->mutator : "");
+    memcpy(it->input_hash, o->input_hash, CRYPTO_HASH_LEN);
+    return 0;
+}
+
+int pop_has_member(const pop_t *p, const uint8_t hash[CRYPTO_HASH_LEN])
+{
+    for (int d = 0; d < p->ndemes; d++)
+        for (int i = 0; i < p->demes[d].n; i++)
+            if (memcmp(p->demes[d].m[i].hash, hash, CRYPTO_HASH_LEN) == 0)
+                return 1;
+    return 0;
+}
+
+static int taken_hash(const deme_t *dm, const int *out, int n, int i)
+{
+    for (int k = 0; k < n; k++)
+        if (out[k] == i || memcmp(dm->m[out[k]].hash, dm->m[i].hash, CRYPTO_HASH_LEN) == 0)
+            return 1;
+    return 0;
+}
+
+static int taken_fitness(const deme_t *dm, const int *out, int n, int i)
+{
+    for (int k = 0; k < n; k++)
+        if (dm->m[out[k]].fitness == dm->m[i].fitness)
+            return 1;
+    return 0;
+}
+
+int pop_sample_members(const pop_t *p, uint32_t d, int k, uint64_t *rng, int *out)
+{
+    if (d >= (uint32_t)p->ndemes || k < 1 || k > 64 || p->demes[d].n == 0)
+        return 0;
+    const deme_t *dm = &p->demes[d];
+    int n = 0, best = 0;
+    for (int i = 1; i < dm->n; i++)
+        if (cmp_member(p, &dm->m[i], &dm->m[best]) < 0)
+            best = i;
+    out[n++] = best;
+    /* two passes over a random order: new fitness values, then new hashes */
+    int *order = malloc((size_t)dm->n * sizeof *order);
+    if (!order)
+        return n;
+    for (int i = 0; i < dm->n; i++)
+        order[i] = i;
+    for (int i = dm->n - 1; i > 0; i--) {
+        int j = (int)(pop_rng_next(rng) % (uint64_t)(i + 1));
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int x = 0; x < dm->n && n < k; x++) {
+            int i = order[x];
+            if (!taken_hash(dm, out, n, i) && (pass == 1 || !taken_fitness(dm, out, n, i)))
+                out[n++] = i;
+        }
+    free(order);
+    return n;
+}
+
 int pop_item_lost(pop_t *p, work_item_t *it, uint64_t now_ms)
 {
     if (++it->lost < POP_LOST_MAX)

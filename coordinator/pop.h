@@ -58,6 +58,7 @@
 #define POP_HISTORY 600 /* samples kept for the fitness-over-time plot */
 #define POP_DSEQ_RESERVE 1000
 #define POP_LEX_MAX_BYTES (2u << 20) /* per-case errors kept per population */
+#define POP_MUTATOR_MAX 32           /* bytes of an external mutator's name (STORE_MUTATOR_MAX) */
 
 enum pop_state { POP_RUNNING, POP_SOLVED, POP_STOPPED, POP_FAILED };
 enum item_kind { ITEM_BREED = WIRE_ITEM_BREED_EVAL, ITEM_EVAL = WIRE_ITEM_EVAL };
@@ -106,6 +107,12 @@ typedef struct work_item {
     int attempts; /* results that failed for the agent's sake, not the genome's */
     int lost;     /* agents that died holding it (pop_item_lost) */
     int language; /* -1 = the spec's */
+    /* op "external" only: the origin recorded with the result (store.h).
+     * Not sent to the agent, which scores the source like any submission. */
+    int ext_nparents;
+    uint8_t ext_parents[2][CRYPTO_HASH_LEN];
+    char mutator[POP_MUTATOR_MAX + 1];
+    uint8_t input_hash[CRYPTO_HASH_LEN];
 } work_item_t;
 
 typedef struct pop {
@@ -189,6 +196,27 @@ void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
 uint32_t pop_submit_deme(const pop_t *p, const char *src, size_t len);
 int pop_submit_item(pop_t *p, uint32_t d, const char *src, size_t len, int language,
                     work_item_t *it);
+/* Where an external mutator's child came from: its parents (0..2, hashes
+ * the caller checked), the mutator's name and the hash of its input. */
+typedef struct pop_origin {
+    int nparents;
+    uint8_t parents[2][CRYPTO_HASH_LEN];
+    const char *mutator; /* store_mutator_valid() */
+    uint8_t input_hash[CRYPTO_HASH_LEN];
+} pop_origin_t;
+/* pop_submit_item for an external mutator's child: op "external" and the
+ * origin o (copied into the item, recorded with its result). */
+int pop_submit_external(pop_t *p, uint32_t d, const char *src, size_t len, int language,
+                        const pop_origin_t *o, work_item_t *it);
+/* 1 if hash is a current member of any deme of p, else 0. */
+int pop_has_member(const pop_t *p, const uint8_t hash[CRYPTO_HASH_LEN]);
+/* Samples up to k (1..64) members of deme d for an external mutator's
+ * prompt: the deme's best first, then members of other fitness values than
+ * those already taken (each value once, drawn at random), then any members
+ * of other hashes. Writes member indices into out[k] and returns how many
+ * (0 for an empty deme or a bad d). Draws from *rng, the caller's own
+ * generator: the population's choices (invariant 5) are not disturbed. */
+int pop_sample_members(const pop_t *p, uint32_t d, int k, uint64_t *rng, int *out);
 void pop_stop(pop_t *p, const char *why, uint64_t now_ms);
 /* Takes a sample for the history (call about once a second). */
 void pop_sample(pop_t *p, uint64_t now_ms);

@@ -55,6 +55,7 @@
 
 #define STORE_POP_MAX WIRE_POP_MAX             /* bytes of a population name */
 #define STORE_OP_MAX WIRE_OP_MAX               /* bytes of an operator name */
+#define STORE_MUTATOR_MAX 32                   /* bytes of an external mutator's name */
 #define STORE_MAX_PARENTS 2                    /* parents per record */
 #define STORE_GENOME_MAX (1u << 20)            /* bytes of one genome's source */
 #define STORE_META_KEY_MAX 256                 /* bytes of a meta key */
@@ -91,6 +92,22 @@
  * errors_hash) in version 2. errors_hash is attest_errors_hash() of the
  * per-case errors the agent reported (zeros when it reported none): the
  * record keeps the pass vector's summary and hash, not the vector.
+ * Origin: a version 2 record of op "external" (a genome written by an
+ * external mutator: POST /v1/populations/NAME/genomes with "mutator") has
+ * one more block after errors_hash, before coord_sig:
+ *   mutator:str (1..32 of [a-z0-9_.-], store_mutator_valid)
+ *   input_hash:32 raw (BLAKE2b-256 of what the mutator was given: the
+ *                      prompt bundle's bundle_hash)
+ * Records of every other op have no origin block (their mutator is empty
+ * and input_hash zeros), and a version 1 record is never of op "external",
+ * so the op tells the layout and version 1 records read as before. The
+ * origin is covered by coord_sig (it is part of the body), not by
+ * agent_sig: the agent scores a source and never learns where it came
+ * from. When no agent scored the child (the mutator's answer was too big
+ * or late, and the coordinator records that failure itself), agent_id,
+ * agent_pk and agent_sig are the coordinator's own node id, public key and
+ * signature over the same attest_result_v2 message: every record still
+ * verifies the same way, and the agent field says who judged it.
  * The record hash (the next record's prev_hash, "head") is BLAKE2b-256 of
  * the whole encoding, coord_sig included. The decoder rejects trailing
  * bytes, so every byte of a stored record is covered. */
@@ -117,27 +134,37 @@ typedef struct lineage_rec {
     double cost;
     uint8_t reused;
     uint8_t errors_hash[CRYPTO_HASH_LEN];
+    /* the origin: op "external" only (empty and zeros otherwise) */
+    char mutator[STORE_MUTATOR_MAX + 1];
+    uint8_t input_hash[CRYPTO_HASH_LEN];
     uint8_t coord_sig[CRYPTO_SIG_LEN];
 } lineage_rec_t;
 
 /* ---- record codec (store_rec.c); pure functions, no store needed ---- */
 
 /* 1 if op is one of: point swap subtree crossover hoist shrink random
- * submitted migrate copy; else 0. */
+ * submitted migrate copy external; else 0. */
 int store_op_valid(const char *op);
+
+/* 1 if name is a mutator name: 1..STORE_MUTATOR_MAX characters of
+ * [a-z0-9_.-]; else 0 (NULL too). */
+int store_mutator_valid(const char *name);
 
 /* Appends the canonical encoding of r (of its version) to b. Returns 0,
  * ERR_TOOBIG/ERR_INVAL if a string is too long, empty, nparents > 2, the
  * version is not 0, 1 or 2 or reused not 0/1 (b is then untouched), or the
- * writer's sticky error; ERR_INVAL too for seq >= 2^56. */
+ * writer's sticky error; ERR_INVAL too for seq >= 2^56, and for an origin
+ * that does not fit the op (op "external" in version 1 or without a valid
+ * mutator name; another op with a mutator or a nonzero input_hash). */
 int store_rec_encode(wire_buf_t *b, const lineage_rec_t *r);
 
 /* Decodes one record of either version from p[0..len) into *out (zeroed
  * first; out->version says which). Returns 0, ERR_TRUNC if the bytes end
  * early, ERR_TOOBIG for a string or count past its cap, ERR_PROTO for
  * trailing bytes, a NUL in a string, an empty string, a non-canonical NaN,
- * an unknown record version or reused not 0/1. Never reads outside
- * p[0..len). */
+ * an unknown record version, reused not 0/1, or a bad origin (op
+ * "external" in version 1, a mutator name outside [a-z0-9_.-]). Never
+ * reads outside p[0..len). */
 int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out);
 
 /* Checks r->agent_sig against r->agent_pk over what the agent attested:
@@ -201,6 +228,9 @@ typedef struct store_item {
     const char *src; /* the child's source; NULL = the genome must already
                         be stored (e.g. a migrated copy) */
     size_t src_len;  /* <= STORE_GENOME_MAX */
+    /* the origin, op "external" only ("" and zeros for every other op) */
+    char mutator[STORE_MUTATOR_MAX + 1]; /* store_mutator_valid() */
+    uint8_t input_hash[CRYPTO_HASH_LEN]; /* the bundle_hash */
     /* out, set by store_append */
     int dup;                       /* 1: the derivation key was already recorded (by an
                                       earlier batch or earlier in this batch): skipped */
@@ -226,7 +256,8 @@ typedef struct store_item {
  * Errors: ERR_STATE without a signer (or if another process wrote the
  * store meanwhile); ERR_INVAL if an item is malformed (empty or too long
  * strings, unknown op, nparents > 2, child_hash not the hash of src, src
- * too big, version > 2, reused > 1) with that item's err set - checked before anything is signed;
+ * too big, version > 2, reused > 1, an origin that does not fit the op as
+ * for store_rec_encode) with that item's err set - checked before anything is signed;
  * ERR_NOTFOUND if src is NULL and the genome is not stored (that item's err
  * set); -ENOSPC if the map cannot grow; -EIO for other LMDB failures. */
 int store_append(store_t *s, store_item_t *items, size_t n, uint64_t now_ms);

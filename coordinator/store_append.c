@@ -128,6 +128,18 @@ static void ktab_add(struct ktab *t, const struct store_wrec *r)
 
 /* ---- submit: check, number, chain, sign ---- */
 
+/* The origin as store_rec_encode wants it (store.h): op "external" in
+ * version 2 with a mutator name, no origin for any other op. */
+static int origin_fits(const store_item_t *it)
+{
+    static const uint8_t zero[CRYPTO_HASH_LEN];
+    if (!memchr(it->mutator, 0, sizeof it->mutator))
+        return 0;
+    if (it->op && strcmp(it->op, "external") == 0)
+        return it->version != 1 && store_mutator_valid(it->mutator);
+    return !it->mutator[0] && memcmp(it->input_hash, zero, CRYPTO_HASH_LEN) == 0;
+}
+
 static int validate_item(store_item_t *it)
 {
     it->dup = 0;
@@ -136,7 +148,7 @@ static int validate_item(store_item_t *it)
     memset(it->hash, 0, sizeof it->hash);
     if (!store_valid_name(it->population, STORE_POP_MAX) || !store_op_valid(it->op) ||
         it->nparents > STORE_MAX_PARENTS || it->src_len > STORE_GENOME_MAX ||
-        (!it->src && it->src_len) || it->version > 2 || it->reused > 1) {
+        (!it->src && it->src_len) || it->version > 2 || it->reused > 1 || !origin_fits(it)) {
         it->err = ERR_INVAL;
         return ERR_INVAL;
     }
@@ -188,6 +200,8 @@ static int sign_record(store_t *s, struct store_batch *b, struct store_wrec *w, 
     r.cost = it->cost;
     r.reused = it->reused;
     memcpy(r.errors_hash, it->errors_hash, CRYPTO_HASH_LEN);
+    memcpy(r.mutator, it->mutator, sizeof r.mutator);
+    memcpy(r.input_hash, it->input_hash, CRYPTO_HASH_LEN);
 
     wire_buf_t *e = &s->enc;
     wire_buf_reset(e);

@@ -13,8 +13,9 @@
 
 #define CANON_NAN 0x7ff8000000000000ULL
 
-static const char *const ops[] = {"point",  "swap",   "subtree",   "crossover", "hoist",
-                                  "shrink", "random", "submitted", "migrate",   "copy"};
+static const char *const ops[] = {"point",   "swap",   "subtree", "crossover",
+                                  "hoist",   "shrink", "random",  "submitted",
+                                  "migrate", "copy",   "external"};
 
 int store_op_valid(const char *op)
 {
@@ -24,6 +25,31 @@ int store_op_valid(const char *op)
         if (strcmp(op, ops[i]) == 0)
             return 1;
     return 0;
+}
+
+int store_mutator_valid(const char *name)
+{
+    if (!name || !name[0] || strlen(name) > STORE_MUTATOR_MAX)
+        return 0;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' ||
+              *c == '-'))
+            return 0;
+    return 1;
+}
+
+static int is_external(const char *op)
+{
+    return strcmp(op, "external") == 0;
+}
+
+/* 0 if r's origin fits its op and version (store.h), else ERR_INVAL. */
+static int check_origin(const lineage_rec_t *r)
+{
+    static const uint8_t zero[CRYPTO_HASH_LEN];
+    if (is_external(r->op))
+        return r->version != 1 && store_mutator_valid(r->mutator) ? 0 : ERR_INVAL;
+    return !r->mutator[0] && memcmp(r->input_hash, zero, CRYPTO_HASH_LEN) == 0 ? 0 : ERR_INVAL;
 }
 
 static int check_str(const char *s, size_t max)
@@ -72,6 +98,10 @@ void store_rec_put_body(wire_buf_t *b, const lineage_rec_t *r)
         put_fitness(b, r->cost);
         wire_put_u8(b, r->reused);
         wire_put_raw(b, r->errors_hash, CRYPTO_HASH_LEN);
+        if (is_external(r->op)) {
+            wire_put_str(b, r->mutator);
+            wire_put_raw(b, r->input_hash, CRYPTO_HASH_LEN);
+        }
     }
 }
 
@@ -88,6 +118,8 @@ int store_rec_check_fields(const lineage_rec_t *r)
     if (rc == 0 &&
         (r->nparents > STORE_MAX_PARENTS || r->version > 2 || r->reused > 1 || r->seq >> 56 != 0))
         rc = ERR_INVAL;
+    if (rc == 0)
+        rc = check_origin(r);
     return rc;
 }
 
@@ -152,6 +184,10 @@ int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out)
         wire_get_u64(&rd, &cbits);
         wire_get_u8(&rd, &out->reused);
         wire_get_raw(&rd, out->errors_hash, CRYPTO_HASH_LEN);
+        if (rd.err == 0 && is_external(out->op)) {
+            get_name(&rd, out->mutator, sizeof out->mutator);
+            wire_get_raw(&rd, out->input_hash, CRYPTO_HASH_LEN);
+        }
     }
     wire_get_raw(&rd, out->coord_sig, CRYPTO_SIG_LEN);
     int rc = rd.err;
@@ -160,7 +196,7 @@ int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out)
     if (rc == 0 && ((version != 1 && version != 2) || out->seq >> 56 != 0))
         rc = ERR_PROTO;
     out->version = version;
-    if (rc == 0 && out->reused > 1)
+    if (rc == 0 && (out->reused > 1 || check_origin(out) != 0))
         rc = ERR_PROTO;
     if (rc == 0) {
         memcpy(&out->fitness, &fbits, sizeof fbits);

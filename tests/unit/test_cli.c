@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli_int.h"
 
 /* Runs fn into a string (open_memstream); the caller frees it. */
 #define CAPTURE(buf, call)                                                                         \
@@ -303,11 +304,111 @@ static void test_main_usage(void **state)
     assert_int_equal(cli_main(4, argv6), CLI_USAGE);
 }
 
+/* petri mutate's options: defaults, every limit, and the errors naming them. */
+static void test_mutate_settings(void **state)
+{
+    cli_args_t a;
+    cli_mutate_cfg_t m;
+    char err[256];
+    assert_int_equal(parse(&a, err, sizeof err, "mutate", "p", "--command", "cat", NULL), 0);
+    assert_int_equal(cli_mutate_settings(&a, &m, err, sizeof err), 0);
+    assert_string_equal(m.command, "cat");
+    assert_string_equal(m.name, "cat");
+    assert_int_equal(m.concurrency, 1);
+    assert_true(m.rate == 0 && m.count == 0 && m.deme == -1);
+    assert_true(m.timeout_s == 60.0);
+    assert_int_equal(m.max_bytes, 65536);
+    assert_int_equal(m.members, 4);
+
+    assert_int_equal(parse(&a, err, sizeof err, "mutate", "p", "--command=./x.sh --flag", "--name",
+                           "llm.v1_a-b", "--concurrency", "64", "--rate", "0.5", "--count", "10",
+                           "--timeout", "2.5", "--max-bytes", "1048576", "--members", "16",
+                           "--deme", "3", NULL),
+                     0);
+    assert_int_equal(cli_mutate_settings(&a, &m, err, sizeof err), 0);
+    assert_string_equal(m.name, "llm.v1_a-b");
+    assert_int_equal(m.concurrency, 64);
+    assert_true(m.rate == 0.5 && m.count == 10 && m.timeout_s == 2.5);
+    assert_int_equal(m.max_bytes, 1048576);
+    assert_int_equal(m.members, 16);
+    assert_int_equal(m.deme, 3);
+    unsigned all = CLI_O_COMMAND | CLI_O_NAME | CLI_O_CONCURRENCY | CLI_O_RATE | CLI_O_COUNT |
+                   CLI_O_TIMEOUT | CLI_O_MAX_BYTES | CLI_O_MEMBERS | CLI_O_DEME;
+    assert_int_equal(cli_args_allow(&a, all, "mutate", err, sizeof err), 0);
+    assert_int_equal(cli_args_allow(&a, 0, "members", err, sizeof err), CLI_USAGE);
+
+    static const struct {
+        const char *opt, *val, *named;
+    } bad[] = {
+        {"--concurrency", "0", "--concurrency"},
+        {"--concurrency", "65", "--concurrency"},
+        {"--concurrency", "2x", "--concurrency"},
+        {"--rate", "0", "--rate"},
+        {"--rate", "-1", "--rate"},
+        {"--rate", "nan", "--rate"},
+        {"--count", "0", "--count"},
+        {"--count", "-5", "--count"},
+        {"--max-bytes", "0", "--max-bytes"},
+        {"--max-bytes", "1048577", "--max-bytes"},
+        {"--members", "0", "--members"},
+        {"--members", "17", "--members"},
+        {"--deme", "-1", "--deme"},
+        {"--deme", "256", "--deme"},
+        {"--name", "Upper", "--name"},
+        {"--name", "", "--name"},
+        {"--name", "a b", "--name"},
+        {"--name", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "--name"}, /* 33 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parse(&a, err, sizeof err, "mutate", "p", "--command", "cat", bad[i].opt,
+                               bad[i].val, NULL),
+                         0);
+        err[0] = '\0';
+        if (cli_mutate_settings(&a, &m, err, sizeof err) != CLI_USAGE || !strstr(err, bad[i].named))
+            fail_msg("%s %s: '%s'", bad[i].opt, bad[i].val, err);
+    }
+    assert_int_equal(parse(&a, err, sizeof err, "mutate", "p", NULL), 0);
+    assert_int_equal(cli_mutate_settings(&a, &m, err, sizeof err), CLI_USAGE);
+    assert_non_null(strstr(err, "--command"));
+    assert_int_equal(parse(&a, err, sizeof err, "mutate", "p", "--command", "", NULL), 0);
+    assert_int_equal(cli_mutate_settings(&a, &m, err, sizeof err), CLI_USAGE);
+    assert_int_equal(parse(&a, err, sizeof err, "mutate", "p", "--command", NULL), CLI_USAGE);
+    assert_int_equal(parse(&a, err, sizeof err, "mutate", "p", "--timeout", "0", NULL), CLI_USAGE);
+}
+
+static void test_mutate_default_name(void **state)
+{
+    static const struct {
+        const char *cmd, *name;
+    } t[] = {
+        {"python3 configs/mutators/textual.py", "textual.py"},
+        {"/usr/bin/python3 /x/y/Mut.PY --seed 3", "mut.py"},
+        {"/usr/bin/python3 -u x.py", "python3"}, /* an option, not a script */
+        {"llm -m claude-x 'write a child'", "llm"},
+        {"  sh   -c 'cat'", "sh"},
+        {"sh ./gen.sh", "gen.sh"},
+        {"./My Tool", "my"},
+        {"/opt/bin/a+b@c", "a-b-c"},
+        {"", "external"},
+        {"   ", "external"},
+        {"/", "external"},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        char out[MUTATE_NAME_MAX + 1];
+        cli_mutate_default_name(t[i].cmd, out);
+        if (strcmp(out, t[i].name) != 0)
+            fail_msg("'%s' -> '%s', expected '%s'", t[i].cmd, out, t[i].name);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_globals_anywhere),
         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_mutate_settings),
+        cmocka_unit_test(test_mutate_default_name),
         cmocka_unit_test(test_exit_codes),
         cmocka_unit_test(test_sparkline),
         cmocka_unit_test(test_histogram),

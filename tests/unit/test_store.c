@@ -1523,6 +1523,149 @@ static void test_fingerprint(void **state)
     assert_int_equal(store_fingerprint_parse(typed, p), ERR_INVAL);
 }
 
+/* The origin block of op "external" (store.h): after errors_hash in version
+ * 2, present for that op only, refused in version 1 and for other ops. */
+static void test_codec_origin(void **state)
+{
+    lineage_rec_t r, d;
+    sample_rec(&r);
+    r.version = 2;
+    r.nparents = 1;
+    memset(r.parents[1], 0, 32);
+    wire_buf_t b;
+    wire_buf_init(&b);
+    assert_int_equal(store_rec_encode(&b, &r), 0);
+    size_t plain = b.len;
+    strcpy(r.op, "external");
+    strcpy(r.mutator, "llm.v2-a_b");
+    memset(r.input_hash, 0x3c, 32);
+    wire_buf_reset(&b);
+    assert_int_equal(store_rec_encode(&b, &r), 0);
+    /* "external" is one byte shorter than "crossover"; then the origin */
+    assert_int_equal(b.len, plain - 1 + 4 + strlen("llm.v2-a_b") + 32);
+    size_t o = b.len - 64 - 32 - 4 - strlen("llm.v2-a_b");
+    assert_memory_equal(b.data + o, "\0\0\0\x0allm.v2-a_b", 14);
+    assert_memory_equal(b.data + o + 14, r.input_hash, 32);
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), 0);
+    assert_memory_equal(&r, &d, sizeof r);
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_not_equal(store_rec_decode(b.data, n, &d), 0);
+    /* a mutator name with a character outside [a-z0-9_.-] */
+    b.data[o + 4] = 'L';
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), ERR_PROTO);
+    b.data[o + 4] = 'l';
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), 0);
+    /* encode refuses origins that do not fit the op */
+    wire_buf_reset(&b);
+    r.mutator[0] = '\0';
+    assert_int_equal(store_rec_encode(&b, &r), ERR_INVAL); /* external, no mutator */
+    strcpy(r.mutator, "Bad");
+    assert_int_equal(store_rec_encode(&b, &r), ERR_INVAL);
+    memset(r.mutator, 'a', STORE_MUTATOR_MAX + 1);
+    r.mutator[STORE_MUTATOR_MAX] = '\0';
+    assert_int_equal(store_rec_encode(&b, &r), 0); /* 32 characters: the most */
+    wire_buf_reset(&b);
+    strcpy(r.mutator, "m");
+    r.version = 1;
+    assert_int_equal(store_rec_encode(&b, &r), ERR_INVAL); /* external in version 1 */
+    r.version = 2;
+    strcpy(r.op, "point");
+    assert_int_equal(store_rec_encode(&b, &r), ERR_INVAL); /* an origin on another op */
+    r.mutator[0] = '\0';
+    assert_int_equal(store_rec_encode(&b, &r), ERR_INVAL); /* input_hash still set */
+    memset(r.input_hash, 0, 32);
+    assert_int_equal(store_rec_encode(&b, &r), 0);
+    /* a version 1 record of op external does not decode */
+    sample_rec(&r);
+    strcpy(r.op, "external");
+    r.version = 1;
+    wire_buf_reset(&b);
+    strcpy(r.op, "point");
+    assert_int_equal(store_rec_encode(&b, &r), 0);
+    size_t opoff = 8 + 32 + 8 + 4 + 8 + 32 + 4 + 64;
+    assert_memory_equal(b.data + opoff, "\0\0\0\x05point", 9);
+    wire_buf_t b2;
+    wire_buf_init(&b2);
+    wire_put_raw(&b2, b.data, opoff);
+    wire_put_str(&b2, "external");
+    wire_put_raw(&b2, b.data + opoff + 9, b.len - opoff - 9);
+    assert_int_equal(store_rec_decode(b2.data, b2.len, &d), ERR_PROTO);
+    wire_buf_free(&b2);
+    wire_buf_free(&b);
+    assert_true(store_op_valid("external"));
+    assert_true(store_mutator_valid("a"));
+    assert_false(store_mutator_valid(""));
+    assert_false(store_mutator_valid(NULL));
+    assert_false(store_mutator_valid("a b"));
+    assert_false(store_mutator_valid("/bin/sh"));
+}
+
+/* External children are appended with their origin, read back, verify,
+ * and every byte of their record (the origin included) is covered. */
+static void test_external_origin(void **state)
+{
+    struct fx *f = *state;
+    struct gen g[3];
+    store_item_t items[3];
+    mk_item(&g[0], "quad", 0, 1, 1, NULL, NULL);
+    mk_item(&g[1], "quad", 0, 2, 2, g[0].it.child_hash, NULL);
+    mk_item(&g[2], "quad", 1, 3, 3, g[0].it.child_hash, g[1].it.child_hash);
+    for (int i = 0; i < 3; i++)
+        items[i] = g[i].it;
+    items[1].op = items[2].op = "external";
+    strcpy(items[1].mutator, "mut.py");
+    strcpy(items[2].mutator, "llm");
+    memset(items[1].input_hash, 0x11, 32);
+    memset(items[2].input_hash, 0x22, 32);
+    /* invalid origins are refused before anything is written */
+    store_item_t bad = items[1];
+    bad.mutator[0] = '\0';
+    assert_int_equal(store_append(f->s, &bad, 1, 1), ERR_INVAL);
+    assert_int_equal(bad.err, ERR_INVAL);
+    bad = items[1];
+    strcpy(bad.mutator, "Has Space");
+    assert_int_equal(store_append(f->s, &bad, 1, 1), ERR_INVAL);
+    bad = items[0];
+    strcpy(bad.mutator, "m");
+    assert_int_equal(store_append(f->s, &bad, 1, 1), ERR_INVAL);
+    bad = items[0];
+    bad.input_hash[5] = 1;
+    assert_int_equal(store_append(f->s, &bad, 1, 1), ERR_INVAL);
+    bad = items[1];
+    bad.version = 1;
+    assert_int_equal(store_append(f->s, &bad, 1, 1), ERR_INVAL);
+    uint64_t head = 9;
+    store_head(f->s, &head, NULL);
+    assert_int_equal(head, 0);
+
+    assert_int_equal(store_append(f->s, items, 3, 1), 0);
+    struct reports rep;
+    assert_int_equal(verify(f->s, &rep, NULL), 0);
+    lineage_rec_t r;
+    assert_int_equal(store_get(f->s, 3, &r), 0);
+    assert_string_equal(r.op, "external");
+    assert_string_equal(r.mutator, "llm");
+    assert_memory_equal(r.input_hash, items[2].input_hash, 32);
+    assert_int_equal(r.nparents, 2);
+    assert_memory_equal(r.parents[1], g[1].it.child_hash, 32);
+    assert_int_equal(store_get(f->s, 1, &r), 0);
+    assert_string_equal(r.mutator, "");
+    store_close(&f->s);
+    uint8_t key[8];
+    be64(key, 2);
+    size_t vlen = 0;
+    raw_flip(f->dir, "log", key, 8, SIZE_MAX, 0, &vlen);
+    for (size_t off = 0; off < vlen; off++) {
+        raw_flip(f->dir, "log", key, 8, off, 0x01, NULL);
+        int rc = verify_reopened(f, &rep);
+        if (rc == 0 || !named(&rep, 2, NULL))
+            fail_msg("flipped byte %zu of the external record not named", off);
+        raw_flip(f->dir, "log", key, 8, off, 0x01, NULL);
+    }
+    assert_int_equal(verify_reopened(f, &rep), 0);
+    reopen(f);
+}
+
 int main(void)
 {
     if (crypto_init() != 0)
@@ -1560,8 +1703,10 @@ int main(void)
         T(test_export_offline),
         T(test_export_damaged),
         cmocka_unit_test(test_fingerprint),
+        T(test_external_origin),
         cmocka_unit_test(test_codec),
         cmocka_unit_test(test_codec_v2),
+        cmocka_unit_test(test_codec_origin),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -379,7 +379,7 @@ assocs(As, C) ->
     [case A of
          {map_field_assoc, L, {atom, _, '__struct__'} = K, {atom, _, Mod} = V} ->
              lists:member(Mod, safe_structs()) orelse
-                 throw({unsafe, line(L), fmt("building a ~p struct is not allowed", [Mod])}),
+                 throw({unsafe, line(L), fmt("building a struct (__struct__ => ~p) is not allowed", [Mod])}),
              {map_field_assoc, L, K, V};
          {Kind, L, K, V} when Kind =:= map_field_assoc; Kind =:= map_field_exact ->
              {Kind, L, expr(K, C), expr(V, C)};

@@ -39,7 +39,9 @@
 -define(SMALL, 16#7FFFFFFF).          % |operand| below this: machine multiply
 -define(MAX_INT_BITS, 65536).         % integers from *, bsl, pow stay under this
 -define(MAX_BIN_BYTES, 16777216).     % one wrapped operation's output (16 MiB)
--define(MAX_LIST, 4000000).           % elements of a list built in one call
+-define(MAX_LIST, 67108864).          % elements of a list or tuple built in one call
+%% (lists are built by preemptible Erlang code, so the heap watchdog stops
+%% most before this; a tuple is allocated at once, so it matters there)
 -define(MAX_DIGITS, 20000).           % text <-> integer conversions are quadratic
 -define(BIN_BUDGET, 268435456).       % binary bytes an evaluation may build (256 MiB)
 -define(WATCH_MS, 1).

@@ -1,0 +1,68 @@
+%% petri_escape_tests - the escape corpus (tests/escape/*): genomes that try
+%% to get out of the sandbox or to stall the VM. Each names its expected
+%% status on its first line ("%% expect: unsafe"); a limit status (crash from
+%% a petri_std cap, heap_limit, timeout) is the verdict for work the genome
+%% controls. Nothing may appear in the working directory, and a good genome
+%% still scores after the whole corpus.
+-module(petri_escape_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+-define(SLOT, petri_escape_test_slot).
+
+dir() ->
+    filename:join([filename:dirname(code:which(?MODULE)), "..", "..", "tests", "escape"]).
+
+spec() ->
+    petri_spec:new(#{function => <<"sort">>, arity => 1, cases => [{[1], 1}],
+                     timeout_ms => 2000}).
+
+expected(Src) ->
+    case re:run(Src, "^%% expect: ([a-z_]+)", [{capture, all_but_first, binary}]) of
+        {match, [S]} -> binary_to_atom(S, utf8);
+        nomatch -> error({no_expectation, Src})
+    end.
+
+verdict_ok(crash, St) -> lists:member(St, [crash, heap_limit, timeout]);
+verdict_ok(Expect, St) -> Expect =:= St.
+
+corpus_test_() ->
+    Files = lists:sort(filelib:wildcard(filename:join(dir(), "*.erl"))),
+    {timeout, 120,
+     fun() ->
+             ?assert(length(Files) >= 25),
+             {ok, Cwd} = file:get_cwd(),
+             Before = lists:sort(filelib:wildcard("*", Cwd)),
+             [begin
+                  {ok, Src} = file:read_file(F),
+                  Expect = expected(Src),
+                  {St, _, Detail, _, _} = petri_eval:job(spec(), Src, ?SLOT),
+                  _ = code:purge(?SLOT),
+                  ?assert(verdict_ok(Expect, St), {F, Expect, St, Detail}),
+                  ?assertNotEqual(ok, St),
+                  ?assertNotEqual(<<>>, Detail, F)
+              end || F <- Files],
+             ?assertEqual(Before, lists:sort(filelib:wildcard("*", Cwd))),
+             Good = <<"-module(g).\n-export([sort/1]).\nsort(X) -> X * X.\n">>,
+             ?assertMatch({ok, 0.0, _, _, _}, petri_eval:job(spec(), Good, ?SLOT)),
+             _ = code:purge(?SLOT)
+     end}.
+
+%% Unsafe verdicts name the construct and the line.
+details_test() ->
+    {ok, Src} = file:read_file(filename:join(dir(), "dyn_module.erl")),
+    ?assertEqual({unsafe, nan, <<"line 4: dynamic call (module or function is not a literal atom) is not allowed">>},
+                 element(1, petri_eval:job(spec(), Src, ?SLOT)) =:= unsafe andalso
+                     begin {S, Fi, D, _, _} = petri_eval:job(spec(), Src, ?SLOT), {S, Fi, D} end).
+
+%% The atoms compiling creates are counted: a module with many funs is
+%% rejected by the pre-scan, and the count holds under concurrent loads.
+atoms_test() ->
+    {ok, Src} = file:read_file(filename:join(dir(), "fun_flood.erl")),
+    ?assertMatch({parse_error, nan, <<"source has ", _/binary>>, _, _}, petri_eval:job(spec(), Src, ?SLOT)),
+    Self = self(),
+    Pids = [spawn(fun() ->
+                          S = iolist_to_binary(io_lib:format("-module(g).\n-export([sort/1]).\n"
+                                                             "sort(X) -> [Y + ~b || Y <- [X]].\n", [I])),
+                          Self ! {self(), petri_loader:load(spec(), S, list_to_atom("petri_escape_c" ++ integer_to_list(I)))}
+                  end) || I <- lists:seq(1, 8)],
+    [receive {P, R} -> ?assertEqual(ok, R) end || P <- Pids].

@@ -53,7 +53,7 @@
 -define(MAX_DEPTH, 200).
 -define(MAX_NEW_ATOMS, 64).
 -define(MAX_FUNS, 128).
--define(MAX_CREATED_ATOMS, 256).
+-define(MAX_CREATED_ATOMS, 512).
 -define(LOCK, petri_loader_lock).
 
 %% Compiler options tuned for compile speed: genomes are tiny and run once.
@@ -328,7 +328,12 @@ lock_pid() ->
 %% then, so their atoms are not counted against the first genome.
 -spec lock_init() -> no_return().
 lock_init() ->
-    _ = [code:ensure_loaded(M) || M <- [petri_std | [M || {M, _} <- petri_safety:allowlist()]]],
+    %% and what trusted code running next to a compilation loads on demand
+    %% (formatting details, beam_lib): loading a module makes atoms too
+    Trusted = [petri_std, petri_eval, io_lib, io_lib_format, io_lib_pretty, beam_lib,
+               erl_internal, erl_anno, erl_lint, compile],
+    _ = [code:ensure_loaded(M) || M <- Trusted ++ [M || {M, _} <- petri_safety:allowlist()]],
+    _ = io_lib:format("~p ~s ~0P ~ts", [[a], "b", {c}, 4, <<"d">>]),
     Warm = <<"-module(petri_warm).\n-export([f/1]).\n"
              "f(X) -> Y = [Z * X || Z <- [X]], B = << <<C>> || <<C>> <= <<\"ab\">> >>,\n"
              "  G = fun(V) -> V + 1 end, M = #{a => X},\n"

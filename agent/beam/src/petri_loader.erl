@@ -339,6 +339,7 @@ lock_init() ->
              "  G = fun(V) -> V + 1 end, M = #{a => X},\n"
              "  try {G(X), maps:get(a, M), <<B/binary, X:8>>, Y, X bsl X, 2.0 * X}\n"
              "  catch error:R -> R end.\n">>,
+    _ = petri_elixir:warm(),
     _ = case parse(Warm) of
             {ok, Forms} ->
                 {ok, Checked} = petri_safety:scan(Forms),

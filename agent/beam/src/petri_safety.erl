@@ -121,13 +121,14 @@ wrappers() ->
      {{erlang, integer_to_list, 1}, integer_to_list}, {{erlang, integer_to_list, 2}, integer_to_list},
      {{erlang, binary_to_integer, 1}, binary_to_integer}, {{erlang, binary_to_integer, 2}, binary_to_integer},
      {{erlang, list_to_integer, 1}, list_to_integer}, {{erlang, list_to_integer, 2}, list_to_integer},
-     {{erlang, make_tuple, 2}, make_tuple},
+     {{erlang, make_tuple, 2}, make_tuple}, {{erlang, list_to_bitstring, 1}, list_to_bitstring},
      {{lists, seq, 2}, lists_seq}, {{lists, seq, 3}, lists_seq}, {{lists, duplicate, 2}, lists_duplicate},
      {{binary, copy, 2}, binary_copy}, {{binary, replace, 3}, binary_replace},
      {{binary, replace, 4}, binary_replace}, {{string, copies, 2}, string_copies},
      {{unicode, characters_to_binary, 1}, characters_to_binary},
      {{unicode, characters_to_binary, 2}, characters_to_binary},
      {{unicode, characters_to_list, 1}, characters_to_list},
+     {{'Elixir.Enum', sort, 2}, ex_sort}, {{'Elixir.Enum', sort_by, 3}, ex_sort_by},
      {{'Elixir.Enum', join, 1}, ex_join}, {{'Elixir.Enum', join, 2}, ex_join},
      {{'Elixir.Enum', map_join, 2}, ex_map_join}, {{'Elixir.Enum', map_join, 3}, ex_map_join},
      {{'Elixir.String', duplicate, 2}, ex_duplicate},
@@ -226,7 +227,7 @@ erlang_allowed() ->
      {binary_to_float, 1}, {list_to_float, 1}, {iolist_size, 1},
      {is_atom, 1}, {is_binary, 1}, {is_bitstring, 1}, {is_boolean, 1}, {is_float, 1},
      {is_function, 1}, {is_function, 2}, {is_integer, 1}, {is_list, 1}, {is_map, 1},
-     {is_number, 1}, {is_tuple, 1}, {error, 1}, {error, 2}, {throw, 1}, {exit, 1}]
+     {is_number, 1}, {is_tuple, 1}, {error, 1}, {error, 2}, {error, 3}, {throw, 1}, {exit, 1}]
     ++ [{Op, 2} || Op <- ['+', '-', '/', 'div', 'rem', 'band', 'bor', 'bxor',
                           'and', 'or', 'xor', '==', '/=', '=<', '<', '>=', '>', '=:=',
                           '=/=', '++', '--', 'andalso', 'orelse']]

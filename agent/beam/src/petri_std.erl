@@ -24,12 +24,12 @@
 -module(petri_std).
 
 -export([bin_seg/2, mul/2, shl/2, shr/2, int_pow/2, pow/2, make_tuple/2, bin_size/2, guard/0, caps/0]).
--export([iolist_to_binary/1, list_to_binary/1, characters_to_binary/1,
+-export([iolist_to_binary/1, list_to_binary/1, list_to_bitstring/1, characters_to_binary/1,
          characters_to_binary/2, characters_to_list/1, binary_copy/2, binary_replace/3,
          binary_replace/4, string_copies/2, lists_duplicate/2, lists_seq/2, lists_seq/3,
          integer_to_binary/1, integer_to_binary/2, integer_to_list/1, integer_to_list/2,
          binary_to_integer/1, binary_to_integer/2, list_to_integer/1, list_to_integer/2,
-         ex_join/1, ex_join/2, ex_map_join/2, ex_map_join/3, ex_duplicate/2,
+         ex_sort/2, ex_sort_by/3, ex_join/1, ex_join/2, ex_map_join/2, ex_map_join/3, ex_duplicate/2,
          ex_list_duplicate/2, ex_tuple_duplicate/2, ex_pad_leading/2, ex_pad_leading/3,
          ex_pad_trailing/2, ex_pad_trailing/3, ex_replace/3, ex_replace/4,
          ex_to_string/1, ex_int_to_string/1, ex_int_to_string/2, ex_str_to_integer/1,
@@ -227,6 +227,9 @@ iolist_to_binary(D) -> check_data(D), erlang:iolist_to_binary(D).
 -spec list_to_binary(iolist()) -> binary().
 list_to_binary(D) -> check_data(D), erlang:list_to_binary(D).
 
+-spec list_to_bitstring(list()) -> bitstring().
+list_to_bitstring(D) -> check_data(D), erlang:list_to_bitstring(D).
+
 -spec characters_to_binary(unicode:chardata()) -> term().
 characters_to_binary(D) -> check_data(D), unicode:characters_to_binary(D).
 
@@ -293,6 +296,17 @@ list_to_integer(S) -> check_digits(S), erlang:list_to_integer(S).
 list_to_integer(S, B) -> check_digits(S), erlang:list_to_integer(S, B).
 
 %% ---- Elixir standard library -----------------------------------------------------------
+
+%% Enum.sort/2 and sort_by/3 with :asc, :desc or a function; a module as
+%% sorter (Enum calls Mod.compare/2) is a call computed from data.
+-spec ex_sort(term(), term()) -> list().
+ex_sort(E, S) -> sorter(S), 'Elixir.Enum':sort(E, S).
+-spec ex_sort_by(term(), fun(), term()) -> list().
+ex_sort_by(E, F, S) -> sorter(S), 'Elixir.Enum':sort_by(E, F, S).
+
+-spec sorter(term()) -> ok.
+sorter(S) when S =:= asc; S =:= desc; is_function(S, 2) -> ok;
+sorter(_) -> erlang:error({petri_limit, "a sorter must be :asc, :desc or a function"}).
 
 %% Enum.join/map_join: the result is the parts and the separators.
 -spec ex_join(term()) -> binary().

@@ -114,7 +114,16 @@ not_loaded() ->
     ?assertEqual(false, code:is_loaded(petri_elixir_scratch)).
 
 parse_errors() ->
-    ?assertMatch({parse_error, nan, <<"line 2: unsafe atom does not exist", _/binary>>, _, 0},
+    %% a new name becomes an atom (and then is an undefined function here) ...
+    ?assertMatch({compile_error, nan, <<"line 2: undefined function zz_never_an_atom_petri/1", _/binary>>, _, 0},
                  job(<<"defmodule Genome do\n  def f(x), do: zz_never_an_atom_petri(x)\nend\n">>)),
+    %% ... up to 64 of them
+    Many = iolist_to_binary(["defmodule Genome do\n  def f(x), do: [",
+                             lists:join(", ", [io_lib:format("petri_fresh_~b", [I]) || I <- lists:seq(1, 70)]),
+                             "]\nend\n"]),
+    ?assertMatch({parse_error, nan, <<"source would create more than 64 new atoms">>, _, 0}, job(Many)),
+    %% a new alias names no allowed module
+    ?assertMatch({unsafe, nan, <<"line 2: PetriNeverAModule is not an allowed module">>, _, 0},
+                 job(<<"defmodule Genome do\n  def f(x), do: PetriNeverAModule.f(x)\nend\n">>)),
     ?assertMatch({parse_error, nan, _, _, 0}, job(<<"defmodule Genome do\n  def f(x), do: \nend\n">>)),
     ?assertMatch({parse_error, nan, <<"source is", _/binary>>, _, 0}, job(binary:copy(<<" ">>, 70000))).

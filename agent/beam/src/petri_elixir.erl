@@ -9,6 +9,10 @@
 %%             compile, import check, load.
 %%
 %% Invariants:
+%%  0. Atoms: the source is parsed with existing atoms only; a new lowercase
+%%     name is made an atom and the parse retried, at most ?MAX_NEW_ATOMS
+%%     times (parse/2); a new alias is unsafe (it cannot name an allowed
+%%     module). The compilation that follows is counted (invariant 2).
 %%  1. Nothing of the genome runs at compile time. The Elixir compiler runs
 %%     the module body and expands macros, so the quoted tree is checked
 %%     first: the body holds only def/defp, `@name literal` attributes (not
@@ -45,6 +49,7 @@
 -define(MAX_SOURCE, 65536).
 -define(MAX_NODES, 20000).
 -define(MAX_DEPTH, 200).
+-define(MAX_NEW_ATOMS, 64).
 -define(SCRATCH, petri_elixir_scratch).
 -define(SRCFILE, <<"genome.ex">>).
 
@@ -128,20 +133,51 @@ to_forms(_Spec, Source) ->
 
 -spec compile_source(binary()) -> {ok, forms()} | petri_loader:error().
 compile_source(Source) ->
-    Parsed = try 'Elixir.Code':string_to_quoted(Source, [{existing_atoms_only, true}, {file, ?SRCFILE}])
-             catch _:Why -> {error, {[], <<"parser failed: ">>, fmt("~0p", [Why])}}
-             end,
-    case Parsed of
+    case parse(Source, 0) of
         {ok, Q} ->
             case size_depth(Q, 1, {0, 0}) of
                 {N, _} when N > ?MAX_NODES -> err(parse_error, "source has ~b nodes, limit ~b", [N, ?MAX_NODES]);
                 {_, D} when D > ?MAX_DEPTH -> err(parse_error, "tree depth exceeds ~b", [?MAX_DEPTH]);
                 _ -> checked(Q)
             end;
+        Err -> Err
+    end.
+
+%% Code.string_to_quoted with existing atoms only. A name that is not an
+%% atom yet: an alias cannot name an allowed module (their atoms exist), so
+%% the genome is unsafe; a lowercase name (a variable or a function) is made
+%% an atom and the source parsed again, at most ?MAX_NEW_ATOMS times.
+-spec parse(binary(), non_neg_integer()) -> {ok, term()} | petri_loader:error().
+parse(Source, New) ->
+    Parsed = try 'Elixir.Code':string_to_quoted(Source, [{existing_atoms_only, true}, {file, ?SRCFILE}])
+             catch _:Why -> {error, {[], <<"parser failed: ">>, fmt("~0p", [Why])}}
+             end,
+    case Parsed of
+        {ok, Q} -> {ok, Q};
+        {error, {Meta, <<"unsafe atom does not exist: ">>, Name}} when is_binary(Name) ->
+            case Name of
+                <<C, _/binary>> when C >= $A, C =< $Z ->
+                    err(unsafe, "line ~p: ~ts is not an allowed module", [line(Meta), Name]);
+                _ when New >= ?MAX_NEW_ATOMS ->
+                    err(parse_error, "source would create more than ~b new atoms", [?MAX_NEW_ATOMS]);
+                _ ->
+                    case identifier(Name) of
+                        true -> _ = binary_to_atom(Name, utf8), parse(Source, New + 1);
+                        false -> err(parse_error, "line ~p: name ~ts is not allowed", [line(Meta), Name])
+                    end
+            end;
         {error, {Meta, Msg, Tok}} ->
             err(parse_error, "line ~p: ~ts~ts", [line(Meta), text(Msg), text(Tok)]);
         _ -> err(parse_error, "unparsable source", [])
     end.
+
+%% A plain lowercase identifier (what a variable or function may be named).
+-spec identifier(binary()) -> boolean().
+identifier(<<C, Rest/binary>>) when (C >= $a andalso C =< $z) orelse C =:= $_, byte_size(Rest) < 64 ->
+    lists:all(fun(X) -> (X >= $a andalso X =< $z) orelse (X >= $A andalso X =< $Z)
+                            orelse (X >= $0 andalso X =< $9) orelse X =:= $_ orelse X =:= $?
+                            orelse X =:= $! end, binary_to_list(Rest));
+identifier(_) -> false.
 
 -spec checked(term()) -> {ok, forms()} | petri_loader:error().
 checked(Q) ->

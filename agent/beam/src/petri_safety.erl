@@ -210,6 +210,7 @@ allowlist() ->
                         {elem, 2}, {floor, 1}, {hd, 1}, {length, 1}, {max, 2}, {min, 2},
                         {'not', 1}, {put_elem, 3}, {'rem', 2}, {round, 1}, {tl, 1}, {trunc, 1},
                         {tuple_size, 1}, {map_size, 1}, {is_map_key, 2}, {throw, 1}]},
+     {'Elixir.Range', [{new, 2}, {new, 3}, {size, 1}, {'disjoint?', 2}, {shift, 2}]},
      {'Elixir.RuntimeError', [{exception, 1}]},
      {'Elixir.ArgumentError', [{exception, 1}]}].
 

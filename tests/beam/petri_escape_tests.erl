@@ -12,12 +12,29 @@
 dir() ->
     filename:join([filename:dirname(code:which(?MODULE)), "..", "..", "tests", "escape"]).
 
-spec() ->
+spec() -> spec(0).
+
+spec(Lang) ->
     petri_spec:new(#{function => <<"sort">>, arity => 1, cases => [{[1], 1}],
-                     timeout_ms => 2000}).
+                     timeout_ms => 2000, language => Lang}).
+
+%% The corpus: Erlang genomes, and Elixir ones where Elixir is installed.
+files() ->
+    _ = code:add_pathz("/usr/lib/elixir/lib/elixir/ebin"),
+    Ex = case petri_elixir:available() of
+             true -> filelib:wildcard(filename:join(dir(), "*.ex"));
+             false -> []
+         end,
+    lists:sort(filelib:wildcard(filename:join(dir(), "*.erl")) ++ Ex).
+
+lang(F) ->
+    case filename:extension(F) of
+        ".ex" -> 1;
+        _ -> 0
+    end.
 
 expected(Src) ->
-    case re:run(Src, "^%% expect: ([a-z_]+)", [{capture, all_but_first, binary}]) of
+    case re:run(Src, "^(?:%%|#) expect: ([a-z_]+)", [{capture, all_but_first, binary}]) of
         {match, [S]} -> binary_to_atom(S, utf8);
         nomatch -> error({no_expectation, Src})
     end.
@@ -26,7 +43,7 @@ verdict_ok(crash, St) -> lists:member(St, [crash, heap_limit, timeout]);
 verdict_ok(Expect, St) -> Expect =:= St.
 
 corpus_test_() ->
-    Files = lists:sort(filelib:wildcard(filename:join(dir(), "*.erl"))),
+    Files = files(),
     {timeout, 120,
      fun() ->
              ?assert(length(Files) >= 25),
@@ -35,7 +52,7 @@ corpus_test_() ->
              [begin
                   {ok, Src} = file:read_file(F),
                   Expect = expected(Src),
-                  {St, _, Detail, _, _} = petri_eval:job(spec(), Src, ?SLOT),
+                  {St, _, Detail, _, _} = petri_eval:job(spec(lang(F)), Src, ?SLOT),
                   _ = code:purge(?SLOT),
                   ?assert(verdict_ok(Expect, St), {F, Expect, St, Detail}),
                   ?assertNotEqual(ok, St),

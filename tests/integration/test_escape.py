@@ -1,10 +1,12 @@
-"""The escape corpus (tests/escape/*) through `petri-agent eval` with real VMs:
+"""The escape corpus (tests/escape/*, Elixir files too where Elixir is
+installed) through `petri-agent eval` with real VMs:
 every genome gets `unsafe` or a limit status, nothing reaches the disk (the
 run's cwd and /tmp gain nothing), and the VM keeps serving: a good genome
 evaluated after the corpus is ok."""
 import json
 import os
 import re
+import shutil
 
 from conftest import AGENT, ROOT, run
 
@@ -14,7 +16,7 @@ LIMITS = {"crash", "heap_limit", "timeout"}
 
 def expected(path):
     with open(path) as f:
-        m = re.match(r"%% expect: ([a-z_]+)", f.readline())
+        m = re.match(r"(?:%%|#) expect: ([a-z_]+)", f.readline())
     assert m, path
     return m.group(1)
 
@@ -28,7 +30,8 @@ def test_escape_corpus_is_contained(tmp):
     good = os.path.join(tmp, "good.erl")
     with open(good, "w") as f:
         f.write("-module(g).\n-export([sort/1]).\nsort(X) -> X * X.\n")
-    files = sorted(os.path.join(CORPUS, n) for n in os.listdir(CORPUS) if n.endswith(".erl"))
+    exts = (".erl", ".ex") if shutil.which("elixir") else (".erl",)
+    files = sorted(os.path.join(CORPUS, n) for n in os.listdir(CORPUS) if n.endswith(exts))
     assert len(files) >= 25
     cwd = os.path.join(tmp, "cwd")
     os.mkdir(cwd)

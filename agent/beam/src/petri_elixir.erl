@@ -50,6 +50,7 @@
 -define(MAX_NODES, 20000).
 -define(MAX_DEPTH, 200).
 -define(MAX_NEW_ATOMS, 64).
+-define(MAX_FUNS, 128).
 -define(SCRATCH, petri_elixir_scratch).
 -define(SRCFILE, <<"genome.ex">>).
 
@@ -138,10 +139,24 @@ compile_source(Source) ->
             case size_depth(Q, 1, {0, 0}) of
                 {N, _} when N > ?MAX_NODES -> err(parse_error, "source has ~b nodes, limit ~b", [N, ?MAX_NODES]);
                 {_, D} when D > ?MAX_DEPTH -> err(parse_error, "tree depth exceeds ~b", [?MAX_DEPTH]);
-                _ -> checked(Q)
+                _ ->
+                    case funs(Q) of
+                        F when F > ?MAX_FUNS ->
+                            err(parse_error, "source has ~b funs, captures and comprehensions, limit ~b", [F, ?MAX_FUNS]);
+                        _ -> checked(Q)
+                    end
             end;
         Err -> Err
     end.
+
+%% fn, & and for nodes: each becomes a fun or a local function (and an
+%% atom) in the compiled module; counted before the compiler makes them.
+-spec funs(term()) -> non_neg_integer().
+funs({Form, _, Args}) when Form =:= fn; Form =:= '&'; Form =:= for ->
+    1 + funs(Args);
+funs(T) when is_tuple(T) -> funs(tuple_to_list(T));
+funs(L) when is_list(L) -> lists:foldl(fun(E, N) -> N + funs(E) end, 0, L);
+funs(_) -> 0.
 
 %% Code.string_to_quoted with existing atoms only. A name that is not an
 %% atom yet: an alias cannot name an allowed module (their atoms exist), so

@@ -89,7 +89,11 @@ load_forms(Spec, Forms0, Linted, Slot) ->
 prepare(Spec, Source) ->
     Parsed = case petri_spec:language(Spec) of
                  erlang -> parse(Source);
-                 elixir -> petri_elixir:to_forms(Spec, Source);
+                 elixir ->
+                     case petri_elixir:to_forms(Spec, Source) of
+                         {ok, ExForms} -> fun_cap(ExForms);
+                         ExErr -> ExErr
+                     end;
                  unknown -> {error, unsupported, <<"unknown genome language">>}
              end,
     case Parsed of

@@ -39,9 +39,10 @@
 -define(SMALL, 16#7FFFFFFF).          % |operand| below this: machine multiply
 -define(MAX_INT_BITS, 65536).         % integers from *, bsl, pow stay under this
 -define(MAX_BIN_BYTES, 16777216).     % one wrapped operation's output (16 MiB)
--define(MAX_LIST, 67108864).          % elements of a list or tuple built in one call
-%% (lists are built by preemptible Erlang code, so the heap watchdog stops
-%% most before this; a tuple is allocated at once, so it matters there)
+-define(MAX_LIST, 268435456).         % elements of a list built in one call
+%% (lists:seq and lists:duplicate are preemptible Erlang code: the heap
+%% watchdog stops them long before this, which only names absurd sizes)
+-define(MAX_TUPLE, 16777216).         % a tuple is allocated at once
 -define(MAX_DIGITS, 20000).           % text <-> integer conversions are quadratic
 -define(BIN_BUDGET, 268435456).       % binary bytes an evaluation may build (256 MiB)
 -define(WATCH_MS, 1).
@@ -52,7 +53,7 @@
 -spec caps() -> [{atom(), pos_integer()}].
 caps() ->
     [{max_int_bits, ?MAX_INT_BITS}, {max_bin_bytes, ?MAX_BIN_BYTES},
-     {max_list, ?MAX_LIST}, {max_digits, ?MAX_DIGITS}, {bin_budget, ?BIN_BUDGET}].
+     {max_list, ?MAX_LIST}, {max_tuple, ?MAX_TUPLE}, {max_digits, ?MAX_DIGITS}, {bin_budget, ?BIN_BUDGET}].
 
 -spec limit(io:format(), [term()]) -> no_return().
 limit(Fmt, Args) ->
@@ -103,7 +104,9 @@ pow(A, B) when is_integer(A), is_integer(B) -> int_pow(A, B);
 pow(A, B) -> 'Elixir.Kernel':'**'(A, B).
 
 -spec make_tuple(non_neg_integer(), term()) -> tuple().
-make_tuple(N, X) -> check_count(N, "erlang:make_tuple/2"), erlang:make_tuple(N, X).
+make_tuple(N, _) when is_integer(N), N > ?MAX_TUPLE ->
+    limit("erlang:make_tuple/2 of ~b elements exceeds ~b", [N, ?MAX_TUPLE]);
+make_tuple(N, X) -> erlang:make_tuple(N, X).
 
 %% Bits of an integer's magnitude, from above (cheap: no copy).
 -spec ibits(integer()) -> non_neg_integer().
@@ -350,7 +353,9 @@ ex_duplicate(S, N) -> 'Elixir.String':duplicate(S, N).
 ex_list_duplicate(X, N) -> check_count(N, "List.duplicate/2"), 'Elixir.List':duplicate(X, N).
 
 -spec ex_tuple_duplicate(term(), non_neg_integer()) -> tuple().
-ex_tuple_duplicate(X, N) -> check_count(N, "Tuple.duplicate/2"), 'Elixir.Tuple':duplicate(X, N).
+ex_tuple_duplicate(_, N) when is_integer(N), N > ?MAX_TUPLE ->
+    limit("Tuple.duplicate/2 of ~b elements exceeds ~b", [N, ?MAX_TUPLE]);
+ex_tuple_duplicate(X, N) -> 'Elixir.Tuple':duplicate(X, N).
 
 -spec check_pad(term(), term(), term()) -> ok.
 check_pad(S, N, P) when is_binary(S), is_integer(N), is_binary(P) ->

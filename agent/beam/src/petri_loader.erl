@@ -332,25 +332,29 @@ lock_pid() ->
 %% then, so their atoms are not counted against the first genome.
 -spec lock_init() -> no_return().
 lock_init() ->
-    %% and what trusted code running next to a compilation loads on demand
-    %% (formatting details, beam_lib): loading a module makes atoms too
+    %% a failure here only means that the first genome pays for the loading
+    try warm() catch _:_ -> ok end,
+    lock_free().
+
+%% Loads the allowlisted modules, what trusted code running next to a
+%% compilation loads on demand (formatting details, beam_lib), Elixir, and
+%% the compiler's passes (by compiling one module of every construct).
+-spec warm() -> ok.
+warm() ->
     Trusted = [petri_std, petri_eval, io_lib, io_lib_format, io_lib_pretty, beam_lib,
                erl_internal, erl_anno, erl_lint, compile],
     _ = [code:ensure_loaded(M) || M <- Trusted ++ [M || {M, _} <- petri_safety:allowlist()]],
     _ = io_lib:format("~p ~s ~0P ~ts", [[a], "b", {c}, 4, <<"d">>]),
-    Warm = <<"-module(petri_warm).\n-export([f/1]).\n"
-             "f(X) -> Y = [Z * X || Z <- [X]], B = << <<C>> || <<C>> <= <<\"ab\">> >>,\n"
-             "  G = fun(V) -> V + 1 end, M = #{a => X},\n"
-             "  try {G(X), maps:get(a, M), <<B/binary, X:8>>, Y, X bsl X, 2.0 * X}\n"
-             "  catch error:R -> R end.\n">>,
-    _ = petri_elixir:warm(),
-    _ = case parse(Warm) of
-            {ok, Forms} ->
-                {ok, Checked} = petri_safety:scan(Forms),
-                compile_forms(rename(petri_safety:entry(Checked, f, 1), petri_warm), petri_warm, false);
-            _ -> ok
-        end,
-    lock_free().
+    ok = petri_elixir:warm(),
+    Src = <<"-module(petri_warm).\n-export([f/1]).\n"
+            "f(X) -> Y = [Z * X || Z <- [X]], B = << <<C>> || <<C>> <= <<\"ab\">> >>,\n"
+            "  G = fun(V) -> V + 1 end, M = #{a => X},\n"
+            "  try {G(X), maps:get(a, M), <<B/binary, X:8>>, Y, X bsl X, 2.0 * X}\n"
+            "  catch error:R -> R end.\n">>,
+    {ok, Forms} = parse(Src),
+    {ok, Checked} = petri_safety:scan(Forms),
+    {ok, _} = compile_forms(rename(petri_safety:entry(Checked, f, 1), petri_warm), petri_warm, false),
+    ok.
 
 -spec lock_free() -> no_return().
 lock_free() ->

@@ -94,9 +94,14 @@ int_pow(A, B) when is_integer(A), is_integer(B), B >= 0 ->
     Bits = ibits(A) * B,
     (A =:= 0 orelse A =:= 1 orelse A =:= -1 orelse Bits =< ?MAX_INT_BITS)
         orelse limit("power of ~b bits exceeds ~b", [Bits, ?MAX_INT_BITS]),
-    'Elixir.Integer':pow(A, B);
+    ipow(A, B, 1);
 int_pow(A, B) ->
     'Elixir.Integer':pow(A, B).
+
+-spec ipow(integer(), non_neg_integer(), integer()) -> integer().
+ipow(_, 0, Acc) -> Acc;
+ipow(A, B, Acc) when B band 1 =:= 1 -> ipow(A * A, B bsr 1, Acc * A);
+ipow(A, B, Acc) -> ipow(A * A, B bsr 1, Acc).
 
 %% Kernel.**/2: integer powers as int_pow/2, floats as they are.
 -spec pow(number(), number()) -> number().

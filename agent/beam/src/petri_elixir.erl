@@ -330,7 +330,10 @@ body({{'.', M, [Mod, F]}, _, Args}) when is_atom(F), is_list(Args) ->
         {ok, Atom} ->
             lists:keymember(Atom, 1, petri_safety:allowlist()) orelse
                 petri_safety:wrapped(Atom, F, length(Args)) =/= false orelse
-                throw({unsafe, line(M), fmt("call to ~ts.~ts/~b is not allowed", [name(Atom), F, length(Args)])});
+                throw({unsafe, line(M), fmt("call to ~ts.~ts/~b is not allowed", [name(Atom), F, length(Args)])}),
+            %% a remote macro runs at compile time: only the pure ones
+            remote_macro(Atom, F, length(Args)) andalso not pure_remote(Atom, F, Args) andalso
+                throw({unsafe, line(M), fmt("macro ~ts.~ts/~b is not allowed", [name(Atom), F, length(Args)])});
         dynamic -> body(Mod)
     end,
     body(Args);
@@ -345,7 +348,9 @@ body({'@', M, _}) ->
 body({'&', _, [{'/', _, [{{'.', M, [Mod, F]}, _, []}, Ar]}]}) when is_atom(F), is_integer(Ar) ->
     %% &Mod.fun/arity: checked by the Erlang scan; the module must be allowed
     body({{'.', M, [Mod, F]}, [], lists:duplicate(Ar, 0)});
-body({Name, M, Args}) when is_atom(Name), is_list(Args) ->
+body({Name, M, Args}) when is_atom(Name), is_list(Args), Name =/= '__MODULE__', Name =/= '__STACKTRACE__' ->
+    lists:prefix("__", atom_to_list(Name)) andalso
+        throw({unsafe, line(M), fmt("~ts is not allowed", [Name])}),
     case macro(Name, length(Args)) of
         true ->
             pure_macro(Name, Args) orelse
@@ -378,6 +383,19 @@ module_of(_) -> dynamic.
 -spec macro(atom(), arity()) -> boolean().
 macro(Name, Arity) ->
     lists:member({Name, Arity}, 'Elixir.Kernel':'__info__'(macros)).
+
+%% Whether Mod (loaded by now if it exists) defines the macro F/A.
+-spec remote_macro(atom(), atom(), arity()) -> boolean().
+remote_macro(Mod, F, A) ->
+    case code:ensure_loaded(Mod) =:= {module, Mod} andalso erlang:function_exported(Mod, '__info__', 1) of
+        true -> lists:member({F, A}, Mod:'__info__'(macros));
+        false -> false
+    end.
+
+-spec pure_remote(atom(), atom(), [term()]) -> boolean().
+pure_remote('Elixir.Kernel', F, Args) -> pure_macro(F, Args);
+pure_remote('Elixir.Integer', F, _) -> F =:= is_even orelse F =:= is_odd;
+pure_remote(_, _, _) -> false.
 
 -spec pure_macro(atom(), [term()]) -> boolean().
 pure_macro(Sigil, [_, Mods]) when Sigil =:= sigil_w; Sigil =:= sigil_W ->

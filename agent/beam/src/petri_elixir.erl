@@ -348,7 +348,7 @@ body({'@', M, _}) ->
 body({'&', _, [{'/', _, [{{'.', M, [Mod, F]}, _, []}, Ar]}]}) when is_atom(F), is_integer(Ar) ->
     %% &Mod.fun/arity: checked by the Erlang scan; the module must be allowed
     body({{'.', M, [Mod, F]}, [], lists:duplicate(Ar, 0)});
-body({Name, M, Args}) when is_atom(Name), is_list(Args), Name =/= '__MODULE__', Name =/= '__STACKTRACE__' ->
+body({Name, M, Args}) when is_atom(Name), is_list(Args), Name =/= '__block__' ->
     lists:prefix("__", atom_to_list(Name)) andalso
         throw({unsafe, line(M), fmt("~ts is not allowed", [Name])}),
     case macro(Name, length(Args)) of

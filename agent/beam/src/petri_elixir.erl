@@ -61,16 +61,16 @@
 available() ->
     code:which('Elixir.Code') =/= non_existing.
 
-%% Starts Elixir, consolidates its protocols and compiles one module, so
+%% Starts Elixir, compiles one module and consolidates the protocols, so
 %% that the modules this loads are not counted against a genome's atoms.
-%% petri_loader's lock process calls it once, before granting the lock.
+%% Runs once, at the first Elixir genome, under the loader lock and before
+%% the atom count starts; the consolidated Enumerable says it has run.
 -spec warm() -> ok.
 warm() ->
-    case available() of
+    case available() andalso not warmed() of
         false -> ok;
         true ->
             _ = application:ensure_all_started(elixir),
-            ok = consolidate(),
             _ = [list_to_atom(A) || A <- alias_names()],
             _ = [code:ensure_loaded(M) || M <- ['Elixir.Kernel', 'Elixir.Kernel.SpecialForms',
                                                  'Elixir.Kernel.Utils', elixir_erl, elixir_erl_pass,
@@ -81,8 +81,12 @@ warm() ->
                     "    case {x &&& 1, String.length(s)} do\n      {1, n} -> n\n      _ -> fn z -> z end.(x)\n    end\n"
                     "  rescue\n    _ -> 0\n  end\nend\n">>,
             _ = compile_source(Src),
-            ok
+            consolidate()
     end.
+
+-spec warmed() -> boolean().
+warmed() ->
+    code:is_loaded('Elixir.Enumerable') =/= false andalso 'Elixir.Protocol':'consolidated?'('Elixir.Enumerable').
 
 %% The short names of the allowlisted Elixir modules (their alias atoms).
 -spec alias_names() -> [string()].
@@ -120,6 +124,7 @@ to_forms(_Spec, Source) ->
             err(parse_error, "source is ~b bytes, limit ~b", [byte_size(Source), ?MAX_SOURCE]);
         true ->
             petri_loader:with_lock(fun() ->
+                                           ok = warm(),
                                            A0 = erlang:system_info(atom_count),
                                            Res = compile_source(Source),
                                            Created = erlang:system_info(atom_count) - A0,

@@ -337,15 +337,16 @@ lock_init() ->
     lock_free().
 
 %% Loads the allowlisted modules, what trusted code running next to a
-%% compilation loads on demand (formatting details, beam_lib), Elixir, and
-%% the compiler's passes (by compiling one module of every construct).
+%% compilation loads on demand (formatting details, beam_lib), and the
+%% compiler's passes (by compiling one module of every construct). Elixir
+%% warms up at the first Elixir genome (petri_elixir:warm/0), so VMs that
+%% only see Erlang genomes do not pay for it.
 -spec warm() -> ok.
 warm() ->
     Trusted = [petri_std, petri_eval, io_lib, io_lib_format, io_lib_pretty, beam_lib,
                erl_internal, erl_anno, erl_lint, compile],
     _ = [code:ensure_loaded(M) || M <- Trusted ++ [M || {M, _} <- petri_safety:allowlist()]],
     _ = io_lib:format("~p ~s ~0P ~ts", [[a], "b", {c}, 4, <<"d">>]),
-    ok = petri_elixir:warm(),
     Src = <<"-module(petri_warm).\n-export([f/1]).\n"
             "f(X) -> Y = [Z * X || Z <- [X]], B = << <<C>> || <<C>> <= <<\"ab\">> >>,\n"
             "  G = fun(V) -> V + 1 end, M = #{a => X},\n"

@@ -68,30 +68,16 @@ scan(Forms) ->
         throw:{unsafe, Line, Why} -> {error, iolist_to_binary(io_lib:format("line ~p: ~s", [Line, Why]))}
     end.
 
-%% Puts petri_std:guard() at the entry of the evaluated function F/A: the
-%% genome's own F/A becomes petri_genome_entry/A (its local calls and funs
-%% follow), and a new F/A calls the guard and then it.
+%% Puts petri_std:guard() first in every clause body of the evaluated
+%% function F/A (a recursive call repeats it: one process-dictionary read).
 -spec entry([form()], atom(), arity()) -> [form()].
 entry(Forms, F, A) ->
-    Inner = petri_genome_entry,
-    Ren = fun Ren({call, L, {atom, L2, N}, Args}) when N =:= F, length(Args) =:= A ->
-                  {call, L, {atom, L2, Inner}, [Ren(X) || X <- Args]};
-              Ren({'fun', L, {function, N, Ar}}) when N =:= F, Ar =:= A ->
-                  {'fun', L, {function, Inner, A}};
-              Ren(T) when is_tuple(T) -> list_to_tuple([Ren(X) || X <- tuple_to_list(T)]);
-              Ren(Ls) when is_list(Ls) -> [Ren(X) || X <- Ls];
-              Ren(X) -> X
-          end,
-    Vars = [{var, 1, list_to_atom("PetriArg" ++ integer_to_list(I))} || I <- lists:seq(1, A)],
-    Outer = {function, 1, F, A,
-             [{clause, 1, Vars, [],
-               [{call, 1, {remote, 1, {atom, 1, ?STD}, {atom, 1, guard}}, []},
-                {call, 1, {atom, 1, Inner}, Vars}]}]},
-    lists:flatmap(fun({function, L, N, Ar, Cs}) when N =:= F, Ar =:= A ->
-                          [{function, L, Inner, A, Ren(Cs)}, Outer];
-                     ({function, L, N, Ar, Cs}) -> [{function, L, N, Ar, Ren(Cs)}];
-                     (Other) -> [Other]
-                  end, Forms).
+    [case Form of
+         {function, L, F, A, Cs} ->
+             {function, L, F, A,
+              [{clause, CL, Ps, Gs, [std(CL, guard, []) | Body]} || {clause, CL, Ps, Gs, Body} <- Cs]};
+         _ -> Form
+     end || Form <- Forms].
 
 %% Allowed remote calls (and auto-imported BIFs when Mod =:= erlang), wrapped or not.
 -spec allowed(atom(), atom(), non_neg_integer()) -> boolean().

@@ -189,3 +189,11 @@ check_beam_test() ->
                                  [binary]),
     ?assertEqual({error, <<"compiled module imports os:cmd/1, which is not allowed">>},
                  petri_safety:check_beam(Bin)).
+
+%% ... and so is a dynamic call, which compiles to an instruction, not an import.
+check_beam_apply_test() ->
+    {ok, _, Bin} = compile:forms([{attribute, 1, module, m}, {attribute, 1, export, [{f, 1}]},
+                                  {function, 1, f, 1, [{clause, 1, [{var, 1, 'X'}], [],
+                                   [{call, 1, {remote, 1, {var, 1, 'X'}, {atom, 1, g}}, []}]}]}],
+                                 [binary]),
+    ?assertEqual({error, <<"compiled function f/1 makes a dynamic call">>}, petri_safety:check_beam(Bin)).

@@ -344,7 +344,7 @@ lock_init() ->
 -spec warm() -> ok.
 warm() ->
     Trusted = [petri_std, petri_eval, io_lib, io_lib_format, io_lib_pretty, beam_lib,
-               erl_internal, erl_anno, erl_lint, compile],
+               beam_disasm, beam_opcodes, beam_dict, erl_internal, erl_anno, erl_lint, compile],
     _ = [code:ensure_loaded(M) || M <- Trusted ++ [M || {M, _} <- petri_safety:allowlist()]],
     _ = io_lib:format("~p ~s ~0P ~ts", [[a], "b", {c}, 4, <<"d">>]),
     Src = <<"-module(petri_warm).\n-export([f/1]).\n"

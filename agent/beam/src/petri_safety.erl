@@ -30,8 +30,8 @@
 %%     implementations only (petri_elixir), so a struct that still reaches one
 %%     fails with Protocol.UndefinedError.
 %%  6. check_beam/1 is defence in depth on the compiled module: every import
-%%     is allowed or a petri_std wrapper, and nothing calls apply or
-%%     erlang:make_fun.
+%%     is allowed or a petri_std wrapper (so neither erlang:apply nor
+%%     erlang:make_fun), and no instruction is a dynamic call (apply).
 -module(petri_safety).
 
 -export([check/1, scan/1, entry/3, allowed/3, wrapped/3, check_beam/1, allowlist/0,
@@ -450,11 +450,26 @@ check_beam(Bin) ->
                           not (M =:= ?STD orelse plain(M, F, A)
                                orelse (M =:= erlang andalso internal_bif(F, A)))],
             case Bad of
-                [] -> ok;
+                [] -> no_apply(Bin);
                 [{M, F, A} | _] ->
                     {error, iolist_to_binary(fmt("compiled module imports ~s/~b, which is not allowed", [mf(M, F), A]))}
             end;
         _ -> {error, <<"compiled module has no import table">>}
+    end.
+
+%% A call M:F(...) with M or F computed compiles to the apply instruction
+%% (no import): look for it in the code itself.
+-spec no_apply(binary()) -> ok | {error, binary()}.
+no_apply(Bin) ->
+    case beam_disasm:file(Bin) of
+        {beam_file, _, _, _, _, Code} ->
+            case [{N, A} || {function, N, A, _, Is} <- Code, I <- Is,
+                            element(1, I) =:= apply orelse element(1, I) =:= apply_last] of
+                [] -> ok;
+                [{N, A} | _] ->
+                    {error, iolist_to_binary(fmt("compiled function ~p/~b makes a dynamic call", [N, A]))}
+            end;
+        _ -> {error, <<"compiled module cannot be disassembled">>}
     end.
 
 %% What the compiler itself emits calls to for allowed constructs (and that

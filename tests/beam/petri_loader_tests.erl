@@ -197,3 +197,13 @@ check_beam_apply_test() ->
                                    [{call, 1, {remote, 1, {var, 1, 'X'}, {atom, 1, g}}, []}]}]}],
                                  [binary]),
     ?assertEqual({error, <<"compiled function f/1 makes a dynamic call">>}, petri_safety:check_beam(Bin)).
+
+%% fun M:F/A of allowed functions compiles without erlang:make_fun/3 (which
+%% the .beam check refuses) and still calls the checked versions.
+external_fun_test() ->
+    M = petri_loader_test_extfun,
+    Src = <<"-module(g).\n-export([sort/1]).\n"
+            "sort(L) -> lists:map(fun erlang:abs/1, lists:sort(fun erlang:'>'/2, L)) ++ [lists:foldl(fun erlang:max/2, 0, L)]"
+            " ++ lists:zipwith(fun lists:seq/2, [1], [2]).\n">>,
+    ?assertEqual(ok, petri_loader:load(sort_spec(), Src, M)),
+    ?assertEqual([3, 1, 2, 3, [1, 2]], M:sort([1, -2, 3])).

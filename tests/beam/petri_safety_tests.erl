@@ -160,7 +160,8 @@ rewrites_test() ->
                  rewrite("<<0:X>>")),
     ?assertMatch({bin, _, [{bin_element, _, {call, _, {remote, _, _, {atom, _, bin_seg}}, _}, _, _}]},
                  rewrite("<<X/binary>>")),
-    ?assertMatch({'fun', _, {function, {atom, _, petri_std}, {atom, _, lists_seq}, _}}, rewrite("fun lists:seq/2")),
+    ?assertMatch({'fun', _, {clauses, [{clause, _, [_, _], [], [{call, _, {remote, _, {atom, _, petri_std}, {atom, _, lists_seq}}, [_, _]}]}]}},
+                 rewrite("fun lists:seq/2")),
     _ = Std.
 
 %% A guard may multiply: guards cannot loop, so nothing there is rewritten.

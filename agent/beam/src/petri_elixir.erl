@@ -177,7 +177,10 @@ parse(Source, New) ->
         {error, {Meta, <<"unsafe atom does not exist: ">>, Name}} when is_binary(Name) ->
             case Name of
                 <<C, _/binary>> when C >= $A, C =< $Z ->
-                    err(unsafe, "line ~p: ~ts is not an allowed module", [line(Meta), Name]);
+                    case module_name(Source, Meta) andalso New < ?MAX_NEW_ATOMS of
+                        true -> _ = binary_to_atom(Name, utf8), parse(Source, New + 1);
+                        false -> err(unsafe, "line ~p: ~ts is not an allowed module", [line(Meta), Name])
+                    end;
                 _ when New >= ?MAX_NEW_ATOMS ->
                     err(parse_error, "source would create more than ~b new atoms", [?MAX_NEW_ATOMS]);
                 _ ->
@@ -189,6 +192,22 @@ parse(Source, New) ->
         {error, {Meta, Msg, Tok}} ->
             err(parse_error, "line ~p: ~ts~ts", [line(Meta), text(Msg), text(Tok)]);
         _ -> err(parse_error, "unparsable source", [])
+    end.
+
+%% Whether the token at Meta is (part of) the name in `defmodule Name do`:
+%% that name may be new (the module is compiled under ?SCRATCH anyway).
+-spec module_name(binary(), list()) -> boolean().
+module_name(Source, Meta) ->
+    case {lists:keyfind(line, 1, Meta), lists:keyfind(column, 1, Meta)} of
+        {{line, L}, {column, Col}} when is_integer(L), is_integer(Col), L >= 1, Col >= 1 ->
+            Lines = binary:split(Source, <<"\n">>, [global]),
+            L =< length(Lines) andalso
+                begin
+                    Line = lists:nth(L, Lines),
+                    Prefix = binary:part(Line, 0, min(Col - 1, byte_size(Line))),
+                    re:run(Prefix, "^\\s*defmodule\\s+([A-Z][A-Za-z0-9_]*\\.)*$") =/= nomatch
+                end;
+        _ -> false
     end.
 
 %% A plain lowercase identifier (what a variable or function may be named).

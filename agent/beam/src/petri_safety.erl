@@ -26,7 +26,7 @@
 %%     they allocate nothing and cannot loop.
 %%  5. A genome cannot forge a struct: the atom '__struct__' may appear only as
 %%     the key of a map built with a literal struct module from safe_structs()
-%%     (ranges), or in a pattern. Elixir's protocols are consolidated over safe
+%%     (ranges), in a pattern or in a guard (which only read it). Elixir's protocols are consolidated over safe
 %%     implementations only (petri_elixir), so a struct that still reaches one
 %%     fails with Protocol.UndefinedError.
 %%  6. check_beam/1 is defence in depth on the compiled module: every import
@@ -198,6 +198,7 @@ allowlist() ->
                         {tuple_size, 1}, {map_size, 1}, {is_map_key, 2}, {throw, 1}]},
      {'Elixir.Range', [{new, 2}, {new, 3}, {size, 1}, {'disjoint?', 2}, {shift, 2}]},
      {'Elixir.RuntimeError', [{exception, 1}]},
+     {'Elixir.Exception', [{normalize, 3}]},
      {'Elixir.ArgumentError', [{exception, 1}]}].
 
 -spec erlang_allowed() -> [{atom(), arity()}].
@@ -273,7 +274,7 @@ shift_literal({op, _, '-', E}) -> shift_literal(E);
 shift_literal(_) -> false.
 
 -spec expr(term(), ctx()) -> term().
-expr({atom, L, '__struct__'}, {_, M}) when M =/= pat ->
+expr({atom, L, '__struct__'}, {_, body}) ->
     throw({unsafe, line(L), "the atom __struct__ is not allowed (structs cannot be built)"});
 expr({atom, _, _} = E, _) -> E;
 expr({char, _, _} = E, _) -> E;
@@ -316,12 +317,18 @@ expr({'fun', L, {function, N, A}} = E, {Ls, _}) when is_atom(N), is_integer(A) -
         true -> E;
         false -> throw({unsafe, line(L), fmt("fun ~p/~p does not name a function of the genome", [N, A])})
     end;
-expr({'fun', L, {function, {atom, _, M}, {atom, _, F}, {integer, _, A}}} = E, _) ->
-    case {plain(M, F, A), wrapped(M, F, A)} of
-        {_, W} when W =/= false -> {'fun', L, {function, {atom, L, ?STD}, {atom, L, W}, {integer, L, A}}};
-        {true, _} -> E;
-        {false, _} -> throw({unsafe, line(L), fmt("fun ~s/~p is not allowed", [mf(M, F), A])})
-    end;
+expr({'fun', L, {function, {atom, _, M}, {atom, _, F}, {integer, _, A}}}, _) ->
+    %% becomes fun(A1, ..) -> M:F(A1, ..) end: without constant folding the
+    %% compiler would build `fun M:F/A` with erlang:make_fun/3, which the
+    %% .beam check refuses
+    Target = case {plain(M, F, A), wrapped(M, F, A)} of
+                 {_, W} when W =/= false -> {?STD, W};
+                 {true, _} -> {M, F};
+                 {false, _} -> throw({unsafe, line(L), fmt("fun ~s/~p is not allowed", [mf(M, F), A])})
+             end,
+    Vars = [{var, L, list_to_atom("PetriFunArg" ++ integer_to_list(I))} || I <- lists:seq(1, A)],
+    {'fun', L, {clauses, [{clause, L, Vars, [],
+                           [{call, L, {remote, L, {atom, L, element(1, Target)}, {atom, L, element(2, Target)}}, Vars}]}]}};
 expr({'fun', L, {function, _, _, _}}, _) ->
     throw({unsafe, line(L), "fun M:F/A with non-literal parts is not allowed"});
 expr({'fun', L, {clauses, Cs}}, C) -> {'fun', L, {clauses, clauses(Cs, C)}};
@@ -348,7 +355,7 @@ expr({call, L, {atom, _, F} = Fn, Args}, {Ls, Mode} = C) ->
     end;
 expr({call, L, {var, _, _} = V, Args}, C) ->
     {call, L, V, exprs(Args, C)};
-expr({call, L, {'fun', _, {clauses, _}} = Fun, Args}, C) ->
+expr({call, L, {'fun', _, _} = Fun, Args}, C) ->
     {call, L, expr(Fun, C), exprs(Args, C)};
 expr({call, L, {named_fun, _, _, _} = Fun, Args}, C) ->
     {call, L, expr(Fun, C), exprs(Args, C)};

@@ -223,7 +223,6 @@ bench: all
 clean:
 	rm -rf build build-asan $(EBIN)
 
-
 .PHONY: allowlist-doc
 .PHONY: images rig-test rig-bench rig-if-docker all c beam deps unit beam-test fuzz-smoke sim-test integration asan format format-check \
 	test demo bench clean

@@ -81,3 +81,13 @@ sorter_test() ->
             ?LIMIT(petri_std:ex_sort([1, 3, 2], os));
         _ -> ok
     end.
+
+%% Division costs (quotient words) x (divisor words): checked past small operands.
+div_test() ->
+    ?assertEqual(3, petri_std:idiv(7, 2)),
+    ?assertEqual(1, petri_std:irem(7, 2)),
+    ?assertEqual(1, petri_std:irem(1 bsl 1000 + 1, 1 bsl 999)),
+    ?assertError(badarith, petri_std:idiv(1, 0)),
+    Big = 1 bsl 6400000,
+    ?LIMIT(petri_std:irem(Big, 1 bsl 3200000)),
+    ?LIMIT(petri_std:decode_unsigned(binary:copy(<<255>>, 100000))).

@@ -19,8 +19,9 @@
 %%     builders stay out). A function whose cost or output size the genome
 %%     controls with a small argument is either left out or rewritten to its
 %%     checked version in petri_std (wrappers/0).
-%%  4. The rewrites (scan/1): `A * B` with no small literal operand, `bsl` and
-%%     `bsr` without a small literal shift, wrapped calls and funs, and every
+%%  4. The rewrites (scan/1): `A * B` with no small literal operand, `div`
+%%     and `rem` without a small literal divisor, `bsl` and `bsr` without a
+%%     small literal shift, wrapped calls and funs, and every
 %%     non-literal size in bit-syntax construction become petri_std calls;
 %%     literal sizes are checked here. Patterns and guards are not rewritten:
 %%     they allocate nothing and cannot loop.
@@ -102,6 +103,9 @@ wrapped(M, F, A) ->
 -spec wrappers() -> [{{atom(), atom(), arity()}, atom()}].
 wrappers() ->
     [{{erlang, '*', 2}, mul}, {{erlang, 'bsl', 2}, shl}, {{erlang, 'bsr', 2}, shr},
+     {{erlang, 'div', 2}, idiv}, {{erlang, 'rem', 2}, irem}, {{erlang, iolist_size, 1}, iolist_size},
+     {{binary, decode_unsigned, 1}, decode_unsigned}, {{binary, decode_unsigned, 2}, decode_unsigned},
+     {{'Elixir.Integer', mod, 2}, ex_int_mod}, {{'Elixir.Integer', floor_div, 2}, ex_floor_div},
      {{erlang, iolist_to_binary, 1}, iolist_to_binary}, {{erlang, list_to_binary, 1}, list_to_binary},
      {{erlang, integer_to_binary, 1}, integer_to_binary}, {{erlang, integer_to_binary, 2}, integer_to_binary},
      {{erlang, integer_to_list, 1}, integer_to_list}, {{erlang, integer_to_list, 2}, integer_to_list},
@@ -148,7 +152,7 @@ allowlist() ->
      {maps,
       [{filter, 2}, {filtermap, 2}, {find, 2}, {fold, 3}, {foreach, 2}, {from_keys, 2}, {from_list, 1}, {get, 2}, {get, 3}, {groups_from_list, 2}, {groups_from_list, 3}, {intersect, 2}, {intersect_with, 3}, {is_key, 2}, {iterator, 1}, {keys, 1}, {map, 2}, {merge, 2}, {merge_with, 3}, {new, 0}, {next, 1}, {put, 3}, {remove, 2}, {size, 1}, {take, 2}, {to_list, 1}, {update, 3}, {update_with, 3}, {update_with, 4}, {values, 1}, {with, 2}, {without, 2}]},
      {binary,
-      [{at, 2}, {bin_to_list, 1}, {bin_to_list, 2}, {bin_to_list, 3}, {copy, 1}, {decode_hex, 1}, {decode_unsigned, 1}, {decode_unsigned, 2}, {encode_hex, 1}, {encode_unsigned, 1}, {encode_unsigned, 2}, {first, 1}, {last, 1}, {longest_common_prefix, 1}, {longest_common_suffix, 1}, {match, 2}, {match, 3}, {matches, 2}, {matches, 3}, {part, 2}, {part, 3}, {split, 2}, {split, 3}]},
+      [{at, 2}, {bin_to_list, 1}, {bin_to_list, 2}, {bin_to_list, 3}, {copy, 1}, {decode_hex, 1}, {encode_hex, 1}, {encode_unsigned, 1}, {encode_unsigned, 2}, {first, 1}, {last, 1}, {longest_common_prefix, 1}, {longest_common_suffix, 1}, {match, 2}, {match, 3}, {matches, 2}, {matches, 3}, {part, 2}, {part, 3}, {split, 2}, {split, 3}]},
      {string,
       [{casefold, 1}, {chomp, 1}, {chr, 2}, {concat, 2}, {cspan, 2}, {equal, 2}, {equal, 3}, {equal, 4}, {find, 2}, {find, 3}, {is_empty, 1}, {join, 2}, {len, 1}, {length, 1}, {lexemes, 2}, {list_to_float, 1}, {lowercase, 1}, {next_codepoint, 1}, {next_grapheme, 1}, {nth_lexeme, 3}, {prefix, 2}, {rchr, 2}, {replace, 3}, {replace, 4}, {reverse, 1}, {rstr, 2}, {slice, 2}, {slice, 3}, {span, 2}, {split, 2}, {split, 3}, {str, 2}, {strip, 1}, {strip, 2}, {strip, 3}, {sub_string, 2}, {sub_string, 3}, {sub_word, 2}, {sub_word, 3}, {substr, 2}, {substr, 3}, {take, 2}, {take, 3}, {take, 4}, {titlecase, 1}, {to_float, 1}, {to_graphemes, 1}, {to_lower, 1}, {to_upper, 1}, {tokens, 2}, {trim, 1}, {trim, 2}, {trim, 3}, {uppercase, 1}, {words, 1}, {words, 2}]},
      {unicode,
@@ -182,7 +186,7 @@ allowlist() ->
      {'Elixir.String',
       [{at, 2}, {bag_distance, 2}, {capitalize, 1}, {capitalize, 2}, {chunk, 2}, {codepoints, 1}, {'contains?', 2}, {downcase, 1}, {downcase, 2}, {'ends_with?', 2}, {'equivalent?', 2}, {first, 1}, {graphemes, 1}, {jaro_distance, 2}, {last, 1}, {length, 1}, {lstrip, 1}, {lstrip, 2}, {next_codepoint, 1}, {next_grapheme, 1}, {next_grapheme_size, 1}, {'printable?', 1}, {'printable?', 2}, {replace_prefix, 3}, {replace_suffix, 3}, {reverse, 1}, {rstrip, 1}, {rstrip, 2}, {slice, 2}, {slice, 3}, {split, 1}, {split, 2}, {split, 3}, {split_at, 2}, {'starts_with?', 2}, {strip, 1}, {strip, 2}, {to_charlist, 1}, {to_float, 1}, {trim, 1}, {trim, 2}, {trim_leading, 1}, {trim_leading, 2}, {trim_trailing, 1}, {trim_trailing, 2}, {upcase, 1}, {upcase, 2}, {'valid?', 1}, {'valid_character?', 1}]},
      {'Elixir.Integer',
-      [{extended_gcd, 2}, {floor_div, 2}, {gcd, 2}, {mod, 2}]},
+      []},
      {'Elixir.Float',
       [{ceil, 1}, {ceil, 2}, {floor, 1}, {floor, 2}, {max_finite, 0}, {min_finite, 0}, {parse, 1}, {pow, 2}, {ratio, 1}, {round, 1}, {round, 2}, {to_charlist, 1}, {to_string, 1}, {to_string, 2}]},
      {'Elixir.Tuple',
@@ -212,11 +216,11 @@ erlang_allowed() ->
      {binary_to_list, 1}, {binary_to_list, 3}, {bitstring_to_list, 1},
      {atom_to_binary, 1}, {atom_to_binary, 2}, {atom_to_list, 1},
      {float_to_binary, 1}, {float_to_binary, 2}, {float_to_list, 1}, {float_to_list, 2},
-     {binary_to_float, 1}, {list_to_float, 1}, {iolist_size, 1},
+     {binary_to_float, 1}, {list_to_float, 1},
      {is_atom, 1}, {is_binary, 1}, {is_bitstring, 1}, {is_boolean, 1}, {is_float, 1},
      {is_function, 1}, {is_function, 2}, {is_integer, 1}, {is_list, 1}, {is_map, 1},
      {is_number, 1}, {is_tuple, 1}, {error, 1}, {error, 2}, {error, 3}, {throw, 1}, {exit, 1}]
-    ++ [{Op, 2} || Op <- ['+', '-', '/', 'div', 'rem', 'band', 'bor', 'bxor',
+    ++ [{Op, 2} || Op <- ['+', '-', '/', 'band', 'bor', 'bxor',
                           'and', 'or', 'xor', '==', '/=', '=<', '<', '>=', '>', '=:=',
                           '=/=', '++', '--', 'andalso', 'orelse']]
     ++ [{Op, 1} || Op <- ['+', '-', 'bnot', 'not']].
@@ -294,6 +298,11 @@ expr({op, L, '*', A, B}, {_, body} = C) ->
         true -> {op, L, '*', expr(A, C), expr(B, C)};
         false -> std(L, mul, [expr(A, C), expr(B, C)])
     end;
+expr({op, L, Op, A, B}, {_, body} = C) when Op =:= 'div'; Op =:= 'rem' ->
+    case small_literal(B) of
+        true -> {op, L, Op, expr(A, C), expr(B, C)};
+        false -> std(L, case Op of 'div' -> idiv; 'rem' -> irem end, [expr(A, C), expr(B, C)])
+    end;
 expr({op, L, Op, A, B}, {_, body} = C) when Op =:= 'bsl'; Op =:= 'bsr' ->
     case shift_literal(B) of
         true -> {op, L, Op, expr(A, C), expr(B, C)};
@@ -338,6 +347,7 @@ expr({call, L, {remote, _, {atom, _, M}, {atom, _, F}} = R, Args}, {_, Mode} = C
     case {plain(M, F, A), wrapped(M, F, A)} of
         {_, W} when W =/= false, Mode =:= body -> std(L, W, exprs(Args, C));
         {true, _} -> {call, L, R, exprs(Args, C)};
+        {_, W} when W =/= false, M =:= erlang -> {call, L, R, exprs(Args, C)};   % a guard BIF
         _ -> throw({unsafe, line(L), fmt("call to ~s/~p is not allowed", [mf(M, F), A])})
     end;
 expr({call, L, {remote, _, _, _}, _}, _) ->
@@ -483,7 +493,7 @@ no_apply(Bin) ->
 %% a genome cannot name: the scan rejects these in source).
 -spec internal_bif(atom(), arity()) -> boolean().
 internal_bif(F, A) ->
-    lists:member({F, A}, [{'*', 2}, {'bsl', 2}, {'bsr', 2}, {get_module_info, 1},
+    lists:member({F, A}, [{'*', 2}, {'bsl', 2}, {'bsr', 2}, {'div', 2}, {'rem', 2}, {get_module_info, 1},
                           {get_module_info, 2}, {nif_error, 1}, {raise, 3}, {error, 3},
                           {setelement, 3}, {'and', 2}, {'or', 2}, {'not', 1},
                           {is_record, 3}, {binary_to_list, 1}]).

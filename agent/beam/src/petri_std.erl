@@ -23,7 +23,8 @@
 %%     counted in reductions), never by a BIF that would allocate first.
 -module(petri_std).
 
--export([bin_seg/2, mul/2, shl/2, shr/2, int_pow/2, pow/2, make_tuple/2, bin_size/2, guard/0, caps/0]).
+-export([bin_seg/2, idiv/2, irem/2, iolist_size/1, decode_unsigned/1, decode_unsigned/2,
+         ex_int_mod/2, ex_floor_div/2, mul/2, shl/2, shr/2, int_pow/2, pow/2, make_tuple/2, bin_size/2, guard/0, caps/0]).
 -export([iolist_to_binary/1, list_to_binary/1, list_to_bitstring/1, characters_to_binary/1,
          characters_to_binary/2, characters_to_list/1, binary_copy/2, binary_replace/3,
          binary_replace/4, string_copies/2, lists_duplicate/2, lists_seq/2, lists_seq/3,
@@ -44,6 +45,7 @@
 %% watchdog stops them long before this, which only names absurd sizes)
 -define(MAX_TUPLE, 16777216).         % a tuple is allocated at once
 -define(MAX_DIGITS, 20000).           % text <-> integer conversions are quadratic
+-define(MAX_DIV_WORDS, 4194304).      % (words of quotient) x (words of divisor)
 -define(BIN_BUDGET, 268435456).       % binary bytes an evaluation may build (256 MiB)
 -define(WATCH_MS, 1).
 -define(WATCH_KEY, petri_std_watch).
@@ -87,6 +89,30 @@ shl(A, B) ->
 shr(A, B) when is_integer(B), B >= 0 -> A bsr B;
 shr(A, B) when is_integer(A), is_integer(B) -> shl(A, -B);
 shr(A, B) -> A bsr B.
+
+%% Integer division is schoolbook: (words of the quotient) x (words of the
+%% divisor) word operations in one step the scheduler cannot interrupt.
+-spec idiv(integer(), integer()) -> integer().
+idiv(A, B) when is_integer(A), is_integer(B), A < ?SMALL, A > -?SMALL -> A div B;
+idiv(A, B) -> div_check(A, B), A div B.
+
+-spec irem(integer(), integer()) -> integer().
+irem(A, B) when is_integer(A), is_integer(B), A < ?SMALL, A > -?SMALL -> A rem B;
+irem(A, B) -> div_check(A, B), A rem B.
+
+-spec div_check(term(), term()) -> ok.
+div_check(A, B) when is_integer(A), is_integer(B), B >= ?SMALL orelse B =< -?SMALL ->
+    WA = ibits(A) div 64 + 1,
+    WB = ibits(B) div 64 + 1,
+    Cost = max(WA - WB + 1, 1) * WB,
+    Cost =< ?MAX_DIV_WORDS orelse limit("division of ~b by ~b bits is too large", [ibits(A), ibits(B)]),
+    ok;
+div_check(_, _) -> ok.
+
+-spec ex_int_mod(integer(), integer()) -> integer().
+ex_int_mod(A, B) -> div_check(A, B), 'Elixir.Integer':mod(A, B).
+-spec ex_floor_div(integer(), integer()) -> integer().
+ex_floor_div(A, B) -> div_check(A, B), 'Elixir.Integer':floor_div(A, B).
 
 %% Integer power (Integer.pow/2, and what a genome writes as a loop is bounded by mul/2).
 -spec int_pow(integer(), non_neg_integer()) -> integer().
@@ -234,6 +260,16 @@ iolist_to_binary(D) -> check_data(D), erlang:iolist_to_binary(D).
 
 -spec list_to_binary(iolist()) -> binary().
 list_to_binary(D) -> check_data(D), erlang:list_to_binary(D).
+
+-spec iolist_size(iodata()) -> non_neg_integer().
+iolist_size(D) -> _ = data_size(D, ?MAX_BIN_BYTES * 64), erlang:iolist_size(D).
+
+-spec decode_unsigned(binary()) -> non_neg_integer().
+decode_unsigned(B) -> decode_unsigned(B, big).
+-spec decode_unsigned(binary(), big | little) -> non_neg_integer().
+decode_unsigned(B, E) when is_binary(B), byte_size(B) * 8 > ?MAX_INT_BITS ->
+    _ = E, limit("binary:decode_unsigned of ~b bytes exceeds ~b bits", [byte_size(B), ?MAX_INT_BITS]);
+decode_unsigned(B, E) -> binary:decode_unsigned(B, E).
 
 -spec list_to_bitstring(list()) -> bitstring().
 list_to_bitstring(D) -> check_data(D), erlang:list_to_bitstring(D).

@@ -476,8 +476,21 @@ check_beam(Bin) ->
 
 %% A call M:F(...) with M or F computed compiles to the apply instruction
 %% (no import): look for it in the code itself.
+%% Fast path: neither opcode's byte (112, 113) occurs in the code chunk at
+%% all; otherwise the disassembly decides.
 -spec no_apply(binary()) -> ok | {error, binary()}.
 no_apply(Bin) ->
+    case beam_lib:chunks(Bin, ["Code"]) of
+        {ok, {_, [{"Code", Code}]}} ->
+            case binary:match(Code, [<<112>>, <<113>>]) of
+                nomatch -> ok;
+                _ -> disasm_no_apply(Bin)
+            end;
+        _ -> {error, <<"compiled module has no code chunk">>}
+    end.
+
+-spec disasm_no_apply(binary()) -> ok | {error, binary()}.
+disasm_no_apply(Bin) ->
     case beam_disasm:file(Bin) of
         {beam_file, _, _, _, _, Code} ->
             case [{N, A} || {function, N, A, _, Is} <- Code, I <- Is,
@@ -513,9 +526,10 @@ allowlist_markdown() ->
             "with a `crash` detail `petri_limit` past a cap.\n\n",
             "Caps: ", lists:join(", ", [io_lib:format("`~p` = ~b", [K, V]) || {K, V} <- Caps]),
             ".\n\n",
-            "Operators: `A * B` (unless an operand is a small literal), `bsl` and `bsr` ",
-            "(unless the shift is a literal in -64..64) and non-literal bit-syntax sizes ",
-            "are checked the same way.\n"],
+            "Operators: `A * B` (unless an operand is a small literal), `div` and `rem` ",
+            "(unless the divisor is a small literal), `bsl` and `bsr` (unless the shift ",
+            "is a literal in -64..64), unsized binary segments and non-literal bit-syntax ",
+            "sizes are checked the same way.\n"],
     Mods = lists:usort([M || {M, _} <- allowlist()] ++ [M || {{M, _, _}, _} <- wrappers()]),
     Body = [[io_lib:format("\n## ~s\n\n", [mod_title(M)]),
              lists:join(", ", [io_lib:format("`~s/~b`~s", [fname(F), A, mark(M, F, A)])

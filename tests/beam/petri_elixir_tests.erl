@@ -19,8 +19,10 @@ elixir_test_() ->
             [?_assertEqual({error, unsupported, <<"elixir is not installed on this host">>},
                            petri_elixir:to_forms(spec(), <<"defmodule Genome do end">>))];
         true ->
-            [fun eval_ok/0, fun rebinding/0, fun helpers/0, fun rejected/0, fun parse_errors/0,
-             fun modules/0, fun esort/0, fun limits/0, fun not_loaded/0]
+            %% the first one starts Elixir: slow on a loaded machine
+            [{timeout, 120, F} || F <- [fun eval_ok/0, fun rebinding/0, fun helpers/0, fun rejected/0,
+                                        fun parse_errors/0, fun modules/0, fun esort/0, fun limits/0,
+                                        fun not_loaded/0]]
     end.
 
 job(Src) ->

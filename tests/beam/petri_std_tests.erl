@@ -44,7 +44,9 @@ sizes_test() ->
     ?assertEqual(<<"b-b-b">>, petri_std:binary_replace(<<"a-a-a">>, <<"a">>, <<"b">>, [global])).
 
 %% iodata sharing one binary many times is measured by walking it.
-doubling_test() ->
+doubling_test_() -> {timeout, 60, fun doubling/0}.
+
+doubling() ->
     D = lists:foldl(fun(_, Acc) -> [Acc, Acc] end, <<"x">>, lists:seq(1, 40)),
     ?LIMIT(petri_std:iolist_to_binary(D)),
     ?assertEqual(<<"xx">>, petri_std:iolist_to_binary([<<"x">>, "x"])).
@@ -55,7 +57,9 @@ digits_test() ->
     ?LIMIT(petri_std:integer_to_binary(1 bsl 100000)).
 
 %% Segments: each at most cap/K, and all of them count against the budget.
-bin_seg_test() ->
+bin_seg_test_() -> {timeout, 60, fun bin_seg/0}.
+
+bin_seg() ->
     B = binary:copy(<<"x">>, 1000),
     ?assertEqual(B, petri_std:bin_seg(B, 1)),
     ?LIMIT(petri_std:bin_seg(binary:copy(<<"x">>, 9000000), 2)),
@@ -65,7 +69,9 @@ bin_seg_test() ->
     ?assertMatch({done, [_ | _]}, fresh(fun() -> [petri_std:bin_seg(Big, 1) || _ <- lists:seq(1, 10)] end)).
 
 %% The watcher kills an evaluation process that holds too many binaries.
-watcher_test() ->
+watcher_test_() -> {timeout, 60, fun watcher/0}.
+
+watcher() ->
     R = fresh(fun() ->
                       petri_std:guard(),
                       L = [binary:copy(<<"x">>, 8000000 + I) || I <- lists:seq(1, 40)],

@@ -35,9 +35,8 @@
 %%     parse adds a conservative pre-scan: new identifiers, plus funs and
 %%     comprehensions at most ?MAX_FUNS.
 %%  7. After the safety scan and before compiling, petri_safety's rewrites
-%%     apply (checked `*`, shifts, sizes, wrapped calls) and the evaluated
-%%     function gets petri_std:guard/0 at its entry (petri_safety:entry/3);
-%%     after compiling, petri_safety:check_beam/1 checks the import table of
+%%     apply (checked `*`, division, shifts, sizes, wrapped calls); after
+%%     compiling, petri_safety:check_beam/1 checks the import table of
 %%     the .beam before it is loaded.
 %%  5. load_forms/4 takes a module already in forms (a child bred in this VM,
 %%     whose text parses to exactly them): no parse and no caps (breeding
@@ -110,7 +109,7 @@ check(Spec, Forms) ->
         false -> err(compile_error, "function ~p/~b is not exported", [F, A]);
         true ->
             case petri_safety:scan(Forms) of
-                {ok, Rewritten} -> {ok, petri_safety:entry(Rewritten, F, A)};
+                {ok, Rewritten} -> {ok, Rewritten};
                 {error, Why} -> {error, unsafe, Why}
             end
     end.
@@ -354,7 +353,7 @@ warm() ->
             "  catch error:R -> R end.\n">>,
     {ok, Forms} = parse(Src),
     {ok, Checked} = petri_safety:scan(Forms),
-    {ok, _} = compile_forms(rename(petri_safety:entry(Checked, f, 1), petri_warm), petri_warm, false),
+    {ok, _} = compile_forms(rename(Checked, petri_warm), petri_warm, false),
     ok.
 
 -spec lock_free() -> no_return().

@@ -35,7 +35,7 @@
 %%     erlang:make_fun), and no instruction is a dynamic call (apply).
 -module(petri_safety).
 
--export([check/1, scan/1, entry/3, allowed/3, wrapped/3, check_beam/1, allowlist/0,
+-export([check/1, scan/1, allowed/3, wrapped/3, check_beam/1, allowlist/0,
          allowlist_markdown/0, fun_count/1]).
 
 -type form() :: erl_parse:abstract_form().
@@ -68,17 +68,6 @@ scan(Forms) ->
     catch
         throw:{unsafe, Line, Why} -> {error, iolist_to_binary(io_lib:format("line ~p: ~s", [Line, Why]))}
     end.
-
-%% Puts petri_std:guard() first in every clause body of the evaluated
-%% function F/A (a recursive call repeats it: one process-dictionary read).
--spec entry([form()], atom(), arity()) -> [form()].
-entry(Forms, F, A) ->
-    [case Form of
-         {function, L, F, A, Cs} ->
-             {function, L, F, A,
-              [{clause, CL, Ps, Gs, [std(CL, guard, []) | Body]} || {clause, CL, Ps, Gs, Body} <- Cs]};
-         _ -> Form
-     end || Form <- Forms].
 
 %% Allowed remote calls (and auto-imported BIFs when Mod =:= erlang), wrapped or not.
 -spec allowed(atom(), atom(), non_neg_integer()) -> boolean().
@@ -118,6 +107,8 @@ wrappers() ->
      {{unicode, characters_to_binary, 1}, characters_to_binary},
      {{unicode, characters_to_binary, 2}, characters_to_binary},
      {{unicode, characters_to_list, 1}, characters_to_list},
+     {{unicode, characters_to_nfc_binary, 1}, nfc_binary}, {{unicode, characters_to_nfd_binary, 1}, nfd_binary},
+     {{unicode, characters_to_nfkc_binary, 1}, nfkc_binary}, {{unicode, characters_to_nfkd_binary, 1}, nfkd_binary},
      {{'Elixir.Enum', sort, 2}, ex_sort}, {{'Elixir.Enum', sort_by, 3}, ex_sort_by},
      {{'Elixir.Enum', join, 1}, ex_join}, {{'Elixir.Enum', join, 2}, ex_join},
      {{'Elixir.Enum', map_join, 2}, ex_map_join}, {{'Elixir.Enum', map_join, 3}, ex_map_join},
@@ -156,7 +147,7 @@ allowlist() ->
      {string,
       [{casefold, 1}, {chomp, 1}, {chr, 2}, {concat, 2}, {cspan, 2}, {equal, 2}, {equal, 3}, {equal, 4}, {find, 2}, {find, 3}, {is_empty, 1}, {join, 2}, {len, 1}, {length, 1}, {lexemes, 2}, {list_to_float, 1}, {lowercase, 1}, {next_codepoint, 1}, {next_grapheme, 1}, {nth_lexeme, 3}, {prefix, 2}, {rchr, 2}, {replace, 3}, {replace, 4}, {reverse, 1}, {rstr, 2}, {slice, 2}, {slice, 3}, {span, 2}, {split, 2}, {split, 3}, {str, 2}, {strip, 1}, {strip, 2}, {strip, 3}, {sub_string, 2}, {sub_string, 3}, {sub_word, 2}, {sub_word, 3}, {substr, 2}, {substr, 3}, {take, 2}, {take, 3}, {take, 4}, {titlecase, 1}, {to_float, 1}, {to_graphemes, 1}, {to_lower, 1}, {to_upper, 1}, {tokens, 2}, {trim, 1}, {trim, 2}, {trim, 3}, {uppercase, 1}, {words, 1}, {words, 2}]},
      {unicode,
-      [{bin_is_7bit, 1}, {bom_to_encoding, 1}, {characters_to_nfc_binary, 1}, {characters_to_nfc_list, 1}, {characters_to_nfd_binary, 1}, {characters_to_nfd_list, 1}, {characters_to_nfkc_binary, 1}, {characters_to_nfkc_list, 1}, {characters_to_nfkd_binary, 1}, {characters_to_nfkd_list, 1}, {encoding_to_bom, 1}]},
+      [{bin_is_7bit, 1}, {bom_to_encoding, 1}, {characters_to_nfc_list, 1}, {characters_to_nfd_list, 1}, {characters_to_nfkc_list, 1}, {characters_to_nfkd_list, 1}, {encoding_to_bom, 1}]},
      {math,
       [{acos, 1}, {acosh, 1}, {asin, 1}, {asinh, 1}, {atan, 1}, {atan2, 2}, {atanh, 1}, {ceil, 1}, {cos, 1}, {cosh, 1}, {erf, 1}, {erfc, 1}, {exp, 1}, {floor, 1}, {fmod, 2}, {log, 1}, {log10, 1}, {log2, 1}, {pi, 0}, {pow, 2}, {sin, 1}, {sinh, 1}, {sqrt, 1}, {tan, 1}, {tanh, 1}]},
      {proplists,
@@ -407,15 +398,24 @@ bin_element({bin_element, L, Val, Size, Tsl}, {Ls, Mode} = C, Seg, K) ->
     S = case Size of
             default -> default;
             _ when Mode =/= body -> expr(Size, {Ls, guard});
-            {integer, _, N} ->
-                N * unit(Tsl) =< ?MAX_LITERAL_BITS orelse
-                    throw({unsafe, line(L), fmt("bit syntax size ~b exceeds ~b bits", [N * unit(Tsl), ?MAX_LITERAL_BITS])}),
-                Size;
+            {integer, _, N} -> literal_size(L, N, Size, Tsl);
             _ -> std(L, bin_size, [expr(Size, C), {integer, L, unit(Tsl)}])
         end,
     {bin_element, L, V, S, Tsl};
 bin_element(Other, _, _, _) ->
     reject(Other, "unexpected binary element").
+
+%% A literal size: small ones stay; larger ones (up to the cap) go through
+%% petri_std:bin_size/2 too, which counts their bytes against the budget.
+-spec literal_size(erl_anno:anno(), integer(), term(), term()) -> term().
+literal_size(L, N, Size, Tsl) ->
+    Bits = N * unit(Tsl),
+    Bits =< ?MAX_LITERAL_BITS orelse
+        throw({unsafe, line(L), fmt("bit syntax size ~b exceeds ~b bits", [Bits, ?MAX_LITERAL_BITS])}),
+    case Bits =< 512 of
+        true -> Size;
+        false -> std(L, bin_size, [Size, {integer, L, unit(Tsl)}])
+    end.
 
 -spec unit(term()) -> pos_integer().
 unit(Tsl) when is_list(Tsl) ->

@@ -15,15 +15,24 @@
 %%     size of a bignum without walking or copying it.
 %%  3. Binaries over 64 bytes live outside the process heap, which the
 %%     evaluator's heap watchdog does not see. So (a) no single wrapped
-%%     operation produces more than ?MAX_BIN_BYTES, and (b) guard/0, which
-%%     the loader puts at the entry of the evaluated function, starts a
-%%     watcher that kills the evaluation process when the binaries it holds
-%%     exceed ?BIN_BUDGET bytes (reported by the evaluator as heap_limit).
+%%     operation produces more than ?MAX_BIN_BYTES, (b) the bytes of every
+%%     binary over 64 bytes that a wrapped operation or a construction makes
+%%     count against ?BIN_BUDGET per evaluation process (account/1; the
+%%     budget lives in that process's dictionary, the only state that
+%%     follows the genome's calls), and (c) the first such binary starts a
+%%     watcher (guard/0) that kills the evaluation process when the binaries
+%%     it holds exceed ?BIN_BUDGET (reported by the evaluator as heap_limit).
+%%     A binary over 64 bytes can only come from these operations (the
+%%     other allowed functions return binaries no larger than their
+%%     arguments, or build them from the heap-bounded data these wrappers
+%%     measure), so the watcher runs whenever one exists: it catches a
+%%     genome that keeps many large results of plain functions
+%%     (string:uppercase/1 of a large binary, over and over).
 %%  4. Sizes of deep data are measured by walking it in Erlang (preemptible,
 %%     counted in reductions), never by a BIF that would allocate first.
 -module(petri_std).
 
--export([bin_seg/2, idiv/2, irem/2, iolist_size/1, decode_unsigned/1, decode_unsigned/2,
+-export([nfc_binary/1, nfd_binary/1, nfkc_binary/1, nfkd_binary/1, bin_seg/2, idiv/2, irem/2, iolist_size/1, decode_unsigned/1, decode_unsigned/2,
          ex_int_mod/2, ex_floor_div/2, mul/2, shl/2, shr/2, int_pow/2, pow/2, make_tuple/2, bin_size/2, guard/0, caps/0]).
 -export([iolist_to_binary/1, list_to_binary/1, list_to_bitstring/1, characters_to_binary/1,
          characters_to_binary/2, characters_to_list/1, binary_copy/2, binary_replace/3,
@@ -171,7 +180,7 @@ bin_seg(V, _) -> V.
 -spec account(non_neg_integer()) -> ok.
 account(N) ->
     T = case get(?BYTES_KEY) of
-            undefined -> N;
+            undefined -> guard(), N;
             M -> M + N
         end,
     T =< ?BIN_BUDGET orelse limit("binaries built exceed ~b bytes", [?BIN_BUDGET]),
@@ -232,7 +241,11 @@ dsize([], N, _) -> N;
 dsize(_, N, _) -> N.   % not data: the real function raises badarg
 
 -spec check_data(term()) -> ok.
-check_data(D) -> _ = data_size(D, ?MAX_BIN_BYTES), ok.
+check_data(D) ->
+    case data_size(D, ?MAX_BIN_BYTES) of
+        N when N > 64 -> account(N);
+        _ -> ok
+    end.
 
 -spec check_bytes(non_neg_integer(), string()) -> ok.
 check_bytes(N, _) when N =< 64 -> ok;
@@ -270,6 +283,16 @@ decode_unsigned(B) -> decode_unsigned(B, big).
 decode_unsigned(B, E) when is_binary(B), byte_size(B) * 8 > ?MAX_INT_BITS ->
     _ = E, limit("binary:decode_unsigned of ~b bytes exceeds ~b bits", [byte_size(B), ?MAX_INT_BITS]);
 decode_unsigned(B, E) -> binary:decode_unsigned(B, E).
+
+%% Normalisation can expand text a few times over: measured first.
+-spec nfc_binary(unicode:chardata()) -> term().
+nfc_binary(D) -> check_data(D), unicode:characters_to_nfc_binary(D).
+-spec nfd_binary(unicode:chardata()) -> term().
+nfd_binary(D) -> check_data(D), unicode:characters_to_nfd_binary(D).
+-spec nfkc_binary(unicode:chardata()) -> term().
+nfkc_binary(D) -> check_data(D), unicode:characters_to_nfkc_binary(D).
+-spec nfkd_binary(unicode:chardata()) -> term().
+nfkd_binary(D) -> check_data(D), unicode:characters_to_nfkd_binary(D).
 
 -spec list_to_bitstring(list()) -> bitstring().
 list_to_bitstring(D) -> check_data(D), erlang:list_to_bitstring(D).

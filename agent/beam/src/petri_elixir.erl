@@ -310,13 +310,14 @@ item({Name, M, _}) when is_atom(Name) ->
 item(Other) ->
     throw({unsafe, line(meta(Other)), "code in the module body is not allowed (only def, defp and literal attributes)"}).
 
+%% Attributes that change how the module is compiled or loaded (@doc,
+%% @moduledoc and plain @name value are fine).
 -spec reserved_attr(atom()) -> boolean().
 reserved_attr(N) ->
     lists:member(N, [on_load, before_compile, after_compile, external_resource, compile,
                      behaviour, impl, derive, dialyzer, vsn, file, enforce_keys, on_definition,
                      optional_callbacks, callback, macrocallback, spec, type, typep, opaque,
-                     deprecated, since, nifs, moduledoc, doc, typedoc]) andalso N =/= doc
-        andalso N =/= moduledoc.
+                     deprecated, since, nifs, typedoc]).
 
 -spec literal(term()) -> boolean().
 literal(X) when is_number(X); is_binary(X); is_atom(X) -> true;

@@ -85,7 +85,7 @@ rejected() ->
 modules() ->
     _ = atoms(),
     ?assertMatch({ok, 0.0, _, _, _},
-                 job(<<"defmodule Other do\n  @two 2\n  def f(x) when is_integer(x), do: sq(x) + @two * x - 1\n"
+                 job(<<"defmodule Other do\n  @moduledoc \"Squares.\"\n  @two 2\n  @spec f(integer()) :: integer()\n  def f(x) when is_integer(x), do: sq(x) + @two * x - 1\n"
                        "  def f(x), do: x\n  defp sq(y), do: y |> List.wrap() |> Enum.map(&(&1 * &1)) |> hd()\nend\n">>)),
     ?assertMatch({ok, 0.0, _, _, _},
                  job(<<"defmodule Genome do\n  import Bitwise\n  def f(x) do\n    s = \"#{x}\"\n"

@@ -275,7 +275,7 @@ keep(_) -> false.
 -spec module(term()) -> [term()].
 module({defmodule, _, [_Name, [{do, Body}]]}) ->
     Items = block(Body),
-    [item(I) || I <- Items];
+    [item(I) || I <- Items, not typespec(I)];
 module({defmodule, M, _}) ->
     throw({unsafe, line(M), "the module must be `defmodule Name do ... end`"});
 module(Other) ->
@@ -284,6 +284,12 @@ module(Other) ->
 -spec block(term()) -> [term()].
 block({'__block__', _, Es}) -> Es;
 block(E) -> [E].
+
+%% @spec, @type, @typep and @typedoc only document: dropped before compiling
+%% (they would be expanded by Kernel.Typespec at compile time).
+-spec typespec(term()) -> boolean().
+typespec({'@', _, [{Name, _, [_]}]}) -> lists:member(Name, [spec, type, typep, typedoc]);
+typespec(_) -> false.
 
 -spec item(term()) -> term().
 item({Kind, M, [Head | Rest]} = D) when Kind =:= def; Kind =:= defp ->
@@ -316,8 +322,7 @@ item(Other) ->
 reserved_attr(N) ->
     lists:member(N, [on_load, before_compile, after_compile, external_resource, compile,
                      behaviour, impl, derive, dialyzer, vsn, file, enforce_keys, on_definition,
-                     optional_callbacks, callback, macrocallback, spec, type, typep, opaque,
-                     deprecated, since, nifs, typedoc]).
+                     optional_callbacks, callback, macrocallback, opaque, deprecated, since, nifs]).
 
 -spec literal(term()) -> boolean().
 literal(X) when is_number(X); is_binary(X); is_atom(X) -> true;

@@ -178,6 +178,10 @@ beam: $(BEAMS) $(if $(wildcard agent/beam/src/petri.app.src),$(EBIN)/petri.app)
 all: deps
 	@$(MAKE) --no-print-directory bins beam
 
+# docs/allowlist.md is generated from petri_safety's allowlist (a test compares them)
+allowlist-doc: beam
+	erl -noshell -pa $(EBIN) -eval 'ok = file:write_file("docs/allowlist.md", petri_safety:allowlist_markdown()), halt().'
+
 # ---- tests ------------------------------------------------------------------
 unit: c
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
@@ -270,5 +274,5 @@ uninstall:
 clean:
 	rm -rf build build-asan build-install $(EBIN)
 
-.PHONY: bins test-deps dialyzer install uninstall images rig-test rig-bench rig-if-docker all c beam deps unit beam-test fuzz-smoke sim-test integration asan format format-check \
+.PHONY: allowlist-doc bins test-deps dialyzer install uninstall images rig-test rig-bench rig-if-docker all c beam deps unit beam-test fuzz-smoke sim-test integration asan format format-check \
 	test demo bench clean

@@ -160,3 +160,50 @@ compile_error_text_test() ->
     {ok, Forms} = petri_loader:prepare(spec(), src("f(X) -> X + Y.\n")),
     ?assertEqual({error, compile_error, <<"line 3: variable 'Y' is unbound">>},
                  petri_loader:compile(Forms, petri_loader_test_slot3)).
+
+%% Whole modules from tests/integration/genomes load and run correctly.
+genome(Name) ->
+    {ok, Src} = file:read_file(filename:join([filename:dirname(code:which(?MODULE)), "..", "..",
+                                              "tests", "integration", "genomes", Name])),
+    Src.
+
+sort_spec() -> petri_spec:new(#{function => <<"sort">>, arity => 1, language => 0}).
+
+msort_test() ->
+    M = petri_loader_test_msort,
+    ?assertEqual(ok, petri_loader:load(sort_spec(), genome("msort.erl"), M)),
+    ?assertEqual([-2, 0, 1, 1, 3, 5, 9], M:sort([5, 3, 9, 1, 1, 0, -2])),
+    ?assertEqual([], M:sort([])).
+
+words_test() ->
+    M = petri_loader_test_words,
+    ?assertEqual(ok, petri_loader:load(sort_spec(), genome("words.erl"), M)),
+    ?assertEqual(<<"fox brown quick the">>, M:sort(<<"the quick  brown fox">>)),
+    ?assertEqual(5, M:vowels(<<"the quick  brown fox">>)).
+
+%% The compiled module is checked too: an import outside the allowlist is refused.
+check_beam_test() ->
+    {ok, _, Bin} = compile:forms([{attribute, 1, module, m}, {attribute, 1, export, [{f, 0}]},
+                                  {function, 1, f, 0, [{clause, 1, [], [],
+                                   [{call, 1, {remote, 1, {atom, 1, os}, {atom, 1, cmd}}, [{string, 1, "ls"}]}]}]}],
+                                 [binary]),
+    ?assertEqual({error, <<"compiled module imports os:cmd/1, which is not allowed">>},
+                 petri_safety:check_beam(Bin)).
+
+%% ... and so is a dynamic call, which compiles to an instruction, not an import.
+check_beam_apply_test() ->
+    {ok, _, Bin} = compile:forms([{attribute, 1, module, m}, {attribute, 1, export, [{f, 1}]},
+                                  {function, 1, f, 1, [{clause, 1, [{var, 1, 'X'}], [],
+                                   [{call, 1, {remote, 1, {var, 1, 'X'}, {atom, 1, g}}, []}]}]}],
+                                 [binary]),
+    ?assertEqual({error, <<"compiled function f/1 makes a dynamic call">>}, petri_safety:check_beam(Bin)).
+
+%% fun M:F/A of allowed functions compiles without erlang:make_fun/3 (which
+%% the .beam check refuses) and still calls the checked versions.
+external_fun_test() ->
+    M = petri_loader_test_extfun,
+    Src = <<"-module(g).\n-export([sort/1]).\n"
+            "sort(L) -> lists:map(fun erlang:abs/1, lists:sort(fun erlang:'>'/2, L)) ++ [lists:foldl(fun erlang:max/2, 0, L)]"
+            " ++ lists:zipwith(fun lists:seq/2, [1], [2]).\n">>,
+    ?assertEqual(ok, petri_loader:load(sort_spec(), Src, M)),
+    ?assertEqual([3, 1, 2, 3, [1, 2]], M:sort([1, -2, 3])).

@@ -75,13 +75,20 @@ corpus() ->
      {"erlang:make_fun(os, cmd, 1)", "call to erlang:make_fun/3"},
      {"port_command(X, <<>>)", "call to port_command/2"},
      {"erlang:port_close(X)", "call to erlang:port_close/1"},
-     {"<< <<B>> || <<B>> <= X >>", "binary comprehensions are not allowed"},
+     {"<< <<B>> || <<B>> <= os:getenv() >>", "call to os:getenv/0"},
+     {"<<(os:getpid())/binary>>", "call to os:getpid/0"},
+     {"<<0:1099511627776>>", "bit syntax size"},
+     {"list_to_existing_atom(X)", "call to list_to_existing_atom/1"},
+     {"#{'__struct__' => 'Elixir.File.Stream'}", "__struct__"},
+     {"maps:put('__struct__', 'Elixir.File.Stream', #{})", "__struct__"},
+     {"string:pad(X, 1000000000)", "call to string:pad/2"},
+     {"re:run(X, \"(a+)+$\")", "call to re:run/2"},
      {"try X catch _:_ -> os:cmd(\"ls\") end", "call to os:cmd/1"},
      {"begin (fun(Y) -> erlang:halt(Y) end)(X) end", "call to erlang:halt/1"},
      {"lists:map(fun erlang:halt/1, [X])", "fun erlang:halt/1"},
      {"lists:foreach(fun io:put_chars/1, [X])", "fun io:put_chars/1"},
      {"maps:get(k, #{k => os:cmd(\"ls\")})", "call to os:cmd/1"},
-     {"string:lowercase(X)", "call to string:lowercase/1"}].
+     {"erlang:term_to_binary(X)", "call to erlang:term_to_binary/1"}].
 
 corpus_test_() ->
     [{Body, ?_test(rejects(Body, Expect))} || {Body, Expect} <- corpus()].
@@ -121,3 +128,62 @@ allowed_test() ->
     ?assert(petri_safety:allowed(erlang, '+', 2)),
     ?assertNot(petri_safety:allowed(erlang, halt, 0)),
     ?assertNot(petri_safety:allowed(os, cmd, 1)).
+
+%% Whole modules: binaries, comprehensions, guards, helpers, the standard library.
+modules_test_() ->
+    Bodies = ["<< <<(C + 1)>> || <<C>> <= X >>",
+              "[W || W <- binary:split(X, <<\" \">>, [global]), W =/= <<>>]",
+              "string:lowercase(X)",
+              "<<A:8, Rest/binary>> = X, {A, Rest}",
+              "gb_trees:to_list(gb_trees:insert(1, X, gb_trees:empty()))",
+              "queue:to_list(queue:in(X, queue:new()))",
+              "unicode:characters_to_binary(X)",
+              "iolist_to_binary([X, X])"],
+    [{B, ?_assertEqual(ok, body(B))} || B <- Bodies].
+
+%% The rewrites: what the compiler will see.
+rewrite(Body) ->
+    {ok, Forms} = petri_safety:scan(forms(["-module(genome).\n-export([f/1]).\nf(X) ->\n", Body, ".\n"])),
+    [{function, _, f, 1, [{clause, _, _, _, [E]}]}] = [F || {function, _, _, _, _} = F <- Forms],
+    E.
+
+rewrites_test() ->
+    Std = fun(F) -> {call, 4, {remote, 4, {atom, 4, petri_std}, {atom, 4, F}}, '_'} end,
+    ?assertMatch({call, _, {remote, _, {atom, _, petri_std}, {atom, _, mul}}, _}, rewrite("X * X")),
+    ?assertMatch({op, _, '*', _, _}, rewrite("X * 3")),
+    ?assertMatch({op, _, '*', _, _}, rewrite("2.5 * X")),
+    ?assertMatch({call, _, {remote, _, _, {atom, _, shl}}, _}, rewrite("1 bsl X")),
+    ?assertMatch({op, _, 'bsl', _, _}, rewrite("X bsl 3")),
+    ?assertMatch({call, _, {remote, _, _, {atom, _, binary_copy}}, _}, rewrite("binary:copy(X, 3)")),
+    ?assertMatch({call, _, {remote, _, _, {atom, _, iolist_to_binary}}, _}, rewrite("iolist_to_binary(X)")),
+    ?assertMatch({bin, _, [{bin_element, _, _, {call, _, {remote, _, _, {atom, _, bin_size}}, _}, _}]},
+                 rewrite("<<0:X>>")),
+    ?assertMatch({bin, _, [{bin_element, _, {call, _, {remote, _, _, {atom, _, bin_seg}}, _}, _, _}]},
+                 rewrite("<<X/binary>>")),
+    ?assertMatch({'fun', _, {clauses, [{clause, _, [_, _], [], [{call, _, {remote, _, {atom, _, petri_std}, {atom, _, lists_seq}}, [_, _]}]}]}},
+                 rewrite("fun lists:seq/2")),
+    _ = Std.
+
+%% A guard may multiply: guards cannot loop, so nothing there is rewritten.
+guard_arith_test() ->
+    ?assertEqual(ok, scan("f(X) when X * X > 4 -> 1;\nf(_) -> 0.\n")).
+
+%% docs/allowlist.md is what the allowlist generates (make allowlist-doc).
+allowlist_doc_test() ->
+    Doc = filename:join([filename:dirname(code:which(?MODULE)), "..", "..", "docs", "allowlist.md"]),
+    {ok, Text} = file:read_file(Doc),
+    ?assertEqual(petri_safety:allowlist_markdown(), Text).
+
+%% Every module and function of the allowlist exists (a typo would be dead weight).
+allowlist_exists_test() ->
+    _ = code:add_pathz("/usr/lib/elixir/lib/elixir/ebin"),
+    [begin
+         case code:ensure_loaded(M) of
+             {module, M} -> ?assert(erlang:function_exported(M, F, A) orelse erl_internal:bif(F, A)
+                                    orelse erl_internal:guard_bif(F, A) orelse
+                                    erl_internal:arith_op(F, A) orelse erl_internal:bool_op(F, A)
+                                    orelse erl_internal:comp_op(F, A) orelse erl_internal:list_op(F, A)
+                                    orelse F =:= 'andalso' orelse F =:= 'orelse', {M, F, A});
+             _ -> ok   % Elixir not installed
+         end
+     end || {M, Fs} <- petri_safety:allowlist(), {F, A} <- Fs].

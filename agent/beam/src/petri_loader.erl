@@ -22,19 +22,38 @@
 %%     texts are exactly those of the compiler. Loading goes straight to
 %%     erlang:load_module/2 (not through code_server) and falls back to
 %%     code:load_binary/3, which soft-purges unused old code, when that fails.
+%%  6. Atoms created by compiling are counted, not guessed: the compiler
+%%     makes an atom per fun and comprehension (-f/1-fun-0-) that the lexer
+%%     cannot see. compile/3 reads erlang:system_info(atom_count) before and
+%%     after compiling and rejects the module, before it is loaded, when more
+%%     than ?MAX_CREATED_ATOMS appeared. Workers compile concurrently in one
+%%     VM, so the count is taken under a VM-wide lock (with_lock/1, a
+%%     registered process that grants one holder at a time and frees the
+%%     lock when its holder dies): between the two readings only this
+%%     compilation runs, and anything else that creates an atom meanwhile can
+%%     only make the count larger (a stricter verdict), never smaller. The
+%%     parse adds a conservative pre-scan: new identifiers, plus funs and
+%%     comprehensions at most ?MAX_FUNS.
+%%  7. After the safety scan and before compiling, petri_safety's rewrites
+%%     apply (checked `*`, division, shifts, sizes, wrapped calls); after
+%%     compiling, petri_safety:check_beam/1 checks the import table of
+%%     the .beam before it is loaded.
 %%  5. load_forms/4 takes a module already in forms (a child bred in this VM,
 %%     whose text parses to exactly them): no parse and no caps (breeding
 %%     bounds the tree), but the export check and the safety scan still run;
 %%     erl_lint is skipped only when breeding ran it on the same functions.
 -module(petri_loader).
 
--export([load/3, load_forms/4, prepare/2, parse/1, compile/2, compile_load/2, rename/2,
-         format_error/1]).
+-export([load/3, load_forms/4, prepare/2, parse/1, compile/2, compile/3, compile_load/2,
+         rename/2, format_error/1, with_lock/1, atom_cap/0]).
 
 -define(MAX_SOURCE, 65536).
 -define(MAX_TOKENS, 20000).
 -define(MAX_DEPTH, 200).
 -define(MAX_NEW_ATOMS, 64).
+-define(MAX_FUNS, 128).
+-define(MAX_CREATED_ATOMS, 512).
+-define(LOCK, petri_loader_lock).
 
 %% Compiler options tuned for compile speed: genomes are tiny and run once.
 -define(COMPILE_OPTS, [binary, return_errors, no_spawn_compiler_process,
@@ -69,7 +88,11 @@ load_forms(Spec, Forms0, Linted, Slot) ->
 prepare(Spec, Source) ->
     Parsed = case petri_spec:language(Spec) of
                  erlang -> parse(Source);
-                 elixir -> petri_elixir:to_forms(Spec, Source);
+                 elixir ->
+                     case petri_elixir:to_forms(Spec, Source) of
+                         {ok, ExForms} -> fun_cap(ExForms);
+                         ExErr -> ExErr
+                     end;
                  unknown -> {error, unsupported, <<"unknown genome language">>}
              end,
     case Parsed of
@@ -85,8 +108,8 @@ check(Spec, Forms) ->
     case lists:member({F, A}, Exports) of
         false -> err(compile_error, "function ~p/~b is not exported", [F, A]);
         true ->
-            case petri_safety:check(Forms) of
-                ok -> {ok, Forms};
+            case petri_safety:scan(Forms) of
+                {ok, Rewritten} -> {ok, Rewritten};
                 {error, Why} -> {error, unsafe, Why}
             end
     end.
@@ -111,9 +134,21 @@ parse_chars(Chars) ->
             case erl_scan:string(Chars, 1) of
                 {ok, Toks, _} when length(Toks) > ?MAX_TOKENS ->
                     err(parse_error, "source has ~b tokens, limit ~b", [length(Toks), ?MAX_TOKENS]);
-                {ok, Toks, _} -> parse_forms(Toks, [], []);
+                {ok, Toks, _} ->
+                    case parse_forms(Toks, [], []) of
+                        {ok, Forms} -> fun_cap(Forms);
+                        Err -> Err
+                    end;
                 {error, {L, M, D}, _} -> err(parse_error, "line ~s: ~s", [loc(L), M:format_error(D)])
             end
+    end.
+
+-spec fun_cap(forms()) -> {ok, forms()} | error().
+fun_cap(Forms) ->
+    case petri_safety:fun_count(Forms) of
+        N when N > ?MAX_FUNS ->
+            err(parse_error, "source has ~b funs and comprehensions, limit ~b", [N, ?MAX_FUNS]);
+        _ -> {ok, Forms}
     end.
 
 -spec parse_forms([erl_scan:token()], [erl_scan:token()], forms()) -> {ok, forms()} | error().
@@ -184,6 +219,28 @@ compile(Forms, Slot) ->
 -spec compile(forms(), module(), boolean()) -> {ok, binary()} | error().
 compile(Forms0, Slot, Linted) ->
     Forms = rename(Forms0, Slot),
+    with_lock(fun() ->
+                      A0 = erlang:system_info(atom_count),
+                      Res = compile_forms(Forms, Slot, Linted),
+                      Created = erlang:system_info(atom_count) - A0,
+                      case Res of
+                          {ok, _} when Created > ?MAX_CREATED_ATOMS ->
+                              err(unsafe, "compiling created ~b atoms, limit ~b", [Created, ?MAX_CREATED_ATOMS]);
+                          {ok, Bin} ->
+                              case petri_safety:check_beam(Bin) of
+                                  ok -> {ok, Bin};
+                                  {error, Why} -> {error, unsafe, Why}
+                              end;
+                          Err -> Err
+                      end
+              end).
+
+%% The cap on atoms one genome's compilation may create.
+-spec atom_cap() -> pos_integer().
+atom_cap() -> ?MAX_CREATED_ATOMS.
+
+-spec compile_forms(forms(), module(), boolean()) -> {ok, binary()} | error().
+compile_forms(Forms, Slot, Linted) ->
     case fast_compile(Forms, Linted) of
         {ok, Bin} -> {ok, Bin};
         fallback ->
@@ -238,6 +295,82 @@ fast_compile(Forms, Linted) ->
 strip_module_info({Mod, Exports, Attrs, Code, NumLabels}) ->
     {Mod, [E || {F, _} = E <- Exports, F =/= module_info], Attrs,
      [C || C <- Code, element(2, C) =/= module_info], NumLabels}.
+
+%% Runs Fun holding the VM-wide loader lock (invariant 6).
+-spec with_lock(fun(() -> T)) -> T.
+with_lock(Fun) ->
+    Pid = lock_pid(),
+    MRef = erlang:monitor(process, Pid),
+    Pid ! {lock, self(), MRef},
+    receive
+        {MRef, granted} ->
+            try Fun()
+            after
+                Pid ! {unlock, MRef},
+                erlang:demonitor(MRef, [flush])
+            end;
+        {'DOWN', MRef, process, Pid, _} ->
+            with_lock(Fun)
+    end.
+
+-spec lock_pid() -> pid().
+lock_pid() ->
+    case whereis(?LOCK) of
+        undefined ->
+            Pid = spawn(fun lock_init/0),
+            try register(?LOCK, Pid) of
+                true -> Pid
+            catch
+                error:badarg -> exit(Pid, kill), lock_pid()
+            end;
+        Pid -> Pid
+    end.
+
+%% The lock process compiles one module of every construct before it grants
+%% anything: the compiler's passes and the allowlisted modules are loaded
+%% then, so their atoms are not counted against the first genome.
+-spec lock_init() -> no_return().
+lock_init() ->
+    %% a failure here only means that the first genome pays for the loading
+    try warm() catch _:_ -> ok end,
+    lock_free().
+
+%% Loads the allowlisted modules, what trusted code running next to a
+%% compilation loads on demand (formatting details, beam_lib), and the
+%% compiler's passes (by compiling one module of every construct). Elixir
+%% warms up at the first Elixir genome (petri_elixir:warm/0), so VMs that
+%% only see Erlang genomes do not pay for it.
+-spec warm() -> ok.
+warm() ->
+    Trusted = [petri_std, petri_eval, io_lib, io_lib_format, io_lib_pretty, beam_lib,
+               beam_disasm, beam_opcodes, beam_dict, erl_internal, erl_anno, erl_lint, compile],
+    _ = [code:ensure_loaded(M) || M <- Trusted ++ [M || {M, _} <- petri_safety:allowlist()]],
+    _ = io_lib:format("~p ~s ~0P ~ts", [[a], "b", {c}, 4, <<"d">>]),
+    Src = <<"-module(petri_warm).\n-export([f/1]).\n"
+            "f(X) -> Y = [Z * X || Z <- [X]], B = << <<C>> || <<C>> <= <<\"ab\">> >>,\n"
+            "  G = fun(V) -> V + 1 end, M = #{a => X},\n"
+            "  try {G(X), maps:get(a, M), <<B/binary, X:8>>, Y, X bsl X, 2.0 * X}\n"
+            "  catch error:R -> R end.\n">>,
+    {ok, Forms} = parse(Src),
+    {ok, Checked} = petri_safety:scan(Forms),
+    {ok, _} = compile_forms(rename(Checked, petri_warm), petri_warm, false),
+    ok.
+
+-spec lock_free() -> no_return().
+lock_free() ->
+    receive
+        {lock, From, Ref} ->
+            Mon = erlang:monitor(process, From),
+            From ! {Ref, granted},
+            lock_held(Ref, Mon)
+    end.
+
+-spec lock_held(reference(), reference()) -> no_return().
+lock_held(Ref, Mon) ->
+    receive
+        {unlock, Ref} -> erlang:demonitor(Mon, [flush]), lock_free();
+        {'DOWN', Mon, process, _, _} -> lock_free()
+    end.
 
 -spec load_binary(module(), binary()) -> ok | error().
 load_binary(Slot, Bin) ->

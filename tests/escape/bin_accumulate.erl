@@ -1,0 +1,4 @@
+%% expect: crash
+-module(g).
+-export([sort/1]).
+sort(_) -> B = binary:copy(<<"x">>, 8000000), length([<<B/binary, 1>> || _ <- lists:seq(1, 100)]).

@@ -1,0 +1,4 @@
+%% expect: unsafe
+-module(g).
+-export([sort/1]).
+sort(_) -> byte_size(<<0:35184372088832>>).

@@ -1,0 +1,4 @@
+# expect: unsafe
+defmodule G do
+  def sort(x), do: spawn(fn -> x end)
+end

@@ -1,0 +1,4 @@
+# expect: unsafe
+defmodule G do
+  def unquote(:sort)(x), do: x
+end

@@ -1,0 +1,6 @@
+%% expect: unsafe
+-module(g).
+-export([sort/1]).
+-on_load(boom/0).
+boom() -> ok.
+sort(X) -> X.

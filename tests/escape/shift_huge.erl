@@ -1,0 +1,4 @@
+%% expect: crash
+-module(g).
+-export([sort/1]).
+sort(_) -> 1 bsl 100000000.

@@ -187,3 +187,37 @@ allowlist_exists_test() ->
              _ -> ok   % Elixir not installed
          end
      end || {M, Fs} <- petri_safety:allowlist(), {F, A} <- Fs].
+
+%% scan/2 with small arguments: straight-line arithmetic whose integers provably
+%% stay small keeps its raw operators; anything that could grow past the cap, or
+%% that the module itself calls (its arguments may be large), is still rewritten.
+bounded_arith_test() ->
+    Std = fun(Src) ->
+                  {ok, Toks, _} = erl_scan:string(Src),
+                  Forms = [begin {ok, F} = erl_parse:parse_form(T), F end || T <- split_dots(Toks)],
+                  {ok, Out} = petri_safety:scan(Forms, #{small_args => true}),
+                  string:find(lists:flatten(io_lib:format("~p", [Out])), "petri_std") =/= nomatch
+          end,
+    M = "-module(g).\n-export([f/1]).\n",
+    ?assertNot(Std(M ++ "f(X) -> (X * X + 2 * X - 1) * (X * X * X).\n")),
+    ?assertNot(Std(M ++ "f(X) -> Y = X * X, Z = Y * Y, Z div (X + 1).\n")),
+    ?assertNot(Std(M ++ "f(X) -> math:sin(X * X) * X.\n")),
+    %% twelve squarings of a 64-bit argument: 2^12 * 64 bits, over the cap
+    Sq = lists:flatten([io_lib:format("V~b = V~b * V~b, ", [I + 1, I, I]) || I <- lists:seq(0, 11)]),
+    ?assert(Std(M ++ "f(V0) -> " ++ Sq ++ "V12.\n")),
+    %% a function the module calls may be given a large argument
+    ?assert(Std(M ++ "f(X) -> g(g(X)).\ng(Y) -> Y * Y.\n")),
+    %% recursion, funs and unknown calls are not straight-line
+    ?assert(Std(M ++ "f(X) -> lists:foldl(fun(_, A) -> A * A end, X, [1, 2]).\n")),
+    ?assert(Std(M ++ "f(X) -> lists:sum([X]) * X.\n")),
+    %% without the small-argument promise every product is checked
+    {ok, Toks, _} = erl_scan:string(M ++ "f(X) -> X * X.\n"),
+    Forms = [begin {ok, F} = erl_parse:parse_form(T), F end || T <- split_dots(Toks)],
+    {ok, Out} = petri_safety:scan(Forms, #{small_args => false}),
+    ?assertNotEqual(nomatch, string:find(lists:flatten(io_lib:format("~p", [Out])), "petri_std")).
+
+split_dots(Toks) ->
+    {Acc, []} = lists:foldl(fun({dot, _} = D, {Fs, Cur}) -> {Fs ++ [lists:reverse([D | Cur])], []};
+                               (T, {Fs, Cur}) -> {Fs, [T | Cur]}
+                            end, {[], []}, Toks),
+    Acc.

@@ -108,11 +108,18 @@ check(Spec, Forms) ->
     case lists:member({F, A}, Exports) of
         false -> err(compile_error, "function ~p/~b is not exported", [F, A]);
         true ->
-            case petri_safety:scan(Forms) of
+            %% the spec's own cases (integers of 64 bits at most) are the
+            %% only arguments unless an evaluator module calls the genome
+            Small = petri_spec:evaluator(Spec) =:= none andalso has_cases(Spec),
+            case petri_safety:scan(Forms, #{small_args => Small}) of
                 {ok, Rewritten} -> {ok, Rewritten};
                 {error, Why} -> {error, unsafe, Why}
             end
     end.
+
+-spec has_cases(petri_wire:spec()) -> boolean().
+has_cases(Spec) ->
+    petri_spec:cases(Spec) =/= [] orelse petri_spec:term_cases(Spec) =/= none.
 
 %% Source text -> forms, with every cap applied. Used for parents in breeding too.
 -spec parse(binary()) -> {ok, forms()} | error().

@@ -35,7 +35,7 @@
 %%     erlang:make_fun), and no instruction is a dynamic call (apply).
 -module(petri_safety).
 
--export([check/1, scan/1, allowed/3, wrapped/3, check_beam/1, allowlist/0,
+-export([check/1, scan/1, scan/2, allowed/3, wrapped/3, check_beam/1, allowlist/0,
          allowlist_markdown/0, fun_count/1]).
 
 -type form() :: erl_parse:abstract_form().
@@ -68,6 +68,118 @@ scan(Forms) ->
     catch
         throw:{unsafe, Line, Why} -> {error, iolist_to_binary(io_lib:format("line ~p: ~s", [Line, Why]))}
     end.
+
+%% scan/1 for a genome whose arguments are numbers, or data holding numbers,
+%% whose integers have at most 64 bits (Opts small_args: the spec's own cases
+%% score it, no evaluator module calls it). A function whose every clause
+%% body is straight-line arithmetic (bounded/1) keeps its `*`, `div` and
+%% `rem` unchecked: the bits of every value it can compute are bounded from
+%% its syntax and stay under ?INT_BITS, so the check would never fire, and
+%% a call per operator costs a numeric genome about 15% more CPU to compile.
+-spec scan([form()], #{small_args => boolean()}) -> {ok, [form()]} | {error, binary()}.
+scan(Forms, #{small_args := true}) ->
+    case scan(Forms) of
+        {ok, Rewritten} ->
+            %% a function the module itself calls may get larger arguments
+            Called = referenced(Forms, []),
+            {ok, [case Orig of
+                      {function, _, N, A, _} ->
+                          case not lists:member({N, A}, Called) andalso bounded(Orig) of
+                              true -> Orig;
+                              false -> New
+                          end;
+                      _ -> New
+                  end || {Orig, New} <- lists:zip(Forms, Rewritten)]};
+        Err -> Err
+    end;
+scan(Forms, _) ->
+    scan(Forms).
+
+%% ---- bounded arithmetic (scan/2) ----------------------------------------------
+
+-define(INT_BITS, 65536).   % as petri_std's cap on integer results
+-define(ARG_BITS, 64).      % an integer of the spec's cases
+
+%% True when every clause body of the function is straight-line arithmetic
+%% (variables, number literals, matches to variables, arithmetic and
+%% bitwise operators, abs/max/min/float/trunc/round/ceil/floor, math:*)
+%% whose every intermediate integer provably has at most ?INT_BITS bits,
+%% given arguments of at most ?ARG_BITS bits. Anything else: false.
+-spec bounded(form()) -> boolean().
+bounded({function, _, _, _, Cs}) ->
+    try
+        lists:foreach(fun({clause, _, Ps, _Guards, Body}) ->
+                              Env = maps:from_list([{V, ?ARG_BITS} || V <- pat_vars(Ps, [])]),
+                              lists:foldl(fun(E, Env0) -> body_bits(E, Env0) end, Env, Body)
+                      end, Cs),
+        true
+    catch
+        throw:unbounded -> false
+    end;
+bounded(_) ->
+    false.
+
+%% Every {Name, Arity} the forms call locally or take as a local fun.
+-spec referenced(term(), [{atom(), arity()}]) -> [{atom(), arity()}].
+referenced({call, _, {atom, _, F}, Args}, Acc) -> referenced(Args, [{F, length(Args)} | Acc]);
+referenced({'fun', _, {function, F, A}}, Acc) when is_atom(F), is_integer(A) -> [{F, A} | Acc];
+referenced(T, Acc) when is_tuple(T) -> referenced(tuple_to_list(T), Acc);
+referenced([H | T], Acc) -> referenced(T, referenced(H, Acc));
+referenced(_, Acc) -> Acc.
+
+-spec pat_vars(term(), [atom()]) -> [atom()].
+pat_vars({var, _, V}, Acc) -> [V | Acc];
+pat_vars(T, Acc) when is_tuple(T) -> pat_vars(tuple_to_list(T), Acc);
+pat_vars([H | T], Acc) -> pat_vars(T, pat_vars(H, Acc));
+pat_vars(_, Acc) -> Acc.
+
+-spec body_bits(term(), #{atom() => non_neg_integer()}) -> #{atom() => non_neg_integer()}.
+body_bits({match, _, {var, _, V}, E}, Env) -> Env#{V => bits(E, Env)};
+body_bits(E, Env) -> _ = bits(E, Env), Env.
+
+-spec bits(term(), #{atom() => non_neg_integer()}) -> non_neg_integer().
+bits(E, Env) ->
+    case bits1(E, Env) of
+        B when B =< ?INT_BITS -> B;
+        _ -> throw(unbounded)
+    end.
+
+-spec bits1(term(), #{atom() => non_neg_integer()}) -> non_neg_integer().
+bits1({integer, _, I}, _) -> int_bits(abs(I));
+bits1({char, _, _}, _) -> 21;
+bits1({float, _, _}, _) -> 0;
+bits1({var, _, V}, Env) ->
+    case Env of
+        #{V := B} -> B;
+        _ -> throw(unbounded)
+    end;
+bits1({op, _, Op, A, B}, Env) when Op =:= '+'; Op =:= '-' -> max(bits(A, Env), bits(B, Env)) + 1;
+bits1({op, _, '*', A, B}, Env) -> bits(A, Env) + bits(B, Env);
+bits1({op, _, '/', A, B}, Env) -> _ = bits(A, Env), _ = bits(B, Env), 0;
+bits1({op, _, Op, A, B}, Env) when Op =:= 'div'; Op =:= 'rem'; Op =:= 'bsr' ->
+    _ = bits(B, Env), bits(A, Env);
+bits1({op, _, Op, A, B}, Env) when Op =:= 'band'; Op =:= 'bor'; Op =:= 'bxor' ->
+    max(bits(A, Env), bits(B, Env));
+bits1({op, _, 'bsl', A, {integer, _, K}}, Env) when K >= 0, K =< 64 -> bits(A, Env) + K;
+bits1({op, _, Op, A}, Env) when Op =:= '-'; Op =:= '+'; Op =:= 'bnot' -> bits(A, Env) + 1;
+bits1({call, _, {atom, _, F}, [A]}, Env) when F =:= abs -> bits(A, Env);
+bits1({call, _, {atom, _, F}, [A]}, Env) when F =:= float -> _ = bits(A, Env), 0;
+bits1({call, _, {atom, _, F}, [A]}, Env)
+  when F =:= trunc; F =:= round; F =:= ceil; F =:= floor ->
+    max(bits(A, Env), 1024);   % a float's integer part has at most 1024 bits
+bits1({call, _, {atom, _, F}, [A, B]}, Env) when F =:= max; F =:= min ->
+    max(bits(A, Env), bits(B, Env));
+bits1({call, _, {remote, _, {atom, _, math}, {atom, _, F}}, Args}, Env) ->
+    case allowed(math, F, length(Args)) of
+        true -> lists:foreach(fun(X) -> bits(X, Env) end, Args), 0;
+        false -> throw(unbounded)
+    end;
+bits1(_, _) ->
+    throw(unbounded).
+
+-spec int_bits(non_neg_integer()) -> pos_integer().
+int_bits(0) -> 1;
+int_bits(I) -> length(integer_to_list(I, 2)).
 
 %% Allowed remote calls (and auto-imported BIFs when Mod =:= erlang), wrapped or not.
 -spec allowed(atom(), atom(), non_neg_integer()) -> boolean().

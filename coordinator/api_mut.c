@@ -89,12 +89,18 @@ static json_t *spec_essentials(const pop_t *p, json_t *notes)
     return o;
 }
 
-/* passed/cases of a member from its latest ok record in this population. */
+/* passed/cases of a member: from its result, or (restored from saved state)
+ * from its latest ok record in this population. */
 static void member_summary(coord_t *c, const pop_t *p, const member_t *m, json_t *o)
 {
     uint64_t seqs[32];
     size_t n = 0;
     json_t *passed = json_null(), *cases = json_null();
+    if (m->cases > 0) { /* known since its result came in */
+        json_object_set_new(o, "passed", json_integer(m->passed));
+        json_object_set_new(o, "cases", json_integer(m->cases));
+        return;
+    }
     if (store_child_records(c->store, m->hash, seqs, 32, &n) == 0) {
         for (size_t i = n < 32 ? n : 32; i-- > 0;) {
             lineage_rec_t r;

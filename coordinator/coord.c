@@ -188,6 +188,8 @@ static void on_result(void *arg, work_item_t *it, const work_result_t *r)
     pop_outcome_t o = {.status = r->status,
                        .fitness = r->fitness,
                        .cost = r->cost,
+                       .passed = r->passed,
+                       .cases = r->cases,
                        .errors = r->errors,
                        .nerrors = r->nerrors};
     if (p)

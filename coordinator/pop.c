@@ -778,6 +778,8 @@ void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
                 dm->m[slot].len = child_len;
                 dm->m[slot].fitness = fitness;
                 dm->m[slot].cost = cost;
+                dm->m[slot].passed = o->passed;
+                dm->m[slot].cases = o->cases;
                 dm->m[slot].errors = errs;
                 dm->m[slot].nerrors = nerr;
             } else {
@@ -795,6 +797,8 @@ void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
                 p->best.len = child_len;
                 p->best.fitness = fitness;
                 p->best.cost = cost;
+                p->best.passed = o->passed;
+                p->best.cases = o->cases;
             }
         }
     } else if (dm->n < dm->cap && ++dm->failures_in_row >= FILL_FAILURES_MAX) {

@@ -72,6 +72,7 @@ typedef struct member {
     double cost;    /* the cost objective (0 unless the spec has a cost mode) */
     double *errors; /* per-case errors (lexicase), owned; NULL = none */
     uint32_t nerrors;
+    uint32_t passed, cases; /* of its result (0/0 when restored from saved state) */
 } member_t;
 
 typedef struct deme {
@@ -182,6 +183,7 @@ typedef struct pop_outcome {
     int status;
     double fitness;
     double cost;
+    uint32_t passed, cases;
     const double *errors;
     size_t nerrors;
 } pop_outcome_t;

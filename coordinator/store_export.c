@@ -55,6 +55,10 @@ json_t *store_export_rec_json(const lineage_rec_t *r, const uint8_t *raw, size_t
         json_object_set_new(o, "reused", json_boolean(r->reused));
         json_object_set_new(o, "errors_hash", hex_json(r->errors_hash, CRYPTO_HASH_LEN));
     }
+    if (r->mutator[0]) { /* the origin of an external mutator's child */
+        json_object_set_new(o, "mutator", json_string(r->mutator));
+        json_object_set_new(o, "input_hash", hex_json(r->input_hash, CRYPTO_HASH_LEN));
+    }
     json_object_set_new(o, "coord_sig", hex_json(r->coord_sig, CRYPTO_SIG_LEN));
     json_object_set_new(o, "raw", hex_json(raw, len));
     return o;

@@ -176,7 +176,7 @@ def test_mutate_with_the_example_mutator(cl):
     tree = cl.cli("lineage", "show", h, "--depth", "2")
     assert tree.returncode == 0 and "op=external mutator=textual.py" in tree.stdout, tree.stdout
     st, exp = cl.api("GET", "/v1/lineage/export?format=json")
-    assert sum(1 for e in exp if e.get("mutator") == "textual.py") == 5
+    assert sum(1 for e in exp["records"] if e.get("mutator") == "textual.py") == 5
     v = cl.cli("lineage", "verify", "--json")
     assert v.returncode == 0 and json.loads(v.stdout)["ok"] is True, v.stdout
 
@@ -256,7 +256,7 @@ def test_sigterm_stops_cleanly(cl, tmp_path):
         wait_for(lambda: not pid_alive(pid), timeout=10,
                  what=f"command {pid} killed")
     st, exp = cl.api("GET", "/v1/lineage/export?format=json")
-    assert not [e for e in exp if e.get("mutator") == "stopped"]
+    assert not [e for e in exp["records"] if e.get("mutator") == "stopped"]
 
 
 def test_usage_errors(cl):

@@ -212,7 +212,7 @@ def p_sum_of_squares():
     edge = [(n,) for n in (1, 2, 3, 4, 5, 100)]
     return dict(fn="sum_of_squares/1", vars=["N"], train=50, test=100, edge=edge,
                 rand=lambda r: (r.randint(1, 100),), out=lambda n: n * (n + 1) * (2 * n + 1) // 6,
-                enc=lambda n: [n], ops=["+", "-", "*"], seed="sum_of_squares(N) -> N.",
+                enc=lambda n: [n], ops=["+", "-", "*", "div"], seed="sum_of_squares(N) -> N.",
                 published=6, test_all=[(n,) for n in range(1, 101)],
                 note="1^2 + ... + n^2 for n in 1..100 (held-out set: all 100 inputs)")
 

@@ -70,7 +70,7 @@ def test_the_committed_specs_are_what_the_generator_writes(tmp):
     assert "count-odds.json: differs" in r.stderr
 
 
-def test_the_generator_is_deterministic_and_sizes_follow_the_problems(tmp):
+def test_the_generator_is_deterministic_and_sizes_follow_the_problems():
     for n in NAMES:
         p = gen.problem(n)
         train, test = gen.cases(p, "train"), gen.cases(p, "test")

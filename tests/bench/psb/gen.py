@@ -1,0 +1,429 @@
+#!/usr/bin/python3
+"""gen.py - seeded case generators for petri's PSB1 problems (Helmuth and
+Spector 2015, "General Program Synthesis Benchmark Suite"), stdlib only.
+
+For every problem it writes, from one fixed seed per (problem, split):
+  configs/specs/psb/<problem>.json             evaluation spec, training cases embedded
+  configs/specs/psb/<problem>-population.json  population spec (lexicase) on the same cases
+  <test dir>/<problem>-test.json                evaluation spec, held-out cases embedded
+
+Strings are lists of code points ({"$charlist": ...}): genomes may not build
+binaries (petri_safety rejects binary syntax), so a string-valued answer is a
+charlist. A problem that prints in the original returns what it would print.
+
+    gen.py                    write the training and population specs (configs/specs/psb/)
+                              and the held-out specs (tests/bench/psb/heldout/)
+    gen.py --test-dir DIR     held-out specs to DIR instead
+    gen.py --spec-dir DIR     training and population specs to DIR instead
+    gen.py --check            exit 1 if a training or population spec differs from what
+                              gen.py writes (the held-out specs are not committed)
+    gen.py --list             the problems, one per line
+"""
+import argparse
+import json
+import os
+import random
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+SPEC_DIR = os.path.join(ROOT, "configs", "specs", "psb")
+HELDOUT_DIR = os.path.join(HERE, "heldout")
+SEED = 20150711  # the suite's conference date: any fixed number would do
+
+LIMITS = {"timeout_ms": 1000, "heap_words": 262144, "reductions": 2000000}
+# The held-out sets are 10x larger and sit in the evaluation's heap: a program
+# that passes training must not fail them for want of room or time.
+TEST_LIMITS = {"timeout_ms": 10000, "heap_words": 4194304, "reductions": 40000000}
+VISIBLE = [chr(c) for c in range(32, 127)]  # visible ASCII and space
+
+
+def S(s):
+    """A string: the list of its code points."""
+    return {"$charlist": s}
+
+
+def T(*xs):
+    return {"$tuple": list(xs)}
+
+
+def rstr(rng, lo, hi, alphabet=VISIBLE, space_bias=0.0):
+    n = rng.randint(lo, hi)
+    return "".join(" " if rng.random() < space_bias else rng.choice(alphabet) for _ in range(n))
+
+
+def rints(rng, lo, hi, vlo, vhi):
+    return [rng.randint(vlo, vhi) for _ in range(rng.randint(lo, hi))]
+
+
+# ---- the problems ------------------------------------------------------------
+# Each: fn (name/arity), vars, train/test sizes as in the paper, edge (the
+# fixed training inputs), rand(rng) -> one input tuple, out(*inputs) -> JSON
+# output, enc(*inputs) -> JSON inputs, ops (primitives), seed (a trivial
+# genome of the output type, so a population can start), note, published
+# (PushGP + lexicase successes out of 100, Helmuth and Spector 2015 Table 3).
+
+
+def p_number_io():
+    def rand(r):
+        return (r.randint(-100, 100), round(r.uniform(-100.0, 100.0), 4))
+    return dict(fn="number_io/2", vars=["N", "F"], train=25, test=1000, edge=[],
+                rand=rand, out=lambda n, f: n + f, enc=lambda n, f: [n, f],
+                ops=["+", "-", "*"], seed="number_io(N, F) -> N.", tol=1e-4, published=98,
+                note="prints the sum of an integer and a float: returns the sum (a float)")
+
+
+def p_small_or_large():
+    edge = [(-10000,), (0,), (10000,)] + [(n,) for n in range(995, 1006)] + \
+           [(n,) for n in range(1995, 2006)]
+
+    def out(n):
+        return S("small" if n < 1000 else "large" if n >= 2000 else "")
+    return dict(fn="small_or_large/1", vars=["N"], train=100, test=1000, edge=edge,
+                rand=lambda r: (r.randint(-10000, 10000),), out=out, enc=lambda n: [n],
+                ops=["+", "-", "*"], seed='small_or_large(N) -> "".', published=5,
+                note='prints "small" (n < 1000), "large" (n >= 2000) or nothing: returns that text')
+
+
+def p_compare_string_lengths():
+    edge = [("", "", ""), ("a", "bb", "ccc"), ("", "a", "bb"), ("ccc", "bb", "a"),
+            ("a", "a", "a"), ("", "", "a"), ("a", "bb", "b"), ("abc", "", "abcd"),
+            ("x", "xy", "xy"), ("", "a", "")]
+
+    def rand(r):
+        if r.random() < 0.5:  # half in strictly increasing order, or `false` wins
+            ls = sorted(r.sample(range(0, 50), 3))
+            return tuple(rstr(r, n, n) for n in ls)
+        return tuple(rstr(r, 0, 49) for _ in range(3))
+    return dict(fn="compare_string_lengths/3", vars=["A", "B", "C"], train=100, test=1000,
+                edge=edge, rand=rand, out=lambda a, b, c: len(a) < len(b) < len(c),
+                enc=lambda a, b, c: [S(a), S(b), S(c)], ops=["length/1"],
+                seed="compare_string_lengths(A, B, C) -> false.", published=7,
+                note="true when the three lengths strictly increase")
+
+
+def p_double_letters():
+    edge = [("",), ("A",), ("!",), (" ",), ("*",), ("\t",), ("\n",), ("B\n",), ("\n\n",),
+            ("CD",), ("ef",), ("!!",), ("q!",), ("!R",), ("!#",), ("@!",), ("!F!",),
+            ("T$L",), ("4ps",), ("q\t ",), ("!!!",), ("i:!i:!i:!i:!i",)]
+    alphabet = VISIBLE + ["!"] * 10 + ["\n", "\t"]
+
+    def out(s):
+        return S("".join(c * 2 if c.isalpha() else "!!!" if c == "!" else c for c in s))
+    return dict(fn="double_letters/1", vars=["S"], train=100, test=1000, edge=edge,
+                rand=lambda r: (rstr(r, 0, 20, alphabet),), out=out, enc=lambda s: [S(s)],
+                ops=["lists:append/2", "lists:reverse/1"], seed="double_letters(S) -> S.", published=6,
+                note="prints the text with letters doubled and ! tripled: returns that text")
+
+
+def p_replace_space_with_newline():
+    edge = [("",), ("A",), ("*",), (" ",), ("s",), ("B ",), ("  ",), (" D",), ("ef",),
+            ("!!",), (" F ",), ("T L",), ("4ps",), ("q  ",), ("   ",), ("  e",),
+            ("hi ",), ("  $  ",), ("      9",)]
+
+    def out(s):
+        return T(S(s.replace(" ", "\n")), sum(1 for c in s if not c.isspace()))
+    return dict(fn="replace_space_with_newline/1", vars=["S"], train=100, test=1000,
+                edge=edge, rand=lambda r: (rstr(r, 0, 20, space_bias=0.2),), out=out,
+                enc=lambda s: [S(s)], ops=["length/1", "lists:reverse/1"],
+                seed="replace_space_with_newline(S) -> {S, 0}.", published=51,
+                note="prints the text with spaces as newlines and returns the count of "
+                     "non-whitespace characters: returns {Text, Count}")
+
+
+def p_string_lengths_backwards():
+    edge = [([],), ([""],), (["", ""],), (["", "", ""],), (["a"],), (["ab", "c"],),
+            (["a", "bc", "def"],), ([" "],), ([" a ", ""],)]
+
+    def rand(r):
+        return ([rstr(r, 0, 50) for _ in range(r.randint(0, 50))],)
+    return dict(fn="string_lengths_backwards/1", vars=["L"], train=100, test=1000, edge=edge,
+                rand=rand, out=lambda l: [len(s) for s in reversed(l)],
+                enc=lambda l: [[S(s) for s in l]], ops=["length/1", "lists:reverse/1"],
+                seed="string_lengths_backwards(L) -> [].", published=66,
+                note="prints the strings' lengths from last to first, one a line: "
+                     "returns the list of lengths (genomes cannot format integers)")
+
+
+def p_last_index_of_zero():
+    edge = [([0],), ([0, 0],), ([0, 1],), ([1, 0],), ([0, 0, 0],), ([5, 0, 5],),
+            ([-5, 0, 0, 3],), ([0] * 50,), ([7] * 49 + [0],), ([0] + [7] * 49,)]
+
+    def rand(r):
+        v = rints(r, 1, 50, -50, 50)
+        for _ in range(r.randint(1, 3)):
+            v[r.randrange(len(v))] = 0
+        return (v,)
+    return dict(fn="last_index_of_zero/1", vars=["V"], train=150, test=1000, edge=edge,
+                rand=rand, out=lambda v: len(v) - 1 - v[::-1].index(0), enc=lambda v: [v],
+                ops=["+", "-", "length/1", "lists:reverse/1"],
+                seed="last_index_of_zero(V) -> 0.", published=21,
+                note="the index (from 0) of the last zero of a list holding at least one")
+
+
+def p_vector_average():
+    edge = [([0.0],), ([100.0],), ([-100.0],), ([1000.0] * 50,), ([-1000.0] * 50,),
+            ([2.0, 129.0],), ([0.12345, -4.678],), ([999.99, 74.113],),
+            ([987.654321],), ([-1000.0, 1000.0],)]
+
+    def rand(r):
+        return ([round(r.uniform(-1000.0, 1000.0), 4) for _ in range(r.randint(1, 50))],)
+    return dict(fn="vector_average/1", vars=["V"], train=100, test=1000, edge=edge,
+                rand=rand, out=lambda v: sum(v) / len(v), enc=lambda v: [v],
+                ops=["/", "lists:sum/1", "length/1"], seed="vector_average(V) -> 0.0.",
+                tol=1e-3, published=16, note="the mean of 1-50 floats (within 0.001)")
+
+
+def p_count_odds():
+    edge = [([],), ([-10],), ([-9],), ([-8],), ([-7],), ([-6],), ([-5],), ([-4],), ([-3],),
+            ([-2],), ([-1],), ([0],), ([1],), ([2],), ([3],), ([4],), ([5],), ([6],), ([7],),
+            ([8],), ([9],), ([10],), ([-947],), ([-450],), ([303],), ([886],),
+            ([0, 0],), ([0, 1],), ([7, 1],), ([-9, -1],), ([-11, 40],), ([944, 77],)]
+    return dict(fn="count_odds/1", vars=["V"], train=200, test=2000, edge=edge,
+                rand=lambda r: (rints(r, 0, 50, -1000, 1000),),
+                out=lambda v: sum(1 for x in v if x % 2), enc=lambda v: [v],
+                ops=["+", "rem", "length/1", "lists:sum/1"], seed="count_odds(V) -> 0.",
+                published=8, note="how many odd integers a list holds")
+
+
+def p_mirror_image():
+    edge = [([], []), ([1], [1]), ([0], [1]), ([1], [0]), ([16, 76], [76, 16]),
+            ([-2, 4], [4, -2]), ([5, 5], [5, 5]), ([1, 2, 3], [3, 2, 1]),
+            ([1, 2, 3], [1, 2, 3]), ([1, 2, 3], [3, 1, 2])]
+
+    def rand(r):
+        a = rints(r, 0, 50, -1000, 1000)
+        k = r.random()
+        if k < 0.5:
+            return (a, a[::-1])
+        b = a[::-1]
+        if b and k < 0.8:  # a near miss: one element changed
+            b[r.randrange(len(b))] += r.choice([-1, 1])
+            return (a, b)
+        return (a, [r.randint(-1000, 1000) for _ in a])
+    return dict(fn="mirror_image/2", vars=["A", "B"], train=100, test=1000, edge=edge,
+                rand=rand, out=lambda a, b: b == a[::-1], enc=lambda a, b: [a, b],
+                ops=["lists:reverse/1", "length/1"],
+                seed="mirror_image(A, B) -> false.", published=78,
+                note="true when the second list is the first reversed")
+
+
+def p_sum_of_squares():
+    edge = [(n,) for n in (1, 2, 3, 4, 5, 100)]
+    return dict(fn="sum_of_squares/1", vars=["N"], train=50, test=100, edge=edge,
+                rand=lambda r: (r.randint(1, 100),), out=lambda n: n * (n + 1) * (2 * n + 1) // 6,
+                enc=lambda n: [n], ops=["+", "-", "*", "div"], seed="sum_of_squares(N) -> N.",
+                published=6, test_all=[(n,) for n in range(1, 101)],
+                note="1^2 + ... + n^2 for n in 1..100 (held-out set: all 100 inputs)")
+
+
+def p_vectors_summed():
+    edge = [([], []), ([0], [0]), ([0], [10]), ([3], [5]), ([7], [-7]), ([-1000], [-1000]),
+            ([1000], [1000]), ([1, 2, 3], [4, 5, 6]), ([1000] * 50, [1000] * 50),
+            ([-1000] * 50, [-1000] * 50)]
+
+    def rand(r):
+        n = r.randint(0, 50)
+        return ([r.randint(-1000, 1000) for _ in range(n)],
+                [r.randint(-1000, 1000) for _ in range(n)])
+    return dict(fn="vectors_summed/2", vars=["A", "B"], train=150, test=1500, edge=edge,
+                rand=rand, out=lambda a, b: [x + y for x, y in zip(a, b)],
+                enc=lambda a, b: [a, b], ops=["+", "lists:zip/2", "lists:reverse/1"],
+                seed="vectors_summed(A, B) -> A.", published=1,
+                note="the element-wise sum of two lists of the same length")
+
+
+def p_negative_to_zero():
+    edge = [([],), ([-10],), ([-1],), ([0],), ([1],), ([10],), ([0, 0],), ([0, -1],),
+            ([-1, 0],), ([-90, -6],), ([-16, 33],), ([412, 111],), ([-5] * 50,), ([5] * 50,)]
+    return dict(fn="negative_to_zero/1", vars=["V"], train=200, test=2000, edge=edge,
+                rand=lambda r: (rints(r, 0, 50, -1000, 1000),),
+                out=lambda v: [max(x, 0) for x in v], enc=lambda v: [v],
+                ops=["max/2", "lists:reverse/1"], seed="negative_to_zero(V) -> V.",
+                published=45, note="the list with every negative integer replaced by 0")
+
+
+SCRABBLE = {}
+for letters, value in (("aeioulnstr", 1), ("dg", 2), ("bcmp", 3), ("fhvwy", 4), ("k", 5),
+                       ("jx", 8), ("qz", 10)):
+    for ch in letters:
+        SCRABBLE[ch] = value
+
+
+def p_scrabble_score():
+    edge = [("",), ("a",), ("b",), ("c",), ("d",), ("e",), ("f",), ("g",), ("h",), ("i",),
+            ("j",), ("k",), ("l",), ("m",), ("n",), ("o",), ("p",), ("q",), ("r",), ("s",),
+            ("t",), ("u",), ("v",), ("w",), ("x",), ("y",), ("z",), ("A",), ("Z",),
+            ("zxyq",), ("QUIZ",), ("quiz!",), ("  ",), ("!@#$",), ("zzzzzzzzzzzzzzzzzzzz",)]
+    alphabet = VISIBLE + [chr(c) for c in range(ord("a"), ord("z") + 1)] * 2
+    return dict(fn="scrabble_score/1", vars=["S"], train=200, test=1000, edge=edge,
+                rand=lambda r: (rstr(r, 0, 20, alphabet),),
+                out=lambda s: sum(SCRABBLE.get(c.lower(), 0) for c in s), enc=lambda s: [S(s)],
+                ops=["+", "length/1", "lists:sum/1"], seed="scrabble_score(S) -> 0.",
+                published=2, note="the Scrabble score of a text (letters of either case; "
+                                  "other characters score 0)")
+
+
+def p_smallest():
+    edge = [(0, 0, 0, 0), (-100, -100, -100, -100), (100, 100, 100, 100), (1, 2, 3, 4),
+            (4, 3, 2, 1), (2, 1, 4, 3), (-100, 100, 100, 100), (100, -100, 100, 100),
+            (100, 100, -100, 100), (100, 100, 100, -100), (5, 5, 4, 5)]
+    return dict(fn="smallest/4", vars=["A", "B", "C", "D"], train=100, test=1000, edge=edge,
+                rand=lambda r: tuple(r.randint(-100, 100) for _ in range(4)),
+                out=lambda *xs: min(xs), enc=lambda *xs: list(xs), ops=["min/2", "max/2"],
+                seed="smallest(A, B, C, D) -> A.", published=81,
+                note="prints the smallest of four integers: returns it")
+
+
+def p_median():
+    edge = [(0, 0, 0), (1, 2, 3), (3, 2, 1), (2, 3, 1), (-100, 0, 100), (100, -100, 0),
+            (7, 7, 1), (1, 7, 7), (7, 1, 7), (-100, -100, -100), (100, 100, 100)]
+
+    def rand(r):
+        xs = [r.randint(-100, 100) for _ in range(3)]
+        if r.random() < 0.2:  # duplicates are where mistakes hide
+            xs[r.randrange(3)] = xs[r.randrange(3)]
+        return tuple(xs)
+    return dict(fn="median/3", vars=["A", "B", "C"], train=100, test=1000, edge=edge,
+                rand=rand, out=lambda *xs: sorted(xs)[1], enc=lambda *xs: list(xs),
+                ops=["min/2", "max/2"], seed="median(A, B, C) -> A.", published=45,
+                note="prints the median of three integers: returns it")
+
+
+PROBLEMS = {
+    "number-io": p_number_io,
+    "small-or-large": p_small_or_large,
+    "compare-string-lengths": p_compare_string_lengths,
+    "double-letters": p_double_letters,
+    "replace-space-with-newline": p_replace_space_with_newline,
+    "string-lengths-backwards": p_string_lengths_backwards,
+    "last-index-of-zero": p_last_index_of_zero,
+    "vector-average": p_vector_average,
+    "count-odds": p_count_odds,
+    "mirror-image": p_mirror_image,
+    "sum-of-squares": p_sum_of_squares,
+    "vectors-summed": p_vectors_summed,
+    "negative-to-zero": p_negative_to_zero,
+    "scrabble-score": p_scrabble_score,
+    "smallest": p_smallest,
+    "median": p_median,
+}
+
+
+def problem(name):
+    p = PROBLEMS[name]()
+    p["name"] = name
+    return p
+
+
+def cases(p, split):
+    """The training (edge cases first, then random) or held-out (random) inputs."""
+    rng = random.Random(f"{SEED}/{p['name']}/{split}")
+    if split == "test" and "test_all" in p:
+        inputs = list(p["test_all"])
+    else:
+        inputs = list(p["edge"]) if split == "train" else []
+        want = p[split]
+        assert len(inputs) <= want, p["name"]
+        while len(inputs) < want:
+            inputs.append(p["rand"](rng))
+    return [{"in": p["enc"](*x), "out": p["out"](*x)} for x in inputs]
+
+
+def eval_spec(p, split):
+    fit = {"cases": cases(p, split)}
+    if "tol" in p:
+        fit["float_tolerance"] = p["tol"]
+    return {"function": p["fn"], "language": "erlang",
+            "primitives": {"ops": p["ops"], "vars": p["vars"],
+                           "constants": {"min": -10, "max": 10, "integer": True}},
+            "fitness": fit, "limits": dict(TEST_LIMITS if split == "test" else LIMITS)}
+
+
+def seed_source(p):
+    fn, arity = p["fn"].split("/")
+    return f"-module(genome).\n-export([{fn}/{arity}]).\n\n{p['seed']}\n"
+
+
+def population_spec(p):
+    spec = {"name": "psb-" + p["name"]}
+    spec.update(eval_spec(p, "train"))
+    spec.update({
+        "size": 200, "demes": 2,
+        "selection": {"lexicase": {"epsilon": "auto", "downsample": 0.25}},
+        "operators": {"crossover": 0.3, "subtree": 0.3, "point": 0.2, "swap": 0.1,
+                      "hoist": 0.05, "shrink": 0.05},
+        "elitism": 2,
+        "migration": {"interval": 200, "count": 1},
+        "stop": {"target_fitness": 0, "max_evaluations": 300000},
+        "seeds": [seed_source(p)] * 2,
+    })
+    return spec
+
+
+def dump(obj):
+    """One case per line: readable and diffable, still plain JSON."""
+    head = {k: v for k, v in obj.items() if k != "fitness"}
+    fit = obj["fitness"]
+    lines = ["{"]
+    for k, v in head.items():
+        lines.append(f"  {json.dumps(k)}: {json.dumps(v)},")
+    lines.append('  "fitness": {')
+    rest = {k: v for k, v in fit.items() if k != "cases"}
+    for k, v in rest.items():
+        lines.append(f"    {json.dumps(k)}: {json.dumps(v)},")
+    lines.append('    "cases": [')
+    cs = [f"      {json.dumps(c, ensure_ascii=False)}" for c in fit["cases"]]
+    lines.append(",\n".join(cs))
+    lines.append("    ]")
+    lines.append("  }")
+    lines.append("}")
+    text = "\n".join(lines) + "\n"
+    assert json.loads(text) == json.loads(json.dumps(obj))
+    return text
+
+
+def outputs(test_dir, spec_dir=SPEC_DIR):
+    """{path: text} of everything gen.py writes."""
+    out = {}
+    for name in PROBLEMS:
+        p = problem(name)
+        out[os.path.join(spec_dir, name + ".json")] = dump(eval_spec(p, "train"))
+        out[os.path.join(spec_dir, name + "-population.json")] = dump(population_spec(p))
+        out[os.path.join(test_dir, name + "-test.json")] = dump(eval_spec(p, "test"))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--test-dir", default=HELDOUT_DIR, help="where the held-out specs go")
+    ap.add_argument("--spec-dir", default=SPEC_DIR, help="where the training and population specs go")
+    ap.add_argument("--check", action="store_true", help="compare instead of writing")
+    ap.add_argument("--list", action="store_true", help="print the problem names")
+    a = ap.parse_args()
+    if a.list:
+        for name in PROBLEMS:
+            print(name)
+        return 0
+    bad = 0
+    for path, text in outputs(a.test_dir, a.spec_dir).items():
+        if a.check and path.startswith(os.path.join(a.test_dir, "")):
+            continue  # the held-out specs are written on demand, never committed
+        if a.check:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    same = f.read() == text
+            except OSError:
+                same = False
+            if not same:
+                print(f"{path}: differs from what gen.py writes", file=sys.stderr)
+                bad += 1
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

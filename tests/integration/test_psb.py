@@ -1,0 +1,118 @@
+"""The PSB1 benchmark's problems (configs/specs/psb/, tests/bench/psb/): the
+committed specs are what the seeded generator writes, every reference
+solution passes its training and held-out sets through `petri-agent eval`,
+and the deliberately wrong solutions and the population seeds do not."""
+import json
+import os
+import shutil
+import sys
+
+import pytest
+
+from conftest import AGENT, ROOT, run
+
+PSB = os.path.join(ROOT, "tests", "bench", "psb")
+GEN = os.path.join(PSB, "gen.py")
+SPECS = os.path.join(ROOT, "configs", "specs", "psb")
+SOLUTIONS = os.path.join(PSB, "solutions")
+WRONG = os.path.join(PSB, "wrong")
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, PSB)
+import gen  # noqa: E402
+
+NAMES = list(gen.PROBLEMS)
+
+
+def module(name):
+    return name.replace("-", "_") + ".erl"
+
+
+def scores(spec, genomes):
+    """{genome path: result line} of one petri-agent eval run."""
+    r = run([AGENT, "eval", "--spec", spec, "--vms", "1", *genomes], timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["genome"] for x in lines] == list(genomes)
+    return {x["genome"]: x for x in lines}
+
+
+@pytest.fixture(scope="module")
+def heldout(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("psb-heldout"))
+    r = run([sys.executable, GEN, "--test-dir", d, "--spec-dir", os.path.join(d, "specs")])
+    assert r.returncode == 0, r.stderr
+    return d
+
+
+def test_at_least_six_problems_each_with_specs_and_a_solution():
+    assert len(NAMES) >= 6
+    for n in NAMES:
+        for f in (n + ".json", n + "-population.json"):
+            assert os.path.isfile(os.path.join(SPECS, f)), f
+        assert os.path.isfile(os.path.join(SOLUTIONS, module(n))), n
+
+
+def test_the_committed_specs_are_what_the_generator_writes(tmp):
+    r = run([sys.executable, GEN, "--check", "--test-dir", tmp])
+    assert r.returncode == 0, r.stderr
+    # the check can fail: one changed expected output in a copy is found
+    copy = os.path.join(tmp, "specs")
+    shutil.copytree(SPECS, copy)
+    path = os.path.join(copy, "count-odds.json")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace('"out": 0}', '"out": 1}', 1))
+    r = run([sys.executable, GEN, "--check", "--test-dir", os.path.join(tmp, "heldout"),
+             "--spec-dir", copy])
+    assert r.returncode == 1
+    assert "count-odds.json: differs" in r.stderr
+
+
+def test_the_generator_is_deterministic_and_sizes_follow_the_problems():
+    for n in NAMES:
+        p = gen.problem(n)
+        train, test = gen.cases(p, "train"), gen.cases(p, "test")
+        assert train == gen.cases(gen.problem(n), "train")
+        assert len(train) == p["train"] and len(test) == p["test"]
+        assert len(test) >= 100
+
+
+def test_population_specs_train_on_the_training_cases_with_lexicase():
+    for n in NAMES:
+        with open(os.path.join(SPECS, n + ".json")) as f:
+            train = json.load(f)
+        with open(os.path.join(SPECS, n + "-population.json")) as f:
+            pop = json.load(f)
+        for k in ("function", "primitives", "fitness", "limits"):
+            assert pop[k] == train[k], (n, k)
+        assert "lexicase" in pop["selection"]
+        assert pop["stop"]["target_fitness"] == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_passes_training_and_heldout_and_wrong_ones_do_not(name, heldout, tmp):
+    ref = os.path.join(SOLUTIONS, module(name))
+    wrong = os.path.join(WRONG, module(name))
+    seed = os.path.join(tmp, "seed.erl")
+    with open(os.path.join(SPECS, name + "-population.json")) as f:
+        with open(seed, "w") as g:
+            g.write(json.load(f)["seeds"][0])
+    genomes = [ref, seed] + ([wrong] if os.path.exists(wrong) else [])
+    train = scores(os.path.join(SPECS, name + ".json"), genomes)
+    r = train[ref]
+    assert r["status"] == "ok" and r["passed"] == r["cases"] == gen.problem(name)["train"], r
+    assert r["fitness"] == 0
+    # the seed a population starts from is scored (ok) and is no solution
+    s = train[seed]
+    assert s["status"] == "ok" and s["passed"] < s["cases"], s
+    if wrong in train:
+        w = train[wrong]
+        assert w["passed"] < w["cases"], w
+    test = scores(os.path.join(heldout, name + "-test.json"), [ref])[ref]
+    assert test["status"] == "ok" and test["passed"] == test["cases"] == gen.problem(name)["test"], test
+
+
+def test_there_are_wrong_solutions_to_check_against():
+    assert len([f for f in os.listdir(WRONG) if f.endswith(".erl")]) >= 6

@@ -166,9 +166,14 @@ mismatch_error_test() ->
     {ok, F, _, _, _, Ext} = tjob("f(_) -> [1, 2].\n", Cases, #{mismatch_error => 5.0}),
     ?assertEqual(10.0, F),
     ?assertMatch(#{passed := 1, cases := 3}, Ext),
-    %% a crash on a term case is still a crash
-    ?assertMatch({crash, nan, <<"case 1: error:badarith">>, _, _, #{passed := 0, cases := 0}},
-                 tjob("f(X) -> X + 1.\n", Cases, #{})).
+    %% a case that raises is a failed case with the mismatch error, counted
+    {ok, F2, _, _, _, Ext2} = tjob("f(x) -> erlang:error(no);\nf(_) -> [1, 2].\n", Cases,
+                                   #{mismatch_error => 5.0}),
+    ?assertEqual(10.0, F2),   % x raised, y mismatched, z passed
+    ?assertMatch(#{passed := 1, cases := 3}, Ext2),
+    ?assertEqual({<<"crashed_cases">>, 1.0},
+                 lists:keyfind(<<"crashed_cases">>, 1, maps:get(metrics, Ext2))),
+    {ok, 3.0, _, _, _, #{passed := 0, cases := 3}} = tjob("f(X) -> X + 1.\n", Cases, #{}).
 
 numeric_passed_test() ->
     ?assertMatch({ok, 0.0, <<>>, _, _, #{passed := 21, cases := 21, errors := []}},

@@ -255,25 +255,39 @@ cases(Mod, Fn, [{In, Out} | T], Kind, Tol, Errs, I, Passed, Acc) ->
 
 -spec terms(module(), atom(), [petri_wire:tcase()], {abs | square, float(), float()},
             [float()] | none, pos_integer(), non_neg_integer(), float()) -> tuple().
-terms(_, _, [], _, Errs, I, Passed, Acc) ->
+terms(Mod, Fn, Cases, How, Errs, I, Passed, Acc) ->
+    terms(Mod, Fn, Cases, How, Errs, I, Passed, Acc, 0).
+
+%% A case that raises is a failed case with the mismatch error (as a program
+%% judged by tests fails that test), so a program that is wrong on some
+%% inputs stays comparable; how many raised is the metric crashed_cases.
+-spec terms(module(), atom(), [petri_wire:tcase()], {abs | square, float(), float()},
+            [float()] | none, pos_integer(), non_neg_integer(), float(), non_neg_integer()) ->
+          tuple().
+terms(_, _, [], _, Errs, I, Passed, Acc, 0) ->
     done(Acc, Passed, I, Errs);
-terms(Mod, Fn, [{In, Want} | T], {Kind, Tol, Mis} = How, Errs, I, Passed, Acc) ->
-    try erlang:apply(Mod, Fn, In) of
-        V ->
-            case compare(V, Want, Kind, Tol, Mis) of
-                {Pass, E} ->
-                    case add(Acc, E) of
-                        {ok, Acc2} ->
-                            P = case Pass of true -> Passed + 1; false -> Passed end,
-                            terms(Mod, Fn, T, How, errs(E, Errs), I + 1, P, Acc2);
-                        overflow -> {bad_result, detail("fitness overflows a float at case ~b", [I])}
-                    end;
-                overflow ->
-                    {bad_result, detail("case ~b: error of result ~0P overflows a float", [I, V, 6])}
-            end
-    catch
-        Class:Reason ->
-            {crash, detail("case ~b: ~p:~0P", [I, Class, Reason, 12])}
+terms(_, _, [], _, Errs, I, Passed, Acc, Crashed) ->
+    {ok, Err, P, N, Es, Named} = done(Acc, Passed, I, Errs),
+    {ok, Err, P, N, Es, [{<<"crashed_cases">>, float(Crashed)} | Named]};
+terms(Mod, Fn, [{In, Want} | T], {Kind, Tol, Mis} = How, Errs, I, Passed, Acc, Crashed) ->
+    Got = try {value, erlang:apply(Mod, Fn, In)}
+          catch _:_ -> raised
+          end,
+    Scored = case Got of
+                 {value, V} -> {V, compare(V, Want, Kind, Tol, Mis)};
+                 raised -> {raised, {false, Mis}}
+             end,
+    case Scored of
+        {_, {Pass, E}} ->
+            case add(Acc, E) of
+                {ok, Acc2} ->
+                    P = case Pass of true -> Passed + 1; false -> Passed end,
+                    C = case Got of raised -> Crashed + 1; _ -> Crashed end,
+                    terms(Mod, Fn, T, How, errs(E, Errs), I + 1, P, Acc2, C);
+                overflow -> {bad_result, detail("fitness overflows a float at case ~b", [I])}
+            end;
+        {V2, overflow} ->
+            {bad_result, detail("case ~b: error of result ~0P overflows a float", [I, V2, 6])}
     end.
 
 %% One term case: {Passed, Error}. Both numbers: the error is their distance

@@ -180,9 +180,10 @@ limits_per_request_test() ->
     Src = <<"-module(c).\n-export([init/1, handle/2]).\ninit(N) -> N.\n"
             "handle(spin, S) -> {spin(S), S};\n"
             "handle(grow, S) -> {ok, lists:seq(1, 100000)};\n"
-            "handle(burn, S) -> {lists:sum(lists:seq(1, 200000)), S};\n"
+            "handle(burn, S) -> {count(300000), S};\n"
             "handle(inc, S) -> {S + 1, S + 1};\nhandle(get, S) -> {S, S}.\n"
-            "spin(S) -> spin(S + 1) - 1.\n">>,
+            "spin(S) -> spin(S + 1) - 1.\n"
+            "count(0) -> 0;\ncount(N) -> count(N - 1).\n">>,
     K = start(10, Src, #{reductions => 100000, state_words => 1000}),
     ask(K, 10, 1, inc),
     ?assertEqual(timeout, status(ask(K, 10, 2, burn))),

@@ -43,13 +43,13 @@
 #include "wire_live.h"
 
 #define LIVE_ID 1
-#define LIVE_MAX_TRACE 1000000         /* requests in a trace */
+#define LIVE_MAX_TRACE 1000000 /* requests in a trace */
 #define LIVE_MAX_TRACE_BYTES (256u << 20)
 #define LIVE_MAX_UPGRADES 100000
 #define LIVE_MAX_VERSIONS 200000
-#define LIVE_MAX_RESTARTS 8            /* VM deaths before the run gives up */
-#define LIVE_MAX_IN_FLIGHT 1024        /* requests sent and not answered */
-#define LIVE_AROUND 16                 /* requests after an upgrade point that "see" it */
+#define LIVE_MAX_RESTARTS 8     /* VM deaths before the run gives up */
+#define LIVE_MAX_IN_FLIGHT 1024 /* requests sent and not answered */
+#define LIVE_AROUND 16          /* requests after an upgrade point that "see" it */
 #define LIVE_STOP_WAIT_MS 3000
 #define LIVE_BOOT_WAIT_MS 30000
 
@@ -281,8 +281,10 @@ static void vm_lost(live_run_t *r, const char *why)
         if (u->sent && u->outcome < 0) {
             u->outcome = WIRE_LIVE_ROLLBACK;
             r->n_rollback++;
-            wire_live_event_t e = {.kind = WIRE_LIVE_ROLLBACK, .upgrade_id = i + 1,
-                                   .version = r->good_version, .parent_score = NAN,
+            wire_live_event_t e = {.kind = WIRE_LIVE_ROLLBACK,
+                                   .upgrade_id = i + 1,
+                                   .version = r->good_version,
+                                   .parent_score = NAN,
                                    .child_score = NAN};
             snprintf(e.reason, sizeof e.reason, "the VM died during the upgrade: %s", why);
             sha256_hex(r->good_src, r->good_src_len, e.from_hash);
@@ -653,8 +655,8 @@ static int load_spec(live_run_t *r, const char *path)
         json_decref(root);
         return ERR_SPEC;
     }
-    static const char *const top[] = {"atoms", "init",  "limits", "probation", "window",
-                                      "score", "rate",  "batch",  NULL};
+    static const char *const top[] = {"atoms", "init", "limits", "probation", "window",
+                                      "score", "rate", "batch",  NULL};
     static const char *const lim[] = {"timeout_ms", "heap_words", "reductions", "state_words",
                                       NULL};
     static const char *const sc[] = {"latency", "reductions", "tolerance", NULL};
@@ -759,8 +761,7 @@ static int load_trace(live_run_t *r, const char *path)
                     o ? "not an object with \"req\"" : je.text);
             rc = ERR_SPEC;
         } else if (r->nreqs == LIVE_MAX_TRACE) {
-            fprintf(stderr, "petri-agent live: %s: more than %d requests\n", where,
-                    LIVE_MAX_TRACE);
+            fprintf(stderr, "petri-agent live: %s: more than %d requests\n", where, LIVE_MAX_TRACE);
             rc = ERR_SPEC;
         } else {
             if (r->nreqs == cap) {
@@ -868,11 +869,11 @@ static void summary(live_run_t *r, double elapsed_ms)
             nbad++;
         }
     }
-    json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "summary", 1, "requests",
-                          (json_int_t)r->nreqs, "answered", (json_int_t)r->answered, "lost",
-                          (json_int_t)lost, "twice", (json_int_t)r->twice, "resent",
-                          (json_int_t)r->resent, "vm_restarts", (json_int_t)r->restarts,
-                          "upgrades", (json_int_t)r->nups);
+    json_t *o =
+        json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "summary", 1, "requests",
+                  (json_int_t)r->nreqs, "answered", (json_int_t)r->answered, "lost",
+                  (json_int_t)lost, "twice", (json_int_t)r->twice, "resent", (json_int_t)r->resent,
+                  "vm_restarts", (json_int_t)r->restarts, "upgrades", (json_int_t)r->nups);
     json_object_set_new(o, "promoted", json_integer((json_int_t)r->n_promoted));
     json_object_set_new(o, "rolled_back", json_integer((json_int_t)r->n_rollback));
     json_object_set_new(o, "refused", json_integer((json_int_t)r->n_refused));
@@ -897,9 +898,9 @@ static void summary(live_run_t *r, double elapsed_ms)
         if (!v->n && !v->hash[0])
             continue;
         json_array_append_new(
-            vs, json_pack("{s:I, s:s, s:I, s:I, s:I, s:o}", "version", (json_int_t)(i + 1),
-                          "hash", v->hash, "requests", (json_int_t)v->n, "correct",
-                          (json_int_t)v->correct, "failed", (json_int_t)v->failed, "fitness",
+            vs, json_pack("{s:I, s:s, s:I, s:I, s:I, s:o}", "version", (json_int_t)(i + 1), "hash",
+                          v->hash, "requests", (json_int_t)v->n, "correct", (json_int_t)v->correct,
+                          "failed", (json_int_t)v->failed, "fitness",
                           v->n ? score_json(v->score_sum / (double)v->n) : json_null()));
     }
     json_object_set_new(o, "versions", vs);
@@ -937,15 +938,14 @@ static void summary(live_run_t *r, double elapsed_ms)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: petri-agent live --spec LIVE.json --trace TRACE.jsonl --genome G.erl\n"
-            "                        [--upgrade CHILD.erl@N]... [--rate R] [--json]\n"
-            "                        [-c FILE] [-o section.key=value]...\n"
-            "  Starts G as a live individual on one VM, replays the trace (JSON lines\n"
-            "  {\"req\": term, \"expect\": term}) at R requests/s, loads each CHILD into\n"
-            "  it after request N, and prints every event (upgrade, promoted, rollback\n"
-            "  with its reason) and a summary: requests sent, answered, lost, answered\n"
-            "  twice, and the live fitness of each version.\n");
+    fprintf(f, "usage: petri-agent live --spec LIVE.json --trace TRACE.jsonl --genome G.erl\n"
+               "                        [--upgrade CHILD.erl@N]... [--rate R] [--json]\n"
+               "                        [-c FILE] [-o section.key=value]...\n"
+               "  Starts G as a live individual on one VM, replays the trace (JSON lines\n"
+               "  {\"req\": term, \"expect\": term}) at R requests/s, loads each CHILD into\n"
+               "  it after request N, and prints every event (upgrade, promoted, rollback\n"
+               "  with its reason) and a summary: requests sent, answered, lost, answered\n"
+               "  twice, and the live fitness of each version.\n");
 }
 
 static void on_signal(loop_t *l, int signo, void *arg)
@@ -981,10 +981,14 @@ static void run_free(live_run_t *r)
 int cmd_live(int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"spec", required_argument, 0, 's'},    {"trace", required_argument, 0, 't'},
-        {"genome", required_argument, 0, 'g'},  {"upgrade", required_argument, 0, 'u'},
-        {"rate", required_argument, 0, 'r'},    {"json", no_argument, 0, 'j'},
-        {"config", required_argument, 0, 'c'},  {"help", no_argument, 0, 'h'},
+        {"spec", required_argument, 0, 's'},
+        {"trace", required_argument, 0, 't'},
+        {"genome", required_argument, 0, 'g'},
+        {"upgrade", required_argument, 0, 'u'},
+        {"rate", required_argument, 0, 'r'},
+        {"json", no_argument, 0, 'j'},
+        {"config", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},
         /* test hook, not in the usage: SIGKILL the VM once upgrade K is written */
         {"kill-vm-after-upgrade", required_argument, 0, 'K'},
         {0, 0, 0, 0}};
@@ -998,14 +1002,30 @@ int cmd_live(int argc, char **argv)
     optind = 1;
     while (!rc && (c = getopt_long(argc, argv, "c:o:h", longs, NULL)) != -1) {
         switch (c) {
-        case 's': spec = optarg; break;
-        case 't': trace = optarg; break;
-        case 'g': genome = optarg; break;
-        case 'u': rc = add_upgrade(&r, optarg); break;
-        case 'r': rate = optarg; break;
-        case 'j': r.json = 1; break;
-        case 'K': kill = optarg; break;
-        case 'c': config = optarg; break;
+        case 's':
+            spec = optarg;
+            break;
+        case 't':
+            trace = optarg;
+            break;
+        case 'g':
+            genome = optarg;
+            break;
+        case 'u':
+            rc = add_upgrade(&r, optarg);
+            break;
+        case 'r':
+            rate = optarg;
+            break;
+        case 'j':
+            r.json = 1;
+            break;
+        case 'K':
+            kill = optarg;
+            break;
+        case 'c':
+            config = optarg;
+            break;
         case 'o':
             if (nover < 64)
                 over[nover++] = optarg;
@@ -1043,8 +1063,10 @@ int cmd_live(int argc, char **argv)
     r.good_version = 1;
     int64_t kv;
     if (!rc && kill && (util_parse_i64(kill, &kv) != 0 || kv < 1 || kv > (int64_t)r.nups)) {
-        fprintf(stderr, "petri-agent live: --kill-vm-after-upgrade '%s': an upgrade number in "
-                        "1..%zu\n", kill, r.nups);
+        fprintf(stderr,
+                "petri-agent live: --kill-vm-after-upgrade '%s': an upgrade number in "
+                "1..%zu\n",
+                kill, r.nups);
         rc = ERR_INVAL;
     } else if (kill) {
         r.kill_after = (int)kv;

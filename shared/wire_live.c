@@ -44,8 +44,8 @@ int wire_live_put_start(wire_buf_t *b, const wire_live_start_t *s)
     return wire_end(b);
 }
 
-int wire_live_put_upgrade(wire_buf_t *b, uint64_t live_id, uint64_t upgrade_id,
-                          uint32_t probation, const uint8_t *src, size_t len)
+int wire_live_put_upgrade(wire_buf_t *b, uint64_t live_id, uint64_t upgrade_id, uint32_t probation,
+                          const uint8_t *src, size_t len)
 {
     wire_begin(b, WIRE_VM_LIVE_UPGRADE, 0, NULL);
     wire_put_u64(b, live_id);
@@ -126,6 +126,7 @@ int wire_live_read_event(wire_rd_t *r, wire_live_event_t *o)
         return rc;
     }
     if (o->kind >= WIRE_LIVE__COUNT) {
+        memset(o, 0, sizeof *o);
         r->err = ERR_PROTO;
         return ERR_PROTO;
     }

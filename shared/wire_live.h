@@ -56,8 +56,8 @@ typedef struct wire_live_event {
 /* Each writes one whole frame at the end of b and returns wire_end's
  * result (0, ERR_TOOBIG, -ENOMEM). */
 int wire_live_put_start(wire_buf_t *b, const wire_live_start_t *s);
-int wire_live_put_upgrade(wire_buf_t *b, uint64_t live_id, uint64_t upgrade_id,
-                          uint32_t probation, const uint8_t *src, size_t len);
+int wire_live_put_upgrade(wire_buf_t *b, uint64_t live_id, uint64_t upgrade_id, uint32_t probation,
+                          const uint8_t *src, size_t len);
 int wire_live_put_stop(wire_buf_t *b, uint64_t live_id);
 
 /* LIVE_REQUESTS: begin with the count, put exactly that many requests

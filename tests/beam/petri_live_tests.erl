@@ -256,3 +256,47 @@ drain_events(Id) ->
     receive {petri_live_out, Id, {event, E}} -> [E | drain_events(Id)]
     after 200 -> []
     end.
+
+%% ---- the LIVE_* messages (petri_wire) and their routing (petri_node) ----
+
+wire_round_trip_test() ->
+    Start = #{live_id => 1, version => 2, timeout_ms => 100, heap_words => 1000,
+              reductions => 2000, state_words => 300, probation => 40, window => 50,
+              lat_w => 0.25, red_w => 0.5, tolerance => 0.125, atoms => [<<"hit">>],
+              init_arg => term_to_binary(#{}), source => <<"src">>, snapshot => <<>>},
+    Ev = #{kind => promoted, upgrade_id => 3, version => 2, at_seq => 99,
+           from_hash => <<"a">>, to_hash => <<"b">>, state_before => <<"c">>,
+           state_after => <<"d">>, parent_score => 0.5, child_score => nan, probation => 4,
+           reason => <<"why">>, snapshot => <<131, 106>>},
+    Msgs = [{live_start, Start},
+            {live_requests, 1, [{1, <<131, 106>>, <<>>}, {2, <<131, 97, 1>>, <<131, 97, 2>>}]},
+            {live_replies, 1, [{1, ok, 1, 2, 10, 5, 300, 0.75}, {2, timeout, 0, 2, 9, 9, 0, 0.0}]},
+            {live_upgrade, 1, 7, 0, <<"child">>},
+            {live_event, 1, Ev},
+            {live_stop, 1}],
+    [?assertEqual({ok, M}, petri_wire:decode(petri_wire:encode(M))) || M <- Msgs].
+
+wire_refuses_bad_live_frames_test() ->
+    <<H:24/binary, _/binary>> = petri_wire:encode({live_stop, 1}),
+    Frame = fun(Type, P) ->
+                    <<V:8, _:16, Rest:21/binary>> = H,
+                    <<Pre:17/binary, _:32>> = Rest,
+                    <<V:8, Type:16, Pre/binary, (byte_size(P)):32, P/binary>>
+            end,
+    %% an event kind past the enum
+    ?assertMatch({error, {bad_live_kind, 8}}, petri_wire:decode(Frame(15, <<1:64, 8:8, 0:200>>))),
+    %% a batch over WIRE_LIVE_MAX_BATCH
+    ?assertMatch({error, {batch_too_big, 4097}},
+                 petri_wire:decode(Frame(12, <<1:64, 4097:32, 0:(16 * 4097 * 8)>>))),
+    %% a request list that claims more than its bytes hold
+    ?assertEqual({error, truncated}, petri_wire:decode(Frame(12, <<1:64, 3:32, 0:64>>))),
+    ?assertEqual({error, truncated}, petri_wire:decode(Frame(11, <<1:64>>))).
+
+node_routes_live_frames_test() ->
+    St = petri_node:init_state(#{slots => 2, elixir => false}),
+    Up = petri_wire:encode({live_upgrade, 4, 1, 0, <<"c">>}),
+    ?assertMatch({[], [{live, 4, {upgrade, 1, <<"c">>, 0}}], _}, petri_node:handle_frame(Up, St)),
+    Rq = petri_wire:encode({live_requests, 4, [{1, <<131, 106>>, <<>>}]}),
+    ?assertMatch({[], [{live, 4, {requests, [{1, _, <<>>}]}}], _}, petri_node:handle_frame(Rq, St)),
+    Stop = petri_wire:encode({live_stop, 4}),
+    ?assertMatch({[], [{live, 4, stop}], _}, petri_node:handle_frame(Stop, St)).

@@ -856,6 +856,14 @@ static void summary(live_run_t *r, double elapsed_ms)
     }
     if (steady)
         qsort(steady, ns, sizeof *steady, cmp_u64);
+    /* each upgrade's gap: the longest latency of the requests that see it */
+    uint64_t *gaps = calloc(r->nups + 1, sizeof *gaps);
+    for (size_t i = 0; gaps && i < r->nups; i++)
+        for (uint64_t k = r->ups[i].at; k < r->ups[i].at + LIVE_AROUND && k < r->nreqs; k++)
+            if (r->reqs[k].answers && r->reqs[k].latency_us > gaps[i])
+                gaps[i] = r->reqs[k].latency_us;
+    if (gaps)
+        qsort(gaps, r->nups, sizeof *gaps, cmp_u64);
     double good_ms = 0, bad_ms = 0, bad_max = 0;
     int ngood = 0, nbad = 0;
     for (size_t i = 0; i < r->nups; i++) {
@@ -886,6 +894,8 @@ static void summary(live_run_t *r, double elapsed_ms)
                         json_integer(ns ? (json_int_t)steady[(ns * 99) / 100] : 0));
     json_object_set_new(lat, "steady_max", json_integer((json_int_t)steady_max));
     json_object_set_new(lat, "around_upgrade_max", json_integer((json_int_t)around_max));
+    json_object_set_new(lat, "upgrade_gap_p50",
+                        json_integer(gaps && r->nups ? (json_int_t)gaps[r->nups / 2] : 0));
     json_object_set_new(o, "latency_us", lat);
     json_t *ms = json_object();
     json_object_set_new(ms, "upgrade_mean", json_real(ngood ? good_ms / ngood : 0));
@@ -906,6 +916,7 @@ static void summary(live_run_t *r, double elapsed_ms)
     json_object_set_new(o, "versions", vs);
     free(steady);
     free(near);
+    free(gaps);
     if (r->json) {
         print_json(o);
         return;

@@ -559,8 +559,7 @@ reply(#k{cur = {V, _, _}, o = #{lat_w := LW, red_w := RW}}, Seq, St, Correct, Ar
     Score = case St of ok -> score(Correct, Svc, Reds, {LW, RW}); _ -> 0.0 end,
     {Seq, St, Correct, V, Lat, Svc, Reds, Score}.
 
--spec mean([float()]) -> float().
-mean([]) -> 0.0;
+-spec mean([float(), ...]) -> float().
 mean(L) -> lists:sum(L) / length(L).
 
 %% Hex SHA-256 of a source.

@@ -162,6 +162,7 @@ static void print_event(live_run_t *r, const wire_live_event_t *e, const char *n
         json_object_set_new(o, "probation", json_integer(e->probation));
         json_object_set_new(o, "reason", json_string(e->reason));
         json_object_set_new(o, "snapshot_bytes", json_integer(e->snapshot_len));
+        json_object_set_new(o, "took_us", json_integer((json_int_t)e->took_us));
         if (e->upgrade_id >= 1 && e->upgrade_id <= r->nups)
             json_object_set_new(o, "child", json_string(r->ups[e->upgrade_id - 1].path));
         if (note)

@@ -118,7 +118,9 @@ enum wire_type {
      * scores: the parent's rolling window, the child's probation; NaN when
      * none)  probation:u32 (child requests judged)  reason:str
      * snapshot:bytes (ETF state; set by started and promoted, empty when
-     * over WIRE_LIVE_SNAPSHOT_MAX) */
+     * over WIRE_LIVE_SNAPSHOT_MAX)  took_us:u64 (the VM's time on the event:
+     * compile, load and code_change for upgrade; restoring the parent for
+     * rollback; 0 when not measured) */
     WIRE_VM_LIVE_EVENT = 15,
     /* agent -> VM: stop the individual (LIVE_EVENT stopped). live_id:u64 */
     WIRE_VM_LIVE_STOP = 16,

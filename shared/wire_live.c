@@ -120,7 +120,8 @@ int wire_live_read_event(wire_rd_t *r, wire_live_event_t *o)
     wire_get_f64(r, &o->child_score);
     wire_get_u32(r, &o->probation);
     wire_get_str(r, o->reason, sizeof o->reason);
-    int rc = wire_get_bytes(r, &o->snapshot, &o->snapshot_len, WIRE_LIVE_SNAPSHOT_MAX);
+    wire_get_bytes(r, &o->snapshot, &o->snapshot_len, WIRE_LIVE_SNAPSHOT_MAX);
+    int rc = wire_get_u64(r, &o->took_us);
     if (rc) {
         memset(o, 0, sizeof *o);
         return rc;

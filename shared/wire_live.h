@@ -51,6 +51,7 @@ typedef struct wire_live_event {
     char reason[WIRE_LIVE_REASON_MAX];
     const uint8_t *snapshot; /* points into the frame; valid as long as it */
     uint32_t snapshot_len;
+    uint64_t took_us; /* the VM's time on it (wire.h) */
 } wire_live_event_t;
 
 /* Each writes one whole frame at the end of b and returns wire_end's

@@ -267,7 +267,7 @@ wire_round_trip_test() ->
     Ev = #{kind => promoted, upgrade_id => 3, version => 2, at_seq => 99,
            from_hash => <<"a">>, to_hash => <<"b">>, state_before => <<"c">>,
            state_after => <<"d">>, parent_score => 0.5, child_score => nan, probation => 4,
-           reason => <<"why">>, snapshot => <<131, 106>>},
+           reason => <<"why">>, snapshot => <<131, 106>>, took_us => 1234},
     Msgs = [{live_start, Start},
             {live_requests, 1, [{1, <<131, 106>>, <<>>}, {2, <<131, 97, 1>>, <<131, 97, 2>>}]},
             {live_replies, 1, [{1, ok, 1, 2, 10, 5, 300, 0.75}, {2, timeout, 0, 2, 9, 9, 0, 0.0}]},

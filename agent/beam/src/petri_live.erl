@@ -62,7 +62,8 @@
                    at_seq := non_neg_integer(), from_hash := binary(), to_hash := binary(),
                    state_before := binary(), state_after := binary(),
                    parent_score := float() | nan, child_score := float() | nan,
-                   probation := non_neg_integer(), reason := binary(), snapshot := binary()}.
+                   probation := non_neg_integer(), reason := binary(), snapshot := binary(),
+                   took_us := non_neg_integer()}.
 -type opts() :: #{id := non_neg_integer(), module := module(), out := pid(),
                   source := binary(), init_arg := binary(), snapshot := binary(),
                   version := pos_integer(), timeout_ms := pos_integer(),
@@ -270,6 +271,7 @@ next_pending(K) ->
 
 -spec upgrade(#k{}, non_neg_integer(), binary(), non_neg_integer()) -> #k{}.
 upgrade(#k{o = #{module := Mod} = O, cur = {PV, PHash, _} = Parent} = K, UpId, Src, Prob0) ->
+    T0 = now_us(),
     Hash = hash(Src),
     V = K#k.next_version,
     K1 = K#k{next_version = V + 1},
@@ -277,7 +279,8 @@ upgrade(#k{o = #{module := Mod} = O, cur = {PV, PHash, _} = Parent} = K, UpId, S
     case compile(O, Src) of
         {error, St, D} ->
             emit(K1, ev(K1, refused, #{upgrade_id => UpId, from_hash => PHash, to_hash => Hash,
-                                       reason => fmt("~s: ~s", [St, D])})),
+                                       reason => fmt("~s: ~s", [St, D]),
+                                       took_us => now_us() - T0})),
             next_pending(K1);
         {ok, Bin} ->
             {ok, Snap} = get_state(K1),
@@ -294,7 +297,8 @@ upgrade(#k{o = #{module := Mod} = O, cur = {PV, PHash, _} = Parent} = K, UpId, S
                     K3 = K2#k{trial = Trial#{after_hash := After}},
                     emit(K3, ev(K3, upgrade, #{upgrade_id => UpId, from_hash => PHash,
                                                to_hash => Hash, state_before => Before,
-                                               state_after => After, probation => Prob})),
+                                               state_after => After, probation => Prob,
+                                               took_us => now_us() - T0})),
                     K3;
                 {fail, St, D, _} ->
                     rollback(K2, fmt("~s in code_change: ~s", [St, D]))
@@ -304,6 +308,7 @@ upgrade(#k{o = #{module := Mod} = O, cur = {PV, PHash, _} = Parent} = K, UpId, S
 -spec promote(#k{}) -> #k{}.
 promote(#k{trial = #{upgrade_id := UpId, parent := {_, PHash, _}, before := Before,
                      parent_score := PS, scores := Sc}, cur = {_, Hash, _}} = K) ->
+    T0 = now_us(),
     _ = purge(mod(K)),
     K2 = snap_good(K#k{good = K#k.cur, trial = none, window = Sc}),
     emit(K2, ev(K2, promoted, #{upgrade_id => UpId, from_hash => PHash, to_hash => Hash,
@@ -311,7 +316,8 @@ promote(#k{trial = #{upgrade_id := UpId, parent := {_, PHash, _}, before := Befo
                                 state_after => state_hash(K2#k.good_snap),
                                 parent_score => PS, child_score => mean(Sc),
                                 probation => length(Sc),
-                                snapshot => snap_bytes(K2#k.good_snap)})),
+                                snapshot => snap_bytes(K2#k.good_snap),
+                                took_us => now_us() - T0})),
     next_pending(K2).
 
 %% Back to the parent's code and its snapshot, with the probation's requests
@@ -321,6 +327,7 @@ rollback(#k{trial = #{upgrade_id := UpId, parent := {_, PHash, PBin} = Parent,
                       snapshot := Snap, parent_score := PS, scores := Sc,
                       replay := Replay, before := Before},
             cur = {_, Hash, _}} = K, Reason) ->
+    T0 = now_us(),
     Mod = mod(K),
     K1 = kill_worker(K),
     _ = purge(Mod),
@@ -333,7 +340,8 @@ rollback(#k{trial = #{upgrade_id := UpId, parent := {_, PHash, PBin} = Parent,
                                 state_before => Before, state_after => state_hash(Now),
                                 parent_score => PS,
                                 child_score => case Sc of [] -> nan; _ -> mean(Sc) end,
-                                probation => length(Sc), reason => Reason})),
+                                probation => length(Sc), reason => Reason,
+                                took_us => now_us() - T0})),
     next_pending(K3#k{window = []}).
 
 -spec replay(#k{}, term()) -> #k{}.
@@ -559,6 +567,9 @@ reply(#k{cur = {V, _, _}, o = #{lat_w := LW, red_w := RW}}, Seq, St, Correct, Ar
     Score = case St of ok -> score(Correct, Svc, Reds, {LW, RW}); _ -> 0.0 end,
     {Seq, St, Correct, V, Lat, Svc, Reds, Score}.
 
+-spec now_us() -> integer().
+now_us() -> erlang:monotonic_time(microsecond).
+
 -spec mean([float(), ...]) -> float().
 mean(L) -> lists:sum(L) / length(L).
 
@@ -588,7 +599,7 @@ snap_bytes(S) ->
 blank() ->
     #{kind => failed, upgrade_id => 0, version => 0, at_seq => 0, from_hash => <<>>,
       to_hash => <<>>, state_before => <<>>, state_after => <<>>, parent_score => nan,
-      child_score => nan, probation => 0, reason => <<>>, snapshot => <<>>}.
+      child_score => nan, probation => 0, reason => <<>>, snapshot => <<>>, took_us => 0}.
 
 -spec ev(#k{}, atom(), map()) -> event().
 ev(#k{cur = {V, _, _}, last_seq = Seq}, Kind, Fields) ->

@@ -235,7 +235,8 @@ live_out(Id, {event, Ev}) -> petri_wire:encode({live_event, Id, Ev}).
 live_failed(Id, Fmt, Args) ->
     Ev = #{kind => failed, upgrade_id => 0, version => 0, at_seq => 0, from_hash => <<>>,
            to_hash => <<>>, state_before => <<>>, state_after => <<>>, parent_score => nan,
-           child_score => nan, probation => 0, reason => fmt(Fmt, Args), snapshot => <<>>},
+           child_score => nan, probation => 0, reason => fmt(Fmt, Args), snapshot => <<>>,
+           took_us => 0},
     self() ! {petri_live_out, Id, {event, Ev}},
     ok.
 

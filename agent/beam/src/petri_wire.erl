@@ -176,10 +176,12 @@ encode({live_upgrade, Id, UpId, Prob, Src}) ->
 encode({live_event, Id, #{kind := Kind, upgrade_id := UpId, version := V, at_seq := Seq,
                           from_hash := FH, to_hash := TH, state_before := SB,
                           state_after := SA, parent_score := PS, child_score := CS,
-                          probation := Prob, reason := Why, snapshot := Snap}}) ->
+                          probation := Prob, reason := Why, snapshot := Snap,
+                          took_us := Took}}) ->
     K = length(lists:takewhile(fun(X) -> X =/= Kind end, ?LIVE_KINDS)),
     frame(?T_LIVE_EVENT, [<<Id:64, K:8, UpId:64, V:32, Seq:64>>, str(FH), str(TH), str(SB),
-                          str(SA), f64(PS), f64(CS), <<Prob:32>>, str(Why), bytes(Snap)]);
+                          str(SA), f64(PS), f64(CS), <<Prob:32>>, str(Why), bytes(Snap),
+                          <<Took:64>>]);
 encode({live_stop, Id}) ->
     frame(?T_LIVE_STOP, <<Id:64>>).
 
@@ -389,12 +391,13 @@ payload(?T_LIVE_EVENT, P0) ->
             {CS, P7} = get_f64_any(P6),
             {Prob, P8} = get_u(32, P7),
             {Why, P9} = get_str(P8),
-            {Snap, _} = get_bytes(P9),
+            {Snap, P10} = get_bytes(P9),
+            {Took, _} = get_u(64, P10),
             {live_event, Id, #{kind => lists:nth(K + 1, ?LIVE_KINDS), upgrade_id => UpId,
                                version => V, at_seq => Seq, from_hash => FH, to_hash => TH,
                                state_before => SB, state_after => SA, parent_score => PS,
                                child_score => CS, probation => Prob, reason => Why,
-                               snapshot => Snap}};
+                               snapshot => Snap, took_us => Took}};
         <<_:64, K:8, _/binary>> when K >= 8 -> throw({wire, {bad_live_kind, K}});
         _ -> throw({wire, truncated})
     end;

@@ -153,7 +153,7 @@ static void vm_lost(live_run_t *r, const char *why)
                                    .version = r->good_version,
                                    .parent_score = NAN,
                                    .child_score = NAN};
-            snprintf(e.reason, sizeof e.reason, "the VM died during the upgrade: %s", why);
+            snprintf(e.reason, sizeof e.reason, "the VM died during the upgrade: %.900s", why);
             sha256_hex(r->good_src, r->good_src_len, e.from_hash);
             sha256_hex(u->src, u->src_len, e.to_hash);
             sha256_hex(r->good_snap, r->good_snap_len, e.state_after);
@@ -167,10 +167,21 @@ static void vm_lost(live_run_t *r, const char *why)
     }
 }
 
+/* Marks the VM lost; on_tick replaces it (vm.c must not see its vm_t freed
+ * inside one of its callbacks). */
+static void mark_lost(live_run_t *r, const char *why)
+{
+    if (r->lost[0])
+        return;
+    snprintf(r->lost, sizeof r->lost, "%s", why);
+    if (r->vm)
+        vm_kill(r->vm, SIGKILL);
+}
+
 static void on_broken(vm_t *vm, const char *reason, void *arg)
 {
     (void)vm;
-    vm_lost(arg, reason);
+    mark_lost(arg, reason);
 }
 
 /* Sends the requests in [from, to) that are unanswered, in one or more
@@ -210,7 +221,7 @@ static uint64_t in_flight(const live_run_t *r)
 /* Sends what the rate allows now, and the upgrades whose point is reached. */
 static void pump(live_run_t *r)
 {
-    if (r->state != RS_RUNNING || !r->vm)
+    if (r->state != RS_RUNNING || !r->vm || r->lost[0])
         return;
     uint64_t now = mono_us();
     uint64_t due = r->nreqs;
@@ -266,6 +277,13 @@ static int64_t on_tick(loop_t *l, void *arg)
 {
     live_run_t *r = arg;
     (void)l;
+    if (r->lost[0]) {
+        char why[sizeof r->lost];
+        snprintf(why, sizeof why, "%s", r->lost);
+        r->lost[0] = 0;
+        vm_lost(r, why);
+        return 1;
+    }
     if (r->kill_armed && r->vm && vm_pending(r->vm) == 0) {
         /* test hook: the upgrade frame is written; the VM dies now */
         r->kill_armed = 0;
@@ -402,6 +420,13 @@ static int on_event(live_run_t *r, wire_rd_t *rd)
         r->n_restarted++;
         break;
     case WIRE_LIVE_FAILED:
+        if (r->state == RS_RUNNING) {
+            /* it ran: bring it back from its last good version on a new VM */
+            char why[WIRE_LIVE_REASON_MAX + 32];
+            snprintf(why, sizeof why, "the individual failed: %s", e.reason);
+            mark_lost(r, why);
+            break;
+        }
         fprintf(stderr, "petri-agent live: the individual failed: %s\n", e.reason);
         r->failed = 1;
         loop_stop(r->loop);
@@ -420,6 +445,8 @@ static void on_frame(vm_t *vm, const uint8_t *buf, size_t len, void *arg)
 {
     live_run_t *r = arg;
     (void)vm;
+    if (r->lost[0])
+        return; /* condemned: what it still says is ignored */
     wire_hdr_t h;
     wire_rd_t rd;
     int rc = wire_parse(buf, len, &h, &rd);
@@ -445,8 +472,7 @@ static void on_frame(vm_t *vm, const uint8_t *buf, size_t len, void *arg)
     if (rc) {
         char why[160];
         snprintf(why, sizeof why, "bad message from the VM (type %u): %s", h.type, err_str(rc));
-        vm_kill(r->vm, SIGKILL);
-        vm_lost(r, why);
+        mark_lost(r, why);
     }
 }
 

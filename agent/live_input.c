@@ -250,4 +250,3 @@ int live_add_upgrade(live_run_t *r, const char *arg)
     r->nups++;
     return live_read_text(path, &u->src, &u->src_len, 65536, "--upgrade");
 }
-

@@ -83,6 +83,9 @@ typedef struct live_run {
     uint64_t n_promoted, n_rollback, n_refused, n_restarted;
     lver_t *vers;
     size_t nvers;
+    char lost[WIRE_LIVE_REASON_MAX + 64]; /* why the VM is to be replaced (set in a VM callback,
+                       acted on by the timer: never destroy a VM inside its own
+                       callback) */
     int kill_after; /* test hook: SIGKILL the VM once this upgrade is written (1-based) */
     int kill_armed;
     int64_t timer;

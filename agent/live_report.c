@@ -182,4 +182,3 @@ void live_summary(live_run_t *r, double elapsed_ms)
     }
     json_decref(o);
 }
-

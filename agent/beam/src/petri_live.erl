@@ -49,6 +49,7 @@
 -define(NET_MIN_WORDS, 4000000).     % as petri_eval: the VM's own heap net
 -define(SNAPSHOT_MAX, 1048576).      % bytes of a snapshot sent to the agent
 -define(DETAIL_CHARS, 240).
+-define(RESTORE_MS, 10000).          % wall time to start a worker from a snapshot
 
 -type request() :: {non_neg_integer(), binary(), binary()}.   % {Seq, ReqETF, ExpectETF | <<>>}
 -type status() :: petri_wire:status().
@@ -333,8 +334,8 @@ rollback(#k{trial = #{upgrade_id := UpId, parent := {_, PHash, PBin} = Parent,
     _ = purge(Mod),
     {module, Mod} = erlang:load_module(Mod, PBin),
     _ = purge(Mod),
-    {ok, K2, _} = start_worker(K1#k{cur = Parent, trial = none}, {state, Snap}),
-    K3 = lists:foldl(fun(Req, Acc) -> replay(Acc, Req) end, K2, lists:reverse(Replay)),
+    K2 = restore(K1#k{cur = Parent, trial = none}, Snap),
+    K3 = replay(K2, lists:reverse(Replay), Snap),
     {ok, Now} = get_state(K3),
     emit(K3, ev(K3, rollback, #{upgrade_id => UpId, from_hash => PHash, to_hash => Hash,
                                 state_before => Before, state_after => state_hash(Now),
@@ -344,14 +345,27 @@ rollback(#k{trial = #{upgrade_id := UpId, parent := {_, PHash, PBin} = Parent,
                                 took_us => now_us() - T0})),
     next_pending(K3#k{window = []}).
 
--spec replay(#k{}, term()) -> #k{}.
-replay(K, none) ->
+%% Runs the probation's requests again on the parent, replies dropped. If
+%% one kills the worker, the parent stays at the snapshot.
+-spec replay(#k{}, [term()], term()) -> #k{}.
+replay(K, [], _) ->
     K;
-replay(K, Req) ->
+replay(K, [none | T], Snap) ->
+    replay(K, T, Snap);
+replay(K, [Req | T], Snap) ->
     _ = call(K, {req, Req}),
     case is_process_alive(K#k.worker) of
-        true -> K;
-        false -> restart_quiet(K)
+        true -> replay(K, T, Snap);
+        false -> restore(kill_worker(K), Snap)
+    end.
+
+%% A new worker holding State (no genome code runs: the wall-time limit is
+%% ?RESTORE_MS, not the genome's). The keeper gives up if even that fails.
+-spec restore(#k{}, term()) -> #k{}.
+restore(K, State) ->
+    case start_worker(K, {state, State}) of
+        {ok, K2, _} -> K2;
+        Fail -> exit({cannot_restore_state, Fail})
     end.
 
 %% The worker was killed outside probation: the current version starts again
@@ -365,8 +379,7 @@ restart(K, Reason) ->
 
 -spec restart_quiet(#k{}) -> #k{}.
 restart_quiet(K) ->
-    {ok, K2, _} = start_worker(kill_worker(K), {state, K#k.good_snap}),
-    K2.
+    restore(kill_worker(K), K#k.good_snap).
 
 -spec snap_good(#k{}) -> #k{}.
 snap_good(K) ->
@@ -391,7 +404,11 @@ start_worker(#k{o = #{module := Mod, heap_words := Heap} = O} = K, Init) ->
                           [monitor, {max_heap_size, #{size => Net, kill => true,
                                                       error_logger => false}}]),
     K2 = K#k{worker = W, wref = MRef, tag = Tag},
-    case watch(K2, erlang:monotonic_time(microsecond)) of
+    Deadline = case Init of
+                   {init, _} -> maps:get(timeout_ms, O);
+                   {state, _} -> max(maps:get(timeout_ms, O), ?RESTORE_MS)
+               end,
+    case watch(K2, erlang:monotonic_time(microsecond), Deadline) of
         {ok, StateHash, _} -> {ok, K2, StateHash};
         Fail -> Fail
     end.
@@ -399,7 +416,7 @@ start_worker(#k{o = #{module := Mod, heap_words := Heap} = O} = K, Init) ->
 -spec call(#k{}, {req, term()} | {code_change, pos_integer()}) -> outcome().
 call(#k{worker = W, tag = Tag} = K, Msg) ->
     W ! {Tag, Msg},
-    watch(K, erlang:monotonic_time(microsecond)).
+    watch(K, erlang:monotonic_time(microsecond), maps:get(timeout_ms, K#k.o)).
 
 -spec get_state(#k{}) -> {ok, term()}.
 get_state(#k{worker = W, wref = MRef, tag = Tag}) ->
@@ -410,9 +427,8 @@ get_state(#k{worker = W, wref = MRef, tag = Tag}) ->
     end.
 
 %% Waits for the worker's answer, killing it past the deadline or the heap.
--spec watch(#k{}, integer()) -> outcome().
-watch(#k{worker = W, wref = MRef, tag = Tag, o = #{timeout_ms := To, heap_words := Heap}} = K,
-      T0) ->
+-spec watch(#k{}, integer(), pos_integer()) -> outcome().
+watch(#k{worker = W, wref = MRef, tag = Tag, o = #{heap_words := Heap}} = K, T0, To) ->
     receive
         {Tag, done, Outcome} -> Outcome;
         {'DOWN', MRef, process, _, Why} ->
@@ -427,7 +443,7 @@ watch(#k{worker = W, wref = MRef, tag = Tag, o = #{timeout_ms := To, heap_words 
                     exit(W, kill),
                     {fail, heap_limit, fmt("heap limit of ~b words exceeded", [Heap]), 0};
                 _ ->
-                    watch(K, T0)
+                    watch(K, T0, To)
             end
     end.
 

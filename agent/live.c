@@ -329,6 +329,8 @@ static int on_replies(live_run_t *r, wire_rd_t *rd)
         }
         r->answered++;
         q->latency_us = now - q->sent_us;
+        q->version = rep.version;
+        q->score = rep.score;
         lver_t *v = version(r, rep.version);
         if (v) {
             v->n++;

@@ -31,6 +31,8 @@ typedef struct lreq {
     uint64_t sent_us; /* last send, 0 = never */
     uint32_t answers;
     uint64_t latency_us; /* agent-side, first answer */
+    uint32_t version;    /* that answered it first */
+    double score;
 } lreq_t;
 
 typedef struct lup {

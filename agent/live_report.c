@@ -140,6 +140,17 @@ void live_summary(live_run_t *r, double elapsed_ms)
     json_object_set_new(ms, "rollback_mean", json_real(nbad ? bad_ms / nbad : 0));
     json_object_set_new(ms, "rollback_max", json_real(bad_max));
     json_object_set_new(o, "upgrade_ms", ms);
+    /* live fitness: the mean score of each version's last `window` replies */
+    uint64_t *rn = calloc(r->nvers + 1, sizeof *rn);
+    double *rsum = calloc(r->nvers + 1, sizeof *rsum);
+    for (size_t i = r->nreqs; rn && rsum && i-- > 0;) {
+        lreq_t *q = &r->reqs[i];
+        if (q->answers && q->version >= 1 && q->version <= r->nvers &&
+            rn[q->version - 1] < r->start.window) {
+            rn[q->version - 1]++;
+            rsum[q->version - 1] += q->score;
+        }
+    }
     json_t *vs = json_array();
     for (size_t i = 0; i < r->nvers; i++) {
         lver_t *v = &r->vers[i];
@@ -150,8 +161,13 @@ void live_summary(live_run_t *r, double elapsed_ms)
                           v->hash, "requests", (json_int_t)v->n, "correct", (json_int_t)v->correct,
                           "failed", (json_int_t)v->failed, "fitness",
                           v->n ? score_json(v->score_sum / (double)v->n) : json_null()));
+        json_object_set_new(json_array_get(vs, json_array_size(vs) - 1), "live_fitness",
+                            rn && rsum && rn[i] ? score_json(rsum[i] / (double)rn[i])
+                                                : json_null());
     }
     json_object_set_new(o, "versions", vs);
+    free(rn);
+    free(rsum);
     free(steady);
     free(near);
     free(gaps);
@@ -170,15 +186,17 @@ void live_summary(live_run_t *r, double elapsed_ms)
     json_t *v;
     json_array_foreach(vs, i, v)
     {
-        json_t *f = json_object_get(v, "fitness");
-        char fit[32] = "-";
+        json_t *f = json_object_get(v, "fitness"), *lf = json_object_get(v, "live_fitness");
+        char fit[32] = "-", live[32] = "-";
         if (json_is_real(f))
             snprintf(fit, sizeof fit, "%.4f", json_real_value(f));
-        printf("  v%-3lld %.12s  %6lld requests  %6lld correct  fitness %s\n",
+        if (json_is_real(lf))
+            snprintf(live, sizeof live, "%.4f", json_real_value(lf));
+        printf("  v%-3lld %.12s  %6lld requests  %6lld correct  fitness %s  live %s\n",
                (long long)json_integer_value(json_object_get(v, "version")),
                json_string_value(json_object_get(v, "hash")),
                (long long)json_integer_value(json_object_get(v, "requests")),
-               (long long)json_integer_value(json_object_get(v, "correct")), fit);
+               (long long)json_integer_value(json_object_get(v, "correct")), fit, live);
     }
     json_decref(o);
 }

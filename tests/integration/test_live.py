@@ -73,6 +73,7 @@ def test_bad_worse_and_better_children(tmp):
 
     fit = {v["version"]: v for v in s["versions"]}
     assert fit[pr["version"]]["fitness"] > fit[1]["fitness"]
+    assert fit[pr["version"]]["live_fitness"] > fit[1]["live_fitness"]
     assert fit[pr["version"]]["hash"] == pr["to"]
     assert s["promoted"] == 1 and s["rolled_back"] == 2 and s["refused"] == 0
 
@@ -150,3 +151,10 @@ def test_a_genome_that_cannot_start_fails_clearly(tmp):
     r = run([AGENT, "live", "--spec", SPEC, "--trace", TRACE, "--genome", g], timeout=60)
     assert r.returncode == 1
     assert "not allowed" in r.stderr, r.stderr
+
+
+def test_the_recorded_trace_is_what_its_script_writes(tmp):
+    r = run(["/usr/bin/python3", f("gen_trace.py")], timeout=60)
+    assert r.returncode == 0, r.stderr
+    with open(TRACE) as fh:
+        assert r.stdout == fh.read()

@@ -196,6 +196,17 @@ limits_per_request_test() ->
     ?assert(value_is(K, 10, 6, 0)),
     stop(K).
 
+heap_limit_per_request_test() ->
+    Src = <<"-module(c).\n-export([init/1, handle/2]).\ninit(N) -> N.\n"
+            "handle(bomb, S) -> {length(lists:seq(1, 1000000)), S};\n"
+            "handle(get, S) -> {S, S}.\n">>,
+    K = start(14, Src, #{heap_words => 200000, init_arg => term_to_binary(7)}),
+    ?assertEqual(heap_limit, status(ask(K, 14, 1, bomb))),
+    %% killed by the watchdog (restarted from the snapshot) or refused at the
+    %% end (state kept): the state is 7 either way
+    ?assert(value_is(K, 14, 2, 7)),
+    stop(K).
+
 bad_init_test() ->
     K = petri_live:start(opts(11, <<"-module(c).\n-export([init/1, handle/2]).\n"
                                      "init(N) -> 1 / N.\nhandle(_, S) -> {S, S}.\n">>)),

@@ -30,10 +30,10 @@
 %%     rollback. Requests that arrive during an upgrade wait in the keeper's
 %%     mailbox; nothing is dropped.
 %%  2. Each request runs under the limits: wall time and heap are watched by
-%%     the keeper every ?POLL_MS (the worker is killed past them), the
-%%     reduction budget and the state cap (erts_debug:flat_size, words) are
-%%     checked by the worker before it keeps the new state: a request over
-%%     them leaves the state as it was.
+%%     the keeper every ?POLL_MS (the worker is killed past them); the
+%%     reduction budget, the heap once more and the state cap
+%%     (erts_debug:flat_size, words) are checked by the worker before it
+%%     keeps the new state: a request over them leaves the state as it was.
 %%  3. Genome code only ever runs in the worker; the keeper purges old code
 %%     only while the worker waits between requests, in petri_live's code.
 %%  4. Upgrades that arrive while a child is on probation wait for the end of
@@ -78,6 +78,8 @@
                    parent_score := float() | nan, scores := [float()],
                    replay := [term()], probation := pos_integer(), before := binary(),
                    after_hash := binary()}.
+%% The worker's own checks: {ReductionBudget, StateWords, HeapWords}.
+-type limits() :: {non_neg_integer(), pos_integer(), pos_integer()}.
 %% What a request in the worker ended as.
 -type outcome() :: {ok, term(), non_neg_integer()}
                  | {fail, status(), binary(), non_neg_integer()}.
@@ -399,7 +401,7 @@ kill_worker(#k{worker = W, wref = Ref} = K) ->
 start_worker(#k{o = #{module := Mod, heap_words := Heap} = O} = K, Init) ->
     Net = max(2 * Heap, ?NET_MIN_WORDS),
     Tag = make_ref(),
-    Limits = {maps:get(reductions, O), maps:get(state_words, O)},
+    Limits = {maps:get(reductions, O), maps:get(state_words, O), Heap},
     {W, MRef} = spawn_opt(?MODULE, worker, [self(), Mod, {Tag, Init, Limits}],
                           [monitor, {max_heap_size, #{size => Net, kill => true,
                                                       error_logger => false}}]),
@@ -449,15 +451,15 @@ watch(#k{worker = W, wref = MRef, tag = Tag, o = #{heap_words := Heap}} = K, T0,
 
 %% The worker: holds the state, runs the genome. Its own bookkeeping (the
 %% reduction count and the state cap) decides whether a new state is kept.
--spec worker(pid(), module(), {reference(), {init, term()} | {state, term()},
-                               {non_neg_integer(), pos_integer()}}) -> no_return().
-worker(Keeper, Mod, {Ref, Init, {Budget, Cap} = Limits}) ->
+-spec worker(pid(), module(), {reference(), {init, term()} | {state, term()}, limits()}) ->
+          no_return().
+worker(Keeper, Mod, {Ref, Init, Limits}) ->
     R0 = reds(),
     Res = case Init of
               {state, S} -> {ok, S};
               {init, Arg} -> try {ok, Mod:init(Arg)} catch C:R -> {crash, crash(C, R)} end
           end,
-    case checked(Res, R0, Budget, Cap) of
+    case checked(Res, R0, Limits) of
         {ok, State, Reds} ->
             Keeper ! {Ref, done, {ok, state_hash(State), Reds}},
             worker_loop(Keeper, Mod, {Ref, State, Limits});
@@ -466,9 +468,8 @@ worker(Keeper, Mod, {Ref, Init, {Budget, Cap} = Limits}) ->
             exit(normal)
     end.
 
--spec worker_loop(pid(), module(), {reference(), term(), {non_neg_integer(), pos_integer()}}) ->
-          no_return().
-worker_loop(Keeper, Mod, {Ref, State, {Budget, Cap} = Limits}) ->
+-spec worker_loop(pid(), module(), {reference(), term(), limits()}) -> no_return().
+worker_loop(Keeper, Mod, {Ref, State, Limits}) ->
     receive
         {Ref, {req, Req}} ->
             R0 = reds(),
@@ -480,7 +481,7 @@ worker_loop(Keeper, Mod, {Ref, State, {Budget, Cap} = Limits}) ->
                   end,
             case Res of
                 {ok, {Reply, NS0}} ->
-                    case checked({ok, NS0}, R0, Budget, Cap) of
+                    case checked({ok, NS0}, R0, Limits) of
                         {ok, NS, Reds} ->
                             Keeper ! {Ref, done, {ok, Reply, Reds}},
                             ?MODULE:worker_loop(Keeper, Mod, {Ref, NS, Limits});
@@ -501,7 +502,7 @@ worker_loop(Keeper, Mod, {Ref, State, {Budget, Cap} = Limits}) ->
                       end
                   catch C:R -> {crash, crash(C, R)}
                   end,
-            case checked(Res, R0, Budget, Cap) of
+            case checked(Res, R0, Limits) of
                 {ok, NS, Reds} ->
                     Keeper ! {Ref, done, {ok, state_hash(NS), Reds}},
                     ?MODULE:worker_loop(Keeper, Mod, {Ref, NS, Limits});
@@ -516,21 +517,29 @@ worker_loop(Keeper, Mod, {Ref, State, {Budget, Cap} = Limits}) ->
             ?MODULE:worker_loop(Keeper, Mod, {Ref, State, Limits})
     end.
 
--spec checked({ok, term()} | {status(), binary()}, non_neg_integer(), non_neg_integer(),
-              pos_integer()) -> {ok, term(), non_neg_integer()} | {fail, status(), binary(),
-                                                                  non_neg_integer()}.
-checked({ok, S}, R0, Budget, Cap) ->
-    Words = erts_debug:flat_size(S),
+%% Whether a new state may be kept: the reductions the call used, the
+%% worker's heap after it (state and garbage, as the watchdog sees it) and
+%% the state's flat size, each against its limit.
+-spec checked({ok, term()} | {status(), binary()}, non_neg_integer(), limits()) ->
+          {ok, term(), non_neg_integer()} | {fail, status(), binary(), non_neg_integer()}.
+checked({ok, S}, R0, {Budget, Cap, Heap}) ->
     Reds = reds() - R0,
+    {total_heap_size, H} = process_info(self(), total_heap_size),
     if
         Budget > 0, Reds > Budget ->
             {fail, timeout, fmt("reduction budget ~b exceeded", [Budget]), Reds};
-        Words > Cap ->
-            {fail, bad_result, fmt("state of ~b words is over the cap of ~b", [Words, Cap]), Reds};
+        H > Heap ->
+            {fail, heap_limit, fmt("heap limit of ~b words exceeded", [Heap]), Reds};
         true ->
-            {ok, S, Reds}
+            case erts_debug:flat_size(S) of
+                Words when Words > Cap ->
+                    {fail, bad_result, fmt("state of ~b words is over the cap of ~b",
+                                           [Words, Cap]), Reds};
+                _ ->
+                    {ok, S, Reds}
+            end
     end;
-checked({St, D}, R0, _, _) ->
+checked({St, D}, R0, _) ->
     {fail, St, D, reds() - R0}.
 
 -spec reds() -> non_neg_integer().

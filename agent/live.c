@@ -110,6 +110,7 @@ static void send_start(live_run_t *r)
     s.snapshot = r->good_snap;
     s.snapshot_len = r->good_snap_len;
     s.version = r->good_version;
+    s.next_version = r->max_version + 1;
     wire_live_put_start(&r->wb, &s);
     send_frame(r);
     set_state(r, RS_STARTING, r->good_snap_len ? "resuming from the last good snapshot" : "init");
@@ -146,6 +147,7 @@ static void vm_lost(live_run_t *r, const char *why)
     for (size_t i = 0; i < r->nups; i++) {
         lup_t *u = &r->ups[i];
         if (u->sent && u->outcome < 0) {
+            r->max_version++; /* the number it may have had stays unused */
             u->outcome = WIRE_LIVE_ROLLBACK;
             r->n_rollback++;
             wire_live_event_t e = {.kind = WIRE_LIVE_ROLLBACK,
@@ -378,6 +380,8 @@ static int on_event(live_run_t *r, wire_rd_t *rd)
     if (e.upgrade_id > r->nups)
         return ERR_PROTO;
     lup_t *u = e.upgrade_id ? &r->ups[e.upgrade_id - 1] : NULL;
+    if (e.version > r->max_version && e.version <= LIVE_MAX_VERSIONS)
+        r->max_version = e.version;
     lver_t *v = version(r, e.version);
     if (v && e.kind == WIRE_LIVE_STARTED)
         snprintf(v->hash, sizeof v->hash, "%s", e.to_hash);

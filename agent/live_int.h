@@ -73,6 +73,7 @@ typedef struct live_run {
     uint8_t *good_snap;
     size_t good_snap_len;
     uint32_t good_version;
+    uint32_t max_version; /* highest version number the VMs gave out */
     /* the trace and the upgrades */
     lreq_t *reqs;
     size_t nreqs, next; /* next: first request never sent */

@@ -91,7 +91,9 @@ enum wire_type {
      * us and red_w * reductions)  tolerance:f64 (a child scoring less than its
      * parent minus this is rolled back)  atoms:list<str> (atoms the terms may
      * name)  init_arg:bytes (ETF)  source:bytes (the genome)  snapshot:bytes
-     * (ETF state to resume from instead of init; empty = run init) */
+     * (ETF state to resume from instead of init; empty = run init)
+     * next_version:u32 (the number the first upgrade gets; 0 = version + 1:
+     * a resumed individual skips the numbers its dead VM gave out) */
     WIRE_VM_LIVE_START = 11,
     /* agent -> VM: a batch of requests, answered in order.
      * live_id:u64  reqs:list<LREQ>  LREQ = seq:u64 req:bytes (ETF)

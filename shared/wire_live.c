@@ -41,6 +41,7 @@ int wire_live_put_start(wire_buf_t *b, const wire_live_start_t *s)
     wire_put_bytes(b, s->init_arg, s->init_arg_len);
     wire_put_bytes(b, s->source, s->source_len);
     wire_put_bytes(b, s->snapshot, s->snapshot_len);
+    wire_put_u32(b, s->next_version);
     return wire_end(b);
 }
 

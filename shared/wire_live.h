@@ -27,6 +27,7 @@ typedef struct wire_live_start {
     size_t source_len;
     const uint8_t *snapshot; /* ETF, or NULL/0 to run init */
     size_t snapshot_len;
+    uint32_t next_version; /* 0 = version + 1 */
 } wire_live_start_t;
 
 typedef struct wire_live_reply {

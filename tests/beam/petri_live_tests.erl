@@ -215,11 +215,15 @@ bad_init_test() ->
     ?assertNot(is_process_alive(K) andalso (timer:sleep(50) =:= ok) andalso is_process_alive(K)).
 
 snapshot_restart_test() ->
-    K = petri_live:start(opts(12, ?PARENT, #{snapshot => term_to_binary(41), version => 3})),
+    K = petri_live:start(opts(12, ?PARENT, #{snapshot => term_to_binary(41), version => 3,
+                                             next_version => 7})),
     #{kind := started, version := 3, snapshot := S} = event(12),
     ?assertEqual(41, binary_to_term(S)),
     ?assertEqual([{1, ok, 1, 3}], [{element(1, X), element(2, X), element(3, X), element(4, X)}
                                    || X <- ask(K, 12, 1, inc, 42)]),
+    %% the numbers a dead VM gave out are skipped
+    K ! {upgrade, 1, child(?INC, <<>>), 1},
+    #{kind := upgrade, version := 7} = event(12),
     stop(K).
 
 %% 200 upgrades, 30% of them bad in one of three ways, requests streaming in
@@ -274,7 +278,8 @@ wire_round_trip_test() ->
     Start = #{live_id => 1, version => 2, timeout_ms => 100, heap_words => 1000,
               reductions => 2000, state_words => 300, probation => 40, window => 50,
               lat_w => 0.25, red_w => 0.5, tolerance => 0.125, atoms => [<<"hit">>],
-              init_arg => term_to_binary(#{}), source => <<"src">>, snapshot => <<>>},
+              init_arg => term_to_binary(#{}), source => <<"src">>, snapshot => <<>>,
+              next_version => 9},
     Ev = #{kind => promoted, upgrade_id => 3, version => 2, at_seq => 99,
            from_hash => <<"a">>, to_hash => <<"b">>, state_before => <<"c">>,
            state_after => <<"d">>, parent_score => 0.5, child_score => nan, probation => 4,

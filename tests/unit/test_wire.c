@@ -635,6 +635,8 @@ static void test_live_writers(void **state)
     assert_memory_equal(p, "src", 3);
     assert_int_equal(wire_get_bytes(&r, &p, &u32, 100), 0);
     assert_int_equal(u32, 0);
+    wire_get_u32(&r, &u32);
+    assert_int_equal(u32, 12);
     assert_int_equal(r.left, 0);
 
     wire_buf_reset(&b);

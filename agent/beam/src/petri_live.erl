@@ -67,7 +67,7 @@
                    took_us := non_neg_integer()}.
 -type opts() :: #{id := non_neg_integer(), module := module(), out := pid(),
                   source := binary(), init_arg := binary(), snapshot := binary(),
-                  version := pos_integer(), timeout_ms := pos_integer(),
+                  version := pos_integer(), next_version => non_neg_integer(), timeout_ms := pos_integer(),
                   heap_words := pos_integer(), reductions := non_neg_integer(),
                   state_words := pos_integer(), probation := pos_integer(),
                   window := pos_integer(), lat_w := float(), red_w := float(),
@@ -152,7 +152,8 @@ boot(#{snapshot := Snap, init_arg := ArgBin} = O, {V, Hash, _} = Code) ->
         {error, D} -> failed(O, Hash, D);
         _ ->
             K0 = #k{o = O, worker = self(), wref = make_ref(), tag = make_ref(), cur = Code,
-                    good = Code, good_snap = none, next_version = V + 1},
+                    good = Code, good_snap = none,
+                    next_version = max(V + 1, maps:get(next_version, O, 0))},
             case start_worker(K0, Init) of
                 {ok, K, StateHash} ->
                     K2 = snap_good(K),

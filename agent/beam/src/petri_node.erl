@@ -203,6 +203,7 @@ act({live_start, #{live_id := Id} = M}, _, #st{live = Live} = St) ->
                                                  init_arg, source, snapshot], M),
                                       #{id => Id, out => self(),
                                         version => max(1, maps:get(version, M)),
+                                        next_version => maps:get(next_version, M),
                                         module => list_to_atom("petri_live_" ++
                                                                    integer_to_list(Idx))}),
                     Pid = petri_live:start(Opts),

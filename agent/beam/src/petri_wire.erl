@@ -90,7 +90,7 @@
                         probation := non_neg_integer(), window := non_neg_integer(),
                         lat_w := float(), red_w := float(), tolerance := float(),
                         atoms := [binary()], init_arg := binary(), source := binary(),
-                        snapshot := binary()}.
+                        snapshot := binary(), next_version := non_neg_integer()}.
 
 -define(LIVE_KINDS, [started, upgrade, promoted, rollback, refused, restarted, failed, stopped]).
 
@@ -158,10 +158,11 @@ encode(stop) ->
 encode({live_start, #{live_id := Id, version := V, timeout_ms := To, heap_words := Heap,
                       reductions := Reds, state_words := SW, probation := Prob,
                       window := Win, lat_w := LW, red_w := RW, tolerance := Tol,
-                      atoms := Atoms, init_arg := Arg, source := Src, snapshot := Snap}}) ->
+                      atoms := Atoms, init_arg := Arg, source := Src, snapshot := Snap,
+                      next_version := Next}}) ->
     frame(?T_LIVE_START, [<<Id:64, V:32, To:32, Heap:64, Reds:64, SW:64, Prob:32, Win:32>>,
                           f64(LW), f64(RW), f64(Tol), list(fun str/1, Atoms), bytes(Arg),
-                          bytes(Src), bytes(Snap)]);
+                          bytes(Src), bytes(Snap), <<Next:32>>]);
 encode({live_requests, Id, Reqs}) ->
     frame(?T_LIVE_REQUESTS, [<<Id:64>>, list(fun({Seq, R, E}) -> [<<Seq:64>>, bytes(R), bytes(E)]
                                              end, Reqs)]);
@@ -348,11 +349,13 @@ payload(?T_LIVE_START, P0) ->
             {Atoms, P5} = get_list(fun get_str/1, 4, P4),
             {Arg, P6} = get_bytes(P5),
             {Src, P7} = get_bytes(P6),
-            {Snap, _} = get_bytes(P7),
+            {Snap, P8} = get_bytes(P7),
+            {Next, _} = opt(fun(P) -> get_u(32, P) end, 0, P8),
             {live_start, #{live_id => Id, version => V, timeout_ms => To, heap_words => Heap,
                            reductions => Reds, state_words => SW, probation => Prob,
                            window => Win, lat_w => LW, red_w => RW, tolerance => Tol,
-                           atoms => Atoms, init_arg => Arg, source => Src, snapshot => Snap}};
+                           atoms => Atoms, init_arg => Arg, source => Src, snapshot => Snap,
+                           next_version => Next}};
         _ -> throw({wire, truncated})
     end;
 payload(?T_LIVE_REQUESTS, P0) ->

@@ -587,7 +587,8 @@ static void test_live_writers(void **state)
                            .init_arg = arg,
                            .init_arg_len = 2,
                            .source = (const uint8_t *)"src",
-                           .source_len = 3};
+                           .source_len = 3,
+                           .next_version = 12};
     wire_buf_t b;
     wire_buf_init(&b);
     assert_int_equal(wire_live_put_start(&b, &s), 0);

@@ -121,7 +121,6 @@ loader_spec(O) ->
 
 -spec keeper(opts()) -> ok.
 keeper(#{source := Src, module := Mod, version := V0} = O) ->
-    process_flag(trap_exit, true),
     Hash = hash(Src),
     case compile(O, Src) of
         {ok, Bin} ->
@@ -198,17 +197,19 @@ loop(K) ->
 requests([], _, K, Acc) ->
     {lists:reverse(Acc), K};
 requests([{Seq, ReqB, ExpB} | T], Arrived, K, Acc) ->
-    case {decode(ReqB), ExpB} of
-        {error, _} ->
+    Expect = case ExpB of
+                 <<>> -> {ok, none};
+                 _ -> case decode(ExpB) of {ok, E} -> {ok, {ok, E}}; error -> error end
+             end,
+    case {decode(ReqB), Expect} of
+        {{ok, Req}, {ok, Exp}} ->
+            {R, K2} = one(Seq, Req, Exp, Arrived, K),
+            requests(T, Arrived, K2#k{last_seq = Seq}, [R | Acc]);
+        _ ->
+            %% bytes that are not a term (the agent writes them: never
+            %% expected): answered bad_result, the genome not called
             R = reply(K, Seq, bad_result, 0, Arrived, 0, 0),
-            requests(T, Arrived, K#k{last_seq = Seq}, [R | Acc]);
-        {{ok, Req}, _} ->
-            Expect = case ExpB of
-                         <<>> -> none;
-                         _ -> case decode(ExpB) of {ok, E} -> {ok, E}; error -> none end
-                     end,
-            {R, K2} = one(Seq, Req, Expect, Arrived, K),
-            requests(T, Arrived, K2#k{last_seq = Seq}, [R | Acc])
+            requests(T, Arrived, K#k{last_seq = Seq}, [R | Acc])
     end.
 
 %% One request on the running version; a child that fails it is rolled back

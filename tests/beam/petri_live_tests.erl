@@ -207,6 +207,15 @@ heap_limit_per_request_test() ->
     ?assert(value_is(K, 14, 2, 7)),
     stop(K).
 
+bytes_that_are_not_terms_test() ->
+    K = start(15, ?PARENT),
+    K ! {requests, [{1, <<"garbage">>, <<>>}, {2, term_to_binary(inc), <<1, 2, 3>>}]},
+    ?assertEqual([{1, bad_result}, {2, bad_result}],
+                 [{element(1, R), element(2, R)} || R <- replies(15, 2)]),
+    %% the genome was not called
+    ?assert(value_is(K, 15, 3, 0)),
+    stop(K).
+
 bad_init_test() ->
     K = petri_live:start(opts(11, <<"-module(c).\n-export([init/1, handle/2]).\n"
                                      "init(N) -> 1 / N.\nhandle(_, S) -> {S, S}.\n">>)),

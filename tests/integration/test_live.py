@@ -95,7 +95,8 @@ def test_vm_killed_mid_upgrade_comes_back_at_the_last_good_version(tmp):
     n = trace_len()
     assert s["vm_restarts"] == 1
     assert (s["answered"], s["lost"], s["twice"]) == (n, 0, 0)
-    assert s["resent"] >= 0
+    # requests in flight when the VM died went again (none may have been)
+    assert 0 <= s["resent"] <= n
     promoted = [e for e in events if e["event"] == "promoted"]
     assert len(promoted) == 1 and promoted[0]["upgrade_id"] == 1
     starts = [e for e in events if e["event"] == "started"]

@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "err.h"
+#include "live.h"
 #include "oneshot.h"
 #include "settings.h"
 
@@ -17,6 +18,8 @@ static void usage(FILE *f)
                "       petri-agent eval --spec SPEC.json [--vms N] GENOME...   score genomes\n"
                "       petri-agent breed --spec SPEC.json --op OP --seed N [PARENT [PARENT2]]\n"
                "       petri-agent evolve --spec SPEC.json [--population N] [--generations N]\n"
+               "       petri-agent live --spec LIVE.json --trace T.jsonl --genome G.erl\n"
+               "                        [--upgrade CHILD.erl@N]... [--rate R] [--json]\n"
                "       petri-agent status [-c FILE] [--json]      ask the running agent\n"
                "       petri-agent members [-c FILE] [--json]     the cluster as it sees it\n"
                "       petri-agent keys list|install KEY|use KEY|remove KEY [-c FILE]\n"
@@ -127,6 +130,8 @@ int main(int argc, char **argv)
         return cmd_breed(argc - 1, argv + 1);
     if (strcmp(cmd, "evolve") == 0)
         return cmd_evolve(argc - 1, argv + 1);
+    if (strcmp(cmd, "live") == 0)
+        return cmd_live(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0 || strcmp(cmd, "members") == 0 || strcmp(cmd, "keys") == 0)
         return cmd_ctl(cmd, argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0) {

@@ -75,6 +75,58 @@ enum wire_type {
      * when breeding failed) */
     WIRE_VM_BRED = 10,
 
+    /* ---- live individuals (agent/beam/src/petri_live.erl, shared/wire_live.h):
+     * a genome that keeps its state between requests and is upgraded in place.
+     * Terms travel as external term format bytes (term_to_binary, version byte
+     * 131), written by etf_put_json; the VM decodes them with binary_to_term
+     * safe, after creating the declared atoms. */
+
+    /* agent -> VM: start a live individual (answered by LIVE_EVENT started or
+     * failed).
+     * live_id:u64  version:u32 (number of the first version, >= 1)
+     * timeout_ms:u32  heap_words:u64  reductions:u64 (per request; 0 = none)
+     * state_words:u64 (cap on the state's flat size)  probation:u32 (requests)
+     * window:u32 (requests in the rolling live fitness)  lat_w:f64  red_w:f64
+     * (score = 1 for a right reply, 0 for a wrong one, less lat_w * service
+     * us and red_w * reductions)  tolerance:f64 (a child scoring less than its
+     * parent minus this is rolled back)  atoms:list<str> (atoms the terms may
+     * name)  init_arg:bytes (ETF)  source:bytes (the genome)  snapshot:bytes
+     * (ETF state to resume from instead of init; empty = run init)
+     * next_version:u32 (the number the first upgrade gets; 0 = version + 1:
+     * a resumed individual skips the numbers its dead VM gave out) */
+    WIRE_VM_LIVE_START = 11,
+    /* agent -> VM: a batch of requests, answered in order.
+     * live_id:u64  reqs:list<LREQ>  LREQ = seq:u64 req:bytes (ETF)
+     * expect:bytes (ETF; empty = nothing expected) */
+    WIRE_VM_LIVE_REQUESTS = 12,
+    /* VM -> agent: answers, in request order, as they are ready.
+     * live_id:u64  replies:list<LREPLY>
+     * LREPLY = seq:u64 status:u8 (enum wire_status) correct:u8 (0 wrong,
+     *          1 right, 2 nothing expected) version:u32 (that answered)
+     *          latency_us:u64 (arrival at the individual to answer)
+     *          service_us:u64 reductions:u64 score:f64 */
+    WIRE_VM_LIVE_REPLIES = 13,
+    /* agent -> VM: load a child into the running individual. Requests sent
+     * before it are answered by the version running before it.
+     * live_id:u64  upgrade_id:u64  probation:u32 (0 = LIVE_START's)
+     * source:bytes */
+    WIRE_VM_LIVE_UPGRADE = 14,
+    /* VM -> agent: what happened to the individual.
+     * live_id:u64  kind:u8 (enum wire_live_kind)  upgrade_id:u64
+     * version:u32 (running after the event)  at_seq:u64 (last request seen)
+     * from_hash:str to_hash:str (hex SHA-256 of the parent's and the child's
+     * source)  state_before:str state_after:str (hex SHA-256 of the state's
+     * term_to_binary, deterministic)  parent_score:f64 child_score:f64 (mean
+     * scores: the parent's rolling window, the child's probation; NaN when
+     * none)  probation:u32 (child requests judged)  reason:str
+     * snapshot:bytes (ETF state; set by started and promoted, empty when
+     * over WIRE_LIVE_SNAPSHOT_MAX)  took_us:u64 (the VM's time on the event:
+     * compile, load and code_change for upgrade; restoring the parent for
+     * rollback; 0 when not measured) */
+    WIRE_VM_LIVE_EVENT = 15,
+    /* agent -> VM: stop the individual (LIVE_EVENT stopped). live_id:u64 */
+    WIRE_VM_LIVE_STOP = 16,
+
     /* ---- gossip (shared/swim*): 100-199, see swim.h ---- */
     /* The header's sender is the sending member's id. Every gossip payload
      * ends with updates:list<UPDATE>, the piggybacked broadcasts:
@@ -238,6 +290,21 @@ enum wire_item_kind {
     WIRE_ITEM_EVAL = 1,       /* score the given source */
     WIRE_ITEM_BREED = 2,      /* breed only: the child comes back unscored (replay) */
 };
+
+/* LIVE_EVENT kinds. */
+enum wire_live_kind {
+    WIRE_LIVE_STARTED = 0,   /* running; snapshot = its state */
+    WIRE_LIVE_UPGRADE = 1,   /* child loaded, code_change done, probation begins */
+    WIRE_LIVE_PROMOTED = 2,  /* child passed probation; snapshot = its state */
+    WIRE_LIVE_ROLLBACK = 3,  /* child failed: parent and its state are back */
+    WIRE_LIVE_REFUSED = 4,   /* child did not load (parse, safety, compile) */
+    WIRE_LIVE_RESTARTED = 5, /* worker killed outside probation: last good state */
+    WIRE_LIVE_FAILED = 6,    /* the individual could not start, or died */
+    WIRE_LIVE_STOPPED = 7,
+    WIRE_LIVE__COUNT
+};
+#define WIRE_LIVE_SNAPSHOT_MAX (1u << 20) /* bytes of a state snapshot in LIVE_EVENT */
+#define WIRE_LIVE_MAX_BATCH 4096          /* requests or replies in one frame */
 
 /* Evaluation outcomes: one distinct status per way a genome can end. */
 enum wire_status {

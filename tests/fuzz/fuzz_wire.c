@@ -3,7 +3,8 @@
  * input. Every successful read is re-encoded with the writer and must
  * reproduce the bytes it consumed; every failure must be sticky. VM RESULT
  * and BRED frames also go through the agent's RESULT_EXT decoder
- * (pool_read_result_ext), whose output must respect the bounds it promises. */
+ * (pool_read_result_ext), whose output must respect the bounds it promises;
+ * LIVE_REPLIES and LIVE_EVENT frames through the live readers (wire_live.h). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "pool.h"
 #include "spec.h"
 #include "wire.h"
+#include "wire_live.h"
 #include "fuzz.h"
 
 /* Re-encodes via wb and compares with the bytes the getter consumed. */
@@ -215,6 +217,41 @@ static void vm_result(const wire_hdr_t *h, wire_rd_t r)
         result_ext(&r, status);
 }
 
+/* The agent's reading of LIVE_REPLIES and LIVE_EVENT: bounded, NUL-terminated,
+ * in range, or an error with the outputs cleared. */
+static void vm_live(const wire_hdr_t *h, wire_rd_t r)
+{
+    if (h->type == WIRE_VM_LIVE_EVENT) {
+        wire_live_event_t e;
+        int rc = wire_live_read_event(&r, &e);
+        if (rc) {
+            CHECK(rc <= -1000 && e.snapshot == NULL && e.snapshot_len == 0);
+            return;
+        }
+        CHECK(e.kind < WIRE_LIVE__COUNT);
+        CHECK(strcmp(wire_live_event_str(e.kind), "unknown") != 0);
+        CHECK(strnlen(e.from_hash, sizeof e.from_hash) < sizeof e.from_hash);
+        CHECK(strnlen(e.state_after, sizeof e.state_after) < sizeof e.state_after);
+        CHECK(strnlen(e.reason, sizeof e.reason) < sizeof e.reason);
+        CHECK(e.snapshot_len <= WIRE_LIVE_SNAPSHOT_MAX);
+        return;
+    }
+    uint64_t id;
+    uint32_t n;
+    int rc = wire_live_read_replies(&r, &id, &n);
+    if (rc) {
+        CHECK(n == 0);
+        return;
+    }
+    CHECK(n <= WIRE_LIVE_MAX_BATCH);
+    for (uint32_t i = 0; i < n; i++) {
+        wire_live_reply_t rep;
+        if (wire_live_read_reply(&r, &rep) != 0)
+            break;
+        CHECK(rep.status < WIRE_ST__COUNT && rep.correct <= 2 && isfinite(rep.score));
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     wire_hdr_t h;
@@ -223,6 +260,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = wire_parse(data, size, &h, &r);
     if (rc == 0 && (h.type == WIRE_VM_RESULT || h.type == WIRE_VM_BRED))
         vm_result(&h, r);
+    if (rc == 0 && (h.type == WIRE_VM_LIVE_REPLIES || h.type == WIRE_VM_LIVE_EVENT))
+        vm_live(&h, r);
     if (rc == 0) {
         CHECK(h.length == size - WIRE_HDR_LEN && r.left == h.length);
         /* The header's flags and sender bytes drive the walk. */

@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "wire.h"
+#include "wire_live.h"
 
 static const uint8_t sender[WIRE_ID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 
@@ -385,6 +386,284 @@ static void test_status_str(void **state)
         assert_string_not_equal(wire_status_str(i), "unknown");
 }
 
+/* ---- live individuals (wire_live.h) ---- */
+
+/* LIVE_EVENT and LIVE_REPLIES as petri_wire:encode/1 writes them (the VM's
+ * side of the mirror): a rollback with a NaN child score, a snapshot of
+ * #{1 => 2} and took_us 4660, and two replies. */
+static const uint8_t erl_event[] = {
+    0x01, 0x00, 0x0f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x68, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09,
+    0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x4d, 0x00, 0x00, 0x00, 0x02, 0x61, 0x61, 0x00, 0x00, 0x00, 0x02, 0x62,
+    0x62, 0x00, 0x00, 0x00, 0x02, 0x63, 0x63, 0x00, 0x00, 0x00, 0x02, 0x64, 0x64, 0x3f, 0xe0, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x7f, 0xf8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x04, 0x00, 0x00, 0x00, 0x05, 0x63, 0x72, 0x61, 0x73, 0x68, 0x00, 0x00, 0x00, 0x0a, 0x83, 0x74,
+    0x00, 0x00, 0x00, 0x01, 0x61, 0x01, 0x61, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x12, 0x34};
+static const uint8_t erl_replies[] = {
+    0x01, 0x00, 0x0d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x68, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09,
+    0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00,
+    0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x32, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0xd2, 0x3f, 0xe8, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06, 0x06, 0x00, 0x00, 0x00, 0x00, 0x01,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+
+static void test_live_event_from_erlang(void **state)
+{
+    (void)state;
+    wire_hdr_t h;
+    wire_rd_t r;
+    assert_int_equal(wire_parse(erl_event, sizeof erl_event, &h, &r), 0);
+    assert_int_equal(h.type, WIRE_VM_LIVE_EVENT);
+    wire_live_event_t e;
+    assert_int_equal(wire_live_read_event(&r, &e), 0);
+    assert_int_equal(e.live_id, 9);
+    assert_int_equal(e.kind, WIRE_LIVE_ROLLBACK);
+    assert_string_equal(wire_live_event_str(e.kind), "rollback");
+    assert_int_equal(e.upgrade_id, 3);
+    assert_int_equal(e.version, 2);
+    assert_int_equal(e.at_seq, 77);
+    assert_string_equal(e.from_hash, "aa");
+    assert_string_equal(e.to_hash, "bb");
+    assert_string_equal(e.state_before, "cc");
+    assert_string_equal(e.state_after, "dd");
+    assert_true(e.parent_score == 0.5);
+    assert_true(isnan(e.child_score));
+    assert_int_equal(e.probation, 4);
+    assert_string_equal(e.reason, "crash");
+    assert_int_equal(e.snapshot_len, 10);
+    assert_int_equal(e.snapshot[0], 131);
+    assert_int_equal(e.took_us, 4660);
+    assert_int_equal(r.left, 0);
+}
+
+static void test_live_replies_from_erlang(void **state)
+{
+    (void)state;
+    wire_hdr_t h;
+    wire_rd_t r;
+    assert_int_equal(wire_parse(erl_replies, sizeof erl_replies, &h, &r), 0);
+    assert_int_equal(h.type, WIRE_VM_LIVE_REPLIES);
+    uint64_t id;
+    uint32_t n;
+    assert_int_equal(wire_live_read_replies(&r, &id, &n), 0);
+    assert_int_equal(id, 9);
+    assert_int_equal(n, 2);
+    wire_live_reply_t a, b;
+    assert_int_equal(wire_live_read_reply(&r, &a), 0);
+    assert_int_equal(wire_live_read_reply(&r, &b), 0);
+    assert_int_equal(a.seq, 5);
+    assert_int_equal(a.status, WIRE_ST_OK);
+    assert_int_equal(a.correct, 1);
+    assert_int_equal(a.version, 2);
+    assert_int_equal(a.latency_us, 100);
+    assert_int_equal(a.service_us, 50);
+    assert_int_equal(a.reductions, 1234);
+    assert_true(a.score == 0.75);
+    assert_int_equal(b.seq, 6);
+    assert_int_equal(b.status, WIRE_ST_CRASH);
+    assert_int_equal(b.correct, 0);
+    assert_int_equal(r.left, 0);
+}
+
+/* Every proper prefix of the payload fails, and the outputs are cleared. */
+static void test_live_truncations_fail(void **state)
+{
+    (void)state;
+    for (size_t cut = 0; cut < sizeof erl_event - WIRE_HDR_LEN; cut++) {
+        wire_rd_t r;
+        wire_live_event_t e;
+        wire_rd_init(&r, erl_event + WIRE_HDR_LEN, cut);
+        assert_int_equal(wire_live_read_event(&r, &e), ERR_TRUNC);
+        assert_null(e.snapshot);
+        assert_int_equal(e.snapshot_len, 0);
+    }
+    for (size_t cut = 0; cut < sizeof erl_replies - WIRE_HDR_LEN; cut++) {
+        wire_rd_t r;
+        uint64_t id;
+        uint32_t n;
+        wire_rd_init(&r, erl_replies + WIRE_HDR_LEN, cut);
+        int rc = wire_live_read_replies(&r, &id, &n);
+        wire_live_reply_t a = {0}, b = {0};
+        if (rc == 0) {
+            rc = wire_live_read_reply(&r, &a);
+            if (rc == 0)
+                rc = wire_live_read_reply(&r, &b);
+        }
+        assert_int_equal(rc, ERR_TRUNC);
+    }
+}
+
+/* Values out of range are refused: an unknown event kind, a status past
+ * the enum, a correct flag over 2, a count over the batch cap, a snapshot
+ * over its cap. */
+static void test_live_out_of_range(void **state)
+{
+    (void)state;
+    uint8_t buf[sizeof erl_event];
+    wire_rd_t r;
+    wire_live_event_t e;
+    memcpy(buf, erl_event, sizeof buf);
+    buf[WIRE_HDR_LEN + 8] = WIRE_LIVE__COUNT; /* kind */
+    wire_rd_init(&r, buf + WIRE_HDR_LEN, sizeof buf - WIRE_HDR_LEN);
+    assert_int_equal(wire_live_read_event(&r, &e), ERR_PROTO);
+    assert_null(e.snapshot);
+
+    uint8_t rb[sizeof erl_replies];
+    uint64_t id;
+    uint32_t n;
+    wire_live_reply_t rep;
+    memcpy(rb, erl_replies, sizeof rb);
+    rb[WIRE_HDR_LEN + 12 + 8] = WIRE_ST__COUNT; /* first reply's status */
+    wire_rd_init(&r, rb + WIRE_HDR_LEN, sizeof rb - WIRE_HDR_LEN);
+    assert_int_equal(wire_live_read_replies(&r, &id, &n), 0);
+    assert_int_equal(wire_live_read_reply(&r, &rep), ERR_PROTO);
+    memcpy(rb, erl_replies, sizeof rb);
+    rb[WIRE_HDR_LEN + 12 + 9] = 3; /* first reply's correct */
+    wire_rd_init(&r, rb + WIRE_HDR_LEN, sizeof rb - WIRE_HDR_LEN);
+    assert_int_equal(wire_live_read_replies(&r, &id, &n), 0);
+    assert_int_equal(wire_live_read_reply(&r, &rep), ERR_PROTO);
+
+    wire_buf_t b;
+    wire_buf_init(&b);
+    wire_begin(&b, WIRE_VM_LIVE_REPLIES, 0, NULL);
+    wire_put_u64(&b, 1);
+    wire_put_u32(&b, WIRE_LIVE_MAX_BATCH + 1);
+    for (int i = 0; i < WIRE_LIVE_MAX_BATCH + 1; i++)
+        wire_put_raw(&b, (uint8_t[46]){0}, 46);
+    assert_int_equal(wire_end(&b), 0);
+    wire_hdr_t h;
+    assert_int_equal(wire_parse(b.data, b.len, &h, &r), 0);
+    assert_int_equal(wire_live_read_replies(&r, &id, &n), ERR_TOOBIG);
+    assert_int_equal(n, 0);
+
+    /* a snapshot one byte over its cap, the rest of the event valid */
+    wire_buf_reset(&b);
+    wire_begin(&b, WIRE_VM_LIVE_EVENT, 0, NULL);
+    wire_put_u64(&b, 1);
+    wire_put_u8(&b, WIRE_LIVE_PROMOTED);
+    wire_put_u64(&b, 1);
+    wire_put_u32(&b, 2);
+    wire_put_u64(&b, 3);
+    for (int i = 0; i < 4; i++)
+        wire_put_str(&b, "ab");
+    wire_put_f64(&b, 1);
+    wire_put_f64(&b, 1);
+    wire_put_u32(&b, 5);
+    wire_put_str(&b, "");
+    uint8_t *big = calloc(1, WIRE_LIVE_SNAPSHOT_MAX + 1);
+    assert_non_null(big);
+    wire_put_bytes(&b, big, WIRE_LIVE_SNAPSHOT_MAX + 1);
+    free(big);
+    wire_put_u64(&b, 1);
+    assert_int_equal(wire_end(&b), 0);
+    assert_int_equal(wire_parse(b.data, b.len, &h, &r), 0);
+    assert_int_equal(wire_live_read_event(&r, &e), ERR_TOOBIG);
+    assert_null(e.snapshot);
+    wire_buf_free(&b);
+}
+
+/* The agent's frames carry their fields in wire.h's order. */
+static void test_live_writers(void **state)
+{
+    (void)state;
+    const char *atoms[] = {"hit", "allow"};
+    const uint8_t arg[] = {131, 106};
+    wire_live_start_t s = {.live_id = 7,
+                           .version = 3,
+                           .timeout_ms = 100,
+                           .heap_words = 1000,
+                           .reductions = 2000,
+                           .state_words = 300,
+                           .probation = 40,
+                           .window = 50,
+                           .lat_w = 0.25,
+                           .red_w = 0.5,
+                           .tolerance = 0.125,
+                           .atoms = atoms,
+                           .natoms = 2,
+                           .init_arg = arg,
+                           .init_arg_len = 2,
+                           .source = (const uint8_t *)"src",
+                           .source_len = 3,
+                           .next_version = 12};
+    wire_buf_t b;
+    wire_buf_init(&b);
+    assert_int_equal(wire_live_put_start(&b, &s), 0);
+    wire_hdr_t h;
+    wire_rd_t r;
+    assert_int_equal(wire_parse(b.data, b.len, &h, &r), 0);
+    assert_int_equal(h.type, WIRE_VM_LIVE_START);
+    uint64_t u64;
+    uint32_t u32;
+    double f;
+    char str[16];
+    const uint8_t *p;
+    wire_get_u64(&r, &u64);
+    assert_int_equal(u64, 7);
+    wire_get_u32(&r, &u32);
+    assert_int_equal(u32, 3);
+    wire_get_u32(&r, &u32);
+    assert_int_equal(u32, 100);
+    wire_get_u64(&r, &u64);
+    assert_int_equal(u64, 1000);
+    wire_get_u64(&r, &u64);
+    assert_int_equal(u64, 2000);
+    wire_get_u64(&r, &u64);
+    assert_int_equal(u64, 300);
+    wire_get_u32(&r, &u32);
+    assert_int_equal(u32, 40);
+    wire_get_u32(&r, &u32);
+    assert_int_equal(u32, 50);
+    wire_get_f64(&r, &f);
+    assert_true(f == 0.25);
+    wire_get_f64(&r, &f);
+    assert_true(f == 0.5);
+    wire_get_f64(&r, &f);
+    assert_true(f == 0.125);
+    wire_get_count(&r, &u32, 10, 4);
+    assert_int_equal(u32, 2);
+    wire_get_str(&r, str, sizeof str);
+    assert_string_equal(str, "hit");
+    wire_get_str(&r, str, sizeof str);
+    assert_string_equal(str, "allow");
+    wire_get_bytes(&r, &p, &u32, 100);
+    assert_int_equal(u32, 2);
+    wire_get_bytes(&r, &p, &u32, 100);
+    assert_int_equal(u32, 3);
+    assert_memory_equal(p, "src", 3);
+    assert_int_equal(wire_get_bytes(&r, &p, &u32, 100), 0);
+    assert_int_equal(u32, 0);
+    wire_get_u32(&r, &u32);
+    assert_int_equal(u32, 12);
+    assert_int_equal(r.left, 0);
+
+    wire_buf_reset(&b);
+    wire_live_requests_begin(&b, 7, 2);
+    wire_live_put_request(&b, 1, arg, 2, NULL, 0);
+    wire_live_put_request(&b, 2, arg, 2, arg, 2);
+    assert_int_equal(wire_end(&b), 0);
+    assert_int_equal(wire_parse(b.data, b.len, &h, &r), 0);
+    assert_int_equal(h.type, WIRE_VM_LIVE_REQUESTS);
+    assert_int_equal(h.length, 8 + 4 + 2 * (8 + 4 + 2 + 4) + 2);
+
+    wire_buf_reset(&b);
+    assert_int_equal(wire_live_put_upgrade(&b, 7, 9, 0, (const uint8_t *)"c", 1), 0);
+    assert_int_equal(wire_parse(b.data, b.len, &h, &r), 0);
+    assert_int_equal(h.type, WIRE_VM_LIVE_UPGRADE);
+    assert_int_equal(h.length, 8 + 8 + 4 + 4 + 1);
+    wire_buf_reset(&b);
+    assert_int_equal(wire_live_put_stop(&b, 7), 0);
+    assert_int_equal(wire_parse(b.data, b.len, &h, &r), 0);
+    assert_int_equal(h.type, WIRE_VM_LIVE_STOP);
+    assert_int_equal(h.length, 8);
+    assert_string_equal(wire_live_event_str(WIRE_LIVE__COUNT), "unknown");
+    assert_string_equal(wire_live_event_str(-1), "unknown");
+    wire_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +678,11 @@ int main(void)
         cmocka_unit_test(test_count_bombs),
         cmocka_unit_test(test_sticky_zeroes_outputs),
         cmocka_unit_test(test_status_str),
+        cmocka_unit_test(test_live_event_from_erlang),
+        cmocka_unit_test(test_live_replies_from_erlang),
+        cmocka_unit_test(test_live_truncations_fail),
+        cmocka_unit_test(test_live_out_of_range),
+        cmocka_unit_test(test_live_writers),
     };
     return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
 }

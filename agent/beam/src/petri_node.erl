@@ -25,6 +25,11 @@
 %%     owner alone writes the cache, from the results its workers report.
 %%     Hits are counted in stats/1 (the PONG layout has no field for them).
 %%
+%%  7. Live individuals (petri_live) each have a keeper process; the owner
+%%     only routes LIVE_* frames to it by live id and encodes what it sends
+%%     back. A LIVE_REQUESTS for an unknown id is answered at once with
+%%     status internal, so no request goes unanswered.
+%%
 %% The pure core (handle_frame/2, handle_done/3, handle_purged/2, ...) returns
 %% {Replies, Actions, State}; loop/1 sends the replies and performs the actions.
 -module(petri_node).
@@ -37,6 +42,8 @@
 -define(MAX_SLOTS, 100000).
 -define(PURGE_BATCH, 32).    % purge once this many slots hold old code ...
 -define(PURGE_MS, 5).        % ... or this long after the first one did
+-define(MAX_LIVE, 16).       % live individuals per VM (each names one module)
+-define(MAX_LIVE_ATOMS, 256).% atoms a LIVE_START may declare (as term cases)
 
 -record(st, {
     slots :: petri_slots:slots(),
@@ -48,7 +55,8 @@
     purging = false :: boolean(),
     timer = false :: boolean(),
     elixir = false :: boolean(),
-    hits = 0 :: non_neg_integer()                        % answers from petri_cache
+    hits = 0 :: non_neg_integer(),                       % answers from petri_cache
+    live = #{} :: #{non_neg_integer() => {pid(), reference(), non_neg_integer()}}
 }).
 -opaque state() :: #st{}.
 -type job() :: {eval | breed_eval, non_neg_integer(), non_neg_integer()}
@@ -63,6 +71,8 @@
                 | {cache, petri_cache:key(), petri_cache:entry()}
                 | arm_timer
                 | {log, iodata()}
+                | {live_start, petri_wire:live_start()}
+                | {live, non_neg_integer(), term()}
                 | stop.
 -type step() :: {[binary()], [action()], state()}.
 -type slot_info() :: {boolean(), boolean()}.   % {Loaded, HasOld}
@@ -125,6 +135,7 @@ loop(Port, Purger, St) ->
                {petri_purged, Results} -> handle_purged(Results, St);
                petri_purge_tick -> handle_tick(St);
                {'DOWN', _, process, Pid, Reason} -> down(Pid, Reason, St);
+               {petri_live_out, Id, Out} -> {[live_out(Id, Out)], [], St};
                {'EXIT', Purger, Reason} -> exit({purger_died, Reason});
                _ -> {[], [], St}
            end,
@@ -148,7 +159,7 @@ down(Pid, Reason, #st{workers = W} = St) ->
             handle_worker_down(Pid, {Reason, {erlang:module_loaded(Mod),
                                               erlang:check_old_code(Mod)}}, St);
         #{Pid := _} -> handle_worker_down(Pid, {Reason, {false, false}}, St);
-        _ -> {[], [], St}
+        _ -> live_down(Pid, Reason, St)
     end.
 
 -spec send(port(), [binary()]) -> ok.
@@ -177,8 +188,81 @@ act(arm_timer, _, St) ->
 act({log, Text}, _, St) ->
     log(Text),
     St;
+act({live_start, #{live_id := Id} = M}, _, #st{live = Live} = St) ->
+    Used = [I || {_, _, I} <- maps:values(Live)],
+    Free = [I || I <- lists:seq(0, ?MAX_LIVE - 1), not lists:member(I, Used)],
+    case {maps:is_key(Id, Live), Free, length(maps:get(atoms, M)) =< ?MAX_LIVE_ATOMS} of
+        {true, _, _} -> live_failed(Id, "live id ~b is in use", [Id]), St;
+        {_, [], _} -> live_failed(Id, "~b live individuals already run here", [?MAX_LIVE]), St;
+        {_, _, false} -> live_failed(Id, "more than ~b atoms declared", [?MAX_LIVE_ATOMS]), St;
+        {false, [Idx | _], true} ->
+            case declare_atoms(maps:get(atoms, M)) of
+                ok ->
+                    Opts = maps:merge(maps:with([timeout_ms, heap_words, reductions, state_words,
+                                                 probation, window, lat_w, red_w, tolerance,
+                                                 init_arg, source, snapshot], M),
+                                      #{id => Id, out => self(),
+                                        version => max(1, maps:get(version, M)),
+                                        next_version => maps:get(next_version, M),
+                                        module => list_to_atom("petri_live_" ++
+                                                                   integer_to_list(Idx))}),
+                    Pid = petri_live:start(Opts),
+                    MRef = erlang:monitor(process, Pid),
+                    St#st{live = Live#{Id => {Pid, MRef, Idx}}};
+                {error, Why} ->
+                    live_failed(Id, "~s", [Why]), St
+            end
+    end;
+act({live, Id, Msg}, _, #st{live = Live} = St) ->
+    case {Live, Msg} of
+        {#{Id := {Pid, _, _}}, _} -> Pid ! Msg;
+        {_, {requests, Reqs}} ->
+            self() ! {petri_live_out, Id,
+                      {replies, [{Seq, internal, 0, 0, 0, 0, 0, 0.0} || {Seq, _, _} <- Reqs]}};
+        _ -> live_failed(Id, "no live individual ~b", [Id])
+    end,
+    St;
 act(stop, _, _) ->
     erlang:halt(0).
+
+%% ---- live individuals --------------------------------------------------------------
+
+-spec live_out(non_neg_integer(), {replies, [petri_live:reply()]} | {event, petri_live:event()}) ->
+          binary().
+live_out(Id, {replies, Rs}) -> petri_wire:encode({live_replies, Id, Rs});
+live_out(Id, {event, Ev}) -> petri_wire:encode({live_event, Id, Ev}).
+
+-spec live_failed(non_neg_integer(), io:format(), [term()]) -> ok.
+live_failed(Id, Fmt, Args) ->
+    Ev = #{kind => failed, upgrade_id => 0, version => 0, at_seq => 0, from_hash => <<>>,
+           to_hash => <<>>, state_before => <<>>, state_after => <<>>, parent_score => nan,
+           child_score => nan, probation => 0, reason => fmt(Fmt, Args), snapshot => <<>>,
+           took_us => 0},
+    self() ! {petri_live_out, Id, {event, Ev}},
+    ok.
+
+%% The declared atoms exist before any term naming them is decoded.
+-spec declare_atoms([binary()]) -> ok | {error, binary()}.
+declare_atoms(Names) ->
+    try
+        lists:foreach(fun(N) when byte_size(N) =< 255 -> binary_to_atom(N, utf8) end, Names)
+    catch
+        _:_ -> {error, <<"an atom declared is not a valid atom name">>}
+    end.
+
+%% A keeper ended: stopped, never started (it said so), or crashed (say so).
+-spec live_down(pid(), term(), state()) -> step().
+live_down(Pid, Reason, #st{live = Live} = St) ->
+    case [Id || {Id, {P, _, _}} <- maps:to_list(Live), P =:= Pid] of
+        [Id] ->
+            case Reason of
+                normal -> ok;
+                _ -> live_failed(Id, "the individual died: ~0P", [Reason, 10])
+            end,
+            {[], [], St#st{live = maps:remove(Id, Live)}};
+        [] ->
+            {[], [], St}
+    end.
 
 -spec log(iodata()) -> ok.
 log(Text) ->
@@ -300,6 +384,14 @@ handle_frame(Frame, St) ->
             end;
         {ok, stop} ->
             {[], [stop], St};
+        {ok, {live_start, M}} ->
+            {[], [{live_start, M}], St};
+        {ok, {live_requests, Id, Reqs}} ->
+            {[], [{live, Id, {requests, Reqs}}], St};
+        {ok, {live_upgrade, Id, UpId, Prob, Src}} ->
+            {[], [{live, Id, {upgrade, UpId, Src, Prob}}], St};
+        {ok, {live_stop, Id}} ->
+            {[], [{live, Id, stop}], St};
         {ok, Other} ->
             {[], [{log, io_lib:format("petri_node: ignoring ~p from the agent", [element(1, Other)])}], St};
         {unknown, _Type} ->

@@ -5,7 +5,7 @@
 
 -export([encode/1, decode/1, decode_spec/1, encode_spec/1, term_cases/3, default_ext/0,
          status_code/1, status_name/1, sanitize_str/1]).
--export_type([msg/0, spec/0, status/0, fcase/0, tcase/0, ext/0]).
+-export_type([msg/0, spec/0, status/0, fcase/0, tcase/0, ext/0, live_start/0]).
 
 -define(VERSION, 1).
 -define(HDR_LEN, 24).
@@ -21,6 +21,13 @@
 -define(T_STOP, 8).
 -define(T_BREED_EVAL, 9).
 -define(T_BRED, 10).
+-define(T_LIVE_START, 11).
+-define(T_LIVE_REQUESTS, 12).
+-define(T_LIVE_REPLIES, 13).
+-define(T_LIVE_UPGRADE, 14).
+-define(T_LIVE_EVENT, 15).
+-define(T_LIVE_STOP, 16).
+-define(MAX_LIVE_BATCH, 4096).   % WIRE_LIVE_MAX_BATCH
 
 -define(MAX_ATOMS, 256).        % declared atoms per spec
 -define(MAX_ATOM_BYTES, 255).   % the VM's own limit on an atom's name
@@ -70,7 +77,23 @@
              | {breed_eval, non_neg_integer(), spec(), binary(), non_neg_integer(), [binary()]}
              | {bred, non_neg_integer(), status(), fitness(), binary(),
                 non_neg_integer(), non_neg_integer(), binary(), ext()}
-             | stop.
+             | stop
+             | {live_start, live_start()}
+             | {live_requests, non_neg_integer(), [petri_live:request()]}
+             | {live_replies, non_neg_integer(), [petri_live:reply()]}
+             | {live_upgrade, non_neg_integer(), non_neg_integer(), non_neg_integer(), binary()}
+             | {live_event, non_neg_integer(), petri_live:event()}
+             | {live_stop, non_neg_integer()}.
+%% LIVE_START's fields (wire.h).
+-type live_start() :: #{live_id := non_neg_integer(), version := non_neg_integer(),
+                        timeout_ms := non_neg_integer(), heap_words := non_neg_integer(),
+                        reductions := non_neg_integer(), state_words := non_neg_integer(),
+                        probation := non_neg_integer(), window := non_neg_integer(),
+                        lat_w := float(), red_w := float(), tolerance := float(),
+                        atoms := [binary()], init_arg := binary(), source := binary(),
+                        snapshot := binary(), next_version := non_neg_integer()}.
+
+-define(LIVE_KINDS, [started, upgrade, promoted, rollback, refused, restarted, failed, stopped]).
 
 %% ---- status codes ---------------------------------------------------------
 
@@ -132,7 +155,37 @@ encode({bred, ReqId, Status, Fitness, Detail, LoadUs, EvalUs, Source, Ext}) ->
     frame(?T_BRED, [<<ReqId:64, (status_code(Status)):8>>, f64(Fitness), str(Detail),
                     <<LoadUs:64, EvalUs:64>>, bytes(Source), enc_ext(Ext)]);
 encode(stop) ->
-    frame(?T_STOP, <<>>).
+    frame(?T_STOP, <<>>);
+encode({live_start, #{live_id := Id, version := V, timeout_ms := To, heap_words := Heap,
+                      reductions := Reds, state_words := SW, probation := Prob,
+                      window := Win, lat_w := LW, red_w := RW, tolerance := Tol,
+                      atoms := Atoms, init_arg := Arg, source := Src, snapshot := Snap,
+                      next_version := Next}}) ->
+    frame(?T_LIVE_START, [<<Id:64, V:32, To:32, Heap:64, Reds:64, SW:64, Prob:32, Win:32>>,
+                          f64(LW), f64(RW), f64(Tol), list(fun str/1, Atoms), bytes(Arg),
+                          bytes(Src), bytes(Snap), <<Next:32>>]);
+encode({live_requests, Id, Reqs}) ->
+    frame(?T_LIVE_REQUESTS, [<<Id:64>>, list(fun({Seq, R, E}) -> [<<Seq:64>>, bytes(R), bytes(E)]
+                                             end, Reqs)]);
+encode({live_replies, Id, Replies}) ->
+    frame(?T_LIVE_REPLIES,
+          [<<Id:64>>, list(fun({Seq, St, Correct, V, Lat, Svc, Reds, Score}) ->
+                                   [<<Seq:64, (status_code(St)):8, Correct:8, V:32, Lat:64,
+                                      Svc:64, Reds:64>>, f64(Score)]
+                           end, Replies)]);
+encode({live_upgrade, Id, UpId, Prob, Src}) ->
+    frame(?T_LIVE_UPGRADE, [<<Id:64, UpId:64, Prob:32>>, bytes(Src)]);
+encode({live_event, Id, #{kind := Kind, upgrade_id := UpId, version := V, at_seq := Seq,
+                          from_hash := FH, to_hash := TH, state_before := SB,
+                          state_after := SA, parent_score := PS, child_score := CS,
+                          probation := Prob, reason := Why, snapshot := Snap,
+                          took_us := Took}}) ->
+    K = length(lists:takewhile(fun(X) -> X =/= Kind end, ?LIVE_KINDS)),
+    frame(?T_LIVE_EVENT, [<<Id:64, K:8, UpId:64, V:32, Seq:64>>, str(FH), str(TH), str(SB),
+                          str(SA), f64(PS), f64(CS), <<Prob:32>>, str(Why), bytes(Snap),
+                          <<Took:64>>]);
+encode({live_stop, Id}) ->
+    frame(?T_LIVE_STOP, <<Id:64>>).
 
 -spec frame(0..65535, iodata()) -> binary().
 frame(Type, Payload) ->
@@ -288,8 +341,80 @@ payload(?T_BRED, P0) ->
     {bred, ReqId, Status, Fit, Detail, LoadUs, EvalUs, Source, Ext};
 payload(?T_STOP, _) ->
     stop;
+payload(?T_LIVE_START, P0) ->
+    case P0 of
+        <<Id:64, V:32, To:32, Heap:64, Reds:64, SW:64, Prob:32, Win:32, P1/binary>> ->
+            {LW, P2} = get_f64(P1),
+            {RW, P3} = get_f64(P2),
+            {Tol, P4} = get_f64(P3),
+            {Atoms, P5} = get_list(fun get_str/1, 4, P4),
+            {Arg, P6} = get_bytes(P5),
+            {Src, P7} = get_bytes(P6),
+            {Snap, P8} = get_bytes(P7),
+            {Next, _} = opt(fun(P) -> get_u(32, P) end, 0, P8),
+            {live_start, #{live_id => Id, version => V, timeout_ms => To, heap_words => Heap,
+                           reductions => Reds, state_words => SW, probation => Prob,
+                           window => Win, lat_w => LW, red_w => RW, tolerance => Tol,
+                           atoms => Atoms, init_arg => Arg, source => Src, snapshot => Snap,
+                           next_version => Next}};
+        _ -> throw({wire, truncated})
+    end;
+payload(?T_LIVE_REQUESTS, P0) ->
+    {Id, P1} = get_u(64, P0),
+    {Reqs, _} = get_list(fun(P) ->
+                                 {Seq, Q1} = get_u(64, P),
+                                 {R, Q2} = get_bytes(Q1),
+                                 {E, Q3} = get_bytes(Q2),
+                                 {{Seq, R, E}, Q3}
+                         end, 16, max_batch(P1)),
+    {live_requests, Id, Reqs};
+payload(?T_LIVE_REPLIES, P0) ->
+    {Id, P1} = get_u(64, P0),
+    {Rs, _} = get_list(fun(<<Seq:64, Code:8, Correct:8, V:32, Lat:64, Svc:64, Reds:64, P/binary>>)
+                             when Correct =< 2 ->
+                               {Score, Q} = get_f64_any(P),
+                               {{Seq, get_status(Code), Correct, V, Lat, Svc, Reds, Score}, Q};
+                          (_) -> throw({wire, bad_reply})
+                       end, 46, max_batch(P1)),
+    {live_replies, Id, Rs};
+payload(?T_LIVE_UPGRADE, P0) ->
+    case P0 of
+        <<Id:64, UpId:64, Prob:32, P1/binary>> ->
+            {Src, _} = get_bytes(P1),
+            {live_upgrade, Id, UpId, Prob, Src};
+        _ -> throw({wire, truncated})
+    end;
+payload(?T_LIVE_EVENT, P0) ->
+    case P0 of
+        <<Id:64, K:8, UpId:64, V:32, Seq:64, P1/binary>> when K < length(?LIVE_KINDS) ->
+            {FH, P2} = get_str(P1),
+            {TH, P3} = get_str(P2),
+            {SB, P4} = get_str(P3),
+            {SA, P5} = get_str(P4),
+            {PS, P6} = get_f64_any(P5),
+            {CS, P7} = get_f64_any(P6),
+            {Prob, P8} = get_u(32, P7),
+            {Why, P9} = get_str(P8),
+            {Snap, P10} = get_bytes(P9),
+            {Took, _} = get_u(64, P10),
+            {live_event, Id, #{kind => lists:nth(K + 1, ?LIVE_KINDS), upgrade_id => UpId,
+                               version => V, at_seq => Seq, from_hash => FH, to_hash => TH,
+                               state_before => SB, state_after => SA, parent_score => PS,
+                               child_score => CS, probation => Prob, reason => Why,
+                               snapshot => Snap, took_us => Took}};
+        <<_:64, K:8, _/binary>> when K >= 8 -> throw({wire, {bad_live_kind, K}});
+        _ -> throw({wire, truncated})
+    end;
+payload(?T_LIVE_STOP, P0) ->
+    {Id, _} = get_u(64, P0),
+    {live_stop, Id};
 payload(_, _) ->
     unknown.
+
+%% A batch count over WIRE_LIVE_MAX_BATCH is refused before any item is read.
+-spec max_batch(binary()) -> binary().
+max_batch(<<N:32, _/binary>>) when N > ?MAX_LIVE_BATCH -> throw({wire, {batch_too_big, N}});
+max_batch(P) -> P.
 
 %% The fields of a RESULT before RESULT_EXT (BRED begins with them too).
 -spec get_result(binary()) -> {{result, non_neg_integer(), status(), fitness(), binary(),

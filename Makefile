@@ -7,6 +7,7 @@
 #   make deps       install (as root) or name the missing Debian packages
 
 SHELL := /bin/bash
+comma := ,
 .DEFAULT_GOAL := all
 
 # ---- dependencies ---------------------------------------------------------
@@ -166,9 +167,9 @@ ERL_TEST_BEAMS := $(patsubst tests/beam/%.erl,$(ERL_TEST_EBIN)/%.beam,$(ERL_TEST
 $(EBIN)/%.beam: agent/beam/src/%.erl VERSION $(DEPS_STAMP)
 	@mkdir -p $(EBIN)
 	erlc -Werror +warn_missing_spec_all '-DPETRI_VERSION="$(VERSION)"' -o $(EBIN) $<
-$(EBIN)/petri.app: agent/beam/src/petri.app.src VERSION
+$(EBIN)/petri.app: agent/beam/src/petri.app.src VERSION $(ERL_SRC)
 	@mkdir -p $(EBIN)
-	sed 's/@VERSION@/$(VERSION)/' $< > $@
+	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@MODULES@/$(subst $(eval) ,$(comma) ,$(notdir $(basename $(ERL_SRC))))/' $< > $@
 $(ERL_TEST_EBIN)/%.beam: tests/beam/%.erl $(BEAMS)
 	@mkdir -p $(ERL_TEST_EBIN)
 	erlc -Werror -pa $(EBIN) -o $(ERL_TEST_EBIN) $<

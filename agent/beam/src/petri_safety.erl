@@ -105,7 +105,7 @@ scan(Forms, _) ->
 %% bitwise operators, abs/max/min/float/trunc/round/ceil/floor, math:*)
 %% whose every intermediate integer provably has at most ?INT_BITS bits,
 %% given arguments of at most ?ARG_BITS bits. Anything else: false.
--spec bounded(form()) -> boolean().
+-spec bounded({function, term(), atom(), arity(), [term()]}) -> boolean().
 bounded({function, _, _, _, Cs}) ->
     try
         lists:foreach(fun({clause, _, Ps, _Guards, Body}) ->
@@ -115,9 +115,7 @@ bounded({function, _, _, _, Cs}) ->
         true
     catch
         throw:unbounded -> false
-    end;
-bounded(_) ->
-    false.
+    end.
 
 %% Every {Name, Arity} the forms call locally or take as a local fun.
 -spec referenced(term(), [{atom(), arity()}]) -> [{atom(), arity()}].

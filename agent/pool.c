@@ -722,6 +722,7 @@ static void boot(slot_t *s)
                           .code_path = p->o.code_path,
                           .elixir_path = p->elixir,
                           .slots = p->o.slots,
+                          .no_result_cache = !p->o.result_cache,
                           .index = s->index};
     vm_callbacks_t cb = {.frame = on_frame, .broken = on_broken};
     char err[256];

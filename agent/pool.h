@@ -53,7 +53,8 @@ typedef struct pool_opts {
     int vms;                 /* VMs to run at start */
     int max_vms;             /* most VMs the coordinator may ask for (>= vms; 0 = vms) */
     int slots;
-    int pipeline; /* jobs in flight per VM */
+    int pipeline;     /* jobs in flight per VM */
+    int result_cache; /* 1 = VMs reuse the results of identical evaluations */
     uint32_t heartbeat_interval_ms;
     uint32_t heartbeat_timeout_ms;
     uint32_t boot_timeout_ms;

@@ -33,6 +33,9 @@ const cfg_opt_t agent_settings[] = {
      "Elixir's ebin for Elixir genomes; auto = Debian's, if installed; empty = none"},
     {"beam", "slots", CFG_INT, "64", 1, 100000, 0,
      "sandbox modules per VM: bounds atoms; enough to keep recent genomes live"},
+    {"beam", "result_cache", CFG_BOOL, "true", 0, 0, 0,
+     "an identical genome on an identical spec is answered from the VM's cache: a quarter "
+     "of a GP run's children repeat one already scored"},
     {"beam", "pipeline", CFG_INT, "4", 1, 16, 0,
      "jobs in flight per VM: while one compiles, the others' frames are read and answered"},
     {"beam", "heartbeat_interval_ms", CFG_INT, "1000", 10, 600000, 0,
@@ -83,6 +86,7 @@ void agent_pool_opts(const cfg_t *c, pool_opts_t *o)
         .max_vms = (int)cfg_int(c, "beam", "max_vms"),
         .slots = (int)cfg_int(c, "beam", "slots"),
         .pipeline = (int)cfg_int(c, "beam", "pipeline"),
+        .result_cache = cfg_bool(c, "beam", "result_cache"),
         .heartbeat_interval_ms = (uint32_t)cfg_int(c, "beam", "heartbeat_interval_ms"),
         .heartbeat_timeout_ms = (uint32_t)cfg_int(c, "beam", "heartbeat_timeout_ms"),
         .boot_timeout_ms = (uint32_t)cfg_int(c, "beam", "boot_timeout_ms"),

@@ -284,6 +284,10 @@ vm_t *vm_spawn(loop_t *l, const vm_spawn_opts_t *o, const vm_callbacks_t *cb, vo
     }
     argv[n++] = "-petri_slots";
     argv[n++] = slots;
+    if (o->no_result_cache) {
+        argv[n++] = "-petri_cache";
+        argv[n++] = "off";
+    }
     argv[n++] = "-s";
     argv[n++] = "petri_node";
     argv[n] = NULL;

@@ -27,6 +27,7 @@ typedef struct vm_spawn_opts {
     const char *code_path;   /* the petri beam ebin directory */
     const char *elixir_path; /* Elixir's ebin, or NULL */
     int slots;               /* sandbox slots in the VM */
+    int no_result_cache;     /* 1 = the VM reuses no earlier result ([beam] result_cache off) */
     int index;               /* VM number, for logs */
 } vm_spawn_opts_t;
 

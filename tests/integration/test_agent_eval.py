@@ -356,3 +356,16 @@ def test_bad_program_specs_name_the_field(tmp):
     # the missing evaluator file is named with the spec file's directory
     r = run([AGENT, "eval", "--spec", write_spec(tmp, cases[7][0]), ex("merge_sort.erl")])
     assert os.path.join(tmp, "no_such_evaluator.erl") in r.stderr, r.stderr
+
+
+def test_result_cache_reuses_identical_evaluations_and_can_be_turned_off():
+    # the same genome three times on one VM, one request at a time: the first
+    # is compiled and scored, the others are answered from the VM's cache
+    spec = os.path.join(ROOT, "configs", "specs", "quadratic.json")
+    same = [g("good.erl")] * 3
+    on = eval_lines(spec, same, extra=["-o", "beam.pipeline=1"])
+    assert [x["reused"] for x in on] == [False, True, True], on
+    assert len({(x["status"], x["fitness"]) for x in on}) == 1
+    off = eval_lines(spec, same, extra=["-o", "beam.pipeline=1", "-o", "beam.result_cache=false"])
+    assert [x["reused"] for x in off] == [False, False, False], off
+    assert [x["fitness"] for x in off] == [x["fitness"] for x in on]

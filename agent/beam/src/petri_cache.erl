@@ -31,12 +31,18 @@
 %% {Status, Fitness, Detail, Ext} of the evaluation (Ext's reused is false).
 -type entry() :: {petri_wire:status(), float() | nan, binary(), petri_wire:ext()}.
 
-%% Creates the tables, owned by the caller (the port owner).
+%% Creates the tables, owned by the caller (the port owner), unless the VM
+%% was started with `-petri_cache off` ([beam] result_cache): then there are
+%% no tables, every lookup misses and inserts do nothing.
 -spec init() -> ok.
 init() ->
-    _ = ets:new(?NEW, [named_table, protected, set, {read_concurrency, true}]),
-    _ = ets:new(?OLD, [named_table, protected, set, {read_concurrency, true}]),
-    ok.
+    case init:get_argument(petri_cache) of
+        {ok, [["off"] | _]} -> ok;
+        _ ->
+            _ = ets:new(?NEW, [named_table, protected, set, {read_concurrency, true}]),
+            _ = ets:new(?OLD, [named_table, protected, set, {read_concurrency, true}]),
+            ok
+    end.
 
 %% The key of Source under Spec: the SPEC's bytes as received when the spec
 %% was decoded from a frame, else the decoded spec.
@@ -67,7 +73,7 @@ lookup(Key) ->
 %% Inserts (owner only); entries whose status is not cacheable are ignored.
 -spec insert(key(), entry()) -> ok.
 insert(Key, {Status, _, _, _} = Entry) ->
-    case cacheable(Status) of
+    case cacheable(Status) andalso ets:whereis(?NEW) =/= undefined of
         true ->
             rotate(ets:info(?NEW, size) >= ?GEN orelse ets:info(?NEW, memory) >= ?GEN_WORDS),
             true = ets:insert(?NEW, {Key, Entry}),
@@ -90,4 +96,7 @@ cacheable(S) ->
 %% Entries held (both generations).
 -spec size() -> non_neg_integer().
 size() ->
-    ets:info(?NEW, size) + ets:info(?OLD, size).
+    case ets:whereis(?NEW) of
+        undefined -> 0;
+        _ -> ets:info(?NEW, size) + ets:info(?OLD, size)
+    end.

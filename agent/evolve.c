@@ -35,6 +35,7 @@ typedef struct evo {
     int pending;
     int gen;
     uint64_t evals;
+    uint64_t reused; /* evaluations answered from a VM's result cache */
     uint64_t t0_us;
     int solved, json;
     int stopping; /* the run is over: late completions change nothing */
@@ -79,6 +80,7 @@ static void eval_done(void *arg, const pool_result_t *r)
     x->status = r->status;
     x->fitness = r->status == WIRE_ST_OK ? r->fitness : INFINITY;
     j->e->evals++;
+    j->e->reused += r->reused != 0;
     evo_t *e = j->e;
     free(j);
     job_finished(e);
@@ -87,6 +89,8 @@ static void eval_done(void *arg, const pool_result_t *r)
 static void submit_eval(evo_t *e, int i)
 {
     evo_job_t *j = malloc(sizeof *j);
+    if (j)
+        *j = (evo_job_t){.e = e, .i = i};
     if (!j || pool_eval(e->os->pool, e->os->spec_wire.data, e->os->spec_wire.len, -1,
                         (const uint8_t *)e->next[i].src, e->next[i].len, eval_done, j) != 0) {
         free(j);
@@ -219,9 +223,9 @@ static void report(evo_t *e)
     double rate = secs > 0 ? (double)e->evals / secs : 0;
     if (e->json) {
         printf("{\"generation\":%d,\"best\":%.6g,\"mean\":%.6g,\"ok\":%d,\"size\":%d,"
-               "\"evaluations\":%" PRIu64 ",\"evals_per_s\":%.1f}\n",
+               "\"evaluations\":%" PRIu64 ",\"reused\":%" PRIu64 ",\"evals_per_s\":%.1f}\n",
                e->gen, isfinite(e->pop[0].fitness) ? e->pop[0].fitness : -1, ok ? sum / ok : -1, ok,
-               e->n, e->evals, rate);
+               e->n, e->evals, e->reused, rate);
     } else {
         printf("gen %3d  best %10.4g  mean %10.4g  ok %4d/%-4d  evals %7" PRIu64
                "  %7.1f evals/s\n",
@@ -341,26 +345,30 @@ int cmd_evolve(int argc, char **argv)
     e.stopping = 1;
     double secs = (double)(mono_us() - e.t0_us) / 1e6;
     int code = e.solved ? 0 : 1;
-    if (e.solved) {
+    if (os.interrupted || os.failed) {
+        fprintf(stderr, "petri-agent evolve: %s\n", os.interrupted ? "interrupted" : "VMs failed");
+    } else if (e.json) { /* the last line: the run's outcome and its best genome */
         uint8_t h[CRYPTO_HASH_LEN];
         char hex[2 * CRYPTO_HASH_LEN + 1];
         crypto_hash(e.pop[0].src, e.pop[0].len, h);
         crypto_hex(h, sizeof h, hex);
-        if (e.json) {
-            json_t *o = json_pack("{s:b, s:i, s:I, s:f, s:s, s:s}", "solved", 1, "generation",
-                                  e.gen, "evaluations", (json_int_t)e.evals, "seconds", secs,
-                                  "hash", hex, "source", e.pop[0].src);
-            char *s = json_dumps(o, JSON_COMPACT);
-            printf("%s\n", s ? s : "{}");
-            free(s);
-            json_decref(o);
-        } else {
-            printf("\nsolved in generation %d after %" PRIu64 " evaluations (%.1f s)\n"
-                   "winner %s:\n%s\n",
-                   e.gen, e.evals, secs, hex, e.pop[0].src);
-        }
-    } else if (os.interrupted || os.failed) {
-        fprintf(stderr, "petri-agent evolve: %s\n", os.interrupted ? "interrupted" : "VMs failed");
+        json_t *o = json_pack(
+            "{s:b, s:i, s:I, s:I, s:f, s:o, s:s, s:s}", "solved", e.solved, "generation", e.gen,
+            "evaluations", (json_int_t)e.evals, "reused", (json_int_t)e.reused, "seconds", secs,
+            "best", isfinite(e.pop[0].fitness) ? json_real(e.pop[0].fitness) : json_null(), "hash",
+            hex, "source", e.pop[0].src);
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        json_decref(o);
+    } else if (e.solved) {
+        uint8_t h[CRYPTO_HASH_LEN];
+        char hex[2 * CRYPTO_HASH_LEN + 1];
+        crypto_hash(e.pop[0].src, e.pop[0].len, h);
+        crypto_hex(h, sizeof h, hex);
+        printf("\nsolved in generation %d after %" PRIu64 " evaluations (%.1f s)\n"
+               "winner %s:\n%s\n",
+               e.gen, e.evals, secs, hex, e.pop[0].src);
     } else {
         printf("not solved after %d generations (best error %g)\n", e.max_gens, e.pop[0].fitness);
     }

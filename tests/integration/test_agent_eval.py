@@ -369,3 +369,21 @@ def test_result_cache_reuses_identical_evaluations_and_can_be_turned_off():
     off = eval_lines(spec, same, extra=["-o", "beam.pipeline=1", "-o", "beam.result_cache=false"])
     assert [x["reused"] for x in off] == [False, False, False], off
     assert [x["fitness"] for x in off] == [x["fitness"] for x in on]
+
+
+def test_evolve_runs_generations_and_counts_reused_results():
+    # the single-host demo: breeding and scoring in the VMs, one JSON line per
+    # generation; identical children are answered from the VMs' result cache
+    r = run([AGENT, "evolve", "--spec", os.path.join(ROOT, "configs", "specs", "quadratic.json"),
+             "--population", "60", "--generations", "4", "--seed", "7", "--vms", "2", "--json"],
+            timeout=300)
+    assert r.returncode in (0, 1), r.stderr  # 1: not solved in 4 generations
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    gens = [x for x in lines if "generation" in x and "evaluations" in x and "solved" not in x]
+    assert gens and gens[0]["generation"] == 0
+    assert all(x["size"] == 60 and x["evaluations"] > 0 for x in gens)
+    assert all(0 <= x["reused"] <= x["evaluations"] for x in gens)
+    assert [x["evaluations"] for x in gens] == sorted(x["evaluations"] for x in gens)
+    last = lines[-1]
+    assert last["solved"] is (r.returncode == 0) and last["evaluations"] == gens[-1]["evaluations"]
+    assert last["reused"] == gens[-1]["reused"] and "-module(" in last["source"]

@@ -87,6 +87,8 @@ static void eval_done(void *arg, const pool_result_t *r)
 static void submit_eval(evo_t *e, int i)
 {
     evo_job_t *j = malloc(sizeof *j);
+    if (j)
+        *j = (evo_job_t){.e = e, .i = i};
     if (!j || pool_eval(e->os->pool, e->os->spec_wire.data, e->os->spec_wire.len, -1,
                         (const uint8_t *)e->next[i].src, e->next[i].len, eval_done, j) != 0) {
         free(j);

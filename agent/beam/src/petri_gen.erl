@@ -18,7 +18,8 @@
 -type env() :: [{node_(), type()}].
 -type ctx() :: #{spec := petri_wire:spec(), entry := petri_types:sig(),
                  prims := [{petri_spec:prim(), petri_types:sig()}], fn := atom(),
-                 ar := arity(), guard => boolean()}.
+                 ar := arity(), guard => boolean(),
+                 locals => [{petri_spec:prim(), petri_types:sig()}]}.
 
 %% Signatures of calls the templates introduce, beside the spec's primitives.
 -spec builtin() -> [{petri_spec:prim(), petri_types:sig()}].
@@ -29,13 +30,13 @@ builtin() ->
 
 %% The signature of a primitive call, or none.
 -spec call_sig(petri_spec:prim(), ctx()) -> none | petri_types:sig().
-call_sig(P, #{prims := Prims}) ->
+call_sig(P, #{prims := Prims} = Ctx) ->
     Alt = case P of
               {fn, none, F, A} -> {fn, erlang, F, A};
               {fn, erlang, F, A} -> {fn, none, F, A};
               _ -> P
           end,
-    case [S || {Q, S} <- Prims ++ builtin(), Q =:= P orelse Q =:= Alt] of
+    case [S || {Q, S} <- Prims ++ builtin() ++ maps:get(locals, Ctx, []), Q =:= P orelse Q =:= Alt] of
         [S | _] -> S;
         [] -> none
     end.
@@ -202,7 +203,8 @@ node({fn, M, F, _}, Args) -> {call, ?A, {remote, ?A, {atom, ?A, M}, {atom, ?A, F
 terminal({fn, Ps, R}, Env, Ctx, S) ->
     lambda(Ps, R, 0, Env, Ctx, S);
 terminal(T, Env, Ctx, S0) ->
-    Vars = [N || {N, Tn} <- Env, petri_types:unify(Tn, T, []) =/= error],
+    Vars = [N || {N, Tn} <- Env, Tn =/= any orelse T =:= any,
+                 petri_types:unify(Tn, T, []) =/= error],
     {R, S1} = rand:uniform_s(3, S0),
     case Vars =/= [] andalso R =< 2 of
         true -> pick(Vars, S1);

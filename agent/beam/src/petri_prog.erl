@@ -44,24 +44,28 @@ ops() ->
      {<<"recurse">>, 1}].
 
 -spec apply_op(binary(), [parent()], ctx(), rs()) -> result().
-apply_op(<<"point">>, [P], Ctx, S) -> point(P, Ctx, S);
-apply_op(<<"swap">>, [P], Ctx, S) -> call_swap(P, Ctx, S);
-apply_op(<<"call_swap">>, [P], Ctx, S) -> call_swap(P, Ctx, S);
-apply_op(<<"subtree">>, [P], Ctx, S) -> subtree(P, Ctx, S);
-apply_op(<<"crossover">>, [P1, P2], Ctx, S) -> crossover(P1, P2, Ctx, S);
-apply_op(<<"hoist">>, [P], Ctx, S) -> hoist(P, Ctx, S);
-apply_op(<<"shrink">>, [P], Ctx, S) -> shrink(P, Ctx, S);
-apply_op(<<"literal">>, [P], Ctx, S) -> literal(P, Ctx, S);
-apply_op(<<"pattern">>, [P], Ctx, S) -> pattern(P, Ctx, S);
-apply_op(<<"guard">>, [P], Ctx, S) -> guard(P, Ctx, S);
-apply_op(<<"clause_add">>, [P], Ctx, S) -> clause_add(P, Ctx, S);
-apply_op(<<"clause_del">>, [P], _Ctx, S) -> clause_del(P, S);
-apply_op(<<"clause_swap">>, [P], _Ctx, S) -> clause_swap(P, S);
-apply_op(<<"clause_xover">>, [P1, P2], _Ctx, S) -> clause_xover(P1, P2, S);
-apply_op(<<"helper">>, [P], Ctx, S) -> helper(P, Ctx, S);
-apply_op(<<"inline">>, [P], Ctx, S) -> inline(P, Ctx, S);
-apply_op(<<"fold">>, [P], Ctx, S) -> fold(P, Ctx, S);
-apply_op(<<"recurse">>, [P], Ctx, S) -> recurse(P, Ctx, S).
+apply_op(Op, [P1 | _] = Ps, Ctx, S) ->
+    op(Op, Ps, with_locals(P1, Ctx), S).
+
+-spec op(binary(), [parent()], ctx(), rs()) -> result().
+op(<<"point">>, [P], Ctx, S) -> point(P, Ctx, S);
+op(<<"swap">>, [P], Ctx, S) -> call_swap(P, Ctx, S);
+op(<<"call_swap">>, [P], Ctx, S) -> call_swap(P, Ctx, S);
+op(<<"subtree">>, [P], Ctx, S) -> subtree(P, Ctx, S);
+op(<<"crossover">>, [P1, P2], Ctx, S) -> crossover(P1, P2, Ctx, S);
+op(<<"hoist">>, [P], Ctx, S) -> hoist(P, Ctx, S);
+op(<<"shrink">>, [P], Ctx, S) -> shrink(P, Ctx, S);
+op(<<"literal">>, [P], Ctx, S) -> literal(P, Ctx, S);
+op(<<"pattern">>, [P], Ctx, S) -> pattern(P, Ctx, S);
+op(<<"guard">>, [P], Ctx, S) -> guard(P, Ctx, S);
+op(<<"clause_add">>, [P], Ctx, S) -> clause_add(P, Ctx, S);
+op(<<"clause_del">>, [P], _Ctx, S) -> clause_del(P, S);
+op(<<"clause_swap">>, [P], _Ctx, S) -> clause_swap(P, S);
+op(<<"clause_xover">>, [P1, P2], _Ctx, S) -> clause_xover(P1, P2, S);
+op(<<"helper">>, [P], Ctx, S) -> helper(P, Ctx, S);
+op(<<"inline">>, [P], Ctx, S) -> inline(P, Ctx, S);
+op(<<"fold">>, [P], Ctx, S) -> fold(P, Ctx, S);
+op(<<"recurse">>, [P], Ctx, S) -> recurse(P, Ctx, S).
 
 %% A random entry function f(Vars) -> Expr of the result type.
 -spec random([atom()], ctx()) -> fun((rs()) -> tuple()).
@@ -158,7 +162,7 @@ crossover(P1, P2, Ctx, S0) ->
     {{Site1, _, Env1, T1}, S1} = pick(sites(P1, Ctx), S0),
     Names = [V || {{var, _, V}, _} <- Env1],
     Map = arg_map(P2, P1, Site1),
-    Donors = [D || {_, N, _, T2} <- sites(P2, Ctx), petri_types:unify(T2, T1, []) =/= error,
+    Donors = [D || {_, N, _, T2} <- sites(P2, Ctx), fits_type(T2, T1),
                    D <- [rename(N, Map)], subset(free_vars(D), Names)],
     case Donors of
         [] -> {fallback, "no donor subtree of a fitting type", S1};
@@ -185,7 +189,7 @@ hoist(P, Ctx, S0) ->
              || {{F, C, E, []}, _, Env, T} <- All, last_expr(P, F, C, E)],
     Sites = [{{F, C, E, []}, N} || {{F, C, E, Path}, N, _, T} <- All, Path =/= [],
                                    {{F2, C2, E2}, RT, Names} <- Roots, {F2, C2, E2} =:= {F, C, E},
-                                   petri_types:unify(T, RT, []) =/= error,
+                                   fits_type(T, RT),
                                    subset(free_vars(N), Names)],
     case Sites of
         [] -> {fallback, "nothing to hoist", S0};
@@ -522,8 +526,40 @@ list_args(P, #{entry := {ArgTs, _}}) ->
 
 %% ---- sites ---------------------------------------------------------------------------
 
+%% The context with the signatures of the module's other functions: argument
+%% types as at their first call from the entry function, the result as
+%% their first clause's value (any where nothing tells).
+-spec with_locals(parent(), ctx()) -> ctx().
+with_locals({Funs, K} = P, Ctx0) ->
+    Ctx = maps:remove(locals, Ctx0),
+    Calls = [{Call, Env} || {clause, _, Ps, _, Body} <- clauses(P),
+                            Env <- [head_env(P, entry, Ps, Ctx)], Call <- local_call_nodes(Body)],
+    Locals = [{{fn, none, Name, Ar}, local_sig(F, Ar, Calls, Ctx)}
+              || {FI, {function, _, Name, Ar, _} = F} <- enum(Funs), FI =/= K],
+    Ctx#{locals => Locals}.
+
+-spec local_sig(tuple(), arity(), [{node_(), petri_gen:env()}], ctx()) -> petri_types:sig().
+local_sig({function, _, Name, Ar, [{clause, _, Ps, _, Body} | _]}, Ar, Calls, Ctx) ->
+    ArgTs = case [Args || {{call, _, {atom, _, N}, Args}, _} <- Calls, N =:= Name,
+                          length(Args) =:= Ar] of
+                [Args | _] ->
+                    {_, Env} = hd([C || {{call, _, {atom, _, N}, A}, _} = C <- Calls, N =:= Name,
+                                        length(A) =:= Ar]),
+                    [petri_gen:infer(A, Env, Ctx) || A <- Args];
+                [] -> [any || _ <- Ps]
+            end,
+    Env2 = dedup_env(lists:append([petri_types:pattern_env(Pt, T) || {Pt, T} <- lists:zip(Ps, ArgTs)])),
+    {ArgTs, petri_gen:infer(lists:last(Body), Env2, Ctx)}.
+
+-spec local_call_nodes(term()) -> [node_()].
+local_call_nodes({call, _, {atom, _, _}, Args} = C) -> [C | local_call_nodes(Args)];
+local_call_nodes(T) when is_tuple(T) -> local_call_nodes(tuple_to_list(T));
+local_call_nodes(L) when is_list(L) -> lists:append([local_call_nodes(E) || E <- L]);
+local_call_nodes(_) -> [].
+
 -spec sites(parent(), ctx()) -> [tsite()].
-sites({Funs, _} = P, Ctx) ->
+sites({Funs, _} = P, Ctx0) ->
+    Ctx = with_locals(P, Ctx0),
     lists:append(
       [lists:append(
          [begin
@@ -536,14 +572,31 @@ sites({Funs, _} = P, Ctx) ->
 
 -spec body_type(parent(), pos_integer(), pos_integer(), pos_integer(), ctx()) -> petri_types:type().
 body_type({_, K}, K, N, N, #{entry := {_, R}}) -> R;
+body_type(P, FI, N, N, Ctx) ->
+    case local_type(P, FI, Ctx) of
+        {_, R} -> R;
+        none -> any
+    end;
 body_type(_, _, _, _, _) -> any.
+
+-spec local_type(parent(), pos_integer(), ctx()) -> none | petri_types:sig().
+local_type({Funs, _}, FI, Ctx) ->
+    {function, _, Name, Ar, _} = lists:nth(FI, Funs),
+    case lists:keyfind({fn, none, Name, Ar}, 1, maps:get(locals, Ctx, [])) of
+        {_, Sig} -> Sig;
+        false -> none
+    end.
 
 %% The variables a clause head binds, typed when the clause is the entry's.
 -spec head_env(parent(), pos_integer() | entry, [node_()], ctx()) -> petri_gen:env().
 head_env({_, K}, FI, Ps, #{entry := {ArgTs, _}}) when FI =:= K; FI =:= entry ->
     dedup_env(lists:append([petri_types:pattern_env(Pt, T) || {Pt, T} <- lists:zip(Ps, ArgTs)]));
-head_env(_, _, Ps, _) ->
-    dedup_env(lists:append([petri_types:pattern_env(Pt, any) || Pt <- Ps])).
+head_env(P, FI, Ps, Ctx) ->
+    Ts = case local_type(P, FI, Ctx) of
+             {ArgTs, _} when length(ArgTs) =:= length(Ps) -> ArgTs;
+             _ -> [any || _ <- Ps]
+         end,
+    dedup_env(lists:append([petri_types:pattern_env(Pt, T) || {Pt, T} <- lists:zip(Ps, Ts)])).
 
 -spec dedup_env([{atom(), petri_types:type()}]) -> petri_gen:env().
 dedup_env(L) ->
@@ -760,6 +813,12 @@ lints(Funs, K) ->
     end.
 
 %% ---- helpers -------------------------------------------------------------------------
+
+%% An expression of type T can stand where Want is required: they unify, and
+%% an expression of unknown type goes only where any is wanted.
+-spec fits_type(petri_types:type(), petri_types:type()) -> boolean().
+fits_type(T, Want) ->
+    (T =/= any orelse Want =:= any) andalso petri_types:unify(T, Want, []) =/= error.
 
 -spec subset([T], [T]) -> boolean().
 subset(A, B) -> lists:all(fun(X) -> lists:member(X, B) end, A).

@@ -43,9 +43,31 @@ ops() ->
      {<<"clause_xover">>, 2}, {<<"helper">>, 1}, {<<"inline">>, 1}, {<<"fold">>, 1},
      {<<"recurse">>, 1}].
 
+%% The child keeps only the functions the entry function reaches.
 -spec apply_op(binary(), [parent()], ctx(), rs()) -> result().
 apply_op(Op, [P1 | _] = Ps, Ctx, S) ->
-    op(Op, Ps, with_locals(P1, Ctx), S).
+    case op(Op, Ps, with_locals(P1, Ctx), S) of
+        {ok, Child, S1} -> {ok, prune(Child), S1};
+        Fallback -> Fallback
+    end.
+
+-spec prune(parent()) -> parent().
+prune({Funs, K}) ->
+    Entry = lists:nth(K, Funs),
+    {function, _, F, A, _} = Entry,
+    Live = reach([{F, A}], [], Funs),
+    Kept = [Fn || {function, _, N, Ar, _} = Fn <- Funs, lists:member({N, Ar}, Live)],
+    {Kept, length(lists:takewhile(fun(Fn) -> Fn =/= Entry end, Kept)) + 1}.
+
+-spec reach([{atom(), arity()}], [{atom(), arity()}], [tuple()]) -> [{atom(), arity()}].
+reach([], Seen, _) -> Seen;
+reach([NA | T], Seen, Funs) ->
+    case lists:member(NA, Seen) of
+        true -> reach(T, Seen, Funs);
+        false ->
+            Calls = lists:append([local_calls(Cs) || {function, _, N, Ar, Cs} <- Funs, {N, Ar} =:= NA]),
+            reach(Calls ++ T, [NA | Seen], Funs)
+    end.
 
 -spec op(binary(), [parent()], ctx(), rs()) -> result().
 op(<<"point">>, [P], Ctx, S) -> point(P, Ctx, S);
@@ -458,15 +480,9 @@ inline({Funs, K} = P, Ctx, S0) ->
     case Cands of
         [] -> {fallback, "no call to inline", S0};
         _ ->
-            {{Site, Args, Ps, E, NA}, S1} = pick(Cands, S0),
+            {{Site, Args, Ps, E, _}, S1} = pick(Cands, S0),
             Map = [{V, A} || {{var, _, V}, A} <- lists:zip(Ps, Args)],
-            {Funs2, _} = put(P, Site, subst(E, Map)),
-            Live = lists:usort(lists:append([local_calls(F) || F <- Funs2])),
-            Funs3 = [F || {function, _, Nm, Ar, _} = F <- Funs2,
-                          {Nm, Ar} =/= NA orelse lists:member(NA, Live)],
-            Entry = lists:nth(K, Funs2),
-            K2 = length(lists:takewhile(fun(F) -> F =/= Entry end, Funs3)) + 1,
-            {ok, {Funs3, K2}, S1}
+            {ok, put(P, Site, subst(E, Map)), S1}   % apply_op/4 prunes the function
     end.
 
 -spec fold(parent(), ctx(), rs()) -> result().

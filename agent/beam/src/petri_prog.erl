@@ -678,15 +678,19 @@ child_specs(N, Env, Exp, Ctx) ->
     end.
 
 -spec tchildren(node_(), ctx()) -> [node_()].
-tchildren({op, _, _, L, R}, _) -> [L, R];
-tchildren({op, _, _, X}, _) -> [X];
-tchildren({call, _, {atom, _, F}, Args}, #{fn := F, ar := Ar}) when length(Args) =:= Ar -> [];
-tchildren({call, _, _, Args}, _) -> Args;
-tchildren({cons, _, H, T}, _) -> [H, T];
-tchildren({tuple, _, Es}, _) -> Es;
-tchildren({'fun', _, {clauses, [{clause, _, _, [], Body}]}}, _) -> Body;
-tchildren({match, _, _, E}, _) -> [E];
-tchildren(_, _) -> [].
+tchildren(N, #{fn := F, ar := Ar}) -> kids(N, {F, Ar}).
+
+%% The sub-expressions of a node; none for a call of Self (the entry function).
+-spec kids(node_(), {atom(), arity()} | none) -> [node_()].
+kids({op, _, _, L, R}, _) -> [L, R];
+kids({op, _, _, X}, _) -> [X];
+kids({call, _, {atom, _, F}, Args}, {F, Ar}) when length(Args) =:= Ar -> [];
+kids({call, _, _, Args}, _) -> Args;
+kids({cons, _, H, T}, _) -> [H, T];
+kids({tuple, _, Es}, _) -> Es;
+kids({'fun', _, {clauses, [{clause, _, _, [], Body}]}}, _) -> Body;
+kids({match, _, _, E}, _) -> [E];
+kids(_, _) -> [].
 
 -spec set_tchildren(node_(), [node_()]) -> node_().
 set_tchildren({op, A, Op, _, _}, [L, R]) -> {op, A, Op, L, R};
@@ -714,7 +718,7 @@ put_at(N, [I | T], New) ->
 
 %% tchildren/2 without the self-call rule: a path never enters such a call.
 -spec tchildren_any(node_()) -> [node_()].
-tchildren_any(N) -> tchildren(N, #{fn => [], ar => -1}).
+tchildren_any(N) -> kids(N, none).
 
 -spec last_expr(parent(), pos_integer(), pos_integer(), pos_integer()) -> boolean().
 last_expr({Funs, _}, FI, CI, EI) ->

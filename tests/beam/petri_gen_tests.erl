@@ -51,3 +51,14 @@ infer_test() ->
     Fun = {'fun', 1, {clauses, [{clause, 1, [{var, 1, 'X'}], [], [{var, 1, 'X'}]}]}},
     ?assertEqual([{fn, [int], bool}, {list, int}],
                  petri_gen:param_types({fn, lists, filter, 2}, [Fun, {var, 1, 'L'}], env(), Ctx)).
+
+%% The spec's literal primitives appear as terminals of their type.
+literal_primitive_test() ->
+    Ctx = ctx([<<"<<\"zz\">>">>, <<"[42]">>]),
+    Bins = [E || Seed <- lists:seq(1, 60),
+                 {E, _} <- [petri_gen:terminal(binary, [], Ctx, rand:seed_s(exsss, Seed))]],
+    ?assert(lists:member({bin, 1, [{bin_element, 1, {string, 1, "zz"}, default, default}]}, Bins)),
+    Lists = [E || Seed <- lists:seq(1, 60),
+                  {E, _} <- [petri_gen:terminal({list, int}, env(), Ctx, rand:seed_s(exsss, Seed))]],
+    ?assert(lists:member({cons, 1, {integer, 1, 42}, {nil, 1}}, Lists)),
+    ?assert(lists:member({var, 1, 'L'}, Lists)).

@@ -57,3 +57,16 @@ signatures_test() ->
     Err([<<"types :: int -> int">>, <<"types :: int -> int">>], <<"once">>),
     Err([<<"types :: int -> int">>, <<"frobnicate">>], <<"not an operator">>),
     Err([<<"types">>, <<"x :: int -> int">>], <<"types">>).
+
+%% Literal op strings in a typed set: each is a 0-ary primitive of its type.
+literal_primitives_test() ->
+    {ok, {_, Prims}} = petri_spec:signatures(
+                         petri_spec:new(#{ops => [<<"types :: list -> list">>, <<"[]">>,
+                                                  <<"<<\"ab\">>">>, <<"-1">>, <<"[0, 1]">>,
+                                                  <<"#{}">>, <<"true">>, <<"2.5">>,
+                                                  <<"'ok'">>]})),
+    ?assertEqual([{list, any}, binary, int, {list, int}, map, bool, float, atom],
+                 [T || {{lit, _}, {[], T}} <- Prims]),
+    {error, D} = petri_spec:signatures(petri_spec:new(#{ops => [<<"types :: int -> int">>,
+                                                                <<"[X]">>]})),
+    ?assertMatch({_, _}, binary:match(D, <<"[X]">>)).

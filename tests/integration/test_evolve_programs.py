@@ -32,8 +32,9 @@ def write(tmp, name, text):
 
 
 def test_remove_negatives_is_solved_for_a_fixed_seed(tmp):
-    # seed 4: solved in generation 9 with population 100 when this test was written
-    r, gens, last = evolve(NEG, seed=4)
+    # seed 2: solved in generation 10 with population 100 when this test was
+    # written (seeds 1-5 all solve within 20 generations)
+    r, gens, last = evolve(NEG, seed=2)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr
     assert last["solved"] is True, last
     assert gens[0]["best"] > 0, gens[0]  # generation 0 (random genomes) has not solved it

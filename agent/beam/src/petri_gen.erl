@@ -178,6 +178,7 @@ candidates(T, #{prims := Prims} = Ctx) ->
 -spec guard_ok(petri_spec:prim()) -> boolean().
 guard_ok({binop, Op}) -> Op =/= '++' andalso Op =/= '--';
 guard_ok({unop, _}) -> true;
+guard_ok({lit, _}) -> true;
 guard_ok({fn, M, F, A}) when M =:= none; M =:= erlang -> erl_internal:guard_bif(F, A);
 guard_ok(_) -> false.
 
@@ -192,23 +193,28 @@ bind_free(As, Sub, Env, S0) ->
                 end, {Sub, S0}, Free).
 
 -spec node(petri_spec:prim(), [node_()]) -> node_().
+node({lit, E}, []) -> E;
 node({binop, Op}, [L, R]) -> {op, ?A, Op, L, R};
 node({unop, Op}, [X]) -> {op, ?A, Op, X};
 node({fn, none, F, _}, Args) -> {call, ?A, {atom, ?A, F}, Args};
 node({fn, M, F, _}, Args) -> {call, ?A, {remote, ?A, {atom, ?A, M}, {atom, ?A, F}}, Args}.
 
 %% A variable of type T in scope (two times in three when there is one), or a
-%% literal of T.
+%% literal: one of the spec's literal primitives of type T (half the time
+%% when there are some), or one built for T.
 -spec terminal(type(), env(), ctx(), rs()) -> {node_(), rs()}.
 terminal({fn, Ps, R}, Env, Ctx, S) ->
     lambda(Ps, R, 0, Env, Ctx, S);
-terminal(T, Env, Ctx, S0) ->
+terminal(T, Env, #{prims := Prims} = Ctx, S0) ->
     Vars = [N || {N, Tn} <- Env, Tn =/= any orelse T =:= any,
                  petri_types:unify(Tn, T, []) =/= error],
-    {R, S1} = rand:uniform_s(3, S0),
-    case Vars =/= [] andalso R =< 2 of
-        true -> pick(Vars, S1);
-        false -> literal(T, Ctx, S1)
+    Lits = [E || {{lit, E}, {[], Tl}} <- Prims, Tl =/= any orelse T =:= any,
+                 petri_types:unify(Tl, T, []) =/= error],
+    {R, S1} = rand:uniform_s(6, S0),
+    if
+        Vars =/= [], R =< 4 -> pick(Vars, S1);
+        Lits =/= [], R rem 2 =:= 1 -> pick(Lits, S1);
+        true -> literal(T, Ctx, S1)
     end.
 
 -spec literal(type(), ctx(), rs()) -> {node_(), rs()}.

@@ -137,7 +137,7 @@ alternatives(N, Env, T, #{prims := Prims} = Ctx) ->
         none -> [];
         {Me, Args} ->
             ArgTs = [petri_gen:infer(A, Env, Ctx) || A <- Args],
-            [Q || {Q, Sig} <- Prims, Q =/= Me, arity(Q) =:= length(Args),
+            [Q || {Q, Sig} <- Prims, Q =/= Me, element(1, Q) =/= lit, arity(Q) =:= length(Args),
                   fits(Sig, ArgTs, T)]
     end.
 
@@ -158,6 +158,7 @@ prim_of(_) -> none.
 -spec arity(petri_spec:prim()) -> non_neg_integer().
 arity({binop, _}) -> 2;
 arity({unop, _}) -> 1;
+arity({lit, _}) -> 0;
 arity({fn, _, _, A}) -> A.
 
 -spec rebuild(petri_spec:prim(), node_()) -> node_().

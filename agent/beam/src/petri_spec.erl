@@ -15,7 +15,8 @@
 -define(MIN_HEAP_WORDS, 1000).          % below the initial heap, spawn_opt fails
 -define(MAX_NAME, 255).
 
--type prim() :: {binop, atom()} | {unop, atom()} | {fn, atom() | none, atom(), non_neg_integer()}.
+-type prim() :: {binop, atom()} | {unop, atom()} | {fn, atom() | none, atom(), non_neg_integer()}
+              | {lit, tuple()}.   % a literal (its erl_parse tree), typed sets only
 %% A typed primitive set: the entry function's signature and each primitive's.
 -type typed() :: {petri_types:sig(), [{prim(), petri_types:sig()}]}.
 %% The cost objective: mode and the weights of reductions, peak heap words, eval us.
@@ -268,9 +269,10 @@ typed_ops([Op | T], Ar, Entry, Acc) ->
 -spec typed_prim(binary()) -> {ok, prim()} | {error, string()}.
 typed_prim(<<"not">>) -> {ok, {unop, 'not'}};
 typed_prim(Name) ->
-    case lists:member(Name, ?BINOPS ++ ?TBINOPS) of
-        true -> {ok, {binop, binary_to_atom(Name, utf8)}};
-        false ->
+    case {lists:member(Name, ?BINOPS ++ ?TBINOPS), literal(Name)} of
+        {true, _} -> {ok, {binop, binary_to_atom(Name, utf8)}};
+        {false, {ok, Lit}} -> {ok, {lit, Lit}};
+        {false, error} ->
             case prim_fn(Name) of
                 {ok, {fn, M, F, A} = P} ->
                     case petri_safety:allowed(case M of none -> erlang; _ -> M end, F, A) of
@@ -281,10 +283,27 @@ typed_prim(Name) ->
             end
     end.
 
+%% A literal op string: an integer, float, string, list, tuple, map or
+%% binary of literals ("[]", "<<>>", "0", "[0]", "<<\"a\">>", "#{}"),
+%% true, false, or a quoted atom ("'ok'": a bare word is a misspelt name).
+-spec literal(binary()) -> {ok, tuple()} | error.
+literal(Text) ->
+    try
+        {ok, Toks, _} = erl_scan:string(binary_to_list(Text) ++ "."),
+        {ok, [E]} = erl_parse:parse_exprs(Toks),
+        _ = erl_parse:normalise(E),   % throws unless a literal
+        case E of
+            {atom, _, A} when not is_boolean(A), binary_part(Text, 0, 1) =/= <<"'">> -> error;
+            _ -> {ok, erl_parse:map_anno(fun(_) -> erl_anno:new(1) end, E)}
+        end
+    catch
+        _:_ -> error
+    end.
+
 -spec check_sig(prim(), none | {ok, petri_types:sig()}) -> {ok, petri_types:sig()} | error.
 check_sig(P, none) -> {ok, default_sig(P)};
 check_sig(P, {ok, {As, _} = Sig}) ->
-    Ar = case P of {binop, _} -> 2; {unop, _} -> 1; {fn, _, _, A} -> A end,
+    Ar = case P of {binop, _} -> 2; {unop, _} -> 1; {fn, _, _, A} -> A; {lit, _} -> 0 end,
     case length(As) =:= Ar of
         true -> {ok, Sig};
         false -> error
@@ -303,7 +322,23 @@ default_sig({binop, Op}) ->
         false -> {[{tv, <<"T">>}, {tv, <<"T">>}], bool}
     end;
 default_sig({unop, _}) -> {[bool], bool};
+default_sig({lit, E}) -> {[], lit_type(E)};
 default_sig({fn, _, _, A}) -> {lists:duplicate(A, any), any}.
+
+-spec lit_type(tuple()) -> petri_types:type().
+lit_type({integer, _, _}) -> int;
+lit_type({char, _, _}) -> int;
+lit_type({float, _, _}) -> float;
+lit_type({op, _, '-', E}) -> lit_type(E);
+lit_type({atom, _, B}) when is_boolean(B) -> bool;
+lit_type({atom, _, _}) -> atom;
+lit_type({string, _, _}) -> {list, int};
+lit_type({nil, _}) -> {list, any};
+lit_type({cons, _, H, _}) -> {list, lit_type(H)};
+lit_type({bin, _, _}) -> binary;
+lit_type({map, _, _}) -> map;
+lit_type({tuple, _, _}) -> tuple;
+lit_type(_) -> any.
 
 -spec fmt(io:format(), [term()]) -> {error, binary()}.
 fmt(F, A) -> {error, iolist_to_binary(io_lib:format(F, A))}.

@@ -488,13 +488,14 @@ inline({Funs, K} = P, Ctx, S0) ->
 
 -spec fold(parent(), ctx(), rs()) -> result().
 %% An entry clause's value B becomes lists:foldl(fun(X, Acc) -> G end, B, L)
-%% over a list argument L, G a new expression of X and Acc.
+%% over a list variable L of its head, G a new expression of X and Acc.
 fold(P, #{entry := {_, R}} = Ctx, S0) ->
-    Cands = list_args(P, Ctx),
+    Cands = [{CI, L, E} || {CI, {clause, _, Ps, _, _}} <- enum(clauses(P)),
+                           {{var, _, L}, {list, E}} <- head_env(P, entry, Ps, Ctx)],
     case Cands of
-        [] -> {fallback, "no list argument to fold over", S0};
+        [] -> {fallback, "no list variable to fold over", S0};
         _ ->
-            {{CI, _, L, E}, S1} = pick(Cands, S0),
+            {{CI, L, E}, S1} = pick(Cands, S0),
             {clause, A, Ps, Gs, Body} = lists:nth(CI, clauses(P)),
             Env = head_env(P, entry, Ps, Ctx),
             {Fun, S2} = petri_gen:lambda(

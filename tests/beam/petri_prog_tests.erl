@@ -220,3 +220,33 @@ numeric_spec_test() ->
                           {ok, C, _} = petri_mutate:breed(S, Op, 7, lists:duplicate(N, P)),
                           ?assertEqual(ok, petri_loader:load(S, C, ?SLOT), {Op, C})
                   end, petri_prog:ops()).
+
+%% Operators that grow a module, applied 300 times down one lineage, stay
+%% within the caps: 6 functions, 8 clauses each, 400 nodes.
+caps_test() ->
+    Grow = [<<"clause_add">>, <<"helper">>, <<"subtree">>, <<"fold">>, <<"recurse">>,
+            <<"guard">>, <<"pattern">>],
+    Final = lists:foldl(
+              fun(Seed, P) ->
+                      Op = lists:nth(Seed rem length(Grow) + 1, Grow),
+                      {ok, C, _} = petri_mutate:breed(list_spec(), Op, Seed, [P]),
+                      {ok, Forms} = petri_loader:parse(C),
+                      Funs = [F || {function, _, _, _, _} = F <- Forms],
+                      ?assert(length(Funs) =< 6, C),
+                      [?assert(length(Cs) =< 8, C) || {function, _, _, _, Cs} <- Funs],
+                      Cs = [Cl || {function, _, _, _, FCs} <- Funs, Cl <- FCs],
+                      ?assert(tuples(fold_neg(erl_parse:map_anno(fun(_) -> 1 end, Cs))) =< 400, C),
+                      C
+              end, src("f(L) -> L.\n"), lists:seq(1, 300)),
+    ?assertEqual(ok, petri_loader:load(list_spec(), Final, ?SLOT)).
+
+tuples(T) when is_tuple(T) -> 1 + tuples(tuple_to_list(T));
+tuples(L) when is_list(L) -> lists:sum([tuples(E) || E <- L]);
+tuples(_) -> 0.
+
+%% Negative literals as breeding counts them (one node).
+fold_neg({op, _, '-', {integer, A, I}}) -> {integer, A, -I};
+fold_neg({op, _, '-', {float, A, F}}) -> {float, A, -F};
+fold_neg(T) when is_tuple(T) -> list_to_tuple([fold_neg(E) || E <- tuple_to_list(T)]);
+fold_neg(L) when is_list(L) -> [fold_neg(E) || E <- L];
+fold_neg(X) -> X.

@@ -223,7 +223,10 @@ numeric_spec_test() ->
 
 %% Operators that grow a module, applied 300 times down one lineage, stay
 %% within the caps: 6 functions, 8 clauses each, 400 nodes.
-caps_test() ->
+caps_test_() ->
+    {timeout, 120, fun caps/0}.
+
+caps() ->
     Grow = [<<"clause_add">>, <<"helper">>, <<"subtree">>, <<"fold">>, <<"recurse">>,
             <<"guard">>, <<"pattern">>],
     Final = lists:foldl(

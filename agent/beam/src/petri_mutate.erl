@@ -86,7 +86,7 @@ do_breed(Spec, Op, Seed, Parents) ->
         ok -> ok;
         {error, D} -> fail(unsupported, "~s", [D])
     end,
-    Typed = case petri_spec:signatures(Spec) of
+    Typed = case signatures(Spec) of
                 {ok, T} -> T;
                 {error, D2} -> fail(unsupported, "~s", [D2])
             end,
@@ -134,6 +134,24 @@ fail(St, Fmt, Args) -> throw({fail, St, io_lib:format(Fmt, Args)}).
 cache_init() ->
     _ = ets:new(?CACHE, [named_table, public, set]),
     ok.
+
+%% petri_spec:signatures/1, through the cache (a population breeds under
+%% one spec; its signatures are parsed once).
+-spec signatures(petri_wire:spec()) -> {ok, none | petri_spec:typed()} | {error, binary()}.
+signatures(#{ops := Ops} = Spec) ->
+    case ets:whereis(?CACHE) of
+        undefined -> petri_spec:signatures(Spec);
+        T ->
+            Key = {signatures, Ops, petri_spec:arity(Spec)},
+            case ets:lookup(T, Key) of
+                [{_, R}] -> R;
+                [] ->
+                    R = petri_spec:signatures(Spec),
+                    ets:info(T, size) >= ?CACHE_MAX andalso ets:delete_all_objects(T),
+                    ets:insert(T, {Key, R}),
+                    R
+            end
+    end.
 
 -spec parent(pos_integer(), binary(), atom(), arity()) -> parent().
 parent(I, Source, Fn, Ar) ->

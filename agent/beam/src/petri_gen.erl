@@ -5,7 +5,7 @@
 -module(petri_gen).
 
 -export([infer/3, gen/5, terminal/4, literal/3, call_sig/2, param_types/4, fresh_var/2,
-         lambda/5]).
+         lambda_with/4]).
 -export_type([env/0, ctx/0]).
 
 -define(A, 1).
@@ -144,10 +144,11 @@ lambda(Ps, R, Depth, Env, Ctx, S0) ->
     {Body, S1} = gen(R, Depth, Env2, Ctx, S0),
     {{'fun', ?A, {clauses, [{clause, ?A, [{var, ?A, N} || N <- Names], [], [Body]}]}}, S1}.
 
-%% A fun of the given parameter types over a body built by Fun(Env2, S).
--spec lambda([type()], env(), fun((env(), [atom()], rs()) -> {node_(), rs()}), rs(), ctx()) ->
+%% A fun of the given parameter types over a body built by
+%% BodyFun(Env + parameters, parameter names, S).
+-spec lambda_with([type()], env(), fun((env(), [atom()], rs()) -> {node_(), rs()}), rs()) ->
           {node_(), rs()}.
-lambda(Ps, Env, BodyFun, S0, _Ctx) ->
+lambda_with(Ps, Env, BodyFun, S0) ->
     Names = fresh_vars(length(Ps), Env),
     Env2 = [{{var, ?A, N}, T} || {N, T} <- lists:zip(Names, Ps)] ++ Env,
     {Body, S1} = BodyFun(Env2, Names, S0),

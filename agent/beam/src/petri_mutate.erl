@@ -18,7 +18,13 @@
 %%     argument variables to the receiver's, position by position.
 %%
 %% Operators (op strings): "point", "swap", "subtree", "crossover" (2 parents),
-%% "hoist", "shrink", "random" (no parents); all others take 1 parent.
+%% "hoist", "shrink", "random" (no parents); all others take 1 parent. These
+%% work as above on a numeric primitive set. With a typed set (an op string
+%% with a signature, petri_spec:signatures/1) every operator, and on any set
+%% the program operators ("call_swap", "literal", "pattern", "guard",
+%% "clause_add", "clause_del", "clause_swap", "clause_xover" (2 parents),
+%% "helper", "inline", "fold", "recurse"), go to petri_prog, on the whole
+%% module; invariants 1 and 3 hold there too (caps: petri_prog).
 %% Statuses of a CHILD:
 %%   ok             a child (detail empty, or naming a fallback)
 %%   parse_error    a parent does not parse (detail "parent N: ...")

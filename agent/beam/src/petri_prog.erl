@@ -475,13 +475,13 @@ inline({Funs, K} = P, Ctx, S0) ->
                                           <- enum(Funs), FI =/= K,
                                       lists:all(fun(X) -> element(1, X) =:= var end, Ps),
                                       length(lists:usort(Ps)) =:= length(Ps)],
-    Cands = [{Site, Args, Ps, E, {Name, Ar}}
+    Cands = [{Site, Args, Ps, E}
              || {Site, {call, _, {atom, _, Name}, Args}, _, _} <- sites(P, Ctx),
                 {Name2, Ar, Ps, E} <- Inlinable, Name2 =:= Name, Ar =:= length(Args)],
     case Cands of
         [] -> {fallback, "no call to inline", S0};
         _ ->
-            {{Site, Args, Ps, E, _}, S1} = pick(Cands, S0),
+            {{Site, Args, Ps, E}, S1} = pick(Cands, S0),
             Map = [{V, A} || {{var, _, V}, A} <- lists:zip(Ps, Args)],
             {ok, put(P, Site, subst(E, Map)), S1}   % apply_op/4 prunes the function
     end.
@@ -498,9 +498,8 @@ fold(P, #{entry := {_, R}} = Ctx, S0) ->
             {{CI, L, E}, S1} = pick(Cands, S0),
             {clause, A, Ps, Gs, Body} = lists:nth(CI, clauses(P)),
             Env = head_env(P, entry, Ps, Ctx),
-            {Fun, S2} = petri_gen:lambda(
-                          [E, R], Env,
-                          fun(Env2, _, Sx) -> petri_gen:gen(R, 2, Env2, Ctx, Sx) end, S1, Ctx),
+            {Fun, S2} = petri_gen:lambda_with(
+                          [E, R], Env, fun(Env2, _, Sx) -> petri_gen:gen(R, 2, Env2, Ctx, Sx) end, S1),
             New = {call, ?A, {remote, ?A, {atom, ?A, lists}, {atom, ?A, foldl}},
                    [Fun, lists:last(Body), {var, ?A, L}]},
             Body2 = lists:droplast(Body) ++ [New],
@@ -512,10 +511,9 @@ fold(P, #{entry := {_, R}} = Ctx, S0) ->
 %% f(.., [], ..) -> its value with [] for L; f(.., [H|T], ..) -> a new
 %% expression of H, T, the other arguments and f(.., T, ..).
 recurse(P, #{entry := {_, R}, fn := Fn} = Ctx, S0) ->
-    Cands = [X || {CI, I, _, _} = X <- list_args(P, Ctx),
+    Cands = [X || {CI, _, _, _} = X <- list_args(P, Ctx),
                   lists:all(fun(Pt) -> element(1, Pt) =:= var end,
-                            element(3, lists:nth(CI, clauses(P)))),
-                  I > 0],
+                            element(3, lists:nth(CI, clauses(P))))],
     NC = length(clauses(P)),
     case Cands of
         [] -> {fallback, "no list argument to recurse on", S0};

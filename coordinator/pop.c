@@ -14,8 +14,10 @@
 
 #define FILL_FAILURES_MAX 2000 /* random genomes that all fail: the spec is broken */
 
-const char *const pop_op_names[POP_OPS] = {"crossover", "subtree", "point",
-                                           "swap",      "hoist",   "shrink"};
+const char *const pop_op_names[POP_OPS] = {
+    "crossover",   "subtree",      "point",   "swap",   "hoist",      "shrink",
+    "call_swap",   "literal",      "pattern", "guard",  "clause_add", "clause_del",
+    "clause_swap", "clause_xover", "helper",  "inline", "fold",       "recurse"};
 static const double default_rates[POP_OPS] = {0.4, 0.2, 0.2, 0.1, 0.05, 0.05};
 
 static const char *const pop_keys[] = {"name",    "size",      "demes", "selection", "operators",
@@ -194,7 +196,9 @@ static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
             if (i == POP_OPS)
                 return fail(err, errlen,
                             "operators.%s: unknown operator (known: crossover, "
-                            "subtree, point, swap, hoist, shrink)",
+                            "subtree, point, swap, hoist, shrink, call_swap, literal, "
+                            "pattern, guard, clause_add, clause_del, clause_swap, "
+                            "clause_xover, helper, inline, fold, recurse)",
                             k);
             if (!json_is_number(v) || json_number_value(v) < 0 || !isfinite(json_number_value(v)))
                 return fail(err, errlen, "operators.%s: must be a rate >= 0", k);
@@ -502,7 +506,7 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
         const char *op = pick_op(p);
         it->kind = ITEM_BREED;
         snprintf(it->op, sizeof it->op, "%s", op);
-        it->nparents = strcmp(op, "crossover") == 0 ? 2 : 1;
+        it->nparents = strcmp(op, "crossover") == 0 || strcmp(op, "clause_xover") == 0 ? 2 : 1;
         for (int i = 0; i < it->nparents; i++) {
             member_t *m = &dm->m[select_parent(p, dm)];
             memcpy(it->parent_hash[i], m->hash, CRYPTO_HASH_LEN);

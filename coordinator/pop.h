@@ -18,7 +18,10 @@
  *                 a reverse tournament of 4. size x cases x 8 bytes of
  *                 errors must fit in POP_LEX_MAX_BYTES.
  *   operators   {"crossover": 0.4, "subtree": 0.2, "point": 0.2, "swap": 0.1,
- *                "hoist": 0.05, "shrink": 0.05}   rates, normalised
+ *                "hoist": 0.05, "shrink": 0.05}   rates, normalised; the program
+ *                operators (petri_prog: call_swap, literal, pattern, guard,
+ *                clause_add, clause_del, clause_swap, clause_xover, helper,
+ *                inline, fold, recurse) default to 0
  *   elitism     2                           per deme, never replaced
  *   migration   {"interval": 200, "count": 1}   per deme, ring topology; 0 = off
  *   stop        {"target_fitness": 0, "max_evaluations": 200000}
@@ -54,7 +57,7 @@
 #include "wire.h"
 
 #define POP_NAME_MAX (WIRE_POP_MAX + 1) /* buffer size; names are 1..48 characters */
-#define POP_OPS 6
+#define POP_OPS 18
 #define POP_HISTORY 600 /* samples kept for the fitness-over-time plot */
 #define POP_DSEQ_RESERVE 1000
 #define POP_LEX_MAX_BYTES (2u << 20) /* per-case errors kept per population */

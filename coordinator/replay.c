@@ -64,8 +64,11 @@ static int64_t on_timeout(loop_t *l, void *arg)
 
 static int replayable(const lineage_rec_t *r)
 {
-    static const char *const ops[] = {"point", "swap",   "subtree", "crossover",
-                                      "hoist", "shrink", "random",  NULL};
+    static const char *const ops[] = {"point",      "swap",        "subtree",      "crossover",
+                                      "hoist",      "shrink",      "random",       "call_swap",
+                                      "literal",    "pattern",     "guard",        "clause_add",
+                                      "clause_del", "clause_swap", "clause_xover", "helper",
+                                      "inline",     "fold",        "recurse",      NULL};
     for (const char *const *o = ops; *o; o++)
         if (!strcmp(*o, r->op))
             return 1;

@@ -13,9 +13,11 @@
 
 #define CANON_NAN 0x7ff8000000000000ULL
 
-static const char *const ops[] = {"point",   "swap",   "subtree", "crossover",
-                                  "hoist",   "shrink", "random",  "submitted",
-                                  "migrate", "copy",   "external"};
+static const char *const ops[] = {
+    "point",   "swap",      "subtree",    "crossover",  "hoist",       "shrink",
+    "random",  "submitted", "migrate",    "copy",       "call_swap",   "literal",
+    "pattern", "guard",     "clause_add", "clause_del", "clause_swap", "clause_xover",
+    "helper",  "inline",    "fold",       "recurse",    "external"};
 
 int store_op_valid(const char *op)
 {

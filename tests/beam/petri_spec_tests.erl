@@ -31,3 +31,42 @@ primitives_test() ->
                        {fn, none, max, 2}]}, petri_spec:primitives(S)),
     [?assertMatch({error, _}, petri_spec:primitives(S#{ops => [Bad]}))
      || Bad <- [<<"!">>, <<"sin">>, <<"math:sin/x">>, <<"a:b:c/1">>, <<"Foo/1">>, <<"f/99">>]].
+
+%% Typed primitive sets: signatures in the op strings, the entry's types,
+%% defaults for operators, and clear errors.
+signatures_test() ->
+    S = fun(Ops) -> petri_spec:signatures(petri_spec:new(#{ops => Ops})) end,
+    ?assertEqual({ok, none}, S([<<"+">>, <<"abs/1">>])),
+    {ok, {Entry, Prims}} = S([<<"types :: list(int) -> int">>, <<"length/1 :: list(T) -> int">>,
+                              <<"+">>, <<"<">>, <<"++">>, <<"not">>, <<"lists:sum/1">>]),
+    ?assertEqual({[{list, int}], int}, Entry),
+    ?assertEqual({[{list, {tv, <<"T">>}}], int}, proplists:get_value({fn, none, length, 1}, Prims)),
+    ?assertEqual({[int, int], int}, proplists:get_value({binop, '+'}, Prims)),
+    ?assertEqual({[{tv, <<"T">>}, {tv, <<"T">>}], bool}, proplists:get_value({binop, '<'}, Prims)),
+    ?assertEqual({[bool], bool}, proplists:get_value({unop, 'not'}, Prims)),
+    ?assertEqual({[any], any}, proplists:get_value({fn, lists, sum, 1}, Prims)),
+    {ok, {{[any], any}, _}} = S([<<"length/1 :: list -> int">>]),
+    Err = fun(Ops, Text) ->
+                  {error, D} = S(Ops),
+                  ?assertMatch({_, _}, binary:match(D, Text), D)
+          end,
+    Err([<<"os:cmd/1 :: list -> list">>], <<"not a function genomes may call">>),
+    Err([<<"length/1 :: list, int -> int">>], <<"wrong arity">>),
+    Err([<<"length/1 :: list(int -> int">>], <<"bad signature">>),
+    Err([<<"types :: int, int -> int">>], <<"argument type">>),
+    Err([<<"types :: int -> int">>, <<"types :: int -> int">>], <<"once">>),
+    Err([<<"types :: int -> int">>, <<"frobnicate">>], <<"not an operator">>),
+    Err([<<"types">>, <<"x :: int -> int">>], <<"types">>).
+
+%% Literal op strings in a typed set: each is a 0-ary primitive of its type.
+literal_primitives_test() ->
+    {ok, {_, Prims}} = petri_spec:signatures(
+                         petri_spec:new(#{ops => [<<"types :: list -> list">>, <<"[]">>,
+                                                  <<"<<\"ab\">>">>, <<"-1">>, <<"[0, 1]">>,
+                                                  <<"#{}">>, <<"true">>, <<"2.5">>,
+                                                  <<"'ok'">>]})),
+    ?assertEqual([{list, any}, binary, int, {list, int}, map, bool, float, atom],
+                 [T || {{lit, _}, {[], T}} <- Prims]),
+    {error, D} = petri_spec:signatures(petri_spec:new(#{ops => [<<"types :: int -> int">>,
+                                                                <<"[X]">>]})),
+    ?assertMatch({_, _}, binary:match(D, <<"[X]">>)).

@@ -110,6 +110,42 @@ static void test_fill_then_breed_with_elitism(void **state)
     pop_destroy(&p);
 }
 
+/* The program operators are chosen by name; clause_xover takes two parents. */
+static void test_program_operators(void **state)
+{
+    (void)state;
+    char err[256];
+    pop_t *p = make("\"size\":8,\"demes\":1,\"stop\":{\"target_fitness\":null},"
+                    "\"operators\":{\"clause_xover\":1,\"fold\":1,\"recurse\":1}",
+                    err, sizeof err);
+    assert_non_null(p);
+    work_item_t it;
+    pop_reserve(p, 0);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+        char src[32];
+        snprintf(src, sizeof src, "g%d", i);
+        feed(p, &it, 10 + i, src);
+    }
+    int seen[3] = {0};
+    for (int k = 0; k < 60; k++) {
+        assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+        if (!strcmp(it.op, "clause_xover")) {
+            assert_int_equal(it.nparents, 2);
+            seen[0]++;
+        } else {
+            assert_int_equal(it.nparents, 1);
+            seen[!strcmp(it.op, "fold") ? 1 : 2]++;
+            if (strcmp(it.op, "fold"))
+                assert_string_equal(it.op, "recurse");
+        }
+        feed(p, &it, 50, "worse");
+    }
+    assert_true(seen[0] > 0 && seen[1] > 0 && seen[2] > 0);
+    pop_destroy(&p);
+    expect_error("\"operators\":{\"clause_xovers\":1}", "operators.clause_xovers");
+}
+
 static void test_stop_rules_and_inflight_limit(void **state)
 {
     (void)state;
@@ -666,6 +702,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_errors_name_the_field),
         cmocka_unit_test(test_fill_then_breed_with_elitism),
+        cmocka_unit_test(test_program_operators),
         cmocka_unit_test(test_stop_rules_and_inflight_limit),
         cmocka_unit_test(test_failed_children_never_enter),
         cmocka_unit_test(test_item_lost_twice_is_given_up),

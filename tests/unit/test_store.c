@@ -1047,6 +1047,9 @@ static void test_codec(void **state)
     assert_int_equal(b.len, 0);
     wire_buf_free(&b);
     assert_true(store_op_valid("shrink"));
+    assert_true(store_op_valid("clause_xover"));
+    assert_true(store_op_valid("recurse"));
+    assert_false(store_op_valid("recursion"));
     assert_false(store_op_valid("shrinks"));
     assert_false(store_op_valid(NULL));
 }

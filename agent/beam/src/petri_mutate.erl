@@ -18,7 +18,13 @@
 %%     argument variables to the receiver's, position by position.
 %%
 %% Operators (op strings): "point", "swap", "subtree", "crossover" (2 parents),
-%% "hoist", "shrink", "random" (no parents); all others take 1 parent.
+%% "hoist", "shrink", "random" (no parents); all others take 1 parent. These
+%% work as above on a numeric primitive set. With a typed set (an op string
+%% with a signature, petri_spec:signatures/1) every operator, and on any set
+%% the program operators ("call_swap", "literal", "pattern", "guard",
+%% "clause_add", "clause_del", "clause_swap", "clause_xover" (2 parents),
+%% "helper", "inline", "fold", "recurse"), go to petri_prog, on the whole
+%% module; invariants 1 and 3 hold there too (caps: petri_prog).
 %% Statuses of a CHILD:
 %%   ok             a child (detail empty, or naming a fallback)
 %%   parse_error    a parent does not parse (detail "parent N: ...")
@@ -50,7 +56,7 @@
 -spec ops() -> [{binary(), 0..2}].
 ops() ->
     [{<<"point">>, 1}, {<<"swap">>, 1}, {<<"subtree">>, 1}, {<<"crossover">>, 2},
-     {<<"hoist">>, 1}, {<<"shrink">>, 1}, {<<"random">>, 0}].
+     {<<"hoist">>, 1}, {<<"shrink">>, 1}, {<<"random">>, 0}] ++ petri_prog:ops().
 
 -spec breed(petri_wire:spec(), binary(), non_neg_integer(), [binary()]) ->
           {petri_wire:status(), binary(), binary()}.
@@ -86,9 +92,17 @@ do_breed(Spec, Op, Seed, Parents) ->
         ok -> ok;
         {error, D} -> fail(unsupported, "~s", [D])
     end,
-    Prims = case petri_spec:primitives(Spec) of
-                {ok, P} -> P;
+    Typed = case signatures(Spec) of
+                {ok, T} -> T;
                 {error, D2} -> fail(unsupported, "~s", [D2])
+            end,
+    Prims = case Typed of
+                none ->
+                    case petri_spec:primitives(Spec) of
+                        {ok, P} -> P;
+                        {error, D3} -> fail(unsupported, "~s", [D3])
+                    end;
+                _ -> []
             end,
     N = case lists:keyfind(Op, 1, ops()) of
             {_, Count} -> Count;
@@ -101,7 +115,11 @@ do_breed(Spec, Op, Seed, Parents) ->
     Fn = petri_spec:function(Spec),
     Ar = petri_spec:arity(Spec),
     Parsed = [parent(I, P, Fn, Ar) || {I, P} <- lists:zip(lists:seq(1, N), Parents)],
-    {Funs, Linted, Detail} = child(Op, Parsed, Ctx, S0),
+    Program = Typed =/= none orelse lists:keymember(Op, 1, petri_prog:ops()),
+    {Funs, Linted, Detail} = case Program of
+                                 true -> prog_child(Op, Parsed, prog_ctx(Spec, Typed, Prims), S0);
+                                 false -> child(Op, Parsed, Ctx, S0)
+                             end,
     {Source, Direct} = render(Fn, Ar, Funs),
     Forms = case Direct of
                 true -> {[{attribute, ?A, module, genome}, {attribute, ?A, export, [{Fn, Ar}]} | Funs],
@@ -122,6 +140,24 @@ fail(St, Fmt, Args) -> throw({fail, St, io_lib:format(Fmt, Args)}).
 cache_init() ->
     _ = ets:new(?CACHE, [named_table, public, set]),
     ok.
+
+%% petri_spec:signatures/1, through the cache (a population breeds under
+%% one spec; its signatures are parsed once).
+-spec signatures(petri_wire:spec()) -> {ok, none | petri_spec:typed()} | {error, binary()}.
+signatures(#{ops := Ops} = Spec) ->
+    case ets:whereis(?CACHE) of
+        undefined -> petri_spec:signatures(Spec);
+        T ->
+            Key = {signatures, Ops, petri_spec:arity(Spec)},
+            case ets:lookup(T, Key) of
+                [{_, R}] -> R;
+                [] ->
+                    R = petri_spec:signatures(Spec),
+                    ets:info(T, size) >= ?CACHE_MAX andalso ets:delete_all_objects(T),
+                    ets:insert(T, {Key, R}),
+                    R
+            end
+    end.
 
 -spec parent(pos_integer(), binary(), atom(), arity()) -> parent().
 parent(I, Source, Fn, Ar) ->
@@ -193,6 +229,76 @@ child(Op, [P1 | _] = Parents, Ctx, S0) ->
             end;
         {fallback, Why, S1} ->
             fallback(P1, Ctx, S1, Why)
+    end.
+
+%% ---- program operators (petri_prog) ------------------------------------------------
+
+%% The typed context: the spec's signatures, or for a numeric spec its
+%% primitives with every type any.
+-spec prog_ctx(petri_wire:spec(), none | petri_spec:typed(), [petri_spec:prim()]) -> petri_gen:ctx().
+prog_ctx(Spec, Typed, Prims) ->
+    Ar = petri_spec:arity(Spec),
+    {Entry, Sigs} = case Typed of
+                        none ->
+                            {{lists:duplicate(Ar, any), any},
+                             [{P, {lists:duplicate(prim_arity(P), any), any}} || P <- Prims]};
+                        _ -> Typed
+                    end,
+    #{spec => Spec, entry => Entry, prims => Sigs, fn => petri_spec:function(Spec), ar => Ar}.
+
+-spec prim_arity(petri_spec:prim()) -> non_neg_integer().
+prim_arity({binop, _}) -> 2;
+prim_arity({unop, _}) -> 1;
+prim_arity({lit, _}) -> 0;
+prim_arity({fn, _, _, A}) -> A.
+
+%% As child/4 for typed specs and the program operators; the fallback is a
+%% typed point mutation of parent 1, then a copy.
+-spec prog_child(binary(), [parent()], petri_gen:ctx(), rs()) ->
+          {[erl_parse:abstract_form()], boolean(), iodata()}.
+prog_child(<<"random">>, [], #{spec := Spec} = C, S0) ->
+    Vars = petri_spec:vars(Spec),
+    length(Vars) =:= petri_spec:arity(Spec) orelse
+        fail(unsupported, "random needs one var per argument", []),
+    lists:all(fun is_var_name/1, Vars) orelse
+        fail(unsupported, "vars must be Erlang variable names", []),
+    Gen = petri_prog:random(Vars, C),
+    prog_random(Gen, C, S0, 5);
+prog_child(Op, [P1 | _] = Parents, C, S0) ->
+    case petri_prog:apply_op(Op, Parents, C, S0) of
+        {ok, Child, _} ->
+            case petri_prog:acceptable(Child, C) of
+                true -> {forms(Child), true, ""};
+                false -> prog_fallback(P1, C, S0, "child too large or invalid")
+            end;
+        {fallback, Why, S1} ->
+            prog_fallback(P1, C, S1, Why)
+    end.
+
+%% A random function that passes the checks; after Tries draws, the
+%% shallowest tree (depth 0: a terminal).
+-spec prog_random(fun((rs()) -> tuple()), petri_gen:ctx(), rs(), non_neg_integer()) ->
+          {[erl_parse:abstract_form()], boolean(), iodata()}.
+prog_random(Gen, C, S0, Tries) ->
+    F = Gen(S0),
+    case Tries =:= 0 orelse petri_prog:acceptable({[F], 1}, C) of
+        true -> {[F], false, ""};
+        false ->
+            {_, S1} = rand:uniform_s(S0),
+            prog_random(Gen, C, S1, Tries - 1)
+    end.
+
+-spec prog_fallback(parent(), petri_gen:ctx(), rs(), iodata()) ->
+          {[erl_parse:abstract_form()], boolean(), iodata()}.
+prog_fallback(P1, C, S, Why) ->
+    case petri_prog:apply_op(<<"point">>, [P1], C, S) of
+        {ok, Child, _} ->
+            case petri_prog:acceptable(Child, C) of
+                true -> {forms(Child), true, [Why, "; point mutation of parent 1 instead"]};
+                false -> {forms(P1), false, [Why, "; copy of parent 1"]}
+            end;
+        {fallback, Why2, _} ->
+            {forms(P1), false, [Why, "; ", Why2, "; copy of parent 1"]}
     end.
 
 -spec random_tree(full | grow, non_neg_integer(), [atom()], ctx(), rs()) -> node_().

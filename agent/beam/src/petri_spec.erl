@@ -5,8 +5,9 @@
 
 -export([validate/1, function/1, arity/1, language/1, timeout_ms/1, heap_words/1,
          reductions/1, cases/1, error_kind/1, vars/1, primitives/1, new/1,
-         term_cases/1, float_tol/1, mismatch_error/1, evaluator/1, cost/1, per_case/1]).
--export_type([prim/0, cost/0]).
+         term_cases/1, float_tol/1, mismatch_error/1, evaluator/1, cost/1, per_case/1,
+         signatures/1]).
+-export_type([prim/0, cost/0, typed/0]).
 
 %% Defaults used when a limit in the spec is 0.
 -define(DEFAULT_TIMEOUT_MS, 1000).      % a genome scores 21 cases in microseconds
@@ -14,7 +15,10 @@
 -define(MIN_HEAP_WORDS, 1000).          % below the initial heap, spawn_opt fails
 -define(MAX_NAME, 255).
 
--type prim() :: {binop, atom()} | {fn, atom() | none, atom(), non_neg_integer()}.
+-type prim() :: {binop, atom()} | {unop, atom()} | {fn, atom() | none, atom(), non_neg_integer()}
+              | {lit, tuple()}.   % a literal (its erl_parse tree), typed sets only
+%% A typed primitive set: the entry function's signature and each primitive's.
+-type typed() :: {petri_types:sig(), [{prim(), petri_types:sig()}]}.
 %% The cost objective: mode and the weights of reductions, peak heap words, eval us.
 -type cost() :: {none | lexicographic | weighted, {float(), float(), float()}}.
 
@@ -207,6 +211,134 @@ name_ok(Names, {fn, M, F, Ar}) ->
             {ok, {fn, MA, binary_to_atom(F, utf8), Ar}};
         false -> error
     end.
+
+%% The typed primitive set, or none when no op string carries a signature
+%% (the numeric set of primitives/1). An op string is "NAME" or
+%% "NAME :: A, B -> R" (petri_types); "types :: A, .. -> R" gives the entry
+%% function's argument and result types (default: any). NAME is a binary
+%% operator (arithmetic, comparison, boolean, ++, --), "not", or a function
+%% "name/arity" / "mod:name/arity" that petri_safety:allowed/3 admits. A
+%% primitive without a signature gets its operator's default one (any for
+%% a function).
+-spec signatures(petri_wire:spec()) -> {ok, none | typed()} | {error, binary()}.
+signatures(#{ops := Ops} = Spec) ->
+    case lists:any(fun(Op) -> binary:match(Op, <<"::">>) =/= nomatch end, Ops) of
+        false -> {ok, none};
+        true -> typed_ops(Ops, arity(Spec), none, [])
+    end.
+
+-spec typed_ops([binary()], non_neg_integer(), none | petri_types:sig(),
+                [{prim(), petri_types:sig()}]) -> {ok, typed()} | {error, binary()}.
+typed_ops([], Ar, Entry, Acc) ->
+    E = case Entry of
+            none -> {lists:duplicate(Ar, any), any};
+            _ -> Entry
+        end,
+    {ok, {E, lists:reverse(Acc)}};
+typed_ops([Op | T], Ar, Entry, Acc) ->
+    {Name, SigText} = case binary:split(Op, <<"::">>) of
+                          [N, S] -> {string:trim(N), S};
+                          [N] -> {string:trim(N), none}
+                      end,
+    Sig = case SigText of
+              none -> none;
+              _ -> petri_types:parse_sig(SigText)
+          end,
+    case {Name, Sig} of
+        {_, error} -> fmt("spec: bad signature in primitive ~p", [Op]);
+        {<<"types">>, none} -> fmt("spec: primitive ~p needs a signature", [Op]);
+        {<<"types">>, {ok, {As, _} = E}} when length(As) =:= Ar, Entry =:= none ->
+            typed_ops(T, Ar, E, Acc);
+        {<<"types">>, _} ->
+            fmt("spec: ~p must be given once, with ~b argument type(s)", [Op, Ar]);
+        _ ->
+            case typed_prim(Name) of
+                {ok, P} ->
+                    case check_sig(P, Sig) of
+                        {ok, S2} -> typed_ops(T, Ar, Entry, [{P, S2} | Acc]);
+                        error -> fmt("spec: signature of ~p has the wrong arity", [Op])
+                    end;
+                {error, Why} -> fmt("spec: primitive ~p: ~s", [Op, Why])
+            end
+    end.
+
+-define(TBINOPS, [<<"==">>, <<"/=">>, <<"=<">>, <<"<">>, <<">=">>, <<">">>, <<"=:=">>,
+                  <<"=/=">>, <<"and">>, <<"or">>, <<"xor">>, <<"andalso">>, <<"orelse">>,
+                  <<"++">>, <<"--">>]).
+
+-spec typed_prim(binary()) -> {ok, prim()} | {error, string()}.
+typed_prim(<<"not">>) -> {ok, {unop, 'not'}};
+typed_prim(Name) ->
+    case {lists:member(Name, ?BINOPS ++ ?TBINOPS), literal(Name)} of
+        {true, _} -> {ok, {binop, binary_to_atom(Name, utf8)}};
+        {false, {ok, Lit}} -> {ok, {lit, Lit}};
+        {false, error} ->
+            case prim_fn(Name) of
+                {ok, {fn, M, F, A} = P} ->
+                    case petri_safety:allowed(case M of none -> erlang; _ -> M end, F, A) of
+                        true -> {ok, P};
+                        false -> {error, "not a function genomes may call"}
+                    end;
+                _ -> {error, "not an operator or name/arity"}
+            end
+    end.
+
+%% A literal op string: an integer, float, string, list, tuple, map or
+%% binary of literals ("[]", "<<>>", "0", "[0]", "<<\"a\">>", "#{}"),
+%% true, false, or a quoted atom ("'ok'": a bare word is a misspelt name).
+-spec literal(binary()) -> {ok, tuple()} | error.
+literal(Text) ->
+    try
+        {ok, Toks, _} = erl_scan:string(binary_to_list(Text) ++ "."),
+        {ok, [E]} = erl_parse:parse_exprs(Toks),
+        _ = erl_parse:normalise(E),   % throws unless a literal
+        case E of
+            {atom, _, A} when not is_boolean(A), binary_part(Text, 0, 1) =/= <<"'">> -> error;
+            _ -> {ok, erl_parse:map_anno(fun(_) -> erl_anno:new(1) end, E)}
+        end
+    catch
+        _:_ -> error
+    end.
+
+-spec check_sig(prim(), none | {ok, petri_types:sig()}) -> {ok, petri_types:sig()} | error.
+check_sig(P, none) -> {ok, default_sig(P)};
+check_sig(P, {ok, {As, _} = Sig}) ->
+    Ar = case P of {binop, _} -> 2; {unop, _} -> 1; {fn, _, _, A} -> A; {lit, _} -> 0 end,
+    case length(As) =:= Ar of
+        true -> {ok, Sig};
+        false -> error
+    end.
+
+-spec default_sig(prim()) -> petri_types:sig().
+default_sig({binop, Op}) when Op =:= '++'; Op =:= '--' ->
+    {[{list, {tv, <<"T">>}}, {list, {tv, <<"T">>}}], {list, {tv, <<"T">>}}};
+default_sig({binop, Op}) when Op =:= 'and'; Op =:= 'or'; Op =:= 'xor'; Op =:= 'andalso';
+                              Op =:= 'orelse' ->
+    {[bool, bool], bool};
+default_sig({binop, '/'}) -> {[int, int], float};
+default_sig({binop, Op}) ->
+    case lists:member(atom_to_binary(Op, utf8), ?BINOPS) of
+        true -> {[int, int], int};
+        false -> {[{tv, <<"T">>}, {tv, <<"T">>}], bool}
+    end;
+default_sig({unop, _}) -> {[bool], bool};
+default_sig({lit, E}) -> {[], lit_type(E)};
+default_sig({fn, _, _, A}) -> {lists:duplicate(A, any), any}.
+
+-spec lit_type(tuple()) -> petri_types:type().
+lit_type({integer, _, _}) -> int;
+lit_type({char, _, _}) -> int;
+lit_type({float, _, _}) -> float;
+lit_type({op, _, '-', E}) -> lit_type(E);
+lit_type({atom, _, B}) when is_boolean(B) -> bool;
+lit_type({atom, _, _}) -> atom;
+lit_type({string, _, _}) -> {list, int};
+lit_type({nil, _}) -> {list, any};
+lit_type({cons, _, H, _}) -> {list, lit_type(H)};
+lit_type({bin, _, _}) -> binary;
+lit_type({map, _, _}) -> map;
+lit_type({tuple, _, _}) -> tuple;
+lit_type(_) -> any.
 
 -spec fmt(io:format(), [term()]) -> {error, binary()}.
 fmt(F, A) -> {error, iolist_to_binary(io_lib:format(F, A))}.

@@ -1,0 +1,280 @@
+%% petri_gen - typed expressions over a typed primitive set: the type of an
+%% expression in an environment, and random expressions of a given type
+%% (variables, literals, primitive calls, funs for fun-typed arguments).
+%% Randomness is threaded as rand:state(); the same state gives the same tree.
+-module(petri_gen).
+
+-export([infer/3, gen/5, terminal/4, literal/3, call_sig/2, param_types/4, fresh_var/2,
+         lambda_with/4]).
+-export_type([env/0, ctx/0]).
+
+-define(A, 1).
+
+-type node_() :: tuple().
+-type rs() :: rand:state().
+-type type() :: petri_types:type().
+%% Terminals in scope: variables (and, in recursion templates, the recursive
+%% call) with their types.
+-type env() :: [{node_(), type()}].
+-type ctx() :: #{spec := petri_wire:spec(), entry := petri_types:sig(),
+                 prims := [{petri_spec:prim(), petri_types:sig()}], fn := atom(),
+                 ar := arity(), guard => boolean(),
+                 locals => [{petri_spec:prim(), petri_types:sig()}]}.
+
+%% Signatures of calls the templates introduce, beside the spec's primitives.
+-spec builtin() -> [{petri_spec:prim(), petri_types:sig()}].
+builtin() ->
+    T = {tv, <<"T">>},
+    Acc = {tv, <<"Acc">>},
+    [{{fn, lists, foldl, 3}, {[{fn, [T, Acc], Acc}, Acc, {list, T}], Acc}}].
+
+%% The signature of a primitive call, or none.
+-spec call_sig(petri_spec:prim(), ctx()) -> none | petri_types:sig().
+call_sig(P, #{prims := Prims} = Ctx) ->
+    Alt = case P of
+              {fn, none, F, A} -> {fn, erlang, F, A};
+              {fn, erlang, F, A} -> {fn, none, F, A};
+              _ -> P
+          end,
+    case [S || {Q, S} <- Prims ++ builtin() ++ maps:get(locals, Ctx, []), Q =:= P orelse Q =:= Alt] of
+        [S | _] -> S;
+        [] -> none
+    end.
+
+%% The type of an expression (any where it cannot tell).
+-spec infer(node_(), env(), ctx()) -> type().
+infer({var, _, V}, Env, _) ->
+    case [T || {{var, _, W}, T} <- Env, W =:= V] of
+        [T | _] -> T;
+        [] -> any
+    end;
+infer({integer, _, _}, _, _) -> int;
+infer({char, _, _}, _, _) -> int;
+infer({float, _, _}, _, _) -> float;
+infer({atom, _, B}, _, _) when is_boolean(B) -> bool;
+infer({atom, _, _}, _, _) -> atom;
+infer({string, _, _}, _, _) -> {list, int};
+infer({nil, _}, _, _) -> {list, any};
+infer({cons, _, H, T}, Env, Ctx) ->
+    case {infer(H, Env, Ctx), infer(T, Env, Ctx)} of
+        {any, {list, E}} -> {list, E};
+        {E, _} -> {list, E}
+    end;
+infer({bin, _, _}, _, _) -> binary;
+infer({map, _, _}, _, _) -> map;
+infer({map, _, _, _}, _, _) -> map;
+infer({tuple, _, _}, _, _) -> tuple;
+infer({'fun', _, {clauses, [{clause, _, Ps, _, Body}]}}, Env, Ctx) ->
+    Env2 = lists:append([[{{var, ?A, V}, any} || {V, _} <- petri_types:pattern_env(P, any)]
+                         || P <- Ps]) ++ Env,
+    {fn, [any || _ <- Ps], infer(lists:last(Body), Env2, Ctx)};
+infer({match, _, _, E}, Env, Ctx) -> infer(E, Env, Ctx);
+infer({op, _, '-', X}, Env, Ctx) -> infer(X, Env, Ctx);
+infer({op, _, Op, X}, Env, Ctx) -> call_type({unop, Op}, [X], Env, Ctx);
+infer({op, _, Op, L, R}, Env, Ctx) -> call_type({binop, Op}, [L, R], Env, Ctx);
+infer({call, _, {atom, _, F}, Args}, _Env, #{fn := F, ar := Ar, entry := {_, R}})
+  when length(Args) =:= Ar ->
+    R;
+infer({call, _, {atom, _, F}, Args}, Env, Ctx) ->
+    call_type({fn, none, F, length(Args)}, Args, Env, Ctx);
+infer({call, _, {remote, _, {atom, _, M}, {atom, _, F}}, Args}, Env, Ctx) ->
+    call_type({fn, M, F, length(Args)}, Args, Env, Ctx);
+infer(_, _, _) -> any.
+
+-spec call_type(petri_spec:prim(), [node_()], env(), ctx()) -> type().
+call_type(P, Args, Env, Ctx) ->
+    case call_sig(P, Ctx) of
+        none -> any;
+        Sig ->
+            {_, R, S} = instantiate(Sig, Args, Env, Ctx),
+            petri_types:ground(petri_types:apply(R, S))
+    end.
+
+%% The types a call's arguments must have, given the other arguments.
+-spec param_types(petri_spec:prim(), [node_()], env(), ctx()) -> [type()].
+param_types(P, Args, Env, Ctx) ->
+    case call_sig(P, Ctx) of
+        none -> [any || _ <- Args];
+        Sig ->
+            {As, _, S} = instantiate(Sig, Args, Env, Ctx),
+            [petri_types:ground(petri_types:apply(A, S)) || A <- As]
+    end.
+
+-spec instantiate(petri_types:sig(), [node_()], env(), ctx()) ->
+          {[type()], type(), petri_types:subst()}.
+instantiate(Sig, Args, Env, Ctx) ->
+    {As, R} = petri_types:fresh_sig(Sig, <<"c">>),
+    S = lists:foldl(fun({A, Arg}, S0) ->
+                            case petri_types:unify(A, infer(Arg, Env, Ctx), S0) of
+                                {ok, S1} -> S1;
+                                error -> S0
+                            end
+                    end, [], lists:zip(As, Args)),
+    {As, R, S}.
+
+%% ---- generation ------------------------------------------------------------------
+
+%% A random expression of type T, at most Depth calls deep ("grow").
+-spec gen(type(), non_neg_integer(), env(), ctx(), rs()) -> {node_(), rs()}.
+gen({fn, Ps, R}, Depth, Env, Ctx, S) ->
+    lambda(Ps, R, max(Depth, 1) - 1, Env, Ctx, S);
+gen(T, 0, Env, Ctx, S) ->
+    terminal(T, Env, Ctx, S);
+gen(T, Depth, Env, Ctx, S0) ->
+    Cands = candidates(T, Ctx),
+    {R, S1} = rand:uniform_s(3, S0),
+    case Cands =:= [] orelse R =:= 1 of
+        true -> terminal(T, Env, Ctx, S1);
+        false ->
+            {{P, As, Sub}, S2} = pick(Cands, S1),
+            {Sub2, S3} = bind_free(As, Sub, Env, S2),
+            {Args, S4} = lists:foldl(
+                           fun(A, {Acc, Sx}) ->
+                                   At = petri_types:ground(petri_types:apply(A, Sub2)),
+                                   {N, Sy} = gen(At, Depth - 1, Env, Ctx, Sx),
+                                   {[N | Acc], Sy}
+                           end, {[], S3}, As),
+            {node(P, lists:reverse(Args)), S4}
+    end.
+
+-spec lambda([type()], type(), non_neg_integer(), env(), ctx(), rs()) -> {node_(), rs()}.
+lambda(Ps, R, Depth, Env, Ctx, S0) ->
+    Names = fresh_vars(length(Ps), Env),
+    Env2 = [{{var, ?A, N}, T} || {N, T} <- lists:zip(Names, Ps)] ++ Env,
+    {Body, S1} = gen(R, Depth, Env2, Ctx, S0),
+    {{'fun', ?A, {clauses, [{clause, ?A, [{var, ?A, N} || N <- Names], [], [Body]}]}}, S1}.
+
+%% A fun of the given parameter types over a body built by
+%% BodyFun(Env + parameters, parameter names, S).
+-spec lambda_with([type()], env(), fun((env(), [atom()], rs()) -> {node_(), rs()}), rs()) ->
+          {node_(), rs()}.
+lambda_with(Ps, Env, BodyFun, S0) ->
+    Names = fresh_vars(length(Ps), Env),
+    Env2 = [{{var, ?A, N}, T} || {N, T} <- lists:zip(Names, Ps)] ++ Env,
+    {Body, S1} = BodyFun(Env2, Names, S0),
+    {{'fun', ?A, {clauses, [{clause, ?A, [{var, ?A, N} || N <- Names], [], [Body]}]}}, S1}.
+
+-spec fresh_vars(non_neg_integer(), env()) -> [atom()].
+fresh_vars(N, Env) ->
+    lists:reverse(lists:foldl(fun(_, Acc) ->
+                                      [fresh_var(Acc, Env) | Acc]
+                              end, [], lists:seq(1, N))).
+
+%% A variable name not among Taken nor bound in Env: V1, V2, ...
+-spec fresh_var([atom()], env()) -> atom().
+fresh_var(Taken, Env) ->
+    Used = Taken ++ [V || {{var, _, V}, _} <- Env],
+    hd([V || I <- lists:seq(1, length(Used) + 1),
+             not lists:member(V = list_to_atom("V" ++ integer_to_list(I)), Used)]).
+
+%% Primitives whose result can be T: {Prim, ArgTypes, Subst}.
+-spec candidates(type(), ctx()) -> [{petri_spec:prim(), [type()], petri_types:subst()}].
+candidates(T, #{prims := Prims} = Ctx) ->
+    Guard = maps:get(guard, Ctx, false),
+    [{P, As, Sub} || {P, Sig} <- Prims, not Guard orelse guard_ok(P),
+                     {As, R} <- [petri_types:fresh_sig(Sig, <<"g">>)],
+                     {ok, Sub} <- [petri_types:unify(R, T, [])],
+                     T =/= any orelse R =/= any orelse As =/= []].
+
+-spec guard_ok(petri_spec:prim()) -> boolean().
+guard_ok({binop, Op}) -> Op =/= '++' andalso Op =/= '--';
+guard_ok({unop, _}) -> true;
+guard_ok({lit, _}) -> true;
+guard_ok({fn, M, F, A}) when M =:= none; M =:= erlang -> erl_internal:guard_bif(F, A);
+guard_ok(_) -> false.
+
+%% Type variables of the arguments the result did not fix get a type in scope.
+-spec bind_free([type()], petri_types:subst(), env(), rs()) -> {petri_types:subst(), rs()}.
+bind_free(As, Sub, Env, S0) ->
+    Free = dedup(lists:append([petri_types:tvars(petri_types:apply(A, Sub)) || A <- As])),
+    Pool = dedup([T || {_, T} <- Env, T =/= any] ++ [int]),
+    lists:foldl(fun(V, {Sb, Sx}) ->
+                        {T, Sy} = pick(Pool, Sx),
+                        {[{V, T} | Sb], Sy}
+                end, {Sub, S0}, Free).
+
+-spec node(petri_spec:prim(), [node_()]) -> node_().
+node({lit, E}, []) -> E;
+node({binop, Op}, [L, R]) -> {op, ?A, Op, L, R};
+node({unop, Op}, [X]) -> {op, ?A, Op, X};
+node({fn, none, F, _}, Args) -> {call, ?A, {atom, ?A, F}, Args};
+node({fn, M, F, _}, Args) -> {call, ?A, {remote, ?A, {atom, ?A, M}, {atom, ?A, F}}, Args}.
+
+%% A variable of type T in scope (two times in three when there is one), or a
+%% literal: one of the spec's literal primitives of type T (half the time
+%% when there are some), or one built for T.
+-spec terminal(type(), env(), ctx(), rs()) -> {node_(), rs()}.
+terminal({fn, Ps, R}, Env, Ctx, S) ->
+    lambda(Ps, R, 0, Env, Ctx, S);
+terminal(T, Env, #{prims := Prims} = Ctx, S0) ->
+    Vars = [N || {N, Tn} <- Env, Tn =/= any orelse T =:= any,
+                 petri_types:unify(Tn, T, []) =/= error],
+    Lits = [E || {{lit, E}, {[], Tl}} <- Prims, Tl =/= any orelse T =:= any,
+                 petri_types:unify(Tl, T, []) =/= error],
+    {R, S1} = rand:uniform_s(6, S0),
+    if
+        Vars =/= [], R =< 4 -> pick(Vars, S1);
+        Lits =/= [], R rem 2 =:= 1 -> pick(Lits, S1);
+        true -> literal(T, Ctx, S1)
+    end.
+
+-spec literal(type(), ctx(), rs()) -> {node_(), rs()}.
+literal(int, #{spec := Spec}, S0) ->
+    {Lo, Hi} = int_range(Spec),
+    {I, S1} = rand:uniform_s(Hi - Lo + 1, S0),
+    {{integer, ?A, Lo + I - 1}, S1};
+literal(float, #{spec := #{const_min := Min, const_max := Max}}, S0) ->
+    {U, S1} = rand:uniform_s(S0),
+    {{float, ?A, round(10000 * (Min + U * (Max - Min))) / 10000}, S1};
+literal(bool, _, S0) ->
+    {B, S1} = pick([true, false], S0),
+    {{atom, ?A, B}, S1};
+literal(atom, _, S0) -> {{atom, ?A, ok}, S0};
+literal(binary, _, S0) ->
+    {N, S1} = rand:uniform_s(4, S0),
+    {Cs, S2} = lists:foldl(fun(_, {Acc, Sx}) ->
+                                   {C, Sy} = rand:uniform_s(26, Sx),
+                                   {[$a + C - 1 | Acc], Sy}
+                           end, {[], S1}, lists:seq(2, N)),
+    {bin(Cs), S2};
+literal({list, E}, Ctx, S0) ->
+    {N, S1} = rand:uniform_s(3, S0),
+    {Es, S2} = lists:foldl(fun(_, {Acc, Sx}) ->
+                                   {X, Sy} = literal(E, Ctx, Sx),
+                                   {[X | Acc], Sy}
+                           end, {[], S1}, lists:seq(2, N)),
+    {lists:foldl(fun(X, T) -> {cons, ?A, X, T} end, {nil, ?A}, Es), S2};
+literal(map, _, S) -> {{map, ?A, []}, S};
+literal(tuple, _, S) -> {{tuple, ?A, []}, S};
+literal({fn, Ps, R}, Ctx, S) -> lambda(Ps, R, 0, [], Ctx, S);
+literal(any, #{spec := #{const_int := false}} = Ctx, S) -> literal(float, Ctx, S);
+literal(_, Ctx, S) -> literal(int, Ctx, S).
+
+-spec bin(string()) -> node_().
+bin([]) -> {bin, ?A, []};
+bin(Cs) -> {bin, ?A, [{bin_element, ?A, {string, ?A, Cs}, default, default}]}.
+
+-spec int_range(petri_wire:spec()) -> {integer(), integer()}.
+int_range(#{const_min := Min, const_max := Max}) ->
+    Lo = ceil(Min),
+    Hi = floor(Max),
+    case Lo =< Hi of
+        true -> {Lo, Hi};
+        false -> {round(Min), round(Min)}
+    end.
+
+-spec pick([T], rs()) -> {T, rs()}.
+pick(List, S0) ->
+    {I, S1} = rand:uniform_s(length(List), S0),
+    {lists:nth(I, List), S1}.
+
+-spec dedup([T]) -> [T].
+dedup(L) -> dedup(L, []).
+
+-spec dedup([T], [T]) -> [T].
+dedup([], Acc) -> lists:reverse(Acc);
+dedup([X | T], Acc) ->
+    case lists:member(X, Acc) of
+        true -> dedup(T, Acc);
+        false -> dedup(T, [X | Acc])
+    end.

@@ -1,0 +1,64 @@
+%% petri_gen_tests - typed generation: expressions have the type asked for,
+%% the same state gives the same tree, inference of primitive calls.
+-module(petri_gen_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+ctx(Ops) ->
+    Spec = petri_spec:new(#{ops => [<<"types :: list(int) -> list(int)">> | Ops]}),
+    {ok, {Entry, Prims}} = petri_spec:signatures(Spec),
+    #{spec => Spec, entry => Entry, prims => Prims, fn => f, ar => 1}.
+
+ops() ->
+    [<<"lists:reverse/1 :: list(T) -> list(T)">>, <<"length/1 :: list(T) -> int">>,
+     <<"lists:filter/2 :: fun(T -> bool), list(T) -> list(T)">>, <<"+">>, <<"<">>, <<"not">>].
+
+env() -> [{{var, 1, 'L'}, {list, int}}].
+
+%% Every generated expression evaluates to a value of the type asked for.
+gen_types_test() ->
+    Ctx = ctx(ops()),
+    Checks = [{int, fun erlang:is_integer/1}, {bool, fun erlang:is_boolean/1},
+              {{list, int}, fun erlang:is_list/1}, {binary, fun erlang:is_binary/1},
+              {map, fun erlang:is_map/1}, {float, fun erlang:is_float/1},
+              {{fn, [int], bool}, fun(F) -> is_function(F, 1) andalso is_boolean(F(3)) end}],
+    lists:foreach(
+      fun({{T, Is}, Seed}) ->
+              S = rand:seed_s(exsss, Seed),
+              {E, _} = petri_gen:gen(T, 3, env(), Ctx, S),
+              ?assertEqual({E, element(2, petri_gen:gen(T, 3, env(), Ctx, S))},
+                           petri_gen:gen(T, 3, env(), Ctx, S)),
+              {value, V, _} = erl_eval:expr(E, #{'L' => [3, -1, 2]}),
+              ?assert(Is(V), {T, Seed, E})
+      end, [{C, Seed} || C <- Checks, Seed <- lists:seq(1, 40)]).
+
+%% Guards use guard-safe primitives only.
+guard_gen_test() ->
+    Ctx = (ctx(ops()))#{guard => true},
+    lists:foreach(
+      fun(Seed) ->
+              {G, _} = petri_gen:gen(bool, 3, env(), Ctx, rand:seed_s(exsss, Seed)),
+              ?assert(erl_lint:is_guard_test(G), G)
+      end, lists:seq(1, 60)).
+
+infer_test() ->
+    Ctx = ctx(ops()),
+    Call = {call, 1, {remote, 1, {atom, 1, lists}, {atom, 1, reverse}}, [{var, 1, 'L'}]},
+    ?assertEqual({list, int}, petri_gen:infer(Call, env(), Ctx)),
+    ?assertEqual(int, petri_gen:infer({call, 1, {atom, 1, length}, [Call]}, env(), Ctx)),
+    ?assertEqual(bool, petri_gen:infer({op, 1, '<', {integer, 1, 1}, {var, 1, 'L'}}, env(), Ctx)),
+    ?assertEqual({list, int}, petri_gen:infer({call, 1, {atom, 1, f}, [{nil, 1}]}, env(), Ctx)),
+    ?assertEqual(any, petri_gen:infer({call, 1, {atom, 1, g}, []}, env(), Ctx)),
+    Fun = {'fun', 1, {clauses, [{clause, 1, [{var, 1, 'X'}], [], [{var, 1, 'X'}]}]}},
+    ?assertEqual([{fn, [int], bool}, {list, int}],
+                 petri_gen:param_types({fn, lists, filter, 2}, [Fun, {var, 1, 'L'}], env(), Ctx)).
+
+%% The spec's literal primitives appear as terminals of their type.
+literal_primitive_test() ->
+    Ctx = ctx([<<"<<\"zz\">>">>, <<"[42]">>]),
+    Bins = [E || Seed <- lists:seq(1, 60),
+                 {E, _} <- [petri_gen:terminal(binary, [], Ctx, rand:seed_s(exsss, Seed))]],
+    ?assert(lists:member({bin, 1, [{bin_element, 1, {string, 1, "zz"}, default, default}]}, Bins)),
+    Lists = [E || Seed <- lists:seq(1, 60),
+                  {E, _} <- [petri_gen:terminal({list, int}, env(), Ctx, rand:seed_s(exsss, Seed))]],
+    ?assert(lists:member({cons, 1, {integer, 1, 42}, {nil, 1}}, Lists)),
+    ?assert(lists:member({var, 1, 'L'}, Lists)).

@@ -1,0 +1,255 @@
+%% petri_prog_tests - the program operators on list, binary and map parents:
+%% determinism, children that load, types kept, random genomes of each type.
+-module(petri_prog_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+-define(SLOT, petri_prog_test_slot).
+-define(SEEDS, 50).
+
+src(Body) -> iolist_to_binary(["-module(genome).\n-export([f/1]).\n", Body]).
+
+spec(Ops, Cases) ->
+    petri_spec:new(#{function => <<"f">>, arity => 1, vars => [<<"L">>], ops => Ops,
+                     const_min => -3.0, const_max => 3.0, term_cases => {ok, Cases}}).
+
+list_spec() ->
+    spec([<<"types :: list(int) -> list(int)">>,
+          <<"lists:reverse/1 :: list(T) -> list(T)">>, <<"lists:sort/1 :: list(T) -> list(T)">>,
+          <<"length/1 :: list(T) -> int">>,
+          <<"lists:filter/2 :: fun(T -> bool), list(T) -> list(T)">>,
+          <<"lists:map/2 :: fun(T -> U), list(T) -> list(U)">>,
+          <<"++">>, <<"+">>, <<"-">>, <<"*">>, <<">">>, <<"<">>, <<"==">>, <<"not">>,
+          <<"andalso">>],
+         [{[L], lists:reverse(L)} || L <- list_inputs()]).
+
+list_inputs() -> [[], [1], [3, -1, 2], [5, 4, 3, 2, 1], [-2, 0, 7]].
+
+list_parents() ->
+    [src("f(L) -> lists:reverse(L ++ [1, 2]).\n"),
+     src("f(X) -> lists:filter(fun(Y) -> Y > 0 end, X).\n"),
+     src("f([]) -> [];\nf([H | T]) -> f(T) ++ [H].\n"),
+     src("f(L) -> h1(L).\nh1(L) -> lists:sort(L).\n")].
+
+map_spec() ->
+    spec([<<"types :: map -> int">>, <<"maps:size/1 :: map -> int">>,
+          <<"maps:get/3 :: any, map, T -> T">>, <<"maps:put/3 :: any, any, map -> map">>,
+          <<"maps:keys/1 :: map -> list">>, <<"length/1 :: list(T) -> int">>,
+          <<"+">>, <<"*">>],
+         [{[M], maps:size(M)} || M <- [#{}, #{a => 1}, #{a => 1, b => 2}]]).
+
+map_parents() ->
+    [src("f(M) -> maps:size(M) + 1.\n"),
+     src("f(M) -> maps:get(k, maps:put(k, 2, M), 0) * length(maps:keys(M)).\n")].
+
+bin_spec() ->
+    spec([<<"types :: binary -> int">>, <<"size/1 :: binary -> int">>,
+          <<"+">>, <<"-">>, <<"*">>, <<"==">>],
+         [{[B], byte_size(B)} || B <- [<<>>, <<"a">>, <<"abc">>]]).
+
+bin_parents() ->
+    [src("f(B) -> size(B) + size(<<\"xy\">>).\n"),
+     src("f(<<>>) -> 0;\nf(B) -> size(B) * 2.\n")].
+
+%% Binaries pass the safety scan (the loader's rules may not admit them).
+binaries_loadable() ->
+    element(1, petri_loader:prepare(bin_spec(), src("f(_) -> size(<<\"a\">>).\n"))) =:= ok.
+
+ops() -> petri_mutate:ops().
+
+parents_for(N, Parents, Seed) ->
+    K = length(Parents),
+    [lists:nth((Seed + I) rem K + 1, Parents) || I <- lists:seq(0, N - 1)].
+
+%% Every operator, 50 seeds, each kind of parent: the same (parents, op,
+%% seed) gives the same bytes; the child is ok, not an internal error.
+determinism_test_() ->
+    [{Name, {timeout, 300, fun() -> determinism(Spec, Parents) end}}
+      || {Name, Spec, Parents} <- [{"list", list_spec(), list_parents()},
+                                   {"map", map_spec(), map_parents()},
+                                   {"binary", bin_spec(), bin_parents()}]].
+
+determinism(Spec, Parents) ->
+    lists:foreach(
+      fun({Op, N}) ->
+              lists:foreach(
+                fun(Seed) ->
+                        Ps = parents_for(N, Parents, Seed),
+                        R = petri_mutate:breed(Spec, Op, Seed, Ps),
+                        ?assertMatch({ok, _, _}, R, {Op, Seed}),
+                        ?assertEqual(R, petri_mutate:breed(Spec, Op, Seed, Ps), {Op, Seed})
+                end, lists:seq(1, ?SEEDS))
+      end, ops()).
+
+%% Every operator's children load (parse, safety scan, compile) as genomes.
+load_test_() ->
+    [{Name, {timeout, 300, fun() -> loads(Spec, Parents) end}}
+      || {Name, Spec, Parents} <- [{"list", list_spec(), list_parents()},
+                                   {"map", map_spec(), map_parents()}]]
+     ++ [{"binary", {timeout, 300, fun() -> loads_bin() end}}].
+
+loads(Spec, Parents) ->
+    lists:foreach(
+      fun({Op, N}) ->
+              lists:foreach(
+                fun(Seed) ->
+                        {ok, Child, _} = petri_mutate:breed(Spec, Op, Seed,
+                                                            parents_for(N, Parents, Seed)),
+                        ?assertEqual(ok, petri_loader:load(Spec, Child, ?SLOT), {Op, Seed, Child})
+                end, lists:seq(1, ?SEEDS))
+      end, ops()).
+
+%% While the loader refuses binaries, binary children must still compile.
+loads_bin() ->
+    case binaries_loadable() of
+        true -> loads(bin_spec(), bin_parents());
+        false ->
+            lists:foreach(
+              fun({Op, N}) ->
+                      lists:foreach(
+                        fun(Seed) ->
+                                {ok, Child, _} = petri_mutate:breed(bin_spec(), Op, Seed,
+                                                                    parents_for(N, bin_parents(), Seed)),
+                                {ok, Forms} = petri_loader:parse(Child),
+                                ?assertMatch({ok, _, _}, compile:forms(Forms, [binary, return_errors]),
+                                             {Op, Seed, Child})
+                        end, lists:seq(1, ?SEEDS))
+              end, ops())
+    end.
+
+%% The operators that keep a list -> list function total: every child
+%% returns a list on every input (patterns, guards and clause deletion may
+%% leave inputs unmatched, so they are not among them).
+types_kept_test_() ->
+    Safe = [<<"point">>, <<"swap">>, <<"call_swap">>, <<"subtree">>, <<"crossover">>,
+            <<"hoist">>, <<"shrink">>, <<"literal">>, <<"helper">>, <<"inline">>, <<"fold">>,
+            <<"recurse">>, <<"random">>],
+    [{Op, {timeout, 120, fun() -> returns_lists(Op) end}} || Op <- Safe].
+
+returns_lists(Op) ->
+    {_, N} = lists:keyfind(Op, 1, ops()),
+    lists:foreach(
+      fun(Seed) ->
+              {ok, Child, _} = petri_mutate:breed(list_spec(), Op, Seed,
+                                                  parents_for(N, list_parents(), Seed)),
+              ok = petri_loader:load(list_spec(), Child, ?SLOT),
+              [?assert(is_list(?SLOT:f(L)), {Op, Seed, L, Child}) || L <- list_inputs()]
+      end, lists:seq(1, ?SEEDS)).
+
+%% Random genomes of every argument and result type load and return a value
+%% of the result type.
+random_types_test_() ->
+    Types = [{<<"list(int) -> int">>, [[1, 2]], fun erlang:is_integer/1},
+             {<<"int -> float">>, [3], fun erlang:is_float/1},
+             {<<"list(int) -> bool">>, [[1]], fun erlang:is_boolean/1},
+             {<<"int -> list(int)">>, [2], fun erlang:is_list/1},
+             {<<"map -> map">>, [#{a => 1}], fun erlang:is_map/1},
+             {<<"int -> tuple">>, [1], fun erlang:is_tuple/1},
+             {<<"binary -> binary">>, [<<"ab">>], fun erlang:is_binary/1},
+             {<<"float -> float">>, [1.5], fun erlang:is_float/1}],
+    [{binary_to_list(Sig), {timeout, 120, fun() -> random_type(Sig, In, Is) end}}
+     || {Sig, In, Is} <- Types].
+
+random_type(Sig, In, Is) ->
+    Spec = spec([<<"types :: ", Sig/binary>>, <<"length/1 :: list(T) -> int">>,
+                 <<"lists:reverse/1 :: list(T) -> list(T)">>, <<"maps:put/3 :: any, any, map -> map">>,
+                 <<"+">>, <<"*">>, <<"<">>, <<"==">>, <<"size/1 :: binary -> int">>,
+                 <<"float/1 :: int -> float">>],
+                [{In, 0}]),
+    lists:foreach(
+      fun(Seed) ->
+              {ok, Child, _} = petri_mutate:breed(Spec, <<"random">>, Seed, []),
+              case binary:match(Child, <<"<<">>) =/= nomatch andalso not binaries_loadable() of
+                  true ->
+                      {ok, Forms} = petri_loader:parse(Child),
+                      {ok, M, Bin} = compile:forms(Forms, [binary]),
+                      {module, M} = code:load_binary(M, "genome", Bin),
+                      ?assert(Is(apply(M, f, In)), {Sig, Seed, Child});
+                  false ->
+                      ok = petri_loader:load(Spec, Child, ?SLOT),
+                      ?assert(Is(apply(?SLOT, f, In)), {Sig, Seed, Child})
+              end
+      end, lists:seq(1, ?SEEDS)).
+
+%% The templates build what they say.
+fold_template_test() ->
+    P = src("f(L) -> L.\n"),
+    Kids = [C || S <- lists:seq(1, 20),
+                 {ok, C, <<>>} <- [petri_mutate:breed(list_spec(), <<"fold">>, S, [P])]],
+    ?assert(length(Kids) >= 10),
+    [?assertMatch({_, _}, binary:match(C, <<"lists:foldl(fun(">>), C) || C <- Kids].
+
+recurse_template_test() ->
+    P = src("f(L) -> L.\n"),
+    {ok, C, <<>>} = petri_mutate:breed(list_spec(), <<"recurse">>, 1, [P]),
+    ?assertMatch({_, _}, binary:match(C, <<"f([]) ->">>), C),
+    ?assertMatch({_, _}, binary:match(C, <<"f([H1 | T1]) ->">>), C).
+
+helper_inline_round_trip_test() ->
+    P = src("f(L) -> lists:reverse(lists:sort(L)).\n"),
+    {ok, C, <<>>} = petri_mutate:breed(list_spec(), <<"helper">>, 3, [P]),
+    ?assertMatch({_, _}, binary:match(C, <<"h1(">>), C),
+    {ok, C2, <<>>} = petri_mutate:breed(list_spec(), <<"inline">>, 1, [C]),
+    ?assertEqual(nomatch, binary:match(C2, <<"h1(">>), C2).
+
+%% A failed operator falls back to a point mutation, then a copy.
+fallback_test() ->
+    P = src("f(L) -> L.\n"),
+    {ok, _, D} = petri_mutate:breed(list_spec(), <<"clause_del">>, 1, [P]),
+    ?assertMatch({_, _}, binary:match(D, <<"one clause only">>)),
+    {ok, _, D2} = petri_mutate:breed(list_spec(), <<"inline">>, 1, [P]),
+    ?assertMatch({_, _}, binary:match(D2, <<"no call to inline">>)).
+
+%% A typed spec naming a function genomes may not call is refused.
+refused_primitive_test() ->
+    S = spec([<<"types :: list -> list">>, <<"os:cmd/1 :: list -> list">>], []),
+    ?assertMatch({unsupported, <<>>, <<"spec: primitive", _/binary>>},
+                 petri_mutate:breed(S, <<"random">>, 1, [])),
+    S2 = spec([<<"types :: list, int -> list">>], []),
+    ?assertMatch({unsupported, <<>>, _}, petri_mutate:breed(S2, <<"random">>, 1, [])),
+    S3 = spec([<<"lists:reverse/1 :: list(T -> list">>], []),
+    ?assertMatch({unsupported, <<>>, <<"spec: bad signature", _/binary>>},
+                 petri_mutate:breed(S3, <<"random">>, 1, [])).
+
+%% The program operators work on numeric specs too (every type any), and
+%% the numeric operators there are untouched (petri_mutate_tests).
+numeric_spec_test() ->
+    S = petri_spec:new(#{ops => [<<"+">>, <<"-">>, <<"*">>, <<"abs/1">>],
+                         cases => [{[X], X * X} || X <- lists:seq(-3, 3)]}),
+    P = src("f(X) -> X * X + 2.\n"),
+    lists:foreach(fun({Op, N}) ->
+                          {ok, C, _} = petri_mutate:breed(S, Op, 7, lists:duplicate(N, P)),
+                          ?assertEqual(ok, petri_loader:load(S, C, ?SLOT), {Op, C})
+                  end, petri_prog:ops()).
+
+%% Operators that grow a module, applied 300 times down one lineage, stay
+%% within the caps: 6 functions, 8 clauses each, 400 nodes.
+caps_test_() ->
+    {timeout, 120, fun caps/0}.
+
+caps() ->
+    Grow = [<<"clause_add">>, <<"helper">>, <<"subtree">>, <<"fold">>, <<"recurse">>,
+            <<"guard">>, <<"pattern">>],
+    Final = lists:foldl(
+              fun(Seed, P) ->
+                      Op = lists:nth(Seed rem length(Grow) + 1, Grow),
+                      {ok, C, _} = petri_mutate:breed(list_spec(), Op, Seed, [P]),
+                      {ok, Forms} = petri_loader:parse(C),
+                      Funs = [F || {function, _, _, _, _} = F <- Forms],
+                      ?assert(length(Funs) =< 6, C),
+                      [?assert(length(Cs) =< 8, C) || {function, _, _, _, Cs} <- Funs],
+                      Cs = [Cl || {function, _, _, _, FCs} <- Funs, Cl <- FCs],
+                      ?assert(tuples(fold_neg(erl_parse:map_anno(fun(_) -> 1 end, Cs))) =< 400, C),
+                      C
+              end, src("f(L) -> L.\n"), lists:seq(1, 300)),
+    ?assertEqual(ok, petri_loader:load(list_spec(), Final, ?SLOT)).
+
+tuples(T) when is_tuple(T) -> 1 + tuples(tuple_to_list(T));
+tuples(L) when is_list(L) -> lists:sum([tuples(E) || E <- L]);
+tuples(_) -> 0.
+
+%% Negative literals as breeding counts them (one node).
+fold_neg({op, _, '-', {integer, A, I}}) -> {integer, A, -I};
+fold_neg({op, _, '-', {float, A, F}}) -> {float, A, -F};
+fold_neg(T) when is_tuple(T) -> list_to_tuple([fold_neg(E) || E <- tuple_to_list(T)]);
+fold_neg(L) when is_list(L) -> [fold_neg(E) || E <- L];
+fold_neg(X) -> X.

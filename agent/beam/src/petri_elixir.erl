@@ -72,6 +72,11 @@ warm() ->
         true ->
             _ = application:ensure_all_started(elixir),
             _ = [list_to_atom(A) || A <- alias_names()],
+            %% the allowlisted Elixir modules (petri_loader's warm-up leaves
+            %% them out): loading one at a genome's compile would charge its
+            %% atoms to that genome
+            _ = [code:ensure_loaded(M) || {M, _} <- petri_safety:allowlist(),
+                                          lists:prefix("Elixir.", atom_to_list(M))],
             _ = [code:ensure_loaded(M) || M <- ['Elixir.Kernel', 'Elixir.Kernel.SpecialForms',
                                                  'Elixir.Kernel.Utils', elixir_erl, elixir_erl_pass,
                                                  elixir_expand, elixir_def, elixir_module]],

@@ -351,7 +351,10 @@ lock_init() ->
 warm() ->
     Trusted = [petri_std, petri_eval, io_lib, io_lib_format, io_lib_pretty, beam_lib,
                beam_disasm, beam_opcodes, beam_dict, erl_internal, erl_anno, erl_lint, compile],
-    _ = [code:ensure_loaded(M) || M <- Trusted ++ [M || {M, _} <- petri_safety:allowlist()]],
+    %% Elixir's modules are left to petri_elixir:warm/0: loaded, their
+    %% exports would make every code load of an Erlang-only VM dearer
+    Erlang = [M || {M, _} <- petri_safety:allowlist(), not lists:prefix("Elixir.", atom_to_list(M))],
+    _ = [code:ensure_loaded(M) || M <- Trusted ++ Erlang],
     _ = io_lib:format("~p ~s ~0P ~ts", [[a], "b", {c}, 4, <<"d">>]),
     Src = <<"-module(petri_warm).\n-export([f/1]).\n"
             "f(X) -> Y = [Z * X || Z <- [X]], B = << <<C>> || <<C>> <= <<\"ab\">> >>,\n"

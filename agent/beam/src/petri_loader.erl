@@ -143,7 +143,14 @@ parse_chars(Chars) ->
                     err(parse_error, "source has ~b tokens, limit ~b", [length(Toks), ?MAX_TOKENS]);
                 {ok, Toks, _} ->
                     case parse_forms(Toks, [], []) of
-                        {ok, Forms} -> fun_cap(Forms);
+                        {ok, Forms} ->
+                            %% every fun has a `fun` token, every comprehension
+                            %% a `||`: few of those, no need to walk the tree
+                            case length([T || {K, _} = T <- Toks, K =:= 'fun' orelse K =:= '||'])
+                                     =< ?MAX_FUNS of
+                                true -> {ok, Forms};
+                                false -> fun_cap(Forms)
+                            end;
                         Err -> Err
                     end;
                 {error, {L, M, D}, _} -> err(parse_error, "line ~s: ~s", [loc(L), M:format_error(D)])

@@ -81,7 +81,12 @@ scan(Forms, #{small_args := true}) ->
     case scan(Forms) of
         {ok, Rewritten} ->
             %% a function the module itself calls may get larger arguments
-            Called = referenced(Forms, []),
+            %% (a bounded function calls nothing, so with one function no
+            %% other can call it)
+            Called = case [F || {function, _, _, _, _} = F <- Forms] of
+                         [_] -> [];
+                         _ -> referenced(Forms, [])
+                     end,
             {ok, [case Orig of
                       {function, _, N, A, _} ->
                           case not lists:member({N, A}, Called) andalso bounded(Orig) of
@@ -337,7 +342,11 @@ clash(L, N, A) ->
 
 %% Funs the module will have (the compiler makes an atom for each).
 -spec fun_count([form()]) -> non_neg_integer().
-fun_count(T) when is_tuple(T), tuple_size(T) > 0 ->
+fun_count(T) ->
+    fun_count(T, 0).
+
+-spec fun_count(term(), non_neg_integer()) -> non_neg_integer().
+fun_count(T, N) when is_tuple(T), tuple_size(T) > 0 ->
     Own = case element(1, T) of
               'fun' when tuple_size(T) =:= 3, element(1, element(3, T)) =:= clauses -> 1;
               named_fun -> 1;
@@ -345,9 +354,9 @@ fun_count(T) when is_tuple(T), tuple_size(T) > 0 ->
               bc -> 1;
               _ -> 0
           end,
-    Own + fun_count(tuple_to_list(T));
-fun_count(L) when is_list(L) -> lists:sum([fun_count(E) || E <- L]);
-fun_count(_) -> 0.
+    fun_count(tuple_to_list(T), N + Own);
+fun_count([H | T], N) -> fun_count(T, fun_count(H, N));
+fun_count(_, N) -> N.
 
 %% ---- the walk (check and rewrite) ---------------------------------------------
 

@@ -18,8 +18,9 @@ const char *const pop_op_names[POP_OPS] = {"crossover", "subtree", "point",
                                            "swap",      "hoist",   "shrink"};
 static const double default_rates[POP_OPS] = {0.4, 0.2, 0.2, 0.1, 0.05, 0.05};
 
-static const char *const pop_keys[] = {"name",    "size",      "demes", "selection", "operators",
-                                       "elitism", "migration", "stop",  "seeds",     NULL};
+static const char *const pop_keys[] = {"name",      "size",        "demes",   "selection",
+                                       "operators", "elitism",     "migration", "stop",
+                                       "seeds",     "replacement", "archive",   NULL};
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -136,6 +137,46 @@ static int parse_selection(pop_t *p, json_t *sel, int64_t *tour, char *err, size
     return 0;
 }
 
+/* replacement: "niche" | {"niche": {"share": s}} | "no_worse" (pop.h invariant 7) */
+static int parse_replacement(pop_t *p, json_t *r, char *err, size_t errlen)
+{
+    static const char *const k[] = {"niche", NULL};
+    static const char *const nk[] = {"share", NULL};
+    p->replacement = POP_REPL_NICHE;
+    p->niche_share = POP_NICHE_SHARE;
+    if (!r)
+        return 0;
+    if (json_is_string(r)) {
+        if (strcmp(json_string_value(r), "no_worse") == 0)
+            p->replacement = POP_REPL_NO_WORSE;
+        else if (strcmp(json_string_value(r), "niche") != 0)
+            return fail(err, errlen, "replacement: '%s' is not one of niche, no_worse",
+                        json_string_value(r));
+        return 0;
+    }
+    if (!json_is_object(r))
+        return fail(err, errlen,
+                    "replacement: must be \"niche\", \"no_worse\" or "
+                    "{\"niche\": {\"share\": 0.25}}");
+    int rc;
+    if ((rc = only_keys(r, "replacement.", k, err, errlen)))
+        return rc;
+    json_t *n = json_object_get(r, "niche");
+    if (!n)
+        return 0;
+    if (!json_is_object(n))
+        return fail(err, errlen, "replacement.niche: must be an object (may be empty)");
+    if ((rc = only_keys(n, "replacement.niche.", nk, err, errlen)))
+        return rc;
+    json_t *sh = json_object_get(n, "share");
+    if (sh) {
+        if (!json_is_number(sh) || !(json_number_value(sh) > 0) || json_number_value(sh) > 1)
+            return fail(err, errlen, "replacement.niche.share: must be a number in (0, 1]");
+        p->niche_share = json_number_value(sh);
+    }
+    return 0;
+}
+
 /* fitness.cost.mode, read from the JSON so that it works whatever spec_t
  * holds: "lexicographic" makes cost break fitness ties (pop.h invariant 4). */
 static int cost_is_lexicographic(json_t *s)
@@ -166,7 +207,8 @@ static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
     if (size / demes < 4)
         return fail(err, errlen, "size: %lld over %lld demes leaves fewer than 4 per deme",
                     (long long)size, (long long)demes);
-    if ((rc = parse_selection(p, json_object_get(s, "selection"), &tour, err, errlen)))
+    if ((rc = parse_selection(p, json_object_get(s, "selection"), &tour, err, errlen)) ||
+        (rc = parse_replacement(p, json_object_get(s, "replacement"), err, errlen)))
         return rc;
     if (elit >= size / demes)
         return fail(err, errlen, "elitism: %lld is not smaller than a deme (%lld)", (long long)elit,
@@ -288,6 +330,21 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
         }
         p->spec->per_case = 1; /* the agents return each case's error */
     }
+    json_t *arch = json_object_get(spec, "archive");
+    if (arch && p->selection == POP_SEL_LEXICASE) {
+        fail(err, errlen, "archive: draws parents from its cells; drop selection.lexicase");
+        pop_destroy(&p);
+        return NULL;
+    }
+    if (arch && json_object_get(spec, "replacement")) {
+        fail(err, errlen, "replacement: does not apply with an archive (its cells replace)");
+        pop_destroy(&p);
+        return NULL;
+    }
+    if (pop_archive_parse(p, arch, err, errlen) != 0) {
+        pop_destroy(&p);
+        return NULL;
+    }
     spec_encode(p->spec, -1, &p->spec_wire);
     p->spec_json = json_incref(spec);
     p->demes = calloc((size_t)p->ndemes, sizeof *p->demes);
@@ -335,7 +392,7 @@ void pop_member_free(member_t *m)
 
 /* < 0 if (fa, ca) is better than (fb, cb), > 0 if worse, 0 if as good:
  * lower fitness, then lower cost when the cost mode is lexicographic. */
-static int cmp_score(const pop_t *p, double fa, double ca, double fb, double cb)
+int pop_cmp_score(const pop_t *p, double fa, double ca, double fb, double cb)
 {
     if (fa < fb)
         return -1;
@@ -346,6 +403,11 @@ static int cmp_score(const pop_t *p, double fa, double ca, double fb, double cb)
     ca = isnan(ca) ? INFINITY : ca;
     cb = isnan(cb) ? INFINITY : cb;
     return (ca > cb) - (ca < cb);
+}
+
+static int cmp_score(const pop_t *p, double fa, double ca, double fb, double cb)
+{
+    return pop_cmp_score(p, fa, ca, fb, cb);
 }
 
 static int cmp_member(const pop_t *p, const member_t *a, const member_t *b)
@@ -364,6 +426,7 @@ void pop_destroy(pop_t **pp)
         free(p->demes[d].m);
     }
     free(p->demes);
+    pop_archive_destroy(&p->archive);
     pop_member_free(&p->best);
     spec_destroy(&p->spec);
     wire_buf_free(&p->spec_wire);
@@ -466,7 +529,10 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
     if (p->state != POP_RUNNING || d >= (uint32_t)p->ndemes)
         return ERR_STATE;
     deme_t *dm = &p->demes[d];
-    int filling = dm->n < dm->cap;
+    /* with an archive a deme fills by issuing its share of random genomes
+     * (pop.h invariant 8); dseq counts what it issued */
+    int filling = p->archive ? dm->next_dseq <= (uint64_t)dm->cap || p->archive->nocc < 2
+                             : dm->n < dm->cap;
     /* while filling, work in parallel up to the gap; then keep selection
      * pressure: at most a quarter of the deme in flight */
     int limit = filling ? dm->cap - dm->n : dm->cap / 4;
@@ -495,7 +561,7 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
         snprintf(it->op, sizeof it->op, "seed");
         it->src_len = json_string_length(s);
         it->src = dupmem(json_string_value(s), it->src_len);
-    } else if (filling || dm->n < 2) {
+    } else if (filling || (!p->archive && dm->n < 2)) {
         it->kind = ITEM_BREED;
         snprintf(it->op, sizeof it->op, "random");
     } else {
@@ -504,7 +570,7 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
         snprintf(it->op, sizeof it->op, "%s", op);
         it->nparents = strcmp(op, "crossover") == 0 ? 2 : 1;
         for (int i = 0; i < it->nparents; i++) {
-            member_t *m = &dm->m[select_parent(p, dm)];
+            const member_t *m = p->archive ? pop_archive_pick(p) : &dm->m[select_parent(p, dm)];
             memcpy(it->parent_hash[i], m->hash, CRYPTO_HASH_LEN);
             it->parent_src[i] = dupmem(m->src, m->len);
             it->parent_len[i] = m->len;
@@ -560,11 +626,9 @@ int pop_item_lost(pop_t *p, work_item_t *it, uint64_t now_ms)
     return 0;
 }
 
-/* The worst of `tournament` random members that is not an elite, or -1
- * (4 under lexicase, whose spec has no tournament size). */
-static int replace_target(pop_t *p, deme_t *dm)
+/* The indexes of deme dm's ne best members into elite[]. */
+static void elites(const pop_t *p, const deme_t *dm, int *elite, int ne)
 {
-    int elite[64], ne = p->elitism < 64 ? p->elitism : 64;
     for (int e = 0; e < ne; e++) {
         int bi = -1;
         for (int i = 0; i < dm->n; i++) {
@@ -576,6 +640,14 @@ static int replace_target(pop_t *p, deme_t *dm)
         }
         elite[e] = bi;
     }
+}
+
+/* The worst of `tournament` random members that is not an elite, or -1
+ * (4 under lexicase, whose spec has no tournament size). */
+static int replace_target(pop_t *p, deme_t *dm)
+{
+    int elite[64], ne = p->elitism < 64 ? p->elitism : 64;
+    elites(p, dm, elite, ne);
     int loser = -1;
     for (int k = 0; k < p->tournament; k++) {
         int c = rnd(p, dm->n), is_elite = 0;
@@ -585,6 +657,61 @@ static int replace_target(pop_t *p, deme_t *dm)
             loser = c;
     }
     return loser;
+}
+
+/* Where a scored child goes in its full deme under "niche" (pop.h
+ * invariant 7): the slot it takes, or -1. */
+static int niche_target(pop_t *p, deme_t *dm, const uint8_t hash[CRYPTO_HASH_LEN], double fitness,
+                        double cost)
+{
+    int same = 0;
+    for (int i = 0; i < dm->n; i++) {
+        if (memcmp(dm->m[i].hash, hash, CRYPTO_HASH_LEN) == 0) {
+            p->clones_dropped++;
+            return -1;
+        }
+        same += cmp_score(p, fitness, cost, dm->m[i].fitness, dm->m[i].cost) == 0;
+    }
+    int cap = (int)(p->niche_share * dm->cap);
+    if (same < (cap < 1 ? 1 : cap)) {
+        int t = replace_target(p, dm);
+        return t >= 0 && cmp_score(p, fitness, cost, dm->m[t].fitness, dm->m[t].cost) <= 0 ? t : -1;
+    }
+    /* a full niche: a random non-elite member of the same value gives way */
+    int elite[64], ne = p->elitism < 64 ? p->elitism : 64;
+    elites(p, dm, elite, ne);
+    int pick = rnd(p, same), seen = 0;
+    for (int i = 0; i < dm->n; i++) {
+        if (cmp_score(p, fitness, cost, dm->m[i].fitness, dm->m[i].cost) != 0)
+            continue;
+        if (seen++ < pick)
+            continue;
+        int is_elite = 0;
+        for (int e = 0; e < ne; e++)
+            is_elite |= elite[e] == i;
+        if (!is_elite)
+            return i;
+        pick = seen; /* an elite: the next member of the value instead */
+    }
+    return -1;
+}
+
+/* Logs a deme's collapse (full, one fitness value) once, and its end. */
+static void watch_collapse(pop_t *p, uint32_t d)
+{
+    deme_t *dm = &p->demes[d];
+    int one = dm->n == dm->cap && dm->n > 1;
+    for (int i = 1; one && i < dm->n; i++)
+        one = cmp_member(p, &dm->m[i], &dm->m[0]) == 0;
+    if (one && !dm->collapsed)
+        log_warn("pop.deme_collapsed",
+                 "population=%s deme=%u members=%d fitness=%g evaluations=%llu msg=\"every member "
+                 "of the deme has the same fitness\"",
+                 p->name, d, dm->n, dm->m[0].fitness, (unsigned long long)p->evaluations);
+    else if (!one && dm->collapsed)
+        log_info("pop.deme_recovered", "population=%s deme=%u evaluations=%llu", p->name, d,
+                 (unsigned long long)p->evaluations);
+    dm->collapsed = one;
 }
 
 static void migrate(pop_t *p, uint32_t from)
@@ -687,9 +814,13 @@ void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
         p->ok_evaluations++;
         dm->failures_in_row = 0;
         int slot = -1;
-        if (dm->n < dm->cap) {
+        if (p->archive) {
+            pop_archive_insert(p, o, child_hash, child, child_len); /* out of memory: dropped */
+        } else if (dm->n < dm->cap) {
             slot = dm->n++;
             memset(&dm->m[slot], 0, sizeof dm->m[slot]);
+        } else if (p->replacement == POP_REPL_NICHE) {
+            slot = niche_target(p, dm, child_hash, fitness, cost);
         } else {
             int t = replace_target(p, dm);
             if (t >= 0 && cmp_score(p, fitness, cost, dm->m[t].fitness, dm->m[t].cost) <= 0)
@@ -714,6 +845,7 @@ void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
                 if (slot == dm->n - 1 && !dm->m[slot].src)
                     dm->n--;
             }
+            watch_collapse(p, it->deme);
         }
         if (cmp_score(p, fitness, cost, p->best.fitness, p->best.cost) < 0) {
             char *copy = dupmem(child, child_len);
@@ -726,7 +858,8 @@ void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
                 p->best.cost = cost;
             }
         }
-    } else if (dm->n < dm->cap && ++dm->failures_in_row >= FILL_FAILURES_MAX) {
+    } else if ((p->archive ? p->archive->nocc == 0 : dm->n < dm->cap) &&
+               ++dm->failures_in_row >= FILL_FAILURES_MAX) {
         finish(p, POP_FAILED, "no random genome of this spec could be scored", now_ms);
         return;
     }
@@ -758,6 +891,8 @@ double pop_mean_fitness(const pop_t *p)
             sum += p->demes[d].m[i].fitness;
             n++;
         }
+    for (uint32_t k = 0; p->archive && k < p->archive->nocc; k++, n++)
+        sum += p->archive->cells[p->archive->occ[k]].fitness;
     return n ? sum / n : NAN;
 }
 

@@ -310,7 +310,9 @@ static void test_lexicase_spec(void **state)
     p = make("", err, sizeof err);
     assert_int_equal(p->selection, POP_SEL_TOURNAMENT);
     assert_int_equal(p->spec->per_case, 0);
-    assert_true(p->spec_wire.len < lex_len); /* nothing appended */
+    /* the appended fields are always there (spec.h); per_case is off */
+    assert_int_equal(p->spec_wire.len, lex_len);
+    assert_int_equal(p->spec_wire.data[p->spec_wire.len - 1], 0);
     pop_destroy(&p);
 }
 

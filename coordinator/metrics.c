@@ -63,8 +63,7 @@ static void populations(metrics_buf_t *m, coord_t *c)
             dv.genomes = dv.fitness_values = -1;
             dv.entropy_bits = NAN;
         }
-        double coverage =
-            p->archive ? (double)p->archive->nocc / (double)p->archive->ncells : NAN;
+        double coverage = p->archive ? (double)p->archive->nocc / (double)p->archive->ncells : NAN;
         double row[NF] = {(double)p->evaluations,
                           (double)p->ok_evaluations,
                           rate,

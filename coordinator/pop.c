@@ -18,7 +18,7 @@ const char *const pop_op_names[POP_OPS] = {"crossover", "subtree", "point",
                                            "swap",      "hoist",   "shrink"};
 static const double default_rates[POP_OPS] = {0.4, 0.2, 0.2, 0.1, 0.05, 0.05};
 
-static const char *const pop_keys[] = {"name",      "size",        "demes",   "selection",
+static const char *const pop_keys[] = {"name",      "size",        "demes",     "selection",
                                        "operators", "elitism",     "migration", "stop",
                                        "seeds",     "replacement", "archive",   NULL};
 
@@ -531,8 +531,8 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
     deme_t *dm = &p->demes[d];
     /* with an archive a deme fills by issuing its share of random genomes
      * (pop.h invariant 8); dseq counts what it issued */
-    int filling = p->archive ? dm->next_dseq <= (uint64_t)dm->cap || p->archive->nocc < 2
-                             : dm->n < dm->cap;
+    int filling =
+        p->archive ? dm->next_dseq <= (uint64_t)dm->cap || p->archive->nocc < 2 : dm->n < dm->cap;
     /* while filling, work in parallel up to the gap; then keep selection
      * pressure: at most a quarter of the deme in flight */
     int limit = filling ? dm->cap - dm->n : dm->cap / 4;

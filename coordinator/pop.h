@@ -168,16 +168,16 @@ typedef struct pop {
     spec_t *spec;
     wire_buf_t spec_wire; /* SPEC block for the agents */
     int size, ndemes, tournament, elitism;
-    int selection;          /* enum pop_selection */
-    double lex_epsilon;     /* < 0 = auto */
-    double lex_downsample;  /* (0, 1] */
-    uint32_t lex_max_cases; /* errors kept per member: POP_LEX_MAX_BYTES / 8 / size */
-    int lex_dropped;        /* results whose errors were over lex_max_cases */
-    int cost_lex;           /* cost breaks fitness ties (invariant 4) */
-    int replacement;        /* enum pop_replacement (invariant 7) */
-    double niche_share;     /* (0, 1] */
+    int selection;           /* enum pop_selection */
+    double lex_epsilon;      /* < 0 = auto */
+    double lex_downsample;   /* (0, 1] */
+    uint32_t lex_max_cases;  /* errors kept per member: POP_LEX_MAX_BYTES / 8 / size */
+    int lex_dropped;         /* results whose errors were over lex_max_cases */
+    int cost_lex;            /* cost breaks fitness ties (invariant 4) */
+    int replacement;         /* enum pop_replacement (invariant 7) */
+    double niche_share;      /* (0, 1] */
     uint64_t clones_dropped; /* children not entered: a member's genome already */
-    pop_archive_t *archive; /* NULL = the demes hold the members */
+    pop_archive_t *archive;  /* NULL = the demes hold the members */
     double rates[POP_OPS];
     uint64_t migration_interval;
     int migration_count;

@@ -76,8 +76,7 @@ static int parse_range(pop_t *p, pop_archive_t *a, json_t *range, char *err, siz
         if (!json_is_array(r) || json_array_size(r) != 2 || !json_is_number(l) ||
             !json_is_number(h) || !isfinite(json_number_value(l)) ||
             !isfinite(json_number_value(h)) || !(json_number_value(h) > json_number_value(l)))
-            return fail(err, errlen, "%s[%d]: must be [min, max] with finite min < max", where,
-                        i);
+            return fail(err, errlen, "%s[%d]: must be [min, max] with finite min < max", where, i);
         a->lo[i] = json_number_value(l);
         a->hi[i] = json_number_value(h);
     }
@@ -125,8 +124,8 @@ static int parse_into(pop_t *p, pop_archive_t *a, json_t *arch, char *err, size_
                         i);
         for (size_t j = 0; j < i; j++)
             if (a->desc[j] == d)
-                return fail(err, errlen, "archive.map_elites.descriptors[%zu]: %s given twice",
-                            i, name);
+                return fail(err, errlen, "archive.map_elites.descriptors[%zu]: %s given twice", i,
+                            name);
         a->desc[i] = d;
     }
     if (!json_is_array(bins) || json_array_size(bins) != nd)
@@ -146,8 +145,8 @@ static int parse_into(pop_t *p, pop_archive_t *a, json_t *arch, char *err, size_
     }
     a->ncells = (uint32_t)cells;
     json_t *pe = json_object_get(me, "pass_error");
-    if (pe && (!json_is_number(pe) || !(json_number_value(pe) >= 0) ||
-               !isfinite(json_number_value(pe))))
+    if (pe &&
+        (!json_is_number(pe) || !(json_number_value(pe) >= 0) || !isfinite(json_number_value(pe))))
         return fail(err, errlen, "archive.map_elites.pass_error: must be a number >= 0");
     a->pass_error = pe ? json_number_value(pe) : 0;
     int rc = parse_range(p, a, json_object_get(me, "range"), err, errlen);
@@ -217,8 +216,8 @@ static double vars_named(const spec_t *spec, const char *src, size_t len)
     return n;
 }
 
-static double descriptor(const pop_archive_t *a, int i, const pop_outcome_t *o,
-                         const spec_t *spec, const char *src, size_t len)
+static double descriptor(const pop_archive_t *a, int i, const pop_outcome_t *o, const spec_t *spec,
+                         const char *src, size_t len)
 {
     switch (a->desc[i]) {
     case POP_DESC_SIZE:
@@ -342,8 +341,8 @@ static int figures(const member_t *const *ms, size_t n, pop_div_t *out)
         run = 0;
     }
     for (size_t i = 0; i < n; i++)
-        out->genomes +=
-            i == 0 || memcmp(h + i * CRYPTO_HASH_LEN, h + (i - 1) * CRYPTO_HASH_LEN, CRYPTO_HASH_LEN) != 0;
+        out->genomes += i == 0 || memcmp(h + i * CRYPTO_HASH_LEN, h + (i - 1) * CRYPTO_HASH_LEN,
+                                         CRYPTO_HASH_LEN) != 0;
     if (out->entropy_bits < 0) /* -0 */
         out->entropy_bits = 0;
     free(f);

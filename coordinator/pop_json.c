@@ -49,8 +49,8 @@ static json_t *diversity_json(const pop_t *p, int d)
     pop_div_t dv;
     if (pop_diversity(p, d, &dv) != 0)
         return json_null();
-    return json_pack("{s:i, s:i, s:f}", "genomes", dv.genomes, "fitness_values",
-                     dv.fitness_values, "fitness_entropy_bits", dv.entropy_bits);
+    return json_pack("{s:i, s:i, s:f}", "genomes", dv.genomes, "fitness_values", dv.fitness_values,
+                     "fitness_entropy_bits", dv.entropy_bits);
 }
 
 static json_t *archive_json(const pop_t *p)
@@ -233,18 +233,18 @@ json_t *pop_to_json(pop_t *p)
                            p->spec_json, "state", p->state, "reason", p->state_reason,
                            "evaluations", (json_int_t)p->evaluations, "ok_evaluations",
                            (json_int_t)p->ok_evaluations, "started_ms", (json_int_t)p->started_ms,
-                           "finished_ms", (json_int_t)p->finished_ms, "best", best, "demes",
-                           demes, "rng", rng, "clones_dropped", (json_int_t)p->clones_dropped);
+                           "finished_ms", (json_int_t)p->finished_ms, "best", best, "demes", demes,
+                           "rng", rng, "clones_dropped", (json_int_t)p->clones_dropped);
     if (st && p->archive) {
         /* [cell, member] in the order the cells were first taken (invariant 8) */
         const pop_archive_t *a = p->archive;
         json_t *cells = json_array();
         for (uint32_t k = 0; k < a->nocc; k++)
-            json_array_append_new(cells, json_pack("[i, o]", (int)a->occ[k],
-                                                   member_json(&a->cells[a->occ[k]])));
-        json_object_set_new(st, "archive",
-                            json_pack("{s:o, s:I}", "cells", cells, "inserted",
-                                      (json_int_t)a->inserted));
+            json_array_append_new(
+                cells, json_pack("[i, o]", (int)a->occ[k], member_json(&a->cells[a->occ[k]])));
+        json_object_set_new(
+            st, "archive",
+            json_pack("{s:o, s:I}", "cells", cells, "inserted", (json_int_t)a->inserted));
     }
     return st;
 }
@@ -267,10 +267,8 @@ static int load_archive(pop_t *p, json_t *ja, pop_lookup_fn lookup, void *arg, c
     {
         json_t *c = json_array_get(e, 0);
         if (!json_is_integer(c) || json_integer_value(c) < 0 ||
-            json_integer_value(c) >= (json_int_t)a->ncells ||
-            a->cells[json_integer_value(c)].src) {
-            snprintf(err, errlen, "%s: saved archive.cells[%zu] does not fit the spec", p->name,
-                     i);
+            json_integer_value(c) >= (json_int_t)a->ncells || a->cells[json_integer_value(c)].src) {
+            snprintf(err, errlen, "%s: saved archive.cells[%zu] does not fit the spec", p->name, i);
             return ERR_PROTO;
         }
         uint32_t cell = (uint32_t)json_integer_value(c);

@@ -29,9 +29,7 @@ of a number. Options: --runs N (5), --parallel K (3), --targets a,b,
 """
 import argparse
 import json
-import math
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -75,10 +73,22 @@ TARGETS = {
 METHODS = ["no_worse", "niche", "map_elites", "deap"]
 
 
+PAGIE1_SPEC = os.path.join(bl.ROOT, "configs", "specs", "pagie1-population.json")
+
+
 def spec(name, target, method, budget):
     cases, pass_error = TARGETS[target]
     cs = cases()
-    s = {
+    if target == "pagie1":  # the shipped example, which is the same problem
+        with open(PAGIE1_SPEC) as f:
+            s = json.load(f)
+        s.pop("replacement", None)
+        s["name"] = name
+        s["stop"]["max_evaluations"] = budget
+        cs = [(c["in"], c["out"]) for c in s["fitness"]["cases"]]
+    else:
+        s = None
+    s = s or {
         "name": name, "function": "f/2",
         "primitives": {"ops": ["+", "-", "*", "/"], "vars": ["X", "Y"],
                        "constants": {"min": -5, "max": 5, "integer": True}},

@@ -258,6 +258,16 @@ void pop_member_free(member_t *m);
 /* Compares two scores by invariant 4: < 0 if (fa, ca) is better. */
 int pop_cmp_score(const pop_t *p, double fa, double ca, double fb, double cb);
 
+/* ---- replacement (pop_repl.c) ---- */
+
+/* The slot of full deme dm a scored child takes by p->replacement, or -1
+ * (it stays out; a clone under "niche" is counted in clones_dropped). */
+int pop_replace_slot(pop_t *p, deme_t *dm, const uint8_t hash[CRYPTO_HASH_LEN], double fitness,
+                     double cost);
+/* Sets deme d's collapsed flag, logging pop.deme_collapsed when it turns on
+ * and pop.deme_recovered when it turns off. */
+void pop_watch_collapse(pop_t *p, uint32_t d);
+
 /* ---- the MAP-Elites archive (pop_archive.c) ---- */
 
 /* Parses spec.archive into p->archive (NULL value: none). ERR_SPEC with a

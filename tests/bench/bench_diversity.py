@@ -2,14 +2,20 @@
 """bench_diversity.py - does a population keep its diversity, and how good is
 the best it finds, against DEAP at the same budget.
 
-Targets (2 variables, ops + - * /, integer constants -5..5, fitness = the sum
-of absolute errors over the cases):
-  pagie1     Pagie-1: 1/(1+x^-4) + 1/(1+y^-4), 676 cases on a 26x26 grid in [-5, 5]
-  keijzer12  Keijzer-12: x^4 - x^3 + y^2/2 - y, 169 cases on a 13x13 grid in [-3, 3]
+Targets (ops + - * /, integer constants -5..5, fitness = the sum of absolute
+errors over the cases):
+  pagie1     Pagie-1: 1/(1+x^-4) + 1/(1+y^-4), 676 cases on a 26x26 grid in
+             [-5, 5] (configs/specs/pagie1-population.json)
+  keijzer5   Keijzer-5: 30xz / ((x-10) y^2), 294 cases on a 7x6x7 grid,
+             x, z in [-1, 1], y in [1, 2]: 3 variables, and its constants
+             (30, 10) must be built from -5..5 (the default pair: pagie1,keijzer5)
+  keijzer12  Keijzer-12: x^4 - x^3 + y^2/2 - y, 169 cases on a 13x13 grid in
+             [-3, 3]; solvable exactly with these primitives (--targets only)
 Methods, each N runs of 25,500 evaluations (failed ones included), 500
 members in 4 demes, tournament 4, elitism 2, the default operators:
   no_worse   petri, the old replacement ("replacement": "no_worse")
   niche      petri, the default replacement (clones dropped, niche cap)
+  niche@S    petri, niche with share S (not in the default set)
   map_elites petri, "archive": {"map_elites": ...} over size x passed cases
   deap       DEAP (installed from PyPI into build/bench-venv by this script):
              eaSimple-style generational GP, population 500, tournament 4,
@@ -66,9 +72,19 @@ def keijzer12_cases():
     return out
 
 
+def keijzer5_cases():
+    out = []
+    for x in grid(-1, 1, 7):
+        for y in grid(1, 2, 6):
+            for z in grid(-1, 1, 7):
+                out.append(([x, y, z], 30 * x * z / ((x - 10) * y * y)))
+    return out
+
+
 TARGETS = {
     "pagie1": (pagie1_cases, 0.1),  # pass_error of the map_elites "passed" descriptor
     "keijzer12": (keijzer12_cases, 1.0),
+    "keijzer5": (keijzer5_cases, 0.1),
 }
 METHODS = ["no_worse", "niche", "map_elites", "deap"]
 
@@ -89,8 +105,8 @@ def spec(name, target, method, budget):
     else:
         s = None
     s = s or {
-        "name": name, "function": "f/2",
-        "primitives": {"ops": ["+", "-", "*", "/"], "vars": ["X", "Y"],
+        "name": name, "function": "f/%d" % len(cs[0][0]),
+        "primitives": {"ops": ["+", "-", "*", "/"], "vars": ["X", "Y", "Z"][:len(cs[0][0])],
                        "constants": {"min": -5, "max": 5, "integer": True}},
         "fitness": {"cases": [{"in": i, "out": o} for i, o in cs], "error": "abs"},
         "limits": {"timeout_ms": 500, "heap_words": 262144, "reductions": 1000000},
@@ -99,6 +115,8 @@ def spec(name, target, method, budget):
     }
     if method == "no_worse":
         s["replacement"] = "no_worse"
+    elif method.startswith("niche@"):
+        s["replacement"] = {"niche": {"share": float(method[6:])}}
     elif method == "map_elites":
         s["archive"] = {"map_elites": {"descriptors": ["size", "passed"], "bins": [16, 16],
                                        "range": [[40, 1240], [0, len(cs)]],
@@ -124,13 +142,12 @@ def div(a, b):
         raise Fail()
     return a / b
 
-pset = gp.PrimitiveSet("MAIN", 2)
+pset = gp.PrimitiveSet("MAIN", len(cases[0][0]))
 pset.addPrimitive(operator.add, 2)
 pset.addPrimitive(operator.sub, 2)
 pset.addPrimitive(operator.mul, 2)
 pset.addPrimitive(div, 2)
 pset.addEphemeralConstant("c", functools.partial(random.randint, -5, 5))
-pset.renameArguments(ARG0="x", ARG1="y")
 creator.create("FitnessMin", base.Fitness, weights=(-1.0,))
 creator.create("Individual", gp.PrimitiveTree, fitness=creator.FitnessMin)
 tb = base.Toolbox()
@@ -144,8 +161,8 @@ def evaluate(ind):
     try:
         f = tb.compile(expr=ind)
         tot = 0.0
-        for (x, y), out in cases:
-            v = f(x, y)
+        for args, out in cases:
+            v = f(*args)
             tot += abs(v - out)
         return (tot if math.isfinite(tot) else INF,)
     except (Fail, OverflowError, ZeroDivisionError, ValueError):
@@ -238,7 +255,8 @@ def run_petri(c, jobs, parallel, budget):
     while pending or live:
         while pending and len(live) < parallel:
             target, method, r = pending.pop(0)
-            name = "%s-%s-%d" % (target, method.replace("_", "-"), r)
+            name = "%s-%s-%d" % (target, method.replace("_", "-").replace("@", "-")
+                                 .replace(".", ""), r)
             st, body = c.api("POST", "/v1/populations", spec(name, target, method, budget))
             if st not in (200, 201):
                 raise RuntimeError("create %s: %s %s" % (name, st, body))
@@ -281,7 +299,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--parallel", type=int, default=3)
     ap.add_argument("--budget", type=int, default=25500)
-    ap.add_argument("--targets", default=",".join(TARGETS))
+    ap.add_argument("--targets", default="pagie1,keijzer5")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--code-path", help="the agents' [beam] code_path (default: theirs)")
     a = ap.parse_args()
@@ -293,7 +311,7 @@ def main():
         if t not in TARGETS:
             sys.exit("--targets: unknown target %s" % t)
     for m in methods:
-        if m not in METHODS:
+        if m not in METHODS and not m.startswith("niche@"):
             sys.exit("--methods: unknown method %s" % m)
     t0 = time.monotonic()
     results = {}

@@ -43,14 +43,15 @@ json_t *pop_summary_json(const pop_t *p, uint64_t now_ms)
                      p->size, "demes", p->ndemes);
 }
 
-/* The diversity figures of deme d (or all, d < 0) as JSON. */
-static json_t *diversity_json(const pop_t *p, int d)
+/* The diversity figures of all live members as JSON. */
+static json_t *diversity_json(const pop_t *p)
 {
     pop_div_t dv;
-    if (pop_diversity(p, d, &dv) != 0)
+    if (pop_diversity(p, -1, &dv) != 0)
         return json_null();
-    return json_pack("{s:i, s:i, s:f}", "genomes", dv.genomes, "fitness_values", dv.fitness_values,
-                     "fitness_entropy_bits", dv.entropy_bits);
+    return json_pack("{s:i, s:i, s:f, s:i, s:I}", "genomes", dv.genomes, "fitness_values",
+                     dv.fitness_values, "fitness_entropy_bits", dv.entropy_bits, "collapsed_demes",
+                     dv.collapsed_demes, "clones_dropped", (json_int_t)p->clones_dropped);
 }
 
 static json_t *archive_json(const pop_t *p)
@@ -78,13 +79,7 @@ static const char *replacement_name(const pop_t *p)
 json_t *pop_detail_json(const pop_t *p, uint64_t now_ms)
 {
     json_t *o = pop_summary_json(p, now_ms);
-    json_t *div = diversity_json(p, -1);
-    pop_div_t all;
-    if (json_is_object(div) && pop_diversity(p, -1, &all) == 0) {
-        json_object_set_new(div, "collapsed_demes", json_integer(all.collapsed_demes));
-        json_object_set_new(div, "clones_dropped", json_integer((json_int_t)p->clones_dropped));
-    }
-    json_object_set_new(o, "diversity", div);
+    json_object_set_new(o, "diversity", diversity_json(p));
     json_object_set_new(o, "replacement", json_string(replacement_name(p)));
     json_object_set_new(o, "archive", archive_json(p));
     json_object_set_new(json_object_get(o, "best"), "source",

@@ -354,6 +354,33 @@ void cli_print_population_n(FILE *f, const json_t *pop, uint64_t now_ms, int max
             cli_short(str(best, "hash"), 12, v2, sizeof v2));
     fprintf(f, "  mean         %s\n",
             cli_fmt_value(json_object_get(pop, "mean_fitness"), v1, sizeof v1));
+    const json_t *div = json_object_get(pop, "diversity");
+    if (json_is_object(div)) {
+        fprintf(f, "  diversity    %s fitness values (entropy %.2f bits), %s genomes",
+                cli_fmt_value(json_object_get(div, "fitness_values"), v1, sizeof v1),
+                num(json_object_get(div, "fitness_entropy_bits"), 0),
+                cli_fmt_value(json_object_get(div, "genomes"), v2, sizeof v2));
+        /* the detail view's "demes" is the list of them */
+        if (json_is_integer(json_object_get(div, "collapsed_demes")))
+            fprintf(f, "; %s of %zu demes collapsed",
+                    cli_fmt_value(json_object_get(div, "collapsed_demes"), v1, sizeof v1),
+                    json_array_size(json_object_get(pop, "demes")));
+        fputc('\n', f);
+    }
+    const json_t *arch = json_object_get(pop, "archive");
+    if (json_is_object(arch)) {
+        fprintf(f, "  archive      map-elites over");
+        size_t i;
+        const json_t *d;
+        json_array_foreach(json_object_get(arch, "descriptors"), i, d)
+        {
+            fprintf(f, "%s%s", i ? " x " : " ", json_is_string(d) ? json_string_value(d) : "?");
+        }
+        fprintf(f, ": %s of %s cells (%.1f%%)\n",
+                cli_fmt_value(json_object_get(arch, "occupied"), v1, sizeof v1),
+                cli_fmt_value(json_object_get(arch, "cells"), v2, sizeof v2),
+                100 * num(json_object_get(arch, "coverage"), 0));
+    }
 
     const json_t *hist = json_object_get(pop, "history");
     size_t n;
@@ -391,17 +418,22 @@ void cli_print_population_n(FILE *f, const json_t *pop, uint64_t now_ms, int max
 
     const json_t *demes = json_object_get(pop, "demes");
     if (json_array_size(demes) > 0) {
-        static const char *const hdr[] = {"DEME", "AGENT", "SIZE", "BEST"};
-        cli_table_t *t = cli_table_new(4, hdr);
+        /* VALUES (distinct fitness values) when the coordinator reports them */
+        static const char *const hdr[] = {"DEME", "AGENT", "SIZE", "BEST", "VALUES"};
+        int values = json_object_get(json_array_get(demes, 0), "fitness_values") != NULL;
+        cli_table_t *t = cli_table_new(4 + values, hdr);
         size_t i;
         const json_t *d;
         json_array_foreach(demes, i, d)
         {
-            char a[32], s[32], bb[32];
-            const char *row[4] = {cli_fmt_value(json_object_get(d, "index"), a, sizeof a),
+            char a[32], s[32], bb[32], fv[48];
+            snprintf(fv, sizeof fv, "%s%s",
+                     cli_fmt_value(json_object_get(d, "fitness_values"), a, sizeof a),
+                     json_is_true(json_object_get(d, "collapsed")) ? " (collapsed)" : "");
+            const char *row[5] = {cli_fmt_value(json_object_get(d, "index"), a, sizeof a),
                                   str(d, "agent"),
                                   cli_fmt_value(json_object_get(d, "size"), s, sizeof s),
-                                  cli_fmt_value(json_object_get(d, "best"), bb, sizeof bb)};
+                                  cli_fmt_value(json_object_get(d, "best"), bb, sizeof bb), fv};
             cli_table_row(t, row);
         }
         fprintf(f, "  demes\n");

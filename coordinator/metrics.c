@@ -7,43 +7,6 @@
 #include "coord.h"
 #include "metrics.h"
 
-/* Distinct genomes among p's live members: an open-addressing set of the
- * first 8 bytes of each hash (BLAKE2b: collisions are negligible). */
-static int pop_diversity(const pop_t *p)
-{
-    size_t n = 0;
-    for (int d = 0; d < p->ndemes; d++)
-        n += (size_t)p->demes[d].n;
-    if (n == 0)
-        return 0;
-    size_t cap = 16;
-    while (cap < 2 * n)
-        cap *= 2;
-    uint64_t *set = calloc(cap, sizeof *set);
-    if (!set)
-        return -1;
-    int distinct = 0, zero_seen = 0;
-    for (int d = 0; d < p->ndemes; d++)
-        for (int i = 0; i < p->demes[d].n; i++) {
-            uint64_t k;
-            memcpy(&k, p->demes[d].m[i].hash, sizeof k);
-            if (k == 0) { /* 0 marks an empty slot */
-                distinct += !zero_seen;
-                zero_seen = 1;
-                continue;
-            }
-            size_t at = (size_t)(k ^ (k >> 29)) & (cap - 1);
-            while (set[at] && set[at] != k)
-                at = (at + 1) & (cap - 1);
-            if (!set[at]) {
-                set[at] = k;
-                distinct++;
-            }
-        }
-    free(set);
-    return distinct;
-}
-
 /* Evaluations per second over the last ~10 history samples (as the API). */
 static double pop_rate(const pop_t *p)
 {
@@ -73,6 +36,14 @@ static void populations(metrics_buf_t *m, coord_t *c)
         {"petri_population_individuals", "gauge", "Live members, over all demes."},
         {"petri_population_size", "gauge", "Configured population size."},
         {"petri_population_diversity", "gauge", "Distinct genomes among the live members."},
+        {"petri_population_fitness_values", "gauge",
+         "Distinct fitness values among the live members; 1 = collapsed."},
+        {"petri_population_fitness_entropy_bits", "gauge",
+         "Shannon entropy (bits) of the live members' fitness values."},
+        {"petri_population_collapsed_demes", "gauge",
+         "Demes full and of one fitness value (replacement cannot improve them)."},
+        {"petri_population_archive_coverage", "gauge",
+         "Share of the MAP-Elites archive's cells occupied; NaN without an archive."},
         {"petri_population_inflight", "gauge", "Work items of the population in flight."},
     };
     enum { NF = sizeof f / sizeof f[0] };
@@ -84,7 +55,15 @@ static void populations(metrics_buf_t *m, coord_t *c)
             live += p->demes[d].n;
             inflight += p->demes[d].inflight;
         }
+        live += p->archive ? (int)p->archive->nocc : 0;
         double rate = p->state == POP_RUNNING ? pop_rate(p) : 0; /* history stops at the end */
+        pop_div_t dv;
+        if (pop_diversity(p, -1, &dv) != 0) {
+            memset(&dv, 0, sizeof dv);
+            dv.genomes = dv.fitness_values = -1;
+            dv.entropy_bits = NAN;
+        }
+        double coverage = p->archive ? (double)p->archive->nocc / (double)p->archive->ncells : NAN;
         double row[NF] = {(double)p->evaluations,
                           (double)p->ok_evaluations,
                           rate,
@@ -92,7 +71,11 @@ static void populations(metrics_buf_t *m, coord_t *c)
                           pop_mean_fitness(p),
                           live,
                           p->size,
-                          pop_diversity(p),
+                          dv.genomes,
+                          dv.fitness_values,
+                          dv.entropy_bits,
+                          dv.collapsed_demes,
+                          coverage,
                           inflight};
         memcpy(v[i], row, sizeof row);
     }

@@ -20,8 +20,9 @@ const char *const pop_op_names[POP_OPS] = {
     "clause_swap", "clause_xover", "helper",  "inline", "fold",       "recurse"};
 static const double default_rates[POP_OPS] = {0.4, 0.2, 0.2, 0.1, 0.05, 0.05};
 
-static const char *const pop_keys[] = {"name",    "size",      "demes", "selection", "operators",
-                                       "elitism", "migration", "stop",  "seeds",     NULL};
+static const char *const pop_keys[] = {"name",      "size",        "demes",     "selection",
+                                       "operators", "elitism",     "migration", "stop",
+                                       "seeds",     "replacement", "archive",   NULL};
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -138,6 +139,46 @@ static int parse_selection(pop_t *p, json_t *sel, int64_t *tour, char *err, size
     return 0;
 }
 
+/* replacement: "niche" | {"niche": {"share": s}} | "no_worse" (pop.h invariant 7) */
+static int parse_replacement(pop_t *p, json_t *r, char *err, size_t errlen)
+{
+    static const char *const k[] = {"niche", NULL};
+    static const char *const nk[] = {"share", NULL};
+    p->replacement = POP_REPL_NICHE;
+    p->niche_share = POP_NICHE_SHARE;
+    if (!r)
+        return 0;
+    if (json_is_string(r)) {
+        if (strcmp(json_string_value(r), "no_worse") == 0)
+            p->replacement = POP_REPL_NO_WORSE;
+        else if (strcmp(json_string_value(r), "niche") != 0)
+            return fail(err, errlen, "replacement: '%s' is not one of niche, no_worse",
+                        json_string_value(r));
+        return 0;
+    }
+    if (!json_is_object(r))
+        return fail(err, errlen,
+                    "replacement: must be \"niche\", \"no_worse\" or "
+                    "{\"niche\": {\"share\": 0.25}}");
+    int rc;
+    if ((rc = only_keys(r, "replacement.", k, err, errlen)))
+        return rc;
+    json_t *n = json_object_get(r, "niche");
+    if (!n)
+        return 0;
+    if (!json_is_object(n))
+        return fail(err, errlen, "replacement.niche: must be an object (may be empty)");
+    if ((rc = only_keys(n, "replacement.niche.", nk, err, errlen)))
+        return rc;
+    json_t *sh = json_object_get(n, "share");
+    if (sh) {
+        if (!json_is_number(sh) || !(json_number_value(sh) > 0) || json_number_value(sh) > 1)
+            return fail(err, errlen, "replacement.niche.share: must be a number in (0, 1]");
+        p->niche_share = json_number_value(sh);
+    }
+    return 0;
+}
+
 /* fitness.cost.mode, read from the JSON so that it works whatever spec_t
  * holds: "lexicographic" makes cost break fitness ties (pop.h invariant 4). */
 static int cost_is_lexicographic(json_t *s)
@@ -168,7 +209,8 @@ static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
     if (size / demes < 4)
         return fail(err, errlen, "size: %lld over %lld demes leaves fewer than 4 per deme",
                     (long long)size, (long long)demes);
-    if ((rc = parse_selection(p, json_object_get(s, "selection"), &tour, err, errlen)))
+    if ((rc = parse_selection(p, json_object_get(s, "selection"), &tour, err, errlen)) ||
+        (rc = parse_replacement(p, json_object_get(s, "replacement"), err, errlen)))
         return rc;
     if (elit >= size / demes)
         return fail(err, errlen, "elitism: %lld is not smaller than a deme (%lld)", (long long)elit,
@@ -292,6 +334,21 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
         }
         p->spec->per_case = 1; /* the agents return each case's error */
     }
+    json_t *arch = json_object_get(spec, "archive");
+    if (arch && p->selection == POP_SEL_LEXICASE) {
+        fail(err, errlen, "archive: draws parents from its cells; drop selection.lexicase");
+        pop_destroy(&p);
+        return NULL;
+    }
+    if (arch && json_object_get(spec, "replacement")) {
+        fail(err, errlen, "replacement: does not apply with an archive (its cells replace)");
+        pop_destroy(&p);
+        return NULL;
+    }
+    if (pop_archive_parse(p, arch, err, errlen) != 0) {
+        pop_destroy(&p);
+        return NULL;
+    }
     spec_encode(p->spec, -1, &p->spec_wire);
     p->spec_json = json_incref(spec);
     p->demes = calloc((size_t)p->ndemes, sizeof *p->demes);
@@ -339,7 +396,7 @@ void pop_member_free(member_t *m)
 
 /* < 0 if (fa, ca) is better than (fb, cb), > 0 if worse, 0 if as good:
  * lower fitness, then lower cost when the cost mode is lexicographic. */
-static int cmp_score(const pop_t *p, double fa, double ca, double fb, double cb)
+int pop_cmp_score(const pop_t *p, double fa, double ca, double fb, double cb)
 {
     if (fa < fb)
         return -1;
@@ -350,6 +407,11 @@ static int cmp_score(const pop_t *p, double fa, double ca, double fb, double cb)
     ca = isnan(ca) ? INFINITY : ca;
     cb = isnan(cb) ? INFINITY : cb;
     return (ca > cb) - (ca < cb);
+}
+
+static int cmp_score(const pop_t *p, double fa, double ca, double fb, double cb)
+{
+    return pop_cmp_score(p, fa, ca, fb, cb);
 }
 
 static int cmp_member(const pop_t *p, const member_t *a, const member_t *b)
@@ -368,6 +430,7 @@ void pop_destroy(pop_t **pp)
         free(p->demes[d].m);
     }
     free(p->demes);
+    pop_archive_destroy(&p->archive);
     pop_member_free(&p->best);
     spec_destroy(&p->spec);
     wire_buf_free(&p->spec_wire);
@@ -470,7 +533,10 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
     if (p->state != POP_RUNNING || d >= (uint32_t)p->ndemes)
         return ERR_STATE;
     deme_t *dm = &p->demes[d];
-    int filling = dm->n < dm->cap;
+    /* with an archive a deme fills by issuing its share of random genomes
+     * (pop.h invariant 8); dseq counts what it issued */
+    int filling =
+        p->archive ? dm->next_dseq <= (uint64_t)dm->cap || p->archive->nocc < 2 : dm->n < dm->cap;
     /* while filling, work in parallel up to the gap; then keep selection
      * pressure: at most a quarter of the deme in flight */
     int limit = filling ? dm->cap - dm->n : dm->cap / 4;
@@ -499,7 +565,7 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
         snprintf(it->op, sizeof it->op, "seed");
         it->src_len = json_string_length(s);
         it->src = dupmem(json_string_value(s), it->src_len);
-    } else if (filling || dm->n < 2) {
+    } else if (filling || (!p->archive && dm->n < 2)) {
         it->kind = ITEM_BREED;
         snprintf(it->op, sizeof it->op, "random");
     } else {
@@ -508,7 +574,7 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
         snprintf(it->op, sizeof it->op, "%s", op);
         it->nparents = strcmp(op, "crossover") == 0 || strcmp(op, "clause_xover") == 0 ? 2 : 1;
         for (int i = 0; i < it->nparents; i++) {
-            member_t *m = &dm->m[select_parent(p, dm)];
+            const member_t *m = p->archive ? pop_archive_pick(p) : &dm->m[select_parent(p, dm)];
             memcpy(it->parent_hash[i], m->hash, CRYPTO_HASH_LEN);
             it->parent_src[i] = dupmem(m->src, m->len);
             it->parent_len[i] = m->len;
@@ -635,33 +701,6 @@ int pop_item_lost(pop_t *p, work_item_t *it, uint64_t now_ms)
     return 0;
 }
 
-/* The worst of `tournament` random members that is not an elite, or -1
- * (4 under lexicase, whose spec has no tournament size). */
-static int replace_target(pop_t *p, deme_t *dm)
-{
-    int elite[64], ne = p->elitism < 64 ? p->elitism : 64;
-    for (int e = 0; e < ne; e++) {
-        int bi = -1;
-        for (int i = 0; i < dm->n; i++) {
-            int taken = 0;
-            for (int k = 0; k < e; k++)
-                taken |= elite[k] == i;
-            if (!taken && (bi < 0 || cmp_member(p, &dm->m[i], &dm->m[bi]) < 0))
-                bi = i;
-        }
-        elite[e] = bi;
-    }
-    int loser = -1;
-    for (int k = 0; k < p->tournament; k++) {
-        int c = rnd(p, dm->n), is_elite = 0;
-        for (int e = 0; e < ne; e++)
-            is_elite |= elite[e] == c;
-        if (!is_elite && (loser < 0 || cmp_member(p, &dm->m[c], &dm->m[loser]) > 0))
-            loser = c;
-    }
-    return loser;
-}
-
 static void migrate(pop_t *p, uint32_t from)
 {
     if (p->ndemes < 2)
@@ -681,6 +720,10 @@ static void migrate(pop_t *p, uint32_t from)
                 w = i;
         if (cmp_member(p, &src->m[b], &dst->m[w]) >= 0)
             return;
+        if (p->replacement == POP_REPL_NICHE) /* no clone by migration either */
+            for (int i = 0; i < dst->n; i++)
+                if (memcmp(dst->m[i].hash, src->m[b].hash, CRYPTO_HASH_LEN) == 0)
+                    return;
         char *copy = dupmem(src->m[b].src, src->m[b].len);
         double *errs = NULL;
         if (src->m[b].nerrors && (errs = malloc(src->m[b].nerrors * sizeof *errs)) != NULL)
@@ -762,13 +805,13 @@ void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
         p->ok_evaluations++;
         dm->failures_in_row = 0;
         int slot = -1;
-        if (dm->n < dm->cap) {
+        if (p->archive) {
+            pop_archive_insert(p, o, child_hash, child, child_len); /* out of memory: dropped */
+        } else if (dm->n < dm->cap) {
             slot = dm->n++;
             memset(&dm->m[slot], 0, sizeof dm->m[slot]);
         } else {
-            int t = replace_target(p, dm);
-            if (t >= 0 && cmp_score(p, fitness, cost, dm->m[t].fitness, dm->m[t].cost) <= 0)
-                slot = t;
+            slot = pop_replace_slot(p, dm, child_hash, fitness, cost);
         }
         if (slot >= 0) {
             char *copy = dupmem(child, child_len);
@@ -791,6 +834,7 @@ void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
                 if (slot == dm->n - 1 && !dm->m[slot].src)
                     dm->n--;
             }
+            pop_watch_collapse(p, it->deme);
         }
         if (cmp_score(p, fitness, cost, p->best.fitness, p->best.cost) < 0) {
             char *copy = dupmem(child, child_len);
@@ -805,13 +849,16 @@ void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
                 p->best.cases = o->cases;
             }
         }
-    } else if (dm->n < dm->cap && ++dm->failures_in_row >= FILL_FAILURES_MAX) {
+    } else if ((p->archive ? p->archive->nocc == 0 : dm->n < dm->cap) &&
+               ++dm->failures_in_row >= FILL_FAILURES_MAX) {
         finish(p, POP_FAILED, "no random genome of this spec could be scored", now_ms);
         return;
     }
     if (p->migration_interval && dm->since_migration >= p->migration_interval) {
         dm->since_migration = 0;
         migrate(p, it->deme);
+        if (p->ndemes > 1)
+            pop_watch_collapse(p, (it->deme + 1) % (uint32_t)p->ndemes);
     }
     if (p->has_target && p->best.fitness <= p->target_fitness) {
         char why[96];
@@ -837,6 +884,8 @@ double pop_mean_fitness(const pop_t *p)
             sum += p->demes[d].m[i].fitness;
             n++;
         }
+    for (uint32_t k = 0; p->archive && k < p->archive->nocc; k++, n++)
+        sum += p->archive->cells[p->archive->occ[k]].fitness;
     return n ? sum / n : NAN;
 }
 

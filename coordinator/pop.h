@@ -26,6 +26,16 @@
  *   migration   {"interval": 200, "count": 1}   per deme, ring topology; 0 = off
  *   stop        {"target_fitness": 0, "max_evaluations": 200000}
  *   seeds       ["<erlang source>", ...]    optional starting genomes
+ *   replacement "niche" (default) | {"niche": {"share": 0.25}} | "no_worse"
+ *                 how a scored child enters its deme (invariant 7)
+ *   archive     {"map_elites": {"descriptors": ["size", "passed"],
+ *                "bins": [16, 16], "range": [[0, 800], [0, 676]],
+ *                "pass_error": 0.1}}
+ *                 a MAP-Elites archive instead of the demes' members
+ *                 (invariant 8); descriptors among size (bytes of source),
+ *                 cost, passed (cases with error <= pass_error; sets
+ *                 per_case), vars (distinct spec variables the source
+ *                 names); range defaults per descriptor (pop_archive.c)
  *
  * Invariants:
  *  1. (population, deme, dseq) names one derivation; dseq only grows, also
@@ -45,6 +55,21 @@
  *  6. A member keeps its per-case errors (lexicase only) as long as it
  *     lives; they are persisted with the population state, so a restart
  *     selects as before. At most POP_LEX_MAX_BYTES of errors per population.
+ *  7. Replacement "niche": a child whose hash is a member's of its deme does
+ *     not enter it; a fitness value (with its cost, invariant 4) holds at
+ *     most share x the deme's size of its members: a child of a value
+ *     already that common may only take the place of a random non-elite
+ *     member of the same value, otherwise it replaces the loser of a
+ *     reverse tournament when it is no worse. So neutral variants drift
+ *     inside their niche but cannot flood the deme. "no_worse" is the rule
+ *     without either check (kept to measure against).
+ *  8. With an archive the demes hold no members: they only number the work
+ *     (invariant 1). Each deme first issues `size / demes` random genomes
+ *     (and its seeds); then parents are drawn uniformly from the occupied
+ *     cells, and a child enters its cell when the cell is empty or the child
+ *     is better. Elitism and migration do not apply. The archive's cells are
+ *     persisted in the order they were first occupied, so a restart draws
+ *     as before.
  */
 #ifndef PETRI_POP_H
 #define PETRI_POP_H
@@ -62,10 +87,15 @@
 #define POP_DSEQ_RESERVE 1000
 #define POP_LEX_MAX_BYTES (2u << 20) /* per-case errors kept per population */
 #define POP_MUTATOR_MAX 32           /* bytes of an external mutator's name (STORE_MUTATOR_MAX) */
+#define POP_NICHE_SHARE 0.25         /* default share of a deme one fitness value may hold */
+#define POP_ARCHIVE_DIMS 4
+#define POP_ARCHIVE_MAX_CELLS 65536
 
 enum pop_state { POP_RUNNING, POP_SOLVED, POP_STOPPED, POP_FAILED };
 enum item_kind { ITEM_BREED = WIRE_ITEM_BREED_EVAL, ITEM_EVAL = WIRE_ITEM_EVAL };
 enum pop_selection { POP_SEL_TOURNAMENT = 0, POP_SEL_LEXICASE = 1 };
+enum pop_replacement { POP_REPL_NICHE = 0, POP_REPL_NO_WORSE = 1 };
+enum pop_descriptor { POP_DESC_SIZE = 0, POP_DESC_COST, POP_DESC_PASSED, POP_DESC_VARS };
 
 typedef struct member {
     uint8_t hash[CRYPTO_HASH_LEN];
@@ -87,7 +117,31 @@ typedef struct deme {
     int failures_in_row; /* failed random children while filling */
     int seeds_left;      /* seed genomes still to be issued to this deme */
     uint64_t rng;        /* lexicase's generator (invariant 5) */
+    int collapsed;       /* full and every member of one fitness (logged once) */
 } deme_t;
+
+/* A MAP-Elites archive (invariant 8). */
+typedef struct pop_archive {
+    int ndims;
+    int desc[POP_ARCHIVE_DIMS]; /* enum pop_descriptor */
+    uint32_t bins[POP_ARCHIVE_DIMS];
+    double lo[POP_ARCHIVE_DIMS], hi[POP_ARCHIVE_DIMS];
+    double pass_error;
+    uint32_t ncells;
+    member_t *cells; /* ncells; src NULL = empty */
+    uint32_t *occ;   /* the occupied cells, in the order they were first taken */
+    uint32_t nocc;
+    uint64_t inserted; /* children that entered a cell */
+} pop_archive_t;
+
+/* Diversity figures over live members (pop_diversity). */
+typedef struct pop_div {
+    int members;
+    int genomes;         /* distinct hashes */
+    int fitness_values;  /* distinct fitness values */
+    double entropy_bits; /* Shannon entropy of the fitness values' shares */
+    int collapsed_demes; /* demes full and of one fitness value */
+} pop_div_t;
 
 typedef struct pop_sample {
     uint64_t t_ms, evaluations;
@@ -125,12 +179,16 @@ typedef struct pop {
     spec_t *spec;
     wire_buf_t spec_wire; /* SPEC block for the agents */
     int size, ndemes, tournament, elitism;
-    int selection;          /* enum pop_selection */
-    double lex_epsilon;     /* < 0 = auto */
-    double lex_downsample;  /* (0, 1] */
-    uint32_t lex_max_cases; /* errors kept per member: POP_LEX_MAX_BYTES / 8 / size */
-    int lex_dropped;        /* results whose errors were over lex_max_cases */
-    int cost_lex;           /* cost breaks fitness ties (invariant 4) */
+    int selection;           /* enum pop_selection */
+    double lex_epsilon;      /* < 0 = auto */
+    double lex_downsample;   /* (0, 1] */
+    uint32_t lex_max_cases;  /* errors kept per member: POP_LEX_MAX_BYTES / 8 / size */
+    int lex_dropped;         /* results whose errors were over lex_max_cases */
+    int cost_lex;            /* cost breaks fitness ties (invariant 4) */
+    int replacement;         /* enum pop_replacement (invariant 7) */
+    double niche_share;      /* (0, 1] */
+    uint64_t clones_dropped; /* children not entered: a member's genome already */
+    pop_archive_t *archive;  /* NULL = the demes hold the members */
     double rates[POP_OPS];
     uint64_t migration_interval;
     int migration_count;
@@ -231,6 +289,42 @@ uint64_t pop_derive_seed(const char *pop, uint32_t deme, uint64_t dseq);
 
 /* Frees a member's source and errors (pop.c; for pop_json.c). */
 void pop_member_free(member_t *m);
+/* Compares two scores by invariant 4: < 0 if (fa, ca) is better. */
+int pop_cmp_score(const pop_t *p, double fa, double ca, double fb, double cb);
+
+/* ---- replacement (pop_repl.c) ---- */
+
+/* The slot of full deme dm a scored child takes by p->replacement, or -1
+ * (it stays out; a clone under "niche" is counted in clones_dropped). */
+int pop_replace_slot(pop_t *p, deme_t *dm, const uint8_t hash[CRYPTO_HASH_LEN], double fitness,
+                     double cost);
+/* Sets deme d's collapsed flag, logging pop.deme_collapsed when it turns on
+ * and pop.deme_recovered when it turns off. */
+void pop_watch_collapse(pop_t *p, uint32_t d);
+
+/* ---- the MAP-Elites archive (pop_archive.c) ---- */
+
+/* Parses spec.archive into p->archive (NULL value: none). ERR_SPEC with a
+ * message naming the field (archive.map_elites.bins[1], ...). */
+int pop_archive_parse(pop_t *p, json_t *archive, char *err, size_t errlen);
+void pop_archive_destroy(pop_archive_t **a);
+/* The cell of a scored child. */
+uint32_t pop_archive_cell(const pop_archive_t *a, const pop_outcome_t *o, const spec_t *spec,
+                          const char *src, size_t len);
+/* Enters a scored child into its cell when the cell is empty or the child is
+ * better: 1 if it entered, 0 if not, -ENOMEM. */
+int pop_archive_insert(pop_t *p, const pop_outcome_t *o, const uint8_t hash[CRYPTO_HASH_LEN],
+                       const char *src, size_t len);
+/* A uniformly drawn occupied cell's member (p->rng), NULL when empty. */
+const member_t *pop_archive_pick(pop_t *p);
+extern const char *const pop_descriptor_names[];
+
+/* The live members (deme members, or the archive's), as a malloc'd array
+ * of pointers into p; *n is set; NULL when there are none or out of memory. */
+const member_t **pop_live_members(const pop_t *p, size_t *n);
+/* Diversity figures over deme d's members, or all live ones (d < 0).
+ * 0 or -ENOMEM. */
+int pop_diversity(const pop_t *p, int d, pop_div_t *out);
 
 /* ---- selection primitives (pop_lex.c) ---- */
 

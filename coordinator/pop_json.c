@@ -44,9 +44,45 @@ json_t *pop_summary_json(const pop_t *p, uint64_t now_ms)
                      p->size, "demes", p->ndemes);
 }
 
+/* The diversity figures of all live members as JSON. */
+static json_t *diversity_json(const pop_t *p)
+{
+    pop_div_t dv;
+    if (pop_diversity(p, -1, &dv) != 0)
+        return json_null();
+    return json_pack("{s:i, s:i, s:f, s:i, s:I}", "genomes", dv.genomes, "fitness_values",
+                     dv.fitness_values, "fitness_entropy_bits", dv.entropy_bits, "collapsed_demes",
+                     dv.collapsed_demes, "clones_dropped", (json_int_t)p->clones_dropped);
+}
+
+static json_t *archive_json(const pop_t *p)
+{
+    const pop_archive_t *a = p->archive;
+    if (!a)
+        return json_null();
+    json_t *ds = json_array(), *bins = json_array(), *range = json_array();
+    for (int i = 0; i < a->ndims; i++) {
+        json_array_append_new(ds, json_string(pop_descriptor_names[a->desc[i]]));
+        json_array_append_new(bins, json_integer(a->bins[i]));
+        json_array_append_new(range, json_pack("[f, f]", a->lo[i], a->hi[i]));
+    }
+    return json_pack("{s:s, s:o, s:o, s:o, s:i, s:i, s:f, s:I}", "kind", "map_elites",
+                     "descriptors", ds, "bins", bins, "range", range, "cells", (int)a->ncells,
+                     "occupied", (int)a->nocc, "coverage", (double)a->nocc / (double)a->ncells,
+                     "inserted", (json_int_t)a->inserted);
+}
+
+static const char *replacement_name(const pop_t *p)
+{
+    return p->archive ? "map_elites" : p->replacement == POP_REPL_NO_WORSE ? "no_worse" : "niche";
+}
+
 json_t *pop_detail_json(const pop_t *p, uint64_t now_ms)
 {
     json_t *o = pop_summary_json(p, now_ms);
+    json_object_set_new(o, "diversity", diversity_json(p));
+    json_object_set_new(o, "replacement", json_string(replacement_name(p)));
+    json_object_set_new(o, "archive", archive_json(p));
     json_object_set_new(json_object_get(o, "best"), "source",
                         p->best.src ? json_stringn(p->best.src, p->best.len) : json_null());
     json_object_set_new(o, "mean_fitness", num_or_null(pop_mean_fitness(p)));
@@ -54,20 +90,21 @@ json_t *pop_detail_json(const pop_t *p, uint64_t now_ms)
     json_object_set_new(o, "started_ms", json_integer((json_int_t)p->started_ms));
     /* distribution: 10 bins between min and max fitness of live members */
     double mn = INFINITY, mx = -INFINITY;
-    for (int d = 0; d < p->ndemes; d++)
-        for (int i = 0; i < p->demes[d].n; i++) {
-            double f = p->demes[d].m[i].fitness;
-            mn = f < mn ? f : mn;
-            mx = f > mx ? f : mx;
-        }
+    size_t nlive;
+    const member_t **live = pop_live_members(p, &nlive);
+    for (size_t i = 0; i < nlive; i++) {
+        double f = live[i]->fitness;
+        mn = f < mn ? f : mn;
+        mx = f > mx ? f : mx;
+    }
     json_t *counts = json_array();
     int bins[10] = {0};
-    for (int d = 0; d < p->ndemes; d++)
-        for (int i = 0; i < p->demes[d].n; i++) {
-            double f = p->demes[d].m[i].fitness;
-            int b = mx > mn ? (int)((f - mn) / (mx - mn) * 10) : 0;
-            bins[b > 9 ? 9 : b]++;
-        }
+    for (size_t i = 0; i < nlive; i++) {
+        double f = live[i]->fitness;
+        int b = mx > mn ? (int)((f - mn) / (mx - mn) * 10) : 0;
+        bins[b > 9 ? 9 : b]++;
+    }
+    free(live);
     for (int b = 0; b < 10; b++)
         json_array_append_new(counts, json_integer(bins[b]));
     json_object_set_new(o, "distribution",
@@ -88,9 +125,13 @@ json_t *pop_detail_json(const pop_t *p, uint64_t now_ms)
         double b = INFINITY;
         for (int i = 0; i < dm->n; i++)
             b = dm->m[i].fitness < b ? dm->m[i].fitness : b;
-        json_array_append_new(demes, json_pack("{s:i, s:i, s:i, s:I, s:o}", "index", d, "size",
-                                               dm->n, "inflight", dm->inflight, "evaluations",
-                                               (json_int_t)dm->evals, "best", num_or_null(b)));
+        json_t *jd = json_pack("{s:i, s:i, s:i, s:I, s:o, s:b}", "index", d, "size", dm->n,
+                               "inflight", dm->inflight, "evaluations", (json_int_t)dm->evals,
+                               "best", num_or_null(b), "collapsed", dm->collapsed);
+        pop_div_t dv;
+        if (jd && pop_diversity(p, d, &dv) == 0)
+            json_object_set_new(jd, "fitness_values", json_integer(dv.fitness_values));
+        json_array_append_new(demes, jd);
     }
     json_object_set_new(o, "demes", demes);
     return o;
@@ -184,11 +225,53 @@ json_t *pop_to_json(pop_t *p)
      * may already have been issued is issued again */
     char rng[17];
     snprintf(rng, sizeof rng, "%016llx", (unsigned long long)p->rng);
-    return json_pack("{s:O, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:s}", "spec", p->spec_json,
-                     "state", p->state, "reason", p->state_reason, "evaluations",
-                     (json_int_t)p->evaluations, "ok_evaluations", (json_int_t)p->ok_evaluations,
-                     "started_ms", (json_int_t)p->started_ms, "finished_ms",
-                     (json_int_t)p->finished_ms, "best", best, "demes", demes, "rng", rng);
+    json_t *st = json_pack("{s:O, s:i, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:s, s:I}", "spec",
+                           p->spec_json, "state", p->state, "reason", p->state_reason,
+                           "evaluations", (json_int_t)p->evaluations, "ok_evaluations",
+                           (json_int_t)p->ok_evaluations, "started_ms", (json_int_t)p->started_ms,
+                           "finished_ms", (json_int_t)p->finished_ms, "best", best, "demes", demes,
+                           "rng", rng, "clones_dropped", (json_int_t)p->clones_dropped);
+    if (st && p->archive) {
+        /* [cell, member] in the order the cells were first taken (invariant 8) */
+        const pop_archive_t *a = p->archive;
+        json_t *cells = json_array();
+        for (uint32_t k = 0; k < a->nocc; k++)
+            json_array_append_new(
+                cells, json_pack("[i, o]", (int)a->occ[k], member_json(&a->cells[a->occ[k]])));
+        json_object_set_new(
+            st, "archive",
+            json_pack("{s:o, s:I}", "cells", cells, "inserted", (json_int_t)a->inserted));
+    }
+    return st;
+}
+
+static int load_member(member_t *m, json_t *pair, pop_lookup_fn lookup, void *arg);
+
+/* The archive's saved cells (pop_to_json); cells whose genome is gone stay
+ * empty. 0, or ERR_PROTO naming what is wrong in err. */
+static int load_archive(pop_t *p, json_t *ja, pop_lookup_fn lookup, void *arg, char *err,
+                        size_t errlen)
+{
+    pop_archive_t *a = p->archive;
+    if (!a)
+        return 0;
+    json_t *cells = json_object_get(ja, "cells");
+    a->inserted = (uint64_t)json_integer_value(json_object_get(ja, "inserted"));
+    size_t i;
+    json_t *e;
+    json_array_foreach(cells, i, e)
+    {
+        json_t *c = json_array_get(e, 0);
+        if (!json_is_integer(c) || json_integer_value(c) < 0 ||
+            json_integer_value(c) >= (json_int_t)a->ncells || a->cells[json_integer_value(c)].src) {
+            snprintf(err, errlen, "%s: saved archive.cells[%zu] does not fit the spec", p->name, i);
+            return ERR_PROTO;
+        }
+        uint32_t cell = (uint32_t)json_integer_value(c);
+        if (load_member(&a->cells[cell], json_array_get(e, 1), lookup, arg) == 0)
+            a->occ[a->nocc++] = cell;
+    }
+    return 0;
 }
 
 static int load_member(member_t *m, json_t *pair, pop_lookup_fn lookup, void *arg)
@@ -257,6 +340,16 @@ pop_t *pop_from_json(json_t *state, pop_lookup_fn lookup, void *arg, char *err, 
             else
                 p->restore_dropped++;
         }
+        /* a collapse already logged before the restart is not logged again */
+        dm->collapsed = dm->n == dm->cap && dm->n > 1;
+        for (int k = 1; dm->collapsed && k < dm->n; k++)
+            dm->collapsed = pop_cmp_score(p, dm->m[k].fitness, dm->m[k].cost, dm->m[0].fitness,
+                                          dm->m[0].cost) == 0;
+    }
+    p->clones_dropped = (uint64_t)json_integer_value(json_object_get(state, "clones_dropped"));
+    if (load_archive(p, json_object_get(state, "archive"), lookup, arg, err, errlen) != 0) {
+        pop_destroy(&p);
+        return NULL;
     }
     if (p->restore_dropped)
         log_warn("pop.restore_dropped",

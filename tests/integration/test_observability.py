@@ -194,6 +194,14 @@ def test_coordinator_metrics_match_api(obs):
     assert val(s, "petri_population_individuals", population="obs") == live
     div = val(s, "petri_population_diversity", population="obs")
     assert 1 <= div <= live
+    assert div == p["diversity"]["genomes"]
+    assert val(s, "petri_population_fitness_values", population="obs") == \
+        p["diversity"]["fitness_values"]
+    assert math.isclose(val(s, "petri_population_fitness_entropy_bits", population="obs"),
+                        p["diversity"]["fitness_entropy_bits"], rel_tol=1e-9, abs_tol=1e-9)
+    assert val(s, "petri_population_collapsed_demes", population="obs") == \
+        p["diversity"]["collapsed_demes"] == sum(1 for d in p["demes"] if d["collapsed"])
+    assert math.isnan(val(s, "petri_population_archive_coverage", population="obs"))
     states = series(s, "petri_population_state")
     on = [dict(k)["state"] for k, v in states.items() if v == 1 and
           dict(k)["population"] == "obs"]

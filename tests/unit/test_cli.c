@@ -275,6 +275,35 @@ static void test_population_view(void **state)
     json_decref(p);
 }
 
+/* Diversity, archive coverage and the demes' fitness values, when given. */
+static void test_population_diversity_view(void **state)
+{
+    json_t *p = load("{\"name\":\"pg\",\"state\":\"running\",\"evaluations\":10,"
+                     "\"evals_per_s\":1.0,\"best\":{\"fitness\":3.0},\"mean_fitness\":3.0,"
+                     "\"diversity\":{\"genomes\":7,\"fitness_values\":1,"
+                     "\"fitness_entropy_bits\":0.0,\"collapsed_demes\":1},"
+                     "\"archive\":{\"descriptors\":[\"size\",\"passed\"],\"cells\":64,"
+                     "\"occupied\":8,\"coverage\":0.125},"
+                     "\"demes\":[{\"index\":0,\"size\":4,\"best\":3.0,\"fitness_values\":1,"
+                     "\"collapsed\":true},{\"index\":1,\"size\":4,\"best\":3.0,"
+                     "\"fitness_values\":3,\"collapsed\":false}]}");
+    char *s = NULL;
+    CAPTURE(s, cli_print_population(f, p, 0));
+    assert_string_equal(s, "population pg  running\n"
+                           "  evaluations  10  (1.0/s)\n"
+                           "  best         3  -\n"
+                           "  mean         3\n"
+                           "  diversity    1 fitness values (entropy 0.00 bits), 7 genomes; "
+                           "1 of 2 demes collapsed\n"
+                           "  archive      map-elites over size x passed: 8 of 64 cells (12.5%)\n"
+                           "  demes\n"
+                           "    DEME  AGENT  SIZE  BEST  VALUES\n"
+                           "    0     -      4     3     1 (collapsed)\n"
+                           "    1     -      4     3     3\n");
+    free(s);
+    json_decref(p);
+}
+
 static void test_verify_view(void **state)
 {
     json_t *r = load("{\"records\":10,\"ok\":false,\"errors\":[{\"seq\":3,\"reason\":\"bad "
@@ -416,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_members_view),
         cmocka_unit_test(test_lineage_tree),
         cmocka_unit_test(test_population_view),
+        cmocka_unit_test(test_population_diversity_view),
         cmocka_unit_test(test_verify_view),
         cmocka_unit_test(test_main_usage),
     };

@@ -2,7 +2,9 @@
  * items and seeds, filling then steady-state replacement with elitism,
  * migration, stop rules, dseq reservations and the JSON round trip;
  * lexicase selection (specialists, epsilon, down-sampling, determinism),
- * lexicographic cost and the per-case errors across a restart. */
+ * lexicographic cost and the per-case errors across a restart; niche
+ * replacement against clones and neutral variants, the diversity figures,
+ * and the MAP-Elites archive (spec, cells, selection, persistence). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -697,6 +699,377 @@ static void test_errors_survive_restart(void **state)
     pop_destroy(&r);
 }
 
+/* ---- replacement, diversity and the MAP-Elites archive ---- */
+
+/* A full deme of 8 distinct members, fitness 10..17 (one deme, elitism 1). */
+static pop_t *full_deme(const char *replacement)
+{
+    char err[256], extra[256];
+    snprintf(extra, sizeof extra,
+             "\"size\":8,\"demes\":1,\"elitism\":1,\"stop\":{\"target_fitness\":null}%s%s",
+             *replacement ? ",\"replacement\":" : "", replacement);
+    pop_t *p = make(extra, err, sizeof err);
+    assert_non_null(p);
+    work_item_t it;
+    pop_reserve(p, 0);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+        char src[32];
+        snprintf(src, sizeof src, "g%d", i);
+        feed(p, &it, 10 + i, src);
+    }
+    assert_int_equal(p->demes[0].n, 8);
+    return p;
+}
+
+/* n children, each with source fmt % k and fitness f. */
+static void breed_n(pop_t *p, int n, const char *fmt, double f)
+{
+    work_item_t it;
+    for (int k = 0; k < n; k++) {
+        if (p->demes[0].next_dseq > p->demes[0].reserved_dseq)
+            pop_reserve(p, 0);
+        assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+        char src[32];
+        snprintf(src, sizeof src, fmt, k);
+        feed(p, &it, f, src);
+    }
+}
+
+static int count_fitness(const pop_t *p, double f)
+{
+    int n = 0;
+    for (int i = 0; i < p->demes[0].n; i++)
+        n += p->demes[0].m[i].fitness == f;
+    return n;
+}
+
+/* A deme fed the same better child over and over keeps its distinct members
+ * under "niche"; under "no_worse" the clone takes it over. */
+static void test_clones_do_not_flood(void **state)
+{
+    (void)state;
+    pop_t *p = full_deme("");
+    assert_int_equal(p->replacement, POP_REPL_NICHE);
+    breed_n(p, 200, "clone", 5);
+    pop_div_t dv;
+    assert_int_equal(pop_diversity(p, 0, &dv), 0);
+    assert_int_equal(count_fitness(p, 5), 1); /* the first copy entered, no other */
+    assert_int_equal(dv.genomes, 8);
+    assert_int_equal(dv.fitness_values, 8);
+    assert_int_equal(p->clones_dropped, 199);
+    pop_destroy(&p);
+
+    p = full_deme("\"no_worse\"");
+    breed_n(p, 200, "clone", 5);
+    assert_int_equal(pop_diversity(p, 0, &dv), 0);
+    assert_true(count_fitness(p, 5) >= 6); /* all but the elite, bar unlucky draws */
+    assert_true(dv.genomes <= 3);
+    pop_destroy(&p);
+}
+
+/* Neutral variants (new genomes, one fitness) drift inside their niche: at
+ * most share x deme of them, the rest of the deme keeps its values; under
+ * "no_worse" the deme collapses to one fitness value, and it is seen. */
+static void test_neutral_variants_stay_in_their_niche(void **state)
+{
+    (void)state;
+    pop_t *p = full_deme("{\"niche\":{\"share\":0.25}}");
+    breed_n(p, 300, "v%d", 5);
+    pop_div_t dv;
+    assert_int_equal(pop_diversity(p, 0, &dv), 0);
+    assert_int_equal(count_fitness(p, 5), 2); /* 0.25 x 8 */
+    assert_int_equal(dv.fitness_values, 7);
+    assert_int_equal(p->demes[0].collapsed, 0);
+    pop_destroy(&p);
+
+    p = full_deme("\"no_worse\"");
+    breed_n(p, 300, "v%d", 17); /* as bad as the worst: takes every non-elite slot */
+    breed_n(p, 300, "w%d", 10); /* then the best value floods the deme */
+    assert_int_equal(pop_diversity(p, 0, &dv), 0);
+    assert_int_equal(dv.fitness_values, 1);
+    assert_int_equal(p->demes[0].collapsed, 1);
+    assert_int_equal(pop_diversity(p, -1, &dv), 0);
+    assert_int_equal(dv.collapsed_demes, 1);
+    assert_true(dv.entropy_bits == 0);
+    json_t *d = pop_detail_json(p, 3000);
+    json_t *div = json_object_get(d, "diversity");
+    assert_int_equal(json_integer_value(json_object_get(div, "fitness_values")), 1);
+    assert_int_equal(json_integer_value(json_object_get(div, "collapsed_demes")), 1);
+    assert_string_equal(json_string_value(json_object_get(d, "replacement")), "no_worse");
+    json_decref(d);
+    pop_destroy(&p);
+}
+
+/* Fitness values 1, 1, 2, 3: 3 values, entropy 1.5 bits. */
+static void test_diversity_figures(void **state)
+{
+    (void)state;
+    char err[256];
+    pop_t *p = make("\"size\":4,\"demes\":1,\"elitism\":0", err, sizeof err);
+    work_item_t it;
+    pop_reserve(p, 0);
+    const double f[4] = {1, 1, 2, 3};
+    const char *src[4] = {"a", "a", "b", "c"};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+        feed(p, &it, f[i], src[i]);
+    }
+    pop_div_t dv;
+    assert_int_equal(pop_diversity(p, -1, &dv), 0);
+    assert_int_equal(dv.members, 4);
+    assert_int_equal(dv.genomes, 3);
+    assert_int_equal(dv.fitness_values, 3);
+    assert_true(fabs(dv.entropy_bits - 1.5) < 1e-12);
+    assert_int_equal(dv.collapsed_demes, 0);
+    assert_int_equal(pop_diversity(p, 1, &dv), -EINVAL);
+    pop_destroy(&p);
+}
+
+/* The same results in the same order give the same choices, ties included. */
+static void test_niche_is_deterministic(void **state)
+{
+    (void)state;
+    uint8_t seen[2][400][CRYPTO_HASH_LEN];
+    pop_t *ps[2];
+    for (int r = 0; r < 2; r++) {
+        pop_t *p = ps[r] = full_deme("");
+        work_item_t it;
+        for (int k = 0; k < 400; k++) {
+            if (p->demes[0].next_dseq > p->demes[0].reserved_dseq)
+                pop_reserve(p, 0);
+            assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+            memcpy(seen[r][k], it.parent_hash[0], CRYPTO_HASH_LEN);
+            char src[32];
+            snprintf(src, sizeof src, "c%d", k % 37); /* clones and ties */
+            feed(p, &it, 4 + k % 5, src);
+        }
+    }
+    assert_memory_equal(seen[0], seen[1], sizeof seen[0]);
+    for (int i = 0; i < 8; i++)
+        assert_memory_equal(ps[0]->demes[0].m[i].hash, ps[1]->demes[0].m[i].hash, CRYPTO_HASH_LEN);
+    assert_int_equal(ps[0]->clones_dropped, ps[1]->clones_dropped);
+    pop_destroy(&ps[0]);
+    pop_destroy(&ps[1]);
+}
+
+static void test_replacement_and_archive_spec_errors(void **state)
+{
+    (void)state;
+    expect_error("\"replacement\":\"best\"", "replacement");
+    expect_error("\"replacement\":3", "replacement");
+    expect_error("\"replacement\":{\"crowding\":{}}", "replacement.crowding");
+    expect_error("\"replacement\":{\"niche\":{\"share\":0}}", "replacement.niche.share");
+    expect_error("\"replacement\":{\"niche\":{\"cap\":1}}", "replacement.niche.cap");
+    expect_error("\"archive\":{\"grid\":{}}", "archive");
+    expect_error("\"archive\":{\"map_elites\":[]}", "archive.map_elites");
+    expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[],\"bins\":[]}}",
+                 "archive.map_elites.descriptors");
+    expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[\"size\",\"colour\"],"
+                 "\"bins\":[4,4]}}",
+                 "archive.map_elites.descriptors[1]");
+    expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[\"size\",\"size\"],"
+                 "\"bins\":[4,4]}}",
+                 "archive.map_elites.descriptors[1]");
+    expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[\"size\"],\"bins\":[4,4]}}",
+                 "archive.map_elites.bins");
+    expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[\"size\"],\"bins\":[0]}}",
+                 "archive.map_elites.bins[0]");
+    expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[\"size\",\"passed\"],"
+                 "\"bins\":[1000,1000]}}",
+                 "archive.map_elites.bins");
+    expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[\"cost\"],\"bins\":[4]}}",
+                 "archive.map_elites.range[0]");
+    expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[\"size\"],\"bins\":[4],"
+                 "\"range\":[[5,1]]}}",
+                 "archive.map_elites.range[0]");
+    expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[\"size\"],\"bins\":[4],"
+                 "\"pass_error\":-1}}",
+                 "archive.map_elites.pass_error");
+    expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[\"size\"],\"bins\":[4],"
+                 "\"colour\":1}}",
+                 "archive.map_elites.colour");
+    expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[\"size\"],\"bins\":[4]}},"
+                 "\"selection\":{\"lexicase\":{}}",
+                 "archive");
+    expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[\"size\"],\"bins\":[4]}},"
+                 "\"replacement\":\"niche\"",
+                 "replacement");
+}
+
+#define ARCHIVE_SPEC                                                                               \
+    "\"size\":4,\"demes\":1,\"stop\":{\"target_fitness\":null},\"archive\":{\"map_elites\":"       \
+    "{\"descriptors\":[\"size\",\"passed\"],\"bins\":[4,2],\"range\":[[0,40],null],"               \
+    "\"pass_error\":0.5}}"
+
+static void feed_errors(pop_t *p, work_item_t *it, double fitness, const char *src, double err1)
+{
+    uint8_t h[CRYPTO_HASH_LEN];
+    crypto_hash(src, strlen(src), h);
+    double e[1] = {err1};
+    pop_outcome_t o = {.status = WIRE_ST_OK, .fitness = fitness, .errors = e, .nerrors = 1};
+    pop_result_ext(p, it, &o, h, src, strlen(src), 2000);
+    work_item_clear(it);
+}
+
+/* Cells: size 0..40 in 4 bins of 10 bytes x passed (0 or 1 case) in 2. */
+static void test_map_elites_insertion_and_selection(void **state)
+{
+    (void)state;
+    char err[256];
+    pop_t *p = make(ARCHIVE_SPEC, err, sizeof err);
+    assert_non_null(p);
+    assert_non_null(p->archive);
+    assert_int_equal(p->archive->ncells, 8);
+    assert_int_equal(p->spec->per_case, 1); /* "passed" needs the per-case errors */
+    work_item_t it;
+    pop_reserve(p, 0);
+    /* the first size / demes items are random genomes */
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+        assert_string_equal(it.op, "random");
+        feed_errors(p, &it, 10, i < 2 ? "aaaaa" : "bbbbbbbbbbbbbbb", 1); /* 5, 15 bytes */
+    }
+    pop_archive_t *a = p->archive;
+    assert_int_equal(a->nocc, 2); /* two cells; the same cell's equal second never entered */
+    assert_int_equal(a->occ[0], 0 * 2 + 0);
+    assert_int_equal(a->occ[1], 1 * 2 + 0);
+    assert_int_equal(a->inserted, 2);
+    assert_int_equal(p->demes[0].n, 0); /* the demes hold nothing */
+    /* worse or as good: stays out; better: takes the cell; a passed case: another cell */
+    assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+    assert_int_not_equal(strcmp(it.op, "random"), 0);
+    feed_errors(p, &it, 11, "ccccc", 1);
+    assert_string_equal(a->cells[0].src, "aaaaa");
+    assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+    feed_errors(p, &it, 9, "ddddd", 1);
+    assert_string_equal(a->cells[0].src, "ddddd");
+    assert_int_equal(a->nocc, 2);
+    assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+    feed_errors(p, &it, 30, "eeeee", 0.25); /* worse, but passes its case */
+    assert_int_equal(a->nocc, 3);
+    assert_string_equal(a->cells[1].src, "eeeee");
+    assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+    feed_errors(p, &it, 1, "ffffffffffffffffffffffffffffffffffffffffffffff", 1); /* > 40 */
+    assert_string_equal(a->cells[3 * 2].src, "ffffffffffffffffffffffffffffffffffffffffffffff");
+    assert_int_equal(a->nocc, 4);
+    /* parents: uniform over the occupied cells, never anything else */
+    int picks[4] = {0};
+    for (int k = 0; k < 4000; k++) {
+        const member_t *m = pop_archive_pick(p);
+        int c = -1;
+        for (uint32_t i = 0; i < a->nocc; i++)
+            if (m == &a->cells[a->occ[i]])
+                c = (int)i;
+        assert_true(c >= 0);
+        picks[c]++;
+    }
+    for (int i = 0; i < 4; i++)
+        assert_true(picks[i] > 800 && picks[i] < 1200);
+    json_t *d = pop_detail_json(p, 3000);
+    json_t *ja = json_object_get(d, "archive");
+    assert_int_equal(json_integer_value(json_object_get(ja, "occupied")), 4);
+    assert_true(json_real_value(json_object_get(ja, "coverage")) == 0.5);
+    assert_true(json_real_value(json_object_get(d, "mean_fitness")) == (9 + 10.0 + 30 + 1) / 4);
+    json_decref(d);
+    pop_destroy(&p);
+}
+
+/* The "vars" descriptor counts distinct spec variables in the body. */
+static void test_map_elites_vars(void **state)
+{
+    (void)state;
+    char err[256];
+    pop_t *p = make("\"primitives\":{\"vars\":[\"X\"]},\"size\":4,\"demes\":1,\"archive\":"
+                    "{\"map_elites\":{\"descriptors\":[\"vars\"],\"bins\":[2]}}",
+                    err, sizeof err);
+    assert_non_null(p);
+    pop_outcome_t o = {.status = WIRE_ST_OK};
+    const char *with = "f(X) -> X + 1.", *without = "f(X) -> 3.", *other = "f(X) -> X1.";
+    assert_int_equal(pop_archive_cell(p->archive, &o, p->spec, with, strlen(with)), 1);
+    assert_int_equal(pop_archive_cell(p->archive, &o, p->spec, without, strlen(without)), 0);
+    assert_int_equal(pop_archive_cell(p->archive, &o, p->spec, other, strlen(other)), 0);
+    pop_destroy(&p);
+}
+
+#define LOOKUP_N 8
+static const char *lookup_srcs[LOOKUP_N] = {
+    "aaaaa", "bbbbbbbbbbbbbbb", "ccccc", "ddddd", "eeeee", "g0", "g1", "g2"};
+
+/* The source whose hash it is, among lookup_srcs. */
+static char *lookup_real(void *arg, const uint8_t hash[CRYPTO_HASH_LEN], size_t *len)
+{
+    (void)arg;
+    for (int i = 0; i < LOOKUP_N; i++) {
+        uint8_t h[CRYPTO_HASH_LEN];
+        crypto_hash(lookup_srcs[i], strlen(lookup_srcs[i]), h);
+        if (memcmp(h, hash, CRYPTO_HASH_LEN) == 0) {
+            *len = strlen(lookup_srcs[i]);
+            return strdup(lookup_srcs[i]);
+        }
+    }
+    return NULL;
+}
+
+/* The archive comes back with its cells in their order, and draws as before. */
+static void test_map_elites_persists(void **state)
+{
+    (void)state;
+    char err[256];
+    pop_t *p = make(ARCHIVE_SPEC, err, sizeof err);
+    work_item_t it;
+    pop_reserve(p, 0);
+    const char *srcs[4] = {"bbbbbbbbbbbbbbb", "aaaaa", "eeeee", "ddddd"};
+    const double errs[4] = {1, 1, 0.1, 1};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+        feed_errors(p, &it, 10 - i, srcs[i], errs[i]);
+    }
+    assert_int_equal(p->archive->nocc, 3); /* ddddd took aaaaa's cell */
+    json_t *j = pop_to_json(p);
+    pop_t *q = pop_from_json(j, lookup_real, NULL, err, sizeof err);
+    json_decref(j);
+    assert_non_null(q);
+    assert_int_equal(q->archive->nocc, 3);
+    assert_int_equal(q->archive->inserted, p->archive->inserted);
+    for (uint32_t k = 0; k < 3; k++) {
+        uint32_t c = p->archive->occ[k];
+        assert_int_equal(q->archive->occ[k], c);
+        assert_string_equal(q->archive->cells[c].src, p->archive->cells[c].src);
+        assert_true(q->archive->cells[c].fitness == p->archive->cells[c].fitness);
+    }
+    for (int k = 0; k < 50; k++)
+        assert_ptr_equal(pop_archive_pick(q) - q->archive->cells,
+                         pop_archive_pick(p) - p->archive->cells);
+    /* a saved cell outside the spec's grid is refused, naming it */
+    j = pop_to_json(p);
+    json_array_set_new(json_array_get(json_object_get(json_object_get(j, "archive"), "cells"), 0),
+                       0, json_integer(99));
+    assert_null(pop_from_json(j, lookup_real, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "archive.cells[0]"));
+    json_decref(j);
+    pop_destroy(&p);
+    pop_destroy(&q);
+}
+
+/* clones_dropped and the deme's collapse survive a restart (no new warning). */
+static void test_diversity_state_persists(void **state)
+{
+    (void)state;
+    char err[256];
+    pop_t *p = full_deme("");
+    breed_n(p, 5, "g1", 1); /* a member's genome: dropped each time */
+    assert_int_equal(p->clones_dropped, 5);
+    json_t *j = pop_to_json(p);
+    pop_t *q = pop_from_json(j, lookup_real, NULL, err, sizeof err);
+    json_decref(j);
+    assert_non_null(q);
+    assert_int_equal(q->clones_dropped, 5);
+    assert_int_equal(q->replacement, POP_REPL_NICHE);
+    pop_destroy(&p);
+    pop_destroy(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +1090,15 @@ int main(void)
         cmocka_unit_test(test_downsample_determinism),
         cmocka_unit_test(test_cost_lexicographic),
         cmocka_unit_test(test_errors_survive_restart),
+        cmocka_unit_test(test_clones_do_not_flood),
+        cmocka_unit_test(test_neutral_variants_stay_in_their_niche),
+        cmocka_unit_test(test_diversity_figures),
+        cmocka_unit_test(test_niche_is_deterministic),
+        cmocka_unit_test(test_replacement_and_archive_spec_errors),
+        cmocka_unit_test(test_map_elites_insertion_and_selection),
+        cmocka_unit_test(test_map_elites_vars),
+        cmocka_unit_test(test_map_elites_persists),
+        cmocka_unit_test(test_diversity_state_persists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

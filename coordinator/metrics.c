@@ -38,7 +38,7 @@ static void populations(metrics_buf_t *m, coord_t *c)
         {"petri_population_diversity", "gauge", "Distinct genomes among the live members."},
         {"petri_population_fitness_values", "gauge",
          "Distinct fitness values among the live members; 1 = collapsed."},
-        {"petri_population_fitness_entropy_bits", "gauge",
+        {"petri_population_fitness_entropy", "gauge",
          "Shannon entropy (bits) of the live members' fitness values."},
         {"petri_population_collapsed_demes", "gauge",
          "Demes full and of one fitness value (replacement cannot improve them)."},

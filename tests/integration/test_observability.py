@@ -197,7 +197,7 @@ def test_coordinator_metrics_match_api(obs):
     assert div == p["diversity"]["genomes"]
     assert val(s, "petri_population_fitness_values", population="obs") == \
         p["diversity"]["fitness_values"]
-    assert math.isclose(val(s, "petri_population_fitness_entropy_bits", population="obs"),
+    assert math.isclose(val(s, "petri_population_fitness_entropy", population="obs"),
                         p["diversity"]["fitness_entropy_bits"], rel_tol=1e-9, abs_tol=1e-9)
     assert val(s, "petri_population_collapsed_demes", population="obs") == \
         p["diversity"]["collapsed_demes"] == sum(1 for d in p["demes"] if d["collapsed"])

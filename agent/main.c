@@ -1,4 +1,5 @@
 /* main.c - petri-agent: dispatch to the daemon or a one-shot command. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,9 @@ static int cmd_ctl(const char *cmd, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* a VM that dies leaves a broken pipe: writing to it must be an error
+     * (EPIPE, handled), not the end of the agent (every subcommand) */
+    signal(SIGPIPE, SIG_IGN);
     if (crypto_init() != 0) {
         fprintf(stderr, "petri-agent: libsodium failed to initialise\n");
         return 1;

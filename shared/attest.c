@@ -12,6 +12,10 @@
  * (version 2's extension included; both domains have the same length). */
 #define ATTEST_MAX_LEN                                                                             \
     (4 + sizeof ATTEST_DOMAIN - 1 + 4 + ATTEST_POP_MAX + 4 + 8 + 32 + 1 + 8 + 4 + 4 + 8 + 1 + 32)
+/* ... and of the live encoding. */
+#define ATTEST_LIVE_MAX_LEN                                                                        \
+    (4 + sizeof ATTEST_DOMAIN_LIVE - 1 + 4 + ATTEST_POP_MAX + 4 + 8 + 32 + 1 + 8 + 1 + 4 + 32 +    \
+     32 + 32 + 8 + 4 + 32)
 
 #define CANON_NAN 0x7ff8000000000000ULL
 
@@ -158,4 +162,75 @@ int attest_verify_v2(const uint8_t pk[CRYPTO_PK_LEN], const char *population, ui
 {
     assert(x);
     return verify(pk, population, deme, dseq, child_hash, status, fitness, x, sig);
+}
+
+int attest_live(wire_buf_t *b, const char *population, uint32_t individual, uint64_t upgrade_id,
+                const uint8_t child_hash[CRYPTO_HASH_LEN], const attest_live_t *x)
+{
+    assert(x);
+    int rc = put_head(b, ATTEST_DOMAIN_LIVE, population, individual, upgrade_id, child_hash,
+                      x->status, x->child_score);
+    if (rc)
+        return rc;
+    wire_put_u8(b, x->kind);
+    wire_put_u32(b, x->version);
+    wire_put_raw(b, x->parent_hash, CRYPTO_HASH_LEN);
+    wire_put_raw(b, x->state_before, CRYPTO_HASH_LEN);
+    wire_put_raw(b, x->state_after, CRYPTO_HASH_LEN);
+    put_canon(b, x->parent_score);
+    wire_put_u32(b, x->probation);
+    wire_put_raw(b, x->reason_hash, CRYPTO_HASH_LEN);
+    return b->err;
+}
+
+static int encode_live(uint8_t out[ATTEST_LIVE_MAX_LEN], size_t *len, const char *population,
+                       uint32_t individual, uint64_t upgrade_id,
+                       const uint8_t child_hash[CRYPTO_HASH_LEN], const attest_live_t *x)
+{
+    wire_buf_t b;
+    wire_buf_init(&b);
+    int rc = attest_live(&b, population, individual, upgrade_id, child_hash, x);
+    if (rc == 0) {
+        assert(b.len <= ATTEST_LIVE_MAX_LEN);
+        memcpy(out, b.data, b.len);
+        *len = b.len;
+    }
+    wire_buf_free(&b);
+    return rc;
+}
+
+int attest_sign_live(const node_identity_t *idn, const char *population, uint32_t individual,
+                     uint64_t upgrade_id, const uint8_t child_hash[CRYPTO_HASH_LEN],
+                     const attest_live_t *x, uint8_t sig[CRYPTO_SIG_LEN])
+{
+    assert(idn && sig);
+    uint8_t msg[ATTEST_LIVE_MAX_LEN];
+    size_t len = 0;
+    int rc = encode_live(msg, &len, population, individual, upgrade_id, child_hash, x);
+    if (rc) {
+        memset(sig, 0, CRYPTO_SIG_LEN);
+        return rc;
+    }
+    crypto_sign(idn, msg, len, sig);
+    return 0;
+}
+
+int attest_verify_live(const uint8_t pk[CRYPTO_PK_LEN], const char *population, uint32_t individual,
+                       uint64_t upgrade_id, const uint8_t child_hash[CRYPTO_HASH_LEN],
+                       const attest_live_t *x, const uint8_t sig[CRYPTO_SIG_LEN])
+{
+    assert(pk && sig);
+    uint8_t msg[ATTEST_LIVE_MAX_LEN];
+    size_t len = 0;
+    int rc = encode_live(msg, &len, population, individual, upgrade_id, child_hash, x);
+    if (rc)
+        return rc;
+    return crypto_verify(pk, msg, len, sig);
+}
+
+void attest_reason_hash(const char *reason, size_t len, uint8_t out[CRYPTO_HASH_LEN])
+{
+    memset(out, 0, CRYPTO_HASH_LEN);
+    if (len)
+        crypto_hash(reason, len, out);
 }

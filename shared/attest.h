@@ -69,4 +69,43 @@ int attest_verify_v2(const uint8_t pk[CRYPTO_PK_LEN], const char *population, ui
  * the canonical quiet NaN); 32 zero bytes when n = 0. */
 void attest_errors_hash(const double *errors, size_t n, uint8_t out[CRYPTO_HASH_LEN]);
 
+/* ---- live individuals ----
+ * What an agent signs about one event of a live individual (an upgrade's
+ * outcome, a start): the lineage's version 3 records (store.h) hold it.
+ * Canonical encoding:
+ *   domain:str ("petri-live-v1")  population:str  individual:u32
+ *   upgrade_id:u64  child_hash:32 raw (BLAKE2b-256 of the source the event
+ *   is about: the child of an upgrade, the running version of a start)
+ *   status:u8  child_score:f64  kind:u8 (enum wire_live_kind)  version:u32
+ *   (running after the event)  parent_hash:32 raw (BLAKE2b-256 of the
+ *   parent's source; zeros for a start)  state_before:32 raw
+ *   state_after:32 raw (SHA-256 of the state's term_to_binary, the VM's
+ *   hashes; zeros when there is none)  parent_score:f64  probation:u32
+ *   reason_hash:32 raw (BLAKE2b-256 of the reason text; zeros when empty)
+ * Scores are written with the canonical NaN. Limits and errors as
+ * attest_result. */
+#define ATTEST_DOMAIN_LIVE "petri-live-v1"
+typedef struct attest_live {
+    uint8_t kind;    /* enum wire_live_kind */
+    uint8_t status;  /* wire_live_status() of the event */
+    uint32_t version;
+    uint8_t parent_hash[CRYPTO_HASH_LEN];
+    uint8_t state_before[CRYPTO_HASH_LEN], state_after[CRYPTO_HASH_LEN];
+    double parent_score, child_score; /* NaN when none */
+    uint32_t probation;               /* child requests judged */
+    uint8_t reason_hash[CRYPTO_HASH_LEN];
+} attest_live_t;
+
+int attest_live(wire_buf_t *b, const char *population, uint32_t individual, uint64_t upgrade_id,
+                const uint8_t child_hash[CRYPTO_HASH_LEN], const attest_live_t *x);
+int attest_sign_live(const node_identity_t *idn, const char *population, uint32_t individual,
+                     uint64_t upgrade_id, const uint8_t child_hash[CRYPTO_HASH_LEN],
+                     const attest_live_t *x, uint8_t sig[CRYPTO_SIG_LEN]);
+int attest_verify_live(const uint8_t pk[CRYPTO_PK_LEN], const char *population, uint32_t individual,
+                       uint64_t upgrade_id, const uint8_t child_hash[CRYPTO_HASH_LEN],
+                       const attest_live_t *x, const uint8_t sig[CRYPTO_SIG_LEN])
+    __attribute__((warn_unused_result));
+/* BLAKE2b-256 of a reason text (zeros when len is 0). */
+void attest_reason_hash(const char *reason, size_t len, uint8_t out[CRYPTO_HASH_LEN]);
+
 #endif

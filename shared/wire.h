@@ -93,7 +93,10 @@ enum wire_type {
      * name)  init_arg:bytes (ETF)  source:bytes (the genome)  snapshot:bytes
      * (ETF state to resume from instead of init; empty = run init)
      * next_version:u32 (the number the first upgrade gets; 0 = version + 1:
-     * a resumed individual skips the numbers its dead VM gave out) */
+     * a resumed individual skips the numbers its dead VM gave out)
+     * then (appended; missing = its default):
+     * language:u8 (0 erlang, 1 elixir; the genome's and every upgrade's;
+     * default 0) */
     WIRE_VM_LIVE_START = 11,
     /* agent -> VM: a batch of requests, answered in order.
      * live_id:u64  reqs:list<LREQ>  LREQ = seq:u64 req:bytes (ETF)
@@ -109,7 +112,11 @@ enum wire_type {
     /* agent -> VM: load a child into the running individual. Requests sent
      * before it are answered by the version running before it.
      * live_id:u64  upgrade_id:u64  probation:u32 (0 = LIVE_START's)
-     * source:bytes */
+     * source:bytes
+     * then (appended; missing = its default):
+     * judge:u8 (1 = a child scoring below its parent less the tolerance is
+     * rolled back; 0 = only a crash, a timeout or a broken state rolls it
+     * back: an operator's pin to an older version; default 1) */
     WIRE_VM_LIVE_UPGRADE = 14,
     /* VM -> agent: what happened to the individual.
      * live_id:u64  kind:u8 (enum wire_live_kind)  upgrade_id:u64
@@ -226,6 +233,56 @@ enum wire_type {
      * answer to AUTH) or still is (the answer to every HELLO; an agent that
      * hears nothing for a while starts over on a new connection). Empty. */
     WIRE_WORK_WELCOME = 207,
+    /* coordinator -> agent, session: a command for one live individual of
+     * a live population (docs/design.md section 7, "Live populations").
+     * population:str  individual:u32  incarnation:u64 (the coordinator's
+     * number for this placement of the individual: the agent echoes it in
+     * every LIVE_EVENT and LIVE_STATUS, and the coordinator drops what an
+     * older placement still says)  cmd:u8 (enum wire_live_cmd), then by cmd:
+     *   START:   live_spec:bytes (the live section as JSON text, the format
+     *            of `petri-agent live --spec`)  trace:bytes (JSON lines, the
+     *            format of `--trace`; replayed in a loop at the spec's rate)
+     *            breed_spec:bytes (the SPEC block the agent breeds children
+     *            with)  language:u8  source:bytes (the version to run)
+     *            version:u32  snapshot:bytes (ETF state; empty = init)
+     *            next_version:u32
+     *   UPGRADE: upgrade_id:u64  op:str  seed:u64  parents:list<bytes>
+     *            (a built-in operator: the agent breeds the child from the
+     *            parents with op and seed, as WIRE_ITEM_BREED; parents[0] is
+     *            the running version's source)  source:bytes (op "external"
+     *            or "pin": the child itself, parents empty)  probation:u32
+     *            (0 = the spec's)  judge:u8 (as WIRE_VM_LIVE_UPGRADE)
+     *   STOP:    nothing more (LIVE_EVENT stopped follows)
+     * An agent that cannot act on a command (no such individual, no VM, a
+     * bad spec) answers with LIVE_EVENT failed and the reason. */
+    WIRE_WORK_LIVE = 208,
+    /* agent -> coordinator, session: one event of a live individual, as
+     * the VM reported it (WIRE_VM_LIVE_EVENT) or as the agent saw it.
+     * population:str  individual:u32  incarnation:u64  kind:u8
+     * (enum wire_live_kind)  upgrade_id:u64 (0 outside upgrades)
+     * version:u32  at_seq:u64  op:str seed:u64 (the upgrade's, echoed;
+     * empty/0 outside upgrades)  child_hash:32 raw  parent_hash:32 raw
+     * (BLAKE2b-256 of the sources, attest.h)  state_before:32 raw
+     * state_after:32 raw (SHA-256, zeros when none)  parent_score:f64
+     * child_score:f64  probation:u32  reason:str (at most
+     * WIRE_LIVE_REASON_MAX - 1 bytes)  snapshot:bytes (ETF state; started,
+     * promoted and restarted; empty otherwise or over WIRE_LIVE_SNAPSHOT_MAX)
+     * source:bytes (the child's source when the agent bred it: upgrade,
+     * promoted, rollback, refused; else empty)
+     * sig:64 raw (Ed25519 over attest_live() of these fields, status =
+     * wire_live_status(kind); kinds started, promoted, rollback and refused
+     * are lineage records, the others are signed all the same) */
+    WIRE_WORK_LIVE_EVENT = 209,
+    /* agent -> coordinator, session: how its live individuals are doing,
+     * every second while it runs any.
+     * items:list<LSTAT>  LSTAT = population:str individual:u32
+     * incarnation:u64 version:u32 requests:u64 (answered since start)
+     * correct:u64 wrong:u64 failed:u64 (answers that were errors)
+     * fitness:f64 (mean score over the spec's window; NaN before the
+     * first) latency_p50_us:u64 latency_p99_us:u64 (over the last second)
+     * lost:u64 twice:u64 (requests never answered / answered twice;
+     * 0 unless something is wrong) on_probation:u8 */
+    WIRE_WORK_LIVE_STATUS = 210,
 
     /* ---- local control socket (CLI -> running agent): 300-399 ---- */
 
@@ -302,6 +359,13 @@ enum wire_live_kind {
     WIRE_LIVE_FAILED = 6,    /* the individual could not start, or died */
     WIRE_LIVE_STOPPED = 7,
     WIRE_LIVE__COUNT
+};
+/* WIRE_WORK_LIVE commands. */
+enum wire_live_cmd {
+    WIRE_LIVE_CMD_START = 0,
+    WIRE_LIVE_CMD_UPGRADE = 1,
+    WIRE_LIVE_CMD_STOP = 2,
+    WIRE_LIVE_CMD__COUNT
 };
 #define WIRE_LIVE_SNAPSHOT_MAX (1u << 20) /* bytes of a state snapshot in LIVE_EVENT */
 #define WIRE_LIVE_MAX_BATCH 4096          /* requests or replies in one frame */

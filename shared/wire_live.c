@@ -21,6 +21,21 @@ const char *wire_live_event_str(int kind)
     return event_names[kind];
 }
 
+int wire_live_status(int kind)
+{
+    switch (kind) {
+    case WIRE_LIVE_STARTED:
+    case WIRE_LIVE_PROMOTED:
+        return WIRE_ST_OK;
+    case WIRE_LIVE_ROLLBACK:
+        return WIRE_ST_BAD_RESULT;
+    case WIRE_LIVE_REFUSED:
+        return WIRE_ST_COMPILE_ERROR;
+    default:
+        return WIRE_ST_INTERNAL;
+    }
+}
+
 int wire_live_put_start(wire_buf_t *b, const wire_live_start_t *s)
 {
     wire_begin(b, WIRE_VM_LIVE_START, 0, NULL);

@@ -78,6 +78,11 @@ int wire_live_read_reply(wire_rd_t *r, wire_live_reply_t *out);
  * snapshot is at most WIRE_LIVE_SNAPSHOT_MAX bytes. */
 int wire_live_read_event(wire_rd_t *r, wire_live_event_t *out);
 
+/* The status a live event's lineage record and attestation carry: ok for
+ * started and promoted, bad_result for rollback, compile_error for refused
+ * (the child did not load), internal for the rest. */
+int wire_live_status(int kind);
+
 /* "started", "upgrade", ...; "unknown" if out of range. */
 const char *wire_live_event_str(int kind);
 

@@ -506,20 +506,14 @@ static void on_signal(loop_t *l, int signo, void *arg)
 
 static void run_free(live_run_t *r)
 {
-    for (size_t i = 0; i < r->nreqs; i++) {
-        free(r->reqs[i].req);
-        free(r->reqs[i].expect);
-    }
     free(r->reqs);
+    live_trace_free(&r->trace);
     for (size_t i = 0; i < r->nups; i++) {
         free((char *)r->ups[i].path);
         free(r->ups[i].src);
     }
     free(r->ups);
-    for (size_t i = 0; i < r->natoms; i++)
-        free(r->atoms[i]);
-    free(r->atoms);
-    free(r->init_arg);
+    live_spec_free(&r->spec);
     free(r->good_src);
     free(r->good_snap);
     free(r->vers);

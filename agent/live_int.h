@@ -7,14 +7,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "live_spec.h"
 #include "loop.h"
 #include "vm.h"
 #include "wire.h"
 #include "wire_live.h"
 
 #define LIVE_ID 1
-#define LIVE_MAX_TRACE 1000000 /* requests in a trace */
-#define LIVE_MAX_TRACE_BYTES (256u << 20)
 #define LIVE_MAX_UPGRADES 100000
 #define LIVE_MAX_VERSIONS 200000
 #define LIVE_MAX_RESTARTS 8     /* VM deaths before the run gives up */
@@ -26,7 +25,7 @@
 enum run_state { RS_BOOTING, RS_STARTING, RS_RUNNING, RS_STOPPING, RS_DONE };
 
 typedef struct lreq {
-    uint8_t *req, *expect; /* ETF; expect NULL = nothing expected */
+    const uint8_t *req, *expect; /* ETF (the trace's); expect NULL = nothing expected */
     size_t req_len, expect_len;
     uint64_t sent_us; /* last send, 0 = never */
     uint32_t answers;
@@ -59,12 +58,10 @@ typedef struct live_run {
     vm_spawn_opts_t so;
     char erl[4096];
     int state, json, failed;
-    /* the spec */
+    /* the spec and the trace (r->reqs point into it) */
+    live_spec_t spec;
+    live_trace_t trace;
     wire_live_start_t start;
-    char **atoms;
-    size_t natoms;
-    uint8_t *init_arg;
-    size_t init_arg_len;
     double rate;
     uint32_t batch;
     /* the individual's last good version */

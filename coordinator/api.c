@@ -416,6 +416,8 @@ void api_handle(void *arg, const http_req_t *req, http_resp_t *resp)
         drain(c, path + 11, resp);
     } else if (!strncmp(path, "/v1/populations", 15) && (path[15] == '\0' || path[15] == '/')) {
         populations(c, req, resp, path[15] ? path + 16 : "");
+    } else if (!strncmp(path, "/v1/live", 8) && (path[8] == '\0' || path[8] == '/')) {
+        live_api(c, get ? "GET" : req->method, path + 8, req->body, req->body_len, resp);
     } else if (!strncmp(path, "/v1/genomes/", 12) && get) {
         genome(c, path + 12, resp);
     } else if (!strcmp(path, "/v1/lineage/verify") && !strcmp(req->method, "POST")) {

@@ -209,8 +209,29 @@ static void on_results_done(void *arg)
 
 static void on_capacity(void *arg, const work_agent_t *a)
 {
-    (void)a;
+    coord_t *c = arg;
+    int placed = 0;
+    for (int k = 0; k < c->nlive && !placed; k++)
+        for (int i = 0; i < c->live[k]->n && !placed; i++)
+            placed = c->live[k]->ind[i].state == LI_UNPLACED;
+    if (placed && a->last_hello_ms)
+        live_tick(c); /* an agent to place individuals on */
     coord_dispatch(arg);
+}
+
+static void on_live(void *arg, const work_agent_t *a, int type, const uint8_t *payload, size_t len)
+{
+    if (type == WIRE_WORK_LIVE_EVENT)
+        live_on_event(arg, a, payload, len);
+    else
+        live_on_status(arg, a, payload, len);
+}
+
+static int64_t on_live_tick(loop_t *l, void *arg)
+{
+    (void)l;
+    live_tick(arg);
+    return LIVE_TICK_MS;
 }
 
 /* ---- dispatch ---- */
@@ -351,6 +372,7 @@ static void on_member(void *arg, const swim_event_t *ev)
         log_info("coord.agent_down", "name=%s id=%s event=%s", ev->m.name, idhex,
                  swim_event_str(ev->type));
         work_agent_gone(c->work, ev->m.id, on_reclaimed, c);
+        live_agent_gone(c, ev->m.id);
         coord_dispatch(c);
         break;
     case SWIM_EV_JOIN:
@@ -510,6 +532,7 @@ int coord_main(int argc, char **argv)
     if (!c.store)
         fatal("coord.store", "data_dir=%s why=\"%s\"", data_dir, err);
     store_meta_iter(c.store, POP_PREFIX, load_one_pop, &c);
+    live_restore(&c);
 
     c.zctx = zmq_ctx_new();
     c.loop = loop_new();
@@ -521,7 +544,8 @@ int coord_main(int argc, char **argv)
     work_callbacks_t wcb = {.result = on_result,
                             .capacity = on_capacity,
                             .results_done = on_results_done,
-                            .expired = on_expired};
+                            .expired = on_expired,
+                            .live = on_live};
     c.work = work_new(c.loop, c.zctx, cfg_str(c.cfg, "work", "bind"), c.kr, c.id.id, &wcb, &c, err,
                       sizeof err);
     if (!c.work)
@@ -557,6 +581,7 @@ int coord_main(int argc, char **argv)
     loop_timer_add(c.loop, DISPATCH_TICK_MS, on_dispatch_tick, &c);
     loop_timer_add(c.loop, SAMPLE_TICK_MS, on_sample_tick, &c);
     loop_timer_add(c.loop, SCALE_TICK_MS, on_scale_tick, &c);
+    loop_timer_add(c.loop, LIVE_TICK_MS, on_live_tick, &c);
     char idhex[2 * CRYPTO_ID_LEN + 1];
     crypto_hex(c.id.id, CRYPTO_ID_LEN, idhex);
     uint64_t head = 0;
@@ -587,6 +612,8 @@ int coord_main(int argc, char **argv)
     coord_commit_free(&c);
     for (int i = 0; i < c.npops; i++)
         pop_destroy(&c.pops[i]);
+    for (int i = 0; i < c.nlive; i++)
+        live_pop_destroy(&c.live[i]);
     store_close(&c.store);
     loop_destroy(&c.loop);
     zmq_ctx_term(c.zctx);

@@ -31,6 +31,7 @@
 #include "crypto.h"
 #include "gossip.h"
 #include "http.h"
+#include "live.h"
 #include "loop.h"
 #include "metrics.h"
 #include "pop.h"
@@ -134,6 +135,8 @@ typedef struct coord {
     int dispatching;
     scale_entry_t scale[COORD_MAX_AGENTS];
     int nscale;
+    live_pop_t *live[LIVE_MAX_POPS]; /* live populations (live.c) */
+    int nlive;
 } coord_t;
 
 /* coord.c, commit.c */

@@ -52,6 +52,7 @@
 
 #include "crypto.h"
 #include "wire.h"
+#include "wire_live.h"
 
 #define STORE_POP_MAX WIRE_POP_MAX             /* bytes of a population name */
 #define STORE_OP_MAX WIRE_OP_MAX               /* bytes of an operator name */
@@ -63,6 +64,7 @@
 #define STORE_DEFAULT_MAP (1ull << 30)         /* 1 GiB; grown on demand */
 #define STORE_SIG_DOMAIN "petri-lineage-v1"    /* coord_sig domain of version 1 records */
 #define STORE_SIG_DOMAIN_V2 "petri-lineage-v2" /* ... of version 2 records (same length) */
+#define STORE_SIG_DOMAIN_V3 "petri-lineage-v3" /* ... of version 3 (live) records */
 #define STORE_REC_MARK 0xff                    /* first byte of a version 2 record */
 
 /* One lineage record. Two record versions share the log; both decode and
@@ -108,11 +110,38 @@
  * agent_pk and agent_sig are the coordinator's own node id, public key and
  * signature over the same attest_result_v2 message: every record still
  * verifies the same way, and the agent field says who judged it.
+ * Version 3 is a live individual's record (an upgrade's outcome or the
+ * individual's first start; docs/design.md "Live populations"): version
+ * 2's layout (mark:u8 0xff, version:u8 3, the same fields, the origin block
+ * when op is "external"), then the live block before coord_sig:
+ *   kind:u8 (enum wire_live_kind: started, promoted, rollback, refused)
+ *   version:u32 (the individual's version running after the event)
+ *   state_before:32 raw  state_after:32 raw (SHA-256 of the state's
+ *   term_to_binary as the VM hashed it; zeros when none)
+ *   parent_score:f64 (NaN canonical)  probation:u32 (child requests judged)
+ *   reason:str (0..WIRE_LIVE_REASON_MAX - 1 bytes, may be empty)
+ * There population is the live population, deme the individual, dseq the
+ * upgrade id (0 for the start), child_hash the version the event is about,
+ * parents[0] its parent version (none for a start), op the operator that
+ * made the child ("start", a built-in operator, "external", "pin"),
+ * status wire_live_status(kind) and fitness the child's probation score.
+ * agent_sig is over attest_live() of those (attest.h). The per-case
+ * summary fields are zero.
  * The record hash (the next record's prev_hash, "head") is BLAKE2b-256 of
  * the whole encoding, coord_sig included. The decoder rejects trailing
  * bytes, so every byte of a stored record is covered. */
+/* The live block of a version 3 record. */
+typedef struct lineage_live {
+    uint8_t kind; /* enum wire_live_kind */
+    uint32_t version;
+    uint8_t state_before[CRYPTO_HASH_LEN], state_after[CRYPTO_HASH_LEN];
+    double parent_score; /* NaN when none */
+    uint32_t probation;
+    char reason[WIRE_LIVE_REASON_MAX];
+} lineage_live_t;
+
 typedef struct lineage_rec {
-    uint8_t version; /* 1 or 2 (0 = 2 for store_rec_encode) */
+    uint8_t version; /* 1, 2 or 3 (0 = 2 for store_rec_encode) */
     uint64_t seq;    /* 1-based, dense */
     uint8_t prev_hash[CRYPTO_HASH_LEN];
     char population[STORE_POP_MAX + 1];
@@ -137,18 +166,24 @@ typedef struct lineage_rec {
     /* the origin: op "external" only (empty and zeros otherwise) */
     char mutator[STORE_MUTATOR_MAX + 1];
     uint8_t input_hash[CRYPTO_HASH_LEN];
+    lineage_live_t live; /* version 3 only (zeros otherwise) */
     uint8_t coord_sig[CRYPTO_SIG_LEN];
 } lineage_rec_t;
 
 /* ---- record codec (store_rec.c); pure functions, no store needed ---- */
 
 /* 1 if op is one of: point swap subtree crossover hoist shrink random
- * submitted migrate copy external; else 0. */
+ * submitted migrate copy, the program operators (petri_prog), external,
+ * start and pin (live records); else 0. */
 int store_op_valid(const char *op);
 
 /* 1 if name is a mutator name: 1..STORE_MUTATOR_MAX characters of
  * [a-z0-9_.-]; else 0 (NULL too). */
 int store_mutator_valid(const char *name);
+
+/* 1 if l is a live block a version 3 record may hold: kind started,
+ * promoted, rollback or refused, and a NUL-terminated reason; else 0. */
+int store_live_fits(const lineage_live_t *l);
 
 /* Appends the canonical encoding of r (of its version) to b. Returns 0,
  * ERR_TOOBIG/ERR_INVAL if a string is too long, empty, nparents > 2, the
@@ -219,8 +254,8 @@ typedef struct store_item {
     uint8_t agent_pk[CRYPTO_PK_LEN];
     uint8_t agent_sig[CRYPTO_SIG_LEN]; /* over attest_result_v2(); checked by
                                           the caller, see store_append */
-    uint8_t version;                   /* record version: 0 or 2 = 2; 1 writes what older
-                                          builds wrote (tests, imports) */
+    uint8_t version;                   /* record version: 0 or 2 = 2; 3 = a live record;
+                                          1 writes what older builds wrote (tests, imports) */
     uint32_t passed, cases;            /* the version 2 summary (lineage_rec_t) */
     double cost;
     uint8_t reused;
@@ -231,6 +266,7 @@ typedef struct store_item {
     /* the origin, op "external" only ("" and zeros for every other op) */
     char mutator[STORE_MUTATOR_MAX + 1]; /* store_mutator_valid() */
     uint8_t input_hash[CRYPTO_HASH_LEN]; /* the bundle_hash */
+    lineage_live_t live;                 /* version 3 (a live record) only */
     /* out, set by store_append */
     int dup;                       /* 1: the derivation key was already recorded (by an
                                       earlier batch or earlier in this batch): skipped */

@@ -14,10 +14,10 @@
 #define CANON_NAN 0x7ff8000000000000ULL
 
 static const char *const ops[] = {
-    "point",   "swap",      "subtree",    "crossover",  "hoist",       "shrink",
-    "random",  "submitted", "migrate",    "copy",       "call_swap",   "literal",
-    "pattern", "guard",     "clause_add", "clause_del", "clause_swap", "clause_xover",
-    "helper",  "inline",    "fold",       "recurse",    "external"};
+    "point",      "swap",       "subtree",     "crossover",    "hoist",   "shrink",  "random",
+    "submitted",  "migrate",    "copy",        "call_swap",    "literal", "pattern", "guard",
+    "clause_add", "clause_del", "clause_swap", "clause_xover", "helper",  "inline",  "fold",
+    "recurse",    "external",   "start",       "pin"};
 
 int store_op_valid(const char *op)
 {
@@ -54,6 +54,13 @@ static int check_origin(const lineage_rec_t *r)
     return !r->mutator[0] && memcmp(r->input_hash, zero, CRYPTO_HASH_LEN) == 0 ? 0 : ERR_INVAL;
 }
 
+int store_live_fits(const lineage_live_t *l)
+{
+    return (l->kind == WIRE_LIVE_STARTED || l->kind == WIRE_LIVE_PROMOTED ||
+            l->kind == WIRE_LIVE_ROLLBACK || l->kind == WIRE_LIVE_REFUSED) &&
+           memchr(l->reason, 0, sizeof l->reason) != NULL;
+}
+
 static int check_str(const char *s, size_t max)
 {
     if (!s || !s[0])
@@ -75,7 +82,7 @@ void store_rec_put_body(wire_buf_t *b, const lineage_rec_t *r)
 {
     if (r->version != 1) {
         wire_put_u8(b, STORE_REC_MARK);
-        wire_put_u8(b, 2);
+        wire_put_u8(b, r->version == 3 ? 3 : 2);
     }
     wire_put_u64(b, r->seq);
     wire_put_raw(b, r->prev_hash, CRYPTO_HASH_LEN);
@@ -105,11 +112,22 @@ void store_rec_put_body(wire_buf_t *b, const lineage_rec_t *r)
             wire_put_raw(b, r->input_hash, CRYPTO_HASH_LEN);
         }
     }
+    if (r->version == 3) {
+        wire_put_u8(b, r->live.kind);
+        wire_put_u32(b, r->live.version);
+        wire_put_raw(b, r->live.state_before, CRYPTO_HASH_LEN);
+        wire_put_raw(b, r->live.state_after, CRYPTO_HASH_LEN);
+        put_fitness(b, r->live.parent_score);
+        wire_put_u32(b, r->live.probation);
+        wire_put_str(b, r->live.reason);
+    }
 }
 
 const char *store_rec_domain(uint8_t version)
 {
-    return version == 1 ? STORE_SIG_DOMAIN : STORE_SIG_DOMAIN_V2;
+    return version == 1   ? STORE_SIG_DOMAIN
+           : version == 3 ? STORE_SIG_DOMAIN_V3
+                          : STORE_SIG_DOMAIN_V2;
 }
 
 int store_rec_check_fields(const lineage_rec_t *r)
@@ -118,7 +136,9 @@ int store_rec_check_fields(const lineage_rec_t *r)
     if (rc == 0)
         rc = check_str(r->op, STORE_OP_MAX);
     if (rc == 0 &&
-        (r->nparents > STORE_MAX_PARENTS || r->version > 2 || r->reused > 1 || r->seq >> 56 != 0))
+        (r->nparents > STORE_MAX_PARENTS || r->version > 3 || r->reused > 1 || r->seq >> 56 != 0))
+        rc = ERR_INVAL;
+    if (rc == 0 && r->version == 3 && !store_live_fits(&r->live))
         rc = ERR_INVAL;
     if (rc == 0)
         rc = check_origin(r);
@@ -180,7 +200,7 @@ int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out)
     wire_get_raw(&rd, out->agent_pk, CRYPTO_PK_LEN);
     wire_get_raw(&rd, out->agent_sig, CRYPTO_SIG_LEN);
     wire_get_u64(&rd, &out->time_ms);
-    if (version == 2) {
+    if (version == 2 || version == 3) {
         wire_get_u32(&rd, &out->passed);
         wire_get_u32(&rd, &out->cases);
         wire_get_u64(&rd, &cbits);
@@ -191,19 +211,33 @@ int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out)
             wire_get_raw(&rd, out->input_hash, CRYPTO_HASH_LEN);
         }
     }
+    uint64_t pbits = 0;
+    if (version == 3) {
+        wire_get_u8(&rd, &out->live.kind);
+        wire_get_u32(&rd, &out->live.version);
+        wire_get_raw(&rd, out->live.state_before, CRYPTO_HASH_LEN);
+        wire_get_raw(&rd, out->live.state_after, CRYPTO_HASH_LEN);
+        wire_get_u64(&rd, &pbits);
+        wire_get_u32(&rd, &out->live.probation);
+        wire_get_str(&rd, out->live.reason, sizeof out->live.reason);
+    }
     wire_get_raw(&rd, out->coord_sig, CRYPTO_SIG_LEN);
     int rc = rd.err;
     if (rc == 0 && rd.left != 0)
         rc = ERR_PROTO; /* trailing bytes: not the canonical encoding */
-    if (rc == 0 && ((version != 1 && version != 2) || out->seq >> 56 != 0))
+    if (rc == 0 && (version < 1 || version > 3 || out->seq >> 56 != 0))
         rc = ERR_PROTO;
     out->version = version;
-    if (rc == 0 && (out->reused > 1 || check_origin(out) != 0))
+    if (rc == 0 && (out->reused > 1 || check_origin(out) != 0 ||
+                    (version == 3 && !store_live_fits(&out->live))))
         rc = ERR_PROTO;
     if (rc == 0) {
         memcpy(&out->fitness, &fbits, sizeof fbits);
         memcpy(&out->cost, &cbits, sizeof cbits);
-        if ((isnan(out->fitness) && fbits != CANON_NAN) || (isnan(out->cost) && cbits != CANON_NAN))
+        memcpy(&out->live.parent_score, &pbits, sizeof pbits);
+        if ((isnan(out->fitness) && fbits != CANON_NAN) ||
+            (isnan(out->cost) && cbits != CANON_NAN) ||
+            (isnan(out->live.parent_score) && pbits != CANON_NAN))
             rc = ERR_PROTO;
     }
     if (rc)
@@ -241,6 +275,23 @@ int store_rec_check_agent_sig(const lineage_rec_t *r)
                              r->fitness, r->agent_sig) == 0
                    ? 0
                    : ERR_CRYPTO;
+    if (r->version == 3) {
+        attest_live_t l = {.kind = r->live.kind,
+                           .status = r->status,
+                           .version = r->live.version,
+                           .parent_score = r->live.parent_score,
+                           .child_score = r->fitness,
+                           .probation = r->live.probation};
+        if (r->nparents > 0)
+            memcpy(l.parent_hash, r->parents[0], CRYPTO_HASH_LEN);
+        memcpy(l.state_before, r->live.state_before, CRYPTO_HASH_LEN);
+        memcpy(l.state_after, r->live.state_after, CRYPTO_HASH_LEN);
+        attest_reason_hash(r->live.reason, strlen(r->live.reason), l.reason_hash);
+        return attest_verify_live(r->agent_pk, r->population, r->deme, r->dseq, r->child_hash, &l,
+                                  r->agent_sig) == 0
+                   ? 0
+                   : ERR_CRYPTO;
+    }
     attest_ext_t x = {.passed = r->passed, .cases = r->cases, .cost = r->cost, .reused = r->reused};
     memcpy(x.errors_hash, r->errors_hash, CRYPTO_HASH_LEN);
     return attest_verify_v2(r->agent_pk, r->population, r->deme, r->dseq, r->child_hash, r->status,

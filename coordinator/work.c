@@ -604,6 +604,8 @@ void work_feed(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const uint8_t *plain,
         handle_hello(w, a, &r);
     } else if (h.type == WIRE_WORK_RESULT) {
         handle_results(w, id, &r);
+    } else if ((h.type == WIRE_WORK_LIVE_EVENT || h.type == WIRE_WORK_LIVE_STATUS) && w->cb.live) {
+        w->cb.live(w->arg, a, h.type, r.p, r.left);
     } else {
         w->st.dropped_unknown_type++;
     }
@@ -741,4 +743,22 @@ int work_control(work_t *w, const uint8_t id[CRYPTO_ID_LEN], uint32_t target_vms
     if (!a)
         return ERR_NOTFOUND;
     return rc ? rc : send_sealed(w, a);
+}
+
+int work_send_frame(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const wire_buf_t *frame)
+{
+    work_agent_t *a = find_agent(w, id, NULL);
+    if (!a || !a->session || a->gone)
+        return ERR_NOTFOUND;
+    if (frame->err)
+        return frame->err;
+    wire_buf_reset(&w->wb);
+    wire_put_raw(&w->wb, frame->data, frame->len);
+    int rc = w->wb.err ? w->wb.err : send_sealed(w, a);
+    if (rc) {
+        char q[128];
+        log_warn("work.send_failed", "agent=%s why=%s", a->name,
+                 log_quote(err_str(rc), q, sizeof q));
+    }
+    return rc;
 }

@@ -102,6 +102,10 @@ typedef struct work_callbacks {
     /* An item nobody answered in time (optional; NULL drops it): the callee
      * owns it (to re-issue). */
     void (*expired)(void *arg, work_item_t *it);
+    /* A WIRE_WORK_LIVE_EVENT or WIRE_WORK_LIVE_STATUS frame (optional; NULL
+     * drops them) from an agent with a session: its payload, valid during
+     * the call only. */
+    void (*live)(void *arg, const work_agent_t *a, int type, const uint8_t *payload, size_t len);
 } work_callbacks_t;
 
 typedef struct work_stats {
@@ -172,6 +176,10 @@ int work_agent_set_drained(work_t *w, const uint8_t id[CRYPTO_ID_LEN], int drain
 /* Reads and clears an agent's saturation mark (scale.c). */
 int work_agent_take_saturated(work_t *w, const uint8_t id[CRYPTO_ID_LEN]);
 void work_agent_mark_saturated(work_t *w, const uint8_t id[CRYPTO_ID_LEN]);
+/* Sends one whole frame (wire_begin .. wire_end, e.g. WIRE_WORK_LIVE) in
+ * the agent's session. 0, ERR_NOTFOUND without a session, or the send's
+ * error (logged). */
+int work_send_frame(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const wire_buf_t *frame);
 /* Sends a control message (target VMs, drain) to an agent. */
 int work_control(work_t *w, const uint8_t id[CRYPTO_ID_LEN], uint32_t target_vms, int drain);
 

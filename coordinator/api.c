@@ -42,7 +42,7 @@ static json_t *rec_json(const lineage_rec_t *r)
                   wire_status_str(r->status), "fitness", num_or_null(r->fitness), "agent", agent,
                   "time_ms", (json_int_t)r->time_ms, "record_version", (int)r->version);
     /* the per-case summary: version 2 records only (null in older ones) */
-    int v2 = r->version == 2;
+    int v2 = r->version >= 2;
     static const uint8_t zero[CRYPTO_HASH_LEN];
     json_object_set_new(o, "passed", v2 ? json_integer(r->passed) : json_null());
     json_object_set_new(o, "cases", v2 ? json_integer(r->cases) : json_null());
@@ -57,6 +57,15 @@ static json_t *rec_json(const lineage_rec_t *r)
         json_object_set_new(o, "mutator", json_string(r->mutator));
         json_object_set_new(o, "input_hash", hash_json(r->input_hash));
     }
+    if (r->version == 3) /* a live individual's event (store.h) */
+        json_object_set_new(
+            o, "live",
+            json_pack(
+                "{s:s, s:i, s:o, s:o, s:o, s:i, s:s}", "event", wire_live_event_str(r->live.kind),
+                "version", (int)r->live.version, "state_before", hash_json(r->live.state_before),
+                "state_after", hash_json(r->live.state_after), "parent_score",
+                isfinite(r->live.parent_score) ? json_real(r->live.parent_score) : json_null(),
+                "probation", (int)r->live.probation, "reason", r->live.reason));
     return o;
 }
 

@@ -59,6 +59,16 @@ json_t *store_export_rec_json(const lineage_rec_t *r, const uint8_t *raw, size_t
         json_object_set_new(o, "mutator", json_string(r->mutator));
         json_object_set_new(o, "input_hash", hex_json(r->input_hash, CRYPTO_HASH_LEN));
     }
+    if (r->version == 3) /* a live individual's event (store.h) */
+        json_object_set_new(
+            o, "live",
+            json_pack("{s:s, s:i, s:o, s:o, s:o, s:i, s:s}", "event",
+                      wire_live_event_str(r->live.kind), "version", (int)r->live.version,
+                      "state_before", hex_json(r->live.state_before, CRYPTO_HASH_LEN),
+                      "state_after", hex_json(r->live.state_after, CRYPTO_HASH_LEN), "parent_score",
+                      isfinite(r->live.parent_score) ? json_real(r->live.parent_score)
+                                                     : json_null(),
+                      "probation", (int)r->live.probation, "reason", r->live.reason));
     json_object_set_new(o, "coord_sig", hex_json(r->coord_sig, CRYPTO_SIG_LEN));
     json_object_set_new(o, "raw", hex_json(raw, len));
     return o;

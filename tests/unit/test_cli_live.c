@@ -308,7 +308,7 @@ static void test_versions_table(void **state)
         "  VERSION  PARENT  OP            OUTCOME   PARENT SCORE  CHILD SCORE  SEQ  HASH          "
         "AT        REASON\n"
         "  1        -       start         promoted  -             -            41   5b0ca3cbda8d  "
-        "16:00:00  \n"
+        "16:00:00\n"
         "  2        1       literal       rollback  0.8600        0.6500       42   59582eaad0bb  "
         "16:00:01  scored 0.6500 over probation, parent 0.8600\n"
         "  3        1       external:llm  pending   0.8600        -            -    53cf11bcb191  "

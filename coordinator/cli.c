@@ -42,6 +42,9 @@ static const char help_main[] =
     "  genome submit POP FILE       evaluate an external genome (.erl, .ex, .exs)\n"
     "  genome show HASH             a genome's source and lineage records\n"
     "  mutate POP --command CMD     an external program as a mutator (bundles in, children out)\n"
+    "  live start CONFIG.json       start a live population (running individuals, hot-upgraded)\n"
+    "  live ls | show | stop        live populations, an individual's versions, stop one\n"
+    "  live pin | unpin | upgrade   hold an individual at a version, release it, send it a child\n"
     "  lineage show HASH            ancestry tree of a genome (--depth N)\n"
     "  lineage verify               check the hash chain and every signature\n"
     "  lineage export               the lineage as JSON or Graphviz dot\n"
@@ -287,6 +290,8 @@ static const struct opt opts[] = {
     {"--max-bytes", CLI_O_MAX_BYTES, 1},
     {"--members", CLI_O_MEMBERS, 1},
     {"--deme", CLI_O_DEME, 1},
+    {"--mutator", CLI_O_MUTATOR, 1},
+    {"--input-hash", CLI_O_INPUT_HASH, 1},
 };
 
 static int parse_seconds(const char *s, double *out)
@@ -395,7 +400,8 @@ int cli_parse_args(int argc, char **argv, cli_args_t *a, char *err, size_t errle
             a->file = val;
         else if (o->bit >= (unsigned)CLI_O_COMMAND) {
             const char **dst[] = {&a->command, &a->name,      &a->concurrency, &a->rate,
-                                  &a->count,   &a->max_bytes, &a->members,     &a->deme};
+                                  &a->count,   &a->max_bytes, &a->members,     &a->deme,
+                                  &a->mutator, &a->input_hash};
             for (unsigned k = 0; k < sizeof dst / sizeof dst[0]; k++)
                 if (o->bit == (unsigned)CLI_O_COMMAND << k)
                     *dst[k] = val;
@@ -606,7 +612,7 @@ int cli_main(int argc, char **argv)
                 {"genome", cli_cmd_genome},   {"lineage", cli_cmd_lineage},
                 {"keygen", cli_cmd_keygen},   {"top", cli_cmd_top},
                 {"scale", cli_cmd_scale},     {"agent", cli_cmd_agent},
-                {"mutate", cli_cmd_mutate}};
+                {"mutate", cli_cmd_mutate},   {"live", cli_cmd_live}};
     int rc = -1;
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c.a.pos[0], cmds[i].name))

@@ -1,5 +1,5 @@
 /* cli.h - the `petri` operator commands (members, population, genome,
- * lineage, keygen, top): argument parsing, calls to the coordinator API
+ * lineage, keygen, top, live): argument parsing, calls to the coordinator API
  * (client.h) and text rendering. The renderers are public for tests. */
 #ifndef PETRI_CLI_H
 #define PETRI_CLI_H
@@ -51,6 +51,9 @@ enum {
     CLI_O_MAX_BYTES = 1u << 16,
     CLI_O_MEMBERS = 1u << 17,
     CLI_O_DEME = 1u << 18,
+    /* petri live upgrade (cli_live.c checks the values) */
+    CLI_O_MUTATOR = 1u << 19,
+    CLI_O_INPUT_HASH = 1u << 20,
 };
 
 typedef struct cli_args {
@@ -76,6 +79,8 @@ typedef struct cli_args {
     const char *language;
     /* petri mutate: the values as given (cli_mutate_settings checks them) */
     const char *command, *name, *concurrency, *rate, *count, *max_bytes, *members, *deme;
+    /* petri live upgrade: as given */
+    const char *mutator, *input_hash;
     const char *pos[CLI_MAX_POS]; /* positionals after "petri": pos[0] = subcommand */
     int npos;
 } cli_args_t;

@@ -84,10 +84,13 @@ void cli_table_print(FILE *f, const cli_table_t *t, const char *indent)
         }
     for (size_t r = 0; r < t->nrows; r++) {
         fputs(indent ? indent : "", f);
-        for (size_t i = 0; i < nc; i++) {
+        size_t used = nc; /* empty trailing cells leave no trailing blanks */
+        while (used > 1 && t->cell[r * t->ncols + used - 1] && !t->cell[r * t->ncols + used - 1][0])
+            used--;
+        for (size_t i = 0; i < used; i++) {
             const char *s = t->cell[r * t->ncols + i];
             fputs(s ? s : "?", f);
-            if (i + 1 < nc)
+            if (i + 1 < used)
                 pad(f, w[i] - (s ? cells(s) : 1) + 2);
         }
         fputc('\n', f);

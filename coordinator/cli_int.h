@@ -68,6 +68,7 @@ int cli_cmd_top(cli_t *c);
 int cli_cmd_scale(cli_t *c);
 int cli_cmd_agent(cli_t *c);
 int cli_cmd_mutate(cli_t *c);
+int cli_cmd_live(cli_t *c);
 
 /* ---- petri mutate (cli_mutate.c) ---- */
 #define MUTATE_NAME_MAX 32        /* the store's mutator names */
@@ -98,5 +99,57 @@ int cli_mutate_settings(const cli_args_t *a, cli_mutate_cfg_t *out, char *err, s
  * other characters than [a-z0-9_.-] as '-', at most 32; "external" when
  * nothing is left. */
 void cli_mutate_default_name(const char *command, char out[MUTATE_NAME_MAX + 1]);
+
+/* ---- petri live (cli_live.c: commands and request bodies; cli_live_fmt.c:
+ * views) ---- */
+#define LIVE_CONFIG_MAX                                                                            \
+    (64u << 20)                    /* a config file, and the body built from it                    \
+                                    * (the API's own cap, max_body_bytes, is                       \
+                                    * at most 64 MiB) */
+#define LIVE_TRACE_MAX (64u << 20) /* a trace_file */
+#define LIVE_GENOME_MAX                                                                            \
+    (1u << 20) /* a genome_file or upgrade FILE: the                                               \
+                * store's cap on a genome */
+#define LIVE_MAX_INDEX                                                                             \
+    100000L                  /* individuals' indexes and versions are                              \
+                              * checked against this before any request */
+#define LIVE_SHOW_VERSIONS 8 /* versions per individual in `show NAME` */
+
+/* Builds POST /v1/live's body from the config file at path: a JSON object
+ * whose "trace_file" and "genome_file" (paths relative to the config's
+ * directory, or absolute) are read and sent inline as "trace" and "genome"
+ * (naming both "trace" and "trace_file", or both "genome" and
+ * "genome_file", is an error). Everything else goes as it is: the
+ * coordinator checks the config. *body is malloc'd compact JSON (owned by
+ * the caller), *len its length; name[cap] receives the config's "name"
+ * ("" when it has none). Returns 0, or
+ * CLI_USAGE with a message naming the file or the key in err: unreadable,
+ * missing, over its cap, not JSON, not an object, a file key that is not a
+ * string, a file that is empty or not UTF-8 text. */
+int cli_live_body(const char *path, char **body, size_t *len, char *name, size_t cap, char *err,
+                  size_t errlen);
+/* Builds POST .../upgrade's body {"source", "mutator", "input_hash"?} from
+ * the module file at path. mutator NULL = "manual"; it must be 1..32 of
+ * [a-z0-9_.-]; input_hash NULL = absent, else 64 lowercase hex digits.
+ * hash_hex receives the BLAKE2b-256 hex of the source (the version's hash
+ * in the API). 0, or CLI_USAGE with a message in err. */
+int cli_live_upgrade_body(const char *path, const char *mutator, const char *input_hash,
+                          char **body, size_t *len, char hash_hex[65], char *err, size_t errlen);
+/* An individual's INDEX (0..LIVE_MAX_INDEX) or a VERSION (1..LIVE_MAX_INDEX),
+ * decimal: 0 and *out, or -1. */
+int cli_live_parse_index(const char *s, long *out);
+int cli_live_parse_version(const char *s, long *out);
+
+/* GET /v1/live's document as a table. */
+void cli_print_lives(FILE *f, const json_t *doc);
+/* GET /v1/live/NAME: the population, a table of its individuals and each
+ * one's last LIVE_SHOW_VERSIONS versions (index < 0); or one individual in
+ * full: counters, pin, the fitness series as a sparkline and every version
+ * (index >= 0; a line saying so when there is no such individual). Returns
+ * 0, or -1 when index names no individual. */
+int cli_print_live(FILE *f, const json_t *pop, long index);
+/* A versions table (newest last); last > 0 shows only the last `last`
+ * versions. */
+void cli_print_live_versions(FILE *f, const json_t *versions, size_t last, const char *indent);
 
 #endif

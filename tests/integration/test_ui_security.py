@@ -3,8 +3,9 @@
 - Markup and script in a member's name (a real agent's node.name) render as
   text on /ui and run nothing; the page keeps to its own Content-Security-
   Policy (no violation while it draws).
-- The same for member metadata, population and lineage fields, from a stub
-  API that serves the page without any policy (the page's own escaping).
+- The same for member metadata, population, lineage and live population
+  fields (agents, ops, mutators, outcomes, reasons), from a stub API that
+  serves the page without any policy (the page's own escaping).
 - The policy is a second wall: markup injected into the page itself runs
   nothing under the coordinator's CSP header.
 - ?api= cannot point the page at another server.
@@ -284,7 +285,30 @@ def hostile_api():
         "/v1/populations/": pop,
         "/v1/lineage/": {"hash": p[1], "operator": p[2], "fitness": p[3],
                          "parents": [{"hash": p[0], "operator": p[4], "truncated": False}]},
+        "/v1/live": {"live": [{"name": p[0], "state": p[1], "individuals": p[2], "upgrades": 3,
+                               "promoted": 1, "rolled_back": 1, "refused": 1,
+                               "best_fitness": 0.9}]},
+        "/v1/live/": hostile_live(),
     }
+
+
+def hostile_live():
+    """A live population whose agent, states, ops, mutators, outcomes and
+    reasons are markup."""
+    p = PAYLOADS
+
+    def version(n, op, mutator, outcome, reason):
+        return {"version": n, "hash": "ab" * 32, "parent": n - 1 if n > 1 else None, "op": op,
+                "mutator": mutator, "outcome": outcome, "reason": reason, "at_ms": 1000 * n,
+                "parent_score": 0.5, "child_score": 0.75, "seq": n}
+    ind = {"index": 0, "agent": p[3], "state": p[4], "version": 2, "pinned": 1, "fitness": 0.9,
+           "requests": 10, "correct": 9, "wrong": 1, "failed": 0, "lost": 0, "twice": 0,
+           "latency_p50_us": 5, "latency_p99_us": 9, "on_probation": False, "reason": p[2],
+           "versions": [version(1, p[4], p[3], "promoted", p[1]),
+                        version(2, "literal", "", p[0], p[2])],
+           "fitness_series": [[1000 * i, 0.5 + i / 10, 1 + i // 3] for i in range(5)]}
+    return {"name": p[0], "state": p[1], "upgrade_every_ms": 500, "upgrades": 3, "promoted": 1,
+            "rolled_back": 1, "refused": 1, "individuals": [ind]}
 
 
 class Stub(http.server.BaseHTTPRequestHandler):
@@ -355,6 +379,22 @@ def test_api_fields_render_as_text(hostile, page, policy):
         assert page.js("document.querySelector('#pops tbody tr').dataset.pop") == p[0]
         assert page.js("Number(document.getElementById('plot').dataset.points)") == 5
         assert page.js("document.querySelectorAll('#dist rect').length") == 3
+        # the live population: names, states, ops, mutators, outcomes and reasons as text
+        page.wait("document.body.dataset.liveDrawn === '1'", "the live population drawn")
+        assert cells(page, "lives") == [[p[0], p[1], p[2], "3", "1", "1", "1", "0.9000"]]
+        ind = page.js("document.querySelector('#live-inds .live-ind').textContent")
+        assert p[3] in ind and p[4] in ind and p[2] in ind, ind
+        titles = page.js("Array.prototype.map.call(document.querySelectorAll("
+                         "'#live-inds svg.timeline rect.mark title'), "
+                         "function (t) { return t.textContent; })")
+        assert len(titles) == 2, titles
+        assert p[4] in titles[0] and p[3] in titles[0] and p[1] in titles[0], titles
+        assert p[0] in titles[1] and p[2] in titles[1], titles
+        assert page.js("Array.prototype.map.call(document.querySelectorAll("
+                       "'#live-inds rect.mark'), function (r) { return r.getAttribute('class'); })"
+                       ) == ["mark oc-promoted", "mark oc-other"]
+        assert page.js("document.querySelector('#live-inds svg.livefit').dataset.points") == "5"
+        assert page.js("document.querySelector('#lives tbody tr').dataset.live") == p[0]
         assert_nothing_ran(page)
         assert page.js("window.__violations") == []
     finally:
@@ -375,6 +415,8 @@ def test_policy_blocks_injected_markup(hostile, page):
         page.wait("document.body.dataset.state === 'connected'", "the page connected")
         st = page.js("({title: document.title, pwned: window.__pwned === undefined ? null : 1})")
         assert st == {"title": "petri", "pwned": None}, st
+        # no /v1/live here (404): the Live section stays hidden, the page connected
+        assert page.js("document.getElementById('live').classList.contains('absent')")
         v = page.js("window.__violations")
         assert any(x.startswith("script-src") for x in v), v
     finally:

@@ -292,6 +292,7 @@ static const struct opt opts[] = {
     {"--deme", CLI_O_DEME, 1},
     {"--mutator", CLI_O_MUTATOR, 1},
     {"--input-hash", CLI_O_INPUT_HASH, 1},
+    {"--live", CLI_O_LIVE, 0},
 };
 
 static int parse_seconds(const char *s, double *out)
@@ -375,6 +376,8 @@ int cli_parse_args(int argc, char **argv, cli_args_t *a, char *err, size_t errle
             a->version = 1;
         else if (o->bit == CLI_O_WATCH)
             a->watch = 1;
+        else if (o->bit == CLI_O_LIVE)
+            a->live = 1;
         else if (o->bit == CLI_O_INTERVAL || o->bit == CLI_O_TIMEOUT) {
             double *dst = o->bit == CLI_O_INTERVAL ? &a->interval_s : &a->timeout_s;
             if (parse_seconds(val, dst) != 0) {

@@ -54,6 +54,7 @@ enum {
     /* petri live upgrade (cli_live.c checks the values) */
     CLI_O_MUTATOR = 1u << 19,
     CLI_O_INPUT_HASH = 1u << 20,
+    CLI_O_LIVE = 1u << 21, /* petri mutate --live */
 };
 
 typedef struct cli_args {
@@ -67,6 +68,7 @@ typedef struct cli_args {
     /* per command */
     unsigned seen; /* CLI_O_* given */
     int watch;
+    int live;          /* petri mutate --live */
     double interval_s; /* default 1 */
     double timeout_s;  /* default 0 = the command's own */
     long depth;        /* -1 = not given */

@@ -40,7 +40,7 @@
 static const char help_mutate[] =
     "usage: petri mutate POPULATION --command CMD [--name NAME] [--concurrency N]\n"
     "                    [--rate R] [--count N] [--timeout S] [--max-bytes B]\n"
-    "                    [--members K] [--deme D] [--json]\n"
+    "                    [--members K] [--deme D] [--live] [--json]\n"
     "\n"
     "Runs an external program as a mutator of a running population. Each round\n"
     "fetches a prompt bundle (GET /v1/populations/POP/bundle: the spec, the deme's\n"
@@ -62,6 +62,12 @@ static const char help_mutate[] =
     "  --max-bytes B      largest answer (default 65536, at most 1048576)\n"
     "  --members K        parents in each bundle (default 4, at most 16)\n"
     "  --deme D           take bundles from deme D only (default: a random deme)\n"
+    "  --live             POPULATION is a live population (petri live): each bundle\n"
+    "                     (GET /v1/live/POP/bundle) holds one idle individual's\n"
+    "                     running source, live fitness, last upgrades and a sample\n"
+    "                     of the trace; the answer upgrades that individual in\n"
+    "                     place (POST .../individuals/I/upgrade), judged over its\n"
+    "                     probation and rolled back when worse\n"
     "\n"
     "An empty, non-UTF-8, too big or late answer is recorded in the lineage as a\n"
     "failure (status parse_error, or timeout when late) with at most its first 4096\n"
@@ -224,6 +230,7 @@ typedef struct slot {
     int nparents;
     json_t *parent_list; /* every parent hash of the bundle */
     char language[16];
+    char submit[700]; /* --live: the individual's upgrade path the bundle names */
     char *out;
     size_t out_len, out_cap;
     int too_big, status_set, exit_status;
@@ -365,6 +372,20 @@ static int fetch_bundle(mut_t *m, slot_t *s, int *fatal)
         return CLI_FAIL;
     }
     snprintf(s->bundle_hash, sizeof s->bundle_hash, "%s", h);
+    const char *sub = json_string_value(json_object_get(b, "submit"));
+    s->submit[0] = '\0';
+    if (m->c->a.live) {
+        char want[600];
+        snprintf(want, sizeof want, "/v1/live/%s/individuals/", m->pop);
+        if (!sub || strncmp(sub, want, strlen(want)) != 0 || strlen(sub) >= sizeof s->submit) {
+            cli_errf("bundle: a live bundle names no upgrade path of %s", m->pop);
+            json_decref(b);
+            free(text);
+            *fatal = 1;
+            return CLI_FAIL;
+        }
+        snprintf(s->submit, sizeof s->submit, "%s", sub);
+    }
     const char *lang = json_string_value(json_object_get(json_object_get(b, "spec"), "language"));
     snprintf(s->language, sizeof s->language, "%s", lang ? lang : "erlang");
     s->parent_list = json_array();
@@ -460,8 +481,8 @@ static int submit(mut_t *m, slot_t *s, const char *failure, int *fatal)
     char err[512];
     long st = 0;
     json_t *ack = NULL;
-    int rc = client_call(&o, "POST", m->path_submit, body, body ? strlen(body) : 0, &st, &ack, err,
-                         sizeof err);
+    int rc = client_call(&o, "POST", s->submit[0] ? s->submit : m->path_submit, body,
+                         body ? strlen(body) : 0, &st, &ack, err, sizeof err);
     free(body);
     if (rc == 0 && st == 413 && !failure) {
         /* over the coordinator's [http] max_body_bytes: too big after all */
@@ -499,6 +520,8 @@ static int submit(mut_t *m, slot_t *s, const char *failure, int *fatal)
         cli_errf("submit: %s", err);
         *fatal = 1;
         ret = cli_exit_for_error(rc);
+    } else if (st == 409 && m->c->a.live) {
+        cli_errf("submit: %s (HTTP 409)", err); /* the individual took another child first */
     } else if (st == 409) {
         fprintf(stderr, "petri mutate: %s; stopping\n", err);
         *fatal = 1; /* the population stopped running: a clean stop */
@@ -729,7 +752,7 @@ int cli_cmd_mutate(cli_t *c)
     }
     char err[256];
     unsigned allowed = CLI_O_COMMAND | CLI_O_NAME | CLI_O_CONCURRENCY | CLI_O_RATE | CLI_O_COUNT |
-                       CLI_O_TIMEOUT | CLI_O_MAX_BYTES | CLI_O_MEMBERS | CLI_O_DEME;
+                       CLI_O_TIMEOUT | CLI_O_MAX_BYTES | CLI_O_MEMBERS | CLI_O_DEME | CLI_O_LIVE;
     if (cli_args_allow(&c->a, allowed, "mutate", err, sizeof err))
         return cli_usagef("mutate ", "%s", err);
     if (c->a.npos != 2)
@@ -747,7 +770,9 @@ int cli_cmd_mutate(cli_t *c)
     }
     char seg[512];
     cli_url_seg(m->pop, seg, sizeof seg);
-    if (m->cfg.deme >= 0)
+    if (c->a.live)
+        snprintf(m->path_bundle, sizeof m->path_bundle, "/v1/live/%s/bundle", seg);
+    else if (m->cfg.deme >= 0)
         snprintf(m->path_bundle, sizeof m->path_bundle,
                  "/v1/populations/%s/bundle?members=%d&deme=%ld", seg, m->cfg.members, m->cfg.deme);
     else

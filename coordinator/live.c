@@ -507,8 +507,8 @@ int live_unpin(live_pop_t *p, int index)
 }
 
 static int upgrade_with(coord_t *c, live_pop_t *p, int i, const char *op, const char *src,
-                        size_t len, const char *mutator, int judge, char *err, size_t errlen,
-                        uint64_t *upgrade_id)
+                        size_t len, const char *mutator, const uint8_t *input_hash, int judge,
+                        char *err, size_t errlen, uint64_t *upgrade_id)
 {
     live_ind_t *d = &p->ind[i];
     if (!p->running || d->state != LI_RUNNING) {
@@ -545,6 +545,8 @@ static int upgrade_with(coord_t *c, live_pop_t *p, int i, const char *op, const 
     v->has_hash = 1;
     util_strlcpy(v->op, op, sizeof v->op);
     util_strlcpy(v->mutator, mutator ? mutator : "", sizeof v->mutator);
+    if (input_hash)
+        memcpy(v->input_hash, input_hash, CRYPTO_HASH_LEN);
     v->outcome = LO_PENDING;
     v->at_ms = wall_ms();
     *upgrade_id = uid;
@@ -570,7 +572,7 @@ int live_pin(coord_t *c, live_pop_t *p, int index, uint32_t version, char *err, 
         return ERR_NOTFOUND;
     }
     uint64_t uid;
-    int rc = upgrade_with(c, p, index, "pin", src, len, NULL, 0, err, errlen, &uid);
+    int rc = upgrade_with(c, p, index, "pin", src, len, NULL, NULL, 0, err, errlen, &uid);
     free(src);
     if (rc == 0) {
         d->pinned = version;
@@ -580,13 +582,15 @@ int live_pin(coord_t *c, live_pop_t *p, int index, uint32_t version, char *err, 
 }
 
 int live_upgrade_external(coord_t *c, live_pop_t *p, int index, const char *src, size_t len,
-                          const char *mutator, char *err, size_t errlen, uint64_t *upgrade_id)
+                          const char *mutator, const uint8_t *input_hash, char *err, size_t errlen,
+                          uint64_t *upgrade_id)
 {
     if (index < 0 || index >= p->n) {
         snprintf(err, errlen, "no individual %d (it has %d)", index, p->n);
         return ERR_NOTFOUND;
     }
-    return upgrade_with(c, p, index, "external", src, len, mutator, 1, err, errlen, upgrade_id);
+    return upgrade_with(c, p, index, "external", src, len, mutator, input_hash, 1, err, errlen,
+                        upgrade_id);
 }
 
 /* ---- from the agents ---- */
@@ -687,8 +691,11 @@ static void record(coord_t *c, const live_pop_t *p, const live_version_t *v, con
     memcpy(si.agent_sig, e->sig, CRYPTO_SIG_LEN);
     si.version = 3;
     si.cost = 0;
-    if (strcmp(op, "external") == 0)
+    if (strcmp(op, "external") == 0) {
         util_strlcpy(si.mutator, v && v->mutator[0] ? v->mutator : "unknown", sizeof si.mutator);
+        if (v)
+            memcpy(si.input_hash, v->input_hash, CRYPTO_HASH_LEN);
+    }
     si.live.kind = e->kind;
     si.live.version = e->version;
     memcpy(si.live.state_before, e->state_before, CRYPTO_HASH_LEN);

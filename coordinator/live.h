@@ -82,7 +82,8 @@ typedef struct live_version {
     int has_hash;
     char op[WIRE_OP_MAX + 1];
     char mutator[STORE_MUTATOR_MAX + 1];
-    int outcome; /* enum live_outcome */
+    uint8_t input_hash[CRYPTO_HASH_LEN]; /* op external: what the mutator was given */
+    int outcome;                         /* enum live_outcome */
     char reason[LIVE_REASON_KEPT];
     uint64_t at_ms;
     double parent_score, child_score;
@@ -139,6 +140,8 @@ typedef struct live_pop {
     uint32_t upgrade_every_ms;
     uint64_t max_upgrades;
     uint64_t upgrades, promoted, rolled_back, refused, rng;
+    uint64_t mutator_failures; /* external answers that were no module (never sent) */
+    uint32_t bundle_next;      /* round robin of the bundles' individuals */
     int n;
     live_ind_t *ind;
 } live_pop_t;
@@ -174,7 +177,8 @@ int live_pin(coord_t *c, live_pop_t *p, int index, uint32_t version, char *err, 
 int live_unpin(live_pop_t *p, int index);
 /* A child from outside (op "external"): its upgrade id in *upgrade_id. */
 int live_upgrade_external(coord_t *c, live_pop_t *p, int index, const char *src, size_t len,
-                          const char *mutator, char *err, size_t errlen, uint64_t *upgrade_id);
+                          const char *mutator, const uint8_t *input_hash, char *err, size_t errlen,
+                          uint64_t *upgrade_id);
 
 /* live_api.c: /v1/live... (rest = what follows "/v1/live", "" or "/..."). */
 void live_api(coord_t *c, const char *method, const char *rest, const uint8_t *body,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_mut.h"
 #include "coord.h"
 #include "err.h"
 #include "live.h"
@@ -111,6 +112,7 @@ static json_t *pop_json(coord_t *c, const live_pop_t *p, int detail)
             json_array_append_new(a, ind_json(c, p, i));
         json_object_set_new(o, "individuals", a);
         json_object_set_new(o, "max_upgrades", json_integer((json_int_t)p->max_upgrades));
+        json_object_set_new(o, "mutator_failures", json_integer((json_int_t)p->mutator_failures));
     }
     return o;
 }
@@ -214,8 +216,20 @@ static void individual(coord_t *c, live_pop_t *p, const char *method, const char
     } else if (!strcmp(action, "/upgrade")) {
         json_t *src = json_object_get(b, "source");
         json_t *mut = json_object_get(b, "mutator");
+        json_t *ih = json_object_get(b, "input_hash");
+        json_t *failure = json_object_get(b, "failure");
+        uint8_t input_hash[CRYPTO_HASH_LEN] = {0};
         uint64_t uid = 0;
-        if (!json_is_string(src) || json_string_length(src) == 0) {
+        if (ih && (!json_is_string(ih) || json_string_length(ih) != 2 * CRYPTO_HASH_LEN ||
+                   crypto_unhex(json_string_value(ih), input_hash, CRYPTO_HASH_LEN) != 0)) {
+            http_error(resp, 400, "input_hash: must be 64 hex digits (the bundle's bundle_hash)");
+        } else if (failure) {
+            /* the mutator gave no module (empty, too big, late): nothing to load */
+            p->mutator_failures++;
+            http_json(resp, 202,
+                      json_pack("{s:n, s:n, s:s}", "upgrade_id", "hash", "failure",
+                                json_is_string(failure) ? json_string_value(failure) : "failure"));
+        } else if (!json_is_string(src) || json_string_length(src) == 0) {
             http_error(resp, 400, "source: missing or not a non-empty string");
         } else if (json_string_length(src) > LIVE_POP_MAX_GENOME) {
             http_error(resp, 413, "source: %zu bytes, over %u", json_string_length(src),
@@ -225,8 +239,13 @@ static void individual(coord_t *c, live_pop_t *p, const char *method, const char
                        STORE_MUTATOR_MAX);
         } else if ((rc = live_upgrade_external(
                         c, p, i, json_string_value(src), json_string_length(src),
-                        mut ? json_string_value(mut) : "operator", err, sizeof err, &uid)) == 0) {
-            http_json(resp, 202, json_pack("{s:I}", "upgrade_id", (json_int_t)uid));
+                        mut ? json_string_value(mut) : "operator", ih ? input_hash : NULL, err,
+                        sizeof err, &uid)) == 0) {
+            uint8_t h[CRYPTO_HASH_LEN];
+            crypto_hash(json_string_value(src), json_string_length(src), h);
+            http_json(resp, 202,
+                      json_pack("{s:I, s:o, s:i}", "upgrade_id", (json_int_t)uid, "hash",
+                                hex(h, CRYPTO_HASH_LEN), "individual", i));
         }
     } else {
         http_error(resp, 404, "no action %s on an individual (pin, unpin, upgrade)", action);
@@ -238,6 +257,84 @@ static void individual(coord_t *c, live_pop_t *p, const char *method, const char
         http_error(resp, 409, "%s", err);
     else if (rc)
         http_error(resp, 503, "%s", err[0] ? err : err_str(rc));
+}
+
+/* GET /v1/live/NAME/bundle: a prompt bundle for an external mutator, of
+ * one idle individual (running, not pinned, no upgrade in flight; round
+ * robin): its running source and live fitness, its last upgrades with their
+ * outcomes, the live section and a sample of the trace. 409 when none is
+ * idle. Hashed like a population's bundle (api_mut.h). */
+#define LIVE_BUNDLE_TRACE_LINES 24
+#define LIVE_BUNDLE_HISTORY 8
+static void bundle(coord_t *c, live_pop_t *p, http_resp_t *resp)
+{
+    int pick = -1;
+    for (int k = 0; k < p->n && pick < 0; k++) {
+        int i = (int)((p->bundle_next + (uint32_t)k) % (uint32_t)p->n);
+        const live_ind_t *d = &p->ind[i];
+        if (d->state == LI_RUNNING && !d->inflight && !d->pinned)
+            pick = i;
+    }
+    if (!p->running || pick < 0) {
+        http_json(resp, 409,
+                  json_pack("{s:s, s:s}", "error",
+                            p->running ? "no idle individual (each has an upgrade in flight, is "
+                                         "pinned or is not running yet)"
+                                       : "the live population is stopped",
+                            "state", p->running ? "running" : "stopped"));
+        return;
+    }
+    p->bundle_next = (uint32_t)pick + 1;
+    const live_ind_t *d = &p->ind[pick];
+    json_error_t je;
+    json_t *live = json_loads(p->live_spec, 0, &je);
+    json_t *spec = json_pack("{s:s, s:s, s:o, s:s}", "function", "handle/2", "language",
+                             p->language == 1 ? "elixir" : "erlang", "live",
+                             live ? live : json_null(), "contract",
+                             "a whole module exporting init/1 (returns the state), handle/2 "
+                             "(Request, State) -> {Reply, NewState}, optionally code_change/2 "
+                             "(OldVsn, State) -> NewState that turns the running version's "
+                             "state into this one's; the standard library's pure functions "
+                             "only (docs/allowlist.md)");
+    json_t *parent = json_pack(
+        "{s:o, s:i, s:s%, s:o, s:I, s:I, s:I, s:I}", "hash", hex(d->good_hash, CRYPTO_HASH_LEN),
+        "version", (int)d->version, "source", d->good_src, d->good_len, "fitness", num(d->fitness),
+        "requests", (json_int_t)d->requests, "correct", (json_int_t)d->correct, "wrong",
+        (json_int_t)d->wrong, "failed", (json_int_t)d->failed);
+    json_t *hist = json_array();
+    for (int k = d->nversions < LIVE_BUNDLE_HISTORY ? d->nversions : LIVE_BUNDLE_HISTORY; k > 0;
+         k--) {
+        const live_version_t *v =
+            &d->versions[(d->vpos - k + 2 * LIVE_VERSIONS_KEPT) % LIVE_VERSIONS_KEPT];
+        json_t *vj = version_json(v);
+        json_object_del(vj, "at_ms");
+        json_array_append_new(hist, vj);
+    }
+    json_t *sample = json_array();
+    const char *t = p->trace, *end = p->trace + p->trace_len;
+    while (t < end && json_array_size(sample) < LIVE_BUNDLE_TRACE_LINES) {
+        const char *nl = memchr(t, '\n', (size_t)(end - t));
+        size_t n = nl ? (size_t)(nl - t) : (size_t)(end - t);
+        json_t *line = n ? json_loadb(t, n, 0, &je) : NULL;
+        if (line)
+            json_array_append_new(sample, line);
+        t += n + 1;
+    }
+    char submit[200];
+    snprintf(submit, sizeof submit, "/v1/live/%s/individuals/%d/upgrade", p->name, pick);
+    json_t *b = json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:o, s:[o], s:o, s:o}", "bundle_version",
+                          1, "kind", "live", "population", p->name, "state", "running",
+                          "individual", pick, "submit", submit, "spec", spec, "parents", parent,
+                          "history", hist, "trace_sample", sample);
+    char h[65];
+    if (!b || api_bundle_hash(b, h) != 0) {
+        json_decref(b);
+        http_error(resp, 500, "out of memory");
+        return;
+    }
+    json_object_set_new(b, "bundle_hash", json_string(h));
+    (void)c;
+    http_json(resp, 200, b);
 }
 
 void live_api(coord_t *c, const char *method, const char *rest, const uint8_t *body,
@@ -274,6 +371,8 @@ void live_api(coord_t *c, const char *method, const char *rest, const uint8_t *b
     const char *sub = slash ? slash : "";
     if (!strcmp(sub, "") && !strcmp(method, "GET")) {
         http_json(resp, 200, pop_json(c, p, 1));
+    } else if (!strcmp(sub, "/bundle") && !strcmp(method, "GET")) {
+        bundle(c, p, resp);
     } else if (!strcmp(sub, "/stop") && !strcmp(method, "POST")) {
         int rc = live_stop(c, p);
         if (rc)

@@ -268,7 +268,8 @@ static void dispatch_queue(coord_t *c, const live_t *lv)
     size_t keep = 0;
     for (size_t i = 0; i < c->nreissue; i++) {
         work_item_t *it = &c->reissue[i];
-        pop_t *p = coord_find_pop(c, it->pop);
+        pop_t *p =
+            it->kind == ITEM_REPLAY ? live_replay_pop(c, it->pop) : coord_find_pop(c, it->pop);
         int o = owner_of(lv, it->pop, it->deme);
         int sent = 0;
         if (p && o >= 0 && work_agent_free(lv->agents[o]) > 0)

@@ -41,6 +41,13 @@ live_pop_t *live_find(coord_t *c, const char *name)
     return NULL;
 }
 
+pop_t *live_replay_pop(coord_t *c, const char *name)
+{
+    pop_t *p = coord_find_pop(c, name);
+    live_pop_t *lp = p ? NULL : live_find(c, name);
+    return p ? p : lp ? lp->shell : NULL;
+}
+
 static live_version_t *ver_add(live_ind_t *d)
 {
     live_version_t *v = &d->versions[d->vpos];
@@ -402,6 +409,10 @@ static void evolve(coord_t *c, live_pop_t *p, int i, uint64_t now)
     util_strlcpy(v->op, op, sizeof v->op);
     v->outcome = LO_PENDING;
     v->at_ms = wall_ms();
+    if (np == 2) {
+        crypto_hash(par[1], plen[1], v->donor);
+        v->has_donor = 1;
+    }
 }
 
 void live_tick(coord_t *c)
@@ -678,6 +689,10 @@ static void record(coord_t *c, const live_pop_t *p, const live_version_t *v, con
     if (memcmp(e->parent_hash, zero, CRYPTO_HASH_LEN) != 0) {
         si.nparents = 1;
         memcpy(si.parents[0], e->parent_hash, CRYPTO_HASH_LEN);
+    }
+    if (v && v->has_donor && si.nparents == 1) { /* covered by coord_sig, not agent_sig */
+        si.nparents = 2;
+        memcpy(si.parents[1], v->donor, CRYPTO_HASH_LEN);
     }
     const char *op = v && v->op[0] ? v->op : e->kind == WIRE_LIVE_STARTED ? "start" : e->op;
     if (!store_op_valid(op))

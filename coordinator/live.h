@@ -83,7 +83,9 @@ typedef struct live_version {
     char op[WIRE_OP_MAX + 1];
     char mutator[STORE_MUTATOR_MAX + 1];
     uint8_t input_hash[CRYPTO_HASH_LEN]; /* op external: what the mutator was given */
-    int outcome;                         /* enum live_outcome */
+    uint8_t donor[CRYPTO_HASH_LEN];      /* a two-parent operator's second parent */
+    int has_donor;
+    int outcome; /* enum live_outcome */
     char reason[LIVE_REASON_KEPT];
     uint64_t at_ms;
     double parent_score, child_score;
@@ -136,6 +138,7 @@ typedef struct live_pop {
     char *live_spec, *trace, *genome;
     size_t live_spec_len, trace_len, genome_len;
     wire_buf_t breed_spec; /* the SPEC block */
+    pop_t *shell;          /* name and SPEC block only: replays its records (replay.c) */
     double rates[POP_OPS];
     uint32_t upgrade_every_ms;
     uint64_t max_upgrades;
@@ -156,6 +159,9 @@ void live_pop_destroy(live_pop_t **p);
 
 /* The coordinator's side (live.c). */
 live_pop_t *live_find(coord_t *c, const char *name);
+/* The population records of name replay with: a population's, else a live
+ * population's shell; NULL if neither exists. */
+pop_t *live_replay_pop(coord_t *c, const char *name);
 /* Adds and persists p (c owns it then). ERR_EXISTS when a live or regular
  * population has its name, ERR_LIMIT past LIVE_MAX_POPS. */
 int live_add(coord_t *c, live_pop_t *p);

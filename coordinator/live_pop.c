@@ -224,6 +224,14 @@ live_pop_t *live_pop_new(json_t *config, char *err, size_t errlen)
     p->rng = 0x11fe;
     for (const char *c = p->name; *c; c++)
         p->rng = p->rng * 131 + (uint8_t)*c;
+    p->shell = calloc(1, sizeof *p->shell);
+    if (!p->shell)
+        return fail(p, err, errlen, "out of memory");
+    snprintf(p->shell->name, sizeof p->shell->name, "%s", p->name);
+    wire_buf_init(&p->shell->spec_wire);
+    wire_put_raw(&p->shell->spec_wire, p->breed_spec.data, p->breed_spec.len);
+    if (p->shell->spec_wire.err)
+        return fail(p, err, errlen, "out of memory");
     p->config = json_incref(config);
     return p;
 }
@@ -243,6 +251,10 @@ void live_pop_destroy(live_pop_t **pp)
     free(p->trace);
     free(p->genome);
     wire_buf_free(&p->breed_spec);
+    if (p->shell) {
+        wire_buf_free(&p->shell->spec_wire);
+        free(p->shell);
+    }
     json_decref(p->config);
     free(p);
     *pp = NULL;

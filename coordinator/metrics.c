@@ -92,6 +92,61 @@ static void populations(metrics_buf_t *m, coord_t *c)
                            c->pops[i]->name, "state", pop_state_str(s), NULL);
 }
 
+/* Live populations (live.h): per individual, labelled by population and
+ * index. */
+static void live_pops(metrics_buf_t *m, coord_t *c)
+{
+    struct fam {
+        const char *name, *type, *help;
+    } f[] = {
+        {"petri_live_fitness", "gauge",
+         "Live fitness: mean score over the spec's window of requests; NaN before the first."},
+        {"petri_live_version", "gauge", "The version the individual runs."},
+        {"petri_live_requests_total", "counter", "Requests answered since the individual started."},
+        {"petri_live_wrong_total", "counter", "Replies that were not the expected one."},
+        {"petri_live_lost", "gauge", "Requests never answered (0 unless something is wrong)."},
+        {"petri_live_latency_p99_seconds", "gauge",
+         "99th percentile of reply latency, last second."},
+        {"petri_live_running", "gauge", "1 while the individual runs on an agent."},
+    };
+    enum { NF = sizeof f / sizeof f[0] };
+    for (int k = 0; k < NF; k++) {
+        metrics_family(m, f[k].name, f[k].type, f[k].help);
+        for (int j = 0; j < c->nlive; j++) {
+            const live_pop_t *p = c->live[j];
+            for (int i = 0; i < p->n; i++) {
+                const live_ind_t *d = &p->ind[i];
+                double row[NF] = {d->fitness,
+                                  d->run_version ? d->run_version : d->version,
+                                  (double)d->requests,
+                                  (double)d->wrong,
+                                  (double)d->lost,
+                                  (double)d->p99_us / 1e6,
+                                  d->state == LI_RUNNING};
+                char idx[16];
+                snprintf(idx, sizeof idx, "%d", i);
+                metrics_sample(m, f[k].name, row[k], "population", p->name, "individual", idx,
+                               NULL);
+            }
+        }
+    }
+    metrics_family(m, "petri_live_upgrades_sent_total", "counter",
+                   "Children sent to a live population's individuals.");
+    for (int j = 0; j < c->nlive; j++)
+        metrics_sample(m, "petri_live_upgrades_sent_total", (double)c->live[j]->upgrades,
+                       "population", c->live[j]->name, NULL);
+    metrics_family(m, "petri_live_upgrade_outcomes_total", "counter",
+                   "Settled upgrades of a live population, by outcome.");
+    for (int j = 0; j < c->nlive; j++) {
+        const live_pop_t *p = c->live[j];
+        const char *names[] = {"promoted", "rolled_back", "refused"};
+        double vals[] = {(double)p->promoted, (double)p->rolled_back, (double)p->refused};
+        for (int k = 0; k < 3; k++)
+            metrics_sample(m, "petri_live_upgrade_outcomes_total", vals[k], "population", p->name,
+                           "outcome", names[k], NULL);
+    }
+}
+
 static void work(metrics_buf_t *m, coord_t *c)
 {
     metrics_one(m, "petri_work_queue_depth", "gauge",
@@ -214,6 +269,7 @@ void coord_metrics_write(coord_t *c, const gossip_member_t *mem, int nmem,
     metrics_sample(m, "petri_build_info", 1, "version", PETRI_VERSION, "role", "coordinator", NULL);
     metrics_one(m, "petri_populations", "gauge", "Populations known to the coordinator.", c->npops);
     populations(m, c);
+    live_pops(m, c);
     work(m, c);
     store(m, c);
     if (gst)

@@ -103,7 +103,7 @@ int replay_start(coord_t *c, int n, uint64_t ticket, json_t *verify)
         uint64_t seq = 1 + (rng >> 17) % head;
         lineage_rec_t r;
         if (store_get(c->store, seq, &r) != 0 || !replayable(&r) ||
-            !coord_find_pop(c, r.population))
+            !live_replay_pop(c, r.population))
             continue;
         int dup = 0;
         for (int k = 0; k < g_nexpect && !dup; k++)

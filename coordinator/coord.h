@@ -31,7 +31,7 @@
 #include "crypto.h"
 #include "gossip.h"
 #include "http.h"
-#include "live.h"
+#include "live_pop.h"
 #include "loop.h"
 #include "metrics.h"
 #include "pop.h"

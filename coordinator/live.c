@@ -1,8 +1,8 @@
-/* live.c - live populations on the coordinator (live.h): placement,
+/* live.c - live populations on the coordinator (live_pop.h): placement,
  * starting, evolution by upgrades, the agents' events and status, moves,
  * persistence. The config's parsing is in live_pop.c, the HTTP side in
  * live_api.c. */
-#include "live.h"
+#include "live_pop.h"
 
 #include <errno.h>
 #include <math.h>
@@ -606,58 +606,7 @@ int live_upgrade_external(coord_t *c, live_pop_t *p, int index, const char *src,
 
 /* ---- from the agents ---- */
 
-typedef struct ev {
-    char pop[WIRE_POP_MAX + 1];
-    uint32_t ind;
-    uint64_t incarnation;
-    uint8_t kind;
-    uint64_t upgrade_id;
-    uint32_t version;
-    uint64_t at_seq;
-    char op[WIRE_OP_MAX + 1];
-    uint64_t seed;
-    uint8_t child_hash[CRYPTO_HASH_LEN], parent_hash[CRYPTO_HASH_LEN];
-    uint8_t state_before[CRYPTO_HASH_LEN], state_after[CRYPTO_HASH_LEN];
-    double parent_score, child_score;
-    uint32_t probation;
-    char reason[WIRE_LIVE_REASON_MAX];
-    const uint8_t *snap, *src;
-    uint32_t snap_len, src_len;
-    uint8_t sig[CRYPTO_SIG_LEN];
-} ev_t;
-
-static int read_event(const uint8_t *payload, size_t len, ev_t *e)
-{
-    wire_rd_t r;
-    wire_rd_init(&r, payload, len);
-    wire_get_str(&r, e->pop, sizeof e->pop);
-    wire_get_u32(&r, &e->ind);
-    wire_get_u64(&r, &e->incarnation);
-    wire_get_u8(&r, &e->kind);
-    wire_get_u64(&r, &e->upgrade_id);
-    wire_get_u32(&r, &e->version);
-    wire_get_u64(&r, &e->at_seq);
-    wire_get_str(&r, e->op, sizeof e->op);
-    wire_get_u64(&r, &e->seed);
-    wire_get_raw(&r, e->child_hash, CRYPTO_HASH_LEN);
-    wire_get_raw(&r, e->parent_hash, CRYPTO_HASH_LEN);
-    wire_get_raw(&r, e->state_before, CRYPTO_HASH_LEN);
-    wire_get_raw(&r, e->state_after, CRYPTO_HASH_LEN);
-    wire_get_f64(&r, &e->parent_score);
-    wire_get_f64(&r, &e->child_score);
-    wire_get_u32(&r, &e->probation);
-    wire_get_str(&r, e->reason, sizeof e->reason);
-    wire_get_bytes(&r, &e->snap, &e->snap_len, WIRE_LIVE_SNAPSHOT_MAX);
-    wire_get_bytes(&r, &e->src, &e->src_len, STORE_GENOME_MAX);
-    wire_get_raw(&r, e->sig, CRYPTO_SIG_LEN);
-    if (r.err)
-        return r.err;
-    if (r.left || e->kind >= WIRE_LIVE__COUNT)
-        return ERR_PROTO;
-    return 0;
-}
-
-static int event_sig_ok(const work_agent_t *a, const ev_t *e)
+static int event_sig_ok(const work_agent_t *a, const live_event_t *e)
 {
     attest_live_t x = {.kind = e->kind,
                        .status = (uint8_t)wire_live_status(e->kind),
@@ -674,7 +623,7 @@ static int event_sig_ok(const work_agent_t *a, const ev_t *e)
 
 /* Queues the event's lineage record (version 3). */
 static void record(coord_t *c, const live_pop_t *p, const live_version_t *v, const work_agent_t *a,
-                   const ev_t *e)
+                   const live_event_t *e)
 {
     uint64_t seq;
     if (store_has_key(c->store, p->name, e->ind, e->upgrade_id, &seq) == 0)
@@ -756,7 +705,8 @@ static void record(coord_t *c, const live_pop_t *p, const live_version_t *v, con
     }
 }
 
-static void settle(live_ind_t *d, live_version_t *v, const ev_t *e, int outcome, uint64_t now)
+static void settle(live_ind_t *d, live_version_t *v, const live_event_t *e, int outcome,
+                   uint64_t now)
 {
     if (v) {
         v->outcome = outcome;
@@ -776,10 +726,10 @@ static void settle(live_ind_t *d, live_version_t *v, const ev_t *e, int outcome,
 
 void live_on_event(coord_t *c, const work_agent_t *a, const uint8_t *payload, size_t len)
 {
-    ev_t *e = calloc(1, sizeof *e);
+    live_event_t *e = calloc(1, sizeof *e);
     if (!e)
         return;
-    int rc = read_event(payload, len, e);
+    int rc = live_event_read(payload, len, e);
     live_pop_t *p = rc ? NULL : live_find(c, e->pop);
     char q[WIRE_LIVE_REASON_MAX + 8];
     if (rc || !p || e->ind >= (uint32_t)p->n) {
@@ -897,31 +847,19 @@ void live_on_status(coord_t *c, const work_agent_t *a, const uint8_t *payload, s
     wire_rd_t r;
     wire_rd_init(&r, payload, len);
     uint32_t n = 0;
-    wire_get_count(&r, &n, 4096, 8);
+    wire_get_count(&r, &n, LIVE_STATUS_MAX, 8);
     uint64_t now_ms = wall_ms();
     for (uint32_t k = 0; k < n && r.err == 0; k++) {
-        char pop[WIRE_POP_MAX + 1];
-        uint32_t ind = 0, version = 0;
-        uint64_t inc = 0, req = 0, ok = 0, wrong = 0, failed = 0, p50 = 0, p99 = 0, lost = 0,
-                 twice = 0;
-        double fit = NAN;
-        uint8_t prob = 0;
-        wire_get_str(&r, pop, sizeof pop);
-        wire_get_u32(&r, &ind);
-        wire_get_u64(&r, &inc);
-        wire_get_u32(&r, &version);
-        wire_get_u64(&r, &req);
-        wire_get_u64(&r, &ok);
-        wire_get_u64(&r, &wrong);
-        wire_get_u64(&r, &failed);
-        wire_get_f64(&r, &fit);
-        wire_get_u64(&r, &p50);
-        wire_get_u64(&r, &p99);
-        wire_get_u64(&r, &lost);
-        wire_get_u64(&r, &twice);
-        wire_get_u8(&r, &prob);
-        if (r.err)
+        live_status_t st;
+        if (live_status_read(&r, &st) != 0)
             break;
+        const char *pop = st.pop;
+        uint32_t ind = st.ind, version = st.version;
+        uint64_t inc = st.incarnation, req = st.requests, ok = st.correct, wrong = st.wrong,
+                 failed = st.failed, p50 = st.p50_us, p99 = st.p99_us, lost = st.lost,
+                 twice = st.twice;
+        double fit = st.fitness;
+        uint8_t prob = st.on_probation;
         live_pop_t *p = live_find(c, pop);
         if (!p || ind >= (uint32_t)p->n)
             continue;

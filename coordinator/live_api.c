@@ -1,4 +1,4 @@
-/* live_api.c - the HTTP resources of live populations (live.h):
+/* live_api.c - the HTTP resources of live populations (live_pop.h):
  *   POST /v1/live                                  create and start
  *   GET  /v1/live                                  list
  *   GET  /v1/live/NAME                             individuals, versions, fitness
@@ -14,7 +14,7 @@
 #include "api_mut.h"
 #include "coord.h"
 #include "err.h"
-#include "live.h"
+#include "live_pop.h"
 #include "store.h"
 
 static json_t *num(double v)

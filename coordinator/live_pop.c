@@ -1,4 +1,4 @@
-/* live_pop.c - a live population's config (live.h): parsing and checks,
+/* live_pop.c - a live population's config (live_pop.h): parsing and checks,
  * with messages that name the field. */
 #include <math.h>
 #include <stdarg.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "live.h"
+#include "live_pop.h"
 #include "live_spec.h"
 #include "spec.h"
 

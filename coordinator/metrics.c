@@ -92,7 +92,7 @@ static void populations(metrics_buf_t *m, coord_t *c)
                            c->pops[i]->name, "state", pop_state_str(s), NULL);
 }
 
-/* Live populations (live.h): per individual, labelled by population and
+/* Live populations (live_pop.h): per individual, labelled by population and
  * index. */
 static void live_pops(metrics_buf_t *m, coord_t *c)
 {

@@ -20,12 +20,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     CHECK(r.nparents <= STORE_MAX_PARENTS);
-    CHECK(r.version == 1 || r.version == 2);
+    CHECK(r.version >= 1 && r.version <= 3);
     CHECK(r.reused <= 1);
     CHECK(strlen(r.population) >= 1 && strlen(r.population) <= STORE_POP_MAX);
     CHECK(strlen(r.op) >= 1 && strlen(r.op) <= STORE_OP_MAX);
     /* an origin exactly when the op is external (store.h) */
-    CHECK(strcmp(r.op, "external") == 0 ? store_mutator_valid(r.mutator) && r.version == 2
+    CHECK(strcmp(r.op, "external") == 0 ? store_mutator_valid(r.mutator) && r.version >= 2
                                         : r.mutator[0] == '\0');
     wire_buf_t b;
     wire_buf_init(&b);

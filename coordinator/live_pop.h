@@ -1,4 +1,4 @@
-/* live.h - live populations: individuals that run for good on agents'
+/* live_pop.h - live populations: individuals that run for good on agents'
  * VMs, replaying a request trace, evolved by upgrading them in place
  * (docs/design.md section 8, "Live populations"). The coordinator places
  * each individual on an agent, starts it (WIRE_WORK_LIVE START), sends it
@@ -38,8 +38,8 @@
  *     that version's state snapshot: what a lost agent ran on probation is
  *     lost with it, never what was promoted.
  */
-#ifndef PETRI_LIVE_H
-#define PETRI_LIVE_H
+#ifndef PETRI_LIVE_POP_H
+#define PETRI_LIVE_POP_H
 
 #include <jansson.h>
 #include <stdint.h>
@@ -148,6 +148,44 @@ typedef struct live_pop {
     int n;
     live_ind_t *ind;
 } live_pop_t;
+
+/* A WIRE_WORK_LIVE_EVENT as an agent sent it (live_wire.c); snap and src
+ * point into the frame. */
+typedef struct live_event {
+    char pop[WIRE_POP_MAX + 1];
+    uint32_t ind;
+    uint64_t incarnation;
+    uint8_t kind;
+    uint64_t upgrade_id;
+    uint32_t version;
+    uint64_t at_seq;
+    char op[WIRE_OP_MAX + 1];
+    uint64_t seed;
+    uint8_t child_hash[CRYPTO_HASH_LEN], parent_hash[CRYPTO_HASH_LEN];
+    uint8_t state_before[CRYPTO_HASH_LEN], state_after[CRYPTO_HASH_LEN];
+    double parent_score, child_score;
+    uint32_t probation;
+    char reason[WIRE_LIVE_REASON_MAX];
+    const uint8_t *snap, *src;
+    uint32_t snap_len, src_len;
+    uint8_t sig[CRYPTO_SIG_LEN];
+} live_event_t;
+
+/* One LSTAT of a WIRE_WORK_LIVE_STATUS. */
+typedef struct live_status {
+    char pop[WIRE_POP_MAX + 1];
+    uint32_t ind, version;
+    uint64_t incarnation, requests, correct, wrong, failed, p50_us, p99_us, lost, twice;
+    double fitness;
+    uint8_t on_probation;
+} live_status_t;
+#define LIVE_STATUS_MAX 4096 /* LSTATs in one frame */
+
+/* 0, the reader's error, or ERR_PROTO (trailing bytes, an unknown kind, an
+ * empty population); *e zeroed on error. */
+int live_event_read(const uint8_t *payload, size_t len, live_event_t *e);
+/* One LSTAT from r (its error sticks in r): 0 or the error. */
+int live_status_read(wire_rd_t *r, live_status_t *s);
 
 typedef struct coord coord_t;
 typedef struct work_agent work_agent_t;

@@ -80,8 +80,9 @@ static live_version_t *ver_by_number(live_ind_t *d, uint32_t version)
 }
 
 /* ---- persistence: "live/NAME" the config and counters, "live/NAME/I" an
- * individual: version:u32 next_version:u32 next_upgrade:u64 (reserved)
- * pinned:u32 good_hash:32 good_src:bytes snapshot:bytes ---- */
+ * individual: layout:u8 (1) version:u32 next_version:u32 next_upgrade:u64
+ * (reserved) pinned:u32 incarnation:u64 (the last placement's: a restarted
+ * coordinator goes on from it) good_hash:32 good_src:bytes snapshot:bytes ---- */
 
 static int save_pop(coord_t *c, live_pop_t *p)
 {
@@ -110,6 +111,7 @@ static int save_ind(coord_t *c, live_pop_t *p, int i)
     wire_put_u32(&b, d->next_version);
     wire_put_u64(&b, d->next_upgrade + LIVE_RESERVE);
     wire_put_u32(&b, d->pinned);
+    wire_put_u64(&b, d->incarnation);
     wire_put_raw(&b, d->good_hash, CRYPTO_HASH_LEN);
     wire_put_bytes(&b, d->good_src, d->good_len);
     wire_put_bytes(&b, d->snap ? d->snap : (const uint8_t *)"", d->snap_len);
@@ -167,6 +169,7 @@ static int load_ind(coord_t *c, live_pop_t *p, int i)
     wire_get_u32(&r, &d->next_version);
     wire_get_u64(&r, &d->next_upgrade);
     wire_get_u32(&r, &d->pinned);
+    wire_get_u64(&r, &d->incarnation);
     uint8_t h[CRYPTO_HASH_LEN];
     wire_get_raw(&r, h, CRYPTO_HASH_LEN);
     wire_get_bytes(&r, &src, &slen, STORE_GENOME_MAX);
@@ -276,6 +279,17 @@ static void hosts_get(coord_t *c, hosts_t *h)
     }
 }
 
+/* The upgrade in flight will get no outcome: its version says so. */
+static void lose_inflight(live_ind_t *d, const char *why)
+{
+    live_version_t *v = d->inflight ? ver_by_upgrade(d, d->inflight) : NULL;
+    if (v && (v->outcome == LO_PENDING || v->outcome == LO_PROBATION)) {
+        v->outcome = LO_LOST;
+        util_strlcpy(v->reason, why, sizeof v->reason);
+    }
+    d->inflight = 0;
+}
+
 /* Starts individual i on its rendezvous owner among the hosts. */
 static void place(coord_t *c, live_pop_t *p, int i, const hosts_t *h, uint64_t now)
 {
@@ -291,10 +305,11 @@ static void place(coord_t *c, live_pop_t *p, int i, const hosts_t *h, uint64_t n
     util_strlcpy(d->agent_name, h->agents[o]->name, sizeof d->agent_name);
     d->placed = 1;
     d->incarnation++;
-    d->inflight = 0; /* what was on probation elsewhere is lost (invariant 4) */
+    lose_inflight(d, "lost with its agent"); /* invariant 4 */
     d->on_probation = 0;
     d->sent_ms = now;
     d->state = LI_STARTING;
+    save_ind(c, p, i); /* the incarnation: never given out twice */
     int rc = send_start(c, p, i);
     log_info("live.start", "population=%s individual=%d agent=%s version=%u incarnation=%llu%s",
              p->name, i, d->agent_name, d->version, (unsigned long long)d->incarnation,
@@ -307,7 +322,7 @@ static void unplace(live_ind_t *d, const char *why)
 {
     d->placed = 0;
     d->state = LI_UNPLACED;
-    d->inflight = 0;
+    lose_inflight(d, why);
     d->on_probation = 0;
     util_strlcpy(d->reason, why, sizeof d->reason);
 }
@@ -441,7 +456,7 @@ void live_tick(coord_t *c)
                          "population=%s individual=%d upgrade=%llu msg=\"no outcome; "
                          "going on\"",
                          p->name, i, (unsigned long long)d->inflight);
-                d->inflight = 0;
+                lose_inflight(d, "no outcome in time");
             }
             if (d->state == LI_UNPLACED && d->fails >= LIVE_MAX_FAILS) {
                 d->state = LI_FAILED;
@@ -823,6 +838,8 @@ void live_on_event(coord_t *c, const work_agent_t *a, const uint8_t *payload, si
         break;
     case WIRE_LIVE_RESTARTED:
         d->on_probation = 0;
+        lose_inflight(d, "its VM died during the upgrade; restarted at the last promoted version");
+        d->settled_ms = now;
         if (e->snap_len && memcmp(d->good_hash, e->child_hash, CRYPTO_HASH_LEN) == 0)
             set_good(d, d->good_src, d->good_len, e->snap, e->snap_len);
         break;
@@ -953,9 +970,9 @@ void live_restore(coord_t *c)
 
 const char *live_outcome_str(int outcome)
 {
-    static const char *const s[] = {"pending",  "probation", "running",
-                                    "promoted", "rollback",  "refused"};
-    return outcome >= 0 && outcome <= LO_REFUSED ? s[outcome] : "unknown";
+    static const char *const s[] = {"pending",  "probation", "running", "promoted",
+                                    "rollback", "refused",   "lost"};
+    return outcome >= 0 && outcome <= LO_LOST ? s[outcome] : "unknown";
 }
 
 const char *live_state_str(int state)

@@ -72,7 +72,15 @@ enum live_ind_state {
     LI_FAILED, /* could not start anywhere LIVE_MAX_FAILS times */
 };
 
-enum live_outcome { LO_PENDING, LO_PROBATION, LO_RUNNING, LO_PROMOTED, LO_ROLLBACK, LO_REFUSED };
+enum live_outcome {
+    LO_PENDING,
+    LO_PROBATION,
+    LO_RUNNING,
+    LO_PROMOTED,
+    LO_ROLLBACK,
+    LO_REFUSED,
+    LO_LOST, /* no outcome: its agent or VM died, or it never answered */
+};
 
 typedef struct live_version {
     uint64_t upgrade_id; /* 0 = the start */

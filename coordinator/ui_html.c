@@ -408,7 +408,10 @@ const char ui_html[] =
     "        h(\"td\", {\"class\": \"num\"}, [p.refused]),\n"
     "        h(\"td\", {\"class\": \"num\"}, [fmt(p.best_fitness, 4)])]);\n"
     "    }));\n"
-    "    if (!liveSel) fill($(\"live-inds\"), []);\n"
+    "    if (!liveSel) {\n"
+    "      fill($(\"live-inds\"), []);\n"
+    "      $(\"live-name\").textContent = \"\";\n"
+    "    }\n"
     "  }\n"
     "\n"
     "  function versionTitle(v) {\n"
@@ -467,13 +470,15 @@ const char ui_html[] =
     "        g.push(svg(\"line\", {\"class\": \"grid\", x1: L, x2: W - R, y1: y, y2: y}),\n"
     "               svgText(L - 4, y + 3, fmt(v, 2), \"end\"));\n"
     "      }\n"
-    "      var d = \"\";\n"
+    "      var d = \"\", changes = [];\n"
     "      pts.forEach(function (p, i) {\n"
     "        d += (i \? \"L\" : \"M\") + X(p[0]).toFixed(1) + \" \" + Y(p[1]).toFixed(1);\n"
     "        if (i && p[2] !== pts[i - 1][2])\n"
-    "          g.push(svg(\"line\", {\"class\": \"vchange\", x1: X(p[0]), x2: X(p[0]), y1: T, y2: H - B},\n"
-    "                     [svg(\"title\", null, [\"v\" + text(pts[i - 1][2]) + \" \\u2192 v\" + text(p[2])])]));\n"
+    "          changes.push(svg(\"line\", {\"class\": \"vchange\", x1: X(p[0]), x2: X(p[0]), y1: T, y2: H - B},\n"
+    "                       [svg(\"title\", null, [\"v\" + text(pts[i - 1][2]) + \" \\u2192 v\" + text(p[2])])]));\n"
     "      });\n"
+    "      /* many short-lived children: the timeline above tells them apart better */\n"
+    "      if (changes.length <= 40) g = g.concat(changes);\n"
     "      g.push(svg(\"path\", {\"class\": \"series series-live\", d: d}),\n"
     "             svgText(L, H - 4, \"-\" + Math.round((t1 - t0) / 1000) + \" s\"),\n"
     "             svgText(W - R, H - 4, \"now\", \"end\"));\n"
@@ -568,9 +573,9 @@ const char ui_html[] =
     "</script>\n"
     "</body>\n"
     "</html>\n";
-const size_t ui_html_len = 26112;
+const size_t ui_html_len = 26324;
 
 /* GET /ui's Content-Security-Policy: the hashes are those of the page's
  * inline style and script. */
 const char ui_csp[] =
-    "default-src 'none'; script-src 'sha256-jfLtEOiSd0x6nFQWZYguDOjehiv5WgVjiOZ4Tv9pd8E='; style-src 'sha256-bweOCS8gni16AHvCwq0aecwI+VrOvxoWh0Sqe+ua/jo='; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'";
+    "default-src 'none'; script-src 'sha256-98W3m3EpfutziN2+qVpeEp7BG+pslk3FPmo/sMJ8dHk='; style-src 'sha256-bweOCS8gni16AHvCwq0aecwI+VrOvxoWh0Sqe+ua/jo='; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'";

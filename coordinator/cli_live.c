@@ -104,8 +104,8 @@ static const char help_upgrade[] =
     "                     hash), kept in the lineage record\n"
     "Prints the upgrade's id and the child's hash; its outcome shows in\n"
     "'petri live show NAME INDEX'. Exit status: 0 accepted (202); 1 no such\n"
-    "population or individual, or it is pinned or stopped (409); 2 FILE cannot\n"
-    "be read or the coordinator refuses it.\n";
+    "population or individual, or not now (409: e.g. the population stopped);\n"
+    "2 FILE cannot be read or the coordinator refuses it (400, 413).\n";
 
 /* ---- request bodies ---- */
 

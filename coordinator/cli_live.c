@@ -104,8 +104,8 @@ static const char help_upgrade[] =
     "                     hash), kept in the lineage record\n"
     "Prints the upgrade's id and the child's hash; its outcome shows in\n"
     "'petri live show NAME INDEX'. Exit status: 0 accepted (202); 1 no such\n"
-    "population or individual, or it is pinned or stopped (409); 2 FILE cannot\n"
-    "be read or the coordinator refuses it.\n";
+    "population or individual, or not now (409: e.g. the population stopped);\n"
+    "2 FILE cannot be read or the coordinator refuses it (400, 413).\n";
 
 /* ---- request bodies ---- */
 
@@ -168,18 +168,18 @@ static int inline_file(json_t *cfg, const char *cfgpath, const char *dir, const 
         return CLI_USAGE;
     }
     char *full = NULL;
+    size_t dl = strlen(dir);
     if (file[0] == '/' || !strcmp(dir, "."))
         full = strdup(file);
-    else if (asprintf(&full, "%s/%s", dir, file) < 0)
+    else if (asprintf(&full, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", file) < 0)
         full = NULL;
     if (!full) {
         snprintf(err, errlen, "out of memory");
         return CLI_USAGE;
     }
-    char what[64], *text = NULL;
+    char *text = NULL;
     size_t len = 0;
-    snprintf(what, sizeof what, "%s", fkey);
-    int rc = read_text(what, full, max, &text, &len, err, errlen);
+    int rc = read_text(fkey, full, max, &text, &len, err, errlen);
     if (rc == 0) {
         json_t *s = json_stringn(text, len);
         if (!s) {
@@ -303,7 +303,7 @@ int cli_live_upgrade_body(const char *path, const char *mutator, const char *inp
         ih[64] = '\0';
     }
     if (!strcmp(path, "-")) {
-        snprintf(err, errlen, "FILE must be a file");
+        snprintf(err, errlen, "FILE: reading a module from stdin is not supported");
         return CLI_USAGE;
     }
     char *src = NULL;

@@ -601,7 +601,10 @@ int live_pin(coord_t *c, live_pop_t *p, int index, uint32_t version, char *err, 
     int rc = upgrade_with(c, p, index, "pin", src, len, NULL, NULL, 0, err, errlen, &uid);
     free(src);
     if (rc == 0) {
-        d->pinned = version;
+        live_version_t *nv = ver_by_upgrade(d, uid);
+        if (nv)
+            snprintf(nv->reason, sizeof nv->reason, "the code of version %u", version);
+        d->pinned = version; /* the new version's number once it runs (promoted) */
         rc = save_ind(c, p, index);
     }
     return rc;
@@ -815,6 +818,8 @@ void live_on_event(coord_t *c, const work_agent_t *a, const uint8_t *payload, si
         }
         if (memcmp(d->good_hash, e->child_hash, CRYPTO_HASH_LEN) == 0) {
             d->version = e->version;
+            if (d->pinned && v && strcmp(v->op, "pin") == 0)
+                d->pinned = e->version; /* pinned is the version that runs */
             if (e->version >= d->next_version)
                 d->next_version = e->version + 1;
         }

@@ -247,7 +247,7 @@ static void pump(live_run_t *r)
             lup_t *u = &r->ups[i];
             if (!u->sent && u->at <= r->next) {
                 wire_live_put_upgrade(&r->wb, LIVE_ID, i + 1, 0, (const uint8_t *)u->src,
-                                      u->src_len);
+                                      u->src_len, 1);
                 send_frame(r);
                 u->sent = 1;
                 u->sent_us = mono_us();
@@ -262,7 +262,7 @@ static void pump(live_run_t *r)
             lup_t *u = &r->ups[i];
             if (!u->sent && u->at >= r->nreqs) {
                 wire_live_put_upgrade(&r->wb, LIVE_ID, i + 1, 0, (const uint8_t *)u->src,
-                                      u->src_len);
+                                      u->src_len, 1);
                 send_frame(r);
                 u->sent = 1;
                 u->sent_us = mono_us();
@@ -493,7 +493,8 @@ static void usage(FILE *f)
                "  {\"req\": term, \"expect\": term}) at R requests/s, loads each CHILD into\n"
                "  it after request N, and prints every event (upgrade, promoted, rollback\n"
                "  with its reason) and a summary: requests sent, answered, lost, answered\n"
-               "  twice, and the live fitness of each version.\n");
+               "  twice, and the live fitness of each version. A genome G.ex (or .exs)\n"
+               "  is Elixir, and so is every CHILD.\n");
 }
 
 static void on_signal(loop_t *l, int signo, void *arg)
@@ -603,6 +604,9 @@ int cmd_live(int argc, char **argv)
     if (!rc)
         rc = live_read_text(genome, &r.good_src, &r.good_src_len, 65536, "--genome");
     r.good_version = 1;
+    size_t gl = genome ? strlen(genome) : 0;
+    if ((gl > 3 && !strcmp(genome + gl - 3, ".ex")) || (gl > 4 && !strcmp(genome + gl - 4, ".exs")))
+        r.start.language = SPEC_LANG_ELIXIR; /* the genome and every upgrade */
     int64_t kv;
     if (!rc && kill && (util_parse_i64(kill, &kv) != 0 || kv < 1 || kv > (int64_t)r.nups)) {
         fprintf(stderr,
@@ -639,7 +643,9 @@ int cmd_live(int argc, char **argv)
         cfg_destroy(&cfg);
         return 1;
     }
-    r.so = (vm_spawn_opts_t){.erl = r.erl, .code_path = po.code_path, .slots = 1, .index = 0};
+    pool_resolve_elixir(po.elixir_path, r.elixir, sizeof r.elixir);
+    r.so = (vm_spawn_opts_t){
+        .erl = r.erl, .code_path = po.code_path, .elixir_path = r.elixir, .slots = 1, .index = 0};
     r.loop = loop_new();
     loop_signal_add(r.loop, SIGINT, on_signal, &r);
     loop_signal_add(r.loop, SIGTERM, on_signal, &r);

@@ -56,7 +56,7 @@ typedef struct live_run {
     vm_t *vm;
     pid_t pid;
     vm_spawn_opts_t so;
-    char erl[4096];
+    char erl[4096], elixir[4096];
     int state, json, failed;
     /* the spec and the trace (r->reqs point into it) */
     live_spec_t spec;

@@ -866,12 +866,7 @@ pool_t *pool_new(loop_t *l, const pool_opts_t *o, pool_state_fn on_state, void *
                  o->code_path);
         goto fail;
     }
-    if (strcmp(o->elixir_path, "auto") == 0) {
-        if (stat(ELIXIR_EBIN, &st) == 0)
-            snprintf(p->elixir, sizeof p->elixir, "%s", ELIXIR_EBIN);
-    } else {
-        snprintf(p->elixir, sizeof p->elixir, "%s", o->elixir_path);
-    }
+    pool_resolve_elixir(o->elixir_path, p->elixir, sizeof p->elixir);
     p->o.code_path = o->code_path;
     p->cap = o->max_vms > o->vms ? o->max_vms : o->vms;
     p->target = o->vms;
@@ -1098,6 +1093,30 @@ int pool_ready(const pool_t *p)
 int pool_total(const pool_t *p)
 {
     return p->target;
+}
+
+void pool_resolve_elixir(const char *setting, char *out, size_t cap)
+{
+    struct stat st;
+    if (strcmp(setting, "auto") == 0)
+        snprintf(out, cap, "%s", stat(ELIXIR_EBIN, &st) == 0 ? ELIXIR_EBIN : "");
+    else
+        snprintf(out, cap, "%s", setting);
+}
+
+const char *pool_erl(const pool_t *p)
+{
+    return p->erl;
+}
+
+const char *pool_elixir(const pool_t *p)
+{
+    return p->elixir;
+}
+
+const char *pool_code_path(const pool_t *p)
+{
+    return p->o.code_path;
 }
 
 int pool_max(const pool_t *p)

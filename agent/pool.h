@@ -151,6 +151,14 @@ void pool_stop(pool_t *p, uint32_t grace_ms);
 int pool_ready(const pool_t *p); /* VMs in READY */
 int pool_total(const pool_t *p); /* VMs it should run now (the target) */
 int pool_max(const pool_t *p);
+/* The launcher and Elixir ebin the pool's VMs run with ("" = no Elixir),
+ * for VMs of the same agent outside the pool (live individuals). */
+const char *pool_erl(const pool_t *p);
+const char *pool_elixir(const pool_t *p);
+const char *pool_code_path(const pool_t *p);
+/* [beam] elixir_path resolved: "auto" is Elixir's ebin when installed, else
+ * "". Writes out[cap]. */
+void pool_resolve_elixir(const char *setting, char *out, size_t cap);
 /* Scales to n VMs (clamped to [1, max_vms]): boots the missing ones, or
  * retires the highest-numbered ones after their work finishes. Returns the
  * new target. */

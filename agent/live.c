@@ -307,7 +307,7 @@ int cmd_live(int argc, char **argv)
     double elapsed = (double)(mono_us() - t0) / 1000.0;
     if (r.host) {
         live_host_stats_t st;
-        live_host_stats(r.host, &st);
+        live_host_stats(r.host, &st, 1);
         r.answered = st.answered;
         r.twice = st.twice;
         r.resent = st.resent;

@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "log.h"
+#include "pool.h"
 
 enum lh_state { LH_BOOTING, LH_STARTING, LH_RUNNING, LH_STOPPING, LH_ENDED };
 static const char *const state_names[] = {"booting", "starting", "running", "stopping", "ended"};
@@ -58,6 +59,8 @@ struct live_host {
     int kill_armed;
     char lost[WIRE_LIVE_REASON_MAX + 64]; /* why the VM is to be replaced (acted on by the
                                              timer: never destroy a VM in its own callback) */
+    uint64_t breeds[LIVE_MAX_BREEDS];     /* req ids in flight */
+    size_t nbreeds;
     live_host_stats_t st;
     double *win; /* the last `window` scores, a ring */
     size_t nwin, wpos;
@@ -75,11 +78,14 @@ static void set_state(live_host_t *h, int st, const char *why)
     h->state_ms = mono_ms();
 }
 
+static void fail_breeds(live_host_t *h, const char *why);
+
 static void end(live_host_t *h, int failed, const char *why)
 {
     if (h->state == LH_ENDED)
         return;
     set_state(h, LH_ENDED, why);
+    fail_breeds(h, "the individual ended");
     if (failed) /* whatever is in flight now never gets an answer */
         h->st.lost += h->next - h->base;
     if (h->cb.ended)
@@ -170,10 +176,21 @@ static void up_remove(live_host_t *h, lh_up_t *u)
     h->nups--;
 }
 
+/* Breedings in flight get no child now. */
+static void fail_breeds(live_host_t *h, const char *why)
+{
+    while (h->nbreeds) {
+        uint64_t req = h->breeds[--h->nbreeds];
+        if (h->cb.child)
+            h->cb.child(h, req, WIRE_ST_INTERNAL, NULL, 0, why, h->arg);
+    }
+}
+
 /* The VM is gone: start over on a fresh one from the last good version. */
 static void vm_lost(live_host_t *h, const char *why)
 {
     drop_vm(h);
+    fail_breeds(h, "the VM died while breeding");
     if (h->state == LH_STOPPING) {
         end(h, 0, why);
         return;
@@ -546,6 +563,32 @@ static int on_event(live_host_t *h, wire_rd_t *rd)
     return 0;
 }
 
+static int on_child(live_host_t *h, wire_rd_t *rd)
+{
+    uint64_t req = 0;
+    uint8_t status = 0;
+    const uint8_t *src = NULL;
+    uint32_t len = 0;
+    char detail[WIRE_LIVE_REASON_MAX];
+    wire_get_u64(rd, &req);
+    wire_get_u8(rd, &status);
+    wire_get_bytes(rd, &src, &len, VM_MAX_FRAME);
+    int rc = wire_get_str(rd, detail, sizeof detail);
+    if (rc)
+        return rc;
+    if (status >= WIRE_ST__COUNT)
+        return ERR_PROTO;
+    size_t i = 0;
+    while (i < h->nbreeds && h->breeds[i] != req)
+        i++;
+    if (i == h->nbreeds)
+        return ERR_PROTO; /* nothing asked for it */
+    h->breeds[i] = h->breeds[--h->nbreeds];
+    if (h->cb.child)
+        h->cb.child(h, req, status, len ? src : NULL, len, detail, h->arg);
+    return 0;
+}
+
 static void on_frame(vm_t *vm, const uint8_t *buf, size_t len, void *arg)
 {
     live_host_t *h = arg;
@@ -570,6 +613,9 @@ static void on_frame(vm_t *vm, const uint8_t *buf, size_t len, void *arg)
             break;
         case WIRE_VM_LIVE_EVENT:
             rc = on_event(h, &rd);
+            break;
+        case WIRE_VM_CHILD:
+            rc = on_child(h, &rd);
             break;
         default:
             break; /* pongs and the like: nothing asked them */
@@ -676,6 +722,29 @@ int live_host_upgrade(live_host_t *h, uint64_t upgrade_id, const uint8_t *src, s
     return 0;
 }
 
+int live_host_breed(live_host_t *h, uint64_t req, const uint8_t *spec, size_t spec_len,
+                    const char *op, uint64_t seed, const uint8_t *const *parents,
+                    const size_t *lens, uint32_t nparents)
+{
+    if (h->state != LH_RUNNING || !h->vm || h->lost[0] || h->end_pending)
+        return ERR_STATE;
+    if (h->nbreeds == LIVE_MAX_BREEDS)
+        return ERR_LIMIT;
+    wire_begin(&h->wb, WIRE_VM_BREED, 0, NULL);
+    wire_put_u64(&h->wb, req);
+    pool_put_spec(&h->wb, spec, spec_len, h->start.language);
+    wire_put_str(&h->wb, op);
+    wire_put_u64(&h->wb, seed);
+    wire_put_u32(&h->wb, nparents);
+    for (uint32_t i = 0; i < nparents; i++)
+        wire_put_bytes(&h->wb, parents[i], lens[i]);
+    wire_end(&h->wb);
+    int rc = send_frame(h);
+    if (rc == 0)
+        h->breeds[h->nbreeds++] = req;
+    return rc;
+}
+
 void live_host_stop(live_host_t *h)
 {
     if (h->state == LH_STOPPING || h->state == LH_ENDED)
@@ -695,15 +764,17 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-void live_host_stats(live_host_t *h, live_host_stats_t *out)
+void live_host_stats(live_host_t *h, live_host_stats_t *out, int reset)
 {
     h->st.fitness = h->nwin ? h->win_sum / (double)h->nwin : NAN;
-    h->st.p50_us = h->st.p99_us = 0;
-    if (h->nlat) {
-        qsort(h->lat, h->nlat, sizeof *h->lat, cmp_u64);
-        h->st.p50_us = h->lat[h->nlat / 2];
-        h->st.p99_us = h->lat[(h->nlat * 99) / 100];
-        h->nlat = 0;
+    if (reset) {
+        h->st.p50_us = h->st.p99_us = 0;
+        if (h->nlat) {
+            qsort(h->lat, h->nlat, sizeof *h->lat, cmp_u64);
+            h->st.p50_us = h->lat[h->nlat / 2];
+            h->st.p99_us = h->lat[(h->nlat * 99) / 100];
+            h->nlat = 0;
+        }
     }
     h->st.on_probation = 0;
     for (size_t i = 0; i < h->nups; i++)
@@ -718,6 +789,11 @@ uint32_t live_host_good(const live_host_t *h, const uint8_t **src, size_t *len)
     if (len)
         *len = h->good_src_len;
     return h->good_version;
+}
+
+int live_host_pid(const live_host_t *h)
+{
+    return (int)h->pid;
 }
 
 int live_host_ended(const live_host_t *h)

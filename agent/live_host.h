@@ -42,6 +42,7 @@
 #define LIVE_STOP_WAIT_MS 3000    /* for the VM's `stopped` */
 #define LIVE_BOOT_WAIT_MS 30000   /* for the VM's HELLO and `started` */
 #define LIVE_LATENCY_SAMPLE 65536 /* latencies kept between two live_host_stats */
+#define LIVE_MAX_BREEDS 16        /* breedings in flight in the individual's VM */
 
 typedef struct live_host live_host_t;
 
@@ -81,6 +82,11 @@ typedef struct live_host_cb {
      * is (seq - 1) % trace->n); latency_us from its last send. */
     void (*reply)(live_host_t *h, uint64_t seq, const wire_live_reply_t *rep, uint64_t latency_us,
                   void *arg);
+    /* Optional: the answer to live_host_breed req (WIRE_VM_CHILD): status
+     * (enum wire_status), the child (NULL/0 when breeding failed), detail.
+     * A VM that dies first answers WIRE_ST_INTERNAL. */
+    void (*child)(live_host_t *h, uint64_t req, int status, const uint8_t *src, size_t len,
+                  const char *detail, void *arg);
     /* The host is done: stopped (failed 0), or gave up (failed 1; why says
      * why). Nothing follows. */
     void (*ended)(live_host_t *h, int failed, const char *why, void *arg);
@@ -109,14 +115,25 @@ void live_host_destroy(live_host_t **h);
  * ERR_STATE (stopping or ended), -ENOMEM. */
 int live_host_upgrade(live_host_t *h, uint64_t upgrade_id, const uint8_t *src, size_t len,
                       uint32_t probation, int judge, uint64_t at);
+/* Breeds a child in the individual's VM (WIRE_VM_BREED) from the SPEC
+ * block (its language byte set to the individual's), op, seed and parents;
+ * cb.child answers with req. 0, ERR_STATE (the individual is not running
+ * now: try again after `started`), ERR_LIMIT (LIVE_MAX_BREEDS in flight),
+ * or the frame's error. */
+int live_host_breed(live_host_t *h, uint64_t req, const uint8_t *spec, size_t spec_len,
+                    const char *op, uint64_t seed, const uint8_t *const *parents,
+                    const size_t *lens, uint32_t nparents);
 /* Stops the individual (STOP to the VM); `ended` follows. Idempotent. */
 void live_host_stop(live_host_t *h);
 
-/* Counters and the live fitness; resets the latency sample. */
-void live_host_stats(live_host_t *h, live_host_stats_t *out);
+/* Counters and the live fitness; reset: start a new latency sample (the
+ * percentiles are of the answers since the last reset). */
+void live_host_stats(live_host_t *h, live_host_stats_t *out, int reset);
 /* The last good version's number and source (what a resume runs). */
 uint32_t live_host_good(const live_host_t *h, const uint8_t **src, size_t *len);
 int live_host_ended(const live_host_t *h);
+/* Its VM's process id, or 0 between VMs. */
+int live_host_pid(const live_host_t *h);
 const char *live_host_name(const live_host_t *h);
 
 #endif

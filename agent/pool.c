@@ -967,7 +967,7 @@ static int submit(pool_t *p, int kind, pool_done_fn done, void *arg)
 }
 
 /* Copies an encoded SPEC into the open frame, with the language replaced. */
-static void put_spec(wire_buf_t *b, const uint8_t *spec, size_t spec_len, int language)
+void pool_put_spec(wire_buf_t *b, const uint8_t *spec, size_t spec_len, int language)
 {
     size_t at = b->len;
     wire_put_raw(b, spec, spec_len);
@@ -996,7 +996,7 @@ int pool_eval(pool_t *p, const uint8_t *spec, size_t spec_len, int language, con
     wire_buf_reset(&p->wb);
     wire_begin(&p->wb, WIRE_VM_EVAL, 0, NULL);
     wire_put_u64(&p->wb, 0);
-    put_spec(&p->wb, spec, spec_len, language);
+    pool_put_spec(&p->wb, spec, spec_len, language);
     wire_put_bytes(&p->wb, src, len);
     return submit(p, JOB_EVAL, done, arg);
 }
@@ -1010,7 +1010,7 @@ static int breed(pool_t *p, int kind, const uint8_t *spec, size_t spec_len, cons
     wire_buf_reset(&p->wb);
     wire_begin(&p->wb, kind == JOB_BREED ? WIRE_VM_BREED : WIRE_VM_BREED_EVAL, 0, NULL);
     wire_put_u64(&p->wb, 0);
-    put_spec(&p->wb, spec, spec_len, -1);
+    pool_put_spec(&p->wb, spec, spec_len, -1);
     wire_put_str(&p->wb, op);
     wire_put_u64(&p->wb, seed);
     wire_put_u32(&p->wb, (uint32_t)nparents);

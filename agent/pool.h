@@ -156,6 +156,9 @@ int pool_max(const pool_t *p);
 const char *pool_erl(const pool_t *p);
 const char *pool_elixir(const pool_t *p);
 const char *pool_code_path(const pool_t *p);
+/* Appends a SPEC block with its language byte set to language (>= 0;
+ * -1 = the block's own), as every frame to a VM carries it. */
+void pool_put_spec(wire_buf_t *b, const uint8_t *spec, size_t spec_len, int language);
 /* [beam] elixir_path resolved: "auto" is Elixir's ebin when installed, else
  * "". Writes out[cap]. */
 void pool_resolve_elixir(const char *setting, char *out, size_t cap);

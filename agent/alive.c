@@ -70,6 +70,7 @@ struct alive {
     waiting_t *wait;
     size_t nwait;
     uint64_t commands, events, events_dropped, started, failed;
+    int stopping; /* the agent shuts down: no new individual */
     wire_buf_t wb;
 };
 
@@ -458,6 +459,10 @@ static void cmd_start(alive_t *a, const char *pop, uint32_t ind, uint64_t inc, w
         refuse_command(a, pop, ind, inc, why, src, src_len);
         return;
     }
+    if (a->stopping) {
+        refuse_command(a, pop, ind, inc, "the agent is shutting down", src, src_len);
+        return;
+    }
     if (lang > 1 || src_len == 0) {
         snprintf(why, sizeof why, lang > 1 ? "unknown language %u" : "no source to run", lang);
         refuse_command(a, pop, ind, inc, why, src, src_len);
@@ -728,6 +733,7 @@ void alive_destroy(alive_t **pa)
 
 void alive_stop_all(alive_t *a)
 {
+    a->stopping = 1;
     for (size_t i = 0; i < a->n; i++)
         if (!a->inds[i]->ended)
             live_host_stop(a->inds[i]->host);

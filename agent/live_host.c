@@ -315,8 +315,16 @@ static void pump(live_host_t *h)
     uint64_t total = h->o.loop_trace ? UINT64_MAX - 1 : h->o.trace->n + 1; /* seqs below */
     uint64_t due = total;
     if (h->o.rate > 0) {
-        double d = (double)(mono_us() - h->rate_base_us) * h->o.rate / 1e6;
+        uint64_t now = mono_us();
+        double d = (double)(now - h->rate_base_us) * h->o.rate / 1e6;
         due = h->rate_base_n + (uint64_t)d;
+        if (h->o.loop_trace && due > h->next + h->o.batch + (uint64_t)h->o.rate) {
+            /* over a second behind (a slow VM): the rate starts again from
+             * now rather than bursting to catch up, forever */
+            h->rate_base_us = now;
+            h->rate_base_n = h->next;
+            due = h->next;
+        }
     }
     if (due > total)
         due = total;

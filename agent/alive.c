@@ -570,6 +570,8 @@ static void cmd_upgrade(alive_t *a, indiv_t *d, wire_rd_t *r)
         bad = "no source for an external or pinned child";
     else if (!given && u.nparents == 0)
         bad = "no parents to breed from";
+    else if (!given && d->breed_spec_len == 0)
+        bad = "no breed spec to breed with (START gave none)";
     else if (d->ended || live_host_ended(d->host))
         bad = "the individual has ended";
     if (bad) {

@@ -60,6 +60,7 @@ struct live_host {
     char lost[WIRE_LIVE_REASON_MAX + 64]; /* why the VM is to be replaced (acted on by the
                                              timer: never destroy a VM in its own callback) */
     uint64_t breeds[LIVE_MAX_BREEDS];     /* req ids in flight */
+    uint64_t breeds_ms[LIVE_MAX_BREEDS];  /* when each was sent */
     size_t nbreeds;
     live_host_stats_t st;
     double *win; /* the last `window` scores, a ring */
@@ -380,6 +381,18 @@ static int64_t on_tick(loop_t *l, void *arg)
         log_warn("live.kill", "individual=%s msg=\"SIGKILL to the VM (test hook)\"", h->name);
         vm_kill(h->vm, SIGKILL);
     }
+    for (size_t i = 0; i < h->nbreeds; i++)
+        if (mono_ms() - h->breeds_ms[i] > LIVE_BREED_WAIT_MS) {
+            uint64_t req = h->breeds[i];
+            h->nbreeds--;
+            h->breeds[i] = h->breeds[h->nbreeds];
+            h->breeds_ms[i] = h->breeds_ms[h->nbreeds];
+            log_warn("live.breed_timeout", "individual=%s req=%llu", h->name,
+                     (unsigned long long)req);
+            if (h->cb.child)
+                h->cb.child(h, req, WIRE_ST_INTERNAL, NULL, 0, "the VM did not answer", h->arg);
+            break; /* the rest at the next tick */
+        }
     uint64_t waited = mono_ms() - h->state_ms;
     if ((h->state == LH_BOOTING || h->state == LH_STARTING) && waited > LIVE_BOOT_WAIT_MS) {
         char why[96];
@@ -591,7 +604,9 @@ static int on_child(live_host_t *h, wire_rd_t *rd)
         i++;
     if (i == h->nbreeds)
         return ERR_PROTO; /* nothing asked for it */
-    h->breeds[i] = h->breeds[--h->nbreeds];
+    h->nbreeds--;
+    h->breeds[i] = h->breeds[h->nbreeds];
+    h->breeds_ms[i] = h->breeds_ms[h->nbreeds];
     if (h->cb.child)
         h->cb.child(h, req, status, len ? src : NULL, len, detail, h->arg);
     return 0;
@@ -748,8 +763,10 @@ int live_host_breed(live_host_t *h, uint64_t req, const uint8_t *spec, size_t sp
         wire_put_bytes(&h->wb, parents[i], lens[i]);
     wire_end(&h->wb);
     int rc = send_frame(h);
-    if (rc == 0)
+    if (rc == 0) {
+        h->breeds_ms[h->nbreeds] = mono_ms();
         h->breeds[h->nbreeds++] = req;
+    }
     return rc;
 }
 

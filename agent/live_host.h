@@ -43,6 +43,7 @@
 #define LIVE_BOOT_WAIT_MS 30000   /* for the VM's HELLO and `started` */
 #define LIVE_LATENCY_SAMPLE 65536 /* latencies kept between two live_host_stats */
 #define LIVE_MAX_BREEDS 16        /* breedings in flight in the individual's VM */
+#define LIVE_BREED_WAIT_MS 30000  /* for a CHILD (a frame the VM could not read gets none) */
 
 typedef struct live_host live_host_t;
 
@@ -84,7 +85,8 @@ typedef struct live_host_cb {
                   void *arg);
     /* Optional: the answer to live_host_breed req (WIRE_VM_CHILD): status
      * (enum wire_status), the child (NULL/0 when breeding failed), detail.
-     * A VM that dies first answers WIRE_ST_INTERNAL. */
+     * A VM that dies first, or no answer in LIVE_BREED_WAIT_MS, answers
+     * WIRE_ST_INTERNAL. */
     void (*child)(live_host_t *h, uint64_t req, int status, const uint8_t *src, size_t len,
                   const char *detail, void *arg);
     /* The host is done: stopped (failed 0), or gave up (failed 1; why says

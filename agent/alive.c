@@ -345,6 +345,18 @@ static void on_child(live_host_t *h, uint64_t req, int status, const uint8_t *sr
     advance(d);
 }
 
+/* The individual ends: upgrades not judged yet (waiting, breeding, on
+ * probation) are answered before its last event. */
+static void answer_pending(indiv_t *d)
+{
+    while (d->nups) {
+        aup_t *u = &d->ups[0];
+        agent_event(d, WIRE_LIVE_REFUSED, u, "the individual ended before the upgrade was judged",
+                    u->src, u->len);
+        up_remove(d, 0);
+    }
+}
+
 static void on_event(live_host_t *h, const live_host_event_t *ev, void *arg)
 {
     indiv_t *d = arg;
@@ -371,8 +383,10 @@ static void on_event(live_host_t *h, const live_host_event_t *ev, void *arg)
                .snapshot_len = e->snapshot_len,
                .body = u && u->bred ? ev->src : NULL,
                .body_len = ev->src_len};
-    if (kind == WIRE_LIVE_STOPPED)
+    if (kind == WIRE_LIVE_STOPPED) {
+        answer_pending(d);
         d->stopped_sent = 1;
+    }
     send_event(d, e, &x);
     if (u &&
         (kind == WIRE_LIVE_PROMOTED || kind == WIRE_LIVE_ROLLBACK || kind == WIRE_LIVE_REFUSED))
@@ -385,18 +399,12 @@ static void on_ended(live_host_t *h, int failed, const char *why, void *arg)
 {
     indiv_t *d = arg;
     (void)h;
+    answer_pending(d);
     if (failed) {
         d->a->failed++;
         agent_event(d, WIRE_LIVE_FAILED, NULL, why, NULL, 0);
     } else if (!d->stopped_sent) {
         agent_event(d, WIRE_LIVE_STOPPED, NULL, why, NULL, 0);
-    }
-    /* upgrades that never reached a VM are answered */
-    while (d->nups) {
-        aup_t *u = &d->ups[0];
-        if (u->state != UP_IN_HOST)
-            agent_event(d, WIRE_LIVE_REFUSED, u, "the individual ended first", u->src, u->len);
-        up_remove(d, 0);
     }
     d->ended = 1;
     log_info("live.ended", "individual=%s failed=%d why=\"%s\"", d->name, failed, why);

@@ -93,6 +93,9 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 SIM_SRC := $(sort $(wildcard tests/sim/*.c))
 BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
+# helpers of the integration tests linked with the library (work_attacker.c
+# is self-contained and built by its test)
+INTEG_SRC := tests/integration/live_coord.c
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 LIBPETRI := $(B)/libpetri.a
@@ -103,6 +106,7 @@ COORD_BIN := $(B)/bin/petri
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(INTEG_SRC))
 SIM_BIN := $(if $(SIM_SRC),$(B)/bin/swimsim)
 ALL_LIBS = $(LIBCOORD) $(LIBAGENT) $(LIBPETRI)
 
@@ -140,6 +144,10 @@ $(B)/fuzz/%: $(call obj,tests/fuzz/%.c) $(call obj,tests/fuzz/driver.c) $(ALL_LI
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+$(B)/tests/integration/%: $(call obj,tests/integration/%.c) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 $(B)/bench/%: $(call obj,tests/bench/%.c) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD $@")
@@ -149,7 +157,7 @@ $(B)/bin/swimsim: $(call obj,$(SIM_SRC)) $(ALL_LIBS)
 	@$(if $(V),,echo "  LD $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-BINS = $(AGENT_BIN) $(if $(wildcard coordinator/main.c),$(COORD_BIN)) $(SIM_BIN)
+BINS = $(AGENT_BIN) $(if $(wildcard coordinator/main.c),$(COORD_BIN)) $(SIM_BIN) $(INTEG_BINS)
 # the programs (build dependencies only) ...
 bins: $(BINS)
 # ... and the C test, fuzz and benchmark programs (cmocka: a test dependency)

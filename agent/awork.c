@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "alive.h"
 #include "attest.h"
 #include "err.h"
 #include "log.h"
@@ -81,6 +82,7 @@ struct awork {
     wire_buf_t wb;
     uint8_t *buf;
     size_t bufcap;
+    alive_t *live;
 };
 
 static int ensure_buf(awork_t *w, size_t n)
@@ -112,16 +114,32 @@ static void set_state(awork_t *w, aw_state_t st, const char *why)
     w->state_ms = loop_now(w->loop);
 }
 
+/* Sends one whole frame in the session: 0, or ERR_STATE without one. */
+static int send_frame_sealed(awork_t *w, const uint8_t *frame, size_t len)
+{
+    if (!w->sock || w->state != AW_READY)
+        return ERR_STATE;
+    size_t out = 0;
+    if (ensure_buf(w, len + WSESS_OVERHEAD) != 0 ||
+        wsess_seal(&w->sess, w->kr, frame, len, w->buf, w->bufcap, &out) != 0 ||
+        zmq_send(w->sock, w->buf, out, ZMQ_DONTWAIT) < 0) {
+        w->failed_sends++;
+        return ERR_STATE;
+    }
+    return 0;
+}
+
 /* Sends the frame in w->wb in the session. */
 static void send_sealed(awork_t *w)
 {
     if (!w->sock || w->state != AW_READY || wire_end(&w->wb) != 0)
         return;
-    size_t out = 0;
-    if (ensure_buf(w, w->wb.len + WSESS_OVERHEAD) != 0 ||
-        wsess_seal(&w->sess, w->kr, w->wb.data, w->wb.len, w->buf, w->bufcap, &out) != 0 ||
-        zmq_send(w->sock, w->buf, out, ZMQ_DONTWAIT) < 0)
-        w->failed_sends++;
+    (void)send_frame_sealed(w, w->wb.data, w->wb.len);
+}
+
+static int send_live(void *arg, const uint8_t *frame, size_t len)
+{
+    return send_frame_sealed(arg, frame, len);
 }
 
 /* Sends the frame in w->wb as a handshake frame. */
@@ -444,9 +462,12 @@ static void handle_session_frame(awork_t *w, uint8_t *plain, size_t plen)
             set_state(w, AW_READY, "welcomed");
             awork_announce(w);
             flush_results(w); /* any kept while there was no session */
+            alive_flush(w->live);
         }
     } else if (h.type == WIRE_WORK_BATCH) {
         handle_batch(w, &r); /* the credit it takes travels with the results */
+    } else if (h.type == WIRE_WORK_LIVE) {
+        alive_command(w->live, &r);
     } else if (h.type == WIRE_WORK_CONTROL) {
         handle_control(w, &r);
         awork_announce(w);
@@ -518,7 +539,8 @@ static int64_t on_hello_timer(loop_t *l, void *arg)
 }
 
 awork_t *awork_new(loop_t *l, pool_t *pool, const node_identity_t *id, keyring_t *kr,
-                   const char *name, int per_vm, int min_vms, char *err, size_t errlen)
+                   const char *name, int per_vm, int min_vms, int max_live, char *err,
+                   size_t errlen)
 {
     awork_t *w = calloc(1, sizeof *w);
     /* A context (an I/O thread) of its own: libzmq resolves the
@@ -540,6 +562,15 @@ awork_t *awork_new(loop_t *l, pool_t *pool, const node_identity_t *id, keyring_t
     snprintf(w->name, sizeof w->name, "%s", name);
     wire_buf_init(&w->wb);
     wire_buf_init(&w->rb);
+    w->live = alive_new(l, pool, id, max_live, send_live, w);
+    if (!w->live) {
+        snprintf(err, errlen, "out of memory");
+        wire_buf_free(&w->wb);
+        wire_buf_free(&w->rb);
+        zmq_ctx_term(zctx);
+        free(w);
+        return NULL;
+    }
     w->hello_timer = loop_timer_add(l, HELLO_EVERY_MS, on_hello_timer, w);
     return w;
 }
@@ -615,6 +646,12 @@ void awork_drain(awork_t *w)
     w->draining = 1;
     flush_results(w);
     awork_announce(w);
+    alive_stop_all(w->live);
+}
+
+int awork_live_count(const awork_t *w)
+{
+    return alive_count(w->live);
 }
 
 const char *awork_coordinator(const awork_t *w)
@@ -627,6 +664,7 @@ void awork_destroy(awork_t **pw)
     if (!pw || !*pw)
         return;
     awork_t *w = *pw;
+    alive_destroy(&w->live); /* their VMs killed: a stop had its chance in awork_drain */
     disconnect(w);
     loop_timer_del(w->loop, w->hello_timer);
     wire_buf_free(&w->wb);
@@ -644,8 +682,9 @@ int awork_held(const awork_t *w)
 
 json_t *awork_status_json(const awork_t *w)
 {
-    return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:I, s:I}", "coordinator", w->endpoint,
+    return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:I, s:I, s:o}", "coordinator", w->endpoint,
                      "session", aw_state_names[w->state], "sessions", (json_int_t)w->sessions,
                      "session_restarts", (json_int_t)w->restarts, "held", w->held, "credit",
-                     credit(w), "received", (json_int_t)w->received, "done", (json_int_t)w->done);
+                     credit(w), "received", (json_int_t)w->received, "done", (json_int_t)w->done,
+                     "live", alive_status_json(w->live));
 }

@@ -13,6 +13,8 @@
  *     the agent's signed answer to its challenge (wire.h, work channel); each
  *     connection has a new random routing id, and a session that falls
  *     silent or a handshake that stalls starts over on a new connection.
+ *  4. Live individuals (WIRE_WORK_LIVE) are alive.c's: this module hands
+ *     it the commands and sends its events in the session.
  */
 #ifndef PETRI_AWORK_H
 #define PETRI_AWORK_H
@@ -28,8 +30,10 @@ typedef struct awork awork_t;
 
 /* pool, identity and keyring are borrowed; the work socket gets a ZeroMQ
  * context (an I/O thread) of its own. */
+/* max_live: live individuals hosted at most (alive.h). */
 awork_t *awork_new(loop_t *l, pool_t *pool, const node_identity_t *id, keyring_t *kr,
-                   const char *name, int per_vm, int min_vms, char *err, size_t errlen);
+                   const char *name, int per_vm, int min_vms, int max_live, char *err,
+                   size_t errlen);
 void awork_destroy(awork_t **w);
 
 /* Connects to the coordinator's work endpoint ("tcp://host:port") and
@@ -37,8 +41,11 @@ void awork_destroy(awork_t **w);
  * disconnects. */
 void awork_set_coordinator(awork_t *w, const char *endpoint);
 const char *awork_coordinator(const awork_t *w);
-/* Stops taking work (shutdown): announces no VMs and no credit from now on. */
+/* Stops taking work (shutdown): announces no VMs and no credit from now on,
+ * and stops the live individuals. */
 void awork_drain(awork_t *w);
+/* Live individuals still hosted (0 once every one stopped). */
+int awork_live_count(const awork_t *w);
 /* Announces capacity now (after VM state changes). */
 void awork_announce(awork_t *w);
 /* Items received but not finished. */

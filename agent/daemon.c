@@ -76,6 +76,16 @@ static void on_signal(loop_t *l, int signo, void *arg)
     begin_shutdown(a, signo == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+static int64_t on_live_stopped(loop_t *l, void *arg)
+{
+    agent_t *a = arg;
+    if (awork_live_count(a->work) > 0)
+        return 50;
+    log_info("agent.live_stopped", "msg=\"every live individual stopped\"");
+    loop_stop(l);
+    return LOOP_TIMER_STOP;
+}
+
 static void on_pool_state(void *arg, int failed, const char *why)
 {
     agent_t *a = arg;
@@ -86,7 +96,12 @@ static void on_pool_state(void *arg, int failed, const char *why)
         loop_stop(a->loop);
         return;
     }
-    loop_stop(a->loop); /* stopped: every VM is gone */
+    /* stopped: every pool VM is gone; live individuals may still be saying
+     * `stopped` (bounded by LIVE_STOP_WAIT_MS and the shutdown deadline) */
+    if (awork_live_count(a->work) == 0)
+        loop_stop(a->loop);
+    else
+        loop_timer_add(a->loop, 50, on_live_stopped, a);
 }
 
 /* Rewrites [gossip] keyring_file (primary first) after a key change. */
@@ -351,7 +366,8 @@ int agent_daemon_main(int argc, char **argv)
     }
     a.work =
         awork_new(a.loop, a.pool, &a.id, a.kr, a.name, (int)cfg_int(a.cfg, "work", "credit_per_vm"),
-                  (int)cfg_int(a.cfg, "beam", "min_vms"), err, sizeof err);
+                  (int)cfg_int(a.cfg, "beam", "min_vms"),
+                  (int)cfg_int(a.cfg, "live", "max_individuals"), err, sizeof err);
     if (!a.work)
         fatal("agent.work", "why=\"%s\"", err);
     if (*cfg_str(a.cfg, "work", "coordinator"))

@@ -30,7 +30,6 @@ int live_load_spec(live_run_t *r, const char *path)
         return rc;
     }
     r->start = r->spec.start;
-    r->start.live_id = LIVE_ID;
     r->start.version = 1;
     r->rate = r->spec.rate;
     r->batch = r->spec.batch;

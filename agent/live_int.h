@@ -1,5 +1,6 @@
-/* live_int.h - the inside of `petri-agent live` (live.c): the run's state,
- * shared with its input loading (live_input.c) and its report (live_report.c). */
+/* live_int.h - the inside of `petri-agent live` (live.c): the run's state
+ * (one live_host and what the report needs), shared with its input loading
+ * (live_input.c) and its report (live_report.c). */
 #ifndef PETRI_AGENT_LIVE_INT_H
 #define PETRI_AGENT_LIVE_INT_H
 
@@ -7,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "live_host.h"
 #include "live_spec.h"
 #include "loop.h"
 #include "vm.h"
@@ -16,18 +18,11 @@
 #define LIVE_ID 1
 #define LIVE_MAX_UPGRADES 100000
 #define LIVE_MAX_VERSIONS 200000
-#define LIVE_MAX_RESTARTS 8     /* VM deaths before the run gives up */
-#define LIVE_MAX_IN_FLIGHT 1024 /* requests sent and not answered */
-#define LIVE_AROUND 16          /* requests after an upgrade point that "see" it */
-#define LIVE_STOP_WAIT_MS 3000
-#define LIVE_BOOT_WAIT_MS 30000
-
-enum run_state { RS_BOOTING, RS_STARTING, RS_RUNNING, RS_STOPPING, RS_DONE };
+#define LIVE_AROUND 16 /* requests after an upgrade point that "see" it */
 
 typedef struct lreq {
     const uint8_t *req, *expect; /* ETF (the trace's); expect NULL = nothing expected */
     size_t req_len, expect_len;
-    uint64_t sent_us; /* last send, 0 = never */
     uint32_t answers;
     uint64_t latency_us; /* agent-side, first answer */
     uint32_t version;    /* that answered it first */
@@ -39,8 +34,6 @@ typedef struct lup {
     char *src;
     size_t src_len;
     uint64_t at; /* send after this many requests */
-    int sent;
-    uint64_t sent_us;
     int outcome; /* -1 none yet, else enum wire_live_kind that settled it */
     double ms;   /* sent -> upgrade event (good) or -> rollback (bad at once) */
 } lup_t;
@@ -53,44 +46,28 @@ typedef struct lver {
 
 typedef struct live_run {
     loop_t *loop;
-    vm_t *vm;
-    pid_t pid;
-    vm_spawn_opts_t so;
-    char erl[4096];
-    int state, json, failed;
+    live_host_t *host;
+    char erl[4096], elixir[4096];
+    int json, failed;
     /* the spec and the trace (r->reqs point into it) */
     live_spec_t spec;
     live_trace_t trace;
     wire_live_start_t start;
     double rate;
     uint32_t batch;
-    /* the individual's last good version */
-    char *good_src;
-    size_t good_src_len;
-    uint8_t *good_snap;
-    size_t good_snap_len;
-    uint32_t good_version;
-    uint32_t max_version; /* highest version number the VMs gave out */
-    /* the trace and the upgrades */
+    char *genome;
+    size_t genome_len;
+    /* the trace's requests and the upgrades */
     lreq_t *reqs;
-    size_t nreqs, next; /* next: first request never sent */
+    size_t nreqs;
     lup_t *ups;
     size_t nups;
-    uint64_t t0_us, rate_base_us;
-    uint64_t rate_base_n;
-    /* counts */
-    uint64_t answered, twice, resent, unknown, restarts, stray;
+    /* counts (the host's, at the end) */
+    uint64_t answered, twice, resent, unknown, restarts;
     uint64_t n_promoted, n_rollback, n_refused, n_restarted;
     lver_t *vers;
     size_t nvers;
-    char lost[WIRE_LIVE_REASON_MAX + 64]; /* why the VM is to be replaced (set in a VM callback,
-                       acted on by the timer: never destroy a VM inside its own
-                       callback) */
     int kill_after; /* test hook: SIGKILL the VM once this upgrade is written (1-based) */
-    int kill_armed;
-    int64_t timer;
-    uint64_t state_ms;
-    wire_buf_t wb;
 } live_run_t;
 
 /* ---- live_input.c: the spec, the trace, the upgrades (errors on stderr) ---- */

@@ -866,12 +866,7 @@ pool_t *pool_new(loop_t *l, const pool_opts_t *o, pool_state_fn on_state, void *
                  o->code_path);
         goto fail;
     }
-    if (strcmp(o->elixir_path, "auto") == 0) {
-        if (stat(ELIXIR_EBIN, &st) == 0)
-            snprintf(p->elixir, sizeof p->elixir, "%s", ELIXIR_EBIN);
-    } else {
-        snprintf(p->elixir, sizeof p->elixir, "%s", o->elixir_path);
-    }
+    pool_resolve_elixir(o->elixir_path, p->elixir, sizeof p->elixir);
     p->o.code_path = o->code_path;
     p->cap = o->max_vms > o->vms ? o->max_vms : o->vms;
     p->target = o->vms;
@@ -972,7 +967,7 @@ static int submit(pool_t *p, int kind, pool_done_fn done, void *arg)
 }
 
 /* Copies an encoded SPEC into the open frame, with the language replaced. */
-static void put_spec(wire_buf_t *b, const uint8_t *spec, size_t spec_len, int language)
+void pool_put_spec(wire_buf_t *b, const uint8_t *spec, size_t spec_len, int language)
 {
     size_t at = b->len;
     wire_put_raw(b, spec, spec_len);
@@ -1001,7 +996,7 @@ int pool_eval(pool_t *p, const uint8_t *spec, size_t spec_len, int language, con
     wire_buf_reset(&p->wb);
     wire_begin(&p->wb, WIRE_VM_EVAL, 0, NULL);
     wire_put_u64(&p->wb, 0);
-    put_spec(&p->wb, spec, spec_len, language);
+    pool_put_spec(&p->wb, spec, spec_len, language);
     wire_put_bytes(&p->wb, src, len);
     return submit(p, JOB_EVAL, done, arg);
 }
@@ -1015,7 +1010,7 @@ static int breed(pool_t *p, int kind, const uint8_t *spec, size_t spec_len, cons
     wire_buf_reset(&p->wb);
     wire_begin(&p->wb, kind == JOB_BREED ? WIRE_VM_BREED : WIRE_VM_BREED_EVAL, 0, NULL);
     wire_put_u64(&p->wb, 0);
-    put_spec(&p->wb, spec, spec_len, -1);
+    pool_put_spec(&p->wb, spec, spec_len, -1);
     wire_put_str(&p->wb, op);
     wire_put_u64(&p->wb, seed);
     wire_put_u32(&p->wb, (uint32_t)nparents);
@@ -1098,6 +1093,30 @@ int pool_ready(const pool_t *p)
 int pool_total(const pool_t *p)
 {
     return p->target;
+}
+
+void pool_resolve_elixir(const char *setting, char *out, size_t cap)
+{
+    struct stat st;
+    if (strcmp(setting, "auto") == 0)
+        snprintf(out, cap, "%s", stat(ELIXIR_EBIN, &st) == 0 ? ELIXIR_EBIN : "");
+    else
+        snprintf(out, cap, "%s", setting);
+}
+
+const char *pool_erl(const pool_t *p)
+{
+    return p->erl;
+}
+
+const char *pool_elixir(const pool_t *p)
+{
+    return p->elixir;
+}
+
+const char *pool_code_path(const pool_t *p)
+{
+    return p->o.code_path;
 }
 
 int pool_max(const pool_t *p)

@@ -151,6 +151,17 @@ void pool_stop(pool_t *p, uint32_t grace_ms);
 int pool_ready(const pool_t *p); /* VMs in READY */
 int pool_total(const pool_t *p); /* VMs it should run now (the target) */
 int pool_max(const pool_t *p);
+/* The launcher and Elixir ebin the pool's VMs run with ("" = no Elixir),
+ * for VMs of the same agent outside the pool (live individuals). */
+const char *pool_erl(const pool_t *p);
+const char *pool_elixir(const pool_t *p);
+const char *pool_code_path(const pool_t *p);
+/* Appends a SPEC block with its language byte set to language (>= 0;
+ * -1 = the block's own), as every frame to a VM carries it. */
+void pool_put_spec(wire_buf_t *b, const uint8_t *spec, size_t spec_len, int language);
+/* [beam] elixir_path resolved: "auto" is Elixir's ebin when installed, else
+ * "". Writes out[cap]. */
+void pool_resolve_elixir(const char *setting, char *out, size_t cap);
 /* Scales to n VMs (clamped to [1, max_vms]): boots the missing ones, or
  * retires the highest-numbered ones after their work finishes. Returns the
  * new target. */

@@ -62,6 +62,9 @@ const cfg_opt_t agent_settings[] = {
      "genomes are small programs; bigger sources are refused before any VM sees them"},
     {"agent", "shutdown_grace_ms", CFG_INT, "5000", 0, 600000, 0,
      "on SIGTERM in-flight work gets this long to finish, then fails"},
+    {"live", "max_individuals", CFG_INT, "4", 0, 1024, 0,
+     "live individuals hosted at once, each on a VM of its own beside the pool's: a few "
+     "keep their request rates without starving evaluation; 0 = host none"},
     {"work", "credit_per_vm", CFG_INT, "8", 1, 1024, 0,
      "items held per ready VM: a breed and an eval round trip each, so 8 keep a ~1 ms VM "
      "busy while results travel, and no more than it starts within milliseconds"},

@@ -57,17 +57,19 @@ int wire_live_put_start(wire_buf_t *b, const wire_live_start_t *s)
     wire_put_bytes(b, s->source, s->source_len);
     wire_put_bytes(b, s->snapshot, s->snapshot_len);
     wire_put_u32(b, s->next_version);
+    wire_put_u8(b, s->language);
     return wire_end(b);
 }
 
 int wire_live_put_upgrade(wire_buf_t *b, uint64_t live_id, uint64_t upgrade_id, uint32_t probation,
-                          const uint8_t *src, size_t len)
+                          const uint8_t *src, size_t len, int judge)
 {
     wire_begin(b, WIRE_VM_LIVE_UPGRADE, 0, NULL);
     wire_put_u64(b, live_id);
     wire_put_u64(b, upgrade_id);
     wire_put_u32(b, probation);
     wire_put_bytes(b, src, len);
+    wire_put_u8(b, judge ? 1 : 0);
     return wire_end(b);
 }
 

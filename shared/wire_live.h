@@ -28,6 +28,7 @@ typedef struct wire_live_start {
     const uint8_t *snapshot; /* ETF, or NULL/0 to run init */
     size_t snapshot_len;
     uint32_t next_version; /* 0 = version + 1 */
+    uint8_t language;      /* 0 erlang, 1 elixir (spec.h's SPEC_LANG_*) */
 } wire_live_start_t;
 
 typedef struct wire_live_reply {
@@ -58,8 +59,10 @@ typedef struct wire_live_event {
 /* Each writes one whole frame at the end of b and returns wire_end's
  * result (0, ERR_TOOBIG, -ENOMEM). */
 int wire_live_put_start(wire_buf_t *b, const wire_live_start_t *s);
+/* judge: 1 = a child scoring below its parent is rolled back, 0 = only a
+ * crash, timeout or broken state rolls it back (wire.h). */
 int wire_live_put_upgrade(wire_buf_t *b, uint64_t live_id, uint64_t upgrade_id, uint32_t probation,
-                          const uint8_t *src, size_t len);
+                          const uint8_t *src, size_t len, int judge);
 int wire_live_put_stop(wire_buf_t *b, uint64_t live_id);
 
 /* LIVE_REQUESTS: begin with the count, put exactly that many requests

@@ -164,6 +164,101 @@ rollback_on_worse_score_test() ->
     ?assert(value_is(K, 8, 9, 8)),
     stop(K).
 
+%% judge false (an operator's pin): a child that scores worse is promoted
+%% all the same; judge true (the 5-tuple's default) rolls it back.
+judge_off_promotes_worse_child_test() ->
+    K = start(40, ?PARENT),
+    [ask(K, 40, S, inc, S) || S <- lists:seq(1, 5)],
+    K ! {upgrade, 1, child("handle(inc, S) -> {0, S + 1};\nhandle(get, S) -> {S, S}.\n", <<>>), 3,
+         false},
+    #{kind := upgrade} = event(40),
+    [ask(K, 40, S, inc, S) || S <- lists:seq(6, 8)],
+    #{kind := promoted, parent_score := P, child_score := C, version := 2} = event(40),
+    ?assert(C < P),
+    ?assertEqual(2, version(ask(K, 40, 9, get))),
+    stop(K).
+
+judge_on_rolls_back_worse_child_test() ->
+    K = start(41, ?PARENT),
+    [ask(K, 41, S, inc, S) || S <- lists:seq(1, 5)],
+    K ! {upgrade, 1, child("handle(inc, S) -> {0, S + 1};\nhandle(get, S) -> {S, S}.\n", <<>>), 3,
+         true},
+    #{kind := upgrade} = event(41),
+    [ask(K, 41, S, inc, S) || S <- lists:seq(6, 8)],
+    #{kind := rollback, version := 1} = event(41),
+    stop(K).
+
+%% judge false still rolls back a child that crashes.
+judge_off_still_rolls_back_a_crash_test() ->
+    K = start(42, ?PARENT),
+    K ! {upgrade, 1, child("handle(inc, _) -> erlang:error(boom);\nhandle(get, S) -> {S, S}.\n",
+                           <<>>), 5, false},
+    #{kind := upgrade} = event(42),
+    ?assertEqual(ok, status(ask(K, 42, 1, inc))),
+    #{kind := rollback, version := 1} = event(42),
+    stop(K).
+
+%% An Elixir live genome (language 1): it starts, is upgraded by an Elixir
+%% child whose code_change/2 sees the parent's state, and is promoted.
+-define(ELIXIR_EBIN, "/usr/lib/elixir/lib/elixir/ebin").
+-define(EX_PARENT, <<"defmodule Counter do\n  def init(n), do: n\n"
+                     "  def handle(:inc, s), do: {s + 1, s + 1}\n"
+                     "  def handle(:get, s), do: {s, s}\nend\n">>).
+-define(EX_CHILD, <<"defmodule Counter do\n  def init(n), do: n\n"
+                    "  def handle(:inc, s), do: {s + 2, s + 2}\n"
+                    "  def handle(:get, s), do: {s, s}\n"
+                    "  def code_change(1, s), do: s * 10\nend\n">>).
+
+elixir_live_test_() ->
+    _ = filelib:is_dir(?ELIXIR_EBIN) andalso code:add_pathz(?ELIXIR_EBIN),
+    case petri_elixir:available() of
+        false ->
+            [fun elixir_absent/0];
+        true ->
+            [{timeout, 120, fun elixir_upgrade_keeps_state/0},
+             {timeout, 120, fun elixir_example_limits/0}]
+    end.
+
+elixir_absent() ->
+    K = petri_live:start(opts(43, ?EX_PARENT, #{language => 1})),
+    #{kind := failed, reason := Why} = event(43),
+    ?assertMatch({_, _}, binary:match(Why, <<"elixir">>)),
+    K.
+
+elixir_upgrade_keeps_state() ->
+    K = start(44, ?EX_PARENT, #{language => 1}),
+    [ask(K, 44, S, inc) || S <- lists:seq(1, 3)],
+    K ! {upgrade, 1, ?EX_CHILD, 2},
+    #{kind := upgrade, state_before := B, state_after := A} = event(44),
+    ?assertNotEqual(B, A),
+    ?assert(value_is(K, 44, 4, 30)),
+    [{5, ok, _, 2, _, _, _, _}] = ask(K, 44, 5, inc),
+    #{kind := promoted, version := 2, snapshot := Snap} = event(44),
+    ?assertEqual(32, binary_to_term(Snap)),
+    %% an Erlang child is not an Elixir module: refused, the Elixir one runs on
+    K ! {upgrade, 2, ?PARENT, 1},
+    #{kind := refused} = event(44),
+    ?assert(value_is(K, 44, 6, 32)),
+    stop(K).
+
+%% configs/live/ratelimit.ex answers as parent.erl does.
+elixir_example_limits() ->
+    {ok, Src} = file:read_file(example("ratelimit.ex")),
+    _ = [binary_to_atom(A, utf8) || A <- [<<"hit">>, <<"allow">>, <<"deny">>]],
+    K = start(45, Src, #{language => 1, init_arg => term_to_binary(#{})}),
+    Got = [begin
+               [{S, ok, C, _, _, _, _, _}] = ask(K, 45, S, {hit, 8, 2500}, allow),
+               C
+           end || S <- lists:seq(1, 6)],
+    ?assertEqual([1, 1, 1, 1, 1, 0], Got),
+    stop(K).
+
+example(Name) ->
+    Here = filename:dirname(code:which(?MODULE)),
+    hd([P || P <- [filename:join(["configs", "live", Name]),
+                   filename:join([Here, "..", "..", "configs", "live", Name])],
+             filelib:is_file(P)] ++ [Name]).
+
 refused_child_test() ->
     K = start(9, ?PARENT),
     K ! {upgrade, 1, <<"-module(c).\n-export([handle/2]).\nhandle(A, B) -> {A, B}.\n">>, 1},
@@ -288,7 +383,7 @@ wire_round_trip_test() ->
               reductions => 2000, state_words => 300, probation => 40, window => 50,
               lat_w => 0.25, red_w => 0.5, tolerance => 0.125, atoms => [<<"hit">>],
               init_arg => term_to_binary(#{}), source => <<"src">>, snapshot => <<>>,
-              next_version => 9},
+              next_version => 9, language => 1},
     Ev = #{kind => promoted, upgrade_id => 3, version => 2, at_seq => 99,
            from_hash => <<"a">>, to_hash => <<"b">>, state_before => <<"c">>,
            state_after => <<"d">>, parent_score => 0.5, child_score => nan, probation => 4,
@@ -296,7 +391,8 @@ wire_round_trip_test() ->
     Msgs = [{live_start, Start},
             {live_requests, 1, [{1, <<131, 106>>, <<>>}, {2, <<131, 97, 1>>, <<131, 97, 2>>}]},
             {live_replies, 1, [{1, ok, 1, 2, 10, 5, 300, 0.75}, {2, timeout, 0, 2, 9, 9, 0, 0.0}]},
-            {live_upgrade, 1, 7, 0, <<"child">>},
+            {live_upgrade, 1, 7, 0, <<"child">>, 0},
+            {live_upgrade, 1, 8, 3, <<"child">>, 1},
             {live_event, 1, Ev},
             {live_stop, 1}],
     [?assertEqual({ok, M}, petri_wire:decode(petri_wire:encode(M))) || M <- Msgs].
@@ -320,7 +416,11 @@ wire_refuses_bad_live_frames_test() ->
 node_routes_live_frames_test() ->
     St = petri_node:init_state(#{slots => 2, elixir => false}),
     Up = petri_wire:encode({live_upgrade, 4, 1, 0, <<"c">>}),
-    ?assertMatch({[], [{live, 4, {upgrade, 1, <<"c">>, 0}}], _}, petri_node:handle_frame(Up, St)),
+    ?assertMatch({[], [{live, 4, {upgrade, 1, <<"c">>, 0, true}}], _},
+                 petri_node:handle_frame(Up, St)),
+    Pin = petri_wire:encode({live_upgrade, 4, 2, 0, <<"c">>, 0}),
+    ?assertMatch({[], [{live, 4, {upgrade, 2, <<"c">>, 0, false}}], _},
+                 petri_node:handle_frame(Pin, St)),
     Rq = petri_wire:encode({live_requests, 4, [{1, <<131, 106>>, <<>>}]}),
     ?assertMatch({[], [{live, 4, {requests, [{1, _, <<>>}]}}], _}, petri_node:handle_frame(Rq, St)),
     Stop = petri_wire:encode({live_stop, 4}),

@@ -588,7 +588,8 @@ static void test_live_writers(void **state)
                            .init_arg_len = 2,
                            .source = (const uint8_t *)"src",
                            .source_len = 3,
-                           .next_version = 12};
+                           .next_version = 12,
+                           .language = 1};
     wire_buf_t b;
     wire_buf_init(&b);
     assert_int_equal(wire_live_put_start(&b, &s), 0);
@@ -638,6 +639,9 @@ static void test_live_writers(void **state)
     assert_int_equal(u32, 0);
     wire_get_u32(&r, &u32);
     assert_int_equal(u32, 12);
+    uint8_t u8 = 0;
+    wire_get_u8(&r, &u8);
+    assert_int_equal(u8, 1);
     assert_int_equal(r.left, 0);
 
     wire_buf_reset(&b);
@@ -650,10 +654,11 @@ static void test_live_writers(void **state)
     assert_int_equal(h.length, 8 + 4 + 2 * (8 + 4 + 2 + 4) + 2);
 
     wire_buf_reset(&b);
-    assert_int_equal(wire_live_put_upgrade(&b, 7, 9, 0, (const uint8_t *)"c", 1), 0);
+    assert_int_equal(wire_live_put_upgrade(&b, 7, 9, 0, (const uint8_t *)"c", 1, 0), 0);
     assert_int_equal(wire_parse(b.data, b.len, &h, &r), 0);
     assert_int_equal(h.type, WIRE_VM_LIVE_UPGRADE);
-    assert_int_equal(h.length, 8 + 8 + 4 + 4 + 1);
+    assert_int_equal(h.length, 8 + 8 + 4 + 4 + 1 + 1);
+    assert_int_equal(b.data[b.len - 1], 0); /* judge */
     wire_buf_reset(&b);
     assert_int_equal(wire_live_put_stop(&b, 7), 0);
     assert_int_equal(wire_parse(b.data, b.len, &h, &r), 0);

@@ -6,7 +6,10 @@
 %% The genome exports init(Arg) -> State, handle(Request, State) ->
 %% {Reply, NewState} and optionally code_change(FromVersion, State) ->
 %% NewState (FromVersion: the parent's version number). It is loaded through
-%% petri_loader (the same parse caps, allowlist and compiler as any genome).
+%% petri_loader (the same parse caps, allowlist and compiler as any genome),
+%% as Erlang or, with language 1, as Elixir (the genome and every upgrade).
+%% An upgrade with judge false (an operator's pin) is not compared with its
+%% parent's score: only a crash, a timeout or a broken state rolls it back.
 %%
 %% Two processes per individual:
 %%   keeper  the control loop (start/1): owns the module, the parent's code
@@ -71,13 +74,13 @@
                   heap_words := pos_integer(), reductions := non_neg_integer(),
                   state_words := pos_integer(), probation := pos_integer(),
                   window := pos_integer(), lat_w := float(), red_w := float(),
-                  tolerance := float()}.
+                  tolerance := float(), language => 0..255}.
 %% The code of one version: {Version, SourceHash, Beam}.
 -type code() :: {pos_integer(), binary(), binary()}.
 -type trial() :: #{upgrade_id := non_neg_integer(), parent := code(), snapshot := term(),
                    parent_score := float() | nan, scores := [float()],
                    replay := [term()], probation := pos_integer(), before := binary(),
-                   after_hash := binary()}.
+                   after_hash := binary(), judge := boolean()}.
 %% The worker's own checks: {ReductionBudget, StateWords, HeapWords}.
 -type limits() :: {non_neg_integer(), pos_integer(), pos_integer()}.
 %% What a request in the worker ended as.
@@ -94,7 +97,7 @@
     good_snap :: term(),                 % its state when it became good
     next_version :: pos_integer(),
     trial = none :: none | trial(),
-    pending = [] :: [{non_neg_integer(), binary(), pos_integer()}],  % upgrades waiting
+    pending = [] :: [{non_neg_integer(), binary(), non_neg_integer(), boolean()}], % waiting
     window = [] :: [float()],            % the last scores of cur, newest first
     last_seq = 0 :: non_neg_integer()
 }).
@@ -111,7 +114,7 @@ start(Opts) ->
 %% exported, the limits are the individual's.
 -spec loader_spec(opts()) -> petri_wire:spec().
 loader_spec(O) ->
-    #{function => <<"handle">>, arity => 2, language => 0,
+    #{function => <<"handle">>, arity => 2, language => maps:get(language, O, 0),
       timeout_ms => maps:get(timeout_ms, O), heap_words => maps:get(heap_words, O),
       reductions => maps:get(reductions, O), vars => [], ops => [],
       const_min => 0.0, const_max => 0.0, const_int => false, error => 0, cases => [],
@@ -181,7 +184,9 @@ loop(K) ->
             emit_replies(K2, Replies),
             loop(K2);
         {upgrade, UpId, Src, Prob} ->
-            loop(upgrade_or_queue(K, UpId, Src, Prob));
+            loop(upgrade_or_queue(K, UpId, Src, Prob, true));
+        {upgrade, UpId, Src, Prob, Judge} ->
+            loop(upgrade_or_queue(K, UpId, Src, Prob, Judge =:= true));
         stop ->
             emit(K, ev(K, stopped, #{})),
             exit(K#k.worker, kill),
@@ -253,29 +258,30 @@ scored(#k{trial = #{scores := Sc, replay := Rp, probation := P} = Tr} = K, Score
     end.
 
 -spec judge(#k{}) -> #k{}.
-judge(#k{trial = #{scores := Sc, parent_score := PS}, o = #{tolerance := Tol}} = K) ->
+judge(#k{trial = #{scores := Sc, parent_score := PS, judge := J}, o = #{tolerance := Tol}} = K) ->
     CS = mean(Sc),
-    case PS =/= nan andalso CS < PS - Tol of
+    case J andalso PS =/= nan andalso CS < PS - Tol of
         true -> rollback(K, fmt("scored ~.4f over probation, parent ~.4f", [CS, PS]));
         false -> promote(K)
     end.
 
 %% ---- upgrade, promotion, rollback -------------------------------------------------
 
--spec upgrade_or_queue(#k{}, non_neg_integer(), binary(), non_neg_integer()) -> #k{}.
-upgrade_or_queue(#k{trial = none} = K, UpId, Src, Prob) ->
-    upgrade(K, UpId, Src, Prob);
-upgrade_or_queue(#k{pending = P} = K, UpId, Src, Prob) ->
-    K#k{pending = P ++ [{UpId, Src, Prob}]}.
+-spec upgrade_or_queue(#k{}, non_neg_integer(), binary(), non_neg_integer(), boolean()) -> #k{}.
+upgrade_or_queue(#k{trial = none} = K, UpId, Src, Prob, Judge) ->
+    upgrade(K, UpId, Src, Prob, Judge);
+upgrade_or_queue(#k{pending = P} = K, UpId, Src, Prob, Judge) ->
+    K#k{pending = P ++ [{UpId, Src, Prob, Judge}]}.
 
 -spec next_pending(#k{}) -> #k{}.
-next_pending(#k{pending = [{UpId, Src, Prob} | T], trial = none} = K) ->
-    upgrade(K#k{pending = T}, UpId, Src, Prob);
+next_pending(#k{pending = [{UpId, Src, Prob, Judge} | T], trial = none} = K) ->
+    upgrade(K#k{pending = T}, UpId, Src, Prob, Judge);
 next_pending(K) ->
     K.
 
--spec upgrade(#k{}, non_neg_integer(), binary(), non_neg_integer()) -> #k{}.
-upgrade(#k{o = #{module := Mod} = O, cur = {PV, PHash, _} = Parent} = K, UpId, Src, Prob0) ->
+-spec upgrade(#k{}, non_neg_integer(), binary(), non_neg_integer(), boolean()) -> #k{}.
+upgrade(#k{o = #{module := Mod} = O, cur = {PV, PHash, _} = Parent} = K, UpId, Src, Prob0,
+        Judge) ->
     T0 = now_us(),
     Hash = hash(Src),
     V = K#k.next_version,
@@ -295,7 +301,7 @@ upgrade(#k{o = #{module := Mod} = O, cur = {PV, PHash, _} = Parent} = K, UpId, S
             Trial = #{upgrade_id => UpId, parent => Parent, snapshot => Snap,
                       parent_score => case K1#k.window of [] -> nan; Win -> mean(Win) end,
                       scores => [], replay => [], probation => Prob, before => Before,
-                      after_hash => <<>>},
+                      after_hash => <<>>, judge => Judge},
             K2 = K1#k{cur = {V, Hash, Bin}, trial = Trial, window = []},
             case call(K2, {code_change, PV}) of
                 {ok, After, _} ->

@@ -200,7 +200,7 @@ act({live_start, #{live_id := Id} = M}, _, #st{live = Live} = St) ->
                 ok ->
                     Opts = maps:merge(maps:with([timeout_ms, heap_words, reductions, state_words,
                                                  probation, window, lat_w, red_w, tolerance,
-                                                 init_arg, source, snapshot], M),
+                                                 init_arg, source, snapshot, language], M),
                                       #{id => Id, out => self(),
                                         version => max(1, maps:get(version, M)),
                                         next_version => maps:get(next_version, M),
@@ -388,8 +388,8 @@ handle_frame(Frame, St) ->
             {[], [{live_start, M}], St};
         {ok, {live_requests, Id, Reqs}} ->
             {[], [{live, Id, {requests, Reqs}}], St};
-        {ok, {live_upgrade, Id, UpId, Prob, Src}} ->
-            {[], [{live, Id, {upgrade, UpId, Src, Prob}}], St};
+        {ok, {live_upgrade, Id, UpId, Prob, Src, Judge}} ->
+            {[], [{live, Id, {upgrade, UpId, Src, Prob, Judge =/= 0}}], St};
         {ok, {live_stop, Id}} ->
             {[], [{live, Id, stop}], St};
         {ok, Other} ->

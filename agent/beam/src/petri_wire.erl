@@ -82,6 +82,8 @@
              | {live_requests, non_neg_integer(), [petri_live:request()]}
              | {live_replies, non_neg_integer(), [petri_live:reply()]}
              | {live_upgrade, non_neg_integer(), non_neg_integer(), non_neg_integer(), binary()}
+             | {live_upgrade, non_neg_integer(), non_neg_integer(), non_neg_integer(), binary(),
+                0..255}
              | {live_event, non_neg_integer(), petri_live:event()}
              | {live_stop, non_neg_integer()}.
 %% LIVE_START's fields (wire.h).
@@ -91,7 +93,8 @@
                         probation := non_neg_integer(), window := non_neg_integer(),
                         lat_w := float(), red_w := float(), tolerance := float(),
                         atoms := [binary()], init_arg := binary(), source := binary(),
-                        snapshot := binary(), next_version := non_neg_integer()}.
+                        snapshot := binary(), next_version := non_neg_integer(),
+                        language => 0..255}.
 
 -define(LIVE_KINDS, [started, upgrade, promoted, rollback, refused, restarted, failed, stopped]).
 
@@ -160,10 +163,10 @@ encode({live_start, #{live_id := Id, version := V, timeout_ms := To, heap_words 
                       reductions := Reds, state_words := SW, probation := Prob,
                       window := Win, lat_w := LW, red_w := RW, tolerance := Tol,
                       atoms := Atoms, init_arg := Arg, source := Src, snapshot := Snap,
-                      next_version := Next}}) ->
+                      next_version := Next} = M}) ->
     frame(?T_LIVE_START, [<<Id:64, V:32, To:32, Heap:64, Reds:64, SW:64, Prob:32, Win:32>>,
                           f64(LW), f64(RW), f64(Tol), list(fun str/1, Atoms), bytes(Arg),
-                          bytes(Src), bytes(Snap), <<Next:32>>]);
+                          bytes(Src), bytes(Snap), <<Next:32, (maps:get(language, M, 0)):8>>]);
 encode({live_requests, Id, Reqs}) ->
     frame(?T_LIVE_REQUESTS, [<<Id:64>>, list(fun({Seq, R, E}) -> [<<Seq:64>>, bytes(R), bytes(E)]
                                              end, Reqs)]);
@@ -174,7 +177,9 @@ encode({live_replies, Id, Replies}) ->
                                       Svc:64, Reds:64>>, f64(Score)]
                            end, Replies)]);
 encode({live_upgrade, Id, UpId, Prob, Src}) ->
-    frame(?T_LIVE_UPGRADE, [<<Id:64, UpId:64, Prob:32>>, bytes(Src)]);
+    encode({live_upgrade, Id, UpId, Prob, Src, 1});
+encode({live_upgrade, Id, UpId, Prob, Src, Judge}) ->
+    frame(?T_LIVE_UPGRADE, [<<Id:64, UpId:64, Prob:32>>, bytes(Src), <<Judge:8>>]);
 encode({live_event, Id, #{kind := Kind, upgrade_id := UpId, version := V, at_seq := Seq,
                           from_hash := FH, to_hash := TH, state_before := SB,
                           state_after := SA, parent_score := PS, child_score := CS,
@@ -351,12 +356,13 @@ payload(?T_LIVE_START, P0) ->
             {Arg, P6} = get_bytes(P5),
             {Src, P7} = get_bytes(P6),
             {Snap, P8} = get_bytes(P7),
-            {Next, _} = opt(fun(P) -> get_u(32, P) end, 0, P8),
+            {Next, P9} = opt(fun(P) -> get_u(32, P) end, 0, P8),
+            {Lang, _} = opt(fun(P) -> get_u(8, P) end, 0, P9),
             {live_start, #{live_id => Id, version => V, timeout_ms => To, heap_words => Heap,
                            reductions => Reds, state_words => SW, probation => Prob,
                            window => Win, lat_w => LW, red_w => RW, tolerance => Tol,
                            atoms => Atoms, init_arg => Arg, source => Src, snapshot => Snap,
-                           next_version => Next}};
+                           next_version => Next, language => Lang}};
         _ -> throw({wire, truncated})
     end;
 payload(?T_LIVE_REQUESTS, P0) ->
@@ -380,8 +386,9 @@ payload(?T_LIVE_REPLIES, P0) ->
 payload(?T_LIVE_UPGRADE, P0) ->
     case P0 of
         <<Id:64, UpId:64, Prob:32, P1/binary>> ->
-            {Src, _} = get_bytes(P1),
-            {live_upgrade, Id, UpId, Prob, Src};
+            {Src, P2} = get_bytes(P1),
+            {Judge, _} = opt(fun(P) -> get_u(8, P) end, 1, P2),
+            {live_upgrade, Id, UpId, Prob, Src, Judge};
         _ -> throw({wire, truncated})
     end;
 payload(?T_LIVE_EVENT, P0) ->

@@ -183,3 +183,33 @@ def test_coordinator_restart_takes_live_populations_back(cluster):
     assert len(keys) == len(set(keys)), keys
     r = cl.cli("lineage", "verify")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_external_mutator_drives_a_live_population(cluster):
+    """upgrade_every_ms 0: no built-in children; petri mutate --live with the
+    offline example mutator upgrades the individuals, and its children are
+    recorded with the mutator's name, the bundle's hash and their parent."""
+    cl = cluster
+    st, b = cl.api("POST", "/v1/live", config(name="ext", n=2, every=0))
+    assert st == 201, b
+    wait_for(lambda: all(i["state"] == "running" for i in live(cl, "ext")["individuals"]),
+             timeout=90, what="individuals running")
+    st, bundle = cl.api("GET", "/v1/live/ext/bundle")
+    assert st == 200 and bundle["kind"] == "live", bundle
+    assert bundle["parents"][0]["source"] == read("parent.erl")
+    assert bundle["submit"] == f"/v1/live/ext/individuals/{bundle['individual']}/upgrade"
+    assert bundle["trace_sample"] and "req" in bundle["trace_sample"][0], bundle
+    mutator = os.path.join(os.path.dirname(LIVE), "mutators", "textual.py")
+    r = cl.cli("mutate", "ext", "--live", "--command", f"/usr/bin/python3 {mutator}",
+               "--count", "4", "--json", timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    assert sum(1 for x in lines if x["outcome"] == "submitted") == 4, lines
+    wait_for(lambda: settled(live(cl, "ext")) >= 4, timeout=120, what="four settled")
+    recs = wait_for(lambda: (lambda r: r if len(r) >= 4 else None)(
+        [x for x in records(cl, "ext") if x["dseq"] > 0]), timeout=30, what="records")
+    for x in recs:
+        assert x["operator"] == "external" and x["mutator"] == "textual.py", x
+        assert len(x["input_hash"]) == 64 and len(x["parents"]) == 1, x
+    p = live(cl, "ext")
+    assert p["upgrades"] == 4, p  # nothing but the mutator's children

@@ -730,8 +730,12 @@ static void settle(live_ind_t *d, live_version_t *v, const live_event_t *e, int 
         v->outcome = outcome;
         if (e->version && outcome != LO_REFUSED && outcome != LO_ROLLBACK)
             v->version = e->version;
-        memcpy(v->hash, e->child_hash, CRYPTO_HASH_LEN);
-        v->has_hash = 1;
+        uint8_t none[CRYPTO_HASH_LEN]; /* a child that was never bred has no source */
+        crypto_hash("", 0, none);
+        if (memcmp(e->child_hash, none, CRYPTO_HASH_LEN) != 0) {
+            memcpy(v->hash, e->child_hash, CRYPTO_HASH_LEN);
+            v->has_hash = 1;
+        }
         v->parent_score = e->parent_score;
         v->child_score = e->child_score;
         util_strlcpy(v->reason, e->reason, sizeof v->reason);

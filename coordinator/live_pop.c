@@ -129,6 +129,9 @@ live_pop_t *live_pop_new(json_t *config, char *err, size_t errlen)
         return fail(p, err, errlen, "name: must be 1..48 characters of [a-z0-9_-]");
     snprintf(p->name, sizeof p->name, "%s", json_string_value(name));
 
+    json_t *fn = json_object_get(config, "function");
+    if (!json_is_string(fn) || strcmp(json_string_value(fn), "handle/2") != 0)
+        return fail(p, err, errlen, "function: must be \"handle/2\" (a live genome's callback)");
     /* the breeding spec: the population spec's fields, cases optional */
     json_t *spec_json = json_deep_copy(config);
     /* the workload judges a live genome, not cases: one neutral case keeps

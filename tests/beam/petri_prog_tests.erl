@@ -253,3 +253,27 @@ fold_neg({op, _, '-', {float, A, F}}) -> {float, A, -F};
 fold_neg(T) when is_tuple(T) -> list_to_tuple([fold_neg(E) || E <- tuple_to_list(T)]);
 fold_neg(L) when is_list(L) -> [fold_neg(E) || E <- L];
 fold_neg(X) -> X.
+
+%% A live genome (entry handle/2): its children keep init/1 and code_change/2,
+%% which nothing in the module calls, and export them; any other entry
+%% function keeps only what it reaches.
+live_callbacks_kept_test() ->
+    Src = <<"-module(m).\n-export([init/1, handle/2, code_change/2]).\n"
+            "init(_) -> 0.\nhandle(R, S) -> {R + 1, S + 2}.\n"
+            "code_change(_, S) -> S * 3.\nunused(X) -> X.\n">>,
+    Spec = petri_spec:new(#{function => <<"handle">>, arity => 2,
+                            vars => [<<"R">>, <<"S">>], ops => [<<"+">>, <<"*">>]}),
+    Kids = [C || Seed <- lists:seq(1, 20),
+                 {ok, C, _} <- [catch petri_mutate:breed(Spec, <<"literal">>, Seed, [Src])]],
+    ?assert(length(Kids) >= 10),
+    [begin
+         ?assertNotEqual(nomatch, binary:match(C, <<"-export([handle/2, init/1, code_change/2]).">>)),
+         ?assertEqual(nomatch, binary:match(C, <<"unused">>))
+     end || C <- Kids],
+    Plain = petri_spec:new(#{function => <<"f">>, arity => 1, vars => [<<"X">>],
+                             ops => [<<"+">>]}),
+    {ok, C2, _} = petri_mutate:breed(Plain, <<"literal">>, 3,
+                                        [<<"-module(m).\n-export([f/1]).\n"
+                                           "init(_) -> 0.\nf(X) -> X + 1.\n">>]),
+    ?assertNotEqual(nomatch, binary:match(C2, <<"-export([f/1]).">>)),
+    ?assertEqual(nomatch, binary:match(C2, <<"init">>)).

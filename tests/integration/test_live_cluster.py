@@ -26,8 +26,8 @@ def config(name="limiter", n=2, every=300, **kw):
     with open(os.path.join(LIVE, "ratelimit.json")) as f:
         live = json.load(f)
     c = {"name": name, "function": "handle/2", "language": "erlang",
-         "primitives": {"ops": ["+", "-", "<"], "constants": {"min": 1, "max": 2000,
-                                                              "integer": True}},
+         "primitives": {"ops": ["+", "-", "*", "div"],
+                        "constants": {"min": 1, "max": 2000, "integer": True}},
          "operators": {"literal": 1},
          "live": live, "trace": read("trace.jsonl"), "genome": read("parent.erl"),
          "individuals": n, "upgrade_every_ms": every}

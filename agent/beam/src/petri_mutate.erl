@@ -122,7 +122,8 @@ do_breed(Spec, Op, Seed, Parents) ->
                              end,
     {Source, Direct} = render(Fn, Ar, Funs),
     Forms = case Direct of
-                true -> {[{attribute, ?A, module, genome}, {attribute, ?A, export, [{Fn, Ar}]} | Funs],
+                true -> {[{attribute, ?A, module, genome},
+                          {attribute, ?A, export, petri_prog:exports(Fn, Ar, Funs)} | Funs],
                          Linted};
                 false -> none
             end,
@@ -648,7 +649,8 @@ node_count(N) -> 1 + lists:sum([node_count(C) || C <- children(N)]).
 -spec lints(parent()) -> boolean().
 lints({Funs, K}) ->
     {function, _, F, Ar, _} = lists:nth(K, Funs),
-    Forms = [{attribute, ?A, module, genome}, {attribute, ?A, export, [{F, Ar}]} | Funs],
+    Forms = [{attribute, ?A, module, genome},
+             {attribute, ?A, export, petri_prog:exports(F, Ar, Funs)} | Funs],
     case erl_lint:module(Forms) of
         {ok, _} -> true;
         _ -> false
@@ -658,7 +660,9 @@ lints({Funs, K}) ->
 %% erl_pp): then the text parses back to exactly these trees.
 -spec render(atom(), arity(), [erl_parse:abstract_form()]) -> {binary(), boolean()}.
 render(Fn, Ar, Funs) ->
-    Header = io_lib:format("-module(genome).~n-export([~p/~b]).~n~n", [Fn, Ar]),
+    Exports = lists:join(", ", [io_lib:format("~p/~b", [N, A])
+                                || {N, A} <- petri_prog:exports(Fn, Ar, Funs)]),
+    Header = io_lib:format("-module(genome).~n-export([~s]).~n~n", [Exports]),
     Texts = [form(F) || F <- Funs],
     {unicode:characters_to_binary([Header | [[T, $\n] || {_, T} <- Texts]]),
      lists:all(fun({Direct, _}) -> Direct end, Texts)}.

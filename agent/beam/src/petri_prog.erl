@@ -18,7 +18,7 @@
 %% Sites, their environments and types, and the tree edits: petri_sites.
 -module(petri_prog).
 
--export([ops/0, apply_op/4, random/2, acceptable/2]).
+-export([ops/0, apply_op/4, random/2, acceptable/2, roots/2, exports/3]).
 -import(petri_sites, [with_locals/2, sites/2, head_env/4, head_names/3, tchildren/2,
                       tchildren_any/1, put/3, last_expr/4, clauses/1, set_clauses/2,
                       arg_type/2, free_vars/1, vars_in/1, rename/2, subst/2, local_calls/1,
@@ -47,7 +47,22 @@ ops() ->
      {<<"clause_xover">>, 2}, {<<"helper">>, 1}, {<<"inline">>, 1}, {<<"fold">>, 1},
      {<<"recurse">>, 1}].
 
-%% The child keeps only the functions the entry function reaches.
+%% The functions a child keeps whatever calls them: the entry function and,
+%% when it is a live genome's handle/2, the other callbacks of the live
+%% contract (petri_live: init/1, code_change/2), which nothing in the module
+%% calls.
+-spec roots(atom(), arity()) -> [{atom(), arity()}].
+roots(handle, 2) -> [{handle, 2}, {init, 1}, {code_change, 2}];
+roots(F, A) -> [{F, A}].
+
+%% What a child exports: the entry function first, then the other roots it
+%% defines.
+-spec exports(atom(), arity(), [tuple()]) -> [{atom(), arity()}].
+exports(F, A, Funs) ->
+    Defined = [{N, Ar} || {function, _, N, Ar, _} <- Funs],
+    [{F, A} | [R || R <- tl(roots(F, A)), lists:member(R, Defined)]].
+
+%% The child keeps only the functions its roots reach.
 -spec apply_op(binary(), [parent()], ctx(), rs()) -> result().
 apply_op(Op, [P1 | _] = Ps, Ctx, S) ->
     case op(Op, Ps, with_locals(P1, Ctx), S) of
@@ -59,7 +74,7 @@ apply_op(Op, [P1 | _] = Ps, Ctx, S) ->
 prune({Funs, K}) ->
     Entry = lists:nth(K, Funs),
     {function, _, F, A, _} = Entry,
-    Live = reach([{F, A}], [], Funs),
+    Live = reach(roots(F, A), [], Funs),
     Kept = [Fn || {function, _, N, Ar, _} = Fn <- Funs, lists:member({N, Ar}, Live)],
     {Kept, length(lists:takewhile(fun(Fn) -> Fn =/= Entry end, Kept)) + 1}.
 
@@ -561,7 +576,7 @@ depth(N, Ctx) -> 1 + lists:max([0 | [depth(C, Ctx) || C <- tchildren_any(N)]]).
 -spec lints([tuple()], pos_integer()) -> boolean().
 lints(Funs, K) ->
     {function, _, F, Ar, _} = lists:nth(K, Funs),
-    Forms = [{attribute, ?A, module, genome}, {attribute, ?A, export, [{F, Ar}]} | Funs],
+    Forms = [{attribute, ?A, module, genome}, {attribute, ?A, export, exports(F, Ar, Funs)} | Funs],
     case erl_lint:module(Forms) of
         {ok, _} -> true;
         _ -> false

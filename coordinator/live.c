@@ -392,7 +392,7 @@ static int next_upgrade_id(coord_t *c, live_pop_t *p, int i, uint64_t *out)
 static void evolve(coord_t *c, live_pop_t *p, int i, uint64_t now)
 {
     live_ind_t *d = &p->ind[i];
-    if (!p->running || d->state != LI_RUNNING || d->inflight || d->pinned ||
+    if (!p->running || d->state != LI_RUNNING || d->inflight || d->q_src || d->pinned ||
         p->upgrade_every_ms == 0 || now - d->settled_ms < p->upgrade_every_ms ||
         (p->max_upgrades && p->upgrades >= p->max_upgrades))
         return;
@@ -430,6 +430,8 @@ static void evolve(coord_t *c, live_pop_t *p, int i, uint64_t now)
     }
 }
 
+static void send_queued(coord_t *c, live_pop_t *p, int i);
+
 void live_tick(coord_t *c)
 {
     if (!c->work)
@@ -465,6 +467,7 @@ void live_tick(coord_t *c)
             }
             if (d->state == LI_UNPLACED)
                 place(c, p, i, &h, now);
+            send_queued(c, p, i);
             evolve(c, p, i, now);
         }
     }
@@ -518,7 +521,13 @@ int live_stop(coord_t *c, live_pop_t *p)
             send_stop(c, p, i, d->agent, d->incarnation);
         d->placed = 0;
         d->state = LI_STOPPED;
-        d->inflight = 0;
+        lose_inflight(d, "the population stopped");
+        if (d->q_src) {
+            d->inflight = d->q_uid;
+            lose_inflight(d, "the population stopped");
+            free(d->q_src);
+            d->q_src = NULL;
+        }
     }
     log_info("live.stopped", "population=%s", p->name);
     return save_pop(c, p);
@@ -532,6 +541,31 @@ int live_unpin(live_pop_t *p, int index)
     return 0;
 }
 
+/* Sends the child queued for individual i when nothing is in flight. */
+static void send_queued(coord_t *c, live_pop_t *p, int i)
+{
+    live_ind_t *d = &p->ind[i];
+    if (!d->q_src || d->inflight || d->state != LI_RUNNING)
+        return;
+    live_version_t *v = ver_by_upgrade(d, d->q_uid);
+    if (send_upgrade(c, p, i, d->q_uid, v ? v->op : "external", 0, NULL, NULL, 0, d->q_src,
+                     d->q_len, d->q_judge) != 0)
+        return; /* stays queued: the next tick tries again */
+    free(d->up_src);
+    d->up_src = d->q_src; /* kept to record the child with (record()) */
+    d->up_len = d->q_len;
+    d->q_src = NULL;
+    d->inflight = d->q_uid;
+    d->sent_ms = loop_now(c->loop);
+    p->upgrades++;
+    if (v) {
+        v->parent = d->version;
+        v->reason[0] = '\0';
+    }
+}
+
+/* A child given as source (external, pin): sent at once, or queued behind
+ * the upgrade in flight (one child waits at most). */
 static int upgrade_with(coord_t *c, live_pop_t *p, int i, const char *op, const char *src,
                         size_t len, const char *mutator, const uint8_t *input_hash, int judge,
                         char *err, size_t errlen, uint64_t *upgrade_id)
@@ -541,29 +575,26 @@ static int upgrade_with(coord_t *c, live_pop_t *p, int i, const char *op, const 
         snprintf(err, errlen, "individual %d is %s", i, live_state_str(d->state));
         return ERR_STATE;
     }
-    if (d->inflight) {
-        snprintf(err, errlen, "individual %d has upgrade %llu in flight; try again when it settles",
-                 i, (unsigned long long)d->inflight);
+    if (d->q_src) {
+        snprintf(err, errlen,
+                 "individual %d has upgrade %llu waiting behind upgrade %llu; try again when "
+                 "it is sent",
+                 i, (unsigned long long)d->q_uid, (unsigned long long)d->inflight);
         return ERR_STATE;
     }
+    char *keep = malloc(len ? len : 1);
+    if (!keep) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    memcpy(keep, src, len);
     uint64_t uid;
     int rc = next_upgrade_id(c, p, i, &uid);
-    if (rc == 0)
-        rc = send_upgrade(c, p, i, uid, op, 0, NULL, NULL, 0, src, len, judge);
     if (rc) {
-        snprintf(err, errlen, "cannot send the upgrade: %s", err_str(rc));
+        free(keep);
+        snprintf(err, errlen, "cannot reserve an upgrade id: %s", err_str(rc));
         return rc;
     }
-    char *keep = malloc(len ? len : 1);
-    if (keep) {
-        memcpy(keep, src, len);
-        free(d->up_src);
-        d->up_src = keep;
-        d->up_len = len;
-    }
-    d->inflight = uid;
-    d->sent_ms = loop_now(c->loop);
-    p->upgrades++;
     live_version_t *v = ver_add(d);
     v->upgrade_id = uid;
     v->parent = d->version;
@@ -575,6 +606,14 @@ static int upgrade_with(coord_t *c, live_pop_t *p, int i, const char *op, const 
         memcpy(v->input_hash, input_hash, CRYPTO_HASH_LEN);
     v->outcome = LO_PENDING;
     v->at_ms = wall_ms();
+    if (d->inflight)
+        snprintf(v->reason, sizeof v->reason, "queued behind upgrade %llu",
+                 (unsigned long long)d->inflight);
+    d->q_src = keep;
+    d->q_len = len;
+    d->q_uid = uid;
+    d->q_judge = judge;
+    send_queued(c, p, i);
     *upgrade_id = uid;
     return 0;
 }

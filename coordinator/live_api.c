@@ -272,7 +272,7 @@ static void bundle(coord_t *c, live_pop_t *p, http_resp_t *resp)
     for (int k = 0; k < p->n && pick < 0; k++) {
         int i = (int)((p->bundle_next + (uint32_t)k) % (uint32_t)p->n);
         const live_ind_t *d = &p->ind[i];
-        if (d->state == LI_RUNNING && !d->inflight && !d->pinned)
+        if (d->state == LI_RUNNING && !d->inflight && !d->q_src && !d->pinned)
             pick = i;
     }
     if (!p->running || pick < 0) {

@@ -248,6 +248,7 @@ void live_pop_destroy(live_pop_t **pp)
         free(p->ind[i].good_src);
         free(p->ind[i].snap);
         free(p->ind[i].up_src);
+        free(p->ind[i].q_src);
     }
     free(p->ind);
     free(p->live_spec);

@@ -27,8 +27,9 @@
  *                    the individuals keep running
  *
  * Invariants:
- *  1. An individual has at most one upgrade in flight; a pinned one gets
- *     no children but the operator's.
+ *  1. An individual has at most one upgrade in flight, and at most one
+ *     child given as source (external, pin) waiting behind it; a pinned
+ *     one gets no children but those.
  *  2. (population, individual, upgrade_id) is recorded at most once;
  *     upgrade ids only grow (persisted before use, as pop.h's dseq).
  *  3. Frames from an agent that does not host the individual's current
@@ -121,6 +122,10 @@ typedef struct live_ind {
     uint32_t next_version;
     char *up_src; /* the last child sent as a source (external, pin) */
     size_t up_len;
+    char *q_src; /* a child given as source, waiting for the one in flight */
+    size_t q_len;
+    uint64_t q_uid;
+    int q_judge;
     uint64_t next_upgrade; /* the next upgrade id (>= 1) */
     uint64_t inflight;     /* upgrade id outstanding, 0 = none */
     uint64_t settled_ms;   /* when the last upgrade settled */

@@ -39,12 +39,17 @@ def blake(s):
 
 
 def test_example_config_matches_the_single_host_example():
-    """The population's live section is configs/live/ratelimit.json, and its
-    files are the ones `petri-agent live` runs."""
+    """The population's live section is configs/live/ratelimit.json but for
+    its probation (one pass of the trace: a child is judged on every request,
+    against its parent on the same ones), and its files are the ones
+    `petri-agent live` runs."""
     with open(CONFIG) as f:
         cfg = json.load(f)
     with open(os.path.join(LIVE, "ratelimit.json")) as f:
-        assert cfg["live"] == json.load(f)
+        single = json.load(f)
+    with open(os.path.join(LIVE, "trace.jsonl")) as f:
+        assert cfg["live"]["probation"] == sum(1 for line in f if line.strip())
+    assert {**cfg["live"], "probation": single["probation"]} == single
     assert cfg["function"] == "handle/2" and cfg["individuals"] == 2
     for key in ("trace_file", "genome_file"):
         assert os.path.isfile(os.path.join(LIVE, cfg[key])), key
@@ -156,7 +161,7 @@ def test_start_sends_the_files_inline(stub):
     with open(CONFIG) as f:
         cfg = json.load(f)
     assert sent["trace"] == text_of("trace.jsonl")
-    assert sent["genome"] == text_of("parent.erl")
+    assert sent["genome"] == text_of("untuned.erl")
     assert "trace_file" not in sent and "genome_file" not in sent
     for k in cfg:
         if not k.endswith("_file"):
@@ -341,7 +346,7 @@ def test_live_population_end_to_end(cl):
     wait_for(lambda: all(i["state"] == "running" and i["requests"] > 0
                          for i in show(cl)["individuals"]), timeout=90, interval=0.5,
              what="both individuals running")
-    parent = blake(text_of("parent.erl"))
+    parent = blake(text_of("untuned.erl"))
     for i in (0, 1):
         v1 = versions(cl, i)[0]
         assert (v1["version"], v1["op"], v1["hash"], v1["parent"]) == (1, "start", parent, None)

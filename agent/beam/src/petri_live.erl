@@ -21,11 +21,17 @@
 %%
 %%   upgrade:  snapshot parent state -> load child (parent becomes old code)
 %%             -> code_change in the worker -> probation (N requests)
-%%   probation ends:  child ok and not worse -> promote (purge the parent's
-%%                    old code, snapshot the state, event with its bytes)
-%%                    any failure or worse -> rollback (load the parent's
-%%                    binary again, state := snapshot, the probation's
-%%                    requests replayed on it without replies)
+%%   probation ends:  the parent judged on the same requests: its binary
+%%                    loaded again, its snapshot restored and the
+%%                    probation's requests replayed on it, scored, replies
+%%                    dropped (a paired comparison: both versions answer
+%%                    the same requests from their own states)
+%%                    child not worse -> its binary and state back, promote
+%%                    (purge the parent's code, snapshot, event with bytes)
+%%                    worse -> the parent stays, with the replayed state
+%%                    (rollback); any failure on probation -> rollback (load
+%%                    the parent's binary, state := snapshot, the
+%%                    probation's requests replayed on it without replies)
 %%
 %% Invariants:
 %%  1. Every request gets exactly one reply, in arrival order. A request
@@ -232,7 +238,7 @@ one(Seq, Req, Expect, Arrived, K) ->
                           {ok, _} -> 0
                       end,
             R = reply(K, Seq, ok, Correct, Arrived, Svc, Reds),
-            {R, scored(K, element(8, R), Req)};
+            {R, scored(K, element(8, R), {Req, Expect})};
         {{fail, St, D, _}, none} ->
             R = reply(K, Seq, St, 0, Arrived, Svc, 0),
             K2 = case is_process_alive(K#k.worker) of
@@ -251,19 +257,72 @@ scored(#k{trial = none, window = Win, o = #{window := N}} = K, Score, _) ->
     K#k{window = lists:sublist([Score | Win], N)};
 scored(#k{trial = #{scores := Sc, replay := Rp, probation := P} = Tr} = K, Score, Req) ->
     Sc2 = [Score | Sc],
-    K2 = K#k{trial = Tr#{scores := Sc2, replay := [Req | Rp]}},
+    K2 = K#k{trial = Tr#{scores := Sc2, replay := [Req | Rp]}},   % Req: {Request, Expect}
     case length(Sc2) >= P of
         false -> K2;
         true -> judge(K2)
     end.
 
 -spec judge(#k{}) -> #k{}.
-judge(#k{trial = #{scores := Sc, parent_score := PS, judge := J}, o = #{tolerance := Tol}} = K) ->
+judge(#k{trial = #{judge := false}} = K) ->
+    promote(K);
+judge(#k{trial = #{scores := Sc, parent := {_, _, PBin} = Parent, snapshot := Snap,
+                   replay := Replay} = Tr,
+         cur = {_, _, CBin} = Child, o = #{tolerance := Tol}} = K) ->
     CS = mean(Sc),
-    case J andalso PS =/= nan andalso CS < PS - Tol of
-        true -> rollback(K, fmt("scored ~.4f over probation, parent ~.4f", [CS, PS]));
-        false -> promote(K)
+    {ok, ChildState} = get_state(K),
+    %% the parent on the same requests, from the state it had
+    K1 = restore(load(kill_worker(K), PBin), Snap),
+    {PScores, K2} = shadow(K1#k{cur = Parent}, lists:reverse(Replay), Snap, []),
+    PS = case PScores of [] -> nan; _ -> mean(PScores) end,
+    case PS =/= nan andalso CS < PS - Tol of
+        true ->
+            rolled_back(K2#k{trial = Tr#{parent_score := PS}, cur = Child}, PScores,
+                        fmt("scored ~.4f over probation, parent ~.4f on the same requests",
+                            [CS, PS]));
+        false ->
+            K3 = restore(load(kill_worker(K2), CBin), ChildState),
+            promote(K3#k{cur = Child, trial = Tr#{parent_score := PS}})
     end.
+
+%% Loads Bin as the module's code, nothing old left (the worker is dead or
+%% waits between requests in petri_live's code: invariant 3).
+-spec load(#k{}, binary()) -> #k{}.
+load(K, Bin) ->
+    Mod = mod(K),
+    _ = purge(Mod),
+    {module, Mod} = erlang:load_module(Mod, Bin),
+    _ = purge(Mod),
+    K.
+
+%% Runs requests on the version loaded, scoring each against its expected
+%% reply; the replies go nowhere. A request that kills the worker scores 0
+%% and the state goes back to Snap.
+-spec shadow(#k{}, [{term(), none | {ok, term()}} | none], term(), [float()]) ->
+          {[float()], #k{}}.
+shadow(K, [], _, Acc) ->
+    {Acc, K};
+shadow(K, [none | T], Snap, Acc) ->
+    shadow(K, T, Snap, Acc);
+shadow(K, [{Req, Expect} | T], Snap, Acc) ->
+    T0 = now_us(),
+    Out = call(K, {req, Req}),
+    Svc = now_us() - T0,
+    {Score, K2} = case Out of
+                      {ok, Reply, Reds} ->
+                          Correct = case Expect of
+                                        none -> 2;
+                                        {ok, Reply} -> 1;
+                                        {ok, _} -> 0
+                                    end,
+                          {element(8, reply(K, 0, ok, Correct, T0, Svc, Reds)), K};
+                      {fail, _, _, _} ->
+                          case is_process_alive(K#k.worker) of
+                              true -> {0.0, K};
+                              false -> {0.0, restore(kill_worker(K), Snap)}
+                          end
+                  end,
+    shadow(K2, T, Snap, [Score | Acc]).
 
 %% ---- upgrade, promotion, rollback -------------------------------------------------
 
@@ -355,6 +414,20 @@ rollback(#k{trial = #{upgrade_id := UpId, parent := {_, PHash, PBin} = Parent,
                                 took_us => now_us() - T0})),
     next_pending(K3#k{window = []}).
 
+%% The parent already runs again with its replayed state (judge/1): the
+%% rollback's event. Its window is its scores on the probation's requests.
+-spec rolled_back(#k{}, [float()], binary()) -> #k{}.
+rolled_back(#k{trial = #{upgrade_id := UpId, parent := {_, PHash, _} = Parent,
+                         parent_score := PS, scores := Sc, before := Before},
+               cur = {_, Hash, _}} = K, PScores, Reason) ->
+    K2 = K#k{cur = Parent, trial = none},
+    {ok, Now} = get_state(K2),
+    emit(K2, ev(K2, rollback, #{upgrade_id => UpId, from_hash => PHash, to_hash => Hash,
+                                state_before => Before, state_after => state_hash(Now),
+                                parent_score => PS, child_score => mean(Sc),
+                                probation => length(Sc), reason => Reason, took_us => 0})),
+    next_pending(K2#k{window = PScores}).
+
 %% Runs the probation's requests again on the parent, replies dropped. If
 %% one kills the worker, the parent stays at the snapshot.
 -spec replay(#k{}, [term()], term()) -> #k{}.
@@ -362,7 +435,7 @@ replay(K, [], _) ->
     K;
 replay(K, [none | T], Snap) ->
     replay(K, T, Snap);
-replay(K, [Req | T], Snap) ->
+replay(K, [{Req, _Expect} | T], Snap) ->
     _ = call(K, {req, Req}),
     case is_process_alive(K#k.worker) of
         true -> replay(K, T, Snap);

@@ -216,6 +216,11 @@ live_pop_t *live_pop_new(json_t *config, char *err, size_t errlen)
         return fail(p, err, errlen, "stop: must be an object {\"max_upgrades\": N}");
     if (stop && get_int(stop, "max_upgrades", 0, INT64_MAX, 0, &maxup, err, errlen, "stop."))
         return drop(p);
+    if (p->language == 1 && every > 0)
+        return fail(p, err, errlen,
+                    "upgrade_every_ms: the built-in operators breed Erlang genomes only; an "
+                    "Elixir live population takes its children from external mutators "
+                    "(upgrade_every_ms 0, petri mutate --live, petri live upgrade)");
     p->n = (int)n;
     p->upgrade_every_ms = (uint32_t)every;
     p->max_upgrades = (uint64_t)maxup;

@@ -213,3 +213,29 @@ def test_external_mutator_drives_a_live_population(cluster):
         assert len(x["input_hash"]) == 64 and len(x["parents"]) == 1, x
     p = live(cl, "ext")
     assert p["upgrades"] == 4, p  # nothing but the mutator's children
+
+
+def test_elixir_live_population_evolves_by_external_children(cluster):
+    """An Elixir genome runs live; the built-in operators breed Erlang only,
+    so its config must leave evolution to external children, which upgrade
+    it in place like an Erlang one."""
+    cl = cluster
+    st, b = cl.api("POST", "/v1/live", config(name="ex", n=1, language="elixir",
+                                                genome=read("ratelimit.ex")))
+    assert st == 400 and "upgrade_every_ms" in b["error"] and "Elixir" in b["error"], b
+    st, b = cl.api("POST", "/v1/live", config(name="ex", n=1, every=0, language="elixir",
+                                                genome=read("ratelimit.ex")))
+    assert st == 201, b
+    wait_for(lambda: live(cl, "ex")["individuals"][0]["requests"] > 0, timeout=90,
+             what="the Elixir individual answering")
+    child = read("ratelimit.ex").replace("div(t, 1000)", "div(t, 900)")
+    assert child != read("ratelimit.ex")
+    st, b = cl.api("POST", "/v1/live/ex/individuals/0/upgrade",
+                   {"source": child, "mutator": "by-hand"})
+    assert st == 202, b
+    uid = b["upgrade_id"]
+    v = wait_for(lambda: [v for v in live(cl, "ex")["individuals"][0]["versions"]
+                          if v["upgrade_id"] == uid and v["outcome"] in
+                          ("promoted", "rollback", "refused")], timeout=60, what="settled")
+    assert v[0]["outcome"] in ("promoted", "rollback"), v  # it loaded: judged, not refused
+    assert v[0]["child_score"] is not None, v

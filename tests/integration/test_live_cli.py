@@ -14,6 +14,7 @@ import hashlib
 import http.server
 import json
 import os
+import subprocess
 import re
 import shutil
 import tempfile
@@ -189,6 +190,35 @@ def test_start_refusals(stub, tmp):
     assert len(stub.cls.seen) == n
     r = stub("live", "start", os.path.join(tmp, "none.json"))
     assert r.returncode == 2 and "none.json" in r.stderr
+
+
+def test_start_with_a_trace_command(stub, tmp):
+    """A generator named in the config: its stdout is the trace, run in the
+    config's directory; a failing, silent or doubled generator is refused
+    before anything is sent."""
+    gen = os.path.join(LIVE, "gen_trace.py")
+    cfg = os.path.join(tmp, "g.json")
+
+    def start(**extra):
+        with open(cfg, "w") as f:
+            json.dump({"name": "g", "genome": "x", "individuals": 1, **extra}, f)
+        return stub("live", "start", cfg)
+    with open(os.path.join(tmp, "gen.py"), "w") as f:
+        f.write(open(gen).read())
+    r = start(trace_command="python3 gen.py --seed 3 --requests 50")
+    assert r.returncode == 0, r.stderr
+    sent = json.loads(stub.cls.seen[-1][3])
+    want = subprocess.run(["python3", gen, "--seed", "3", "--requests", "50"],
+                          capture_output=True, text=True, check=True).stdout
+    assert sent["trace"] == want and "trace_command" not in sent
+    n = len(stub.cls.seen)
+    for extra, says in (({"trace_command": "exit 3"}, "exit status 3"),
+                        ({"trace_command": "true"}, "printed nothing"),
+                        ({"trace_command": ""}, "trace_command"),
+                        ({"trace_command": "echo {}", "trace": "{}"}, "keep one")):
+        r = start(**extra)
+        assert r.returncode == 2 and says in r.stderr, (extra, r.stderr)
+    assert len(stub.cls.seen) == n
 
 
 def test_ls_and_show(stub):

@@ -172,7 +172,8 @@ def main():
                 if a.size:
                     spec["size"] = a.size
                 row = {"problem": n, "runs": 0, "train_solved": 0, "successes": 0,
-                       "evaluations": [], "best_train": [], "failed": 0,
+                       "evaluations": [], "best_train": [], "failed": 0, "heldout": [],
+                       "best_sources": [],
                        "published_lexicase": p["published"], "seconds": 0.0}
                 t0 = time.monotonic()
                 for i in range(a.runs):
@@ -182,13 +183,17 @@ def main():
                     row["evaluations"].append(doc.get("evaluations"))
                     best = doc.get("best") or {}
                     row["best_train"].append(best.get("fitness"))
+                    row["best_sources"].append(best.get("source"))
                     if doc.get("state") == "failed":
                         row["failed"] += 1
                     if doc.get("state") == "solved":
                         row["train_solved"] += 1
                         passed, cases, status = heldout(test_path, best.get("source", ""), tmp)
+                        row["heldout"].append([passed, cases])
                         if status == "ok" and cases > 0 and passed == cases:
                             row["successes"] += 1
+                    else:
+                        row["heldout"].append(None)
                 row["seconds"] = round(time.monotonic() - t0, 1)
                 rows.append(row)
                 print("  %s: %d/%d solved training, %d/%d pass held-out, %.0f s"

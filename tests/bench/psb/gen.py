@@ -7,9 +7,10 @@ For every problem it writes, from one fixed seed per (problem, split):
   configs/specs/psb/<problem>-population.json  population spec (lexicase) on the same cases
   <test dir>/<problem>-test.json                evaluation spec, held-out cases embedded
 
-Strings are lists of code points ({"$charlist": ...}): genomes may not build
-binaries (petri_safety rejects binary syntax), so a string-valued answer is a
-charlist. A problem that prints in the original returns what it would print.
+Strings are lists of code points ({"$charlist": ...}), so the typed list
+primitives work on strings as on any list (genomes may build binaries too,
+but a set would then need binary functions beside the list ones). A problem
+that prints in the original returns what it would print.
 
     gen.py                    write the training and population specs (configs/specs/psb/)
                               and the held-out specs (tests/bench/psb/heldout/)

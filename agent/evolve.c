@@ -11,6 +11,7 @@
 #include "err.h"
 #include "log.h"
 #include "oneshot.h"
+#include "ops.h"
 #include "util.h"
 #include "wire.h"
 
@@ -39,6 +40,10 @@ typedef struct evo {
     uint64_t t0_us;
     int solved, json;
     int stopping; /* the run is over: late completions change nothing */
+    /* Operator weights (ops.h order) out of weight_total: the default rates
+     * in percent, or --operators scaled to millionths. */
+    uint32_t weight[OPS_N];
+    uint32_t weight_total;
 } evo_t;
 
 typedef struct evo_job {
@@ -156,19 +161,30 @@ static int tournament(evo_t *e)
 
 static const char *pick_op(evo_t *e)
 {
-    /* rates: crossover 40%, subtree 20%, point 20%, swap 10%, hoist 5%, shrink 5% */
-    int r = rnd(e, 100);
-    if (r < 40)
-        return "crossover";
-    if (r < 60)
-        return "subtree";
-    if (r < 80)
-        return "point";
-    if (r < 90)
-        return "swap";
-    if (r < 95)
-        return "hoist";
-    return "shrink";
+    uint32_t r = (uint32_t)rnd(e, (int)e->weight_total), acc = 0;
+    for (int i = 0; i < OPS_N; i++) {
+        acc += e->weight[i];
+        if (r < acc)
+            return ops_names[i];
+    }
+    return ops_names[0]; /* unreachable: the weights add up to weight_total */
+}
+
+/* The weights of rates[] (summing to 1): the default rates as percentages
+ * (the draws of a run without --operators), others in millionths. */
+static void set_weights(evo_t *e, const double rates[OPS_N], uint32_t scale)
+{
+    e->weight_total = 0;
+    for (int i = 0; i < OPS_N; i++) {
+        e->weight[i] = (uint32_t)lround(rates[i] * scale);
+        e->weight_total += e->weight[i];
+    }
+    if (e->weight_total == 0) { /* every rate rounds to 0: the largest gets it all */
+        int k = 0;
+        for (int i = 1; i < OPS_N; i++)
+            k = rates[i] > rates[k] ? i : k;
+        e->weight[k] = e->weight_total = 1;
+    }
 }
 
 static void breed_into(evo_t *e, int i, const char *op, int p1, int p2)
@@ -262,7 +278,7 @@ static void step(evo_t *e)
     for (int i = ELITES; i < e->n; i++) {
         const char *op = pick_op(e);
         int p1 = tournament(e);
-        int p2 = strcmp(op, "crossover") == 0 ? tournament(e) : -1;
+        int p2 = ops_parents(op) == 2 ? tournament(e) : -1;
         breed_into(e, i, op, p1, p2);
     }
     /* elites need no work: account for them after the breeds are queued */
@@ -272,17 +288,24 @@ static void step(evo_t *e)
 
 static void usage_evolve(FILE *f)
 {
-    fprintf(f, "usage: petri-agent evolve --spec SPEC.json [--population N] [--generations N]\n"
-               "                          [--seed N] [--vms N] [--json] [-c FILE]\n"
-               "  Evolves the spec's function on this host's VMs, generation by generation,\n"
-               "  until the error is 0 or the generations run out; prints progress and the\n"
-               "  winner. Exit 0 when solved, 1 when not, 2 on usage errors.\n");
+    fprintf(f,
+            "usage: petri-agent evolve --spec SPEC.json [--population N] [--generations N]\n"
+            "                          [--seed N] [--operators NAME=RATE,...] [--vms N]\n"
+            "                          [--json] [-c FILE]\n"
+            "  Evolves the spec's function on this host's VMs, generation by generation,\n"
+            "  until the error is 0 or the generations run out; prints progress and the\n"
+            "  winner. Exit 0 when solved, 1 when not, 2 on usage errors.\n"
+            "  --operators: the breeding operators and their rates, normalised, as in a\n"
+            "  population spec's \"operators\" (default crossover=0.4,subtree=0.2,\n"
+            "  point=0.2,swap=0.1,hoist=0.05,shrink=0.05); known: %s.\n",
+            ops_known);
 }
 
 int cmd_evolve(int argc, char **argv)
 {
     common_args_t a = {0};
     evo_t e = {.n = 200, .max_gens = 100, .seed = 1};
+    set_weights(&e, ops_default_rates, 100);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:o:h", common_long, NULL)) != -1) {
@@ -308,6 +331,16 @@ int cmd_evolve(int argc, char **argv)
         case 'J':
             e.json = 1;
             break;
+        case 'R': {
+            double rates[OPS_N];
+            char err[512];
+            if (ops_parse_rates(optarg, rates, err, sizeof err) != 0) {
+                fprintf(stderr, "petri-agent evolve: --operators: %s\n", err);
+                return 2;
+            }
+            set_weights(&e, rates, 1000000);
+            break;
+        }
         case 'h':
             usage_evolve(stdout);
             return 0;

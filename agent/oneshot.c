@@ -222,6 +222,7 @@ const struct option common_long[] = {
     {"population", required_argument, NULL, 'P'},
     {"generations", required_argument, NULL, 'G'},
     {"json", no_argument, NULL, 'J'},
+    {"operators", required_argument, NULL, 'R'},
     {NULL, 0, NULL, 0},
 };
 

@@ -14,12 +14,6 @@
 
 #define FILL_FAILURES_MAX 2000 /* random genomes that all fail: the spec is broken */
 
-const char *const pop_op_names[POP_OPS] = {
-    "crossover",   "subtree",      "point",   "swap",   "hoist",      "shrink",
-    "call_swap",   "literal",      "pattern", "guard",  "clause_add", "clause_del",
-    "clause_swap", "clause_xover", "helper",  "inline", "fold",       "recurse"};
-static const double default_rates[POP_OPS] = {0.4, 0.2, 0.2, 0.1, 0.05, 0.05};
-
 static const char *const pop_keys[] = {"name",      "size",        "demes",     "selection",
                                        "operators", "elitism",     "migration", "stop",
                                        "seeds",     "replacement", "archive",   NULL};
@@ -221,7 +215,7 @@ static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
     p->ndemes = (int)demes;
     p->tournament = (int)tour;
     p->elitism = (int)elit;
-    memcpy(p->rates, default_rates, sizeof p->rates);
+    memcpy(p->rates, ops_default_rates, sizeof p->rates);
     json_t *ops = json_object_get(s, "operators");
     if (ops) {
         if (!json_is_object(ops) || json_object_size(ops) == 0)
@@ -232,16 +226,10 @@ static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
         json_t *v;
         json_object_foreach(ops, k, v)
         {
-            int i;
-            for (i = 0; i < POP_OPS && strcmp(pop_op_names[i], k) != 0; i++)
-                ;
-            if (i == POP_OPS)
-                return fail(err, errlen,
-                            "operators.%s: unknown operator (known: crossover, "
-                            "subtree, point, swap, hoist, shrink, call_swap, literal, "
-                            "pattern, guard, clause_add, clause_del, clause_swap, "
-                            "clause_xover, helper, inline, fold, recurse)",
-                            k);
+            int i = ops_find(k);
+            if (i < 0)
+                return fail(err, errlen, "operators.%s: unknown operator (known: %s)", k,
+                            ops_known);
             if (!json_is_number(v) || json_number_value(v) < 0 || !isfinite(json_number_value(v)))
                 return fail(err, errlen, "operators.%s: must be a rate >= 0", k);
             r[i] = json_number_value(v);
@@ -512,9 +500,9 @@ static const char *pick_op(pop_t *p)
     for (int i = 0; i < POP_OPS; i++) {
         acc += p->rates[i];
         if (r < acc)
-            return pop_op_names[i];
+            return ops_names[i];
     }
-    return pop_op_names[0];
+    return ops_names[0];
 }
 
 int pop_reserve(pop_t *p, uint32_t d)
@@ -572,7 +560,7 @@ int pop_next_item(pop_t *p, uint32_t d, int max_inflight, work_item_t *it)
         const char *op = pick_op(p);
         it->kind = ITEM_BREED;
         snprintf(it->op, sizeof it->op, "%s", op);
-        it->nparents = strcmp(op, "crossover") == 0 || strcmp(op, "clause_xover") == 0 ? 2 : 1;
+        it->nparents = ops_parents(op);
         for (int i = 0; i < it->nparents; i++) {
             const member_t *m = p->archive ? pop_archive_pick(p) : &dm->m[select_parent(p, dm)];
             memcpy(it->parent_hash[i], m->hash, CRYPTO_HASH_LEN);

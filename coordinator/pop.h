@@ -78,12 +78,13 @@
 #include <stdint.h>
 
 #include "crypto.h"
+#include "ops.h"
 #include "spec.h"
 #include "wire.h"
 
 #define POP_NAME_MAX (WIRE_POP_MAX + 1) /* buffer size; names are 1..48 characters */
-#define POP_OPS 18
-#define POP_HISTORY 600 /* samples kept for the fitness-over-time plot */
+#define POP_OPS OPS_N                   /* the breeding operators of shared/ops.h */
+#define POP_HISTORY 600                 /* samples kept for the fitness-over-time plot */
 #define POP_DSEQ_RESERVE 1000
 #define POP_LEX_MAX_BYTES (2u << 20) /* per-case errors kept per population */
 #define POP_MUTATOR_MAX 32           /* bytes of an external mutator's name (STORE_MUTATOR_MAX) */
@@ -208,8 +209,6 @@ typedef struct pop {
     int dirty;                /* state changed since the last pop_to_json */
     uint64_t restore_dropped; /* members pop_from_json dropped: genome not stored */
 } pop_t;
-
-extern const char *const pop_op_names[POP_OPS];
 
 /* Parses and checks a population spec. Returns NULL with a message naming
  * the field in err (the HTTP API answers 400 with it). */

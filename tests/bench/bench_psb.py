@@ -3,8 +3,9 @@
 Synthesis Benchmark Suite"): success counts against the published PushGP ones.
 
 For each problem of configs/specs/psb/ (tests/bench/psb/gen.py writes them):
-N runs of its population spec (epsilon-lexicase, down-sampled to 25% of the
-training cases per selection event) on a real local cluster (a coordinator and
+N runs of its population spec (typed primitives, the program operators beside
+the expression ones, epsilon-lexicase down-sampled to 25% of the training
+cases per selection event) on a real local cluster (a coordinator and
 --agents agents with --vms VMs each), each run with its own population name
 (so its own random streams) and a budget of --evals evaluations (one
 evaluation = one program scored on every training case). A run succeeds when
@@ -18,9 +19,11 @@ program evaluations); tests/bench/README.md says what differs.
 
 Default (what `make bench` runs): every problem, 1 run of 2,000 evaluations
 (1-3 minutes on a shared 2-core machine at 300-900 evaluations/s). --full:
-5 runs of 10,000 evaluations per problem (15-30 minutes). --runs and --evals
-override either; the paper's budget is --evals 300000 (5-20 minutes per run
-here). Prints a table and one JSON line; never fails because of a number.
+5 runs of 20,000 evaluations per problem (about an hour for all 16 on a
+loaded 2-core machine). --runs and --evals override either; the paper's budget
+is --evals 300000 (5-20 minutes per run here). The JSON line holds each run's
+evaluations, best training error, held-out score and best source. Prints a
+table and one JSON line; never fails because of a number.
 """
 import argparse
 import json
@@ -78,6 +81,16 @@ class Cluster:
         return [x for x in (m if st == 200 else []) if x.get("role") == "agent"
                 and x.get("status") == "alive" and x.get("meta", {}).get("vms", 0) > 0]
 
+    def replay(self, n):
+        """petri lineage verify --replay n over every run so far: its JSON report."""
+        r = subprocess.run([bl.PETRI, "--addr", "127.0.0.1:%d" % self.hport, "--token",
+                            self.token, "lineage", "verify", "--replay", str(n), "--json"],
+                           capture_output=True, text=True, timeout=600, env=bl.clean_env())
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            return {"ok": False, "error": (r.stdout + r.stderr)[-300:]}
+
     def stop(self):
         for a in self.agents:
             a.stop()
@@ -131,17 +144,20 @@ def main():
     ap.add_argument("--problems", default=",".join(gen.PROBLEMS),
                     help="comma-separated problem names (default: all)")
     ap.add_argument("--full", action="store_true",
-                    help="5 runs of 10,000 evaluations per problem (default: 1 run of 2,000)")
+                    help="5 runs of 20,000 evaluations per problem (default: 1 run of 2,000)")
     ap.add_argument("--runs", type=int, default=None, help="runs per problem")
     ap.add_argument("--evals", type=int, default=None,
                     help="evaluation budget per run (the paper's: 300000)")
     ap.add_argument("--agents", type=int, default=1, help="agents (default 1)")
     ap.add_argument("--vms", type=int, default=2, help="VMs per agent (default 2)")
     ap.add_argument("--size", type=int, default=None, help="population size (default: the spec's)")
+    ap.add_argument("--replay", type=int, default=100,
+                    help="derivations `petri lineage verify --replay` re-derives at the end "
+                         "(default 100; 0: none)")
     ap.add_argument("--run-timeout", type=float, default=900.0,
                     help="seconds before a run is stopped and counted as it stands")
     a = ap.parse_args()
-    runs, evals = (5, 10000) if a.full else (1, 2000)
+    runs, evals = (5, 20000) if a.full else (1, 2000)
     a.runs = runs if a.runs is None else a.runs
     a.evals = evals if a.evals is None else a.evals
     names = [n for n in a.problems.split(",") if n]
@@ -155,6 +171,7 @@ def main():
           "%d agent(s) x %d VM(s); load %s" % (len(names), a.runs, a.evals, a.agents, a.vms,
                                                " ".join(bl.loadavg())))
     rows = []
+    verify = None
     t_start = time.monotonic()
     with bl.TempDir() as tmp:
         test_dir = os.path.join(tmp, "heldout")
@@ -172,7 +189,8 @@ def main():
                 if a.size:
                     spec["size"] = a.size
                 row = {"problem": n, "runs": 0, "train_solved": 0, "successes": 0,
-                       "evaluations": [], "best_train": [], "failed": 0,
+                       "evaluations": [], "best_train": [], "failed": 0, "heldout": [],
+                       "best_sources": [],
                        "published_lexicase": p["published"], "seconds": 0.0}
                 t0 = time.monotonic()
                 for i in range(a.runs):
@@ -182,18 +200,23 @@ def main():
                     row["evaluations"].append(doc.get("evaluations"))
                     best = doc.get("best") or {}
                     row["best_train"].append(best.get("fitness"))
+                    row["best_sources"].append(best.get("source"))
                     if doc.get("state") == "failed":
                         row["failed"] += 1
                     if doc.get("state") == "solved":
                         row["train_solved"] += 1
                         passed, cases, status = heldout(test_path, best.get("source", ""), tmp)
+                        row["heldout"].append([passed, cases])
                         if status == "ok" and cases > 0 and passed == cases:
                             row["successes"] += 1
+                    else:
+                        row["heldout"].append(None)
                 row["seconds"] = round(time.monotonic() - t0, 1)
                 rows.append(row)
                 print("  %s: %d/%d solved training, %d/%d pass held-out, %.0f s"
                       % (n, row["train_solved"], row["runs"], row["successes"], row["runs"],
                          row["seconds"]), flush=True)
+            verify = c.replay(a.replay) if a.replay > 0 else None
         finally:
             c.stop()
 
@@ -207,12 +230,18 @@ def main():
         print(fmt % (r["problem"], r["runs"], r["train_solved"], r["successes"], a.evals,
                      "-" if used is None else "%d" % used, r["published_lexicase"],
                      PUBLISHED_BUDGET))
+    if verify is not None:
+        print("\nlineage verify --replay %d: ok %s, %s replayed, %s mismatches"
+              % (a.replay, verify.get("ok"), verify.get("replayed"),
+                 verify.get("replay_mismatches")))
     total = time.monotonic() - t_start
     print("\ntrain = best genome reached error 0 on the training cases; success = it also "
           "passed every held-out case.\n%.0f s in all; load %s" % (total, " ".join(bl.loadavg())))
     print(json.dumps({"bench": "psb", "runs_per_problem": a.runs, "evals_per_run": a.evals,
                       "agents": a.agents, "vms": a.vms, "seconds": round(total, 1),
                       "published_budget": PUBLISHED_BUDGET, "problems": rows,
+                      "replay": None if verify is None else
+                      {k: verify.get(k) for k in ("ok", "replayed", "replay_mismatches")},
                       "loadavg": bl.loadavg()}))
     return 0
 

@@ -7,9 +7,10 @@ For every problem it writes, from one fixed seed per (problem, split):
   configs/specs/psb/<problem>-population.json  population spec (lexicase) on the same cases
   <test dir>/<problem>-test.json                evaluation spec, held-out cases embedded
 
-Strings are lists of code points ({"$charlist": ...}): genomes may not build
-binaries (petri_safety rejects binary syntax), so a string-valued answer is a
-charlist. A problem that prints in the original returns what it would print.
+Strings are lists of code points ({"$charlist": ...}), so the typed list
+primitives work on strings as on any list (genomes may build binaries too,
+but a set would then need binary functions beside the list ones). A problem
+that prints in the original returns what it would print.
 
     gen.py                    write the training and population specs (configs/specs/psb/)
                               and the held-out specs (tests/bench/psb/heldout/)
@@ -69,7 +70,7 @@ def p_number_io():
         return (r.randint(-100, 100), round(r.uniform(-100.0, 100.0), 4))
     return dict(fn="number_io/2", vars=["N", "F"], train=25, test=1000, edge=[],
                 rand=rand, out=lambda n, f: n + f, enc=lambda n, f: [n, f],
-                ops=["+", "-", "*"], seed="number_io(N, F) -> N.", tol=1e-4, published=98,
+                seed="number_io(N, F) -> N.", tol=1e-4, published=98,
                 note="prints the sum of an integer and a float: returns the sum (a float)")
 
 
@@ -81,7 +82,7 @@ def p_small_or_large():
         return S("small" if n < 1000 else "large" if n >= 2000 else "")
     return dict(fn="small_or_large/1", vars=["N"], train=100, test=1000, edge=edge,
                 rand=lambda r: (r.randint(-10000, 10000),), out=out, enc=lambda n: [n],
-                ops=["+", "-", "*"], seed='small_or_large(N) -> "".', published=5,
+                seed='small_or_large(N) -> "".', published=5,
                 note='prints "small" (n < 1000), "large" (n >= 2000) or nothing: returns that text')
 
 
@@ -97,8 +98,7 @@ def p_compare_string_lengths():
         return tuple(rstr(r, 0, 49) for _ in range(3))
     return dict(fn="compare_string_lengths/3", vars=["A", "B", "C"], train=100, test=1000,
                 edge=edge, rand=rand, out=lambda a, b, c: len(a) < len(b) < len(c),
-                enc=lambda a, b, c: [S(a), S(b), S(c)], ops=["length/1"],
-                seed="compare_string_lengths(A, B, C) -> false.", published=7,
+                enc=lambda a, b, c: [S(a), S(b), S(c)], seed="compare_string_lengths(A, B, C) -> false.", published=7,
                 note="true when the three lengths strictly increase")
 
 
@@ -112,7 +112,7 @@ def p_double_letters():
         return S("".join(c * 2 if c.isalpha() else "!!!" if c == "!" else c for c in s))
     return dict(fn="double_letters/1", vars=["S"], train=100, test=1000, edge=edge,
                 rand=lambda r: (rstr(r, 0, 20, alphabet),), out=out, enc=lambda s: [S(s)],
-                ops=["lists:append/2", "lists:reverse/1"], seed="double_letters(S) -> S.", published=6,
+                seed="double_letters(S) -> S.", published=6,
                 note="prints the text with letters doubled and ! tripled: returns that text")
 
 
@@ -125,8 +125,7 @@ def p_replace_space_with_newline():
         return T(S(s.replace(" ", "\n")), sum(1 for c in s if not c.isspace()))
     return dict(fn="replace_space_with_newline/1", vars=["S"], train=100, test=1000,
                 edge=edge, rand=lambda r: (rstr(r, 0, 20, space_bias=0.2),), out=out,
-                enc=lambda s: [S(s)], ops=["length/1", "lists:reverse/1"],
-                seed="replace_space_with_newline(S) -> {S, 0}.", published=51,
+                enc=lambda s: [S(s)], seed="replace_space_with_newline(S) -> {S, 0}.", published=51,
                 note="prints the text with spaces as newlines and returns the count of "
                      "non-whitespace characters: returns {Text, Count}")
 
@@ -139,8 +138,7 @@ def p_string_lengths_backwards():
         return ([rstr(r, 0, 50) for _ in range(r.randint(0, 50))],)
     return dict(fn="string_lengths_backwards/1", vars=["L"], train=100, test=1000, edge=edge,
                 rand=rand, out=lambda l: [len(s) for s in reversed(l)],
-                enc=lambda l: [[S(s) for s in l]], ops=["length/1", "lists:reverse/1"],
-                seed="string_lengths_backwards(L) -> [].", published=66,
+                enc=lambda l: [[S(s) for s in l]], seed="string_lengths_backwards(L) -> [].", published=66,
                 note="prints the strings' lengths from last to first, one a line: "
                      "returns the list of lengths (genomes cannot format integers)")
 
@@ -156,7 +154,6 @@ def p_last_index_of_zero():
         return (v,)
     return dict(fn="last_index_of_zero/1", vars=["V"], train=150, test=1000, edge=edge,
                 rand=rand, out=lambda v: len(v) - 1 - v[::-1].index(0), enc=lambda v: [v],
-                ops=["+", "-", "length/1", "lists:reverse/1"],
                 seed="last_index_of_zero(V) -> 0.", published=21,
                 note="the index (from 0) of the last zero of a list holding at least one")
 
@@ -170,7 +167,7 @@ def p_vector_average():
         return ([round(r.uniform(-1000.0, 1000.0), 4) for _ in range(r.randint(1, 50))],)
     return dict(fn="vector_average/1", vars=["V"], train=100, test=1000, edge=edge,
                 rand=rand, out=lambda v: sum(v) / len(v), enc=lambda v: [v],
-                ops=["/", "lists:sum/1", "length/1"], seed="vector_average(V) -> 0.0.",
+                seed="vector_average(V) -> 0.0.",
                 tol=1e-3, published=16, note="the mean of 1-50 floats (within 0.001)")
 
 
@@ -182,7 +179,7 @@ def p_count_odds():
     return dict(fn="count_odds/1", vars=["V"], train=200, test=2000, edge=edge,
                 rand=lambda r: (rints(r, 0, 50, -1000, 1000),),
                 out=lambda v: sum(1 for x in v if x % 2), enc=lambda v: [v],
-                ops=["+", "rem", "length/1", "lists:sum/1"], seed="count_odds(V) -> 0.",
+                seed="count_odds(V) -> 0.",
                 published=8, note="how many odd integers a list holds")
 
 
@@ -203,7 +200,6 @@ def p_mirror_image():
         return (a, [r.randint(-1000, 1000) for _ in a])
     return dict(fn="mirror_image/2", vars=["A", "B"], train=100, test=1000, edge=edge,
                 rand=rand, out=lambda a, b: b == a[::-1], enc=lambda a, b: [a, b],
-                ops=["lists:reverse/1", "length/1"],
                 seed="mirror_image(A, B) -> false.", published=78,
                 note="true when the second list is the first reversed")
 
@@ -212,7 +208,7 @@ def p_sum_of_squares():
     edge = [(n,) for n in (1, 2, 3, 4, 5, 100)]
     return dict(fn="sum_of_squares/1", vars=["N"], train=50, test=100, edge=edge,
                 rand=lambda r: (r.randint(1, 100),), out=lambda n: n * (n + 1) * (2 * n + 1) // 6,
-                enc=lambda n: [n], ops=["+", "-", "*", "div"], seed="sum_of_squares(N) -> N.",
+                enc=lambda n: [n], seed="sum_of_squares(N) -> N.",
                 published=6, test_all=[(n,) for n in range(1, 101)],
                 note="1^2 + ... + n^2 for n in 1..100 (held-out set: all 100 inputs)")
 
@@ -228,8 +224,7 @@ def p_vectors_summed():
                 [r.randint(-1000, 1000) for _ in range(n)])
     return dict(fn="vectors_summed/2", vars=["A", "B"], train=150, test=1500, edge=edge,
                 rand=rand, out=lambda a, b: [x + y for x, y in zip(a, b)],
-                enc=lambda a, b: [a, b], ops=["+", "lists:zip/2", "lists:reverse/1"],
-                seed="vectors_summed(A, B) -> A.", published=1,
+                enc=lambda a, b: [a, b], seed="vectors_summed(A, B) -> A.", published=1,
                 note="the element-wise sum of two lists of the same length")
 
 
@@ -239,7 +234,7 @@ def p_negative_to_zero():
     return dict(fn="negative_to_zero/1", vars=["V"], train=200, test=2000, edge=edge,
                 rand=lambda r: (rints(r, 0, 50, -1000, 1000),),
                 out=lambda v: [max(x, 0) for x in v], enc=lambda v: [v],
-                ops=["max/2", "lists:reverse/1"], seed="negative_to_zero(V) -> V.",
+                seed="negative_to_zero(V) -> V.",
                 published=45, note="the list with every negative integer replaced by 0")
 
 
@@ -259,7 +254,7 @@ def p_scrabble_score():
     return dict(fn="scrabble_score/1", vars=["S"], train=200, test=1000, edge=edge,
                 rand=lambda r: (rstr(r, 0, 20, alphabet),),
                 out=lambda s: sum(SCRABBLE.get(c.lower(), 0) for c in s), enc=lambda s: [S(s)],
-                ops=["+", "length/1", "lists:sum/1"], seed="scrabble_score(S) -> 0.",
+                seed="scrabble_score(S) -> 0.",
                 published=2, note="the Scrabble score of a text (letters of either case; "
                                   "other characters score 0)")
 
@@ -270,8 +265,7 @@ def p_smallest():
             (100, 100, -100, 100), (100, 100, 100, -100), (5, 5, 4, 5)]
     return dict(fn="smallest/4", vars=["A", "B", "C", "D"], train=100, test=1000, edge=edge,
                 rand=lambda r: tuple(r.randint(-100, 100) for _ in range(4)),
-                out=lambda *xs: min(xs), enc=lambda *xs: list(xs), ops=["min/2", "max/2"],
-                seed="smallest(A, B, C, D) -> A.", published=81,
+                out=lambda *xs: min(xs), enc=lambda *xs: list(xs), seed="smallest(A, B, C, D) -> A.", published=81,
                 note="prints the smallest of four integers: returns it")
 
 
@@ -286,7 +280,7 @@ def p_median():
         return tuple(xs)
     return dict(fn="median/3", vars=["A", "B", "C"], train=100, test=1000, edge=edge,
                 rand=rand, out=lambda *xs: sorted(xs)[1], enc=lambda *xs: list(xs),
-                ops=["min/2", "max/2"], seed="median(A, B, C) -> A.", published=45,
+                seed="median(A, B, C) -> A.", published=45,
                 note="prints the median of three integers: returns it")
 
 
@@ -310,9 +304,73 @@ PROBLEMS = {
 }
 
 
+# ---- typed primitive sets ---------------------------------------------------
+# In the spirit of PushGP's instruction sets: a problem gets the groups of the
+# types it works on (PushGP: the stacks of its types), the same groups for
+# every problem that has those types, and the constants the suite's technical
+# report gives the problem (PushGP's ERCs and literals). Never a reference
+# solution's own functions picked for it: e.g. count-odds, negative-to-zero
+# and last-index-of-zero get the same list group.
+INT = ["+", "-", "*", "div", "rem", "min/2 :: int, int -> int", "max/2 :: int, int -> int",
+       # the loops: PushGP's exec_do*range and exec_do*count
+       "lists:seq/2 :: int, int -> list(int)", "lists:foldl/3 :: fun(T, A -> A), A, list(T) -> A"]
+# petri's typed sets hold one signature per operator name, so a problem with
+# floats gets float arithmetic instead of the integer one, and the conversion
+FLOAT = ["+ :: float, float -> float", "- :: float, float -> float",
+         "* :: float, float -> float", "/ :: float, float -> float", "float/1 :: int -> float"]
+CMP = ["<", ">", "==", "=<"]
+BOOL = ["andalso", "orelse", "not"]
+LIST = ["length/1 :: list(T) -> int", "lists:reverse/1 :: list(T) -> list(T)",
+        "hd/1 :: list(T) -> T", "tl/1 :: list(T) -> list(T)", "++",
+        "lists:map/2 :: fun(A -> B), list(A) -> list(B)",
+        "lists:filter/2 :: fun(T -> bool), list(T) -> list(T)",
+        "lists:member/2 :: T, list(T) -> bool",
+        "lists:takewhile/2 :: fun(T -> bool), list(T) -> list(T)"]
+PAIR = ["lists:zipwith/3 :: fun(A, B -> C), list(A), list(B) -> list(C)"]  # two list inputs
+STR = "list(int)"  # strings are charlists; characters are integers
+
+TYPED = {  # problem: (entry signature, groups, the problem's constants)
+    "number-io": ("int, float -> float", [FLOAT], []),
+    "small-or-large": ("int -> " + STR, [INT, CMP, BOOL],
+                       ["1000", "2000", '"small"', '"large"', '""']),
+    "compare-string-lengths": (", ".join([STR] * 3) + " -> bool", [INT, CMP, BOOL, LIST], []),
+    "double-letters": (STR + " -> " + STR, [INT, CMP, BOOL, LIST], ["$!", "$a", "$z", "$A", "$Z"]),
+    "replace-space-with-newline": (STR + " -> tuple", [INT, CMP, BOOL, LIST], ["$\\s", "$\\n"]),
+    "string-lengths-backwards": ("list(%s) -> list(int)" % STR, [INT, LIST], []),
+    "last-index-of-zero": ("list(int) -> int", [INT, CMP, BOOL, LIST], []),
+    "vector-average": ("list(float) -> float", [FLOAT, LIST], []),
+    "count-odds": ("list(int) -> int", [INT, CMP, BOOL, LIST], []),
+    "mirror-image": ("list(int), list(int) -> bool", [INT, CMP, BOOL, LIST, PAIR], []),
+    "sum-of-squares": ("int -> int", [INT, CMP, BOOL, LIST], []),
+    "vectors-summed": ("list(int), list(int) -> list(int)", [INT, LIST, PAIR], []),
+    "negative-to-zero": ("list(int) -> list(int)", [INT, CMP, BOOL, LIST], []),
+    "scrabble-score": (STR + " -> int", [INT, CMP, BOOL, LIST], []),
+    "smallest": ("int, int, int, int -> int", [INT, CMP, BOOL], []),
+    "median": ("int, int, int -> int", [INT, CMP, BOOL], []),
+}
+
+
+def typed_ops(name):
+    sig, groups, consts = TYPED[name]
+    ops = ["types :: " + sig]
+    for g in groups:
+        ops += [o for o in g if o not in ops]
+    return ops + consts
+
+
+# One rate table for every problem: the expression operators (now typed and
+# whole-module) beside the program operators, fold and recursion templates,
+# guards and clauses among them.
+OPERATORS = {"crossover": 0.2, "subtree": 0.25, "point": 0.1, "call_swap": 0.1,
+             "literal": 0.05, "hoist": 0.05, "shrink": 0.05, "fold": 0.05, "recurse": 0.02,
+             "guard": 0.03, "clause_add": 0.02, "clause_del": 0.03, "clause_xover": 0.03,
+             "inline": 0.02}
+
+
 def problem(name):
     p = PROBLEMS[name]()
     p["name"] = name
+    p["ops"] = typed_ops(name)
     return p
 
 
@@ -351,8 +409,7 @@ def population_spec(p):
     spec.update({
         "size": 200, "demes": 2,
         "selection": {"lexicase": {"epsilon": "auto", "downsample": 0.25}},
-        "operators": {"crossover": 0.3, "subtree": 0.3, "point": 0.2, "swap": 0.1,
-                      "hoist": 0.05, "shrink": 0.05},
+        "operators": OPERATORS,
         "elitism": 2,
         "migration": {"interval": 200, "count": 1},
         "stop": {"target_fitness": 0, "max_evaluations": 300000},

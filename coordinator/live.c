@@ -371,10 +371,6 @@ static int pick_op(live_pop_t *p)
     return last;
 }
 
-static int two_parents(const char *op)
-{
-    return strcmp(op, "crossover") == 0 || strcmp(op, "clause_xover") == 0;
-}
 
 /* Reserves upgrade ids in blocks: the persisted mark is always ahead. */
 static int next_upgrade_id(coord_t *c, live_pop_t *p, int i, uint64_t *out)
@@ -399,11 +395,11 @@ static void evolve(coord_t *c, live_pop_t *p, int i, uint64_t now)
     uint64_t uid;
     if (next_upgrade_id(c, p, i, &uid) != 0)
         return;
-    const char *op = pop_op_names[pick_op(p)];
+    const char *op = ops_names[pick_op(p)];
     const char *par[2] = {d->good_src, d->good_src};
     size_t plen[2] = {d->good_len, d->good_len};
     int np = 1;
-    if (two_parents(op)) {
+    if (ops_parents(op) == 2) {
         np = 2;
         if (p->n > 1) { /* the donor: another individual's promoted version */
             int j = (int)(rng_next(&p->rng) % (uint64_t)(p->n - 1));

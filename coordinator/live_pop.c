@@ -76,7 +76,7 @@ static int parse_ops(live_pop_t *p, json_t *ops, char *err, size_t errlen)
 {
     if (!ops) {
         for (int k = 0; k < POP_OPS; k++)
-            p->rates[k] = strcmp(pop_op_names[k], "literal") == 0;
+            p->rates[k] = strcmp(ops_names[k], "literal") == 0;
         return 0;
     }
     if (!json_is_object(ops) || json_object_size(ops) == 0) {
@@ -88,12 +88,9 @@ static int parse_ops(live_pop_t *p, json_t *ops, char *err, size_t errlen)
     json_t *v;
     json_object_foreach(ops, k, v)
     {
-        int i;
-        for (i = 0; i < POP_OPS && strcmp(pop_op_names[i], k) != 0; i++)
-            ;
-        if (i == POP_OPS) {
-            snprintf(err, errlen, "operators.%s: unknown operator (see `petri help populations`)",
-                     k);
+        int i = ops_find(k);
+        if (i < 0) {
+            snprintf(err, errlen, "operators.%s: unknown operator (known: %s)", k, ops_known);
             return -1;
         }
         if (!json_is_number(v) || !(json_number_value(v) >= 0) || !isfinite(json_number_value(v))) {

@@ -56,7 +56,7 @@ static void test_good_config(void **state)
     double sum = 0, lit = 0;
     for (int k = 0; k < POP_OPS; k++) {
         sum += p->rates[k];
-        if (!strcmp(pop_op_names[k], "literal"))
+        if (!strcmp(ops_names[k], "literal"))
             lit = p->rates[k];
     }
     assert_true(fabs(sum - 1) < 1e-9 && fabs(lit - 0.75) < 1e-9);

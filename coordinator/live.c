@@ -371,7 +371,6 @@ static int pick_op(live_pop_t *p)
     return last;
 }
 
-
 /* Reserves upgrade ids in blocks: the persisted mark is always ahead. */
 static int next_upgrade_id(coord_t *c, live_pop_t *p, int i, uint64_t *out)
 {

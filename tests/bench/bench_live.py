@@ -13,6 +13,10 @@ Measured, each against its baseline in the same run:
             its time upgrading to a good child (the upgrade events' took_us:
             compile, load, code_change); and as the agent sees them, upgrade
             sent -> rollback event, against upgrade sent -> upgrade event
+  judge     the VM's time judging a child at the end of its probation and
+            promoting it (its promoted events' took_us: the parent's binary
+            loaded, the probation's requests replayed on it and scored, the
+            child's binary and state back)
   lost      requests never answered and answered twice (goal 0 and 0)
 Latencies are the agent's: a request's send to its reply. Prints a table and
 one JSON line. Never fails because of a number.
@@ -90,6 +94,7 @@ def main():
         return xs[len(xs) // 2] if xs else 0
     up_us = [e["took_us"] for e in events if e["event"] == "upgrade"]
     rb_us = [e["took_us"] for e in events if e["event"] == "rollback"]
+    pr_us = [e["took_us"] for e in events if e["event"] == "promoted"]
     ms = s["upgrade_ms"]
     rows = [
         ("requests", s["requests"], base["requests"]),
@@ -102,6 +107,7 @@ def main():
         ("VM: upgrade to a good child (us, p50)", med(up_us), "-"),
         ("VM: roll back a bad child (us, p50)", med(rb_us), "-"),
         ("VM: roll back, max (us)", max(rb_us or [0]), "-"),
+        ("VM: judge and promote a child (us, p50)", med(pr_us), "-"),
         ("good child: sent -> upgrade (ms)", f"{ms['upgrade_mean']:.2f}", "-"),
         ("bad child: sent -> rollback (ms)", f"{ms['rollback_mean']:.2f} (max {ms['rollback_max']:.2f})", "-"),
     ]
@@ -123,7 +129,7 @@ def main():
         "baseline_max_us": bl["steady_max"], "upgrade_ms": ms["upgrade_mean"],
         "rollback_ms": ms["rollback_mean"], "rollback_max_ms": ms["rollback_max"],
         "vm_upgrade_us_p50": med(up_us), "vm_rollback_us_p50": med(rb_us),
-        "vm_rollback_us_max": max(rb_us or [0]),
+        "vm_rollback_us_max": max(rb_us or [0]), "vm_promote_us_p50": med(pr_us),
         "events": len(events)}))
 
 

@@ -269,6 +269,7 @@ judge(#k{trial = #{judge := false}} = K) ->
 judge(#k{trial = #{scores := Sc, parent := {_, _, PBin} = Parent, snapshot := Snap,
                    replay := Replay} = Tr,
          cur = {_, _, CBin} = Child, o = #{tolerance := Tol}} = K) ->
+    T0 = now_us(),
     CS = mean(Sc),
     {ok, ChildState} = get_state(K),
     %% the parent on the same requests, from the state it had
@@ -279,10 +280,10 @@ judge(#k{trial = #{scores := Sc, parent := {_, _, PBin} = Parent, snapshot := Sn
         true ->
             rolled_back(K2#k{trial = Tr#{parent_score := PS}, cur = Child}, PScores,
                         fmt("scored ~.4f over probation, parent ~.4f on the same requests",
-                            [CS, PS]));
+                            [CS, PS]), T0);
         false ->
             K3 = restore(load(kill_worker(K2), CBin), ChildState),
-            promote(K3#k{cur = Child, trial = Tr#{parent_score := PS}})
+            promote(K3#k{cur = Child, trial = Tr#{parent_score := PS}}, T0)
     end.
 
 %% Loads Bin as the module's code, nothing old left (the worker is dead or
@@ -376,9 +377,13 @@ upgrade(#k{o = #{module := Mod} = O, cur = {PV, PHash, _} = Parent} = K, UpId, S
     end.
 
 -spec promote(#k{}) -> #k{}.
+promote(K) ->
+    promote(K, now_us()).
+
+%% T0: when the judging began (the event's took_us covers the paired replay).
+-spec promote(#k{}, integer()) -> #k{}.
 promote(#k{trial = #{upgrade_id := UpId, parent := {_, PHash, _}, before := Before,
-                     parent_score := PS, scores := Sc}, cur = {_, Hash, _}} = K) ->
-    T0 = now_us(),
+                     parent_score := PS, scores := Sc}, cur = {_, Hash, _}} = K, T0) ->
     _ = purge(mod(K)),
     K2 = snap_good(K#k{good = K#k.cur, trial = none, window = Sc}),
     emit(K2, ev(K2, promoted, #{upgrade_id => UpId, from_hash => PHash, to_hash => Hash,
@@ -416,16 +421,17 @@ rollback(#k{trial = #{upgrade_id := UpId, parent := {_, PHash, PBin} = Parent,
 
 %% The parent already runs again with its replayed state (judge/1): the
 %% rollback's event. Its window is its scores on the probation's requests.
--spec rolled_back(#k{}, [float()], binary()) -> #k{}.
+-spec rolled_back(#k{}, [float()], binary(), integer()) -> #k{}.
 rolled_back(#k{trial = #{upgrade_id := UpId, parent := {_, PHash, _} = Parent,
                          parent_score := PS, scores := Sc, before := Before},
-               cur = {_, Hash, _}} = K, PScores, Reason) ->
+               cur = {_, Hash, _}} = K, PScores, Reason, T0) ->
     K2 = K#k{cur = Parent, trial = none},
     {ok, Now} = get_state(K2),
     emit(K2, ev(K2, rollback, #{upgrade_id => UpId, from_hash => PHash, to_hash => Hash,
                                 state_before => Before, state_after => state_hash(Now),
                                 parent_score => PS, child_score => mean(Sc),
-                                probation => length(Sc), reason => Reason, took_us => 0})),
+                                probation => length(Sc), reason => Reason,
+                                took_us => now_us() - T0})),
     next_pending(K2#k{window = PScores}).
 
 %% Runs the probation's requests again on the parent, replies dropped. If

@@ -86,8 +86,8 @@ void attest_errors_hash(const double *errors, size_t n, uint8_t out[CRYPTO_HASH_
  * attest_result. */
 #define ATTEST_DOMAIN_LIVE "petri-live-v1"
 typedef struct attest_live {
-    uint8_t kind;    /* enum wire_live_kind */
-    uint8_t status;  /* wire_live_status() of the event */
+    uint8_t kind;   /* enum wire_live_kind */
+    uint8_t status; /* wire_live_status() of the event */
     uint32_t version;
     uint8_t parent_hash[CRYPTO_HASH_LEN];
     uint8_t state_before[CRYPTO_HASH_LEN], state_after[CRYPTO_HASH_LEN];

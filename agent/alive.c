@@ -107,6 +107,8 @@ static void send_or_keep(alive_t *a)
 
 void alive_flush(alive_t *a)
 {
+    if (a->nwait == 0)
+        return;
     size_t i = 0;
     while (i < a->nwait && a->send(a->send_arg, a->wait[i].frame, a->wait[i].len) == 0)
         free(a->wait[i++].frame);

@@ -18,6 +18,19 @@
  *  4. An individual whose VM dies resumes at its last promoted version and
  *     snapshot (event restarted); after LIVE_MAX_RESTARTS it fails (event
  *     failed) and is forgotten.
+ *
+ * What the events say, where wire.h leaves it to the agent:
+ *  - restarted: the VM's `started` on a fresh VM after the last one died
+ *    (snapshot and state_after: what it resumed from), as well as the VM's
+ *    own restarted (a worker killed outside probation; no snapshot).
+ *  - failed: said once, when the agent gives up on the individual (it could
+ *    not start, or its VM died LIVE_MAX_RESTARTS times); a failure the VM
+ *    reports while the agent resumes the individual is only logged.
+ *  - child_hash is BLAKE2b-256 of the source the agent holds for the
+ *    event, the empty source when it holds none (a breeding that failed, a
+ *    command for no individual); parent_hash is zeros outside upgrades.
+ *  - refused also answers an upgrade the agent could not get to a VM (the
+ *    breeding failed, its queue is full, the individual ended first).
  */
 #ifndef PETRI_ALIVE_H
 #define PETRI_ALIVE_H

@@ -169,13 +169,6 @@ live_pop_t *live_pop_new(json_t *config, char *err, size_t errlen)
     if (p->live_spec_len > LIVE_POP_MAX_SPEC)
         return fail(p, err, errlen, "live: %zu bytes, over %u", p->live_spec_len,
                     LIVE_POP_MAX_SPEC);
-    char why[512];
-    live_spec_t ls;
-    if (live_spec_parse(p->live_spec, p->live_spec_len, &ls, why, sizeof why) != 0) {
-        live_spec_free(&ls);
-        return fail(p, err, errlen, "live.%s", why);
-    }
-
     json_t *trace = json_object_get(config, "trace");
     if (!json_is_string(trace) || json_string_length(trace) == 0)
         return fail(p, err, errlen,
@@ -184,11 +177,15 @@ live_pop_t *live_pop_new(json_t *config, char *err, size_t errlen)
     if (json_string_length(trace) > LIVE_POP_MAX_TRACE)
         return fail(p, err, errlen, "trace: %zu bytes, over %u", json_string_length(trace),
                     LIVE_POP_MAX_TRACE);
-    live_trace_t lt;
-    if (!(p->trace = dup_str(trace, &p->trace_len))) {
-        live_spec_free(&ls);
+    if (!(p->trace = dup_str(trace, &p->trace_len)))
         return fail(p, err, errlen, "out of memory");
+    char why[512];
+    live_spec_t ls;
+    if (live_spec_parse(p->live_spec, p->live_spec_len, &ls, why, sizeof why) != 0) {
+        live_spec_free(&ls);
+        return fail(p, err, errlen, "live.%s", why);
     }
+    live_trace_t lt;
     rc = live_trace_parse(p->trace, p->trace_len, &ls, &lt, why, sizeof why);
     live_trace_free(&lt);
     live_spec_free(&ls);

@@ -385,6 +385,8 @@ static void on_event(live_host_t *h, const live_host_event_t *ev, void *arg)
                .snapshot_len = e->snapshot_len,
                .body = u && u->bred ? ev->src : NULL,
                .body_len = ev->src_len};
+    if (kind == WIRE_LIVE_RESTARTED && !ev->resumed) /* the VM's: its last good state */
+        live_host_good_snapshot(d->host, &x.snapshot, &x.snapshot_len);
     if (kind == WIRE_LIVE_STOPPED) {
         answer_pending(d);
         d->stopped_sent = 1;

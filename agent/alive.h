@@ -22,7 +22,8 @@
  * What the events say, where wire.h leaves it to the agent:
  *  - restarted: the VM's `started` on a fresh VM after the last one died
  *    (snapshot and state_after: what it resumed from), as well as the VM's
- *    own restarted (a worker killed outside probation; no snapshot).
+ *    own restarted (a worker killed outside probation: the snapshot is the
+ *    last good state it went back to).
  *  - failed: said once, when the agent gives up on the individual (it could
  *    not start, or its VM died LIVE_MAX_RESTARTS times); a failure the VM
  *    reports while the agent resumes the individual is only logged.

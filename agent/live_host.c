@@ -816,6 +816,12 @@ uint32_t live_host_good(const live_host_t *h, const uint8_t **src, size_t *len)
     return h->good_version;
 }
 
+void live_host_good_snapshot(const live_host_t *h, const uint8_t **snap, size_t *len)
+{
+    *snap = h->good_snap;
+    *len = h->good_snap_len;
+}
+
 int live_host_pid(const live_host_t *h)
 {
     return (int)h->pid;

@@ -503,6 +503,11 @@ static void cmd_start(alive_t *a, const char *pop, uint32_t ind, uint64_t inc, w
         indiv_free(d);
         return;
     }
+    if (!a->pool) { /* a unit test's or fuzzer's: no VM to run it on */
+        refuse_command(a, pop, ind, inc, "this agent runs no VMs", src, src_len);
+        indiv_free(d);
+        return;
+    }
     memcpy(d->breed_spec, bspec, bspec_len);
     d->breed_spec_len = bspec_len;
     wire_live_start_t st = d->spec.start;

@@ -55,7 +55,8 @@ typedef struct alive alive_t;
  * nonzero (no session). */
 typedef int (*alive_send_fn)(void *arg, const uint8_t *frame, size_t len);
 
-/* pool (for its erl, code path and Elixir) and identity are borrowed. */
+/* pool (for its erl, code path and Elixir; NULL = no VMs: every START is
+ * refused after its checks) and identity are borrowed. */
 alive_t *alive_new(loop_t *l, const pool_t *pool, const node_identity_t *id, int max_individuals,
                    alive_send_fn send, void *send_arg);
 /* Kills every individual's VM at once (no events). NULL-safe; nulls *a. */

@@ -385,6 +385,8 @@ static void on_event(live_host_t *h, const live_host_event_t *ev, void *arg)
                .snapshot_len = e->snapshot_len,
                .body = u && u->bred ? ev->src : NULL,
                .body_len = ev->src_len};
+    if (kind == WIRE_LIVE_RESTARTED && !ev->resumed) /* the VM's: its last good state */
+        live_host_good_snapshot(d->host, &x.snapshot, &x.snapshot_len);
     if (kind == WIRE_LIVE_STOPPED) {
         answer_pending(d);
         d->stopped_sent = 1;
@@ -498,6 +500,11 @@ static void cmd_start(alive_t *a, const char *pop, uint32_t ind, uint64_t inc, w
     if (rc) {
         snprintf(why, sizeof why, "bad live spec: %s", rc == -ENOMEM ? err_str(rc) : err);
         refuse_command(a, pop, ind, inc, why, src, src_len);
+        indiv_free(d);
+        return;
+    }
+    if (!a->pool) { /* a unit test's or fuzzer's: no VM to run it on */
+        refuse_command(a, pop, ind, inc, "this agent runs no VMs", src, src_len);
         indiv_free(d);
         return;
     }

@@ -22,7 +22,8 @@
  * What the events say, where wire.h leaves it to the agent:
  *  - restarted: the VM's `started` on a fresh VM after the last one died
  *    (snapshot and state_after: what it resumed from), as well as the VM's
- *    own restarted (a worker killed outside probation; no snapshot).
+ *    own restarted (a worker killed outside probation: the snapshot is the
+ *    last good state it went back to).
  *  - failed: said once, when the agent gives up on the individual (it could
  *    not start, or its VM died LIVE_MAX_RESTARTS times); a failure the VM
  *    reports while the agent resumes the individual is only logged.
@@ -54,7 +55,8 @@ typedef struct alive alive_t;
  * nonzero (no session). */
 typedef int (*alive_send_fn)(void *arg, const uint8_t *frame, size_t len);
 
-/* pool (for its erl, code path and Elixir) and identity are borrowed. */
+/* pool (for its erl, code path and Elixir; NULL = no VMs: every START is
+ * refused after its checks) and identity are borrowed. */
 alive_t *alive_new(loop_t *l, const pool_t *pool, const node_identity_t *id, int max_individuals,
                    alive_send_fn send, void *send_arg);
 /* Kills every individual's VM at once (no events). NULL-safe; nulls *a. */

@@ -15,63 +15,11 @@
 #include "log.h"
 #include "pool.h"
 
-enum lh_state { LH_BOOTING, LH_STARTING, LH_RUNNING, LH_STOPPING, LH_ENDED };
+#include "live_host_int.h"
+
 static const char *const state_names[] = {"booting", "starting", "running", "stopping", "ended"};
 
-typedef struct lh_up {
-    uint64_t id, at, sent_us;
-    uint8_t *src;
-    size_t len;
-    uint32_t probation;
-    int judge, sent, loaded; /* loaded: its `upgrade` event came (on probation) */
-} lh_up_t;
-
-typedef struct lh_slot {
-    uint64_t sent_us;
-    int answered;
-} lh_slot_t;
-
-struct live_host {
-    loop_t *loop;
-    live_host_opts_t o;
-    live_host_cb_t cb;
-    void *arg;
-    char name[64];
-    vm_t *vm;
-    pid_t pid;
-    int state, stop_now;
-    /* the host ends at the next tick (never inside the VM's own callback) */
-    int end_pending, end_failed;
-    char end_why[WIRE_LIVE_REASON_MAX + 64];
-    uint64_t state_ms;
-    int64_t timer;
-    wire_live_start_t start; /* atoms and init_arg borrowed from the caller's spec */
-    /* the last good version */
-    uint8_t *good_src, *good_snap;
-    size_t good_src_len, good_snap_len;
-    uint32_t good_version, max_version;
-    /* requests: every seq < base is answered; [base, next) in flight */
-    uint64_t base, next, rate_base_us, rate_base_n;
-    lh_slot_t slots[LIVE_MAX_IN_FLIGHT];
-    /* upgrades, in the order they were queued */
-    lh_up_t *ups;
-    size_t nups, capups;
-    int kill_armed;
-    char lost[WIRE_LIVE_REASON_MAX + 64]; /* why the VM is to be replaced (acted on by the
-                                             timer: never destroy a VM in its own callback) */
-    uint64_t breeds[LIVE_MAX_BREEDS];     /* req ids in flight */
-    uint64_t breeds_ms[LIVE_MAX_BREEDS];  /* when each was sent */
-    size_t nbreeds;
-    live_host_stats_t st;
-    double *win; /* the last `window` scores, a ring */
-    size_t nwin, wpos;
-    double win_sum;
-    uint64_t *lat; /* latencies since the last live_host_stats */
-    size_t nlat;
-    wire_buf_t wb;
-};
-
-static void set_state(live_host_t *h, int st, const char *why)
+void lh_set_state(live_host_t *h, int st, const char *why)
 {
     log_info("live.state", "individual=%s from=%s to=%s why=\"%s\"", h->name, state_names[h->state],
              state_names[st], why);
@@ -85,7 +33,7 @@ static void end(live_host_t *h, int failed, const char *why)
 {
     if (h->state == LH_ENDED)
         return;
-    set_state(h, LH_ENDED, why);
+    lh_set_state(h, LH_ENDED, why);
     fail_breeds(h, "the individual ended");
     if (failed) /* whatever is in flight now never gets an answer */
         h->st.lost += h->next - h->base;
@@ -114,7 +62,7 @@ static int boot(live_host_t *h, char *err, size_t errlen)
     if (!h->vm)
         return ERR_STATE;
     h->pid = vm_pid(h->vm);
-    set_state(h, LH_BOOTING, "vm spawned");
+    lh_set_state(h, LH_BOOTING, "vm spawned");
     return 0;
 }
 
@@ -129,7 +77,7 @@ static void drop_vm(live_host_t *h)
     h->kill_armed = 0;
 }
 
-static int send_frame(live_host_t *h)
+int lh_send_frame(live_host_t *h)
 {
     int rc = h->wb.err ? h->wb.err : h->vm ? vm_send(h->vm, h->wb.data, h->wb.len) : ERR_STATE;
     wire_buf_reset(&h->wb);
@@ -147,8 +95,9 @@ static void send_start(live_host_t *h)
     s.version = h->good_version;
     s.next_version = h->max_version + 1;
     wire_live_put_start(&h->wb, &s);
-    send_frame(h);
-    set_state(h, LH_STARTING, h->good_snap_len ? "resuming from the last good snapshot" : "init");
+    lh_send_frame(h);
+    lh_set_state(h, LH_STARTING,
+                 h->good_snap_len ? "resuming from the last good snapshot" : "init");
 }
 
 static void emit(live_host_t *h, const wire_live_event_t *e, const lh_up_t *u, int by_agent,
@@ -251,111 +200,16 @@ static void on_broken(vm_t *vm, const char *reason, void *arg)
     mark_lost(arg, reason);
 }
 
-/* ---- sending ---- */
-
-static const live_treq_t *treq(const live_host_t *h, uint64_t seq)
-{
-    return &h->o.trace->reqs[(seq - 1) % h->o.trace->n];
-}
-
-static lh_slot_t *slot(live_host_t *h, uint64_t seq)
-{
-    return &h->slots[seq % LIVE_MAX_IN_FLIGHT];
-}
-
-/* Sends the requests [from, to) that are unanswered, in batches; resend
- * counts those sent before. */
-static void send_range(live_host_t *h, uint64_t from, uint64_t to, int resend)
-{
-    uint64_t i = from;
-    while (i < to) {
-        uint32_t n = 0;
-        uint64_t j = i;
-        for (; j < to && n < h->o.batch; j++)
-            if (!slot(h, j)->answered)
-                n++;
-        if (n == 0)
-            break;
-        wire_live_requests_begin(&h->wb, h->o.live_id, n);
-        uint64_t now = mono_us();
-        for (uint64_t k = i; k < j; k++) {
-            lh_slot_t *s = slot(h, k);
-            if (s->answered)
-                continue;
-            const live_treq_t *q = treq(h, k);
-            wire_live_put_request(&h->wb, k, q->req, q->req_len, q->expect, q->expect_len);
-            if (resend)
-                h->st.resent++;
-            else
-                h->st.sent++;
-            s->sent_us = now;
-        }
-        wire_end(&h->wb);
-        send_frame(h);
-        i = j;
-    }
-}
-
-static void send_upgrade(live_host_t *h, lh_up_t *u)
+void lh_send_upgrade(live_host_t *h, lh_up_t *u)
 {
     wire_live_put_upgrade(&h->wb, h->o.live_id, u->id, u->probation, u->src, u->len, u->judge);
-    send_frame(h);
+    lh_send_frame(h);
     u->sent = 1;
     u->sent_us = mono_us();
     log_info("live.upgrade_sent", "individual=%s upgrade_id=%llu bytes=%zu judge=%d", h->name,
              (unsigned long long)u->id, u->len, u->judge);
     if (h->o.kill_after_upgrade && h->o.kill_after_upgrade == u->id)
         h->kill_armed = 1;
-}
-
-/* Sends what the rate allows now, and the upgrades whose point is reached. */
-static void pump(live_host_t *h)
-{
-    if (h->state != LH_RUNNING || !h->vm || h->lost[0])
-        return;
-    uint64_t total = h->o.loop_trace ? UINT64_MAX - 1 : h->o.trace->n + 1; /* seqs below */
-    uint64_t due = total;
-    if (h->o.rate > 0) {
-        uint64_t now = mono_us();
-        double d = (double)(now - h->rate_base_us) * h->o.rate / 1e6;
-        due = h->rate_base_n + (uint64_t)d;
-        if (h->o.loop_trace && due > h->next + h->o.batch + (uint64_t)h->o.rate) {
-            /* over a second behind (a slow VM): the rate starts again from
-             * now rather than bursting to catch up, forever */
-            h->rate_base_us = now;
-            h->rate_base_n = h->next;
-            due = h->next;
-        }
-    }
-    if (due > total)
-        due = total;
-    while (h->next < due && h->next - h->base < LIVE_MAX_IN_FLIGHT) {
-        /* the next upgrade point bounds this batch, and the in-flight cap */
-        uint64_t stop = due;
-        if (stop - h->next > h->o.batch)
-            stop = h->next + h->o.batch;
-        if (stop > h->base + LIVE_MAX_IN_FLIGHT)
-            stop = h->base + LIVE_MAX_IN_FLIGHT;
-        for (size_t i = 0; i < h->nups; i++)
-            if (!h->ups[i].sent && h->ups[i].at + 1 >= h->next && h->ups[i].at + 1 < stop)
-                stop = h->ups[i].at + 1;
-        if (stop > h->next) {
-            send_range(h, h->next, stop, 0);
-            h->next = stop;
-        }
-        for (size_t i = 0; i < h->nups; i++)
-            if (!h->ups[i].sent && h->ups[i].at + 1 <= h->next)
-                send_upgrade(h, &h->ups[i]);
-    }
-    /* upgrades whose point is reached (all of them past a single pass's end) */
-    for (size_t i = 0; i < h->nups; i++)
-        if (!h->ups[i].sent && (h->ups[i].at + 1 <= h->next || h->next == total))
-            send_upgrade(h, &h->ups[i]);
-    if (!h->o.loop_trace && h->next == total && h->base == total) {
-        wire_live_put_stop(&h->wb, h->o.live_id);
-        send_frame(h);
-        set_state(h, LH_STOPPING, "every request answered");
-    }
 }
 
 static int64_t on_tick(loop_t *l, void *arg)
@@ -407,66 +261,11 @@ static int64_t on_tick(loop_t *l, void *arg)
         end(h, 0, h->stop_now ? "stopped before it ran" : "no stopped event");
         return h->o.tick_ms;
     }
-    pump(h);
+    lh_pump(h);
     return h->o.tick_ms;
 }
 
 /* ---- frames from the VM ---- */
-
-static void count_reply(live_host_t *h, const wire_live_reply_t *rep, uint64_t latency)
-{
-    h->st.answered++;
-    h->st.version = rep->version;
-    if (rep->status != WIRE_ST_OK)
-        h->st.failed++;
-    else if (rep->correct == 1)
-        h->st.correct++;
-    else if (rep->correct == 0)
-        h->st.wrong++;
-    if (h->win) {
-        if (h->nwin == h->start.window)
-            h->win_sum -= h->win[h->wpos];
-        else
-            h->nwin++;
-        h->win[h->wpos] = rep->score;
-        h->win_sum += rep->score;
-        h->wpos = (h->wpos + 1) % h->start.window;
-    }
-    if (h->lat && h->nlat < LIVE_LATENCY_SAMPLE)
-        h->lat[h->nlat++] = latency;
-}
-
-static int on_replies(live_host_t *h, wire_rd_t *rd)
-{
-    uint64_t id;
-    uint32_t n;
-    int rc = wire_live_read_replies(rd, &id, &n);
-    uint64_t now = mono_us();
-    for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        wire_live_reply_t rep;
-        if ((rc = wire_live_read_reply(rd, &rep)) != 0)
-            break;
-        if (rep.seq == 0 || rep.seq >= h->next) {
-            h->st.unknown++;
-            continue;
-        }
-        lh_slot_t *s = slot(h, rep.seq);
-        if (rep.seq < h->base || s->answered) {
-            h->st.twice++;
-            continue;
-        }
-        s->answered = 1;
-        uint64_t latency = now - s->sent_us;
-        count_reply(h, &rep, latency);
-        if (h->cb.reply)
-            h->cb.reply(h, rep.seq, &rep, latency, h->arg);
-        while (h->base < h->next && slot(h, h->base)->answered) {
-            slot(h, h->base)->answered = 0;
-            h->base++;
-        }
-    }
-    return rc;
-}
 
 static int keep(uint8_t **dst, size_t *dlen, const uint8_t *src, size_t len)
 {
@@ -535,12 +334,12 @@ static int on_event(live_host_t *h, wire_rd_t *rd)
         if (!h->st.version)
             h->st.version = e.version;
         emit(h, &e, NULL, 0, resumed);
-        set_state(h, LH_RUNNING, "started");
+        lh_set_state(h, LH_RUNNING, "started");
         h->rate_base_us = mono_us();
         h->rate_base_n = h->next;
         if (resumed) /* requests the dead VM left unanswered go again, in order */
-            send_range(h, h->base, h->next, 1);
-        pump(h);
+            lh_send_range(h, h->base, h->next, 1);
+        lh_pump(h);
         break;
     }
     case WIRE_LIVE_UPGRADE:
@@ -632,7 +431,7 @@ static void on_frame(vm_t *vm, const uint8_t *buf, size_t len, void *arg)
                 send_start(h);
             break;
         case WIRE_VM_LIVE_REPLIES:
-            rc = on_replies(h, &rd);
+            rc = lh_on_replies(h, &rd);
             break;
         case WIRE_VM_LIVE_EVENT:
             rc = on_event(h, &rd);
@@ -741,7 +540,7 @@ int live_host_upgrade(live_host_t *h, uint64_t upgrade_id, const uint8_t *src, s
     if (keep(&u.src, &u.len, src, len) != 0)
         return -ENOMEM;
     h->ups[h->nups++] = u;
-    pump(h);
+    lh_pump(h);
     return 0;
 }
 
@@ -762,7 +561,7 @@ int live_host_breed(live_host_t *h, uint64_t req, const uint8_t *spec, size_t sp
     for (uint32_t i = 0; i < nparents; i++)
         wire_put_bytes(&h->wb, parents[i], lens[i]);
     wire_end(&h->wb);
-    int rc = send_frame(h);
+    int rc = lh_send_frame(h);
     if (rc == 0) {
         h->breeds_ms[h->nbreeds] = mono_ms();
         h->breeds[h->nbreeds++] = req;
@@ -776,35 +575,11 @@ void live_host_stop(live_host_t *h)
         return;
     if (h->vm && !h->lost[0] && (h->state == LH_RUNNING || h->state == LH_STARTING)) {
         wire_live_put_stop(&h->wb, h->o.live_id);
-        send_frame(h);
+        lh_send_frame(h);
     } else {
         h->stop_now = 1;
     }
-    set_state(h, LH_STOPPING, "asked to stop");
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-void live_host_stats(live_host_t *h, live_host_stats_t *out, int reset)
-{
-    h->st.fitness = h->nwin ? h->win_sum / (double)h->nwin : NAN;
-    if (reset) {
-        h->st.p50_us = h->st.p99_us = 0;
-        if (h->nlat) {
-            qsort(h->lat, h->nlat, sizeof *h->lat, cmp_u64);
-            h->st.p50_us = h->lat[h->nlat / 2];
-            h->st.p99_us = h->lat[(h->nlat * 99) / 100];
-            h->nlat = 0;
-        }
-    }
-    h->st.on_probation = 0;
-    for (size_t i = 0; i < h->nups; i++)
-        h->st.on_probation |= h->ups[i].loaded;
-    *out = h->st;
+    lh_set_state(h, LH_STOPPING, "asked to stop");
 }
 
 uint32_t live_host_good(const live_host_t *h, const uint8_t **src, size_t *len)
@@ -814,6 +589,12 @@ uint32_t live_host_good(const live_host_t *h, const uint8_t **src, size_t *len)
     if (len)
         *len = h->good_src_len;
     return h->good_version;
+}
+
+void live_host_good_snapshot(const live_host_t *h, const uint8_t **snap, size_t *len)
+{
+    *snap = h->good_snap;
+    *len = h->good_snap_len;
 }
 
 int live_host_pid(const live_host_t *h)

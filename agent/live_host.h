@@ -133,6 +133,8 @@ void live_host_stop(live_host_t *h);
 void live_host_stats(live_host_t *h, live_host_stats_t *out, int reset);
 /* The last good version's number and source (what a resume runs). */
 uint32_t live_host_good(const live_host_t *h, const uint8_t **src, size_t *len);
+/* Its state's snapshot (ETF; NULL/0 before the first `started`). */
+void live_host_good_snapshot(const live_host_t *h, const uint8_t **snap, size_t *len);
 int live_host_ended(const live_host_t *h);
 /* Its VM's process id, or 0 between VMs. */
 int live_host_pid(const live_host_t *h);

@@ -60,9 +60,10 @@ def rints(rng, lo, hi, vlo, vhi):
 # ---- the problems ------------------------------------------------------------
 # Each: fn (name/arity), vars, train/test sizes as in the paper, edge (the
 # fixed training inputs), rand(rng) -> one input tuple, out(*inputs) -> JSON
-# output, enc(*inputs) -> JSON inputs, ops (primitives), seed (a trivial
-# genome of the output type, so a population can start), note, published
-# (PushGP + lexicase successes out of 100, Helmuth and Spector 2015 Table 3).
+# output, enc(*inputs) -> JSON inputs, seed (a trivial genome of the output
+# type, so a population can start), note, published (PushGP + lexicase
+# successes out of 100, Helmuth and Spector 2015 Table 3, unconfirmed: see
+# tests/bench/README.md). The primitives come from TYPED, below.
 
 
 def p_number_io():

@@ -13,7 +13,7 @@
 #include "attest.h"
 #include "coord.h"
 #include "err.h"
-#include "live_int.h"
+#include "live_pop_int.h"
 #include "log.h"
 #include "placement.h"
 #include "util.h"
@@ -112,6 +112,8 @@ static int send_start(coord_t *c, live_pop_t *p, int i)
 int lv_send_stop(coord_t *c, const live_pop_t *p, int i, const uint8_t agent[CRYPTO_ID_LEN],
                  uint64_t incarnation)
 {
+    if (!c->work)
+        return ERR_STATE; /* no work channel (tests, tools) */
     wire_buf_t b;
     wire_buf_init(&b);
     wire_begin(&b, WIRE_WORK_LIVE, 0, NULL);

@@ -10,7 +10,7 @@
 #include "attest.h"
 #include "coord.h"
 #include "err.h"
-#include "live_int.h"
+#include "live_pop_int.h"
 #include "log.h"
 #include "placement.h"
 #include "util.h"
@@ -18,6 +18,29 @@
 #include "work.h"
 
 /* ---- from the agents ---- */
+
+/* Why a signed event from the individual's host cannot be taken as it is,
+ * or NULL: an upgrade's outcome must be of an upgrade this coordinator
+ * sent (the agent cannot make up children or their origin), a source must
+ * be the child it names (a record whose bytes do not hash to its child
+ * would fail the whole group commit), and a version number must leave room
+ * for the next. */
+static const char *event_unfit(const live_event_t *e, const live_version_t *v)
+{
+    int outcome = e->kind == WIRE_LIVE_UPGRADE || e->kind == WIRE_LIVE_PROMOTED ||
+                  e->kind == WIRE_LIVE_ROLLBACK || e->kind == WIRE_LIVE_REFUSED;
+    if (outcome && !v)
+        return "an upgrade this coordinator did not send";
+    if (e->version == UINT32_MAX)
+        return "a version number with no successor";
+    if (e->src_len) {
+        uint8_t h[CRYPTO_HASH_LEN];
+        crypto_hash(e->src, e->src_len, h);
+        if (memcmp(h, e->child_hash, CRYPTO_HASH_LEN) != 0)
+            return "a source that is not the child it names";
+    }
+    return NULL;
+}
 
 static int event_sig_ok(const work_agent_t *a, const live_event_t *e)
 {
@@ -172,6 +195,15 @@ void live_on_event(coord_t *c, const work_agent_t *a, const uint8_t *payload, si
     }
     uint64_t now = loop_now(c->loop);
     live_version_t *v = e->upgrade_id ? lv_ver_by_upgrade(d, e->upgrade_id) : NULL;
+    const char *bad = event_unfit(e, v);
+    if (bad) {
+        log_warn("live.event_dropped",
+                 "population=%s individual=%u agent=%s event=%s upgrade=%llu why=\"%s\"", p->name,
+                 e->ind, a->name, wire_live_event_str(e->kind), (unsigned long long)e->upgrade_id,
+                 bad);
+        free(e);
+        return;
+    }
     log_info("live.event",
              "population=%s individual=%u agent=%s event=%s upgrade=%llu version=%u "
              "reason=%s",

@@ -10,7 +10,7 @@
 #include "attest.h"
 #include "coord.h"
 #include "err.h"
-#include "live_int.h"
+#include "live_pop_int.h"
 #include "log.h"
 #include "placement.h"
 #include "util.h"

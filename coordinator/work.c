@@ -747,6 +747,8 @@ int work_control(work_t *w, const uint8_t id[CRYPTO_ID_LEN], uint32_t target_vms
 
 int work_send_frame(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const wire_buf_t *frame)
 {
+    if (!w)
+        return ERR_NOTFOUND;
     work_agent_t *a = find_agent(w, id, NULL);
     if (!a || !a->session || a->gone)
         return ERR_NOTFOUND;

@@ -1,7 +1,7 @@
-/* live_int.h - what the parts of the coordinator's live populations share
+/* live_pop_int.h - what the parts of the coordinator's live populations share
  * (live.c, live_event.c, live_store.c); live_pop.h is the outside view. */
-#ifndef PETRI_LIVE_INT_H
-#define PETRI_LIVE_INT_H
+#ifndef PETRI_LIVE_POP_INT_H
+#define PETRI_LIVE_POP_INT_H
 
 #include <stddef.h>
 #include <stdint.h>

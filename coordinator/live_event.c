@@ -31,6 +31,8 @@ static const char *event_unfit(const live_event_t *e, const live_version_t *v)
                   e->kind == WIRE_LIVE_ROLLBACK || e->kind == WIRE_LIVE_REFUSED;
     if (outcome && !v)
         return "an upgrade this coordinator did not send";
+    if (outcome && v->outcome != LO_PENDING && v->outcome != LO_PROBATION)
+        return "an upgrade settled already";
     if (e->version == UINT32_MAX)
         return "a version number with no successor";
     if (e->src_len) {

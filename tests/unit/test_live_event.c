@@ -294,9 +294,15 @@ static void test_outcomes_must_be_of_upgrades_sent(void **state)
     assert_int_equal(store_get_genome(f->c.store, r.child_hash, &src, &len), 0);
     assert_int_equal(len, strlen(child));
     free(src);
-    /* the same event again: recorded once */
+    /* the same event again, or a rollback of it: recorded once, counted once */
+    uint64_t promoted = f->p->promoted;
+    deliver(f, &f->ahost, &pr, &f->host, NULL);
+    pr.kind = WIRE_LIVE_ROLLBACK;
     deliver(f, &f->ahost, &pr, &f->host, NULL);
     assert_int_equal(durable(f), 2);
+    assert_int_equal(f->p->promoted, promoted);
+    assert_int_equal(f->p->rolled_back, 0);
+    assert_int_equal(d->version, 2);
 }
 
 int main(void)

@@ -178,6 +178,84 @@ fold_template_test() ->
     ?assert(length(Kids) >= 10),
     [?assertMatch({_, _}, binary:match(C, <<"lists:foldl(fun(">>), C) || C <- Kids].
 
+%% With no list in scope, the fold builds one from the primitives
+%% (lists:seq(1, N), ...); its fun uses the element in most children; every
+%% child returns an integer.
+fold_new_list_test() ->
+    Spec = int_spec(),
+    P = src("f(L) -> L.\n"),
+    Kids = [C || S <- lists:seq(1, 40),
+                 {ok, C, <<>>} <- [petri_mutate:breed(Spec, <<"fold">>, S, [P])]],
+    ?assertEqual(40, length(Kids)),
+    ?assert(length([C || C <- Kids, binary:match(C, <<"lists:seq(">>) =/= nomatch]) >= 10),
+    UsesElem = [C || C <- Kids, {X, Body} <- fold_funs(C), lists:member(X, vars(Body))],
+    ?assert(length(UsesElem) >= 20, Kids),
+    lists:foreach(fun(C) ->
+                          ok = petri_loader:load(Spec, C, ?SLOT),
+                          ?assert(is_integer(catch_int(fun() -> ?SLOT:f(4) end)), C)
+                  end, Kids).
+
+int_spec() ->
+    spec([<<"types :: int -> int">>, <<"lists:seq/2 :: int, int -> list(int)">>,
+          <<"lists:reverse/1 :: list(T) -> list(T)">>, <<"+">>, <<"*">>, <<"-">>,
+          <<"<">>, <<">">>, <<"==">>],
+         [{[N], N * N} || N <- [1, 2, 3]]).
+
+catch_int(F) ->
+    try F() catch error:_ -> 0 end.
+
+%% The fold funs of a child: {element variable, body}.
+fold_funs(C) ->
+    {ok, Forms} = petri_loader:parse(C),
+    [{X, Body} || {call, _, {remote, _, {atom, _, lists}, {atom, _, foldl}},
+                   [{'fun', _, {clauses, [{clause, _, [{var, _, X}, _], [], Body}]}}, _, _]}
+                      <- tree_nodes(Forms)].
+
+tree_nodes(T) when is_tuple(T) -> [T | tree_nodes(tuple_to_list(T))];
+tree_nodes(L) when is_list(L) -> lists:append([tree_nodes(E) || E <- L]);
+tree_nodes(_) -> [].
+
+vars(T) -> [V || {var, _, V} <- tree_nodes(T)].
+
+%% A clause added on a number is told apart by a guard, never by a literal
+%% pattern (a clause for one input); on a list, by [] or [H|T].
+clause_add_guard_test() ->
+    P = src("f(L) -> L.\n"),
+    Kids = [C || S <- lists:seq(1, 30),
+                 {ok, C, <<>>} <- [petri_mutate:breed(int_spec(), <<"clause_add">>, S, [P])]],
+    ?assertEqual(30, length(Kids)),
+    lists:foreach(
+      fun(C) ->
+              {ok, Forms} = petri_loader:parse(C),
+              [{function, _, f, 1, [{clause, _, [Pat], [[_Guard]], _}, {clause, _, [{var, _, 'L'}], [], _}]}] =
+                  [F || {function, _, _, _, _} = F <- Forms],
+              ?assertMatch({var, _, 'L'}, Pat, C)
+      end, Kids),
+    Lists = [C || S <- lists:seq(1, 30),
+                  {ok, C, <<>>} <- [petri_mutate:breed(list_spec(), <<"clause_add">>, S,
+                                                       [src("f(L) -> L.\n")])]],
+    ?assert(lists:all(fun(C) -> binary:match(C, <<"when">>) =:= nomatch end, Lists)),
+    ?assert(lists:any(fun(C) -> binary:match(C, <<"[] = L">>) =/= nomatch end, Lists)).
+
+%% A fun over a list's elements gets the element type: on list(list(int)) ->
+%% list(int), lists:map(fun(S) -> ... end, L) is among the children, and
+%% no child returns something else than a list of integers (a [] site is
+%% list(int) there, not a list of anything).
+elem_type_test() ->
+    Spec = spec([<<"types :: list(list(int)) -> list(int)">>, <<"length/1 :: list(T) -> int">>,
+                 <<"lists:map/2 :: fun(A -> B), list(A) -> list(B)">>,
+                 <<"lists:reverse/1 :: list(T) -> list(T)">>, <<"+">>],
+                [{[[[1], []]], [1, 0]}]),
+    P = src("f(L) -> [].\n"),
+    Kids = [C || S <- lists:seq(1, 200),
+                 {ok, C, <<>>} <- [petri_mutate:breed(Spec, <<"subtree">>, S, [P])]],
+    ?assert(lists:any(fun(C) -> re:run(C, <<"end,\\s+L\\)">>) =/= nomatch end, Kids)),
+    lists:foreach(fun(C) ->
+                          ok = petri_loader:load(Spec, C, ?SLOT),
+                          R = try ?SLOT:f([[1, 2], [3]]) catch error:_ -> [] end,
+                          ?assert(is_list(R) andalso lists:all(fun erlang:is_integer/1, R), C)
+                  end, Kids).
+
 recurse_template_test() ->
     P = src("f(L) -> L.\n"),
     {ok, C, <<>>} = petri_mutate:breed(list_spec(), <<"recurse">>, 1, [P]),

@@ -28,6 +28,7 @@ table and one JSON line; never fails because of a number.
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -157,6 +158,8 @@ def main():
     ap.add_argument("--run-timeout", type=float, default=900.0,
                     help="seconds before a run is stopped and counted as it stands")
     a = ap.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the cluster below is stopped, not orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     runs, evals = (5, 20000) if a.full else (1, 2000)
     a.runs = runs if a.runs is None else a.runs
     a.evals = evals if a.evals is None else a.evals
@@ -195,7 +198,12 @@ def main():
                 t0 = time.monotonic()
                 for i in range(a.runs):
                     pname = "psb-%s-%s-%d" % (n, tag, i + 1)
+                    tr = time.monotonic()
                     doc = run_once(c, spec, pname, a.evals, a.run_timeout)
+                    print("    run %d/%d: %s after %s evaluations, best training error %s, %.0f s"
+                          % (i + 1, a.runs, doc.get("state"), doc.get("evaluations"),
+                             (doc.get("best") or {}).get("fitness"), time.monotonic() - tr),
+                          flush=True)
                     row["runs"] += 1
                     row["evaluations"].append(doc.get("evaluations"))
                     best = doc.get("best") or {}

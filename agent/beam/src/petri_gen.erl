@@ -5,7 +5,7 @@
 -module(petri_gen).
 
 -export([infer/3, gen/5, terminal/4, literal/3, call_sig/2, param_types/4, fresh_var/2,
-         lambda_with/4]).
+         lambda_with/4, node/2]).
 -export_type([env/0, ctx/0]).
 
 -define(A, 1).
@@ -183,15 +183,22 @@ guard_ok({lit, _}) -> true;
 guard_ok({fn, M, F, A}) when M =:= none; M =:= erlang -> erl_internal:guard_bif(F, A);
 guard_ok(_) -> false.
 
-%% Type variables of the arguments the result did not fix get a type in scope.
+%% Type variables of the arguments the result did not fix get a type in
+%% scope or the element type of one.
 -spec bind_free([type()], petri_types:subst(), env(), rs()) -> {petri_types:subst(), rs()}.
 bind_free(As, Sub, Env, S0) ->
     Free = dedup(lists:append([petri_types:tvars(petri_types:apply(A, Sub)) || A <- As])),
-    Pool = dedup([T || {_, T} <- Env, T =/= any] ++ [int]),
+    Pool = dedup(lists:append([[T | elems(T)] || {_, T} <- Env, T =/= any]) ++ [int]),
     lists:foldl(fun(V, {Sb, Sx}) ->
                         {T, Sy} = pick(Pool, Sx),
                         {[{V, T} | Sb], Sy}
                 end, {Sub, S0}, Free).
+
+%% A list type's element types, outermost first: a fun over a list's
+%% elements (lists:map(fun(S) -> length(S) end, Strings)) gets its type.
+-spec elems(type()) -> [type()].
+elems({list, E}) when E =/= any -> [E | elems(E)];
+elems(_) -> [].
 
 -spec node(petri_spec:prim(), [node_()]) -> node_().
 node({lit, E}, []) -> E;

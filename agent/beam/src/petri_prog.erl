@@ -397,25 +397,65 @@ guard(P, Ctx, S0) ->
     {ok, set_clauses(P, setnth(CI, Cs, {clause, A, Ps, Gs2, Body})), S3}.
 
 -spec clause_add(parent(), ctx(), rs()) -> result().
-%% A copy of an entry clause, one argument specialized and a new body, goes
-%% in before it.
+%% A copy of an entry clause with a new body goes in before it, told apart by
+%% one argument's pattern when that argument is a list, a boolean or a
+%% binary ([] or [H|T], true or false, <<>>), else by a new guard over the
+%% head's variables (a number is never matched by one literal: such a
+%% clause fits one input only, which lexicase rewards and held-out cases do
+%% not). Without guard-safe primitives, the number gets a literal pattern.
 clause_add(P, #{entry := {_, R}} = Ctx, S0) ->
     Cs = clauses(P),
     {CI, S1} = rand:uniform_s(length(Cs), S0),
     {clause, A, Ps, _, _} = C = lists:nth(CI, Cs),
     {I, S2} = rand:uniform_s(max(1, length(Ps)), S1),
-    {Ps2, S3} = case Ps of
-                    [] -> {Ps, S2};
-                    _ ->
-                        case respecialize(lists:nth(I, Ps), arg_type(I, Ctx), vars_in(C), Ctx, S2) of
-                            {ok, Pat, Sx} -> {setnth(I, Ps, Pat), Sx};
-                            {fallback, Sx} -> {Ps, Sx}
-                        end
-                end,
+    Arg = case Ps of
+              [] -> none;
+              _ -> {lists:nth(I, Ps), arg_type(I, Ctx)}
+          end,
+    {Ps2, Gs, S3} = case Arg of
+                        none -> {Ps, [], S2};
+                        {Pt, T} -> new_head(Ps, I, Pt, T, vars_in(C), head_env(P, entry, Ps, Ctx), Ctx, S2)
+                    end,
     Env = head_env(P, entry, Ps2, Ctx),
     {Body, S4} = petri_gen:gen(R, 2, Env, Ctx, S3),
-    New = {clause, A, Ps2, [], [Body]},
+    New = {clause, A, Ps2, Gs, [Body]},
     {ok, set_clauses(P, lists:sublist(Cs, CI - 1) ++ [New | lists:nthtail(CI - 1, Cs)]), S4}.
+
+-spec new_head([node_()], pos_integer(), node_(), petri_types:type(), [atom()], petri_gen:env(),
+               ctx(), rs()) ->
+          {[node_()], list(), rs()}.
+new_head(Ps, I, Pt, T, Taken, Env, Ctx, S0) ->
+    Structural = case T of
+                     {list, _} -> true;
+                     bool -> true;
+                     binary -> true;
+                     _ -> false
+                 end,
+    Guard = case Structural of
+                true -> none;
+                false ->
+                    Names = [V || {{var, _, V}, _} <- Env],
+                    Ok = fun(G0) ->
+                                 not terminal(G0) andalso
+                                     lists:any(fun(V) -> lists:member(V, Names) end, free_vars(G0))
+                         end,
+                    {G, Sg} = gen_until(Ok, 6, fun(Sx) ->
+                                                        petri_gen:gen(bool, 2, Env,
+                                                                      Ctx#{guard => true}, Sx)
+                                                end, S0),
+                    case Ok(G) of
+                        true -> {G, Sg};
+                        false -> none
+                    end
+            end,
+    case Guard of
+        {G2, S1} -> {Ps, [[G2]], S1};
+        none ->
+            case respecialize(Pt, T, Taken, Ctx, S0) of
+                {ok, Pat, S1} -> {setnth(I, Ps, Pat), [], S1};
+                {fallback, S1} -> {Ps, [], S1}
+            end
+    end.
 
 -spec clause_del(parent(), rs()) -> result().
 clause_del(P, S0) ->
@@ -499,23 +539,87 @@ inline({Funs, K} = P, Ctx, S0) ->
     end.
 
 -spec fold(parent(), ctx(), rs()) -> result().
-%% An entry clause's value B becomes lists:foldl(fun(X, Acc) -> G end, B, L)
-%% over a list variable L of its head, G a new expression of X and Acc.
-fold(P, #{entry := {_, R}} = Ctx, S0) ->
-    Cands = [{CI, L, E} || {CI, {clause, _, Ps, _, _}} <- enum(clauses(P)),
-                           {{var, _, L}, {list, E}} <- head_env(P, entry, Ps, Ctx)],
-    case Cands of
-        [] -> {fallback, "no list variable to fold over", S0};
-        _ ->
-            {{CI, L, E}, S1} = pick(Cands, S0),
-            {clause, A, Ps, Gs, Body} = lists:nth(CI, clauses(P)),
-            Env = head_env(P, entry, Ps, Ctx),
-            {Fun, S2} = petri_gen:lambda_with(
-                          [E, R], Env, fun(Env2, _, Sx) -> petri_gen:gen(R, 2, Env2, Ctx, Sx) end, S1),
-            New = {call, ?A, {remote, ?A, {atom, ?A, lists}, {atom, ?A, foldl}},
-                   [Fun, lists:last(Body), {var, ?A, L}]},
-            Body2 = lists:droplast(Body) ++ [New],
-            {ok, set_clauses(P, setnth(CI, clauses(P), {clause, A, Ps, Gs, Body2})), S2}
+%% A fold template takes the place of an expression B of the entry function:
+%% lists:foldl(fun(X, Acc) -> G end, Init, L). Init is B half the time, else
+%% a new terminal of B's type. L is a list variable of B's scope two times
+%% in three (always when there is one and nothing else), else a new list
+%% expression (lists:seq(1, N), lists:reverse(L), ...). G is a new
+%% expression of X, Acc and B's scope; half the time a reduction Acc Op E,
+%% Op a primitive of type (T, T) -> T for B's type T (+, *, max, ++, ...).
+fold({_, K} = P, Ctx, S0) ->
+    case [X || {{F, _, _, _}, _, _, T} = X <- sites(P, Ctx), F =:= K, foldable(T)] of
+        [] -> {fallback, "no expression of a type to accumulate", S0};
+        Sites ->
+            {{Site, B, Env, T}, S1} = pick(Sites, S0),
+            {{L, E}, S2} = fold_list(Env, T, Ctx, S1),
+            {Coin, S3} = rand:uniform_s(2, S2),
+            {Init, S4} = case Coin of
+                             1 -> {B, S3};
+                             2 -> petri_gen:terminal(T, Env, Ctx, S3)
+                         end,
+            {Fun, S5} = petri_gen:lambda_with(
+                          [E, T], Env,
+                          fun(Env2, [X, Acc], Sx) -> fold_body(T, X, Acc, Env2, Ctx, Sx) end, S4),
+            New = {call, ?A, {remote, ?A, {atom, ?A, lists}, {atom, ?A, foldl}}, [Fun, Init, L]},
+            {ok, put(P, Site, New), S5}
+    end.
+
+%% A type an accumulator can have: known all through, not a fun.
+-spec foldable(petri_types:type()) -> boolean().
+foldable(any) -> false;
+foldable({fn, _, _}) -> false;
+foldable({list, E}) -> foldable(E);
+foldable(T) -> petri_types:tvars(T) =:= [].
+
+%% The list to fold over and its element type.
+-spec fold_list(petri_gen:env(), petri_types:type(), ctx(), rs()) ->
+          {{node_(), petri_types:type()}, rs()}.
+fold_list(Env, T, Ctx, S0) ->
+    Vars = [{V, E} || {V, {list, E}} <- Env, foldable(E)],
+    {R, S1} = rand:uniform_s(3, S0),
+    case Vars =/= [] andalso R > 1 of
+        true -> pick(Vars, S1);
+        false ->
+            Elems = lists:usort([E || {_, {list, E}} <- Env, foldable(E)]
+                          ++ [Tv || {_, Tv} <- Env, foldable(Tv), element(1, Tv) =/= list]
+                          ++ [X || X <- [T], element(1, X) =/= list] ++ [int]),
+            {E, S2} = pick(Elems, S1),
+            {D, S3} = rand:uniform_s(2, S2),
+            Names = [V || {{var, _, V}, _} <- Env],
+            {L, S4} = gen_using(Names, 6, fun(Sx) -> petri_gen:gen({list, E}, D, Env, Ctx, Sx) end,
+                                S3),
+            {{L, E}, S4}
+    end.
+
+%% An expression from Gen that uses one of Vars, or Gen's last try.
+-spec gen_using([atom()], pos_integer(), fun((rs()) -> {node_(), rs()}), rs()) -> {node_(), rs()}.
+gen_using(Vars, Tries, Gen, S0) ->
+    gen_until(fun(N) -> lists:any(fun(V) -> lists:member(V, Vars) end, free_vars(N)) end,
+              Tries, Gen, S0).
+
+%% An expression from Gen that Ok accepts, or Gen's last try.
+-spec gen_until(fun((node_()) -> boolean()), pos_integer(), fun((rs()) -> {node_(), rs()}), rs()) ->
+          {node_(), rs()}.
+gen_until(Ok, Tries, Gen, S0) ->
+    {N, S1} = Gen(S0),
+    case Tries =:= 1 orelse Ok(N) of
+        true -> {N, S1};
+        false -> gen_until(Ok, Tries - 1, Gen, S1)
+    end.
+
+-spec fold_body(petri_types:type(), atom(), atom(), petri_gen:env(), ctx(), rs()) ->
+          {node_(), rs()}.
+%% The body uses the element (X) when one of six tries does.
+fold_body(T, X, Acc, Env, #{prims := Prims} = Ctx, S0) ->
+    Ops = [Q || {Q, Sig} <- Prims, arity(Q) =:= 2, element(1, Q) =/= lit, fits(Sig, [T, T], T)],
+    {R, S1} = rand:uniform_s(2, S0),
+    Gen = fun(Sx) -> petri_gen:gen(T, 2, Env, Ctx, Sx) end,
+    case Ops =/= [] andalso R =:= 1 of
+        true ->
+            {Op, S2} = pick(Ops, S1),
+            {E, S3} = gen_using([X], 6, Gen, S2),
+            {petri_gen:node(Op, [{var, ?A, Acc}, E]), S3};
+        false -> gen_using([X], 6, Gen, S1)
     end.
 
 -spec recurse(parent(), ctx(), rs()) -> result().

@@ -121,6 +121,7 @@ walk(N, {F, C, E, Path} = Site, Env, Exp, Ctx) ->
     T = case {T0, Exp} of
             {{fn, _, _}, {fn, _, _}} -> Exp;
             {any, _} -> Exp;
+            {{list, _}, {list, _}} -> case has_any(T0) of true -> Exp; false -> T0 end;
             _ -> T0
         end,
     Here = case N of
@@ -129,6 +130,13 @@ walk(N, {F, C, E, Path} = Site, Env, Exp, Ctx) ->
            end,
     Here ++ lists:append([walk(Ch, {F, C, E, Path ++ [I]}, ChEnv, ChExp, Ctx)
                           || {I, {Ch, ChEnv, ChExp}} <- enum(child_specs(N, Env, Exp, Ctx))]).
+
+%% A type not known all through ([] is list(any)): the required type is the
+%% better one.
+-spec has_any(petri_types:type()) -> boolean().
+has_any(any) -> true;
+has_any({list, E}) -> has_any(E);
+has_any(_) -> false.
 
 %% The children of a node (those of tchildren/2) with their environments and
 %% required types.

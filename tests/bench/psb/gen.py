@@ -309,7 +309,9 @@ PROBLEMS = {
 # In the spirit of PushGP's instruction sets: a problem gets the groups of the
 # types it works on (PushGP: the stacks of its types), the same groups for
 # every problem that has those types, and the constants the suite's technical
-# report gives the problem (PushGP's ERCs and literals). Never a reference
+# report gives the problem (PushGP's literals: the constants of each problem's
+# atom generators in Clojush, the suite's implementation; its ERCs are
+# petri's integer constants -10..10 for all). Never a reference
 # solution's own functions picked for it: e.g. count-odds, negative-to-zero
 # and last-index-of-zero get the same list group.
 INT = ["+", "-", "*", "div", "rem", "min/2 :: int, int -> int", "max/2 :: int, int -> int",
@@ -340,11 +342,11 @@ TYPED = {  # problem: (entry signature, groups, the problem's constants)
     "string-lengths-backwards": ("list(%s) -> list(int)" % STR, [INT, LIST], []),
     "last-index-of-zero": ("list(int) -> int", [INT, CMP, BOOL, LIST], []),
     "vector-average": ("list(float) -> float", [FLOAT, LIST], []),
-    "count-odds": ("list(int) -> int", [INT, CMP, BOOL, LIST], []),
+    "count-odds": ("list(int) -> int", [INT, CMP, BOOL, LIST], ["0", "1", "2"]),
     "mirror-image": ("list(int), list(int) -> bool", [INT, CMP, BOOL, LIST, PAIR], []),
-    "sum-of-squares": ("int -> int", [INT, CMP, BOOL, LIST], []),
-    "vectors-summed": ("list(int), list(int) -> list(int)", [INT, LIST, PAIR], []),
-    "negative-to-zero": ("list(int) -> list(int)", [INT, CMP, BOOL, LIST], []),
+    "sum-of-squares": ("int -> int", [INT, CMP, BOOL, LIST], ["0", "1"]),
+    "vectors-summed": ("list(int), list(int) -> list(int)", [INT, LIST, PAIR], ["[]"]),
+    "negative-to-zero": ("list(int) -> list(int)", [INT, CMP, BOOL, LIST], ["0", "[]"]),
     "scrabble-score": (STR + " -> int", [INT, CMP, BOOL, LIST], []),
     "smallest": ("int, int, int, int -> int", [INT, CMP, BOOL], []),
     "median": ("int, int, int -> int", [INT, CMP, BOOL], []),

@@ -282,6 +282,37 @@ static void dispatch_queue(coord_t *c, const live_t *lv)
     c->nreissue = keep;
 }
 
+/* Up to `share` items of population p for the demes agent ai owns, round-robin
+ * over them; returns how many were handed to the agent (or queued). */
+static int dispatch_pop(coord_t *c, const live_t *lv, int ai, pop_t *p, int share, int max_inflight)
+{
+    const work_agent_t *a = lv->agents[ai];
+    work_item_t items[64];
+    int n = 0, progress = 1;
+    while (n < share && n < 64 && progress) {
+        progress = 0;
+        for (int d = 0; d < p->ndemes && n < share && n < 64; d++) {
+            if (owner_of(lv, p->name, (uint32_t)d) != ai)
+                continue;
+            if (pop_reserve(p, (uint32_t)d) && coord_save_pop(c, p) != 0)
+                continue;
+            if (pop_next_item(p, (uint32_t)d, max_inflight, &items[n]) == 0) {
+                n++;
+                progress = 1;
+            }
+        }
+    }
+    if (n > 0 && work_send(c->work, a->id, p, items, n) != 0) {
+        /* not sent: hand the items back to the queue */
+        for (int k = 0; k < n; k++)
+            coord_queue_item(c, &items[k]);
+    }
+    return n;
+}
+
+/* An agent's credit is shared among the running populations: a first pass
+ * gives each an equal share, a second the rest to whoever still has work, and
+ * the population served first rotates from one dispatch to the next. */
 void coord_dispatch(coord_t *c)
 {
     if (c->stopping || c->dispatching)
@@ -295,38 +326,28 @@ void coord_dispatch(coord_t *c)
     }
     dispatch_queue(c, &lv);
     int max_inflight = (int)cfg_int(c->cfg, "work", "max_inflight_per_deme");
-    for (int ai = 0; ai < lv.n; ai++) {
+    int running = 0;
+    for (int pi = 0; pi < c->npops; pi++)
+        running += c->pops[pi]->state == POP_RUNNING;
+    int first = c->npops > 0 ? (int)(c->dispatch_turn++ % (unsigned)c->npops) : 0;
+    for (int ai = 0; ai < lv.n && running > 0; ai++) {
         const work_agent_t *a = lv.agents[ai];
-        for (int pi = 0; pi < c->npops && work_agent_free(a) > 0; pi++) {
-            pop_t *p = c->pops[pi];
-            if (p->state != POP_RUNNING)
-                continue;
-            int credit = work_agent_free(a);
-            work_item_t items[64];
-            int n = 0, progress = 1;
-            /* round-robin over the demes this agent owns, one item each pass */
-            while (n < credit && n < 64 && progress) {
-                progress = 0;
-                for (int d = 0; d < p->ndemes && n < credit && n < 64; d++) {
-                    if (owner_of(&lv, p->name, (uint32_t)d) != ai)
-                        continue;
-                    if (pop_reserve(p, (uint32_t)d) && coord_save_pop(c, p) != 0)
-                        continue;
-                    if (pop_next_item(p, (uint32_t)d, max_inflight, &items[n]) == 0) {
-                        n++;
-                        progress = 1;
-                    }
-                }
+        int credit = work_agent_free(a), wanted = 0;
+        for (int pass = 0; pass < 2 && work_agent_free(a) > 0; pass++) {
+            for (int k = 0; k < c->npops && work_agent_free(a) > 0; k++) {
+                pop_t *p = c->pops[(first + k) % c->npops];
+                if (p->state != POP_RUNNING)
+                    continue;
+                int share = pass == 0 ? (credit + running - 1) / running : work_agent_free(a);
+                if (share > work_agent_free(a))
+                    share = work_agent_free(a);
+                if (dispatch_pop(c, &lv, ai, p, share, max_inflight) >= share)
+                    wanted = 1;
             }
-            if (n > 0 && work_send(c->work, a->id, p, items, n) != 0) {
-                /* not sent: hand the items back to the queue */
-                for (int k = 0; k < n; k++)
-                    coord_queue_item(c, &items[k]);
-            }
-            /* credit used up while this population still had work for it */
-            if (n >= credit && credit > 0)
-                work_agent_mark_saturated(c->work, a->id);
         }
+        /* credit used up while a population still had work for it */
+        if (wanted && credit > 0 && work_agent_free(a) == 0)
+            work_agent_mark_saturated(c->work, a->id);
     }
     c->dispatching = 0;
 }

@@ -133,6 +133,7 @@ typedef struct coord {
     int64_t commit_timer;
     int stopping;
     int dispatching;
+    unsigned dispatch_turn; /* the population coord_dispatch serves first, mod npops */
     scale_entry_t scale[COORD_MAX_AGENTS];
     int nscale;
     live_pop_t *live[LIVE_MAX_POPS]; /* live populations (live.c) */

@@ -689,6 +689,9 @@ int pop_item_lost(pop_t *p, work_item_t *it, uint64_t now_ms)
     return 0;
 }
 
+/* The migration_count best members of a deme, best first, replace the worst
+ * of the next deme, each while it is better than the worst there; under
+ * niche replacement a migrant the next deme holds already is skipped. */
 static void migrate(pop_t *p, uint32_t from)
 {
     if (p->ndemes < 2)
@@ -696,22 +699,27 @@ static void migrate(pop_t *p, uint32_t from)
     deme_t *src = &p->demes[from], *dst = &p->demes[(from + 1) % (uint32_t)p->ndemes];
     if (dst->n < dst->cap || src->n == 0)
         return;
-    for (int c = 0; c < p->migration_count && c < src->n; c++) {
-        /* the c-th best of src replaces the worst of dst */
-        int b = 0;
-        for (int i = 1; i < src->n; i++)
-            if (cmp_member(p, &src->m[i], &src->m[b]) < 0)
+    unsigned char *sent = calloc((size_t)src->n, 1);
+    if (!sent)
+        return;
+    for (int tried = 0, moved = 0; moved < p->migration_count && tried < src->n; tried++) {
+        int b = -1; /* the best of src not tried yet */
+        for (int i = 0; i < src->n; i++)
+            if (!sent[i] && (b < 0 || cmp_member(p, &src->m[i], &src->m[b]) < 0))
                 b = i;
+        sent[b] = 1;
         int w = 0;
         for (int i = 1; i < dst->n; i++)
             if (cmp_member(p, &dst->m[i], &dst->m[w]) > 0)
                 w = i;
         if (cmp_member(p, &src->m[b], &dst->m[w]) >= 0)
-            return;
+            break;
+        int held = 0;
         if (p->replacement == POP_REPL_NICHE) /* no clone by migration either */
-            for (int i = 0; i < dst->n; i++)
-                if (memcmp(dst->m[i].hash, src->m[b].hash, CRYPTO_HASH_LEN) == 0)
-                    return;
+            for (int i = 0; i < dst->n && !held; i++)
+                held = memcmp(dst->m[i].hash, src->m[b].hash, CRYPTO_HASH_LEN) == 0;
+        if (held)
+            continue;
         char *copy = dupmem(src->m[b].src, src->m[b].len);
         double *errs = NULL;
         if (src->m[b].nerrors && (errs = malloc(src->m[b].nerrors * sizeof *errs)) != NULL)
@@ -719,13 +727,15 @@ static void migrate(pop_t *p, uint32_t from)
         if (!copy || (src->m[b].nerrors && !errs)) {
             free(copy);
             free(errs);
-            return;
+            break;
         }
         pop_member_free(&dst->m[w]);
         dst->m[w] = src->m[b];
         dst->m[w].src = copy;
         dst->m[w].errors = errs;
+        moved++;
     }
+    free(sent);
 }
 
 static void finish(pop_t *p, int state, const char *why, uint64_t now_ms)

@@ -224,3 +224,26 @@ def test_tampered_record_is_named(tmp):
         assert 5 in [e["seq"] for e in v["errors"]], v["errors"]
     finally:
         c.stop()
+
+
+def test_populations_share_an_agent(tmp):
+    """Three populations on one agent with one VM all make progress at once:
+    the agent's credit is shared, not given whole to the first population."""
+    c = Cluster(tmp, agents=1).start()
+    try:
+        names = ["share1", "share2", "share3"]
+        for n in names:
+            st, body = c.api("POST", "/v1/populations", quadratic_spec(
+                name=n, size=16, demes=1, stop={"target_fitness": None, "max_evaluations": 10**8}))
+            assert st == 201, body
+        wait_for(lambda: all(c.pop(n)["evaluations"] >= 100 for n in names), timeout=90,
+                 what="every population past 100 evaluations")
+        evals = [c.pop(n)["evaluations"] for n in names]
+        for n in names:
+            st, _ = c.api("POST", f"/v1/populations/{n}/stop")
+            assert st == 200
+        # while all three run, none is starved: the least served has a
+        # fair part of what the most served has
+        assert min(evals) * 4 >= max(evals), evals
+    finally:
+        c.stop()

@@ -112,6 +112,58 @@ static void test_fill_then_breed_with_elitism(void **state)
     pop_destroy(&p);
 }
 
+/* Migration sends the `count` best of a deme, each once, to replace the
+ * worst of the next one; under niche replacement a member the next deme
+ * holds already is skipped, not sent twice. */
+static void migrate_into(const char *repl, const char *held, const double *want, int nwant)
+{
+    char err[256], spec[256];
+    snprintf(spec, sizeof spec,
+             "\"size\":8,\"demes\":2,\"elitism\":0,\"replacement\":\"%s\","
+             "\"migration\":{\"interval\":100,\"count\":2},\"stop\":{\"target_fitness\":null}",
+             repl);
+    pop_t *p = make(spec, err, sizeof err);
+    assert_non_null(p);
+    work_item_t it;
+    assert_int_equal(pop_reserve(p, 0), 1);
+    assert_int_equal(pop_reserve(p, 1), 1);
+    for (int i = 0; i < 4; i++) {
+        char src[16];
+        assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+        snprintf(src, sizeof src, "a%d", i);
+        feed(p, &it, 1 + i, src);
+        assert_int_equal(pop_next_item(p, 1, 100, &it), 0);
+        int same = i == 0 && held; /* deme 1's first member is held (fitness 1) */
+        snprintf(src, sizeof src, "b%d", i);
+        feed(p, &it, same ? 1 : 10 + i, same ? held : src);
+    }
+    p->demes[0].since_migration = 99;
+    assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
+    feed(p, &it, 50, "worse"); /* the 100th result of deme 0: it migrates */
+    double got[4];
+    for (int i = 0; i < 4; i++)
+        got[i] = p->demes[1].m[i].fitness;
+    for (int k = 0; k < nwant; k++) {
+        int n = 0;
+        for (int i = 0; i < 4; i++)
+            n += got[i] == want[k];
+        if (n != 1)
+            fail_msg("%s: fitness %g is %d times in the next deme (%g %g %g %g)", repl, want[k], n,
+                     got[0], got[1], got[2], got[3]);
+    }
+    pop_destroy(&p);
+}
+
+static void test_migration_sends_distinct_members(void **state)
+{
+    (void)state;
+    const double two_best[] = {1, 2, 10, 11};
+    migrate_into("no_worse", NULL, two_best, 4);
+    /* deme 1 holds a0 already: a1 and a2 go, a0 is not sent twice */
+    const double skip_held[] = {1, 2, 3, 11};
+    migrate_into("niche", "a0", skip_held, 4);
+}
+
 /* The program operators are chosen by name; clause_xover takes two parents. */
 static void test_program_operators(void **state)
 {
@@ -1075,6 +1127,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_errors_name_the_field),
         cmocka_unit_test(test_fill_then_breed_with_elitism),
+        cmocka_unit_test(test_migration_sends_distinct_members),
         cmocka_unit_test(test_program_operators),
         cmocka_unit_test(test_stop_rules_and_inflight_limit),
         cmocka_unit_test(test_failed_children_never_enter),

@@ -255,22 +255,26 @@ static void live_agents(coord_t *c, live_t *lv)
     }
 }
 
-static int owner_of(const live_t *lv, const char *pop, uint32_t deme)
+/* owner[d]: the index in lv of the agent that owns deme d of p (place_demes). */
+static void owners_of(const live_t *lv, const pop_t *p, int owner[256])
 {
-    char key[96];
-    size_t kl = place_deme_key(pop, deme, key, sizeof key);
-    return place_pick(lv->nodes, lv->n, key, kl);
+    place_demes(lv->nodes, lv->n, p->name, (uint32_t)p->ndemes, owner);
 }
 
 /* Sends queued items (re-issues, submissions, replays) to their owners. */
 static void dispatch_queue(coord_t *c, const live_t *lv)
 {
     size_t keep = 0;
+    const pop_t *last = NULL;
+    int owner[256];
     for (size_t i = 0; i < c->nreissue; i++) {
         work_item_t *it = &c->reissue[i];
         pop_t *p =
             it->kind == ITEM_REPLAY ? live_replay_pop(c, it->pop) : coord_find_pop(c, it->pop);
-        int o = owner_of(lv, it->pop, it->deme);
+        if (p && p != last)
+            owners_of(lv, p, owner);
+        last = p;
+        int o = p && it->deme < (uint32_t)p->ndemes ? owner[it->deme] : -1;
         int sent = 0;
         if (p && o >= 0 && work_agent_free(lv->agents[o]) > 0)
             sent = work_send(c->work, lv->agents[o]->id, p, it, 1) == 0;
@@ -284,7 +288,8 @@ static void dispatch_queue(coord_t *c, const live_t *lv)
 
 /* Up to `share` items of population p for the demes agent ai owns, round-robin
  * over them; returns how many were handed to the agent (or queued). */
-static int dispatch_pop(coord_t *c, const live_t *lv, int ai, pop_t *p, int share, int max_inflight)
+static int dispatch_pop(coord_t *c, const live_t *lv, int ai, pop_t *p, const int *owner, int share,
+                        int max_inflight)
 {
     const work_agent_t *a = lv->agents[ai];
     work_item_t items[64];
@@ -292,7 +297,7 @@ static int dispatch_pop(coord_t *c, const live_t *lv, int ai, pop_t *p, int shar
     while (n < share && n < 64 && progress) {
         progress = 0;
         for (int d = 0; d < p->ndemes && n < share && n < 64; d++) {
-            if (owner_of(lv, p->name, (uint32_t)d) != ai)
+            if (owner[d] != ai)
                 continue;
             if (pop_reserve(p, (uint32_t)d) && coord_save_pop(c, p) != 0)
                 continue;
@@ -330,18 +335,27 @@ void coord_dispatch(coord_t *c)
     for (int pi = 0; pi < c->npops; pi++)
         running += c->pops[pi]->state == POP_RUNNING;
     int first = c->npops > 0 ? (int)(c->dispatch_turn++ % (unsigned)c->npops) : 0;
+    int(*owner)[256] = running > 0 ? malloc((size_t)c->npops * sizeof *owner) : NULL;
+    if (running > 0 && !owner) {
+        c->dispatching = 0;
+        return; /* no memory now: the next tick tries again */
+    }
+    for (int pi = 0; pi < c->npops; pi++)
+        if (c->pops[pi]->state == POP_RUNNING)
+            owners_of(&lv, c->pops[pi], owner[pi]);
     for (int ai = 0; ai < lv.n && running > 0; ai++) {
         const work_agent_t *a = lv.agents[ai];
         int credit = work_agent_free(a), wanted = 0;
         for (int pass = 0; pass < 2 && work_agent_free(a) > 0; pass++) {
             for (int k = 0; k < c->npops && work_agent_free(a) > 0; k++) {
-                pop_t *p = c->pops[(first + k) % c->npops];
+                int pi = (first + k) % c->npops;
+                pop_t *p = c->pops[pi];
                 if (p->state != POP_RUNNING)
                     continue;
                 int share = pass == 0 ? (credit + running - 1) / running : work_agent_free(a);
                 if (share > work_agent_free(a))
                     share = work_agent_free(a);
-                if (dispatch_pop(c, &lv, ai, p, share, max_inflight) >= share)
+                if (dispatch_pop(c, &lv, ai, p, owner[pi], share, max_inflight) >= share)
                     wanted = 1;
             }
         }
@@ -349,6 +363,7 @@ void coord_dispatch(coord_t *c)
         if (wanted && credit > 0 && work_agent_free(a) == 0)
             work_agent_mark_saturated(c->work, a->id);
     }
+    free(owner);
     c->dispatching = 0;
 }
 

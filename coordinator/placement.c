@@ -4,6 +4,7 @@
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 double place_score(const place_node_t *node, const void *key, size_t keylen)
@@ -44,4 +45,39 @@ size_t place_deme_key(const char *population, uint32_t deme, char *out, size_t c
 {
     int n = snprintf(out, cap, "%s/%u", population, deme);
     return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
+}
+
+void place_demes(const place_node_t *nodes, int n, const char *population, uint32_t ndemes,
+                 int *owner)
+{
+    double total = 0;
+    for (int i = 0; i < n; i++)
+        if (nodes[i].weight > 0)
+            total += nodes[i].weight;
+    uint32_t *load = n > 0 ? calloc((size_t)n, sizeof *load) : NULL;
+    char key[160];
+    for (uint32_t d = 0; d < ndemes; d++) {
+        size_t kl = place_deme_key(population, d, key, sizeof key);
+        if (!load) { /* no memory (or no node): plain rendezvous */
+            owner[d] = place_pick(nodes, n, key, kl);
+            continue;
+        }
+        int best = -1;
+        double best_score = -INFINITY;
+        for (int i = 0; i < n; i++) {
+            if (!(nodes[i].weight > 0) ||
+                (double)load[i] >= ceil((double)ndemes * nodes[i].weight / total))
+                continue;
+            double s = place_score(&nodes[i], key, kl);
+            if (best < 0 || s > best_score ||
+                (s == best_score && memcmp(nodes[i].id, nodes[best].id, PLACE_ID_LEN) < 0)) {
+                best = i;
+                best_score = s;
+            }
+        }
+        owner[d] = best;
+        if (best >= 0)
+            load[best]++;
+    }
+    free(load);
 }

@@ -261,6 +261,15 @@ static void owners_of(const live_t *lv, const pop_t *p, int owner[256])
     place_demes(lv->nodes, lv->n, p->name, (uint32_t)p->ndemes, owner);
 }
 
+/* The owner of an item's key by plain rendezvous: replays of a live
+ * population, whose shell has no demes (the key's "deme" is an individual). */
+static int key_owner(const live_t *lv, const char *pop, uint32_t deme)
+{
+    char key[96];
+    size_t kl = place_deme_key(pop, deme, key, sizeof key);
+    return place_pick(lv->nodes, lv->n, key, kl);
+}
+
 /* Sends queued items (re-issues, submissions, replays) to their owners. */
 static void dispatch_queue(coord_t *c, const live_t *lv)
 {
@@ -274,7 +283,9 @@ static void dispatch_queue(coord_t *c, const live_t *lv)
         if (p && p != last)
             owners_of(lv, p, owner);
         last = p;
-        int o = p && it->deme < (uint32_t)p->ndemes ? owner[it->deme] : -1;
+        int o = !p                               ? -1
+                : it->deme < (uint32_t)p->ndemes ? owner[it->deme]
+                                                 : key_owner(lv, it->pop, it->deme);
         int sent = 0;
         if (p && o >= 0 && work_agent_free(lv->agents[o]) > 0)
             sent = work_send(c->work, lv->agents[o]->id, p, it, 1) == 0;

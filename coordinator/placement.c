@@ -75,6 +75,8 @@ void place_demes(const place_node_t *nodes, int n, const char *population, uint3
                 best_score = s;
             }
         }
+        if (best < 0) /* every node at its cap: cannot happen, caps sum to >= ndemes */
+            best = place_pick(nodes, n, key, kl);
         owner[d] = best;
         if (best >= 0)
             load[best]++;

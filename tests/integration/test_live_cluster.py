@@ -113,6 +113,12 @@ def test_live_population_evolves_records_pins_and_moves(cluster):
         assert (r["status"] == "ok") == (r["live"]["event"] == "promoted"), r
     r = cl.cli("lineage", "verify")
     assert r.returncode == 0, r.stdout + r.stderr
+    # bred live children re-derive on the agents (their keys are individuals,
+    # not demes of a population: placed by the key, not by place_demes)
+    r = cl.cli("lineage", "verify", "--replay", "4", "--json", timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    v = json.loads(r.stdout)
+    assert v["replayed"] >= 1 and v["replay_mismatches"] == 0, v
 
     # pinned where it runs: no more built-in children for individual 0
     st, b = cl.api("POST", "/v1/live/limiter/individuals/0/pin", {})

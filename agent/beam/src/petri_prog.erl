@@ -542,8 +542,10 @@ inline({Funs, K} = P, Ctx, S0) ->
 %% A fold template takes the place of an expression B of the entry function:
 %% lists:foldl(fun(X, Acc) -> G end, Init, L). Init is B half the time, else
 %% a new terminal of B's type. L is a list variable of B's scope two times
-%% in three (always when there is one and nothing else), else a new list
-%% expression (lists:seq(1, N), lists:reverse(L), ...). G is a new
+%% in three when there is one, else a new list expression whose elements
+%% have the type of a list's in scope or int (lists:seq(1, N),
+%% lists:reverse(L), ...), one that uses a variable when one of six tries
+%% does. G is a new
 %% expression of X, Acc and B's scope; half the time a reduction Acc Op E,
 %% Op a primitive of type (T, T) -> T for B's type T (+, *, max, ++, ...).
 fold({_, K} = P, Ctx, S0) ->
@@ -551,7 +553,7 @@ fold({_, K} = P, Ctx, S0) ->
         [] -> {fallback, "no expression of a type to accumulate", S0};
         Sites ->
             {{Site, B, Env, T}, S1} = pick(Sites, S0),
-            {{L, E}, S2} = fold_list(Env, T, Ctx, S1),
+            {{L, E}, S2} = fold_list(Env, Ctx, S1),
             {Coin, S3} = rand:uniform_s(2, S2),
             {Init, S4} = case Coin of
                              1 -> {B, S3};
@@ -572,17 +574,14 @@ foldable({list, E}) -> foldable(E);
 foldable(T) -> petri_types:tvars(T) =:= [].
 
 %% The list to fold over and its element type.
--spec fold_list(petri_gen:env(), petri_types:type(), ctx(), rs()) ->
-          {{node_(), petri_types:type()}, rs()}.
-fold_list(Env, T, Ctx, S0) ->
+-spec fold_list(petri_gen:env(), ctx(), rs()) -> {{node_(), petri_types:type()}, rs()}.
+fold_list(Env, Ctx, S0) ->
     Vars = [{V, E} || {V, {list, E}} <- Env, foldable(E)],
     {R, S1} = rand:uniform_s(3, S0),
     case Vars =/= [] andalso R > 1 of
         true -> pick(Vars, S1);
         false ->
-            Elems = lists:usort([E || {_, {list, E}} <- Env, foldable(E)]
-                          ++ [Tv || {_, Tv} <- Env, foldable(Tv), element(1, Tv) =/= list]
-                          ++ [X || X <- [T], element(1, X) =/= list] ++ [int]),
+            Elems = lists:usort([E || {_, {list, E}} <- Env, foldable(E)] ++ [int]),
             {E, S2} = pick(Elems, S1),
             {D, S3} = rand:uniform_s(2, S2),
             Names = [V || {{var, _, V}, _} <- Env],

@@ -241,7 +241,8 @@ static void child_exec(pid_t parent, int in_r, int out_w, int so_w, int se_w, ch
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    setpgid(0, 0); /* signals to the agent's group do not hit the VM */
+    signal(SIGPIPE, SIG_DFL); /* ignored in the agent (vm_spawn), not in the VM */
+    setpgid(0, 0);            /* signals to the agent's group do not hit the VM */
     if (chdir("/") != 0)
         _exit(126);
     execve(argv[0], argv, envp);
@@ -257,6 +258,10 @@ vm_t *vm_spawn(loop_t *l, const vm_spawn_opts_t *o, const vm_callbacks_t *cb, vo
                size_t errlen)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, so[2] = {-1, -1}, se[2] = {-1, -1};
+    /* A VM can die between two writes to its pipe: that write must fail with
+     * EPIPE (reported as broken), not raise SIGPIPE and end whoever holds the
+     * pool, whether or not its main() ignored the signal. */
+    signal(SIGPIPE, SIG_IGN);
     vm_t *vm = calloc(1, sizeof *vm);
     if (!vm) {
         snprintf(err, errlen, "out of memory");

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "pool.h"
 #include "spec.h"
+#include "vm.h"
 
 typedef struct res {
     int n;
@@ -423,6 +424,41 @@ static int read_ext(const wire_buf_t *b, size_t len, int status, pool_result_t *
     return pool_read_result_ext(&r, status, res, m, errors);
 }
 
+/* A VM that is gone before a write: the write is an error and a broken
+ * callback, never SIGPIPE (which would end this process: cmocka reports it). */
+static int broken_calls;
+static void vm_frame_ignored(vm_t *vm, const uint8_t *buf, size_t len, void *arg)
+{
+    (void)vm, (void)buf, (void)len, (void)arg;
+}
+static void vm_broken_counted(vm_t *vm, const char *reason, void *arg)
+{
+    (void)vm, (void)reason, (void)arg;
+    broken_calls++;
+}
+
+static void test_vm_send_to_a_dead_vm_is_an_error_not_a_signal(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_DFL); /* as a process that never ignored it */
+    loop_t *l = loop_new();
+    vm_spawn_opts_t so = {.erl = "/bin/true", .code_path = PETRI_BEAM_DIR, .slots = 1};
+    vm_callbacks_t cb = {.frame = vm_frame_ignored, .broken = vm_broken_counted};
+    char err[256];
+    broken_calls = 0;
+    vm_t *vm = vm_spawn(l, &so, &cb, NULL, err, sizeof err);
+    assert_non_null(vm);
+    int status = 0;
+    assert_int_equal(waitpid(vm_pid(vm), &status, 0), vm_pid(vm)); /* its pipe ends are closed */
+    static const uint8_t frame[64];
+    assert_int_equal(vm_send(vm, frame, sizeof frame), ERR_STATE);
+    assert_int_equal(broken_calls, 1);
+    assert_int_equal(vm_send(vm, frame, sizeof frame), ERR_STATE); /* reported once */
+    assert_int_equal(broken_calls, 1);
+    vm_destroy(&vm);
+    loop_destroy(&l);
+}
+
 static void test_result_ext_decoder(void **state)
 {
     (void)state;
@@ -735,6 +771,7 @@ int main(void)
         return 1;
     self_exe[n] = '\0';
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vm_send_to_a_dead_vm_is_an_error_not_a_signal),
         cmocka_unit_test(test_result_ext_decoder),
         cmocka_unit_test(test_result_ext_end_to_end),
         cmocka_unit_test(test_pool_with_real_vms),

@@ -21,7 +21,7 @@
  *                "hoist": 0.05, "shrink": 0.05}   rates, normalised; the program
  *                operators (petri_prog: call_swap, literal, pattern, guard,
  *                clause_add, clause_del, clause_swap, clause_xover, helper,
- *                inline, fold, recurse) default to 0
+ *                inline, fold, recurse, wrap) default to 0
  *   elitism     2                           per deme, never replaced
  *   migration   {"interval": 200, "count": 1}   per deme, ring topology; 0 = off
  *   stop        {"target_fitness": 0, "max_evaluations": 200000}

@@ -68,7 +68,8 @@ static int replayable(const lineage_rec_t *r)
                                       "hoist",      "shrink",      "random",       "call_swap",
                                       "literal",    "pattern",     "guard",        "clause_add",
                                       "clause_del", "clause_swap", "clause_xover", "helper",
-                                      "inline",     "fold",        "recurse",      NULL};
+                                      "inline",     "fold",        "recurse",      "wrap",
+                                      NULL};
     for (const char *const *o = ops; *o; o++)
         if (!strcmp(*o, r->op))
             return 1;

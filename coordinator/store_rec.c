@@ -17,7 +17,7 @@ static const char *const ops[] = {
     "point",      "swap",       "subtree",     "crossover",    "hoist",   "shrink",  "random",
     "submitted",  "migrate",    "copy",        "call_swap",    "literal", "pattern", "guard",
     "clause_add", "clause_del", "clause_swap", "clause_xover", "helper",  "inline",  "fold",
-    "recurse",    "external",   "start",       "pin"};
+    "recurse",    "external",   "start",       "pin",          "wrap"};
 
 int store_op_valid(const char *op)
 {

@@ -10,13 +10,13 @@
 #include "err.h"
 
 const char *const ops_names[OPS_N] = {
-    "crossover",   "subtree",      "point",   "swap",   "hoist",      "shrink",
-    "call_swap",   "literal",      "pattern", "guard",  "clause_add", "clause_del",
-    "clause_swap", "clause_xover", "helper",  "inline", "fold",       "recurse"};
+    "crossover", "subtree", "point", "swap",       "hoist",      "shrink",      "call_swap",
+    "literal",   "pattern", "guard", "clause_add", "clause_del", "clause_swap", "clause_xover",
+    "helper",    "inline",  "fold",  "recurse",    "wrap"};
 const double ops_default_rates[OPS_N] = {0.4, 0.2, 0.2, 0.1, 0.05, 0.05};
 const char ops_known[] = "crossover, subtree, point, swap, hoist, shrink, call_swap, literal, "
                          "pattern, guard, clause_add, clause_del, clause_swap, clause_xover, "
-                         "helper, inline, fold, recurse";
+                         "helper, inline, fold, recurse, wrap";
 
 int ops_find(const char *name)
 {

@@ -7,10 +7,10 @@
 #include <stddef.h>
 
 /* The operators, in this order: the six expression operators (crossover,
- * subtree, point, swap, hoist, shrink) then petri_prog's twelve (call_swap,
+ * subtree, point, swap, hoist, shrink) then petri_prog's thirteen (call_swap,
  * literal, pattern, guard, clause_add, clause_del, clause_swap,
- * clause_xover, helper, inline, fold, recurse). */
-#define OPS_N 18
+ * clause_xover, helper, inline, fold, recurse, wrap). */
+#define OPS_N 19
 
 extern const char *const ops_names[OPS_N];
 /* The rates used when none are given: crossover 0.4, subtree 0.2, point

@@ -122,7 +122,7 @@ loads_bin() ->
 types_kept_test_() ->
     Safe = [<<"point">>, <<"swap">>, <<"call_swap">>, <<"subtree">>, <<"crossover">>,
             <<"hoist">>, <<"shrink">>, <<"literal">>, <<"helper">>, <<"inline">>, <<"fold">>,
-            <<"recurse">>, <<"random">>],
+            <<"recurse">>, <<"wrap">>, <<"random">>],
     [{Op, {timeout, 120, fun() -> returns_lists(Op) end}} || Op <- Safe].
 
 returns_lists(Op) ->
@@ -255,6 +255,35 @@ elem_type_test() ->
                           R = try ?SLOT:f([[1, 2], [3]]) catch error:_ -> [] end,
                           ?assert(is_list(R) andalso lists:all(fun erlang:is_integer/1, R), C)
                   end, Kids).
+
+%% wrap keeps the expression it wraps: the parent's fold is still whole in
+%% every child, now an argument of a new call (or with a part of it one),
+%% and the children take the shapes that need it: a filter around the list
+%% (length(lists:filter(F, L))), a fun that uses its parameter, and
+%% arithmetic around a term of the fold's body (A + X * X).
+wrap_test() ->
+    P = src("f(L) -> length(L) + lists:foldl(fun(X, A) -> A + X end, 0, L).\n"),
+    Kids = [C || S <- lists:seq(1, 60),
+                 {ok, C, <<>>} <- [petri_mutate:breed(list_int_spec(), <<"wrap">>, S, [P])]],
+    ?assertEqual(60, length(Kids)),
+    Size = fun(C) -> {ok, Forms} = petri_loader:parse(C), length(tree_nodes(Forms)) end,
+    lists:foreach(fun(C) ->
+                          ?assert(Size(C) > Size(P), C),
+                          ok = petri_loader:load(list_int_spec(), C, ?SLOT),
+                          ?assert(is_integer(catch_int(fun() -> ?SLOT:f([3, -1, 2]) end)), C)
+                  end, Kids),
+    Filtered = [C || C <- Kids, re:run(C, <<"length\\(lists:filter\\(fun\\((V\\d+)\\) ->[^;]*\\1[^;]*end,\\s*L\\)\\)">>) =/= nomatch],
+    ?assert(Filtered =/= [], Kids),
+    Body = [C || C <- Kids, {X, [{op, _, _, _, R}]} <- fold_funs(C), lists:member(X, vars(R)),
+                 element(1, R) =:= op],
+    ?assert(Body =/= [], Kids).
+
+list_int_spec() ->
+    spec([<<"types :: list(int) -> int">>, <<"length/1 :: list(T) -> int">>,
+          <<"lists:filter/2 :: fun(T -> bool), list(T) -> list(T)">>,
+          <<"lists:foldl/3 :: fun(T, A -> A), A, list(T) -> A">>,
+          <<"+">>, <<"*">>, <<"rem">>, <<"==">>, <<"not">>],
+         [{[L], length(L)} || L <- list_inputs()]).
 
 recurse_template_test() ->
     P = src("f(L) -> L.\n"),

@@ -13,7 +13,7 @@ from conftest import AGENT, SPECS, run, wait_for
 NEG = os.path.join(SPECS, "remove-negatives.json")
 SUM = os.path.join(SPECS, "sum-list.json")
 PROGRAM_OPS = ["call_swap", "literal", "pattern", "guard", "clause_add", "clause_del",
-               "clause_swap", "clause_xover", "helper", "inline", "fold", "recurse"]
+               "clause_swap", "clause_xover", "helper", "inline", "fold", "recurse", "wrap"]
 
 
 def evolve(spec, seed, population=100, generations=20, operators=None):

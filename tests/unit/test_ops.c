@@ -15,7 +15,7 @@ static void test_names_and_parents(void **state)
 {
     (void)state;
     assert_int_equal(ops_find("crossover"), 0);
-    assert_int_equal(ops_find("recurse"), OPS_N - 1);
+    assert_int_equal(ops_find("wrap"), OPS_N - 1);
     assert_int_equal(ops_find("fold"), 16);
     assert_int_equal(ops_find("random"), -1); /* no parent: not a breeding draw */
     assert_int_equal(ops_find(""), -1);

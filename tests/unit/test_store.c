@@ -1049,6 +1049,7 @@ static void test_codec(void **state)
     assert_true(store_op_valid("shrink"));
     assert_true(store_op_valid("clause_xover"));
     assert_true(store_op_valid("recurse"));
+    assert_true(store_op_valid("wrap"));
     assert_false(store_op_valid("recursion"));
     assert_false(store_op_valid("shrinks"));
     assert_false(store_op_valid(NULL));

@@ -5,7 +5,7 @@
 -module(petri_gen).
 
 -export([infer/3, gen/5, terminal/4, literal/3, call_sig/2, param_types/4, fresh_var/2,
-         lambda_with/4, node/2]).
+         lambda_with/4, node/2, bind_free/4]).
 -export_type([env/0, ctx/0]).
 
 -define(A, 1).

@@ -23,7 +23,7 @@
 %% with a signature, petri_spec:signatures/1) every operator, and on any set
 %% the program operators ("call_swap", "literal", "pattern", "guard",
 %% "clause_add", "clause_del", "clause_swap", "clause_xover" (2 parents),
-%% "helper", "inline", "fold", "recurse"), go to petri_prog, on the whole
+%% "helper", "inline", "fold", "recurse", "wrap"), go to petri_prog, on the whole
 %% module; invariants 1 and 3 hold there too (caps: petri_prog).
 %% Statuses of a CHILD:
 %%   ok             a child (detail empty, or naming a fallback)

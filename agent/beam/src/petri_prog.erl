@@ -45,7 +45,7 @@ ops() ->
     [{<<"call_swap">>, 1}, {<<"literal">>, 1}, {<<"pattern">>, 1}, {<<"guard">>, 1},
      {<<"clause_add">>, 1}, {<<"clause_del">>, 1}, {<<"clause_swap">>, 1},
      {<<"clause_xover">>, 2}, {<<"helper">>, 1}, {<<"inline">>, 1}, {<<"fold">>, 1},
-     {<<"recurse">>, 1}].
+     {<<"recurse">>, 1}, {<<"wrap">>, 1}].
 
 %% The functions a child keeps whatever calls them: the entry function and,
 %% when it is a live genome's handle/2, the other callbacks of the live
@@ -106,7 +106,8 @@ op(<<"clause_xover">>, [P1, P2], _Ctx, S) -> clause_xover(P1, P2, S);
 op(<<"helper">>, [P], Ctx, S) -> helper(P, Ctx, S);
 op(<<"inline">>, [P], Ctx, S) -> inline(P, Ctx, S);
 op(<<"fold">>, [P], Ctx, S) -> fold(P, Ctx, S);
-op(<<"recurse">>, [P], Ctx, S) -> recurse(P, Ctx, S).
+op(<<"recurse">>, [P], Ctx, S) -> recurse(P, Ctx, S);
+op(<<"wrap">>, [P], Ctx, S) -> wrap(P, Ctx, S).
 
 %% A random entry function f(Vars) -> Expr of the result type.
 -spec random([atom()], ctx()) -> fun((rs()) -> tuple()).
@@ -215,6 +216,58 @@ arg_map({Funs2, K2}, {Funs1, K1}, {FI, CI, _, _}) ->
         true -> [{V2, V1} || {{var, _, V2}, {var, _, V1}} <- lists:zip(Ps2, Ps1)];
         false -> []
     end.
+
+-spec wrap(parent(), ctx(), rs()) -> result().
+%% The inverse of hoist: an expression B of a type known all through becomes
+%% an argument of a new call of a primitive whose result has B's type, at a
+%% position of that type: B / E, not B, lists:filter(F, B), lists:map(F, B).
+%% The other arguments are new expressions of B's scope: a fun's body uses
+%% its parameters, another argument a variable in scope, when one of six
+%% tries does. The program grows around what already works.
+wrap(P, #{prims := Prims} = Ctx, S0) ->
+    Wraps = [{Site, B, Env, Opts}
+             || {Site, B, Env, T} <- sites(P, Ctx), foldable(T),
+                (Opts = wrappers(T, Prims)) =/= []],
+    case Wraps of
+        [] -> {fallback, "no expression a primitive can take and give back", S0};
+        _ ->
+            {{Site, B, Env, Opts}, S1} = pick(Wraps, S0),
+            {{Q, I, As, Sub}, S2} = pick(Opts, S1),
+            Others = [A || {J, A} <- enum(As), J =/= I],
+            {Sub2, S3} = petri_gen:bind_free(Others, Sub, Env, S2),
+            {D, S4} = rand:uniform_s(3, S3),
+            {Args, S5} = lists:foldl(
+                           fun({J, _}, {Acc, Sx}) when J =:= I -> {[B | Acc], Sx};
+                              ({_, A}, {Acc, Sx}) ->
+                                   At = petri_types:ground(petri_types:apply(A, Sub2)),
+                                   {N, Sy} = wrap_arg(At, D - 1, Env, Ctx, Sx),
+                                   {[N | Acc], Sy}
+                           end, {[], S4}, enum(As)),
+            {ok, put(P, Site, petri_gen:node(Q, lists:reverse(Args))), S5}
+    end.
+
+%% The primitives that can take a T at one position and give a T:
+%% {Prim, Position, ArgTypes, Subst}.
+-spec wrappers(petri_types:type(), [{petri_spec:prim(), petri_types:sig()}]) ->
+          [{petri_spec:prim(), pos_integer(), [petri_types:type()], petri_types:subst()}].
+wrappers(T, Prims) ->
+    [{Q, I, As, Sub} || {Q, Sig} <- Prims, element(1, Q) =/= lit,
+                        {As, R} <- [petri_types:fresh_sig(Sig, <<"w">>)],
+                        {ok, Sub0} <- [petri_types:unify(R, T, [])],
+                        {I, A} <- enum(As),
+                        {ok, Sub} <- [petri_types:unify(A, T, Sub0)]].
+
+-spec wrap_arg(petri_types:type(), non_neg_integer(), petri_gen:env(), ctx(), rs()) ->
+          {node_(), rs()}.
+wrap_arg({fn, Ps, R}, D, Env, Ctx, S) ->
+    petri_gen:lambda_with(Ps, Env,
+                          fun(Env2, Names, Sx) ->
+                                  gen_using(Names, 6, fun(Sy) -> petri_gen:gen(R, max(D, 1), Env2, Ctx, Sy) end,
+                                            Sx)
+                          end, S);
+wrap_arg(T, D, Env, Ctx, S) ->
+    Names = [V || {{var, _, V}, _} <- Env],
+    gen_using(Names, 6, fun(Sx) -> petri_gen:gen(T, D, Env, Ctx, Sx) end, S).
 
 -spec hoist(parent(), ctx(), rs()) -> result().
 %% A clause's value becomes one of its own subtrees of a fitting type.

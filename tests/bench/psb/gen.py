@@ -314,11 +314,12 @@ PROBLEMS = {
 # petri's integer constants -10..10 for all). Never a reference
 # solution's own functions picked for it: e.g. count-odds, negative-to-zero
 # and last-index-of-zero get the same list group.
-INT = ["+", "-", "*", "div", "rem", "min/2 :: int, int -> int", "max/2 :: int, int -> int",
-       # the loops: PushGP's exec_do*range and exec_do*count
-       "lists:seq/2 :: int, int -> list(int)", "lists:foldl/3 :: fun(T, A -> A), A, list(T) -> A"]
+# the loops: PushGP's exec_do*range, exec_do*count and vector iteration
+LOOP = ["lists:seq/2 :: int, int -> list(int)", "lists:foldl/3 :: fun(T, A -> A), A, list(T) -> A"]
+INT = ["+", "-", "*", "div", "rem", "min/2 :: int, int -> int", "max/2 :: int, int -> int"] + LOOP
 # petri's typed sets hold one signature per operator name, so a problem with
-# floats gets float arithmetic instead of the integer one, and the conversion
+# floats gets float arithmetic instead of the integer one (and the loops, which
+# INT carries), and the conversion
 FLOAT = ["+ :: float, float -> float", "- :: float, float -> float",
          "* :: float, float -> float", "/ :: float, float -> float", "float/1 :: int -> float"]
 CMP = ["<", ">", "==", "=<"]
@@ -341,7 +342,7 @@ TYPED = {  # problem: (entry signature, groups, the problem's constants)
     "replace-space-with-newline": (STR + " -> tuple", [INT, CMP, BOOL, LIST], ["$\\s", "$\\n"]),
     "string-lengths-backwards": ("list(%s) -> list(int)" % STR, [INT, LIST], []),
     "last-index-of-zero": ("list(int) -> int", [INT, CMP, BOOL, LIST], []),
-    "vector-average": ("list(float) -> float", [FLOAT, LIST], []),
+    "vector-average": ("list(float) -> float", [FLOAT, LOOP, LIST], []),
     "count-odds": ("list(int) -> int", [INT, CMP, BOOL, LIST], ["0", "1", "2"]),
     "mirror-image": ("list(int), list(int) -> bool", [INT, CMP, BOOL, LIST, PAIR], []),
     "sum-of-squares": ("int -> int", [INT, CMP, BOOL, LIST], ["0", "1"]),
@@ -364,7 +365,7 @@ def typed_ops(name):
 # One rate table for every problem: the expression operators (now typed and
 # whole-module) beside the program operators, fold and recursion templates,
 # guards and clauses among them.
-OPERATORS = {"crossover": 0.2, "subtree": 0.25, "point": 0.1, "call_swap": 0.1,
+OPERATORS = {"crossover": 0.2, "subtree": 0.2, "wrap": 0.05, "point": 0.1, "call_swap": 0.1,
              "literal": 0.05, "hoist": 0.05, "shrink": 0.05, "fold": 0.05, "recurse": 0.02,
              "guard": 0.03, "clause_add": 0.02, "clause_del": 0.03, "clause_xover": 0.03,
              "inline": 0.02}

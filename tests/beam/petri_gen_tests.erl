@@ -52,6 +52,28 @@ infer_test() ->
     ?assertEqual([{fn, [int], bool}, {list, int}],
                  petri_gen:param_types({fn, lists, filter, 2}, [Fun, {var, 1, 'L'}], env(), Ctx)).
 
+%% Where no variable has the type, a one-argument primitive of one does:
+%% length(L) is an int terminal over a list L, beside the literals; in a
+%% guard only guard-safe ones (length(L), never lists:sum(L));
+%% where a variable has the type, the variable stays the terminal.
+projection_test() ->
+    Ctx = ctx(ops()),
+    Ts = fun(T, Env, C) -> [E || Seed <- lists:seq(1, 60),
+                                 {E, _} <- [petri_gen:terminal(T, Env, C, rand:seed_s(exsss, Seed))]]
+         end,
+    Ints = Ts(int, env(), Ctx),
+    Len = {call, 1, {atom, 1, length}, [{var, 1, 'L'}]},
+    ?assert(length([E || E <- Ints, E =:= Len]) >= 20, Ints),
+    ?assert(lists:all(fun(E) -> E =:= Len orelse element(1, E) =:= integer end, Ints), Ints),
+    Ctx2 = ctx([<<"hd/1 :: list(T) -> T">>, <<"lists:sum/1 :: list(int) -> int">> | ops()]),
+    Lists = Ts({list, int}, [{{var, 1, 'L'}, {list, {list, int}}}], Ctx2),
+    ?assert(lists:member({call, 1, {atom, 1, hd}, [{var, 1, 'L'}]}, Lists), Lists),
+    Sum = {call, 1, {remote, 1, {atom, 1, lists}, {atom, 1, sum}}, [{var, 1, 'L'}]},
+    ?assert(lists:member(Sum, Ts(int, env(), Ctx2))),
+    GInts = Ts(int, env(), Ctx2#{guard => true}),
+    ?assert(lists:member(Len, GInts) andalso not lists:member(Sum, GInts), GInts),
+    ?assertEqual([], [E || {call, _, _, _} = E <- Ts(int, [{{var, 1, 'N'}, int} | env()], Ctx)]).
+
 %% The spec's literal primitives appear as terminals of their type.
 literal_primitive_test() ->
     Ctx = ctx([<<"<<\"zz\">>">>, <<"[42]">>]),

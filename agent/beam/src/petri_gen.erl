@@ -209,13 +209,19 @@ node({fn, M, F, _}, Args) -> {call, ?A, {remote, ?A, {atom, ?A, M}, {atom, ?A, F
 
 %% A variable of type T in scope (two times in three when there is one), or a
 %% literal: one of the spec's literal primitives of type T (half the time
-%% when there are some), or one built for T.
+%% when there are some), or one built for T. When no variable has type T, a
+%% projection of one takes a variable's place: a one-argument primitive of a
+%% variable in scope that gives a T (length(L), hd(L) where L is a list and
+%% T is int), as PushGP's vector_length and vector_first are instructions.
 -spec terminal(type(), env(), ctx(), rs()) -> {node_(), rs()}.
 terminal({fn, Ps, R}, Env, Ctx, S) ->
     lambda(Ps, R, 0, Env, Ctx, S);
 terminal(T, Env, #{prims := Prims} = Ctx, S0) ->
-    Vars = [N || {N, Tn} <- Env, Tn =/= any orelse T =:= any,
-                 petri_types:unify(Tn, T, []) =/= error],
+    Vars = case [N || {N, Tn} <- Env, Tn =/= any orelse T =:= any,
+                      petri_types:unify(Tn, T, []) =/= error] of
+               [] -> projections(T, Env, Ctx);
+               Vs -> Vs
+           end,
     Lits = [E || {{lit, E}, {[], Tl}} <- Prims, Tl =/= any orelse T =:= any,
                  petri_types:unify(Tl, T, []) =/= error],
     {R, S1} = rand:uniform_s(6, S0),
@@ -224,6 +230,18 @@ terminal(T, Env, #{prims := Prims} = Ctx, S0) ->
         Lits =/= [], R rem 2 =:= 1 -> pick(Lits, S1);
         true -> literal(T, Ctx, S1)
     end.
+
+%% One-argument primitive calls of a variable in scope that give a T (not
+%% of any type: not a recursive call, not where T is any).
+-spec projections(type(), env(), ctx()) -> [node_()].
+projections(any, _, _) -> [];
+projections(T, Env, #{prims := Prims} = Ctx) ->
+    Guard = maps:get(guard, Ctx, false),
+    [node(P, [V]) || {P, Sig} <- Prims, element(1, P) =/= lit, not Guard orelse guard_ok(P),
+                     {[A], R} <- [petri_types:fresh_sig(Sig, <<"p">>)],
+                     {ok, Sub} <- [petri_types:unify(R, T, [])],
+                     {{var, _, _} = V, Tv} <- Env, Tv =/= any,
+                     petri_types:unify(A, Tv, Sub) =/= error].
 
 -spec literal(type(), ctx(), rs()) -> {node_(), rs()}.
 literal(int, #{spec := Spec}, S0) ->

@@ -90,14 +90,16 @@ static int only_keys(json_t *o, const char *where, const char *const *keys, char
     return 0;
 }
 
-/* selection: {"tournament": n} or {"lexicase": {"epsilon": .., "downsample": ..}} */
+/* selection: {"tournament": n} or
+ * {"lexicase": {"epsilon": .., "downsample": .., "tiebreak": "random" | "size"}} */
 static int parse_selection(pop_t *p, json_t *sel, int64_t *tour, char *err, size_t errlen)
 {
     static const char *const k[] = {"tournament", "lexicase", NULL};
-    static const char *const lk[] = {"epsilon", "downsample", NULL};
+    static const char *const lk[] = {"epsilon", "downsample", "tiebreak", NULL};
     p->selection = POP_SEL_TOURNAMENT;
     p->lex_epsilon = -1;
     p->lex_downsample = 1;
+    p->lex_size_tiebreak = 0;
     if (!sel)
         return 0;
     int rc;
@@ -129,6 +131,13 @@ static int parse_selection(pop_t *p, json_t *sel, int64_t *tour, char *err, size
         if (!json_is_number(d) || !(json_number_value(d) > 0) || json_number_value(d) > 1)
             return fail(err, errlen, "selection.lexicase.downsample: must be a number in (0, 1]");
         p->lex_downsample = json_number_value(d);
+    }
+    json_t *tb = json_object_get(lex, "tiebreak");
+    if (tb) {
+        const char *v = json_is_string(tb) ? json_string_value(tb) : "";
+        if (strcmp(v, "random") != 0 && strcmp(v, "size") != 0)
+            return fail(err, errlen, "selection.lexicase.tiebreak: must be \"random\" or \"size\"");
+        p->lex_size_tiebreak = strcmp(v, "size") == 0;
     }
     return 0;
 }
@@ -481,16 +490,21 @@ static int select_parent(pop_t *p, deme_t *dm)
         return tournament(p, dm);
     const double **errors = malloc((size_t)dm->n * sizeof *errors);
     uint32_t *nerrors = malloc((size_t)dm->n * sizeof *nerrors);
+    size_t *sizes = p->lex_size_tiebreak ? malloc((size_t)dm->n * sizeof *sizes) : NULL;
     int pick = -ENOMEM;
-    if (errors && nerrors) {
+    if (errors && nerrors && (sizes || !p->lex_size_tiebreak)) {
         for (int i = 0; i < dm->n; i++) {
             errors[i] = dm->m[i].errors;
             nerrors[i] = dm->m[i].nerrors;
+            if (sizes)
+                sizes[i] = dm->m[i].len;
         }
-        pick = pop_lexicase(errors, nerrors, dm->n, p->lex_epsilon, p->lex_downsample, &dm->rng);
+        pick = pop_lexicase(errors, nerrors, sizes, dm->n, p->lex_epsilon, p->lex_downsample,
+                            &dm->rng);
     }
     free(errors);
     free(nerrors);
+    free(sizes);
     return pick >= 0 ? pick : tournament(p, dm); /* out of memory: still a parent */
 }
 

@@ -13,7 +13,11 @@
  *                 (default; per case, the median absolute deviation of the
  *                 deme's errors) or a number >= 0 (0 = plain lexicase);
  *                 downsample in (0, 1] (default 1): the share of the cases
- *                 each selection event draws afresh. The spec's per_case is
+ *                 each selection event draws afresh; tiebreak "random"
+ *                 (default: a random survivor of the cases wins) or "size"
+ *                 (the shorter source of two random survivors wins: a
+ *                 pressure against bloat that never overrides an error).
+ *                 The spec's per_case is
  *                 then set (the agents return the errors); replacement stays
  *                 a reverse tournament of 4. size x cases x 8 bytes of
  *                 errors must fit in POP_LEX_MAX_BYTES.
@@ -183,6 +187,7 @@ typedef struct pop {
     int selection;           /* enum pop_selection */
     double lex_epsilon;      /* < 0 = auto */
     double lex_downsample;   /* (0, 1] */
+    int lex_size_tiebreak;   /* 1 = "tiebreak": "size" */
     uint32_t lex_max_cases;  /* errors kept per member: POP_LEX_MAX_BYTES / 8 / size */
     int lex_dropped;         /* results whose errors were over lex_max_cases */
     int cost_lex;            /* cost breaks fitness ties (invariant 4) */
@@ -335,10 +340,12 @@ uint64_t pop_rng_next(uint64_t *x);
  * shuffled with *rng; the first ceil(downsample x cases) of them (at least
  * 1) filter the pool in turn, keeping those within epsilon of the best on
  * that case (epsilon < 0: pop_lex_mad of that case); a random survivor
- * wins. Candidates without any errors: a uniform pick. Returns -ENOMEM or
- * -EINVAL (n <= 0) on failure. Deterministic for the same inputs and *rng. */
-int pop_lexicase(const double *const *errors, const uint32_t *nerrors, int n, double epsilon,
-                 double downsample, uint64_t *rng);
+ * wins, or, given sizes[0..n), the smaller of two random survivors (the
+ * first on a tie). Candidates without any errors: a uniform pick. Returns
+ * -ENOMEM or -EINVAL (n <= 0) on failure. Deterministic for the same
+ * inputs and *rng. */
+int pop_lexicase(const double *const *errors, const uint32_t *nerrors, const size_t *sizes, int n,
+                 double epsilon, double downsample, uint64_t *rng);
 /* The median absolute deviation of case t's finite errors over the n
  * candidates (0 if none); scratch holds n doubles. */
 double pop_lex_mad(const double *const *errors, const uint32_t *nerrors, int n, uint32_t t,

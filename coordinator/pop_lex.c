@@ -58,8 +58,8 @@ double pop_lex_mad(const double *const *errors, const uint32_t *nerrors, int n, 
     return median(scratch, k);
 }
 
-int pop_lexicase(const double *const *errors, const uint32_t *nerrors, int n, double epsilon,
-                 double downsample, uint64_t *rng)
+int pop_lexicase(const double *const *errors, const uint32_t *nerrors, const size_t *sizes, int n,
+                 double epsilon, double downsample, uint64_t *rng)
 {
     if (n <= 0)
         return -EINVAL;
@@ -110,6 +110,10 @@ int pop_lexicase(const double *const *errors, const uint32_t *nerrors, int n, do
         np = kept;
     }
     int pick = pool[below(rng, (uint32_t)np)];
+    if (sizes && np > 1) {
+        int other = pool[below(rng, (uint32_t)np)];
+        pick = sizes[other] < sizes[pick] ? other : pick;
+    }
     free(pool);
     free(order);
     free(scratch);

@@ -416,6 +416,9 @@ static void test_lexicase_spec(void **state)
     expect_error("\"selection\":{\"lexicase\":{\"downsample\":1.5}}",
                  "selection.lexicase.downsample");
     expect_error("\"selection\":{\"lexicase\":{\"k\":1}}", "selection.lexicase.k");
+    expect_error("\"selection\":{\"lexicase\":{\"tiebreak\":\"smallest\"}}",
+                 "selection.lexicase.tiebreak");
+    expect_error("\"selection\":{\"lexicase\":{\"tiebreak\":1}}", "selection.lexicase.tiebreak");
     expect_error("\"selection\":{\"lexicase\":4}", "selection.lexicase");
     expect_error("\"selection\":{\"lexicase\":{},\"tournament\":4}", "selection");
     /* 1 case x 300000 members of errors is over the memory bound */
@@ -433,6 +436,10 @@ static void test_lexicase_spec(void **state)
     pop_destroy(&p);
     p = make("\"selection\":{\"lexicase\":{}}", err, sizeof err);
     assert_true(p->lex_epsilon < 0 && p->lex_downsample == 1); /* auto, all cases */
+    assert_int_equal(p->lex_size_tiebreak, 0);
+    pop_destroy(&p);
+    p = make("\"selection\":{\"lexicase\":{\"tiebreak\":\"size\"}}", err, sizeof err);
+    assert_int_equal(p->lex_size_tiebreak, 1);
     pop_destroy(&p);
     p = make("", err, sizeof err);
     assert_int_equal(p->selection, POP_SEL_TOURNAMENT);
@@ -453,7 +460,7 @@ static void test_lexicase_picks_specialists(void **state)
     int picks[5] = {0};
     uint64_t rng = 42;
     for (int k = 0; k < 400; k++) {
-        int i = pop_lexicase(e, n, 5, 0, 1, &rng);
+        int i = pop_lexicase(e, n, NULL, 5, 0, 1, &rng);
         assert_true(i >= 0 && i < 5);
         picks[i]++;
     }
@@ -463,23 +470,49 @@ static void test_lexicase_picks_specialists(void **state)
     /* auto epsilon: MAD of {0,10,10,10,5} on a case is 0 - the same */
     memset(picks, 0, sizeof picks);
     for (int k = 0; k < 400; k++)
-        picks[pop_lexicase(e, n, 5, -1, 1, &rng)]++;
+        picks[pop_lexicase(e, n, NULL, 5, -1, 1, &rng)]++;
     assert_int_equal(picks[GENERALIST], 0);
     /* a member without errors loses every case (and the generalist then
      * wins case 0); with nobody's errors the pick is uniform */
     e[0] = NULL;
     memset(picks, 0, sizeof picks);
     for (int k = 0; k < 400; k++)
-        picks[pop_lexicase(e, n, 5, 0, 1, &rng)]++;
+        picks[pop_lexicase(e, n, NULL, 5, 0, 1, &rng)]++;
     assert_int_equal(picks[0], 0);
     assert_true(picks[GENERALIST] > 0); /* now the best on case 0 */
     const double *none[5] = {NULL, NULL, NULL, NULL, NULL};
     memset(picks, 0, sizeof picks);
     for (int k = 0; k < 500; k++)
-        picks[pop_lexicase(none, n, 5, 0, 1, &rng)]++;
+        picks[pop_lexicase(none, n, NULL, 5, 0, 1, &rng)]++;
     for (int i = 0; i < 5; i++)
         assert_true(picks[i] > 0);
-    assert_int_equal(pop_lexicase(none, n, 0, 0, 1, &rng), -EINVAL);
+    assert_int_equal(pop_lexicase(none, n, NULL, 0, 0, 1, &rng), -EINVAL);
+}
+
+/* tiebreak "size": among members no case tells apart, the shorter of two
+ * random survivors wins, so the shortest is picked most and the longest
+ * least (1 in 25 of five); a smaller size never beats a lower error. */
+static void test_lexicase_size_tiebreak(void **state)
+{
+    (void)state;
+    static const double same[1] = {3};
+    const double *e[5] = {same, same, same, same, same};
+    uint32_t n[5] = {1, 1, 1, 1, 1};
+    size_t sizes[5] = {50, 10, 40, 20, 30};
+    int picks[5] = {0}, plain[5] = {0};
+    uint64_t rng = 7;
+    for (int k = 0; k < 2500; k++) {
+        picks[pop_lexicase(e, n, sizes, 5, 0, 1, &rng)]++;
+        plain[pop_lexicase(e, n, NULL, 5, 0, 1, &rng)]++;
+    }
+    assert_true(picks[1] > 700 && picks[1] < 1100); /* 9/25 of 2500 = 900 */
+    assert_true(picks[0] > 40 && picks[0] < 180);   /* 1/25 = 100 */
+    for (int i = 0; i < 5; i++)
+        assert_true(plain[i] > 400 && plain[i] < 600); /* uniform without sizes */
+    static const double better[1] = {2};
+    e[0] = better; /* the longest, but the best on the case */
+    for (int k = 0; k < 100; k++)
+        assert_int_equal(pop_lexicase(e, n, sizes, 5, 0, 1, &rng), 0);
 }
 
 static void feed_ext(pop_t *p, work_item_t *it, double fitness, double cost, const double *errors,
@@ -579,16 +612,16 @@ static void test_lexicase_epsilon(void **state)
     uint64_t rng = 7;
     int picks[5] = {0};
     for (int k = 0; k < 300; k++)
-        picks[pop_lexicase(e, n, 5, -1, 1, &rng)]++; /* auto: within 2 of 0 */
+        picks[pop_lexicase(e, n, NULL, 5, -1, 1, &rng)]++; /* auto: within 2 of 0 */
     assert_true(picks[0] > 0 && picks[1] > 0 && picks[2] > 0);
     assert_int_equal(picks[3] + picks[4], 0);
     memset(picks, 0, sizeof picks);
     for (int k = 0; k < 300; k++)
-        picks[pop_lexicase(e, n, 5, 0, 1, &rng)]++; /* exact */
+        picks[pop_lexicase(e, n, NULL, 5, 0, 1, &rng)]++; /* exact */
     assert_int_equal(picks[0], 300);
     memset(picks, 0, sizeof picks);
     for (int k = 0; k < 300; k++)
-        picks[pop_lexicase(e, n, 5, 1.5, 1, &rng)]++;
+        picks[pop_lexicase(e, n, NULL, 5, 1.5, 1, &rng)]++;
     assert_true(picks[0] > 0 && picks[1] > 0);
     assert_int_equal(picks[2] + picks[3] + picks[4], 0);
     /* NaN errors and missing cases are the worst; infinite MAD parts skipped */
@@ -596,7 +629,7 @@ static void test_lexicase_epsilon(void **state)
     const double *o[3] = {odd[0], odd[1], odd[2]};
     uint32_t on[3] = {1, 1, 1};
     for (int k = 0; k < 50; k++)
-        assert_int_equal(pop_lexicase(o, on, 3, -1, 1, &rng), 2);
+        assert_int_equal(pop_lexicase(o, on, NULL, 3, -1, 1, &rng), 2);
     assert_true(pop_lex_mad(o, on, 3, 0, scratch) == 0);
 }
 
@@ -612,9 +645,9 @@ static void test_downsample_determinism(void **state)
     uint64_t r1 = 1234, r2 = 1234, r3 = 99;
     int picks[5] = {0};
     for (int k = 0; k < 200; k++) {
-        a[k] = pop_lexicase(e, n, 5, 0, 0.25, &r1);
-        b[k] = pop_lexicase(e, n, 5, 0, 0.25, &r2);
-        c[k] = pop_lexicase(e, n, 5, 0, 0.25, &r3);
+        a[k] = pop_lexicase(e, n, NULL, 5, 0, 0.25, &r1);
+        b[k] = pop_lexicase(e, n, NULL, 5, 0, 0.25, &r2);
+        c[k] = pop_lexicase(e, n, NULL, 5, 0, 0.25, &r3);
         picks[a[k]]++;
     }
     assert_memory_equal(a, b, sizeof a);
@@ -623,7 +656,7 @@ static void test_downsample_determinism(void **state)
     /* with the generalist alone able to win a case pair, a two-case sample
      * (downsample 0.5) still never lets it through: one case decides */
     for (int k = 0; k < 100; k++)
-        assert_int_not_equal(pop_lexicase(e, n, 5, 0, 0.5, &r1), GENERALIST);
+        assert_int_not_equal(pop_lexicase(e, n, NULL, 5, 0, 0.5, &r1), GENERALIST);
     /* a population's selections are a function of its name and results:
      * two runs of it agree, also across a save and restore midway */
     pop_t *p = constructed("{\"lexicase\":{\"downsample\":0.5}}");
@@ -1138,6 +1171,7 @@ int main(void)
         cmocka_unit_test(test_detail_json),
         cmocka_unit_test(test_lexicase_spec),
         cmocka_unit_test(test_lexicase_picks_specialists),
+        cmocka_unit_test(test_lexicase_size_tiebreak),
         cmocka_unit_test(test_lexicase_deme_vs_tournament),
         cmocka_unit_test(test_lexicase_epsilon),
         cmocka_unit_test(test_downsample_determinism),

@@ -412,7 +412,7 @@ def population_spec(p):
     spec.update(eval_spec(p, "train"))
     spec.update({
         "size": 200, "demes": 2,
-        "selection": {"lexicase": {"epsilon": "auto", "downsample": 0.25}},
+        "selection": {"lexicase": {"epsilon": "auto", "downsample": 0.25, "tiebreak": "size"}},
         "operators": OPERATORS,
         "elitism": 2,
         "migration": {"interval": 200, "count": 1},

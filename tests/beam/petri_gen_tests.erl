@@ -74,6 +74,20 @@ projection_test() ->
     ?assert(lists:member(Len, GInts) andalso not lists:member(Sum, GInts), GInts),
     ?assertEqual([], [E || {call, _, _, _} = E <- Ts(int, [{{var, 1, 'N'}, int} | env()], Ctx)]).
 
+%% A float literal under integer constants is a whole number of the range
+%% (0.0 among the draws); with real constants, any float of the range.
+float_literal_test() ->
+    Ctx = ctx(ops()),
+    Fs = [F || Seed <- lists:seq(1, 80),
+               {{float, _, F}, _} <- [petri_gen:literal(float, Ctx, rand:seed_s(exsss, Seed))]],
+    ?assertEqual(80, length(Fs)),
+    ?assert(lists:all(fun(F) -> F == round(F) andalso F >= -5 andalso F =< 5 end, Fs), Fs),
+    ?assert(lists:member(0.0, Fs), Fs),
+    Real = Ctx#{spec => (maps:get(spec, Ctx))#{const_int => false}},
+    Rs = [F || Seed <- lists:seq(1, 20),
+               {{float, _, F}, _} <- [petri_gen:literal(float, Real, rand:seed_s(exsss, Seed))]],
+    ?assert(lists:any(fun(F) -> F /= round(F) end, Rs), Rs).
+
 %% The spec's literal primitives appear as terminals of their type.
 literal_primitive_test() ->
     Ctx = ctx([<<"<<\"zz\">>">>, <<"[42]">>]),

@@ -248,6 +248,11 @@ literal(int, #{spec := Spec}, S0) ->
     {Lo, Hi} = int_range(Spec),
     {I, S1} = rand:uniform_s(Hi - Lo + 1, S0),
     {{integer, ?A, Lo + I - 1}, S1};
+literal(float, #{spec := #{const_int := true}} = Ctx, S0) ->
+    %% integer constants: a float literal is a whole number of the range
+    %% (0.0 among them, where an accumulator starts)
+    {{integer, _, I}, S1} = literal(int, Ctx, S0),
+    {{float, ?A, float(I)}, S1};
 literal(float, #{spec := #{const_min := Min, const_max := Max}}, S0) ->
     {U, S1} = rand:uniform_s(S0),
     {{float, ?A, round(10000 * (Min + U * (Max - Min))) / 10000}, S1};

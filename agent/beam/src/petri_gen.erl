@@ -210,23 +210,26 @@ node({fn, M, F, _}, Args) -> {call, ?A, {remote, ?A, {atom, ?A, M}, {atom, ?A, F
 %% A variable of type T in scope (two times in three when there is one), or a
 %% literal: one of the spec's literal primitives of type T (half the time
 %% when there are some), or one built for T. When no variable has type T, a
-%% projection of one takes a variable's place: a one-argument primitive of a
-%% variable in scope that gives a T (length(L), hd(L) where L is a list and
-%% T is int), as PushGP's vector_length and vector_first are instructions.
+%% projection of one is the terminal one time in three: a one-argument
+%% primitive of a variable in scope that gives a T (length(L), hd(L) where L
+%% is a list and T is int), as PushGP's vector_length and vector_first are
+%% instructions; literals keep the rest (an accumulator starts at 0).
 -spec terminal(type(), env(), ctx(), rs()) -> {node_(), rs()}.
 terminal({fn, Ps, R}, Env, Ctx, S) ->
     lambda(Ps, R, 0, Env, Ctx, S);
 terminal(T, Env, #{prims := Prims} = Ctx, S0) ->
-    Vars = case [N || {N, Tn} <- Env, Tn =/= any orelse T =:= any,
-                      petri_types:unify(Tn, T, []) =/= error] of
-               [] -> projections(T, Env, Ctx);
-               Vs -> Vs
-           end,
+    Vars = [N || {N, Tn} <- Env, Tn =/= any orelse T =:= any,
+                 petri_types:unify(Tn, T, []) =/= error],
+    Projs = case Vars of
+                [] -> projections(T, Env, Ctx);
+                _ -> []
+            end,
     Lits = [E || {{lit, E}, {[], Tl}} <- Prims, Tl =/= any orelse T =:= any,
                  petri_types:unify(Tl, T, []) =/= error],
     {R, S1} = rand:uniform_s(6, S0),
     if
         Vars =/= [], R =< 4 -> pick(Vars, S1);
+        Projs =/= [], R =< 2 -> pick(Projs, S1);
         Lits =/= [], R rem 2 =:= 1 -> pick(Lits, S1);
         true -> literal(T, Ctx, S1)
     end.

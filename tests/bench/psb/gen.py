@@ -412,7 +412,11 @@ def population_spec(p):
     spec.update(eval_spec(p, "train"))
     spec.update({
         "size": 200, "demes": 2,
-        "selection": {"lexicase": {"epsilon": "auto", "downsample": 0.25, "tiebreak": "size"}},
+        # PushGP's lexicase: plain on the problem's errors (a float problem's
+        # rounded to its tolerance); "auto" (the median absolute deviation of
+        # a case's errors) kept any member within hundreds of the best
+        "selection": {"lexicase": {"epsilon": p.get("tol", 0), "downsample": 0.25,
+                                   "tiebreak": "size"}},
         "operators": OPERATORS,
         "elitism": 2,
         "migration": {"interval": 200, "count": 1},

@@ -36,14 +36,19 @@ def read(path):
 class Coord:
     def __init__(self, tmp, key):
         import socket
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
-        self.proc = subprocess.Popen([COORD, f"tcp://127.0.0.1:{self.port}", key],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=open(os.path.join(tmp, "coord.err"), "wb"),
-                                     text=True, bufsize=1)
+        import time
+        self.err = os.path.join(tmp, "coord.err")
+        for _ in range(5):  # a free port can be taken before live_coord binds it
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+            s.close()
+            self.proc = subprocess.Popen([COORD, f"tcp://127.0.0.1:{self.port}", key],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=open(self.err, "wb"), text=True, bufsize=1)
+            time.sleep(0.3)
+            if self.proc.poll() is None:
+                break
         self.q = queue.Queue()
         self.seen = []
         threading.Thread(target=self._reader, daemon=True).start()
@@ -72,7 +77,11 @@ class Coord:
                 return m
             self.seen.append(m)
         events = [m for m in self.seen if m["type"] != "status"]
-        pytest.fail(f"no {what} in {timeout}s; events seen: {events[-8:]}")
+        with open(self.err, errors="replace") as fh:
+            err = fh.read()[-1000:]
+        pytest.fail(f"no {what} in {timeout}s; events seen: {events[-8:]}; live_coord "
+                    f"{'exited ' + str(self.proc.returncode) if self.proc.poll() is not None else 'running'}"
+                    f", its stderr: {err!r}")
 
     def event(self, kind, ind=1, timeout=60, **match):
         def ok(m):
@@ -110,7 +119,11 @@ def live(tmp):
         opts.update(extra)
         a = Agent(tmp, f"a{len(started) + 1}", opts).start()
         started.append(a)
-        coord.next(lambda m: m["type"] == "session", 60, "session")
+        try:
+            coord.next(lambda m: m["type"] == "session", 60, "session")
+        except pytest.fail.Exception as e:
+            with open(a.log_path, errors="replace") as fh:
+                pytest.fail(f"{e}; the agent's log ends: {fh.read()[-2000:]}")
         return a
 
     yield coord, make

@@ -260,11 +260,11 @@ wrappers(T, Prims) ->
 -spec wrap_arg(petri_types:type(), non_neg_integer(), petri_gen:env(), ctx(), rs()) ->
           {node_(), rs()}.
 wrap_arg({fn, Ps, R}, D, Env, Ctx, S) ->
-    petri_gen:lambda_with(Ps, Env,
-                          fun(Env2, Names, Sx) ->
-                                  gen_using(Names, 6, fun(Sy) -> petri_gen:gen(R, max(D, 1), Env2, Ctx, Sy) end,
-                                            Sx)
-                          end, S);
+    Body = fun(Env2, Names, Sx) ->
+                   Gen = fun(Sy) -> petri_gen:gen(R, max(D, 1), Env2, Ctx, Sy) end,
+                   gen_using(Names, 6, Gen, Sx)
+           end,
+    petri_gen:lambda_with(Ps, Env, Body, S);
 wrap_arg(T, D, Env, Ctx, S) ->
     Names = [V || {{var, _, V}, _} <- Env],
     gen_using(Names, 6, fun(Sx) -> petri_gen:gen(T, D, Env, Ctx, Sx) end, S).

@@ -8,6 +8,7 @@
 #include "coord.h"
 #include "err.h"
 #include "log.h"
+#include "ops.h"
 
 #define REPLAY_TIMEOUT_MS 120000
 
@@ -62,18 +63,11 @@ static int64_t on_timeout(loop_t *l, void *arg)
     return LOOP_TIMER_STOP;
 }
 
+/* A record an agent can derive again: a breeding operator's child or a
+ * random genome (not a submitted, migrated, copied, external or live one). */
 static int replayable(const lineage_rec_t *r)
 {
-    static const char *const ops[] = {"point",      "swap",        "subtree",      "crossover",
-                                      "hoist",      "shrink",      "random",       "call_swap",
-                                      "literal",    "pattern",     "guard",        "clause_add",
-                                      "clause_del", "clause_swap", "clause_xover", "helper",
-                                      "inline",     "fold",        "recurse",      "wrap",
-                                      NULL};
-    for (const char *const *o = ops; *o; o++)
-        if (!strcmp(*o, r->op))
-            return 1;
-    return 0;
+    return ops_find(r->op) >= 0 || strcmp(r->op, "random") == 0;
 }
 
 int replay_start(coord_t *c, int n, uint64_t ticket, json_t *verify)

@@ -8,23 +8,24 @@
 
 #include "err.h"
 #include "attest.h"
+#include "ops.h"
 #include "store.h"
 #include "store_int.h"
 
 #define CANON_NAN 0x7ff8000000000000ULL
 
-static const char *const ops[] = {
-    "point",      "swap",       "subtree",     "crossover",    "hoist",   "shrink",  "random",
-    "submitted",  "migrate",    "copy",        "call_swap",    "literal", "pattern", "guard",
-    "clause_add", "clause_del", "clause_swap", "clause_xover", "helper",  "inline",  "fold",
-    "recurse",    "external",   "start",       "pin",          "wrap"};
+/* The operators a record may name besides the breeding ones (ops.h). */
+static const char *const other_ops[] = {"random",   "submitted", "migrate", "copy",
+                                        "external", "start",     "pin"};
 
 int store_op_valid(const char *op)
 {
     if (!op)
         return 0;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (strcmp(op, ops[i]) == 0)
+    if (ops_find(op) >= 0)
+        return 1;
+    for (size_t i = 0; i < sizeof other_ops / sizeof other_ops[0]; i++)
+        if (strcmp(op, other_ops[i]) == 0)
             return 1;
     return 0;
 }

@@ -30,7 +30,14 @@ primitives_test() ->
     ?assertEqual({ok, [{binop, '+'}, {binop, 'div'}, {fn, none, abs, 1}, {fn, math, sin, 1},
                        {fn, none, max, 2}]}, petri_spec:primitives(S)),
     [?assertMatch({error, _}, petri_spec:primitives(S#{ops => [Bad]}))
-     || Bad <- [<<"!">>, <<"sin">>, <<"math:sin/x">>, <<"a:b:c/1">>, <<"Foo/1">>, <<"f/99">>]].
+     || Bad <- [<<"!">>, <<"sin">>, <<"math:sin/x">>, <<"a:b:c/1">>, <<"Foo/1">>, <<"f/99">>,
+                <<"Elixir.Integer:Mod/2">>, <<"Elixir.integer:mod/2">>, <<"Elixir.:mod/2">>,
+                <<"Elixir.Integer.:mod/2">>, <<"Elixir:mod/2">>, <<"Integer:mod/2">>,
+                <<"'Elixir.Integer':mod/2">>]],
+    %% an Elixir module: Elixir's floored modulo
+    ?assertEqual({ok, [{fn, 'Elixir.Integer', mod, 2}, {fn, 'Elixir.String.Chars', to_string, 1}]},
+                 petri_spec:primitives(S#{ops => [<<"Elixir.Integer:mod/2">>,
+                                                  <<"Elixir.String.Chars:to_string/1">>]})).
 
 %% Typed primitive sets: signatures in the op strings, the entry's types,
 %% defaults for operators, and clear errors.
@@ -51,6 +58,9 @@ signatures_test() ->
                   ?assertMatch({_, _}, binary:match(D, Text), D)
           end,
     Err([<<"os:cmd/1 :: list -> list">>], <<"not a function genomes may call">>),
+    Err([<<"Elixir.System:cmd/2 :: list, list -> list">>], <<"not a function genomes may call">>),
+    {ok, {_, [{{fn, 'Elixir.Integer', mod, 2}, {[int, int], int}}]}} =
+        S([<<"Elixir.Integer:mod/2 :: int, int -> int">>]),
     Err([<<"length/1 :: list, int -> int">>], <<"wrong arity">>),
     Err([<<"length/1 :: list(int -> int">>], <<"bad signature">>),
     Err([<<"types :: int, int -> int">>], <<"argument type">>),

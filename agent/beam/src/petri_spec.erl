@@ -99,6 +99,16 @@ valid_name(<<C, Rest/binary>>) when C >= $a, C =< $z, byte_size(Rest) < ?MAX_NAM
 valid_name(_) ->
     false.
 
+%% Elixir.Seg[.Seg...], each segment an alias (String, Integer, String.Chars).
+-spec elixir_module(binary()) -> boolean().
+elixir_module(<<"Elixir.", Rest/binary>>) when byte_size(Rest) < ?MAX_NAME ->
+    lists:all(fun(<<C, Seg/binary>>) when C >= $A, C =< $Z ->
+                      valid_name(<<$a, Seg/binary>>);
+                 (_) -> false
+              end, binary:split(Rest, <<".">>, [global]));
+elixir_module(_) ->
+    false.
+
 %% The function name as an atom. The spec is trusted; validate/1 bounds it.
 -spec function(petri_wire:spec()) -> atom().
 function(#{function := Fn}) -> binary_to_atom(Fn, utf8).
@@ -195,17 +205,19 @@ prim_fn(Op) ->
         [Name, ArB] ->
             case {catch binary_to_integer(ArB), binary:split(Name, <<":">>)} of
                 {Ar, [F]} when is_integer(Ar), Ar >= 0, Ar =< 8 ->
-                    name_ok([F], {fn, none, F, Ar});
+                    name_ok({fn, none, F, Ar});
                 {Ar, [M, F]} when is_integer(Ar), Ar >= 0, Ar =< 8 ->
-                    name_ok([M, F], {fn, M, F, Ar});
+                    name_ok({fn, M, F, Ar});
                 _ -> error
             end;
         _ -> error
     end.
 
--spec name_ok([binary()], {fn, binary() | none, binary(), non_neg_integer()}) -> {ok, prim()} | error.
-name_ok(Names, {fn, M, F, Ar}) ->
-    case lists:all(fun valid_name/1, Names) of
+%% A function is a plain atom; its module a plain atom or an Elixir module
+%% ("Elixir.Integer:mod/2": Elixir's floored modulo, PushGP's integer_mod).
+-spec name_ok({fn, binary() | none, binary(), non_neg_integer()}) -> {ok, prim()} | error.
+name_ok({fn, M, F, Ar}) ->
+    case valid_name(F) andalso (M =:= none orelse valid_name(M) orelse elixir_module(M)) of
         true ->
             MA = case M of none -> none; _ -> binary_to_atom(M, utf8) end,
             {ok, {fn, MA, binary_to_atom(F, utf8), Ar}};

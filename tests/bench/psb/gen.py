@@ -316,7 +316,11 @@ PROBLEMS = {
 # and last-index-of-zero get the same list group.
 # the loops: PushGP's exec_do*range, exec_do*count and vector iteration
 LOOP = ["lists:seq/2 :: int, int -> list(int)", "lists:foldl/3 :: fun(T, A -> A), A, list(T) -> A"]
-INT = ["+", "-", "*", "div", "rem", "min/2 :: int, int -> int", "max/2 :: int, int -> int"] + LOOP
+# PushGP's integer_div truncates (Clojure's quot) as div does; its integer_mod
+# is Clojure's floored mod ((mod -3 2) is 1), which Erlang's rem is not
+# (-3 rem 2 is -1): Elixir's Integer.mod/2 is the floored one
+INT = ["+", "-", "*", "div", "Elixir.Integer:mod/2 :: int, int -> int",
+       "min/2 :: int, int -> int", "max/2 :: int, int -> int"] + LOOP
 # petri's typed sets hold one signature per operator name, so a problem with
 # floats gets float arithmetic instead of the integer one (and the loops, which
 # INT carries), and the conversion

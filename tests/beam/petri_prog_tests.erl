@@ -195,6 +195,41 @@ fold_new_list_test() ->
                           ?assert(is_integer(catch_int(fun() -> ?SLOT:f(4) end)), C)
                   end, Kids).
 
+%% An expression that reads hd(L) is lifted over L in some children: the
+%% site hd(L) rem 2 (or hd(L)) of f(L) -> hd(L) rem 2 becomes a fold over L
+%% of Acc Op (X rem 2) (or Acc Op X), starting at Op's identity for + and *;
+%% with + over X rem 2 that is the sum of the remainders.
+fold_lift_test() ->
+    Spec = spec([<<"types :: list(int) -> int">>, <<"length/1 :: list(T) -> int">>,
+                 <<"hd/1 :: list(T) -> T">>, <<"+">>, <<"*">>, <<"rem">>, <<"<">>],
+                [{[[1, 2, 3]], 2}]),
+    P = src("f(L) -> hd(L) rem 2.\n"),
+    Kids = [C || S <- lists:seq(1, 80),
+                 {ok, C, <<>>} <- [petri_mutate:breed(Spec, <<"fold">>, S, [P])]],
+    ?assertEqual(80, length(Kids)),
+    Lifts = [{C, Op, Init, B} || C <- Kids, {Op, Init, B} <- lifts(C)],
+    ?assert(length([L || {_, _, _, 'rem'} = L <- Lifts]) >= 4, Lifts),
+    Sum = [C || {C, '+', {integer, _, 0}, 'rem'} <- Lifts],
+    ?assertNotEqual([], Sum, Lifts),
+    lists:foreach(fun(C) ->
+                          ok = petri_loader:load(Spec, C, ?SLOT),
+                          ?assertEqual(1 + 0 + 1 - 1 + 1, ?SLOT:f([1, 2, 3, -7, 5]), C)
+                  end, Sum).
+
+%% The lifted folds of a child: {Op, Init, elem | 'rem'} for each
+%% lists:foldl(fun(X, Acc) -> Acc Op X [rem 2] end, Init, L) ('rem' for X rem 2).
+lifts(C) ->
+    {ok, Forms} = petri_loader:parse(C),
+    [{Op, Init, case B of {var, _, X} -> elem; _ -> 'rem' end}
+     || {call, _, {remote, _, {atom, _, lists}, {atom, _, foldl}},
+         [{'fun', _, {clauses, [{clause, _, [{var, _, X}, {var, _, Acc}], [],
+                                 [{op, _, Op, {var, _, Acc}, B}]}]}}, Init, {var, _, 'L'}]}
+            <- tree_nodes(Forms),
+        B =:= {var, element(2, B), X} orelse
+            element(1, B) =:= op andalso tuple_size(B) =:= 5 andalso element(3, B) =:= 'rem'
+            andalso element(4, B) =:= {var, element(2, element(4, B)), X}
+            andalso element(5, B) =:= {integer, element(2, element(5, B)), 2}].
+
 int_spec() ->
     spec([<<"types :: int -> int">>, <<"lists:seq/2 :: int, int -> list(int)">>,
           <<"lists:reverse/1 :: list(T) -> list(T)">>, <<"+">>, <<"*">>, <<"-">>,

@@ -139,10 +139,29 @@ gen(T, Depth, Env, Ctx, S0) ->
 
 -spec lambda([type()], type(), non_neg_integer(), env(), ctx(), rs()) -> {node_(), rs()}.
 lambda(Ps, R, Depth, Env, Ctx, S0) ->
-    Names = fresh_vars(length(Ps), Env),
-    Env2 = [{{var, ?A, N}, T} || {N, T} <- lists:zip(Names, Ps)] ++ Env,
-    {Body, S1} = gen(R, Depth, Env2, Ctx, S0),
-    {{'fun', ?A, {clauses, [{clause, ?A, [{var, ?A, N} || N <- Names], [], [Body]}]}}, S1}.
+    lambda_with(Ps, Env, fun(Env2, Names, Sx) ->
+                                 body_using(Names, 6, fun(Sy) -> gen(R, Depth, Env2, Ctx, Sy) end,
+                                            Sx)
+                         end, S0).
+
+%% A fun body from Gen that mentions a parameter, or Gen's last of Tries: a
+%% fun that ignores its arguments is a constant (fun(X) -> 7 end as a filter
+%% keeps all or nothing).
+-spec body_using([atom()], pos_integer(), fun((rs()) -> {node_(), rs()}), rs()) ->
+          {node_(), rs()}.
+body_using(Names, Tries, Gen, S0) ->
+    {N, S1} = Gen(S0),
+    case Tries =:= 1 orelse mentions(N, Names) of
+        true -> {N, S1};
+        false -> body_using(Names, Tries - 1, Gen, S1)
+    end.
+
+%% Whether a tree mentions one of Names (fresh names: never shadowed).
+-spec mentions(term(), [atom()]) -> boolean().
+mentions({var, _, V}, Names) -> lists:member(V, Names);
+mentions(T, Names) when is_tuple(T) -> mentions(tuple_to_list(T), Names);
+mentions(L, Names) when is_list(L) -> lists:any(fun(X) -> mentions(X, Names) end, L);
+mentions(_, _) -> false.
 
 %% A fun of the given parameter types over a body built by
 %% BodyFun(Env + parameters, parameter names, S).

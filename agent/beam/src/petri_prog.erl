@@ -601,23 +601,93 @@ inline({Funs, K} = P, Ctx, S0) ->
 %% does. G is a new
 %% expression of X, Acc and B's scope; half the time a reduction Acc Op E,
 %% Op a primitive of type (T, T) -> T for B's type T (+, *, max, ++, ...).
+%% When B reads the head of a list variable L (hd(L)), one time in two the
+%% fold lifts B over L instead: lists:foldl(fun(X, Acc) -> Acc Op B' end,
+%% Init, L), B' being B with X for hd(L) and Init Op's identity (0 for +,
+%% 1 for *, [] for ++) or a terminal: what is right for the first element
+%% (X rem 2, hd(L)) is then summed over all of them.
 fold({_, K} = P, Ctx, S0) ->
     case [X || {{F, _, _, _}, _, _, T} = X <- sites(P, Ctx), F =:= K, foldable(T)] of
         [] -> {fallback, "no expression of a type to accumulate", S0};
         Sites ->
             {{Site, B, Env, T}, S1} = pick(Sites, S0),
-            {{L, E}, S2} = fold_list(Env, Ctx, S1),
-            {Coin, S3} = rand:uniform_s(2, S2),
-            {Init, S4} = case Coin of
-                             1 -> {B, S3};
-                             2 -> petri_gen:terminal(T, Env, Ctx, S3)
-                         end,
-            {Fun, S5} = petri_gen:lambda_with(
-                          [E, T], Env,
-                          fun(Env2, [X, Acc], Sx) -> fold_body(T, X, Acc, Env2, Ctx, Sx) end, S4),
-            New = {call, ?A, {remote, ?A, {atom, ?A, lists}, {atom, ?A, foldl}}, [Fun, Init, L]},
-            {ok, put(P, Site, New), S5}
+            {Coin, S1b} = rand:uniform_s(2, S1),
+            case heads(B, Env) of
+                [_ | _] = Hs when Coin =:= 1 -> lift(P, Site, B, Env, T, Hs, Ctx, S1b);
+                _ -> fold_new(P, Site, B, Env, T, Ctx, S1b)
+            end
     end.
+
+-spec fold_new(parent(), term(), node_(), petri_gen:env(), petri_types:type(), ctx(), rs()) ->
+          result().
+fold_new(P, Site, B, Env, T, Ctx, S1) ->
+    {{L, E}, S2} = fold_list(Env, Ctx, S1),
+    {Coin, S3} = rand:uniform_s(2, S2),
+    {Init, S4} = case Coin of
+                     1 -> {B, S3};
+                     2 -> petri_gen:terminal(T, Env, Ctx, S3)
+                 end,
+    {Fun, S5} = petri_gen:lambda_with(
+                  [E, T], Env,
+                  fun(Env2, [X, Acc], Sx) -> fold_body(T, X, Acc, Env2, Ctx, Sx) end, S4),
+    New = {call, ?A, {remote, ?A, {atom, ?A, lists}, {atom, ?A, foldl}}, [Fun, Init, L]},
+    {ok, put(P, Site, New), S5}.
+
+%% The list variables of Env whose head B reads: {L, element type}.
+-spec heads(node_(), petri_gen:env()) -> [{atom(), petri_types:type()}].
+heads(B, Env) ->
+    Read = hd_vars(B),
+    lists:usort([{L, E} || {{var, _, L}, {list, E}} <- Env, lists:member(L, Read), foldable(E)]).
+
+-spec lift(parent(), term(), node_(), petri_gen:env(), petri_types:type(),
+           [{atom(), petri_types:type()}], ctx(), rs()) -> result().
+lift(P, Site, B, Env, T, Hs, #{prims := Prims} = Ctx, S0) ->
+    {{L, E}, S1} = pick(Hs, S0),
+    Ops = [Q || {Q, Sig} <- Prims, arity(Q) =:= 2, element(1, Q) =/= lit, fits(Sig, [T, T], T)],
+    {Op, S2} = case Ops of
+                   [] -> {none, S1};
+                   _ -> pick(Ops, S1)
+               end,
+    {Init, S3} = case identity(Op, T) of
+                     none -> petri_gen:terminal(T, Env, Ctx, S2);
+                     I -> {I, S2}
+                 end,
+    {Fun, S4} = petri_gen:lambda_with(
+                  [E, T], Env,
+                  fun(_, [X, Acc], Sx) ->
+                          B2 = head_to(B, L, {var, ?A, X}),
+                          {case Op of
+                               none -> B2;
+                               _ -> petri_gen:node(Op, [{var, ?A, Acc}, B2])
+                           end, Sx}
+                  end, S3),
+    New = {call, ?A, {remote, ?A, {atom, ?A, lists}, {atom, ?A, foldl}}, [Fun, Init, {var, ?A, L}]},
+    {ok, put(P, Site, New), S4}.
+
+-spec hd_vars(term()) -> [atom()].
+hd_vars({call, _, {atom, _, hd}, [{var, _, L}]}) -> [L];
+hd_vars(T) when is_tuple(T) -> hd_vars(tuple_to_list(T));
+hd_vars(Ts) when is_list(Ts) -> lists:append([hd_vars(T) || T <- Ts]);
+hd_vars(_) -> [].
+
+%% hd(L) anywhere in a tree replaced by X.
+-spec head_to(term(), atom(), node_()) -> term().
+head_to({call, _, {atom, _, hd}, [{var, _, L}]}, L, X) -> X;
+head_to(T, L, X) when is_tuple(T) -> list_to_tuple(head_to(tuple_to_list(T), L, X));
+head_to(Ts, L, X) when is_list(Ts) -> [head_to(T, L, X) || T <- Ts];
+head_to(T, _, _) -> T.
+
+%% The identity of an accumulating operator at type T, or none.
+-spec identity(none | petri_spec:prim(), petri_types:type()) -> none | node_().
+identity({binop, Op}, int) when Op =:= '+'; Op =:= '-'; Op =:= 'bor'; Op =:= 'bxor' ->
+    {integer, ?A, 0};
+identity({binop, Op}, float) when Op =:= '+'; Op =:= '-' -> {float, ?A, 0.0};
+identity({binop, '*'}, int) -> {integer, ?A, 1};
+identity({binop, '*'}, float) -> {float, ?A, 1.0};
+identity({binop, Op}, {list, _}) when Op =:= '++'; Op =:= '--' -> {nil, ?A};
+identity({binop, Op}, bool) when Op =:= 'orelse'; Op =:= 'or' -> {atom, ?A, false};
+identity({binop, Op}, bool) when Op =:= 'andalso'; Op =:= 'and' -> {atom, ?A, true};
+identity(_, _) -> none.
 
 %% A type an accumulator can have: known all through, not a fun.
 -spec foldable(petri_types:type()) -> boolean().

@@ -57,10 +57,11 @@ def test_progress_is_monotone_with_elitism(tmp):
 def test_evolve_takes_the_program_operators(tmp):
     # sum-list has no sum or fold among its primitives: the expression
     # operators alone stay at error 8 for this seed; with fold and recurse
-    # among the rates the run found a sum in generation 4 when this test was
-    # last changed (seeds 1, 2 and 7 of 1-8 within 15 generations)
+    # among the rates the run found a sum in generation 7 when this test was
+    # last changed (seeds 5, 7, 9, 10, 11 and 12 of 1-12 within 15
+    # generations; seed 7 solved before fold's lift over hd(L) as well)
     ops = "fold=1,recurse=1,subtree=1,crossover=1,point=1"
-    r, gens, last = evolve(SUM, seed=1, population=40, generations=15, operators=ops)
+    r, gens, last = evolve(SUM, seed=7, population=40, generations=15, operators=ops)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr
     assert last["solved"] is True, last
     src = last["source"]
@@ -68,7 +69,7 @@ def test_evolve_takes_the_program_operators(tmp):
     winner = write(tmp, "winner.erl", src)
     line = json.loads(run([AGENT, "eval", "--spec", SUM, winner]).stdout)
     assert line["status"] == "ok" and line["passed"] == line["cases"] == 8, line
-    r, _, last = evolve(SUM, seed=1, population=40, generations=15)
+    r, _, last = evolve(SUM, seed=7, population=40, generations=15)
     assert r.returncode == 1 and last["solved"] is False, last
     for bad, msg in (("fold=1,bogus=2", "bogus: unknown operator"),
                      ("fold=0", "add up to 0"), ("fold", "expected NAME=RATE")):

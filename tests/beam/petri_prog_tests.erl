@@ -216,6 +216,27 @@ fold_lift_test() ->
                           ?assertEqual(1 + 0 + 1 - 1 + 1, ?SLOT:f([1, 2, 3, -7, 5]), C)
                   end, Sum).
 
+%% An expression that reads an integer variable N is lifted over
+%% lists:seq(1, N) where lists:seq/2 is a primitive: f(N) -> N * N becomes
+%% the sum of the squares in some children; without lists:seq/2, never.
+fold_range_lift_test() ->
+    P = src("f(L) -> L * L.\n"),
+    Kids = fun(Spec) -> [C || S <- lists:seq(1, 80),
+                              {ok, C, <<>>} <- [petri_mutate:breed(Spec, <<"fold">>, S, [P])]]
+           end,
+    Squares = [C || C <- Kids(int_spec()),
+                    binary:match(C, <<"lists:seq(1, L)">>) =/= nomatch,
+                    {X, [{op, _, '+', {var, _, _}, {op, _, '*', {var, _, X}, {var, _, X}}}]}
+                        <- fold_funs(C)],
+    ?assertNotEqual([], Squares),
+    lists:foreach(fun(C) ->
+                          ok = petri_loader:load(int_spec(), C, ?SLOT),
+                          ?assertEqual(1 + 4 + 9 + 16, ?SLOT:f(4), C)
+                  end, Squares),
+    NoSeq = spec([<<"types :: int -> int">>, <<"lists:reverse/1 :: list(T) -> list(T)">>,
+                  <<"+">>, <<"*">>, <<"-">>], [{[2], 4}]),
+    ?assertEqual([], [C || C <- Kids(NoSeq), binary:match(C, <<"lists:seq(">>) =/= nomatch]).
+
 %% The lifted folds of a child: {Op, Init, elem | 'rem'} for each
 %% lists:foldl(fun(X, Acc) -> Acc Op X [rem 2] end, Init, L) ('rem' for X rem 2).
 lifts(C) ->

@@ -601,19 +601,21 @@ inline({Funs, K} = P, Ctx, S0) ->
 %% does. G is a new
 %% expression of X, Acc and B's scope; half the time a reduction Acc Op E,
 %% Op a primitive of type (T, T) -> T for B's type T (+, *, max, ++, ...).
-%% When B reads the head of a list variable L (hd(L)), one time in two the
-%% fold lifts B over L instead: lists:foldl(fun(X, Acc) -> Acc Op B' end,
-%% Init, L), B' being B with X for hd(L) and Init Op's identity (0 for +,
-%% 1 for *, [] for ++) or a terminal: what is right for the first element
-%% (X rem 2, hd(L)) is then summed over all of them.
+%% When B reads the head of a list variable L (hd(L)) or an integer
+%% variable N, one time in two the fold lifts B (liftable/3) instead:
+%% lists:foldl(fun(X, Acc) -> Acc Op B' end, Init, L or lists:seq(1, N)),
+%% B' being B with X for hd(L) or N and Init Op's identity (0 for +, 1 for
+%% *, [] for ++) or a terminal: what is right for the first element
+%% (hd(L) rem 2) is summed over all of them, what is right at N = 1 (N * N)
+%% over 1..N.
 fold({_, K} = P, Ctx, S0) ->
     case [X || {{F, _, _, _}, _, _, T} = X <- sites(P, Ctx), F =:= K, foldable(T)] of
         [] -> {fallback, "no expression of a type to accumulate", S0};
         Sites ->
             {{Site, B, Env, T}, S1} = pick(Sites, S0),
             {Coin, S1b} = rand:uniform_s(2, S1),
-            case heads(B, Env) of
-                [_ | _] = Hs when Coin =:= 1 -> lift(P, Site, B, Env, T, Hs, Ctx, S1b);
+            case liftable(B, Env, Ctx) of
+                [_ | _] = Ls when Coin =:= 1 -> lift(P, Site, B, Env, T, Ls, Ctx, S1b);
                 _ -> fold_new(P, Site, B, Env, T, Ctx, S1b)
             end
     end.
@@ -633,16 +635,33 @@ fold_new(P, Site, B, Env, T, Ctx, S1) ->
     New = {call, ?A, {remote, ?A, {atom, ?A, lists}, {atom, ?A, foldl}}, [Fun, Init, L]},
     {ok, put(P, Site, New), S5}.
 
-%% The list variables of Env whose head B reads: {L, element type}.
--spec heads(node_(), petri_gen:env()) -> [{atom(), petri_types:type()}].
-heads(B, Env) ->
-    Read = hd_vars(B),
-    lists:usort([{L, E} || {{var, _, L}, {list, E}} <- Env, lists:member(L, Read), foldable(E)]).
+%% What B can be lifted over: {head, L, E} for each list variable L of
+%% element type E whose head B reads (over L's elements), {range, N} for
+%% each integer variable N that B reads when lists:seq/2 is a primitive
+%% (over lists:seq(1, N), N's values from 1 up: a program right at N = 1
+%% becomes a sum over 1..N, N * N the sum of the squares).
+-spec liftable(node_(), petri_gen:env(), ctx()) ->
+          [{head, atom(), petri_types:type()} | {range, atom()}].
+liftable(B, Env, #{prims := Prims}) ->
+    Heads = hd_vars(B),
+    Free = free_vars(B),
+    Seq = lists:keymember({fn, lists, seq, 2}, 1, Prims),
+    lists:usort([{head, L, E} || {{var, _, L}, {list, E}} <- Env, lists:member(L, Heads),
+                                 foldable(E)]
+                ++ [{range, N} || Seq, {{var, _, N}, int} <- Env, lists:member(N, Free)]).
 
 -spec lift(parent(), term(), node_(), petri_gen:env(), petri_types:type(),
-           [{atom(), petri_types:type()}], ctx(), rs()) -> result().
-lift(P, Site, B, Env, T, Hs, #{prims := Prims} = Ctx, S0) ->
-    {{L, E}, S1} = pick(Hs, S0),
+           [{head, atom(), petri_types:type()} | {range, atom()}], ctx(), rs()) -> result().
+lift(P, Site, B, Env, T, Ls, #{prims := Prims} = Ctx, S0) ->
+    {Over, S1} = pick(Ls, S0),
+    {E, List, For} =
+        case Over of
+            {head, L, E0} -> {E0, {var, ?A, L}, fun(X) -> head_to(B, L, X) end};
+            {range, N} ->
+                {int, {call, ?A, {remote, ?A, {atom, ?A, lists}, {atom, ?A, seq}},
+                       [{integer, ?A, 1}, {var, ?A, N}]},
+                 fun(X) -> subst(B, [{N, X}]) end}
+        end,
     Ops = [Q || {Q, Sig} <- Prims, arity(Q) =:= 2, element(1, Q) =/= lit, fits(Sig, [T, T], T)],
     {Op, S2} = case Ops of
                    [] -> {none, S1};
@@ -655,13 +674,13 @@ lift(P, Site, B, Env, T, Hs, #{prims := Prims} = Ctx, S0) ->
     {Fun, S4} = petri_gen:lambda_with(
                   [E, T], Env,
                   fun(_, [X, Acc], Sx) ->
-                          B2 = head_to(B, L, {var, ?A, X}),
+                          B2 = For({var, ?A, X}),
                           {case Op of
                                none -> B2;
                                _ -> petri_gen:node(Op, [{var, ?A, Acc}, B2])
                            end, Sx}
                   end, S3),
-    New = {call, ?A, {remote, ?A, {atom, ?A, lists}, {atom, ?A, foldl}}, [Fun, Init, {var, ?A, L}]},
+    New = {call, ?A, {remote, ?A, {atom, ?A, lists}, {atom, ?A, foldl}}, [Fun, Init, List]},
     {ok, put(P, Site, New), S4}.
 
 -spec hd_vars(term()) -> [atom()].

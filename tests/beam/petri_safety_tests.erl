@@ -88,7 +88,11 @@ corpus() ->
      {"lists:map(fun erlang:halt/1, [X])", "fun erlang:halt/1"},
      {"lists:foreach(fun io:put_chars/1, [X])", "fun io:put_chars/1"},
      {"maps:get(k, #{k => os:cmd(\"ls\")})", "call to os:cmd/1"},
-     {"erlang:term_to_binary(X)", "call to erlang:term_to_binary/1"}].
+     {"erlang:term_to_binary(X)", "call to erlang:term_to_binary/1"},
+     %% a spec may name Elixir modules as primitives; the scan still decides
+     {"'Elixir.System':cmd(\"id\", [])", "call to System.cmd/2"},
+     {"'Elixir.File':read(X)", "call to File.read/1"},
+     {"'Elixir.Code':eval_string(X)", "call to Code.eval_string/1"}].
 
 corpus_test_() ->
     [{Body, ?_test(rejects(Body, Expect))} || {Body, Expect} <- corpus()].

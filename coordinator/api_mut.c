@@ -58,14 +58,13 @@ static json_t *spec_essentials(const pop_t *p, json_t *notes)
         json_array_append_new(ops, json_string(s->ops[i]));
     for (size_t i = 0; i < s->natoms; i++)
         json_array_append_new(atoms, json_string(s->atoms[i]));
-    json_t *o =
-        json_pack("{s:s, s:i, s:s, s:o, s:{s:o, s:{s:f, s:f, s:b}}, s:o, s:s, s:{s:I, s:I, s:I}}",
-                  "function", s->function, "arity", (int)s->arity, "language",
-                  spec_language_str(s->language), "vars", vars, "primitives", "ops", ops,
-                  "constants", "min", s->const_min, "max", s->const_max, "integer", s->const_int,
-                  "atoms", atoms, "error", s->error == SPEC_ERR_SQUARED ? "squared" : "abs",
-                  "limits", "timeout_ms", (json_int_t)s->timeout_ms, "heap_words",
-                  (json_int_t)s->heap_words, "reductions", (json_int_t)s->reductions);
+    json_t *o = json_pack(
+        "{s:s, s:i, s:s, s:o, s:{s:o, s:{s:f, s:f, s:b}}, s:o, s:s, s:{s:I, s:I, s:I}}", "function",
+        s->function, "arity", (int)s->arity, "language", spec_language_str(s->language), "vars",
+        vars, "primitives", "ops", ops, "constants", "min", s->const_min, "max", s->const_max,
+        "integer", s->const_int, "atoms", atoms, "error", spec_error_str(s->error), "limits",
+        "timeout_ms", (json_int_t)s->timeout_ms, "heap_words", (json_int_t)s->heap_words,
+        "reductions", (json_int_t)s->reductions);
     json_object_set_new(o, "evaluator", json_boolean(s->evaluator != NULL));
     json_t *cases = json_object_get(json_object_get(p->spec_json, "fitness"), "cases");
     size_t n = json_array_size(cases), shown = n < BUNDLE_MAX_CASES ? n : BUNDLE_MAX_CASES;

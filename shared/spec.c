@@ -508,8 +508,10 @@ static int parse_fitness(spec_t *s, json_t *root, char *err, size_t errlen)
             s->error = SPEC_ERR_ABS;
         else if (strcmp(ev, "squared") == 0)
             s->error = SPEC_ERR_SQUARED;
+        else if (strcmp(ev, "edit") == 0)
+            s->error = SPEC_ERR_EDIT;
         else
-            return fail(err, errlen, "fitness.error: must be \"abs\" or \"squared\"");
+            return fail(err, errlen, "fitness.error: must be \"abs\", \"squared\" or \"edit\"");
     }
     s->mismatch_error = 1;
     json_t *pc = json_object_get(f, "per_case");
@@ -752,4 +754,9 @@ int spec_language_of_path(const char *path)
 const char *spec_language_str(int lang)
 {
     return lang == SPEC_LANG_ELIXIR ? "elixir" : "erlang";
+}
+
+const char *spec_error_str(int error)
+{
+    return error == SPEC_ERR_SQUARED ? "squared" : error == SPEC_ERR_EDIT ? "edit" : "abs";
 }

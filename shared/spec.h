@@ -8,7 +8,9 @@
  *   primitives { "ops": ["+","-","*"], "vars": ["X"],
  *                "constants": {"min": -5, "max": 5, "integer": true} }
  *   fitness    { "cases": [{"in": [x, ...], "out": y}, ...],
- *                "error": "abs" | "squared" }   default "abs"
+ *                "error": "abs" | "squared" | "edit" }   default "abs"
+ *              (edit: term cases' lists, strings, binaries and tuples score
+ *              their edit distance from the expected value, numbers abs)
  *   limits     { "timeout_ms": 500, "heap_words": 262144, "reductions": 1000000 }
  * Unknown keys are errors; every error message names the field.
  *
@@ -75,7 +77,7 @@
 #define SPEC_EVALUATOR_MAX_BYTES (1u * 1024 * 1024) /* evaluator source */
 
 enum spec_language { SPEC_LANG_ERLANG = 0, SPEC_LANG_ELIXIR = 1 };
-enum spec_error { SPEC_ERR_ABS = 0, SPEC_ERR_SQUARED = 1 };
+enum spec_error { SPEC_ERR_ABS = 0, SPEC_ERR_SQUARED = 1, SPEC_ERR_EDIT = 2 };
 enum spec_cost { SPEC_COST_NONE = 0, SPEC_COST_LEXICOGRAPHIC = 1, SPEC_COST_WEIGHTED = 2 };
 enum spec_cost_weight { SPEC_COST_W_REDUCTIONS = 0, SPEC_COST_W_HEAP = 1, SPEC_COST_W_TIME = 2 };
 
@@ -153,5 +155,8 @@ void spec_encode(const spec_t *s, int language, wire_buf_t *b);
 int spec_language_parse(const char *s);
 int spec_language_of_path(const char *path);
 const char *spec_language_str(int lang);
+
+/* The JSON name of a fitness.error measure: "abs", "squared" or "edit". */
+const char *spec_error_str(int error);
 
 #endif

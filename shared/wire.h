@@ -301,7 +301,8 @@ enum wire_type {
  *   ops:list<str>           primitive set: "+","-","*","/","div","rem",
  *                           or "name/arity" / "mod:name/arity" functions
  *   const_min:f64 const_max:f64 const_int:u8 (1 = integer constants)
- *   error:u8                0 = sum of absolute errors, 1 = sum of squares
+ *   error:u8                0 = sum of absolute errors, 1 = sum of squares,
+ *                           2 = absolute errors and edit distances (term cases)
  *   cases:list<CASE>        CASE = in:list<num>  out:num
  * then (appended; a reader treats missing trailing fields as their defaults):
  *   term_cases:bytes        empty: the numeric `cases` above are the cases.

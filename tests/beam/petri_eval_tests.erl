@@ -175,6 +175,82 @@ mismatch_error_test() ->
                  lists:keyfind(<<"crashed_cases">>, 1, maps:get(metrics, Ext2))),
     {ok, 3.0, _, _, _, #{passed := 0, cases := 3}} = tjob("f(X) -> X + 1.\n", Cases, #{}).
 
+%% The edit error: lists, strings and binaries by Levenshtein distance,
+%% tuples by the sum of their elements', numbers by their difference; a
+%% wrong result still never passes.
+edit_error_test() ->
+    C = fun(V, W) -> petri_eval:compare(V, W, edit, 0.0, 9.0) end,
+    ?assertEqual({false, 3.0}, C("kitten", "sitting")),
+    ?assertEqual({false, 1.0}, C({"a b", 2}, {"a\nb", 2})),
+    ?assertEqual({false, 4.0}, C({"a b", 5}, {"a\nb", 2})),
+    ?assertEqual({false, 1.0}, C(<<"abc">>, <<"abd">>)),
+    ?assertEqual({false, 2.0}, C([], [1, 2])),
+    ?assertEqual({false, 2.0}, C([1, 2, 3, 4], [1, 4])),
+    ?assertEqual({true, 0.0}, C({"ab", 2}, {"ab", 2})),
+    ?assertEqual({false, 3.0}, C(4, 1)),
+    %% what has no distance is the mismatch error
+    ?assertEqual({false, 9.0}, C([1 | 2], [1, 2])),
+    ?assertEqual({false, 9.0}, C("abc", <<"abc">>)),
+    ?assertEqual({false, 9.0}, C({1, 2, 3}, {1, 2})),
+    ?assertEqual({false, 9.0}, C(foo, [1])),
+    ?assertEqual({false, 9.0}, C(#{a => 1}, #{a => 2})),
+    ?assertEqual({false, 10.0}, C({foo, [1]}, {bar, [1, 2]})),
+    %% elements compare within the tolerance
+    ?assertEqual({false, 1.0}, petri_eval:compare([1.0001, 2.0], [1.0, 3.0], edit, 0.01, 9.0)),
+    %% past the table's bound, the larger remaining length
+    ?assertEqual({false, 200.0}, C(lists:seq(1, 200), lists:seq(1001, 1100))),
+    ?assertEqual({false, 1.0}, C(lists:seq(1, 200), lists:seq(2, 200))),
+    %% against a plain reference implementation, on random pairs
+    R = rand:seed_s(exsss, 7),
+    lists:foldl(fun(_, R0) ->
+                        {A, R1} = rstr(R0),
+                        {B, R2} = rstr(R1),
+                        Want = lev_ref(A, B),
+                        ?assertEqual({A =:= B, float(Want)}, C(A, B), {A, B}),
+                        R2
+                end, R, lists:seq(1, 300)).
+
+rstr(R0) ->
+    {N, R1} = rand:uniform_s(12, R0),
+    lists:foldl(fun(_, {Acc, Rx}) ->
+                        {X, Ry} = rand:uniform_s(3, Rx),
+                        {[$a + X | Acc], Ry}
+                end, {[], R1}, lists:seq(2, N)).
+
+lev_ref(A, B) ->
+    {D, _} = lev_ref(A, B, #{}),
+    D.
+
+lev_ref([], B, M) -> {length(B), M};
+lev_ref(A, [], M) -> {length(A), M};
+lev_ref([X | A] = AA, [Y | B] = BB, M) ->
+    case M of
+        #{{AA, BB} := D} -> {D, M};
+        _ ->
+            {D1, M1} = lev_ref(A, B, M),
+            {D2, M2} = lev_ref(AA, B, M1),
+            {D3, M3} = lev_ref(A, BB, M2),
+            D = min(D1 + case X =:= Y of true -> 0; false -> 1 end, min(D2, D3) + 1),
+            {D, M3#{{AA, BB} => D}}
+    end.
+
+%% A spec with error edit (code 2): per-case errors are the distances; a
+%% genome that answers a huge list pays the bound, not a timeout.
+edit_error_spec_test() ->
+    {ok, F, <<>>, _, _, Ext} = tjob("f(L) -> L.\n", sort_cases(), #{error => 2,
+                                                                  per_case => true}),
+    %% [5, 4, 3, 2, 1] keeps its 3 and needs 4 replacements; the others 2 edits
+    ?assertEqual([0.0, 0.0, 2.0, 0.0, 4.0, 2.0, 2.0, 0.0, 2.0, 0.0], maps:get(errors, Ext)),
+    ?assertEqual(12.0, F),
+    ?assertMatch(#{passed := 5}, Ext),
+    %% 10,000 sevens before L: a list longer than the table's bound is not
+    %% reversed to drop a common suffix, so each case scores the bound,
+    %% 10,000 + length(L) (26 elements in all)
+    {ok, Big, <<>>, _, _, _} = tjob("f(L) -> lists:duplicate(10000, 7) ++ L.\n", sort_cases(),
+                                    #{error => 2}),
+    ?assertEqual(100026.0, Big),
+    ?assertMatch({error, _}, petri_spec:validate(petri_spec:new(#{error => 3}))).
+
 numeric_passed_test() ->
     ?assertMatch({ok, 0.0, <<>>, _, _, #{passed := 21, cases := 21, errors := []}},
                  petri_eval:job_ext(spec(#{}), <<"-module(g).\n-export([f/1]).\nf(X) -> X*X+2*X-1.\n">>, ?SLOT)),

@@ -20,6 +20,12 @@ gen_types_test() ->
     Checks = [{int, fun erlang:is_integer/1}, {bool, fun erlang:is_boolean/1},
               {{list, int}, fun erlang:is_list/1}, {binary, fun erlang:is_binary/1},
               {map, fun erlang:is_map/1}, {float, fun erlang:is_float/1},
+              {{tuple, [{list, int}, int]},
+               fun({L, N}) -> is_list(L) andalso is_integer(N); (_) -> false end},
+              {{tuple, [bool, {tuple, [float, int]}]},
+               fun({B, {F, N}}) -> is_boolean(B) andalso is_float(F) andalso is_integer(N);
+                  (_) -> false
+               end},
               {{fn, [int], bool}, fun(F) -> is_function(F, 1) andalso is_boolean(F(3)) end}],
     lists:foreach(
       fun({{T, Is}, Seed}) ->
@@ -120,3 +126,53 @@ literal_primitive_test() ->
                   {E, _} <- [petri_gen:terminal({list, int}, env(), Ctx, rand:seed_s(exsss, Seed))]],
     ?assert(lists:member({cons, 1, {integer, 1, 42}, {nil, 1}}, Lists)),
     ?assert(lists:member({var, 1, 'L'}, Lists)).
+
+%% A tuple of known element types is built from its elements ({L, length(L)}
+%% among them); a variable of that tuple type is a terminal of it.
+tuple_gen_test() ->
+    Ctx = ctx(ops()),
+    T = {tuple, [{list, int}, int]},
+    Es = [E || Seed <- lists:seq(1, 60),
+               {E, _} <- [petri_gen:gen(T, 2, env(), Ctx, rand:seed_s(exsss, Seed))]],
+    ?assert(lists:member({tuple, 1, [{var, 1, 'L'}, {call, 1, {atom, 1, length}, [{var, 1, 'L'}]}]},
+                         Es), Es),
+    [?assertMatch({ok, _}, petri_types:unify(T, petri_gen:infer(E, env(), Ctx), []), E) || E <- Es],
+    Pair = {tuple, 1, [{nil, 1}, {var, 1, 'L'}]},
+    ?assertEqual({tuple, [{list, any}, {list, int}]}, petri_gen:infer(Pair, env(), Ctx)),
+    Env = [{{var, 1, 'P'}, T} | env()],
+    Ts = [E || Seed <- lists:seq(1, 30),
+               {E, _} <- [petri_gen:terminal(T, Env, Ctx, rand:seed_s(exsss, Seed))]],
+    ?assert(lists:member({var, 1, 'P'}, Ts), Ts).
+
+%% The primitive "if" is case C of true -> X; false -> Y end, typed
+%% bool, T, T -> T: generated ones have a boolean condition and values of the
+%% type asked for, and its type is inferred from its values.
+if_gen_test() ->
+    Ctx = ctx([<<"if">> | ops()]),
+    Ifs = [E || Seed <- lists:seq(1, 200),
+                {E, _} <- [petri_gen:gen(int, 3, env(), Ctx, rand:seed_s(exsss, Seed))],
+                element(1, E) =:= 'case'],
+    ?assert(length(Ifs) >= 5, length(Ifs)),
+    lists:foreach(fun({'case', _, C, [{clause, _, [{atom, _, true}], [], [_]},
+                                     {clause, _, [{atom, _, false}], [], [_]}]} = E) ->
+                          ?assertEqual(bool, petri_gen:infer(C, env(), Ctx)),
+                          ?assertEqual(int, petri_gen:infer(E, env(), Ctx)),
+                          {value, V, _} = erl_eval:expr(E, #{'L' => [3, -1, 2]}),
+                          ?assert(is_integer(V), E)
+                  end, Ifs),
+    Lists = [E || Seed <- lists:seq(1, 100),
+                  {E, _} <- [petri_gen:gen({list, int}, 2, env(), Ctx, rand:seed_s(exsss, Seed))],
+                  element(1, E) =:= 'case'],
+    ?assert(Lists =/= []),
+    [?assertMatch({list, _}, petri_gen:infer(E, env(), Ctx)) || E <- Lists],
+    If = fun(X, Y) -> {'case', 1, {atom, 1, true}, [{clause, 1, [{atom, 1, true}], [], [X]},
+                                                   {clause, 1, [{atom, 1, false}], [], [Y]}]}
+         end,
+    ?assertEqual({list, int}, petri_gen:infer(If({nil, 1}, {var, 1, 'L'}), env(), Ctx)),
+    ?assertEqual({list, int}, petri_gen:infer(If({var, 1, 'L'}, {nil, 1}), env(), Ctx)),
+    %% never in a guard: case is not a guard expression
+    G = [E || Seed <- lists:seq(1, 100),
+              {E, _} <- [petri_gen:gen(bool, 3, env(), Ctx#{guard => true},
+                                       rand:seed_s(exsss, Seed))],
+              not erl_lint:is_guard_test(E)],
+    ?assertEqual([], G).

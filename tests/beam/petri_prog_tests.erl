@@ -50,6 +50,21 @@ bin_parents() ->
     [src("f(B) -> size(B) + size(<<\"xy\">>).\n"),
      src("f(<<>>) -> 0;\nf(B) -> size(B) * 2.\n")].
 
+%% A tuple result of known element types, and the conditional "if".
+tuple_spec() ->
+    spec([<<"types :: list(int) -> tuple(list(int), int)">>,
+          <<"lists:map/2 :: fun(T -> U), list(T) -> list(U)">>,
+          <<"lists:filter/2 :: fun(T -> bool), list(T) -> list(T)">>,
+          <<"length/1 :: list(T) -> int">>, <<"if">>, <<"+">>, <<"-">>, <<">">>, <<"==">>,
+          <<"not">>],
+         [{[L], {[max(X, 0) || X <- L], length(L)}} || L <- list_inputs()]).
+
+tuple_parents() ->
+    [src("f(L) -> {L, 0}.\n"),
+     src("f(L) -> {lists:map(fun(X) -> case X > 0 of true -> X; false -> 0 end end, L),\n"
+         "         length(L)}.\n"),
+     src("f([]) -> {[], 0};\nf(L) -> {lists:filter(fun(Y) -> not (Y == 1) end, L), 1 + 1}.\n")].
+
 %% Binaries pass the safety scan (the loader's rules may not admit them).
 binaries_loadable() ->
     element(1, petri_loader:prepare(bin_spec(), src("f(_) -> size(<<\"a\">>).\n"))) =:= ok.
@@ -66,7 +81,8 @@ determinism_test_() ->
     [{Name, {timeout, 300, fun() -> determinism(Spec, Parents) end}}
       || {Name, Spec, Parents} <- [{"list", list_spec(), list_parents()},
                                    {"map", map_spec(), map_parents()},
-                                   {"binary", bin_spec(), bin_parents()}]].
+                                   {"binary", bin_spec(), bin_parents()},
+                                   {"tuple", tuple_spec(), tuple_parents()}]].
 
 determinism(Spec, Parents) ->
     lists:foreach(
@@ -84,7 +100,8 @@ determinism(Spec, Parents) ->
 load_test_() ->
     [{Name, {timeout, 300, fun() -> loads(Spec, Parents) end}}
       || {Name, Spec, Parents} <- [{"list", list_spec(), list_parents()},
-                                   {"map", map_spec(), map_parents()}]]
+                                   {"map", map_spec(), map_parents()},
+                                   {"tuple", tuple_spec(), tuple_parents()}]]
      ++ [{"binary", {timeout, 300, fun() -> loads_bin() end}}].
 
 loads(Spec, Parents) ->
@@ -123,16 +140,22 @@ types_kept_test_() ->
     Safe = [<<"point">>, <<"swap">>, <<"call_swap">>, <<"subtree">>, <<"crossover">>,
             <<"hoist">>, <<"shrink">>, <<"literal">>, <<"helper">>, <<"inline">>, <<"fold">>,
             <<"recurse">>, <<"wrap">>, <<"random">>],
-    [{Op, {timeout, 120, fun() -> returns_lists(Op) end}} || Op <- Safe].
+    Pair = fun({L, N}) -> is_list(L) andalso is_integer(N);
+              (_) -> false
+           end,
+    [{Op, {timeout, 120, fun() -> returns(Op, list_spec(), list_parents(), fun erlang:is_list/1) end}}
+     || Op <- Safe]
+    ++ [{<<Op/binary, " (tuple)">>,
+         {timeout, 120, fun() -> returns(Op, tuple_spec(), tuple_parents(), Pair) end}}
+        || Op <- Safe].
 
-returns_lists(Op) ->
+returns(Op, Spec, Parents, Is) ->
     {_, N} = lists:keyfind(Op, 1, ops()),
     lists:foreach(
       fun(Seed) ->
-              {ok, Child, _} = petri_mutate:breed(list_spec(), Op, Seed,
-                                                  parents_for(N, list_parents(), Seed)),
-              ok = petri_loader:load(list_spec(), Child, ?SLOT),
-              [?assert(is_list(?SLOT:f(L)), {Op, Seed, L, Child}) || L <- list_inputs()]
+              {ok, Child, _} = petri_mutate:breed(Spec, Op, Seed, parents_for(N, Parents, Seed)),
+              ok = petri_loader:load(Spec, Child, ?SLOT),
+              [?assert(Is(?SLOT:f(L)), {Op, Seed, L, Child}) || L <- list_inputs()]
       end, lists:seq(1, ?SEEDS)).
 
 %% Random genomes of every argument and result type load and return a value
@@ -144,6 +167,9 @@ random_types_test_() ->
              {<<"int -> list(int)">>, [2], fun erlang:is_list/1},
              {<<"map -> map">>, [#{a => 1}], fun erlang:is_map/1},
              {<<"int -> tuple">>, [1], fun erlang:is_tuple/1},
+             {<<"list(int) -> tuple(list(int), int)">>, [[1, 2]],
+              fun({L, N}) -> is_list(L) andalso is_integer(N); (_) -> false end},
+             {<<"tuple(int, bool) -> int">>, [{3, true}], fun erlang:is_integer/1},
              {<<"binary -> binary">>, [<<"ab">>], fun erlang:is_binary/1},
              {<<"float -> float">>, [1.5], fun erlang:is_float/1}],
     [{binary_to_list(Sig), {timeout, 120, fun() -> random_type(Sig, In, Is) end}}

@@ -66,7 +66,18 @@ signatures_test() ->
     Err([<<"types :: int, int -> int">>], <<"argument type">>),
     Err([<<"types :: int -> int">>, <<"types :: int -> int">>], <<"once">>),
     Err([<<"types :: int -> int">>, <<"frobnicate">>], <<"not an operator">>),
-    Err([<<"types">>, <<"x :: int -> int">>], <<"types">>).
+    Err([<<"types">>, <<"x :: int -> int">>], <<"types">>),
+    %% the conditional: bool, T, T -> T unless given; three arguments always;
+    %% a bare "if" in a numeric (untyped) set is not a primitive there
+    {ok, {_, [{{form, 'if'}, {[bool, {tv, <<"T">>}, {tv, <<"T">>}], {tv, <<"T">>}}},
+              {{form, 'if'}, {[bool, int, int], int}}]}} =
+        S([<<"types :: int -> int">>, <<"if">>, <<"if :: bool, int, int -> int">>]),
+    Err([<<"if :: bool, int -> int">>], <<"wrong arity">>),
+    ?assertMatch({error, _}, petri_spec:primitives(petri_spec:new(#{ops => [<<"if">>]}))),
+    {ok, {{[{list, int}], {tuple, [{list, int}, int]}}, []}} =
+        S([<<"types :: list(int) -> tuple(list(int), int)">>]),
+    {ok, {_, [{{lit, _}, {[], {tuple, [int, {list, int}]}}}]}} =
+        S([<<"types :: int -> int">>, <<"{0, \"a\"}">>]).
 
 %% Literal op strings in a typed set: each is a 0-ary primitive of its type.
 literal_primitives_test() ->

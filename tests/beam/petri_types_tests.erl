@@ -49,3 +49,31 @@ pattern_env_test() ->
 format_test() ->
     ?assertEqual("fun(list(T), int -> bool)",
                  unicode:characters_to_list(petri_types:format({fn, [{list, {tv, <<"T">>}}, int], bool}))).
+
+%% tuple(A, B) is a tuple of those element types; plain tuple is any tuple.
+tuple_type_test() ->
+    T = {tv, <<"T">>},
+    ?assertEqual({ok, {[{list, int}], {tuple, [{list, int}, int]}}},
+                 petri_types:parse_sig(<<"list(int) -> tuple(list(int), int)">>)),
+    ?assertEqual({ok, {tuple, [{tuple, [bool]}, {list, T}]}},
+                 petri_types:parse_type(<<"tuple(tuple(bool), list(T))">>)),
+    ?assertEqual(error, petri_types:parse_type(<<"tuple()">>)),
+    ?assertEqual(error, petri_types:parse_type(<<"tuple(int">>)),
+    {ok, S} = petri_types:unify({tuple, [T, int]}, {tuple, [{list, bool}, int]}, []),
+    ?assertEqual({tuple, [{list, bool}, int]}, petri_types:apply({tuple, [T, int]}, S)),
+    ?assertEqual(error, petri_types:unify({tuple, [int]}, {tuple, [int, int]}, [])),
+    ?assertEqual(error, petri_types:unify({tuple, [int, float]}, {tuple, [int, int]}, [])),
+    ?assertEqual(error, petri_types:unify({tuple, [int]}, {list, int}, [])),
+    ?assertMatch({ok, _}, petri_types:unify(tuple, {tuple, [int, int]}, [])),
+    ?assertMatch({ok, _}, petri_types:unify({tuple, [int]}, tuple, [])),
+    ?assertEqual(error, petri_types:unify(T, {tuple, [T]}, [])),   % occurs check
+    ?assertEqual({tuple, [any, int]}, petri_types:ground({tuple, [T, int]})),
+    ?assertEqual([<<"T">>], petri_types:tvars({tuple, [int, {list, T}]})),
+    {[A], R} = petri_types:fresh_sig({[{tuple, [T]}], T}, <<"x">>),
+    ?assertEqual({tuple, [R]}, A),
+    ?assertEqual([{'S', {list, int}}, {'N', int}],
+                 petri_types:pattern_env({tuple, 1, [{var, 1, 'S'}, {var, 1, 'N'}]},
+                                         {tuple, [{list, int}, int]})),
+    ?assertEqual([{'S', any}], petri_types:pattern_env({tuple, 1, [{var, 1, 'S'}]}, tuple)),
+    ?assertEqual("tuple(list(int), int)",
+                 unicode:characters_to_list(petri_types:format({tuple, [{list, int}, int]}))).

@@ -382,6 +382,42 @@ static void test_new_fields_parse_and_encode(void **state)
     assert_int_equal(s->cost_mode, SPEC_COST_LEXICOGRAPHIC);
     assert_true(s->cost_w[SPEC_COST_W_REDUCTIONS] == 1);
     spec_destroy(&s);
+
+    /* the edit error measure: code 2 on the wire, named back as "edit" */
+    s = parse("{\"function\":\"f/1\",\"fitness\":{\"cases\":[{\"in\":[[1]],\"out\":[1]}],"
+              "\"error\":\"edit\"}}",
+              err, sizeof err, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(s->error, SPEC_ERR_EDIT);
+    assert_string_equal(spec_error_str(s->error), "edit");
+    assert_string_equal(spec_error_str(SPEC_ERR_ABS), "abs");
+    assert_string_equal(spec_error_str(SPEC_ERR_SQUARED), "squared");
+    wire_buf_init(&b);
+    spec_encode(s, -1, &b);
+    wire_rd_init(&r, b.data, b.len);
+    char str[SPEC_NAME_MAX];
+    uint32_t u32;
+    uint64_t u64;
+    wire_get_str(&r, str, sizeof str); /* function, arity, language, limits */
+    wire_get_u32(&r, &u32);
+    wire_get_u8(&r, &u8);
+    wire_get_u32(&r, &u32);
+    wire_get_u64(&r, &u64);
+    wire_get_u64(&r, &u64);
+    wire_get_count(&r, &n, SPEC_MAX_ARITY, 4); /* vars */
+    for (uint32_t i = 0; i < n; i++)
+        wire_get_str(&r, str, sizeof str);
+    wire_get_count(&r, &n, SPEC_MAX_OPS, 4); /* ops */
+    for (uint32_t i = 0; i < n; i++)
+        wire_get_str(&r, str, sizeof str);
+    wire_get_f64(&r, &d);
+    wire_get_f64(&r, &d);
+    wire_get_u8(&r, &u8);
+    wire_get_u8(&r, &u8);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(u8, SPEC_ERR_EDIT);
+    wire_buf_free(&b);
+    spec_destroy(&s);
 }
 
 static void test_new_fields_errors_name_the_field(void **state)

@@ -39,13 +39,14 @@
 -define(DETAIL_CHARS, 240).   % cap on the text of a detail
 -define(MAX_METRICS, 32).     % named metrics an evaluator may return
 -define(MAX_METRIC_NAME, 31). % bytes of a metric's name
+-define(EDIT_CELLS, 4096).    % cells of one edit-distance table (64 x 64), else a bound
 
 -type outcome() :: {petri_wire:status(), float() | nan, binary()}.
 -type job_result() :: {petri_wire:status(), float() | nan, binary(), non_neg_integer(),
                        non_neg_integer(), petri_wire:ext()}.
 %% How the evaluation process scores the genome.
--type plan() :: {numeric, [petri_wire:fcase()], abs | square, float(), boolean()}
-              | {terms, [petri_wire:tcase()], abs | square, float(), float(), boolean()}
+-type plan() :: {numeric, [petri_wire:fcase()], abs | square | edit, float(), boolean()}
+              | {terms, [petri_wire:tcase()], abs | square | edit, float(), float(), boolean()}
               | {evaluator, module(), arity()}.
 %% What the evaluation process reports: the outcome, and its reductions and
 %% heap words (off-heap binaries included) when it finished.
@@ -228,7 +229,7 @@ errs(E, L) -> [E | L].
 done(Acc, Passed, I, Errs) ->
     {ok, Acc, Passed, I - 1, case Errs of none -> []; _ -> lists:reverse(Errs) end, []}.
 
--spec cases(module(), atom(), [petri_wire:fcase()], abs | square, float(), [float()] | none,
+-spec cases(module(), atom(), [petri_wire:fcase()], abs | square | edit, float(), [float()] | none,
             pos_integer(), non_neg_integer(), float()) -> tuple().
 cases(_, _, [], _, _, Errs, I, Passed, Acc) ->
     done(Acc, Passed, I, Errs);
@@ -253,7 +254,7 @@ cases(Mod, Fn, [{In, Out} | T], Kind, Tol, Errs, I, Passed, Acc) ->
             {crash, detail("case ~b: ~p:~0P", [I, Class, Reason, 12])}
     end.
 
--spec terms(module(), atom(), [petri_wire:tcase()], {abs | square, float(), float()},
+-spec terms(module(), atom(), [petri_wire:tcase()], {abs | square | edit, float(), float()},
             [float()] | none, pos_integer(), non_neg_integer(), float()) -> tuple().
 terms(Mod, Fn, Cases, How, Errs, I, Passed, Acc) ->
     terms(Mod, Fn, Cases, How, Errs, I, Passed, Acc, 0).
@@ -261,7 +262,7 @@ terms(Mod, Fn, Cases, How, Errs, I, Passed, Acc) ->
 %% A case that raises is a failed case with the mismatch error (as a program
 %% judged by tests fails that test), so a program that is wrong on some
 %% inputs stays comparable; how many raised is the metric crashed_cases.
--spec terms(module(), atom(), [petri_wire:tcase()], {abs | square, float(), float()},
+-spec terms(module(), atom(), [petri_wire:tcase()], {abs | square | edit, float(), float()},
             [float()] | none, pos_integer(), non_neg_integer(), float(), non_neg_integer()) ->
           tuple().
 terms(_, _, [], _, Errs, I, Passed, Acc, 0) ->
@@ -293,8 +294,9 @@ terms(Mod, Fn, [{In, Want} | T], {Kind, Tol, Mis} = How, Errs, I, Passed, Acc, C
 %% One term case: {Passed, Error}. Both numbers: the error is their distance
 %% (abs or squared) and a float involved passes within Tol. Otherwise the
 %% result passes when it equals the expected term exactly, floats inside it
-%% compared within Tol, and its error is 0 or Mis.
--spec compare(term(), term(), abs | square, float(), float()) -> {boolean(), float()} | overflow.
+%% compared within Tol, and its error is 0 or Mis; under edit, the error of
+%% a wrong result is distance/4 instead.
+-spec compare(term(), term(), abs | square | edit, float(), float()) -> {boolean(), float()} | overflow.
 compare(V, W, Kind, Tol, _) when is_number(V), is_number(W) ->
     case fitness(Kind, V, W) of
         {ok, E} when is_integer(V), is_integer(W) -> {V =:= W, E};
@@ -303,11 +305,113 @@ compare(V, W, Kind, Tol, _) when is_number(V), is_number(W) ->
     end;
 compare(V, V, _, _, _) ->
     {true, 0.0};
-compare(V, W, _, Tol, Mis) ->
+compare(V, W, Kind, Tol, Mis) ->
     case same(V, W, Tol) of
         true -> {true, 0.0};
+        false when Kind =:= edit ->
+            case distance(V, W, Tol, Mis) of
+                overflow -> overflow;
+                D -> {false, D}
+            end;
         false -> {false, Mis}
     end.
+
+%% The edit error of a result V against the expected W: numbers their
+%% absolute difference; two lists (strings are lists) or two binaries the
+%% Levenshtein distance between them, an element or byte inserted, deleted
+%% or replaced costing 1 (elements compared as same/3 does); two tuples of
+%% one size the sum of their elements' distances ({Text, Count}: the text's
+%% edits plus the count's difference); anything else 0 when same/3 holds,
+%% else Mis. The work is bounded: past ?EDIT_CELLS cells of the table (after
+%% the common prefix and suffix are dropped, levenshtein/3), the distance is
+%% the larger remaining length, its upper bound. It runs in the evaluation process, so
+%% its reductions count against the genome's budget.
+-spec distance(term(), term(), float(), float()) -> float() | overflow.
+distance(V, W, _, _) when is_number(V), is_number(W) ->
+    case fitness(abs, V, W) of
+        {ok, E} -> E;
+        overflow -> overflow
+    end;
+distance(V, W, Tol, Mis) when is_binary(V), is_binary(W) ->
+    distance(binary_to_list(V), binary_to_list(W), Tol, Mis);
+distance(V, W, Tol, Mis) when is_list(V), is_list(W) ->
+    case is_proper(V) of
+        true -> float(levenshtein(V, W, Tol));
+        false -> Mis
+    end;
+distance(V, W, Tol, Mis) when is_tuple(V), is_tuple(W), tuple_size(V) =:= tuple_size(W) ->
+    lists:foldl(fun(_, overflow) -> overflow;
+                   ({X, Y}, Acc) ->
+                        case distance(X, Y, Tol, Mis) of
+                            overflow -> overflow;
+                            D -> Acc + D
+                        end
+                end, 0.0, lists:zip(tuple_to_list(V), tuple_to_list(W)));
+distance(V, W, Tol, Mis) ->
+    case same(V, W, Tol) of
+        true -> 0.0;
+        false -> Mis
+    end.
+
+%% A proper list, walked in Erlang (an improper one is a wrong result).
+-spec is_proper(term()) -> boolean().
+is_proper([]) -> true;
+is_proper([_ | T]) -> is_proper(T);
+is_proper(_) -> false.
+
+%% The common prefix costs nothing and is dropped without copying; the
+%% common suffix is dropped (two reversed copies) only when the table is
+%% still too large and neither list is longer than ?EDIT_CELLS.
+-spec levenshtein(list(), list(), float()) -> non_neg_integer().
+levenshtein(A0, B0, Tol) ->
+    {A1, B1} = drop_prefix(A0, B0, Tol),
+    case lev_small(A1, B1, Tol) of
+        {big, N, M} when N > ?EDIT_CELLS; M > ?EDIT_CELLS -> max(N, M);
+        {big, _, _} ->
+            {RA, RB} = drop_prefix(lists:reverse(A1), lists:reverse(B1), Tol),
+            case lev_small(RA, RB, Tol) of
+                {big, N, M} -> max(N, M);
+                D -> D
+            end;
+        D -> D
+    end.
+
+%% The distance when the table is small enough, else {big, N, M}.
+-spec lev_small(list(), list(), float()) ->
+          non_neg_integer() | {big, non_neg_integer(), non_neg_integer()}.
+lev_small(A, B, Tol) ->
+    N = length(A),
+    M = length(B),
+    if
+        N =:= 0 -> M;
+        M =:= 0 -> N;
+        N * M > ?EDIT_CELLS -> {big, N, M};
+        true -> lev_rows(A, B, lists:seq(0, M), Tol)
+    end.
+
+-spec drop_prefix(list(), list(), float()) -> {list(), list()}.
+drop_prefix([X | A], [Y | B], Tol) ->
+    case same(X, Y, Tol) of
+        true -> drop_prefix(A, B, Tol);
+        false -> {[X | A], [Y | B]}
+    end;
+drop_prefix(A, B, _) -> {A, B}.
+
+%% The classic dynamic programme, one row of the table per element of A.
+-spec lev_rows(list(), list(), [non_neg_integer()], float()) -> non_neg_integer().
+lev_rows([], _, Row, _) -> lists:last(Row);
+lev_rows([X | A], B, [D0 | _] = Prev, Tol) ->
+    lev_rows(A, B, lev_row(X, B, Prev, [D0 + 1], Tol), Tol).
+
+-spec lev_row(term(), list(), [non_neg_integer()], [non_neg_integer(), ...], float()) ->
+          [non_neg_integer()].
+lev_row(_, [], _, Acc, _) -> lists:reverse(Acc);
+lev_row(X, [Y | B], [Diag, Up | Prev], [Left | _] = Acc, Tol) ->
+    Sub = case same(X, Y, Tol) of
+              true -> Diag;
+              false -> Diag + 1
+          end,
+    lev_row(X, B, [Up | Prev], [min(Sub, min(Up, Left) + 1) | Acc], Tol).
 
 -spec near(number(), number(), float()) -> boolean().
 near(V, W, Tol) ->
@@ -401,13 +505,13 @@ metric_name(_) ->
     error.
 
 %% The error of one case as a finite float, or overflow.
--spec fitness(abs | square, number(), number()) -> {ok, float()} | overflow.
+-spec fitness(abs | square | edit, number(), number()) -> {ok, float()} | overflow.
 fitness(Kind, V, Out) ->
     try
         D = float(abs(V - Out)),
         E = case Kind of
-                abs -> D;
-                square -> D * D
+                square -> D * D;
+                _ -> D
             end,
         {ok, E}
     catch

@@ -63,12 +63,25 @@ infer({cons, _, H, T}, Env, Ctx) ->
 infer({bin, _, _}, _, _) -> binary;
 infer({map, _, _}, _, _) -> map;
 infer({map, _, _, _}, _, _) -> map;
-infer({tuple, _, _}, _, _) -> tuple;
+infer({tuple, _, Es}, Env, Ctx) -> {tuple, [infer(E, Env, Ctx) || E <- Es]};
 infer({'fun', _, {clauses, [{clause, _, Ps, _, Body}]}}, Env, Ctx) ->
     Env2 = lists:append([[{{var, ?A, V}, any} || {V, _} <- petri_types:pattern_env(P, any)]
                          || P <- Ps]) ++ Env,
     {fn, [any || _ <- Ps], infer(lists:last(Body), Env2, Ctx)};
 infer({match, _, _, E}, Env, Ctx) -> infer(E, Env, Ctx);
+infer({'case', _, _, [{clause, _, [{atom, _, true}], [], [X]},
+                      {clause, _, [{atom, _, false}], [], [Y]}]}, Env, Ctx) ->
+    %% the value known all through ([] is list(any)), else the first
+    TX = infer(X, Env, Ctx),
+    case petri_types:has_any(TX) of
+        true ->
+            TY = infer(Y, Env, Ctx),
+            case petri_types:has_any(TY) of
+                true -> TX;
+                false -> TY
+            end;
+        false -> TX
+    end;
 infer({op, _, '-', X}, Env, Ctx) -> infer(X, Env, Ctx);
 infer({op, _, Op, X}, Env, Ctx) -> call_type({unop, Op}, [X], Env, Ctx);
 infer({op, _, Op, L, R}, Env, Ctx) -> call_type({binop, Op}, [L, R], Env, Ctx);
@@ -120,22 +133,46 @@ gen({fn, Ps, R}, Depth, Env, Ctx, S) ->
     lambda(Ps, R, max(Depth, 1) - 1, Env, Ctx, S);
 gen(T, 0, Env, Ctx, S) ->
     terminal(T, Env, Ctx, S);
+gen({tuple, Ts} = T, Depth, Env, Ctx, S0) ->
+    %% a tuple of known element types: built from its elements (half the
+    %% time), else as any other type
+    Cands = candidates(T, Ctx),
+    {R, S1} = rand:uniform_s(6, S0),
+    if
+        R =< 2 -> terminal(T, Env, Ctx, S1);
+        R =< 3, Cands =/= [] -> call(Cands, Depth, Env, Ctx, S1);
+        true -> tuple([fun(Sx) -> gen(E, Depth - 1, Env, Ctx, Sx) end || E <- Ts], S1)
+    end;
 gen(T, Depth, Env, Ctx, S0) ->
     Cands = candidates(T, Ctx),
     {R, S1} = rand:uniform_s(3, S0),
     case Cands =:= [] orelse R =:= 1 of
         true -> terminal(T, Env, Ctx, S1);
-        false ->
-            {{P, As, Sub}, S2} = pick(Cands, S1),
-            {Sub2, S3} = bind_free(As, Sub, Env, S2),
-            {Args, S4} = lists:foldl(
-                           fun(A, {Acc, Sx}) ->
-                                   At = petri_types:ground(petri_types:apply(A, Sub2)),
-                                   {N, Sy} = gen(At, Depth - 1, Env, Ctx, Sx),
-                                   {[N | Acc], Sy}
-                           end, {[], S3}, As),
-            {node(P, lists:reverse(Args)), S4}
+        false -> call(Cands, Depth, Env, Ctx, S1)
     end.
+
+%% A call of one of Cands (candidates/2) over arguments Depth - 1 deep.
+-spec call([{petri_spec:prim(), [type()], petri_types:subst()}], pos_integer(), env(), ctx(),
+           rs()) -> {node_(), rs()}.
+call(Cands, Depth, Env, Ctx, S1) ->
+    {{P, As, Sub}, S2} = pick(Cands, S1),
+    {Sub2, S3} = bind_free(As, Sub, Env, S2),
+    {Args, S4} = lists:foldl(
+                   fun(A, {Acc, Sx}) ->
+                           At = petri_types:ground(petri_types:apply(A, Sub2)),
+                           {N, Sy} = gen(At, Depth - 1, Env, Ctx, Sx),
+                           {[N | Acc], Sy}
+                   end, {[], S3}, As),
+    {node(P, lists:reverse(Args)), S4}.
+
+%% A tuple expression of the elements the generators give, in order.
+-spec tuple([fun((rs()) -> {node_(), rs()})], rs()) -> {node_(), rs()}.
+tuple(Gens, S0) ->
+    {Es, S1} = lists:foldl(fun(G, {Acc, Sx}) ->
+                                   {E, Sy} = G(Sx),
+                                   {[E | Acc], Sy}
+                           end, {[], S0}, Gens),
+    {{tuple, ?A, lists:reverse(Es)}, S1}.
 
 -spec lambda([type()], type(), non_neg_integer(), env(), ctx(), rs()) -> {node_(), rs()}.
 lambda(Ps, R, Depth, Env, Ctx, S0) ->
@@ -223,12 +260,16 @@ elems(_) -> [].
 node({lit, E}, []) -> E;
 node({binop, Op}, [L, R]) -> {op, ?A, Op, L, R};
 node({unop, Op}, [X]) -> {op, ?A, Op, X};
+node({form, 'if'}, [C, X, Y]) ->
+    {'case', ?A, C, [{clause, ?A, [{atom, ?A, true}], [], [X]},
+                     {clause, ?A, [{atom, ?A, false}], [], [Y]}]};
 node({fn, none, F, _}, Args) -> {call, ?A, {atom, ?A, F}, Args};
 node({fn, M, F, _}, Args) -> {call, ?A, {remote, ?A, {atom, ?A, M}, {atom, ?A, F}}, Args}.
 
 %% A variable of type T in scope (two times in three when there is one), or a
 %% literal: one of the spec's literal primitives of type T (half the time
-%% when there are some), or one built for T. When no variable has type T, a
+%% when there are some), or one built for T (for a tuple of known element
+%% types, a tuple of terminals of those types). When no variable has type T, a
 %% projection of one is the terminal one time in three: a one-argument
 %% primitive of a variable in scope that gives a T (length(L), hd(L) where L
 %% is a list and T is int), as PushGP's vector_length and vector_first are
@@ -250,6 +291,8 @@ terminal(T, Env, #{prims := Prims} = Ctx, S0) ->
         Vars =/= [], R =< 4 -> pick(Vars, S1);
         Projs =/= [], R =< 2 -> pick(Projs, S1);
         Lits =/= [], R rem 2 =:= 1 -> pick(Lits, S1);
+        is_tuple(T), element(1, T) =:= tuple -> % a tuple of terminals ({S, length(S)})
+            tuple([fun(Sx) -> terminal(E, Env, Ctx, Sx) end || E <- element(2, T)], S1);
         true -> literal(T, Ctx, S1)
     end.
 
@@ -298,6 +341,7 @@ literal({list, E}, Ctx, S0) ->
     {lists:foldl(fun(X, T) -> {cons, ?A, X, T} end, {nil, ?A}, Es), S2};
 literal(map, _, S) -> {{map, ?A, []}, S};
 literal(tuple, _, S) -> {{tuple, ?A, []}, S};
+literal({tuple, Ts}, Ctx, S) -> tuple([fun(Sx) -> literal(E, Ctx, Sx) end || E <- Ts], S);
 literal({fn, Ps, R}, Ctx, S) -> lambda(Ps, R, 0, [], Ctx, S);
 literal(any, #{spec := #{const_int := false}} = Ctx, S) -> literal(float, Ctx, S);
 literal(_, Ctx, S) -> literal(int, Ctx, S).

@@ -251,6 +251,7 @@ prog_ctx(Spec, Typed, Prims) ->
 prim_arity({binop, _}) -> 2;
 prim_arity({unop, _}) -> 1;
 prim_arity({lit, _}) -> 0;
+prim_arity({form, 'if'}) -> 3;
 prim_arity({fn, _, _, A}) -> A.
 
 %% As child/4 for typed specs and the program operators; the fallback is a

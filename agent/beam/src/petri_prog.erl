@@ -172,17 +172,13 @@ fits(Sig, ArgTs, T) ->
 arity({binop, _}) -> 2;
 arity({unop, _}) -> 1;
 arity({lit, _}) -> 0;
+arity({form, 'if'}) -> 3;
 arity({fn, _, _, A}) -> A.
 
 -spec rebuild(petri_spec:prim(), node_()) -> node_().
 rebuild(Q, N) ->
     {_, Args} = prim_of(N),
-    case Q of
-        {binop, Op} -> [L, R] = Args, {op, ?A, Op, L, R};
-        {unop, Op} -> [X] = Args, {op, ?A, Op, X};
-        {fn, none, F, _} -> {call, ?A, {atom, ?A, F}, Args};
-        {fn, M, F, _} -> {call, ?A, {remote, ?A, {atom, ?A, M}, {atom, ?A, F}}, Args}
-    end.
+    petri_gen:node(Q, Args).
 
 -spec subtree(parent(), ctx(), rs()) -> result().
 subtree(P, Ctx, S0) ->

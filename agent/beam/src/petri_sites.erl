@@ -21,9 +21,21 @@
 -type site() :: {pos_integer(), pos_integer(), pos_integer(), [pos_integer()]}.
 -type tsite() :: {site(), node_(), petri_gen:env(), petri_types:type()}.
 
+%% The condition and the two values of a conditional (the primitive "if"),
+%% or none for another case expression.
+-spec if_parts(node_()) -> none | [node_()].
+if_parts({'case', _, C, [{clause, _, [{atom, _, true}], [], [X]},
+                         {clause, _, [{atom, _, false}], [], [Y]}]}) -> [C, X, Y];
+if_parts(_) -> none.
+
 -spec prim_of(node_()) -> none | {petri_spec:prim(), [node_()]}.
 prim_of({op, _, Op, L, R}) -> {{binop, Op}, [L, R]};
 prim_of({op, _, Op, X}) when Op =/= '-' -> {{unop, Op}, [X]};
+prim_of({'case', _, _, _} = N) ->
+    case if_parts(N) of
+        none -> none;
+        Parts -> {{form, 'if'}, Parts}
+    end;
 prim_of({call, _, {atom, _, F}, Args}) -> {{fn, none, F, length(Args)}, Args};
 prim_of({call, _, {remote, _, {atom, _, M}, {atom, _, F}}, Args}) -> {{fn, M, F, length(Args)}, Args};
 prim_of(_) -> none.
@@ -121,7 +133,8 @@ walk(N, {F, C, E, Path} = Site, Env, Exp, Ctx) ->
     T = case {T0, Exp} of
             {{fn, _, _}, {fn, _, _}} -> Exp;
             {any, _} -> Exp;
-            {{list, _}, {list, _}} -> case has_any(T0) of true -> Exp; false -> T0 end;
+            {{list, _}, {list, _}} -> case petri_types:has_any(T0) of true -> Exp; false -> T0 end;
+            {{tuple, _}, {tuple, _}} -> case petri_types:has_any(T0) of true -> Exp; false -> T0 end;
             _ -> T0
         end,
     Here = case N of
@@ -130,13 +143,6 @@ walk(N, {F, C, E, Path} = Site, Env, Exp, Ctx) ->
            end,
     Here ++ lists:append([walk(Ch, {F, C, E, Path ++ [I]}, ChEnv, ChExp, Ctx)
                           || {I, {Ch, ChEnv, ChExp}} <- enum(child_specs(N, Env, Exp, Ctx))]).
-
-%% A type not known all through ([] is list(any)): the required type is the
-%% better one.
--spec has_any(petri_types:type()) -> boolean().
-has_any(any) -> true;
-has_any({list, E}) -> has_any(E);
-has_any(_) -> false.
 
 %% The children of a node (those of tchildren/2) with their environments and
 %% required types.
@@ -156,6 +162,12 @@ child_specs(N, Env, Exp, Ctx) ->
                                                    || {Pt, T} <- lists:zip(Ps, PTs)])) ++ Env,
                     Last = length(Body),
                     [{B, Env2, case I of Last -> R; _ -> any end} || {I, B} <- enum(Body)];
+                {tuple, _, _} ->
+                    case Exp of
+                        {tuple, Ts} when length(Ts) =:= length(Chs) ->
+                            [{Ch, Env, T} || {Ch, T} <- lists:zip(Chs, Ts)];
+                        _ -> [{Ch, Env, any} || Ch <- Chs]
+                    end;
                 {cons, _, _, _} ->
                     [H, T] = Chs,
                     case Exp of
@@ -184,6 +196,11 @@ kids({cons, _, H, T}, _) -> [H, T];
 kids({tuple, _, Es}, _) -> Es;
 kids({'fun', _, {clauses, [{clause, _, _, [], Body}]}}, _) -> Body;
 kids({match, _, _, E}, _) -> [E];
+kids({'case', _, _, _} = N, _) ->
+    case if_parts(N) of
+        none -> [];
+        Parts -> Parts
+    end;
 kids(_, _) -> [].
 
 -spec set_tchildren(node_(), [node_()]) -> node_().
@@ -194,7 +211,9 @@ set_tchildren({cons, A, _, _}, [H, T]) -> {cons, A, H, T};
 set_tchildren({tuple, A, _}, Es) -> {tuple, A, Es};
 set_tchildren({'fun', A, {clauses, [{clause, CA, Ps, [], _}]}}, Body) ->
     {'fun', A, {clauses, [{clause, CA, Ps, [], Body}]}};
-set_tchildren({match, A, P, _}, [E]) -> {match, A, P, E}.
+set_tchildren({match, A, P, _}, [E]) -> {match, A, P, E};
+set_tchildren({'case', A, _, [{clause, A1, P1, [], _}, {clause, A2, P2, [], _}]}, [C, X, Y]) ->
+    {'case', A, C, [{clause, A1, P1, [], [X]}, {clause, A2, P2, [], [Y]}]}.
 
 -spec put(parent(), site(), node_()) -> parent().
 put({Funs, K}, {FI, CI, EI, Path}, New) ->

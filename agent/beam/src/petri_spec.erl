@@ -16,7 +16,8 @@
 -define(MAX_NAME, 255).
 
 -type prim() :: {binop, atom()} | {unop, atom()} | {fn, atom() | none, atom(), non_neg_integer()}
-              | {lit, tuple()}.   % a literal (its erl_parse tree), typed sets only
+              | {lit, tuple()}    % a literal (its erl_parse tree), typed sets only
+              | {form, 'if'}.     % case C of true -> X; false -> Y end, typed sets only
 %% A typed primitive set: the entry function's signature and each primitive's.
 -type typed() :: {petri_types:sig(), [{prim(), petri_types:sig()}]}.
 %% The cost objective: mode and the weights of reductions, peak heap words, eval us.
@@ -79,7 +80,7 @@ validate_base(Fn, Ar, Lang, Err, Vars, BadCase) ->
     if
         not is_binary(Fn) -> {error, <<"spec: bad function name">>};
         Lang > 1 -> fmt("spec: unknown language ~b", [Lang]);
-        Err > 1 -> fmt("spec: unknown error measure ~b", [Err]);
+        Err > 2 -> fmt("spec: unknown error measure ~b", [Err]);
         Ar > 255 -> fmt("spec: arity ~b is too large", [Ar]);
         Vars =/= [], length(Vars) =/= Ar ->
             fmt("spec: ~b vars for arity ~b", [length(Vars), Ar]);
@@ -171,8 +172,11 @@ cost(Spec) ->
 -spec per_case(petri_wire:spec()) -> boolean().
 per_case(Spec) -> maps:get(per_case, Spec, false).
 
--spec error_kind(petri_wire:spec()) -> abs | square.
+%% abs and square: the distance of numbers; edit adds the edit distance of
+%% lists, binaries and tuples (petri_eval:distance/4).
+-spec error_kind(petri_wire:spec()) -> abs | square | edit.
 error_kind(#{error := 1}) -> square;
+error_kind(#{error := 2}) -> edit;
 error_kind(_) -> abs.
 
 %% Variable names as atoms (trusted spec input).
@@ -228,10 +232,11 @@ name_ok({fn, M, F, Ar}) ->
 %% (the numeric set of primitives/1). An op string is "NAME" or
 %% "NAME :: A, B -> R" (petri_types); "types :: A, .. -> R" gives the entry
 %% function's argument and result types (default: any). NAME is a binary
-%% operator (arithmetic, comparison, boolean, ++, --), "not", or a function
-%% "name/arity" / "mod:name/arity" that petri_safety:allowed/3 admits. A
-%% primitive without a signature gets its operator's default one (any for
-%% a function).
+%% operator (arithmetic, comparison, boolean, ++, --), "not", "if" (the
+%% conditional `case C of true -> X; false -> Y end`, default signature
+%% bool, T, T -> T), a literal, or a function "name/arity" /
+%% "mod:name/arity" that petri_safety:allowed/3 admits. A primitive without
+%% a signature gets its operator's default one (any for a function).
 -spec signatures(petri_wire:spec()) -> {ok, none | typed()} | {error, binary()}.
 signatures(#{ops := Ops} = Spec) ->
     case lists:any(fun(Op) -> binary:match(Op, <<"::">>) =/= nomatch end, Ops) of
@@ -280,6 +285,7 @@ typed_ops([Op | T], Ar, Entry, Acc) ->
 
 -spec typed_prim(binary()) -> {ok, prim()} | {error, string()}.
 typed_prim(<<"not">>) -> {ok, {unop, 'not'}};
+typed_prim(<<"if">>) -> {ok, {form, 'if'}};
 typed_prim(Name) ->
     case {lists:member(Name, ?BINOPS ++ ?TBINOPS), literal(Name)} of
         {true, _} -> {ok, {binop, binary_to_atom(Name, utf8)}};
@@ -315,7 +321,13 @@ literal(Text) ->
 -spec check_sig(prim(), none | {ok, petri_types:sig()}) -> {ok, petri_types:sig()} | error.
 check_sig(P, none) -> {ok, default_sig(P)};
 check_sig(P, {ok, {As, _} = Sig}) ->
-    Ar = case P of {binop, _} -> 2; {unop, _} -> 1; {fn, _, _, A} -> A; {lit, _} -> 0 end,
+    Ar = case P of
+             {binop, _} -> 2;
+             {unop, _} -> 1;
+             {fn, _, _, A} -> A;
+             {lit, _} -> 0;
+             {form, 'if'} -> 3
+         end,
     case length(As) =:= Ar of
         true -> {ok, Sig};
         false -> error
@@ -334,6 +346,7 @@ default_sig({binop, Op}) ->
         false -> {[{tv, <<"T">>}, {tv, <<"T">>}], bool}
     end;
 default_sig({unop, _}) -> {[bool], bool};
+default_sig({form, 'if'}) -> {[bool, {tv, <<"T">>}, {tv, <<"T">>}], {tv, <<"T">>}};
 default_sig({lit, E}) -> {[], lit_type(E)};
 default_sig({fn, _, _, A}) -> {lists:duplicate(A, any), any}.
 
@@ -349,7 +362,7 @@ lit_type({nil, _}) -> {list, any};
 lit_type({cons, _, H, _}) -> {list, lit_type(H)};
 lit_type({bin, _, _}) -> binary;
 lit_type({map, _, _}) -> map;
-lit_type({tuple, _, _}) -> tuple;
+lit_type({tuple, _, Es}) -> {tuple, [lit_type(E) || E <- Es]};
 lit_type(_) -> any.
 
 -spec fmt(io:format(), [term()]) -> {error, binary()}.

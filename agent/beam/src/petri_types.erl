@@ -3,18 +3,20 @@
 %% the types of pattern variables.
 %%
 %% Types: int, float, bool, atom, binary, map, tuple, any, list(T) (plain
-%% "list" is list(any)), fun(T1, .. -> R), and type variables (a name that
-%% starts with an upper-case letter). any matches every type and binds
-%% nothing: an any-typed place accepts any expression.
+%% "list" is list(any)), tuple(T1, .., Tn) (a tuple of n elements of those
+%% types; plain "tuple" is any tuple and matches every one), fun(T1, .. -> R),
+%% and type variables (a name that starts with an upper-case letter). any
+%% matches every type and binds nothing: an any-typed place accepts any
+%% expression.
 -module(petri_types).
 
 -compile({no_auto_import, [apply/2]}).
 -export([parse_sig/1, parse_type/1, unify/3, apply/2, ground/1, fresh_sig/2, tvars/1,
-         pattern_env/2, format/1]).
+         pattern_env/2, format/1, has_any/1]).
 -export_type([type/0, sig/0, subst/0]).
 
 -type type() :: int | float | bool | atom | binary | map | tuple | any
-              | {list, type()} | {fn, [type()], type()} | {tv, binary()}.
+              | {list, type()} | {tuple, [type()]} | {fn, [type()], type()} | {tv, binary()}.
 -type sig() :: {[type()], type()}.
 -type subst() :: [{binary(), type()}].
 -type token() :: {id, binary()} | '(' | ')' | ',' | '->'.
@@ -65,6 +67,9 @@ type([{id, <<"list">>}, '(' | R1]) ->
     {T, [')' | R2]} = type(R1),
     {{list, T}, R2};
 type([{id, <<"list">>} | R]) -> {{list, any}, R};
+type([{id, <<"tuple">>}, '(' | R1]) ->
+    {Es, [')' | R2]} = types(R1),
+    {{tuple, Es}, R2};
 type([{id, <<"fun">>}, '(', '->' | R1]) ->
     {Res, [')' | R2]} = type(R1),
     {{fn, [], Res}, R2};
@@ -104,6 +109,9 @@ unify(A0, B0, S) ->
         {{tv, N}, B} -> bind(N, B, S);
         {A, {tv, N}} -> bind(N, A, S);
         {{list, X}, {list, Y}} -> unify(X, Y, S);
+        {{tuple, Xs}, {tuple, Ys}} when length(Xs) =:= length(Ys) -> unify_all(Xs, Ys, S);
+        {tuple, {tuple, _}} -> {ok, S};
+        {{tuple, _}, tuple} -> {ok, S};
         {{fn, As, R1}, {fn, Bs, R2}} when length(As) =:= length(Bs) ->
             unify_all([R1 | As], [R2 | Bs], S);
         {A, A} -> {ok, S};
@@ -138,6 +146,7 @@ walk(T, _) -> T.
 apply(T, S) ->
     case walk(T, S) of
         {list, X} -> {list, apply(X, S)};
+        {tuple, Xs} -> {tuple, [apply(X, S) || X <- Xs]};
         {fn, As, R} -> {fn, [apply(A, S) || A <- As], apply(R, S)};
         W -> W
     end.
@@ -146,12 +155,22 @@ apply(T, S) ->
 -spec ground(type()) -> type().
 ground({tv, _}) -> any;
 ground({list, X}) -> {list, ground(X)};
+ground({tuple, Xs}) -> {tuple, [ground(X) || X <- Xs]};
 ground({fn, As, R}) -> {fn, [ground(A) || A <- As], ground(R)};
 ground(T) -> T.
+
+%% Whether a type is not known all through ([] is list(any)): where an
+%% expected type is at hand, it is the better one.
+-spec has_any(type()) -> boolean().
+has_any(any) -> true;
+has_any({list, E}) -> has_any(E);
+has_any({tuple, Es}) -> lists:any(fun has_any/1, Es);
+has_any(_) -> false.
 
 -spec tvars(type()) -> [binary()].
 tvars({tv, N}) -> [N];
 tvars({list, X}) -> tvars(X);
+tvars({tuple, Xs}) -> lists:append([tvars(X) || X <- Xs]);
 tvars({fn, As, R}) -> lists:append([tvars(T) || T <- [R | As]]);
 tvars(_) -> [].
 
@@ -163,6 +182,7 @@ fresh_sig({As, R}, Tag) -> {[rename(A, Tag) || A <- As], rename(R, Tag)}.
 -spec rename(type(), binary()) -> type().
 rename({tv, N}, Tag) -> {tv, <<N/binary, "#", Tag/binary>>};
 rename({list, X}, Tag) -> {list, rename(X, Tag)};
+rename({tuple, Xs}, Tag) -> {tuple, [rename(X, Tag) || X <- Xs]};
 rename({fn, As, R}, Tag) -> {fn, [rename(A, Tag) || A <- As], rename(R, Tag)};
 rename(T, _) -> T.
 
@@ -173,11 +193,14 @@ pattern_env({var, _, V}, T) -> [{V, T}];
 pattern_env({match, _, P1, P2}, T) -> pattern_env(P1, T) ++ pattern_env(P2, T);
 pattern_env({cons, _, H, Tl}, {list, E} = T) -> pattern_env(H, E) ++ pattern_env(Tl, T);
 pattern_env({cons, _, H, Tl}, _) -> pattern_env(H, any) ++ pattern_env(Tl, any);
+pattern_env({tuple, _, Es}, {tuple, Ts}) when length(Es) =:= length(Ts) ->
+    lists:append([pattern_env(E, T) || {E, T} <- lists:zip(Es, Ts)]);
 pattern_env({tuple, _, Es}, _) -> lists:append([pattern_env(E, any) || E <- Es]);
 pattern_env(_, _) -> [].
 
 -spec format(type()) -> iodata().
 format({list, T}) -> ["list(", format(T), ")"];
+format({tuple, Ts}) -> ["tuple(", lists:join(", ", [format(T) || T <- Ts]), ")"];
 format({fn, As, R}) -> ["fun(", lists:join(", ", [format(A) || A <- As]), " -> ", format(R), ")"];
 format({tv, N}) -> N;
 format(T) -> atom_to_list(T).

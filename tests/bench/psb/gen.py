@@ -327,7 +327,9 @@ INT = ["+", "-", "*", "div", "Elixir.Integer:mod/2 :: int, int -> int",
 FLOAT = ["+ :: float, float -> float", "- :: float, float -> float",
          "* :: float, float -> float", "/ :: float, float -> float", "float/1 :: int -> float"]
 CMP = ["<", ">", "==", "=<"]
-BOOL = ["andalso", "orelse", "not"]
+# "if" is case C of true -> X; false -> Y end: PushGP's exec_if, which every
+# problem with a boolean to test has (number-io's instruction set has no exec)
+BOOL = ["andalso", "orelse", "not", "if"]
 LIST = ["length/1 :: list(T) -> int", "lists:reverse/1 :: list(T) -> list(T)",
         "hd/1 :: list(T) -> T", "tl/1 :: list(T) -> list(T)", "++",
         "lists:map/2 :: fun(A -> B), list(A) -> list(B)",
@@ -343,7 +345,8 @@ TYPED = {  # problem: (entry signature, groups, the problem's constants)
                        ["1000", "2000", '"small"', '"large"', '""']),
     "compare-string-lengths": (", ".join([STR] * 3) + " -> bool", [INT, CMP, BOOL, LIST], []),
     "double-letters": (STR + " -> " + STR, [INT, CMP, BOOL, LIST], ["$!", "$a", "$z", "$A", "$Z"]),
-    "replace-space-with-newline": (STR + " -> tuple", [INT, CMP, BOOL, LIST], ["$\\s", "$\\n"]),
+    "replace-space-with-newline": (STR + " -> tuple(%s, int)" % STR, [INT, CMP, BOOL, LIST],
+                                   ["$\\s", "$\\n"]),
     "string-lengths-backwards": ("list(%s) -> list(int)" % STR, [INT, LIST], []),
     "last-index-of-zero": ("list(int) -> int", [INT, CMP, BOOL, LIST], []),
     "vector-average": ("list(float) -> float", [FLOAT, LOOP, LIST], []),
@@ -397,7 +400,10 @@ def cases(p, split):
 
 
 def eval_spec(p, split):
-    fit = {"cases": cases(p, split)}
+    # the suite's error functions: a number's absolute difference, a text's or
+    # a vector's Levenshtein distance from the right one ({Text, Count}: both
+    # added); a wrong boolean costs 1
+    fit = {"cases": cases(p, split), "error": "edit"}
     if "tol" in p:
         fit["float_tolerance"] = p["tol"]
     return {"function": p["fn"], "language": "erlang",

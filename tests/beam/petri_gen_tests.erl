@@ -153,6 +153,9 @@ if_gen_test() ->
                 {E, _} <- [petri_gen:gen(int, 3, env(), Ctx, rand:seed_s(exsss, Seed))],
                 element(1, E) =:= 'case'],
     ?assert(length(Ifs) >= 5, length(Ifs)),
+    %% a condition mentions a variable (one of six draws): not case 3 < 1 of
+    Mention = [C || {'case', _, C, _} <- Ifs, vars(C) =/= []],
+    ?assert(length(Mention) * 4 >= length(Ifs) * 3, {length(Mention), length(Ifs)}),
     lists:foreach(fun({'case', _, C, [{clause, _, [{atom, _, true}], [], [_]},
                                      {clause, _, [{atom, _, false}], [], [_]}]} = E) ->
                           ?assertEqual(bool, petri_gen:infer(C, env(), Ctx)),

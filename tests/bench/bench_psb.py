@@ -152,6 +152,10 @@ def main():
     ap.add_argument("--agents", type=int, default=1, help="agents (default 1)")
     ap.add_argument("--vms", type=int, default=2, help="VMs per agent (default 2)")
     ap.add_argument("--size", type=int, default=None, help="population size (default: the spec's)")
+    ap.add_argument("--spec-dir", default=gen.SPEC_DIR,
+                    help="where the population specs are read (default configs/specs/psb): "
+                         "a variant's, to measure a change of primitives or error measure "
+                         "(the held-out sets are gen.py's all the same)")
     ap.add_argument("--replay", type=int, default=100,
                     help="derivations `petri lineage verify --replay` re-derives at the end "
                          "(default 100; 0: none)")
@@ -187,7 +191,7 @@ def main():
                 test_path = os.path.join(test_dir, n + "-test.json")
                 with open(test_path, "w") as f:
                     f.write(gen.dump(gen.eval_spec(p, "test")))
-                with open(os.path.join(gen.SPEC_DIR, n + "-population.json")) as f:
+                with open(os.path.join(a.spec_dir, n + "-population.json")) as f:
                     spec = json.load(f)
                 if a.size:
                     spec["size"] = a.size

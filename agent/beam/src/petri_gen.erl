@@ -134,8 +134,9 @@ gen({fn, Ps, R}, Depth, Env, Ctx, S) ->
 gen(T, 0, Env, Ctx, S) ->
     terminal(T, Env, Ctx, S);
 gen({tuple, Ts} = T, Depth, Env, Ctx, S0) ->
-    %% a tuple of known element types: built from its elements (half the
-    %% time), else as any other type
+    %% a tuple of known element types: built from its elements (three
+    %% times in six, four when no primitive gives the type), else a
+    %% terminal (two in six) or a call (one in six)
     Cands = candidates(T, Ctx),
     {R, S1} = rand:uniform_s(6, S0),
     if
@@ -151,16 +152,23 @@ gen(T, Depth, Env, Ctx, S0) ->
         false -> call(Cands, Depth, Env, Ctx, S1)
     end.
 
-%% A call of one of Cands (candidates/2) over arguments Depth - 1 deep.
+%% A call of one of Cands (candidates/2) over arguments Depth - 1 deep. The
+%% condition of an "if" mentions a variable when one of six draws does
+%% (case 3 < 1 of ... is one branch).
 -spec call([{petri_spec:prim(), [type()], petri_types:subst()}], pos_integer(), env(), ctx(),
            rs()) -> {node_(), rs()}.
 call(Cands, Depth, Env, Ctx, S1) ->
     {{P, As, Sub}, S2} = pick(Cands, S1),
     {Sub2, S3} = bind_free(As, Sub, Env, S2),
+    Names = [V || {{var, _, V}, _} <- Env],
     {Args, S4} = lists:foldl(
                    fun(A, {Acc, Sx}) ->
                            At = petri_types:ground(petri_types:apply(A, Sub2)),
-                           {N, Sy} = gen(At, Depth - 1, Env, Ctx, Sx),
+                           Gen = fun(Sz) -> gen(At, Depth - 1, Env, Ctx, Sz) end,
+                           {N, Sy} = case {P, Acc} of
+                                         {{form, 'if'}, []} -> body_using(Names, 6, Gen, Sx);
+                                         _ -> Gen(Sx)
+                                     end,
                            {[N | Acc], Sy}
                    end, {[], S3}, As),
     {node(P, lists:reverse(Args)), S4}.

@@ -324,8 +324,8 @@ compare(V, W, Kind, Tol, Mis) ->
 %% edits plus the count's difference); anything else 0 when same/3 holds,
 %% else Mis. The work is bounded: past ?EDIT_CELLS cells of the table (after
 %% the common prefix and suffix are dropped, levenshtein/3), the distance is
-%% the larger remaining length, its upper bound. It runs in the evaluation process, so
-%% its reductions count against the genome's budget.
+%% the larger remaining length, its upper bound. It runs in the evaluation
+%% process, so its reductions and heap count against the genome's limits.
 -spec distance(term(), term(), float(), float()) -> float() | overflow.
 distance(V, W, _, _) when is_number(V), is_number(W) ->
     case fitness(abs, V, W) of

@@ -242,17 +242,10 @@ prog_ctx(Spec, Typed, Prims) ->
     {Entry, Sigs} = case Typed of
                         none ->
                             {{lists:duplicate(Ar, any), any},
-                             [{P, {lists:duplicate(prim_arity(P), any), any}} || P <- Prims]};
+                             [{P, {lists:duplicate(petri_spec:prim_arity(P), any), any}} || P <- Prims]};
                         _ -> Typed
                     end,
     #{spec => Spec, entry => Entry, prims => Sigs, fn => petri_spec:function(Spec), ar => Ar}.
-
--spec prim_arity(petri_spec:prim()) -> non_neg_integer().
-prim_arity({binop, _}) -> 2;
-prim_arity({unop, _}) -> 1;
-prim_arity({lit, _}) -> 0;
-prim_arity({form, 'if'}) -> 3;
-prim_arity({fn, _, _, A}) -> A.
 
 %% As child/4 for typed specs and the program operators; the fallback is a
 %% typed point mutation of parent 1, then a copy.

@@ -157,7 +157,8 @@ alternatives(N, Env, T, #{prims := Prims} = Ctx) ->
         none -> [];
         {Me, Args} ->
             ArgTs = [petri_gen:infer(A, Env, Ctx) || A <- Args],
-            [Q || {Q, Sig} <- Prims, Q =/= Me, element(1, Q) =/= lit, arity(Q) =:= length(Args),
+            [Q || {Q, Sig} <- Prims, Q =/= Me, element(1, Q) =/= lit,
+                  petri_spec:prim_arity(Q) =:= length(Args),
                   fits(Sig, ArgTs, T)]
     end.
 
@@ -167,13 +168,6 @@ fits(Sig, ArgTs, T) ->
     lists:foldl(fun({A, B}, {ok, S}) -> petri_types:unify(A, B, S);
                    (_, error) -> error
                 end, petri_types:unify(R, T, []), lists:zip(As, ArgTs)) =/= error.
-
--spec arity(petri_spec:prim()) -> non_neg_integer().
-arity({binop, _}) -> 2;
-arity({unop, _}) -> 1;
-arity({lit, _}) -> 0;
-arity({form, 'if'}) -> 3;
-arity({fn, _, _, A}) -> A.
 
 -spec rebuild(petri_spec:prim(), node_()) -> node_().
 rebuild(Q, N) ->
@@ -658,7 +652,7 @@ lift(P, Site, B, Env, T, Ls, #{prims := Prims} = Ctx, S0) ->
                        [{integer, ?A, 1}, {var, ?A, N}]},
                  fun(X) -> subst(B, [{N, X}]) end}
         end,
-    Ops = [Q || {Q, Sig} <- Prims, arity(Q) =:= 2, element(1, Q) =/= lit, fits(Sig, [T, T], T)],
+    Ops = [Q || {Q, Sig} <- Prims, petri_spec:prim_arity(Q) =:= 2, element(1, Q) =/= lit, fits(Sig, [T, T], T)],
     {Op, S2} = case Ops of
                    [] -> {none, S1};
                    _ -> pick(Ops, S1)
@@ -748,7 +742,7 @@ gen_until(Ok, Tries, Gen, S0) ->
           {node_(), rs()}.
 %% The body uses the element (X) when one of six tries does.
 fold_body(T, X, Acc, Env, #{prims := Prims} = Ctx, S0) ->
-    Ops = [Q || {Q, Sig} <- Prims, arity(Q) =:= 2, element(1, Q) =/= lit, fits(Sig, [T, T], T)],
+    Ops = [Q || {Q, Sig} <- Prims, petri_spec:prim_arity(Q) =:= 2, element(1, Q) =/= lit, fits(Sig, [T, T], T)],
     {R, S1} = rand:uniform_s(2, S0),
     Gen = fun(Sx) -> petri_gen:gen(T, 2, Env, Ctx, Sx) end,
     case Ops =/= [] andalso R =:= 1 of

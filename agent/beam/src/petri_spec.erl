@@ -6,7 +6,7 @@
 -export([validate/1, function/1, arity/1, language/1, timeout_ms/1, heap_words/1,
          reductions/1, cases/1, error_kind/1, vars/1, primitives/1, new/1,
          term_cases/1, float_tol/1, mismatch_error/1, evaluator/1, cost/1, per_case/1,
-         signatures/1]).
+         signatures/1, prim_arity/1]).
 -export_type([prim/0, cost/0, typed/0]).
 
 %% Defaults used when a limit in the spec is 0.
@@ -321,17 +321,18 @@ literal(Text) ->
 -spec check_sig(prim(), none | {ok, petri_types:sig()}) -> {ok, petri_types:sig()} | error.
 check_sig(P, none) -> {ok, default_sig(P)};
 check_sig(P, {ok, {As, _} = Sig}) ->
-    Ar = case P of
-             {binop, _} -> 2;
-             {unop, _} -> 1;
-             {fn, _, _, A} -> A;
-             {lit, _} -> 0;
-             {form, 'if'} -> 3
-         end,
-    case length(As) =:= Ar of
+    case length(As) =:= prim_arity(P) of
         true -> {ok, Sig};
         false -> error
     end.
+
+%% How many arguments a primitive takes.
+-spec prim_arity(prim()) -> non_neg_integer().
+prim_arity({binop, _}) -> 2;
+prim_arity({unop, _}) -> 1;
+prim_arity({lit, _}) -> 0;
+prim_arity({form, 'if'}) -> 3;
+prim_arity({fn, _, _, A}) -> A.
 
 -spec default_sig(prim()) -> petri_types:sig().
 default_sig({binop, Op}) when Op =:= '++'; Op =:= '--' ->

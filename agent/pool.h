@@ -107,7 +107,8 @@ typedef struct pool_result {
  * than RESULT_EXT) gives zeros; trailing bytes after it are ignored.
  * Returns 0, or the reader's error (ERR_TRUNC, ERR_TOOBIG) or ERR_PROTO
  * when a value breaks the contract: passed > cases, cases or errors when
- * the status is not ok, errors other than one per case or over
+ * the status is not ok, fewer errors than cases (one a case, or one an
+ * element of a tuple case under the spec's split_tuples) or over
  * SPEC_MAX_CASES, a negative or non-finite cost or error, reused not 0/1,
  * over POOL_MAX_METRICS metrics, an empty name or one over 31 bytes, a
  * non-finite metric value; -ENOMEM. On error res's fields are zero and

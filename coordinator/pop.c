@@ -321,11 +321,11 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
         return NULL;
     }
     if (p->selection == POP_SEL_LEXICASE) {
-        if (p->spec->ncases > p->lex_max_cases) {
+        if (p->spec->nerrors > p->lex_max_cases) {
             fail(err, errlen,
-                 "selection.lexicase: %zu cases x %d members of per-case errors exceed %u "
-                 "bytes; use fewer cases or members, or tournament selection",
-                 p->spec->ncases, p->size, POP_LEX_MAX_BYTES);
+                 "selection.lexicase: %zu per-case errors x %d members exceed %u bytes; use "
+                 "fewer cases or members, or tournament selection",
+                 p->spec->nerrors, p->size, POP_LEX_MAX_BYTES);
             pop_destroy(&p);
             return NULL;
         }

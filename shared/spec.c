@@ -487,11 +487,34 @@ static int parse_term_cases(spec_t *s, json_t *cases, char *err, size_t errlen)
     return rc;
 }
 
+/* s->nerrors: one error per case, or under split_tuples one per element of
+ * a case whose expected result is a {"$tuple": [...]} (a tuple of none
+ * still gives one), at most SPEC_MAX_CASES in all (wire.h RESULT_EXT). */
+static int count_errors(spec_t *s, json_t *cases, char *err, size_t errlen)
+{
+    size_t n = 0, i;
+    json_t *c;
+    json_array_foreach(cases, i, c)
+    {
+        json_t *t = s->split_tuples && s->term_cases
+                        ? json_object_get(json_object_get(c, "out"), "$tuple")
+                        : NULL;
+        n += json_is_array(t) && json_array_size(t) > 0 ? json_array_size(t) : 1;
+    }
+    if (n > SPEC_MAX_CASES)
+        return fail(err, errlen,
+                    "fitness.split_tuples: the cases' tuples give %zu errors an evaluation, "
+                    "more than %d",
+                    n, SPEC_MAX_CASES);
+    s->nerrors = n;
+    return 0;
+}
+
 static int parse_fitness(spec_t *s, json_t *root, char *err, size_t errlen)
 {
-    static const char *const keys[] = {
-        "cases", "error",    "atoms", "float_tolerance", "mismatch_error", "evaluator",
-        "cost",  "per_case", NULL};
+    static const char *const keys[] = {"cases",          "error",     "atoms", "float_tolerance",
+                                       "mismatch_error", "evaluator", "cost",  "per_case",
+                                       "split_tuples",   NULL};
     json_t *f = json_object_get(root, "fitness");
     if (!f)
         return fail(err, errlen, "fitness: missing (an object with \"cases\")");
@@ -518,6 +541,10 @@ static int parse_fitness(spec_t *s, json_t *root, char *err, size_t errlen)
     if (pc && !json_is_boolean(pc))
         return fail(err, errlen, "fitness.per_case: must be true or false");
     s->per_case = json_is_true(pc);
+    json_t *st = json_object_get(f, "split_tuples");
+    if (st && !json_is_boolean(st))
+        return fail(err, errlen, "fitness.split_tuples: must be true or false");
+    s->split_tuples = json_is_true(st);
     if ((rc = parse_atoms(s, f, err, errlen)) ||
         (rc = get_real(f, "float_tolerance", 0, 0, &s->float_tol, err, errlen)) ||
         (rc = get_real(f, "mismatch_error", 0, 1, &s->mismatch_error, err, errlen)) ||
@@ -534,7 +561,9 @@ static int parse_fitness(spec_t *s, json_t *root, char *err, size_t errlen)
         json_array_size(cases) > SPEC_MAX_CASES)
         return fail(err, errlen, "fitness.cases: must be a list of 1..%d cases", SPEC_MAX_CASES);
     rc = parse_numeric_cases(s, cases, err, errlen);
-    return rc == 1 ? parse_term_cases(s, cases, err, errlen) : rc;
+    if (rc == 1)
+        rc = parse_term_cases(s, cases, err, errlen);
+    return rc ? rc : count_errors(s, cases, err, errlen);
 }
 
 static int parse_limits(spec_t *s, json_t *root, char *err, size_t errlen)
@@ -728,6 +757,7 @@ void spec_encode(const spec_t *s, int language, wire_buf_t *b)
     for (int i = 0; i < 3; i++)
         wire_put_f64(b, s->cost_w[i]);
     wire_put_u8(b, (uint8_t)(s->per_case != 0));
+    wire_put_u8(b, (uint8_t)(s->split_tuples != 0));
 }
 
 int spec_language_parse(const char *s)

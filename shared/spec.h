@@ -56,6 +56,12 @@
  *   per_case         true to return each case's error (lexicase needs it;
  *                    the coordinator forces it by setting spec_t.per_case
  *                    to 1 before spec_encode)
+ *   split_tuples     true: a term case whose expected result is a tuple
+ *                    gives one error per element (each graded as a case
+ *                    of its own, a wrong shape or a raise Mismatch each),
+ *                    so lexicase selects on the parts of an answer apart;
+ *                    the fitness is still the sum of the errors and the
+ *                    case passes when every element does. Default false
  */
 #ifndef PETRI_SPEC_H
 #define PETRI_SPEC_H
@@ -122,6 +128,9 @@ typedef struct spec {
     int cost_mode;    /* enum spec_cost */
     double cost_w[3]; /* indexed by enum spec_cost_weight */
     int per_case;     /* 1 = results carry per-case errors; the coordinator may set it */
+    int split_tuples; /* 1 = a tuple-valued term case gives an error per element */
+    size_t nerrors;   /* per-case errors an evaluation gives: the cases, or under
+                       * split_tuples their elements (0 without cases) */
 } spec_t;
 
 /* Parses a spec object. extra_keys: NULL-terminated list of top-level keys

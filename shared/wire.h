@@ -324,6 +324,8 @@ enum wire_type {
  *                           2 weighted (fitness = error + cost)
  *   cost_w:f64 x 3          weights of reductions, peak heap words, eval us
  *   per_case:u8             1 = RESULT/BRED carry the per-case errors
+ *   split_tuples:u8         1 = a term case expecting a tuple gives one error
+ *                           per element (spec.h); absent = 0
  *
  * RESULT_EXT, appended to WIRE_VM_RESULT (after eval_us) and WIRE_VM_BRED
  * (after source); every field has a value whatever the status:
@@ -336,6 +338,8 @@ enum wire_type {
  *                           any an evaluator module returned (at most 32)
  *   errors:list<f64>        the per-case errors in case order when the spec
  *                           set per_case and the status is ok, else empty
+ *                           (under split_tuples a tuple case's elements'
+ *                           errors in element order, spec_t.nerrors in all)
  */
 
 /* The work channel's limits and item kinds, shared by the coordinator

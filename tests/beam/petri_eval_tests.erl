@@ -251,6 +251,35 @@ edit_error_spec_test() ->
     ?assertEqual(100026.0, Big),
     ?assertMatch({error, _}, petri_spec:validate(petri_spec:new(#{error => 3}))).
 
+%% split_tuples: a case expecting {Text, Count} gives two errors, the text's
+%% (exact: 0 or Mis) and the count's (abs), so a genome right on the count
+%% alone is told apart from one right on neither; a wrong shape or a raise
+%% costs Mis per element; cases that expect no tuple keep one error.
+split_tuples_test() ->
+    Cases = [{[S], {[case C of $\s -> $\n; _ -> C end || C <- S],
+                    length([C || C <- S, C =/= $\s])}}
+             || S <- ["", "ab", "a b", "a  b c"]] ++ [{["xyz"], 7}],
+    Count = "f(\"xyz\") -> 7;\nf(S) -> {S, length(lists:filter(fun(C) -> C =/= $\\s end, S))}.\n",
+    {ok, F, <<>>, _, _, Ext} = tjob(Count, Cases, #{split_tuples => true, per_case => true}),
+    %% "a b" and "a  b c": text wrong, count right; "xyz": 7
+    ?assertEqual([0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0], maps:get(errors, Ext)),
+    ?assertEqual(2.0, F),
+    ?assertMatch(#{passed := 3, cases := 5}, Ext),
+    %% whole: one error a case, the fitness counts failed cases
+    {ok, 2.0, <<>>, _, _, Whole} = tjob(Count, Cases, #{per_case => true}),
+    ?assertEqual([0.0, 0.0, 1.0, 1.0, 0.0], maps:get(errors, Whole)),
+    %% the same genome off by one on the count: the count's error is its distance
+    {ok, _, <<>>, _, _, Off} = tjob("f(\"xyz\") -> 7;\nf(S) -> {S, length(S) + 1}.\n", Cases,
+                                    #{split_tuples => true, per_case => true}),
+    ?assertEqual([0.0, 1.0, 0.0, 1.0, 1.0, 2.0, 1.0, 4.0, 0.0], maps:get(errors, Off)),
+    %% a raise, a wrong size and a non-tuple cost Mis for each element
+    {ok, Bad, <<>>, _, _, BadExt} =
+        tjob("f(\"\") -> error(boom);\nf(\"ab\") -> {1, 2, 3};\nf(_) -> 7.\n", Cases,
+             #{split_tuples => true, per_case => true, mismatch_error => 2.0}),
+    ?assertEqual([2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 0.0], maps:get(errors, BadExt)),
+    ?assertEqual(16.0, Bad),
+    ?assertMatch(#{passed := 1}, BadExt).
+
 numeric_passed_test() ->
     ?assertMatch({ok, 0.0, <<>>, _, _, #{passed := 21, cases := 21, errors := []}},
                  petri_eval:job_ext(spec(#{}), <<"-module(g).\n-export([f/1]).\nf(X) -> X*X+2*X-1.\n">>, ?SLOT)),

@@ -23,7 +23,7 @@ term_spec() ->
     petri_spec:new(#{term_cases => {ok, Cases}, atoms => [<<"ok">>, <<"error">>, <<"point">>],
                      float_tol => 1.0e-6, mismatch_error => 3.0,
                      evaluator => <<"-module(ev).">>, evaluator_lang => 1, cost_mode => 2,
-                     cost_w => {0.001, 0.5, 2.0}, per_case => true}).
+                     cost_w => {0.001, 0.5, 2.0}, per_case => true, split_tuples => true}).
 
 roundtrip(Msg) ->
     ?assertEqual({ok, Msg}, unraw(petri_wire:decode(petri_wire:encode(Msg)))).
@@ -116,15 +116,16 @@ check(B) ->
 %% The SPEC of an older writer (no appended fields) decodes with the defaults.
 old_spec_test() ->
     Full = petri_wire:encode_spec(spec()),
-    %% the appended fields are the last 4+4+8+8+4+1+1+24+1 = 55 bytes here
-    Old = binary:part(Full, 0, byte_size(Full) - 55),
+    %% the appended fields are the last 4+4+8+8+4+1+1+24+1+1 = 56 bytes here
+    Old = binary:part(Full, 0, byte_size(Full) - 56),
     {ok, S} = petri_wire:decode_spec(Old),
     ?assertEqual(spec(), maps:remove(raw, S)),
     ?assertMatch(#{term_cases := none, atoms := [], float_tol := 0.0, mismatch_error := 1.0,
                    evaluator := <<>>, evaluator_lang := 0, cost_mode := 0,
-                   cost_w := {0.0, 0.0, 0.0}, per_case := false, raw := Old}, S),
+                   cost_w := {0.0, 0.0, 0.0}, per_case := false, split_tuples := false,
+                   raw := Old}, S),
     %% cut inside the appended fields: the rest take their defaults
-    {ok, S2} = petri_wire:decode_spec(binary:part(Full, 0, byte_size(Full) - 55 + 4 + 4 + 8)),
+    {ok, S2} = petri_wire:decode_spec(binary:part(Full, 0, byte_size(Full) - 56 + 4 + 4 + 8)),
     ?assertMatch(#{float_tol := 0.0, mismatch_error := 1.0}, S2),
     ?assertEqual({ok, term_spec()}, unraw_spec(petri_wire:decode_spec(petri_wire:encode_spec(term_spec())))).
 
@@ -196,11 +197,11 @@ undeclared(Name) ->
     Bytes.
 
 %% An EVAL frame whose spec carries the raw term_cases Bytes (the appended
-%% fields of a spec without term cases are 55 bytes, term_cases first).
+%% fields of a spec without term cases are 56 bytes, term_cases first).
 eval_frame(Spec, Bytes, Src) ->
     S = petri_wire:encode_spec(Spec),
-    Base = binary:part(S, 0, byte_size(S) - 55),
-    <<0:32, After/binary>> = binary:part(S, byte_size(S) - 55, 55),
+    Base = binary:part(S, 0, byte_size(S) - 56),
+    <<0:32, After/binary>> = binary:part(S, byte_size(S) - 56, 56),
     P = <<1:64, Base/binary, (byte_size(Bytes)):32, Bytes/binary, After/binary,
           (byte_size(Src)):32, Src/binary>>,
     <<1, 4:16, 0, 0:128, (byte_size(P)):32, P/binary>>.
@@ -227,7 +228,7 @@ ext_garbage_test() ->
 %% VM frames whose inline SPEC comes from an older writer (no appended fields).
 old_layout_frames_test() ->
     Full = petri_wire:encode_spec(spec()),
-    Old = binary:part(Full, 0, byte_size(Full) - 55),
+    Old = binary:part(Full, 0, byte_size(Full) - 56),
     Src = <<"-module(g).">>,
     Eval = frame(4, <<7:64, Old/binary, (byte_size(Src)):32, Src/binary>>),
     {ok, {eval, 7, S, Src}} = petri_wire:decode(Eval),

@@ -91,6 +91,34 @@ def test_population_specs_train_on_the_training_cases_with_lexicase():
         assert pop["stop"]["target_fitness"] == 0
 
 
+def test_split_tuples_give_the_text_and_the_count_an_error_each(tmp):
+    """replace-space-with-newline grades {Text, Count} apart: two errors a
+    case through a real agent and VM, the count's its distance."""
+    with open(os.path.join(SPECS, "replace-space-with-newline.json")) as f:
+        spec = json.load(f)
+    assert spec["fitness"]["split_tuples"] is True
+    spec["fitness"]["per_case"] = True
+    path = os.path.join(tmp, "split.json")
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    g = os.path.join(tmp, "g.erl")
+    with open(g, "w") as f:
+        f.write("-module(genome).\n-export([replace_space_with_newline/1]).\n"
+                "replace_space_with_newline(S) -> {S, length(S)}.\n")
+    res = scores(path, [g])[g]
+    cases = spec["fitness"]["cases"]
+    want = []
+    for c in cases:
+        text, count = c["out"]["$tuple"]
+        s = c["in"][0]["$charlist"]
+        want += [0.0 if s == text["$charlist"] else 1.0, float(len(s) - count)]
+    assert res["status"] == "ok"
+    assert res["errors"] == want
+    assert res["cases"] == len(cases) and len(res["errors"]) == 2 * len(cases)
+    assert res["fitness"] == sum(want)
+    assert res["passed"] == sum(1 for c in cases if " " not in c["in"][0]["$charlist"])
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_reference_passes_training_and_heldout_and_wrong_ones_do_not(name, heldout, tmp):
     ref = os.path.join(SOLUTIONS, module(name))

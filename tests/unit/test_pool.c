@@ -543,7 +543,7 @@ static void test_result_ext_decoder(void **state)
         {"empty name", 0, 0, 0, 0, empty_name, values, 1, 0, WIRE_ST_OK},
         {"32-byte name", 0, 0, 0, 0, long_name, values, 1, 0, WIRE_ST_OK},
         {"36 metrics", 0, 0, 0, 0, many, many_v, POOL_MAX_METRICS + 1, 0, WIRE_ST_OK},
-        {"errors but not one per case", 1, 3, 0, 0, names, values, 0, 2, WIRE_ST_OK},
+        {"fewer errors than cases", 1, 3, 0, 0, names, values, 0, 2, WIRE_ST_OK},
         {"errors over the case cap", 0, SPEC_MAX_CASES + 1, 0, 0, names, values, 0,
          SPEC_MAX_CASES + 1, WIRE_ST_OK},
         {"cases on a crash", 1, 2, 0, 0, names, values, 0, 0, WIRE_ST_CRASH},
@@ -571,6 +571,13 @@ static void test_result_ext_decoder(void **state)
     put_ext(&b, SPEC_MAX_CASES, SPEC_MAX_CASES, 0, 0, names, values, 0, SPEC_MAX_CASES);
     assert_int_equal(read_ext(&b, b.len, WIRE_ST_OK, &res, m, &errors), 0);
     assert_int_equal(res.nerrors, SPEC_MAX_CASES);
+    free(errors);
+    /* more errors than cases: a split_tuples spec's tuple cases (3 cases, 5 errors) */
+    wire_buf_reset(&b);
+    put_ext(&b, 1, 3, 0, 0, names, values, 0, 5);
+    assert_int_equal(read_ext(&b, b.len, WIRE_ST_OK, &res, m, &errors), 0);
+    assert_int_equal(res.cases, 3);
+    assert_int_equal(res.nerrors, 5);
     free(errors);
     wire_buf_free(&b);
 }

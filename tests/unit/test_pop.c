@@ -405,6 +405,43 @@ static void deme_view(const double *e[5], uint32_t n[5])
     }
 }
 
+/* The memory bound counts the errors an evaluation gives: under
+ * split_tuples, two cases expecting 3-tuples are 6 errors a member. */
+static pop_t *split_pop(int split, int size, char *err, size_t errlen)
+{
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"name\":\"p\",\"function\":\"f/1\",\"size\":%d,\"demes\":1,"
+             "\"selection\":{\"lexicase\":{}},\"fitness\":{\"split_tuples\":%s,\"cases\":["
+             "{\"in\":[[1]],\"out\":{\"$tuple\":[1,2,3]}},"
+             "{\"in\":[[2]],\"out\":{\"$tuple\":[[],2,3]}}]}}",
+             size, split ? "true" : "false");
+    json_t *j = json_loads(text, 0, NULL);
+    assert_non_null(j);
+    pop_t *p = pop_new(j, 1000, err, errlen);
+    json_decref(j);
+    return p;
+}
+
+static void test_lexicase_bound_counts_split_errors(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    /* 2 MiB of doubles over 50,000 members: 5 errors a member */
+    pop_t *p = split_pop(0, 50000, err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(p->spec->nerrors, 2);
+    pop_destroy(&p);
+    p = split_pop(1, 50000, err, sizeof err);
+    assert_null(p);
+    assert_non_null(strstr(err, "selection.lexicase: 6 per-case errors x 50000 members"));
+    p = split_pop(1, 200, err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(p->spec->nerrors, 6);
+    assert_int_equal(p->spec_wire.data[p->spec_wire.len - 1], 1); /* split_tuples */
+    pop_destroy(&p);
+}
+
 static void test_lexicase_spec(void **state)
 {
     (void)state;
@@ -429,9 +466,11 @@ static void test_lexicase_spec(void **state)
     assert_non_null(p);
     assert_int_equal(p->selection, POP_SEL_LEXICASE);
     assert_true(p->lex_epsilon == 0.5 && p->lex_downsample == 0.25);
-    /* the agents are asked for the per-case errors: per_case is the SPEC's last byte */
+    /* the agents are asked for the per-case errors: per_case is the SPEC's
+     * last byte but one (split_tuples, 0, the last) */
     assert_int_equal(p->spec->per_case, 1);
-    assert_int_equal(p->spec_wire.data[p->spec_wire.len - 1], 1);
+    assert_int_equal(p->spec_wire.data[p->spec_wire.len - 2], 1);
+    assert_int_equal(p->spec_wire.data[p->spec_wire.len - 1], 0);
     size_t lex_len = p->spec_wire.len;
     pop_destroy(&p);
     p = make("\"selection\":{\"lexicase\":{}}", err, sizeof err);
@@ -1170,6 +1209,7 @@ int main(void)
         cmocka_unit_test(test_restore_counts_missing_genomes),
         cmocka_unit_test(test_detail_json),
         cmocka_unit_test(test_lexicase_spec),
+        cmocka_unit_test(test_lexicase_bound_counts_split_errors),
         cmocka_unit_test(test_lexicase_picks_specialists),
         cmocka_unit_test(test_lexicase_size_tiebreak),
         cmocka_unit_test(test_lexicase_deme_vs_tournament),

@@ -191,6 +191,8 @@ static void test_encoding_matches_the_wire_layout(void **state)
     }
     wire_get_u8(&r, &u8);
     assert_int_equal(u8, 0); /* per_case */
+    wire_get_u8(&r, &u8);
+    assert_int_equal(u8, 0); /* split_tuples */
     assert_int_equal(r.err, 0);
     assert_int_equal(r.left, 0);
     wire_buf_free(&b);
@@ -313,6 +315,8 @@ static void test_term_cases_encode_as_one_etf_list(void **state)
         wire_get_f64(&r, &d);
     wire_get_u8(&r, &u8);
     assert_int_equal(u8, 1); /* per_case, forced */
+    wire_get_u8(&r, &u8);
+    assert_int_equal(u8, 0); /* split_tuples */
     assert_int_equal(r.err, 0);
     assert_int_equal(r.left, 0);
     wire_buf_free(&b);
@@ -370,6 +374,8 @@ static void test_new_fields_parse_and_encode(void **state)
     assert_true(d == 2);
     wire_get_u8(&r, &u8);
     assert_int_equal(u8, 1);
+    wire_get_u8(&r, &u8);
+    assert_int_equal(u8, 0); /* split_tuples */
     assert_int_equal(r.left, 0);
     wire_buf_free(&b);
     spec_destroy(&s);
@@ -442,6 +448,7 @@ static void test_new_fields_errors_name_the_field(void **state)
     expect_error(F(C ",\"float_tolerance\":-1"), "fitness.float_tolerance");
     expect_error(F(C ",\"mismatch_error\":0"), "fitness.mismatch_error");
     expect_error(F(C ",\"per_case\":1"), "fitness.per_case");
+    expect_error(F(C ",\"split_tuples\":\"yes\""), "fitness.split_tuples: must be true or false");
     expect_error(F(C ",\"cost\":{\"mode\":\"fast\"}"), "fitness.cost.mode");
     expect_error(F(C ",\"cost\":{}"), "fitness.cost.mode");
     expect_error(F(C ",\"cost\":{\"mode\":\"weighted\",\"heap\":-1}"), "fitness.cost.heap");
@@ -457,6 +464,60 @@ static void test_new_fields_errors_name_the_field(void **state)
     expect_error(F("\"error\":\"abs\""), "fitness.cases: missing");
 #undef F
 #undef C
+}
+
+/* split_tuples: a case expecting a tuple counts an error per element, others
+ * one; the flag is the SPEC block's last byte; more than SPEC_MAX_CASES
+ * errors an evaluation is refused. */
+static void test_split_tuples_count_errors(void **state)
+{
+    (void)state;
+    char err[256];
+    int rc;
+    const char *cases = "\"cases\":[{\"in\":[1],\"out\":{\"$tuple\":[1,[2],3]}},"
+                        "{\"in\":[2],\"out\":[1]},{\"in\":[3],\"out\":{\"$tuple\":[]}}]";
+    char json[512];
+    snprintf(json, sizeof json, "{\"function\":\"f/1\",\"fitness\":{%s}}", cases);
+    spec_t *s = parse(json, err, sizeof err, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(s->split_tuples, 0);
+    assert_int_equal(s->nerrors, 3); /* one a case */
+    spec_destroy(&s);
+    snprintf(json, sizeof json, "{\"function\":\"f/1\",\"fitness\":{%s,\"split_tuples\":true}}",
+             cases);
+    s = parse(json, err, sizeof err, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(s->split_tuples, 1);
+    assert_int_equal(s->nerrors, 5); /* 3 + 1 + the empty tuple's 1 */
+    wire_buf_t b;
+    wire_buf_init(&b);
+    spec_encode(s, -1, &b);
+    assert_true(b.len > 0);
+    assert_int_equal(b.data[b.len - 1], 1);
+    assert_int_equal(b.data[b.len - 2], 0); /* per_case */
+    wire_buf_free(&b);
+    spec_destroy(&s);
+    /* numeric cases: one error each, whatever the flag */
+    s = parse("{\"function\":\"f/1\",\"fitness\":{\"cases\":[{\"in\":[1],\"out\":1},"
+              "{\"in\":[2],\"out\":2}],\"split_tuples\":true}}",
+              err, sizeof err, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(s->nerrors, 2);
+    spec_destroy(&s);
+    /* 4,000 cases of a 3-tuple: 12,000 errors, over the cap */
+    size_t cap = 64 + 4000 * 48;
+    char *big = malloc(cap);
+    assert_non_null(big);
+    size_t off = (size_t)snprintf(big, cap, "{\"function\":\"f/1\",\"fitness\":{\"cases\":[");
+    for (int i = 0; i < 4000; i++)
+        off += (size_t)snprintf(big + off, cap - off,
+                                "%s{\"in\":[%d],\"out\":{\"$tuple\":[1,2,3]}}", i ? "," : "", i);
+    snprintf(big + off, cap - off, "],\"split_tuples\":true}}");
+    s = parse(big, err, sizeof err, &rc);
+    assert_null(s);
+    assert_int_equal(rc, ERR_SPEC);
+    assert_non_null(strstr(err, "fitness.split_tuples: the cases' tuples give 12000 errors"));
+    free(big);
 }
 
 static void test_term_cases_caps(void **state)
@@ -574,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_new_fields_parse_and_encode),
         cmocka_unit_test(test_new_fields_errors_name_the_field),
         cmocka_unit_test(test_term_cases_caps),
+        cmocka_unit_test(test_split_tuples_count_errors),
         cmocka_unit_test(test_evaluator_file_is_relative_to_the_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

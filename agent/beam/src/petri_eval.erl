@@ -45,8 +45,11 @@
 -type job_result() :: {petri_wire:status(), float() | nan, binary(), non_neg_integer(),
                        non_neg_integer(), petri_wire:ext()}.
 %% How the evaluation process scores the genome.
+%% How a term case is judged: the error kind, the float tolerance, the
+%% mismatch error, and whether a tuple case gives an error per element.
+-type how() :: {abs | square | edit, float(), float(), boolean()}.
 -type plan() :: {numeric, [petri_wire:fcase()], abs | square | edit, float(), boolean()}
-              | {terms, [petri_wire:tcase()], abs | square | edit, float(), float(), boolean()}
+              | {terms, [petri_wire:tcase()], how(), boolean()}
               | {evaluator, module(), arity()}.
 %% What the evaluation process reports: the outcome, and its reductions and
 %% heap words (off-heap binaries included) when it finished.
@@ -122,7 +125,10 @@ plan(Spec) ->
         none ->
             case petri_spec:term_cases(Spec) of
                 none -> {ok, {numeric, petri_spec:cases(Spec), Kind, Tol, PerCase}};
-                Cases -> {ok, {terms, Cases, Kind, Tol, petri_spec:mismatch_error(Spec), PerCase}}
+                Cases ->
+                    How = {Kind, Tol, petri_spec:mismatch_error(Spec),
+                           petri_spec:split_tuples(Spec)},
+                    {ok, {terms, Cases, How, PerCase}}
             end
     end.
 
@@ -212,8 +218,8 @@ score(Mod, Fn, Plan) ->
 -spec plan_run(module(), atom(), plan()) -> tuple().
 plan_run(Mod, Fn, {numeric, Cases, Kind, Tol, PerCase}) ->
     cases(Mod, Fn, Cases, Kind, Tol, errs0(PerCase), 1, 0, 0.0);
-plan_run(Mod, Fn, {terms, Cases, Kind, Tol, Mis, PerCase}) ->
-    terms(Mod, Fn, Cases, {Kind, Tol, Mis}, errs0(PerCase), 1, 0, 0.0);
+plan_run(Mod, Fn, {terms, Cases, How, PerCase}) ->
+    terms(Mod, Fn, Cases, How, errs0(PerCase), 1, 0, 0.0);
 plan_run(Mod, Fn, {evaluator, EvMod, Arity}) ->
     evaluator(EvMod:evaluate(erlang:make_fun(Mod, Fn, Arity))).
 
@@ -254,41 +260,75 @@ cases(Mod, Fn, [{In, Out} | T], Kind, Tol, Errs, I, Passed, Acc) ->
             {crash, detail("case ~b: ~p:~0P", [I, Class, Reason, 12])}
     end.
 
--spec terms(module(), atom(), [petri_wire:tcase()], {abs | square | edit, float(), float()},
-            [float()] | none, pos_integer(), non_neg_integer(), float()) -> tuple().
+-spec terms(module(), atom(), [petri_wire:tcase()], how(), [float()] | none, pos_integer(),
+            non_neg_integer(), float()) -> tuple().
 terms(Mod, Fn, Cases, How, Errs, I, Passed, Acc) ->
     terms(Mod, Fn, Cases, How, Errs, I, Passed, Acc, 0).
 
 %% A case that raises is a failed case with the mismatch error (as a program
 %% judged by tests fails that test), so a program that is wrong on some
 %% inputs stays comparable; how many raised is the metric crashed_cases.
--spec terms(module(), atom(), [petri_wire:tcase()], {abs | square | edit, float(), float()},
-            [float()] | none, pos_integer(), non_neg_integer(), float(), non_neg_integer()) ->
-          tuple().
+%% Under split_tuples a case expecting a tuple gives an error per element
+%% (judge/3), all of them added to the fitness and to the per-case errors.
+-spec terms(module(), atom(), [petri_wire:tcase()], how(), [float()] | none, pos_integer(),
+            non_neg_integer(), float(), non_neg_integer()) -> tuple().
 terms(_, _, [], _, Errs, I, Passed, Acc, 0) ->
     done(Acc, Passed, I, Errs);
 terms(_, _, [], _, Errs, I, Passed, Acc, Crashed) ->
     {ok, Err, P, N, Es, Named} = done(Acc, Passed, I, Errs),
     {ok, Err, P, N, Es, [{<<"crashed_cases">>, float(Crashed)} | Named]};
-terms(Mod, Fn, [{In, Want} | T], {Kind, Tol, Mis} = How, Errs, I, Passed, Acc, Crashed) ->
+terms(Mod, Fn, [{In, Want} | T], How, Errs, I, Passed, Acc, Crashed) ->
     Got = try {value, erlang:apply(Mod, Fn, In)}
           catch _:_ -> raised
           end,
-    Scored = case Got of
-                 {value, V} -> {V, compare(V, Want, Kind, Tol, Mis)};
-                 raised -> {raised, {false, Mis}}
-             end,
-    case Scored of
-        {_, {Pass, E}} ->
-            case add(Acc, E) of
-                {ok, Acc2} ->
+    case judge(Got, Want, How) of
+        {Pass, Es} ->
+            case add_all(Acc, Es, Errs) of
+                {ok, Acc2, Errs2} ->
                     P = case Pass of true -> Passed + 1; false -> Passed end,
                     C = case Got of raised -> Crashed + 1; _ -> Crashed end,
-                    terms(Mod, Fn, T, How, errs(E, Errs), I + 1, P, Acc2, C);
+                    terms(Mod, Fn, T, How, Errs2, I + 1, P, Acc2, C);
                 overflow -> {bad_result, detail("fitness overflows a float at case ~b", [I])}
             end;
-        {V2, overflow} ->
-            {bad_result, detail("case ~b: error of result ~0P overflows a float", [I, V2, 6])}
+        overflow ->
+            {value, V} = Got,
+            {bad_result, detail("case ~b: error of result ~0P overflows a float", [I, V, 6])}
+    end.
+
+%% One case's verdict and errors. A case whose expected result is a tuple,
+%% under split_tuples: one error per element, each as compare/5 grades it
+%% (a result that raised or is not a tuple of that size: Mis for each), and
+%% it passes when every element does. Otherwise one error (compare/5; Mis
+%% when it raised).
+-spec judge({value, term()} | raised, term(), how()) -> {boolean(), [float()]} | overflow.
+judge(Got, Want, {Kind, Tol, Mis, true}) when is_tuple(Want), tuple_size(Want) > 0 ->
+    N = tuple_size(Want),
+    case Got of
+        {value, V} when is_tuple(V), tuple_size(V) =:= N ->
+            Vs = lists:zipwith(fun(X, W) -> compare(X, W, Kind, Tol, Mis) end,
+                               tuple_to_list(V), tuple_to_list(Want)),
+            case lists:member(overflow, Vs) of
+                true -> overflow;
+                false -> {lists:all(fun({P, _}) -> P end, Vs), [E || {_, E} <- Vs]}
+            end;
+        _ -> {false, lists:duplicate(N, Mis)}
+    end;
+judge({value, V}, Want, {Kind, Tol, Mis, _}) ->
+    case compare(V, Want, Kind, Tol, Mis) of
+        {Pass, E} -> {Pass, [E]};
+        overflow -> overflow
+    end;
+judge(raised, _, {_, _, Mis, _}) ->
+    {false, [Mis]}.
+
+%% Adds a case's errors to the fitness and to the per-case errors.
+-spec add_all(float(), [float()], [float()] | none) -> {ok, float(), [float()] | none} | overflow.
+add_all(Acc, [], Errs) ->
+    {ok, Acc, Errs};
+add_all(Acc, [E | Es], Errs) ->
+    case add(Acc, E) of
+        {ok, Acc2} -> add_all(Acc2, Es, errs(E, Errs));
+        overflow -> overflow
     end.
 
 %% One term case: {Passed, Error}. Both numbers: the error is their distance

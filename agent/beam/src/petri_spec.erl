@@ -6,6 +6,7 @@
 -export([validate/1, function/1, arity/1, language/1, timeout_ms/1, heap_words/1,
          reductions/1, cases/1, error_kind/1, vars/1, primitives/1, new/1,
          term_cases/1, float_tol/1, mismatch_error/1, evaluator/1, cost/1, per_case/1,
+         split_tuples/1,
          signatures/1, prim_arity/1]).
 -export_type([prim/0, cost/0, typed/0]).
 
@@ -38,7 +39,7 @@ new(Fields) ->
                  const_int => true, error => 0, cases => [], term_cases => none, atoms => [],
                  float_tol => 0.0, mismatch_error => 1.0, evaluator => <<>>,
                  evaluator_lang => 0, cost_mode => 0, cost_w => {0.0, 0.0, 0.0},
-                 per_case => false}, Fields).
+                 per_case => false, split_tuples => false}, Fields).
 
 %% Checks what the evaluator and the breeder rely on. Returns a detail text.
 -spec validate(petri_wire:spec()) -> ok | {error, binary()}.
@@ -171,6 +172,10 @@ cost(Spec) ->
 
 -spec per_case(petri_wire:spec()) -> boolean().
 per_case(Spec) -> maps:get(per_case, Spec, false).
+
+%% Whether a term case expecting a tuple gives one error per element.
+-spec split_tuples(petri_wire:spec()) -> boolean().
+split_tuples(Spec) -> maps:get(split_tuples, Spec, false).
 
 %% abs and square: the distance of numbers; edit adds the edit distance of
 %% lists, binaries and tuples (petri_eval:distance/4).

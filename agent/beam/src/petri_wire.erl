@@ -53,7 +53,7 @@
                   atoms := [binary()], float_tol := float(), mismatch_error := float(),
                   evaluator := binary(), evaluator_lang := non_neg_integer(),
                   cost_mode := non_neg_integer(), cost_w := {float(), float(), float()},
-                  per_case := boolean(), raw => binary()}.
+                  per_case := boolean(), split_tuples => boolean(), raw => binary()}.
 %% RESULT_EXT. errors: the per-case errors (empty unless the spec asked).
 -type ext() :: #{passed := non_neg_integer(), cases := non_neg_integer(),
                  cost := fitness(), reused := boolean(),
@@ -207,7 +207,7 @@ enc_spec(#{function := Fn, arity := Ar, language := Lang, timeout_ms := To,
            const_min := Min, const_max := Max, const_int := CInt, error := Err,
            cases := Cases, term_cases := TCases, atoms := Atoms, float_tol := Tol,
            mismatch_error := Mis, evaluator := Ev, evaluator_lang := EvLang,
-           cost_mode := CostMode, cost_w := {WR, WH, WT}, per_case := PerCase}) ->
+           cost_mode := CostMode, cost_w := {WR, WH, WT}, per_case := PerCase} = Spec) ->
     TBytes = case TCases of
                  {ok, L} -> term_to_binary(L);
                  _ -> <<>>
@@ -217,7 +217,8 @@ enc_spec(#{function := Fn, arity := Ar, language := Lang, timeout_ms := To,
      f64(Min), f64(Max), <<(bool(CInt)):8, Err:8>>,
      list(fun({In, Out}) -> [list(fun num/1, In), num(Out)] end, Cases),
      bytes(TBytes), list(fun str/1, Atoms), f64(Tol), f64(Mis), bytes(Ev), <<EvLang:8, CostMode:8>>,
-     f64(WR), f64(WH), f64(WT), <<(bool(PerCase)):8>>].
+     f64(WR), f64(WH), f64(WT), <<(bool(PerCase)):8>>,
+     <<(bool(maps:get(split_tuples, Spec, false))):8>>].
 
 -spec enc_ext(ext()) -> iolist().
 enc_ext(#{passed := Passed, cases := Cases, cost := Cost, reused := Reused, metrics := Ms,
@@ -552,13 +553,15 @@ get_spec_fields(Layout, P0) ->
     {WH, P22} = opt(fun get_f64/1, 0.0, P21),
     {WT, P23} = opt(fun get_f64/1, 0.0, P22),
     {PerCase, P24} = opt(fun(P) -> get_u(8, P) end, 0, P23),
+    {Split, P25} = opt(fun(P) -> get_u(8, P) end, 0, P24),
     {#{function => Fn, arity => Ar, language => Lang, timeout_ms => To,
        heap_words => Heap, reductions => Reds, vars => Vars, ops => Ops,
        const_min => Min, const_max => Max, const_int => CInt =:= 1, error => Err,
        cases => Cases, term_cases => term_cases(TBytes, Atoms, Ar), atoms => Atoms,
        float_tol => Tol, mismatch_error => Mis, evaluator => Ev, evaluator_lang => EvLang,
-       cost_mode => CostMode, cost_w => {WR, WH, WT}, per_case => PerCase =:= 1},
-     case After of none -> P24; _ -> After end}.
+       cost_mode => CostMode, cost_w => {WR, WH, WT}, per_case => PerCase =:= 1,
+       split_tuples => Split =:= 1},
+     case After of none -> P25; _ -> After end}.
 
 %% ---- term cases ---------------------------------------------------------------
 

@@ -20,97 +20,17 @@
 
 #include "err.h"
 #include "log.h"
+#include "pool_int.h"
 #include "vm.h"
 #include "wire.h"
 
-#define PIPELINE_MAX 16
-#define STOP_KILL_MS 1000      /* STOP sent -> SIGKILL if still alive */
-#define BACKOFF_RESET_MS 10000 /* a VM that lived this long resets its backoff */
-#define ELIXIR_EBIN "/usr/lib/elixir/lib/elixir/ebin"
-
-typedef enum vmst { ST_DOWN, ST_BACKOFF, ST_BOOTING, ST_READY, ST_DRAINING, ST_STOPPING } vmst_t;
-static const char *const st_name[] = {"down",  "backoff",  "booting",
-                                      "ready", "draining", "stopping"};
-
-/* JOB_BREED_EVAL: breed, then score the child in the same VM (one round trip) */
-enum job_kind { JOB_EVAL, JOB_BREED, JOB_BREED_EVAL };
-
-/* A VM death with jobs in flight, held by the suspects it made. */
-typedef struct death {
-    int refs;   /* suspects not yet judged */
-    int guilty; /* one of them killed a VM alone */
-    char why[240];
-} death_t;
-
-typedef struct job {
-    struct job *next;
-    pool_t *pool;
-    uint64_t req;
-    int kind;
-    uint8_t *frame;
-    size_t len;
-    pool_done_fn done;
-    void *arg;
-    death_t *death; /* non-NULL: a suspect, runs alone; dies again = blamed */
-} job_t;
-
-typedef struct slot {
-    pool_t *pool;
-    int index;
-    vmst_t st;
-    vm_t *vm;
-    pid_t pid;
-    uint64_t started_ms, last_seen_ms;
-    uint64_t ping_seq;
-    job_t *inflight[PIPELINE_MAX];
-    int ninflight;
-    uint64_t loads;
-    int failures; /* consecutive, for the backoff */
-    int64_t timer;
-    int recycling;         /* STOP sent because of max_loads, atoms or scale-down */
-    int solo;              /* runs one suspect: nothing else is dispatched here */
-    char kill_reason[160]; /* why we killed it, if we did */
-    int kill_is_failure;
-    /* from the VM's hello and pongs */
-    char otp[16];
-    int elixir;
-    uint64_t memory_bytes, vm_loads;
-    uint32_t processes, atoms, live, pending_purge;
-    long rss_kb;
-    uint64_t restarts, recycles, kills;
-    uint64_t kills_by[POOL_KILL__COUNT];
-    uint64_t vm_evals_ok, vm_evals_failed; /* as the VM's last pong said */
-} slot_t;
-
-struct pool {
-    loop_t *loop;
-    pool_opts_t o;
-    char erl[4096];
-    char elixir[4096];
-    pool_state_fn on_state;
-    void *arg;
-    slot_t *slots;
-    int cap;    /* slots allocated: [beam] max_vms */
-    int target; /* slots that should run a VM: [0, target) */
-    job_t *qhead, *qtail;
-    size_t queued;
-    uint64_t next_req;
-    int64_t hb_timer, grace_timer;
-    int stopping, stopped, failed;
-    uint64_t *fail_times; /* ring of failure times for the intensity limit */
-    int fail_n, fail_pos;
-    wire_buf_t wb;
-    /* telemetry (pool_get_stats) */
-    uint64_t starts, evals[WIRE_ST__COUNT], breeds[WIRE_ST__COUNT];
-    uint64_t suspects, blamed, job_deaths;
-    metrics_hist_t load_hist, eval_hist; /* seconds, from the VMs' load_us/eval_us */
-};
+const char *const pool_st_name[] = {"down", "backoff", "booting", "ready", "draining", "stopping"};
 
 const char *const pool_kill_cause_names[POOL_KILL__COUNT] = {
     "heartbeat",  "boot_timeout", "rss",          "protocol", "stop_timeout",
     "scale_down", "pool_failed",  "write_failed", "other"};
 
-/* The cause label of a kill, from the reason kill_slot is given. */
+/* The cause label of a kill, from the reason pool_kill_slot is given. */
 static int kill_cause(const char *why)
 {
     static const struct {
@@ -151,19 +71,18 @@ static void count_result(pool_t *p, int kind, const pool_result_t *r)
 }
 
 static void boot(slot_t *s);
-static void dispatch(pool_t *p);
 static void stop_vms(pool_t *p);
 static void count_failure(pool_t *p, const char *why);
 
 /* ---- state transitions ---- */
 
-static void slot_set(slot_t *s, vmst_t st, const char *why)
+void pool_slot_set(slot_t *s, vmst_t st, const char *why)
 {
     if (s->st == st)
         return;
     char q[256];
-    log_info("vm.state", "vm=%d pid=%d from=%s to=%s why=%s", s->index, (int)s->pid, st_name[s->st],
-             st_name[st], log_quote(why, q, sizeof q));
+    log_info("vm.state", "vm=%d pid=%d from=%s to=%s why=%s", s->index, (int)s->pid,
+             pool_st_name[s->st], pool_st_name[st], log_quote(why, q, sizeof q));
     s->st = st;
 }
 
@@ -182,7 +101,7 @@ static void judge(pool_t *p, death_t *d, int guilty)
         count_failure(p, why);
 }
 
-static void complete(job_t *j, const pool_result_t *r)
+void pool_complete(job_t *j, const pool_result_t *r)
 {
     count_result(j->pool, j->kind, r);
     if (j->done)
@@ -198,7 +117,7 @@ static void complete(job_t *j, const pool_result_t *r)
 static void fail_job(job_t *j, const char *why)
 {
     pool_result_t r = {.status = WIRE_ST_INTERNAL, .fitness = NAN, .detail = why, .vm = -1};
-    complete(j, &r);
+    pool_complete(j, &r);
 }
 
 static void queue_push(pool_t *p, job_t *j, int front)
@@ -231,7 +150,7 @@ static job_t *queue_pop(pool_t *p)
     return j;
 }
 
-static void kill_slot(slot_t *s, const char *why, int is_failure)
+void pool_kill_slot(slot_t *s, const char *why, int is_failure)
 {
     if (!s->vm || s->kill_reason[0])
         return;
@@ -275,9 +194,9 @@ static void pool_fail(pool_t *p, const char *why)
             loop_timer_del(p->loop, s->timer);
         s->timer = 0;
         if (s->vm)
-            kill_slot(s, "pool failed", 0);
+            pool_kill_slot(s, "pool failed", 0);
         else
-            slot_set(s, ST_DOWN, "pool failed");
+            pool_slot_set(s, ST_DOWN, "pool failed");
     }
     if (p->on_state)
         p->on_state(p->arg, 1, why);
@@ -359,7 +278,7 @@ static void slot_exited(slot_t *s, int status)
             snprintf(detail, sizeof detail, "the genome's VM died while it ran alone (%s)", why);
             pool_result_t r = {
                 .status = WIRE_ST_VM_KILLED, .fitness = NAN, .detail = detail, .vm = s->index};
-            complete(j, &r);
+            pool_complete(j, &r);
         } else if (death || (death = calloc(1, sizeof *death))) {
             if (!death->refs)
                 snprintf(death->why, sizeof death->why, "vm %d %s", s->index, why);
@@ -380,13 +299,13 @@ static void slot_exited(slot_t *s, int status)
     s->recycling = 0;
     s->kill_reason[0] = '\0';
     if (p->stopping || p->failed) {
-        slot_set(s, ST_DOWN, why);
+        pool_slot_set(s, ST_DOWN, why);
         check_all_down(p);
         return;
     }
     if (s->index >= p->target) {
-        slot_set(s, ST_DOWN, "scaled down");
-        dispatch(p);
+        pool_slot_set(s, ST_DOWN, "scaled down");
+        pool_dispatch(p);
         return;
     }
     if (!failure) {
@@ -394,9 +313,9 @@ static void slot_exited(slot_t *s, int status)
             s->recycles++;
         else
             s->restarts++;
-        slot_set(s, ST_DOWN, why);
+        pool_slot_set(s, ST_DOWN, why);
         boot(s);
-        dispatch(p);
+        pool_dispatch(p);
         return;
     }
     s->restarts++;
@@ -407,7 +326,7 @@ static void slot_exited(slot_t *s, int status)
         char d[300];
         snprintf(d, sizeof d, "more than %d VM failures within %u ms (last: vm %d %s)",
                  p->o.intensity, p->o.period_ms, s->index, why);
-        slot_set(s, ST_DOWN, why);
+        pool_slot_set(s, ST_DOWN, why);
         pool_fail(p, d);
         return;
     }
@@ -418,9 +337,9 @@ static void slot_exited(slot_t *s, int status)
         delay = p->o.backoff_max_ms;
     char d[260];
     snprintf(d, sizeof d, "%s; restart in %llu ms", why, (unsigned long long)delay);
-    slot_set(s, ST_BACKOFF, d);
+    pool_slot_set(s, ST_BACKOFF, d);
     s->timer = loop_timer_add(p->loop, delay, on_backoff_done, s);
-    dispatch(p);
+    pool_dispatch(p);
 }
 
 static void on_sigchld(loop_t *l, int signo, void *arg)
@@ -440,22 +359,6 @@ static void on_sigchld(loop_t *l, int signo, void *arg)
     }
 }
 
-/* ---- frames from a VM (untrusted) ---- */
-
-static job_t *take_inflight(slot_t *s, uint64_t req, int kind)
-{
-    for (int i = 0; i < s->ninflight; i++) {
-        job_t *j = s->inflight[i];
-        if (j->req == req && j->kind == kind) {
-            memmove(&s->inflight[i], &s->inflight[i + 1],
-                    (size_t)(s->ninflight - i - 1) * sizeof *s->inflight);
-            s->ninflight--;
-            return j;
-        }
-    }
-    return NULL;
-}
-
 static int64_t on_stop_timeout(loop_t *l, void *arg)
 {
     (void)l;
@@ -464,7 +367,7 @@ static int64_t on_stop_timeout(loop_t *l, void *arg)
     if (s->vm) {
         char why[64];
         snprintf(why, sizeof why, "still running %d ms after STOP", STOP_KILL_MS);
-        kill_slot(s, why, 0);
+        pool_kill_slot(s, why, 0);
     }
     return LOOP_TIMER_STOP;
 }
@@ -476,28 +379,28 @@ static void send_stop(slot_t *s, const char *why)
     wire_begin(&p->wb, WIRE_VM_STOP, 0, NULL);
     if (wire_end(&p->wb) == 0)
         vm_send(s->vm, p->wb.data, p->wb.len);
-    slot_set(s, ST_STOPPING, why);
+    pool_slot_set(s, ST_STOPPING, why);
     if (s->timer > 0)
         loop_timer_del(p->loop, s->timer);
     s->timer = loop_timer_add(p->loop, STOP_KILL_MS, on_stop_timeout, s);
 }
 
-static void after_job(slot_t *s)
+void pool_after_job(slot_t *s)
 {
     pool_t *p = s->pool;
     if (s->st == ST_READY && s->index >= p->target)
-        slot_set(s, ST_DRAINING, "scaled down");
+        pool_slot_set(s, ST_DRAINING, "scaled down");
     if (s->ninflight == 0)
         s->solo = 0; /* its suspect answered */
     if (s->st == ST_READY && p->o.max_loads && s->loads >= p->o.max_loads) {
         char why[80];
         snprintf(why, sizeof why, "recycle after %llu loads", (unsigned long long)s->loads);
-        slot_set(s, ST_DRAINING, why);
+        pool_slot_set(s, ST_DRAINING, why);
     }
     if (s->st == ST_READY && p->o.max_atoms && s->atoms >= p->o.max_atoms) {
         char why[96];
         snprintf(why, sizeof why, "recycle at %u atoms (threshold %u)", s->atoms, p->o.max_atoms);
-        slot_set(s, ST_DRAINING, why);
+        pool_slot_set(s, ST_DRAINING, why);
     }
     if (s->st == ST_DRAINING && s->ninflight == 0) {
         s->recycling = 1;
@@ -508,209 +411,6 @@ static void after_job(slot_t *s)
         p->grace_timer = 0;
         stop_vms(p);
     }
-}
-
-int pool_read_result_ext(wire_rd_t *r, int status, pool_result_t *res, pool_metric_t *metrics,
-                         double **errors)
-{
-    res->passed = res->cases = 0;
-    res->cost = 0;
-    res->reused = 0;
-    res->metrics = metrics;
-    res->nmetrics = 0;
-    res->errors = NULL;
-    res->nerrors = 0;
-    *errors = NULL;
-    if (r->err)
-        return r->err;
-    if (r->left == 0)
-        return 0; /* a VM from before RESULT_EXT */
-    uint32_t passed = 0, cases = 0, nm = 0, ne = 0;
-    uint8_t reused = 0;
-    double cost = 0;
-    wire_get_u32(r, &passed);
-    wire_get_u32(r, &cases);
-    wire_get_f64(r, &cost);
-    wire_get_u8(r, &reused);
-    /* a METRIC is at least a u32 name length and an f64 */
-    wire_get_count(r, &nm, POOL_MAX_METRICS, 12);
-    for (uint32_t i = 0; i < nm && !r->err; i++) {
-        wire_get_str(r, metrics[i].name, sizeof metrics[i].name);
-        wire_get_f64(r, &metrics[i].value);
-        if (!r->err && (!metrics[i].name[0] || !isfinite(metrics[i].value)))
-            r->err = ERR_PROTO;
-    }
-    wire_get_count(r, &ne, SPEC_MAX_CASES, 8);
-    int rc = r->err;
-    if (!rc && (passed > cases || !isfinite(cost) || cost < 0 || reused > 1 ||
-                (status != WIRE_ST_OK && (cases || ne)) || (ne && ne < cases)))
-        rc = ERR_PROTO;
-    double *errs = NULL;
-    if (!rc && ne) {
-        errs = malloc(ne * sizeof *errs);
-        if (!errs)
-            rc = -ENOMEM;
-        for (uint32_t i = 0; i < ne && !rc; i++) {
-            wire_get_f64(r, &errs[i]);
-            rc = r->err ? r->err : (!isfinite(errs[i]) || errs[i] < 0) ? ERR_PROTO : 0;
-        }
-    }
-    if (rc) {
-        free(errs);
-        return rc;
-    }
-    res->passed = passed;
-    res->cases = cases;
-    res->cost = cost;
-    res->reused = reused;
-    res->nmetrics = nm;
-    res->errors = errs;
-    res->nerrors = ne;
-    *errors = errs;
-    return 0;
-}
-
-static int handle_result(slot_t *s, wire_rd_t *r, int kind)
-{
-    uint64_t req = 0, load_us = 0, eval_us = 0;
-    uint8_t status = 0;
-    double fitness = NAN;
-    char detail[1024];
-    const uint8_t *src = NULL;
-    uint32_t srclen = 0;
-    wire_get_u64(r, &req);
-    wire_get_u8(r, &status);
-    if (kind == JOB_EVAL || kind == JOB_BREED_EVAL) {
-        wire_get_f64(r, &fitness);
-        wire_get_str(r, detail, sizeof detail);
-        wire_get_u64(r, &load_us);
-        wire_get_u64(r, &eval_us);
-        if (kind == JOB_BREED_EVAL)
-            wire_get_bytes(r, &src, &srclen, s->pool->o.max_source_bytes);
-    } else {
-        wire_get_bytes(r, &src, &srclen, s->pool->o.max_source_bytes);
-        wire_get_str(r, detail, sizeof detail);
-    }
-    if (r->err)
-        return r->err;
-    if (status >= WIRE_ST__COUNT)
-        return ERR_PROTO;
-    pool_metric_t metrics[POOL_MAX_METRICS];
-    double *errors = NULL;
-    pool_result_t res = {.status = status,
-                         .fitness = status == WIRE_ST_OK ? fitness : NAN,
-                         .detail = detail,
-                         .source = src,
-                         .source_len = srclen,
-                         .load_us = load_us,
-                         .eval_us = eval_us,
-                         .vm = s->index};
-    if (kind != JOB_BREED) {
-        int rc = pool_read_result_ext(r, status, &res, metrics, &errors);
-        if (rc)
-            return rc;
-    }
-    int rc = 0;
-    if (kind != JOB_BREED && status == WIRE_ST_OK && !(isfinite(fitness) && fitness >= 0))
-        rc = ERR_PROTO;
-    else if (kind == JOB_BREED_EVAL && status == WIRE_ST_OK && srclen == 0)
-        rc = ERR_PROTO; /* scored, but no child */
-    job_t *j = rc ? NULL : take_inflight(s, req, kind);
-    if (!rc && !j)
-        rc = ERR_PROTO; /* an answer to nothing we asked */
-    if (!rc) {
-        if (kind == JOB_EVAL || (kind == JOB_BREED_EVAL && srclen > 0))
-            s->loads++;
-        complete(j, &res);
-    }
-    free(errors);
-    return rc;
-}
-
-static void on_frame(vm_t *vm, const uint8_t *buf, size_t len, void *arg)
-{
-    slot_t *s = arg;
-    pool_t *p = s->pool;
-    (void)vm;
-    if (s->kill_reason[0])
-        return; /* already condemned */
-    wire_hdr_t h;
-    wire_rd_t r;
-    int rc = wire_parse(buf, len, &h, &r);
-    if (rc == 0) {
-        s->last_seen_ms = loop_now(p->loop);
-        switch (h.type) {
-        case WIRE_VM_HELLO: {
-            uint32_t os_pid = 0, slots = 0;
-            uint8_t elixir = 0;
-            char version[32];
-            wire_get_str(&r, s->otp, sizeof s->otp);
-            wire_get_u32(&r, &os_pid);
-            wire_get_u32(&r, &slots);
-            wire_get_u8(&r, &elixir);
-            wire_get_str(&r, version, sizeof version);
-            rc = r.err ? r.err : (s->st != ST_BOOTING ? ERR_STATE : 0);
-            if (rc == 0) {
-                s->elixir = elixir;
-                char why[96];
-                snprintf(why, sizeof why, "hello after %llu ms (otp %s, %u slots)",
-                         (unsigned long long)(s->last_seen_ms - s->started_ms), s->otp, slots);
-                slot_set(s, ST_READY, why);
-            }
-            break;
-        }
-        case WIRE_VM_PONG: {
-            uint64_t seq = 0, ok = 0, bad = 0;
-            wire_get_u64(&r, &seq);
-            wire_get_u64(&r, &s->memory_bytes);
-            wire_get_u32(&r, &s->processes);
-            wire_get_u32(&r, &s->atoms);
-            wire_get_u32(&r, &s->live);
-            wire_get_u64(&r, &s->vm_loads);
-            wire_get_u32(&r, &s->pending_purge);
-            wire_get_u64(&r, &ok);
-            wire_get_u64(&r, &bad);
-            rc = r.err;
-            if (rc == 0) {
-                s->vm_evals_ok = ok;
-                s->vm_evals_failed = bad;
-            }
-            break;
-        }
-        case WIRE_VM_RESULT:
-            rc = s->st == ST_BOOTING ? ERR_STATE : handle_result(s, &r, JOB_EVAL);
-            break;
-        case WIRE_VM_CHILD:
-            rc = s->st == ST_BOOTING ? ERR_STATE : handle_result(s, &r, JOB_BREED);
-            break;
-        case WIRE_VM_BRED:
-            rc = s->st == ST_BOOTING ? ERR_STATE : handle_result(s, &r, JOB_BREED_EVAL);
-            break;
-        default:
-            log_debug("vm.unknown_type", "vm=%d type=%u", s->index, h.type);
-            break;
-        }
-    }
-    if (rc) {
-        char why[160];
-        snprintf(why, sizeof why, "bad message from the VM (type %u): %s", rc == 0 ? 0 : h.type,
-                 err_str(rc));
-        kill_slot(s, why, 1);
-        return;
-    }
-    after_job(s);
-    dispatch(p);
-}
-
-static void on_broken(vm_t *vm, const char *reason, void *arg)
-{
-    (void)vm;
-    slot_t *s = arg;
-    if (s->st == ST_STOPPING)
-        return; /* we asked it to stop: the pipe closing is how it goes */
-    char why[200];
-    snprintf(why, sizeof why, "protocol pipe: %s", reason);
-    kill_slot(s, why, 1);
 }
 
 /* ---- booting and dispatch ---- */
@@ -724,7 +424,7 @@ static void boot(slot_t *s)
                           .slots = p->o.slots,
                           .no_result_cache = !p->o.result_cache,
                           .index = s->index};
-    vm_callbacks_t cb = {.frame = on_frame, .broken = on_broken};
+    vm_callbacks_t cb = {.frame = pool_vm_frame, .broken = pool_vm_broken};
     char err[256];
     s->started_ms = s->last_seen_ms = loop_now(p->loop);
     s->kill_reason[0] = '\0';
@@ -744,7 +444,7 @@ static void boot(slot_t *s)
             pool_fail(p, err);
             return;
         }
-        slot_set(s, ST_BACKOFF, err);
+        pool_slot_set(s, ST_BACKOFF, err);
         s->timer = loop_timer_add(p->loop, p->o.backoff_max_ms, on_backoff_done, s);
         return;
     }
@@ -752,7 +452,7 @@ static void boot(slot_t *s)
     p->starts++;
     s->vm_evals_ok = s->vm_evals_failed = s->memory_bytes = s->vm_loads = 0;
     s->processes = s->atoms = s->live = s->pending_purge = 0;
-    slot_set(s, ST_BOOTING, "spawned");
+    pool_slot_set(s, ST_BOOTING, "spawned");
 }
 
 /* The least busy ready VM that can take a job; a suspect needs an idle one. */
@@ -773,7 +473,7 @@ static slot_t *pick_slot(pool_t *p, int alone)
 
 /* In queue order: suspects wait at the front (the queue stalls) until a VM
  * is idle, so pipelines drain and a suspect cannot starve. */
-static void dispatch(pool_t *p)
+void pool_dispatch(pool_t *p)
 {
     while (p->qhead && !p->stopping && !p->failed) {
         slot_t *best = pick_slot(p, p->qhead->death != NULL);
@@ -782,7 +482,7 @@ static void dispatch(pool_t *p)
         job_t *j = queue_pop(p);
         if (vm_send(best->vm, j->frame, j->len) != 0) {
             queue_push(p, j, 1);
-            kill_slot(best, "cannot write to the VM", 1);
+            pool_kill_slot(best, "cannot write to the VM", 1);
             continue;
         }
         best->inflight[best->ninflight++] = j;
@@ -805,21 +505,21 @@ static int64_t on_heartbeat(loop_t *l, void *arg)
         if (s->st == ST_BOOTING) {
             if (now - s->started_ms > p->o.boot_timeout_ms) {
                 snprintf(why, sizeof why, "no hello within %u ms of boot", p->o.boot_timeout_ms);
-                kill_slot(s, why, 1);
+                pool_kill_slot(s, why, 1);
             }
             continue;
         }
         if (now - s->last_seen_ms > p->o.heartbeat_timeout_ms) {
             snprintf(why, sizeof why, "silent for %llu ms (heartbeat timeout %u ms)",
                      (unsigned long long)(now - s->last_seen_ms), p->o.heartbeat_timeout_ms);
-            kill_slot(s, why, 1);
+            pool_kill_slot(s, why, 1);
             continue;
         }
         s->rss_kb = vm_rss_kb(s->vm);
         if (p->o.max_rss_mb && s->rss_kb > 0 && (uint64_t)s->rss_kb > p->o.max_rss_mb * 1024) {
             snprintf(why, sizeof why, "RSS %ld MiB over the %llu MiB ceiling", s->rss_kb / 1024,
                      (unsigned long long)p->o.max_rss_mb);
-            kill_slot(s, why, 0);
+            pool_kill_slot(s, why, 0);
             continue;
         }
         if (s->st == ST_READY || s->st == ST_DRAINING) {
@@ -962,7 +662,7 @@ static int submit(pool_t *p, int kind, pool_done_fn done, void *arg)
     for (int i = 0; i < 8; i++)
         frame[WIRE_HDR_LEN + i] = (uint8_t)(j->req >> (56 - 8 * i));
     queue_push(p, j, 0);
-    dispatch(p);
+    pool_dispatch(p);
     return 0;
 }
 
@@ -1046,7 +746,7 @@ static void stop_vms(pool_t *p)
             if (s->timer > 0)
                 loop_timer_del(p->loop, s->timer);
             s->timer = 0;
-            slot_set(s, ST_DOWN, "agent stopping");
+            pool_slot_set(s, ST_DOWN, "agent stopping");
         }
     }
     check_all_down(p);
@@ -1082,19 +782,6 @@ void pool_stop(pool_t *p, uint32_t grace_ms)
         p->grace_timer = loop_timer_add(p->loop, grace_ms, on_grace_over, p);
 }
 
-int pool_ready(const pool_t *p)
-{
-    int n = 0;
-    for (int i = 0; i < p->cap; i++)
-        n += p->slots[i].st == ST_READY;
-    return n;
-}
-
-int pool_total(const pool_t *p)
-{
-    return p->target;
-}
-
 void pool_resolve_elixir(const char *setting, char *out, size_t cap)
 {
     struct stat st;
@@ -1102,26 +789,6 @@ void pool_resolve_elixir(const char *setting, char *out, size_t cap)
         snprintf(out, cap, "%s", stat(ELIXIR_EBIN, &st) == 0 ? ELIXIR_EBIN : "");
     else
         snprintf(out, cap, "%s", setting);
-}
-
-const char *pool_erl(const pool_t *p)
-{
-    return p->erl;
-}
-
-const char *pool_elixir(const pool_t *p)
-{
-    return p->elixir;
-}
-
-const char *pool_code_path(const pool_t *p)
-{
-    return p->o.code_path;
-}
-
-int pool_max(const pool_t *p)
-{
-    return p->cap;
 }
 
 int pool_set_target(pool_t *p, int n)
@@ -1143,102 +810,17 @@ int pool_set_target(pool_t *p, int n)
     for (int i = n; i < p->cap; i++) { /* shrink: retire, finishing their work */
         slot_t *s = &p->slots[i];
         if (s->st == ST_READY) {
-            slot_set(s, ST_DRAINING, "scaled down");
-            after_job(s);
+            pool_slot_set(s, ST_DRAINING, "scaled down");
+            pool_after_job(s);
         } else if (s->st == ST_BOOTING) {
-            kill_slot(s, "scaled down while booting", 0);
+            pool_kill_slot(s, "scaled down while booting", 0);
         } else if (s->st == ST_BACKOFF) {
             if (s->timer > 0)
                 loop_timer_del(p->loop, s->timer);
             s->timer = 0;
-            slot_set(s, ST_DOWN, "scaled down");
+            pool_slot_set(s, ST_DOWN, "scaled down");
         }
     }
-    dispatch(p);
-    return n;
-}
-
-size_t pool_queued(const pool_t *p)
-{
-    return p->queued;
-}
-
-size_t pool_inflight(const pool_t *p)
-{
-    size_t n = 0;
-    for (int i = 0; i < p->cap; i++)
-        n += (size_t)p->slots[i].ninflight;
-    return n;
-}
-
-json_t *pool_status_json(const pool_t *p)
-{
-    json_t *vms = json_array();
-    uint64_t restarts = 0, recycles = 0, kills = 0;
-    for (int i = 0; i < p->cap; i++) {
-        const slot_t *s = &p->slots[i];
-        restarts += s->restarts;
-        recycles += s->recycles;
-        kills += s->kills;
-        json_array_append_new(
-            vms,
-            json_pack("{s:i, s:s, s:i, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
-                      "s:b, s:I, s:I}",
-                      "index", s->index, "state", st_name[s->st], "pid", (int)s->pid, "rss_kb",
-                      (json_int_t)s->rss_kb, "loads", (json_int_t)s->loads, "inflight",
-                      s->ninflight, "memory_bytes", (json_int_t)s->memory_bytes, "processes",
-                      (json_int_t)s->processes, "atoms", (json_int_t)s->atoms, "live_sandboxes",
-                      (json_int_t)s->live, "pending_purge", (json_int_t)s->pending_purge,
-                      "vm_loads", (json_int_t)s->vm_loads, "otp", s->otp, "elixir", s->elixir,
-                      "restarts", (json_int_t)s->restarts, "recycles", (json_int_t)s->recycles));
-    }
-    return json_pack("{s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}", "vms", vms,
-                     "ready", pool_ready(p), "total", p->target, "queued", (json_int_t)p->queued,
-                     "inflight", (json_int_t)pool_inflight(p), "restarts", (json_int_t)restarts,
-                     "recycles", (json_int_t)recycles, "kills", (json_int_t)kills, "failed",
-                     p->failed, "job_deaths", (json_int_t)p->job_deaths, "suspects",
-                     (json_int_t)p->suspects, "blamed", (json_int_t)p->blamed);
-}
-
-int pool_get_stats(const pool_t *p, pool_stats_t *out, pool_vm_stats_t *vms, int nvms)
-{
-    memset(out, 0, sizeof *out);
-    out->starts = p->starts;
-    out->job_deaths = p->job_deaths;
-    out->suspects = p->suspects;
-    out->blamed = p->blamed;
-    memcpy(out->evals, p->evals, sizeof out->evals);
-    memcpy(out->breeds, p->breeds, sizeof out->breeds);
-    out->load_seconds = p->load_hist;
-    out->eval_seconds = p->eval_hist;
-    out->queued = p->queued;
-    out->inflight = pool_inflight(p);
-    out->ready = pool_ready(p);
-    out->target = p->target;
-    out->cap = p->cap;
-    out->failed = p->failed;
-    int n = 0;
-    for (int i = 0; i < p->cap; i++) {
-        const slot_t *s = &p->slots[i];
-        out->restarts += s->restarts;
-        out->recycles += s->recycles;
-        for (int k = 0; k < POOL_KILL__COUNT; k++)
-            out->kills[k] += s->kills_by[k];
-        if (n < nvms && (s->vm || s->st != ST_DOWN)) {
-            vms[n++] =
-                (pool_vm_stats_t){.index = s->index,
-                                  .state = st_name[s->st],
-                                  .memory_bytes = s->memory_bytes,
-                                  .rss_bytes = s->rss_kb > 0 ? (uint64_t)s->rss_kb * 1024 : 0,
-                                  .vm_loads = s->vm_loads,
-                                  .evals_ok = s->vm_evals_ok,
-                                  .evals_failed = s->vm_evals_failed,
-                                  .processes = s->processes,
-                                  .atoms = s->atoms,
-                                  .live_sandboxes = s->live,
-                                  .pending_purges = s->pending_purge,
-                                  .inflight = s->ninflight};
-        }
-    }
+    pool_dispatch(p);
     return n;
 }

@@ -780,6 +780,17 @@ static double *keep_errors(pop_t *p, const pop_outcome_t *o, uint32_t *n, int *o
     *ok = 1;
     if (p->selection != POP_SEL_LEXICASE || !o->errors || o->nerrors == 0)
         return NULL;
+    if (p->spec->nerrors && o->nerrors != p->spec->nerrors) {
+        /* not the spec's count (an agent or VM out of step): its vector
+         * would line up with no other member's */
+        if (p->lex_mismatched++ == 0)
+            log_warn("pop.errors_mismatch",
+                     "population=%s errors=%zu want=%zu msg=\"per-case errors of another "
+                     "count than the spec gives are not kept; such members lose every lexicase "
+                     "case\"",
+                     p->name, o->nerrors, p->spec->nerrors);
+        return NULL;
+    }
     if (o->nerrors > p->lex_max_cases) {
         if (p->lex_dropped++ == 0)
             log_warn("pop.errors_dropped",

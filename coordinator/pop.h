@@ -190,6 +190,7 @@ typedef struct pop {
     int lex_size_tiebreak;   /* 1 = "tiebreak": "size" */
     uint32_t lex_max_cases;  /* errors kept per member: POP_LEX_MAX_BYTES / 8 / size */
     int lex_dropped;         /* results whose errors were over lex_max_cases */
+    int lex_mismatched;      /* results whose errors were not spec->nerrors many */
     int cost_lex;            /* cost breaks fitness ties (invariant 4) */
     int replacement;         /* enum pop_replacement (invariant 7) */
     double niche_share;      /* (0, 1] */

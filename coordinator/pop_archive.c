@@ -226,7 +226,8 @@ static double descriptor(const pop_archive_t *a, int i, const pop_outcome_t *o, 
         return o->cost;
     case POP_DESC_PASSED: {
         size_t n = 0;
-        for (size_t k = 0; o->errors && k < o->nerrors; k++)
+        /* at most the spec's cases: padding past them passes nothing */
+        for (size_t k = 0; o->errors && k < o->nerrors && k < spec->nerrors; k++)
             n += o->errors[k] <= a->pass_error; /* NaN: not passed */
         return (double)n;
     }

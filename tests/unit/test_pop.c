@@ -22,16 +22,27 @@
 
 #define CASES "\"fitness\":{\"cases\":[{\"in\":[1],\"out\":2}]}"
 
-static pop_t *make(const char *extra, char *err, size_t errlen)
+/* Four cases: the lexicase tests' members carry four errors each, the
+ * count the population keeps (pop.c keep_errors). */
+#define CASES4                                                                                     \
+    "\"fitness\":{\"cases\":[{\"in\":[1],\"out\":2},{\"in\":[2],\"out\":3},{\"in\":[3],"           \
+    "\"out\":4},{\"in\":[4],\"out\":5}]}"
+
+static pop_t *make_with(const char *cases, const char *extra, char *err, size_t errlen)
 {
     char text[2048];
-    snprintf(text, sizeof text, "{\"name\":\"p\",\"function\":\"f/1\",%s%s%s}", CASES,
+    snprintf(text, sizeof text, "{\"name\":\"p\",\"function\":\"f/1\",%s%s%s}", cases,
              *extra ? "," : "", extra);
     json_t *j = json_loads(text, 0, NULL);
     assert_non_null(j);
     pop_t *p = pop_new(j, 1000, err, errlen);
     json_decref(j);
     return p;
+}
+
+static pop_t *make(const char *extra, char *err, size_t errlen)
+{
+    return make_with(CASES, extra, err, errlen);
 }
 
 static void expect_error(const char *extra, const char *field)
@@ -578,7 +589,7 @@ static pop_t *constructed(const char *selection)
              "\"size\":5,\"demes\":1,\"elitism\":0,\"stop\":{\"target_fitness\":null},"
              "\"selection\":%s",
              selection);
-    pop_t *p = make(extra, err, sizeof err);
+    pop_t *p = make_with(CASES4, extra, err, sizeof err);
     assert_non_null(p);
     pop_reserve(p, 0);
     work_item_t it;
@@ -792,6 +803,40 @@ static void test_cost_lexicographic(void **state)
 }
 
 /* Per-member errors and costs survive a save and restore. */
+/* A result whose per-case errors are not the spec's count (an agent or VM
+ * out of step, or padding zeros to win cases no one else has) keeps none:
+ * the member loses every lexicase case; the right count is kept. */
+static void test_errors_of_another_count_are_not_kept(void **state)
+{
+    (void)state;
+    char err[256];
+    pop_t *p = make_with(CASES4,
+                         "\"size\":5,\"demes\":1,\"elitism\":0,\"stop\":{\"target_fitness\":null},"
+                         "\"selection\":{\"lexicase\":{}}",
+                         err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(p->spec->nerrors, 4);
+    pop_reserve(p, 0);
+    static const double padded[6] = {1, 1, 1, 1, 0, 0}, fewer[3] = {0, 0, 0},
+                        right[4] = {0, 1, 0, 1};
+    work_item_t it;
+    assert_int_equal(pop_next_item(p, 0, 10, &it), 0);
+    feed_ext(p, &it, 4, 0, padded, 6, "padded");
+    assert_int_equal(pop_next_item(p, 0, 10, &it), 0);
+    feed_ext(p, &it, 0, 0, fewer, 3, "fewer");
+    assert_int_equal(pop_next_item(p, 0, 10, &it), 0);
+    feed_ext(p, &it, 2, 0, right, 4, "right");
+    assert_int_equal(p->demes[0].n, 3);
+    for (int i = 0; i < 3; i++) {
+        const member_t *m = &p->demes[0].m[i];
+        int is_right = m->len == 5 && !memcmp(m->src, "right", 5);
+        assert_int_equal(m->nerrors, is_right ? 4 : 0);
+        assert_true(is_right ? m->errors != NULL : m->errors == NULL);
+    }
+    assert_int_equal(p->lex_mismatched, 2);
+    pop_destroy(&p);
+}
+
 static void test_errors_survive_restart(void **state)
 {
     (void)state;
@@ -1216,6 +1261,7 @@ int main(void)
         cmocka_unit_test(test_lexicase_epsilon),
         cmocka_unit_test(test_downsample_determinism),
         cmocka_unit_test(test_cost_lexicographic),
+        cmocka_unit_test(test_errors_of_another_count_are_not_kept),
         cmocka_unit_test(test_errors_survive_restart),
         cmocka_unit_test(test_clones_do_not_flood),
         cmocka_unit_test(test_neutral_variants_stay_in_their_niche),

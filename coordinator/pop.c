@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <math.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +16,6 @@
 static const char *const pop_keys[] = {"name",      "size",        "demes",     "selection",
                                        "operators", "elitism",     "migration", "stop",
                                        "seeds",     "replacement", "archive",   NULL};
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return ERR_SPEC;
-}
 
 const char *pop_state_str(int state)
 {
@@ -59,273 +47,29 @@ uint64_t pop_derive_seed(const char *pop, uint32_t deme, uint64_t dseq)
     return x >> 1; /* non-negative as an i64, as the CLI and JSON show it */
 }
 
-/* ---- spec parsing ---- */
-
-static int get_int(json_t *o, const char *key, const char *where, int64_t min, int64_t max,
-                   int64_t *out, char *err, size_t errlen)
-{
-    json_t *v = json_object_get(o, key);
-    if (!v)
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return fail(err, errlen, "%s%s: must be an integer in [%lld, %lld]", where, key,
-                    (long long)min, (long long)max);
-    *out = json_integer_value(v);
-    return 0;
-}
-
-static int only_keys(json_t *o, const char *where, const char *const *keys, char *err,
-                     size_t errlen)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        int ok = 0;
-        for (const char *const *a = keys; *a && !ok; a++)
-            ok = strcmp(*a, k) == 0;
-        if (!ok)
-            return fail(err, errlen, "%s%s: unknown key", where, k);
-    }
-    return 0;
-}
-
-/* selection: {"tournament": n} or
- * {"lexicase": {"epsilon": .., "downsample": .., "tiebreak": "random" | "size"}} */
-static int parse_selection(pop_t *p, json_t *sel, int64_t *tour, char *err, size_t errlen)
-{
-    static const char *const k[] = {"tournament", "lexicase", NULL};
-    static const char *const lk[] = {"epsilon", "downsample", "tiebreak", NULL};
-    p->selection = POP_SEL_TOURNAMENT;
-    p->lex_epsilon = -1;
-    p->lex_downsample = 1;
-    p->lex_size_tiebreak = 0;
-    if (!sel)
-        return 0;
-    int rc;
-    if (!json_is_object(sel))
-        return fail(err, errlen,
-                    "selection: must be an object like {\"tournament\": 4} or "
-                    "{\"lexicase\": {\"epsilon\": \"auto\"}}");
-    if ((rc = only_keys(sel, "selection.", k, err, errlen)))
-        return rc;
-    if (json_object_size(sel) != 1)
-        return fail(err, errlen, "selection: give exactly one of tournament, lexicase");
-    json_t *lex = json_object_get(sel, "lexicase");
-    if (!lex)
-        return get_int(sel, "tournament", "selection.", 2, 64, tour, err, errlen);
-    if (!json_is_object(lex))
-        return fail(err, errlen, "selection.lexicase: must be an object (may be empty)");
-    if ((rc = only_keys(lex, "selection.lexicase.", lk, err, errlen)))
-        return rc;
-    p->selection = POP_SEL_LEXICASE;
-    json_t *e = json_object_get(lex, "epsilon");
-    if (e && !(json_is_string(e) && strcmp(json_string_value(e), "auto") == 0)) {
-        if (!json_is_number(e) || !(json_number_value(e) >= 0) || !isfinite(json_number_value(e)))
-            return fail(err, errlen,
-                        "selection.lexicase.epsilon: must be \"auto\" or a number >= 0");
-        p->lex_epsilon = json_number_value(e);
-    }
-    json_t *d = json_object_get(lex, "downsample");
-    if (d) {
-        if (!json_is_number(d) || !(json_number_value(d) > 0) || json_number_value(d) > 1)
-            return fail(err, errlen, "selection.lexicase.downsample: must be a number in (0, 1]");
-        p->lex_downsample = json_number_value(d);
-    }
-    json_t *tb = json_object_get(lex, "tiebreak");
-    if (tb) {
-        const char *v = json_is_string(tb) ? json_string_value(tb) : "";
-        if (strcmp(v, "random") != 0 && strcmp(v, "size") != 0)
-            return fail(err, errlen, "selection.lexicase.tiebreak: must be \"random\" or \"size\"");
-        p->lex_size_tiebreak = strcmp(v, "size") == 0;
-    }
-    return 0;
-}
-
-/* replacement: "niche" | {"niche": {"share": s}} | "no_worse" (pop.h invariant 7) */
-static int parse_replacement(pop_t *p, json_t *r, char *err, size_t errlen)
-{
-    static const char *const k[] = {"niche", NULL};
-    static const char *const nk[] = {"share", NULL};
-    p->replacement = POP_REPL_NICHE;
-    p->niche_share = POP_NICHE_SHARE;
-    if (!r)
-        return 0;
-    if (json_is_string(r)) {
-        if (strcmp(json_string_value(r), "no_worse") == 0)
-            p->replacement = POP_REPL_NO_WORSE;
-        else if (strcmp(json_string_value(r), "niche") != 0)
-            return fail(err, errlen, "replacement: '%s' is not one of niche, no_worse",
-                        json_string_value(r));
-        return 0;
-    }
-    if (!json_is_object(r))
-        return fail(err, errlen,
-                    "replacement: must be \"niche\", \"no_worse\" or "
-                    "{\"niche\": {\"share\": 0.25}}");
-    int rc;
-    if ((rc = only_keys(r, "replacement.", k, err, errlen)))
-        return rc;
-    json_t *n = json_object_get(r, "niche");
-    if (!n)
-        return 0;
-    if (!json_is_object(n))
-        return fail(err, errlen, "replacement.niche: must be an object (may be empty)");
-    if ((rc = only_keys(n, "replacement.niche.", nk, err, errlen)))
-        return rc;
-    json_t *sh = json_object_get(n, "share");
-    if (sh) {
-        if (!json_is_number(sh) || !(json_number_value(sh) > 0) || json_number_value(sh) > 1)
-            return fail(err, errlen, "replacement.niche.share: must be a number in (0, 1]");
-        p->niche_share = json_number_value(sh);
-    }
-    return 0;
-}
-
-/* fitness.cost.mode, read from the JSON so that it works whatever spec_t
- * holds: "lexicographic" makes cost break fitness ties (pop.h invariant 4). */
-static int cost_is_lexicographic(json_t *s)
-{
-    json_t *m = json_object_get(json_object_get(json_object_get(s, "fitness"), "cost"), "mode");
-    return json_is_string(m) && strcmp(json_string_value(m), "lexicographic") == 0;
-}
-
-static int parse_pop_fields(pop_t *p, json_t *s, char *err, size_t errlen)
-{
-    json_t *name = json_object_get(s, "name");
-    if (!name || !json_is_string(name))
-        return fail(err, errlen, "name: missing or not a string");
-    const char *n = json_string_value(name);
-    size_t len = strlen(n);
-    if (len == 0 || len > 48)
-        return fail(err, errlen, "name: must be 1..48 characters");
-    for (const char *c = n; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
-            return fail(err, errlen, "name: '%s' may only hold a-z, 0-9, _ and -", n);
-    memcpy(p->name, n, len + 1);
-    int64_t size = 200, demes = 4, tour = 4, elit = 2;
-    int rc;
-    if ((rc = get_int(s, "size", "", 4, 1000000, &size, err, errlen)) ||
-        (rc = get_int(s, "demes", "", 1, 256, &demes, err, errlen)) ||
-        (rc = get_int(s, "elitism", "", 0, 1000, &elit, err, errlen)))
-        return rc;
-    if (size / demes < 4)
-        return fail(err, errlen, "size: %lld over %lld demes leaves fewer than 4 per deme",
-                    (long long)size, (long long)demes);
-    if ((rc = parse_selection(p, json_object_get(s, "selection"), &tour, err, errlen)) ||
-        (rc = parse_replacement(p, json_object_get(s, "replacement"), err, errlen)))
-        return rc;
-    if (elit >= size / demes)
-        return fail(err, errlen, "elitism: %lld is not smaller than a deme (%lld)", (long long)elit,
-                    (long long)(size / demes));
-    p->size = (int)size;
-    p->lex_max_cases = (uint32_t)(POP_LEX_MAX_BYTES / sizeof(double) / (size_t)size);
-    p->cost_lex = cost_is_lexicographic(s);
-    p->ndemes = (int)demes;
-    p->tournament = (int)tour;
-    p->elitism = (int)elit;
-    memcpy(p->rates, ops_default_rates, sizeof p->rates);
-    json_t *ops = json_object_get(s, "operators");
-    if (ops) {
-        if (!json_is_object(ops) || json_object_size(ops) == 0)
-            return fail(err, errlen, "operators: must be an object of operator: rate");
-        double sum = 0;
-        double r[POP_OPS] = {0};
-        const char *k;
-        json_t *v;
-        json_object_foreach(ops, k, v)
-        {
-            int i = ops_find(k);
-            if (i < 0)
-                return fail(err, errlen, "operators.%s: unknown operator (known: %s)", k,
-                            ops_known);
-            if (!json_is_number(v) || json_number_value(v) < 0 || !isfinite(json_number_value(v)))
-                return fail(err, errlen, "operators.%s: must be a rate >= 0", k);
-            r[i] = json_number_value(v);
-            sum += r[i];
-        }
-        if (!(sum > 0))
-            return fail(err, errlen, "operators: the rates add up to 0");
-        for (int i = 0; i < POP_OPS; i++)
-            p->rates[i] = r[i] / sum;
-    }
-    json_t *mig = json_object_get(s, "migration");
-    p->migration_interval = 200;
-    p->migration_count = 1;
-    if (mig) {
-        static const char *const k[] = {"interval", "count", NULL};
-        int64_t iv = 200, cnt = 1;
-        if (!json_is_object(mig))
-            return fail(err, errlen, "migration: must be an object like {\"interval\": 200}");
-        if ((rc = only_keys(mig, "migration.", k, err, errlen)) ||
-            (rc = get_int(mig, "interval", "migration.", 0, 1LL << 40, &iv, err, errlen)) ||
-            (rc = get_int(mig, "count", "migration.", 1, 1000, &cnt, err, errlen)))
-            return rc;
-        p->migration_interval = (uint64_t)iv;
-        p->migration_count = (int)cnt;
-    }
-    json_t *stop = json_object_get(s, "stop");
-    p->has_target = 1;
-    p->target_fitness = 0;
-    p->max_evaluations = 0;
-    if (stop) {
-        static const char *const k[] = {"target_fitness", "max_evaluations", NULL};
-        if (!json_is_object(stop))
-            return fail(err, errlen, "stop: must be an object");
-        if ((rc = only_keys(stop, "stop.", k, err, errlen)))
-            return rc;
-        json_t *t = json_object_get(stop, "target_fitness");
-        if (t && !json_is_null(t)) {
-            if (!json_is_number(t) || json_number_value(t) < 0)
-                return fail(err, errlen, "stop.target_fitness: must be a number >= 0");
-            p->target_fitness = json_number_value(t);
-        } else if (t) {
-            p->has_target = 0;
-        }
-        int64_t me = 0;
-        if ((rc = get_int(stop, "max_evaluations", "stop.", 0, 1LL << 50, &me, err, errlen)))
-            return rc;
-        p->max_evaluations = (uint64_t)me;
-    }
-    json_t *seeds = json_object_get(s, "seeds");
-    if (seeds) {
-        if (!json_is_array(seeds) || json_array_size(seeds) > 1000)
-            return fail(err, errlen, "seeds: must be a list of genome sources (at most 1000)");
-        size_t i;
-        json_t *v;
-        json_array_foreach(seeds, i, v)
-        {
-            if (!json_is_string(v) || json_string_length(v) == 0)
-                return fail(err, errlen, "seeds[%zu]: must be a non-empty source string", i);
-        }
-        p->seeds = json_incref(seeds);
-    }
-    return 0;
-}
-
 pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
 {
     if (!json_is_object(spec)) {
-        fail(err, errlen, "spec: must be a JSON object");
+        err_spec(err, errlen, "spec: must be a JSON object");
         return NULL;
     }
     pop_t *p = calloc(1, sizeof *p);
     if (!p) {
-        fail(err, errlen, "out of memory");
+        err_spec(err, errlen, "out of memory");
         return NULL;
     }
     wire_buf_init(&p->spec_wire);
-    if (parse_pop_fields(p, spec, err, errlen) != 0 ||
+    if (pop_parse_fields(p, spec, err, errlen) != 0 ||
         spec_from_json(spec, pop_keys, &p->spec, err, errlen) != 0) {
         pop_destroy(&p);
         return NULL;
     }
     if (p->selection == POP_SEL_LEXICASE) {
         if (p->spec->nerrors > p->lex_max_cases) {
-            fail(err, errlen,
-                 "selection.lexicase: %zu per-case errors x %d members exceed %u bytes; use "
-                 "fewer cases or members, or tournament selection",
-                 p->spec->nerrors, p->size, POP_LEX_MAX_BYTES);
+            err_spec(err, errlen,
+                     "selection.lexicase: %zu per-case errors x %d members exceed %u bytes; use "
+                     "fewer cases or members, or tournament selection",
+                     p->spec->nerrors, p->size, POP_LEX_MAX_BYTES);
             pop_destroy(&p);
             return NULL;
         }
@@ -333,12 +77,12 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
     }
     json_t *arch = json_object_get(spec, "archive");
     if (arch && p->selection == POP_SEL_LEXICASE) {
-        fail(err, errlen, "archive: draws parents from its cells; drop selection.lexicase");
+        err_spec(err, errlen, "archive: draws parents from its cells; drop selection.lexicase");
         pop_destroy(&p);
         return NULL;
     }
     if (arch && json_object_get(spec, "replacement")) {
-        fail(err, errlen, "replacement: does not apply with an archive (its cells replace)");
+        err_spec(err, errlen, "replacement: does not apply with an archive (its cells replace)");
         pop_destroy(&p);
         return NULL;
     }
@@ -350,7 +94,7 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
     p->spec_json = json_incref(spec);
     p->demes = calloc((size_t)p->ndemes, sizeof *p->demes);
     if (!p->demes || p->spec_wire.err) {
-        fail(err, errlen, "out of memory");
+        err_spec(err, errlen, "out of memory");
         pop_destroy(&p);
         return NULL;
     }
@@ -367,7 +111,7 @@ pop_t *pop_new(json_t *spec, uint64_t now_ms, char *err, size_t errlen)
         dm->seeds_left =
             (int)(nseeds / (size_t)p->ndemes + ((size_t)d < nseeds % (size_t)p->ndemes));
         if (!dm->m) {
-            fail(err, errlen, "out of memory");
+            err_spec(err, errlen, "out of memory");
             pop_destroy(&p);
             return NULL;
         }

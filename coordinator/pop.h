@@ -297,6 +297,13 @@ void pop_member_free(member_t *m);
 /* Compares two scores by invariant 4: < 0 if (fa, ca) is better. */
 int pop_cmp_score(const pop_t *p, double fa, double ca, double fb, double cb);
 
+/* ---- a spec's population fields (pop_spec.c) ---- */
+
+/* Parses s's size, demes, selection, replacement, operators, elitism,
+ * migration, stop and seeds into p (pop_new does the rest). 0, or ERR_SPEC
+ * with a message naming the field in err. */
+int pop_parse_fields(pop_t *p, json_t *s, char *err, size_t errlen);
+
 /* ---- replacement (pop_repl.c) ---- */
 
 /* The slot of full deme dm a scored child takes by p->replacement, or -1

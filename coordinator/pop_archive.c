@@ -3,7 +3,6 @@
  * selection over the occupied cells; and the diversity figures. */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +11,6 @@
 #include "pop.h"
 
 const char *const pop_descriptor_names[] = {"size", "cost", "passed", "vars", NULL};
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return ERR_SPEC;
-}
 
 void pop_archive_destroy(pop_archive_t **pa)
 {
@@ -61,13 +49,13 @@ static int parse_range(pop_t *p, pop_archive_t *a, json_t *range, char *err, siz
 {
     static const char *const where = "archive.map_elites.range";
     if (range && (!json_is_array(range) || json_array_size(range) != (size_t)a->ndims))
-        return fail(err, errlen, "%s: must be a list of [min, max], one per descriptor", where);
+        return err_spec(err, errlen, "%s: must be a list of [min, max], one per descriptor", where);
     for (int i = 0; i < a->ndims; i++) {
         json_t *r = json_array_get(range, (size_t)i);
         if (!r || json_is_null(r)) {
             if (default_range(p, a->desc[i], &a->lo[i], &a->hi[i]) != 0)
-                return fail(err, errlen, "%s[%d]: descriptor %s has no default range; give one",
-                            where, i, pop_descriptor_names[a->desc[i]]);
+                return err_spec(err, errlen, "%s[%d]: descriptor %s has no default range; give one",
+                                where, i, pop_descriptor_names[a->desc[i]]);
             if (a->hi[i] <= a->lo[i])
                 a->hi[i] = a->lo[i] + 1;
             continue;
@@ -76,7 +64,8 @@ static int parse_range(pop_t *p, pop_archive_t *a, json_t *range, char *err, siz
         if (!json_is_array(r) || json_array_size(r) != 2 || !json_is_number(l) ||
             !json_is_number(h) || !isfinite(json_number_value(l)) ||
             !isfinite(json_number_value(h)) || !(json_number_value(h) > json_number_value(l)))
-            return fail(err, errlen, "%s[%d]: must be [min, max] with finite min < max", where, i);
+            return err_spec(err, errlen, "%s[%d]: must be [min, max] with finite min < max", where,
+                            i);
         a->lo[i] = json_number_value(l);
         a->hi[i] = json_number_value(h);
     }
@@ -88,11 +77,12 @@ static int parse_into(pop_t *p, pop_archive_t *a, json_t *arch, char *err, size_
     static const char *const keys[] = {"descriptors", "bins", "range", "pass_error", NULL};
     if (!json_is_object(arch) || json_object_size(arch) != 1 ||
         !json_object_get(arch, "map_elites"))
-        return fail(err, errlen,
-                    "archive: must be {\"map_elites\": {\"descriptors\": [...], \"bins\": [...]}}");
+        return err_spec(
+            err, errlen,
+            "archive: must be {\"map_elites\": {\"descriptors\": [...], \"bins\": [...]}}");
     json_t *me = json_object_get(arch, "map_elites");
     if (!json_is_object(me))
-        return fail(err, errlen, "archive.map_elites: must be an object");
+        return err_spec(err, errlen, "archive.map_elites: must be an object");
     const char *k;
     json_t *v;
     json_object_foreach(me, k, v)
@@ -101,15 +91,15 @@ static int parse_into(pop_t *p, pop_archive_t *a, json_t *arch, char *err, size_
         for (const char *const *q = keys; *q && !ok; q++)
             ok = strcmp(*q, k) == 0;
         if (!ok)
-            return fail(err, errlen, "archive.map_elites.%s: unknown key", k);
+            return err_spec(err, errlen, "archive.map_elites.%s: unknown key", k);
     }
     json_t *ds = json_object_get(me, "descriptors"), *bins = json_object_get(me, "bins");
     size_t nd = json_array_size(ds);
     if (!json_is_array(ds) || nd == 0 || nd > POP_ARCHIVE_DIMS)
-        return fail(err, errlen,
-                    "archive.map_elites.descriptors: must be a list of 1..%d of size, cost, "
-                    "passed, vars",
-                    POP_ARCHIVE_DIMS);
+        return err_spec(err, errlen,
+                        "archive.map_elites.descriptors: must be a list of 1..%d of size, cost, "
+                        "passed, vars",
+                        POP_ARCHIVE_DIMS);
     a->ndims = (int)nd;
     for (size_t i = 0; i < nd; i++) {
         const char *name = json_string_value(json_array_get(ds, i));
@@ -118,36 +108,38 @@ static int parse_into(pop_t *p, pop_archive_t *a, json_t *arch, char *err, size_
             if (strcmp(pop_descriptor_names[j], name) == 0)
                 d = j;
         if (d < 0)
-            return fail(err, errlen,
-                        "archive.map_elites.descriptors[%zu]: must be one of size, cost, "
-                        "passed, vars",
-                        i);
+            return err_spec(err, errlen,
+                            "archive.map_elites.descriptors[%zu]: must be one of size, cost, "
+                            "passed, vars",
+                            i);
         for (size_t j = 0; j < i; j++)
             if (a->desc[j] == d)
-                return fail(err, errlen, "archive.map_elites.descriptors[%zu]: %s given twice", i,
-                            name);
+                return err_spec(err, errlen, "archive.map_elites.descriptors[%zu]: %s given twice",
+                                i, name);
         a->desc[i] = d;
     }
     if (!json_is_array(bins) || json_array_size(bins) != nd)
-        return fail(err, errlen, "archive.map_elites.bins: must be a list of %zu bin counts", nd);
+        return err_spec(err, errlen, "archive.map_elites.bins: must be a list of %zu bin counts",
+                        nd);
     uint64_t cells = 1;
     for (size_t i = 0; i < nd; i++) {
         json_t *b = json_array_get(bins, i);
         if (!json_is_integer(b) || json_integer_value(b) < 1 ||
             json_integer_value(b) > POP_ARCHIVE_MAX_CELLS)
-            return fail(err, errlen, "archive.map_elites.bins[%zu]: must be an integer in [1, %d]",
-                        i, POP_ARCHIVE_MAX_CELLS);
+            return err_spec(err, errlen,
+                            "archive.map_elites.bins[%zu]: must be an integer in [1, %d]", i,
+                            POP_ARCHIVE_MAX_CELLS);
         a->bins[i] = (uint32_t)json_integer_value(b);
         cells *= a->bins[i];
         if (cells > POP_ARCHIVE_MAX_CELLS)
-            return fail(err, errlen, "archive.map_elites.bins: more than %d cells in all",
-                        POP_ARCHIVE_MAX_CELLS);
+            return err_spec(err, errlen, "archive.map_elites.bins: more than %d cells in all",
+                            POP_ARCHIVE_MAX_CELLS);
     }
     a->ncells = (uint32_t)cells;
     json_t *pe = json_object_get(me, "pass_error");
     if (pe &&
         (!json_is_number(pe) || !(json_number_value(pe) >= 0) || !isfinite(json_number_value(pe))))
-        return fail(err, errlen, "archive.map_elites.pass_error: must be a number >= 0");
+        return err_spec(err, errlen, "archive.map_elites.pass_error: must be a number >= 0");
     a->pass_error = pe ? json_number_value(pe) : 0;
     int rc = parse_range(p, a, json_object_get(me, "range"), err, errlen);
     if (rc)
@@ -155,10 +147,10 @@ static int parse_into(pop_t *p, pop_archive_t *a, json_t *arch, char *err, size_
     for (int i = 0; i < a->ndims; i++)
         if (a->desc[i] == POP_DESC_PASSED) {
             if (!p->spec->ncases)
-                return fail(err, errlen,
-                            "archive.map_elites.descriptors[%d]: passed needs numeric "
-                            "fitness.cases",
-                            i);
+                return err_spec(err, errlen,
+                                "archive.map_elites.descriptors[%d]: passed needs numeric "
+                                "fitness.cases",
+                                i);
             p->spec->per_case = 1; /* the agents return each case's error */
         }
     return 0;
@@ -170,11 +162,11 @@ int pop_archive_parse(pop_t *p, json_t *arch, char *err, size_t errlen)
         return 0;
     pop_archive_t *a = calloc(1, sizeof *a);
     if (!a)
-        return fail(err, errlen, "out of memory");
+        return err_spec(err, errlen, "out of memory");
     int rc = parse_into(p, a, arch, err, errlen);
     if (rc == 0 && (!(a->cells = calloc(a->ncells, sizeof *a->cells)) ||
                     !(a->occ = calloc(a->ncells, sizeof *a->occ))))
-        rc = fail(err, errlen, "out of memory");
+        rc = err_spec(err, errlen, "out of memory");
     if (rc) {
         pop_archive_destroy(&a);
         return rc;

@@ -2,6 +2,8 @@
  * Thread-safe: every string returned is static and never rewritten. */
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *err_str(int code)
@@ -47,4 +49,15 @@ const char *err_str(int code)
             return s;
     }
     return "unknown error";
+}
+
+int err_spec(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return ERR_SPEC;
 }

@@ -4,6 +4,8 @@
 #ifndef PETRI_ERR_H
 #define PETRI_ERR_H
 
+#include <stddef.h>
+
 enum {
     ERR_PROTO = -1001,   /* malformed message or field */
     ERR_VERSION = -1002, /* unknown wire version */
@@ -24,5 +26,10 @@ enum {
 /* Returns a static, human-readable description of `code` (0, -errno or a
  * project code). Never returns NULL. */
 const char *err_str(int code);
+
+/* Writes a printf-style message naming what is wrong into err (when err is
+ * not NULL and errlen > 0) and returns ERR_SPEC: how the spec and config
+ * parsers report a bad field. */
+int err_spec(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

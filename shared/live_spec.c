@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +10,6 @@
 #include "err.h"
 #include "etf.h"
 #include "spec.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return ERR_SPEC;
-}
 
 static int oom(char *err, size_t errlen)
 {
@@ -47,7 +33,8 @@ static int encode_term(const live_spec_t *s, json_t *v, const char *path, uint8_
     if (rc == 0) {
         *out = etf_buf_take(&b, len);
         if (!*out)
-            rc = b.err == -ENOMEM ? oom(err, errlen) : fail(err, errlen, "%s: not encoded", path);
+            rc = b.err == -ENOMEM ? oom(err, errlen)
+                                  : err_spec(err, errlen, "%s: not encoded", path);
     }
     etf_buf_free(&b);
     return rc;
@@ -62,8 +49,8 @@ static int get_num(json_t *o, const char *key, const char *where, double min, do
         return 0;
     double d = json_is_number(v) ? json_number_value(v) : NAN;
     if (!(d >= min && d <= max) || (integral && d != floor(d)))
-        return fail(err, errlen, "%s%s: must be a %s in %g..%g", where, key,
-                    integral ? "whole number" : "number", min, max);
+        return err_spec(err, errlen, "%s%s: must be a %s in %g..%g", where, key,
+                        integral ? "whole number" : "number", min, max);
     *out = d;
     return 0;
 }
@@ -81,7 +68,7 @@ static int check_keys(json_t *o, const char *const *keys, const char *const *ext
         for (const char *const *p = extra; p && *p; p++)
             ok |= strcmp(*p, k) == 0;
         if (!ok)
-            return fail(err, errlen, "%s%.200s: unknown key", where, k);
+            return err_spec(err, errlen, "%s%.200s: unknown key", where, k);
     }
     return 0;
 }
@@ -103,7 +90,8 @@ static int plain_atom(const char *a, size_t len)
 static int parse_atoms(live_spec_t *s, json_t *atoms, char *err, size_t errlen)
 {
     if (!json_is_array(atoms) || json_array_size(atoms) > SPEC_MAX_ATOMS)
-        return fail(err, errlen, "atoms: must be a list of at most %d atom names", SPEC_MAX_ATOMS);
+        return err_spec(err, errlen, "atoms: must be a list of at most %d atom names",
+                        SPEC_MAX_ATOMS);
     size_t n = json_array_size(atoms);
     s->atoms = calloc(n + 1, sizeof *s->atoms);
     if (!s->atoms)
@@ -112,13 +100,13 @@ static int parse_atoms(live_spec_t *s, json_t *atoms, char *err, size_t errlen)
         json_t *a = json_array_get(atoms, i);
         const char *v = json_string_value(a);
         if (!v || !plain_atom(v, json_string_length(a)))
-            return fail(err, errlen,
-                        "atoms[%zu]: must be a plain atom name (a lower-case letter, then "
-                        "letters, digits, _ and @; at most %d bytes)",
-                        i, SPEC_ATOM_MAX);
+            return err_spec(err, errlen,
+                            "atoms[%zu]: must be a plain atom name (a lower-case letter, then "
+                            "letters, digits, _ and @; at most %d bytes)",
+                            i, SPEC_ATOM_MAX);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(s->atoms[j], v))
-                return fail(err, errlen, "atoms[%zu]: \"%s\" is declared twice", i, v);
+                return err_spec(err, errlen, "atoms[%zu]: \"%s\" is declared twice", i, v);
         if (!(s->atoms[i] = strdup(v)))
             return oom(err, errlen);
         s->natoms = i + 1;
@@ -130,7 +118,7 @@ static int sub_object(json_t *root, const char *key, json_t **out, char *err, si
 {
     *out = json_object_get(root, key);
     if (*out && !json_is_object(*out))
-        return fail(err, errlen, "%s: must be an object", key);
+        return err_spec(err, errlen, "%s: must be an object", key);
     return 0;
 }
 
@@ -146,7 +134,7 @@ int live_spec_from_json(json_t *root, const char *const *extra_keys, live_spec_t
     if (err && errlen)
         err[0] = '\0';
     if (!json_is_object(root))
-        return fail(err, errlen, "the live spec must be a JSON object");
+        return err_spec(err, errlen, "the live spec must be a JSON object");
     double to = 100, heap = 1000000, reds = 1000000, sw = 100000, prob = 50, win = 200;
     double lw = 0, rw = 0, tol = 0, rate = LIVE_DEFAULT_RATE, batch = LIVE_DEFAULT_BATCH;
     json_t *limits, *score, *atoms = json_object_get(root, "atoms");
@@ -201,11 +189,11 @@ int live_spec_parse(const char *json, size_t len, live_spec_t *s, char *err, siz
 {
     memset(s, 0, sizeof *s);
     if (len > LIVE_SPEC_MAX_BYTES)
-        return fail(err, errlen, "the live spec is over %u bytes", LIVE_SPEC_MAX_BYTES);
+        return err_spec(err, errlen, "the live spec is over %u bytes", LIVE_SPEC_MAX_BYTES);
     json_error_t je;
     json_t *root = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!root)
-        return fail(err, errlen, "the live spec is not JSON: %s (line %d)", je.text, je.line);
+        return err_spec(err, errlen, "the live spec is not JSON: %s (line %d)", je.text, je.line);
     int rc = live_spec_from_json(root, NULL, s, err, errlen);
     json_decref(root);
     return rc;
@@ -230,15 +218,15 @@ static int trace_line(const live_spec_t *s, const char *p, size_t n, size_t line
     snprintf(where, sizeof where, "trace line %zu", line);
     snprintf(p1, sizeof p1, "%s.", where);
     if (t->n == LIVE_MAX_TRACE)
-        return fail(err, errlen, "%s: more than %d requests", where, LIVE_MAX_TRACE);
+        return err_spec(err, errlen, "%s: more than %d requests", where, LIVE_MAX_TRACE);
     json_error_t je;
     json_t *o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
     if (!o)
-        return fail(err, errlen, "%s: not JSON: %s", where, je.text);
+        return err_spec(err, errlen, "%s: not JSON: %s", where, je.text);
     static const char *const keys[] = {"req", "expect", NULL};
     int rc = 0;
     if (!json_is_object(o) || !json_object_get(o, "req"))
-        rc = fail(err, errlen, "%s: must be an object with \"req\"", where);
+        rc = err_spec(err, errlen, "%s: must be an object with \"req\"", where);
     else
         rc = check_keys(o, keys, NULL, p1, err, errlen);
     if (!rc && t->n == *cap) {
@@ -272,7 +260,7 @@ int live_trace_parse(const char *text, size_t len, const live_spec_t *s, live_tr
     if (err && errlen)
         err[0] = '\0';
     if (len > LIVE_MAX_TRACE_BYTES)
-        return fail(err, errlen, "trace: over %u bytes", LIVE_MAX_TRACE_BYTES);
+        return err_spec(err, errlen, "trace: over %u bytes", LIVE_MAX_TRACE_BYTES);
     size_t cap = 0, line = 0;
     int rc = 0;
     for (const char *p = text, *end = text + len; !rc && p < end;) {
@@ -288,7 +276,7 @@ int live_trace_parse(const char *text, size_t len, const live_spec_t *s, live_tr
         p = nl + 1;
     }
     if (!rc && t->n == 0)
-        rc = fail(err, errlen, "trace: holds no request");
+        rc = err_spec(err, errlen, "trace: holds no request");
     return rc;
 }
 

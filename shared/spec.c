@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +13,6 @@
 #include "util.h"
 
 #define SPEC_FILE_MAX (16u * 1024 * 1024)
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return ERR_SPEC;
-}
 
 /* Fails when obj has a key not in allowed (NULL-terminated) nor in extra. */
 static int check_keys(json_t *obj, const char *where, const char *const *allowed,
@@ -42,7 +28,7 @@ static int check_keys(json_t *obj, const char *where, const char *const *allowed
         for (const char *const *a = extra; a && *a && !ok; a++)
             ok = strcmp(*a, key) == 0;
         if (!ok)
-            return fail(err, errlen, "%s%s: unknown key", where, key);
+            return err_spec(err, errlen, "%s%s: unknown key", where, key);
     }
     return 0;
 }
@@ -72,8 +58,8 @@ static int get_uint(json_t *obj, const char *where, const char *key, uint64_t mi
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) < min ||
         (uint64_t)json_integer_value(v) > max)
-        return fail(err, errlen, "%s%s: must be an integer in [%llu, %llu]", where, key,
-                    (unsigned long long)min, (unsigned long long)max);
+        return err_spec(err, errlen, "%s%s: must be an integer in [%llu, %llu]", where, key,
+                        (unsigned long long)min, (unsigned long long)max);
     *out = (uint64_t)json_integer_value(v);
     return 0;
 }
@@ -82,7 +68,7 @@ static int copy_name(const char *what, const char *s, char *dst, char *err, size
 {
     size_t n = strlen(s);
     if (n == 0 || n >= SPEC_NAME_MAX)
-        return fail(err, errlen, "%s: must be 1..%d characters", what, SPEC_NAME_MAX - 1);
+        return err_spec(err, errlen, "%s: must be 1..%d characters", what, SPEC_NAME_MAX - 1);
     memcpy(dst, s, n + 1);
     return 0;
 }
@@ -91,30 +77,30 @@ static int parse_function(spec_t *s, json_t *root, char *err, size_t errlen)
 {
     json_t *f = json_object_get(root, "function");
     if (!f)
-        return fail(err, errlen, "function: missing (e.g. \"f/1\")");
+        return err_spec(err, errlen, "function: missing (e.g. \"f/1\")");
     if (!json_is_string(f))
-        return fail(err, errlen, "function: must be a string like \"f/1\"");
+        return err_spec(err, errlen, "function: must be a string like \"f/1\"");
     const char *txt = json_string_value(f);
     const char *slash = strrchr(txt, '/');
     if (!slash || slash == txt || slash - txt >= SPEC_NAME_MAX)
-        return fail(err, errlen, "function: '%s' is not name/arity", txt);
+        return err_spec(err, errlen, "function: '%s' is not name/arity", txt);
     char *end;
     errno = 0;
     long ar = strtol(slash + 1, &end, 10);
     if (errno || *end || end == slash + 1 || ar < 0 || ar > SPEC_MAX_ARITY)
-        return fail(err, errlen, "function: arity in '%s' must be 0..%d", txt, SPEC_MAX_ARITY);
+        return err_spec(err, errlen, "function: arity in '%s' must be 0..%d", txt, SPEC_MAX_ARITY);
     memcpy(s->function, txt, (size_t)(slash - txt));
     s->function[slash - txt] = '\0';
     if (!(s->function[0] >= 'a' && s->function[0] <= 'z'))
-        return fail(err, errlen, "function: name '%s' must start with a lower-case letter",
-                    s->function);
+        return err_spec(err, errlen, "function: name '%s' must start with a lower-case letter",
+                        s->function);
     for (const char *p = s->function; *p; p++)
         if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
               (*p >= '0' && *p <= '9')))
-            return fail(err, errlen,
-                        "function: name '%s' has a character other than "
-                        "letters, digits and _",
-                        s->function);
+            return err_spec(err, errlen,
+                            "function: name '%s' has a character other than "
+                            "letters, digits and _",
+                            s->function);
     s->arity = (uint32_t)ar;
     return 0;
 }
@@ -141,21 +127,21 @@ static int parse_primitives(spec_t *s, json_t *root, char *err, size_t errlen)
     if (!p)
         return 0;
     if (!json_is_object(p))
-        return fail(err, errlen, "primitives: must be an object");
+        return err_spec(err, errlen, "primitives: must be an object");
     int rc = check_keys(p, "primitives.", keys, NULL, err, errlen);
     if (rc)
         return rc;
     json_t *ops = json_object_get(p, "ops");
     if (ops) {
         if (!json_is_array(ops) || json_array_size(ops) == 0 || json_array_size(ops) > SPEC_MAX_OPS)
-            return fail(err, errlen, "primitives.ops: must be a list of 1..%d strings",
-                        SPEC_MAX_OPS);
+            return err_spec(err, errlen, "primitives.ops: must be a list of 1..%d strings",
+                            SPEC_MAX_OPS);
         size_t i;
         json_t *o;
         json_array_foreach(ops, i, o)
         {
             if (!json_is_string(o))
-                return fail(err, errlen, "primitives.ops[%zu]: must be a string", i);
+                return err_spec(err, errlen, "primitives.ops[%zu]: must be a string", i);
             char what[48];
             snprintf(what, sizeof what, "primitives.ops[%zu]", i);
             if ((rc = copy_name(what, json_string_value(o), s->ops[i], err, errlen)))
@@ -166,20 +152,20 @@ static int parse_primitives(spec_t *s, json_t *root, char *err, size_t errlen)
     json_t *vars = json_object_get(p, "vars");
     if (vars) {
         if (!json_is_array(vars) || json_array_size(vars) != s->arity)
-            return fail(err, errlen,
-                        "primitives.vars: must be a list of %u variable names "
-                        "(one per argument)",
-                        s->arity);
+            return err_spec(err, errlen,
+                            "primitives.vars: must be a list of %u variable names "
+                            "(one per argument)",
+                            s->arity);
         size_t i;
         json_t *o;
         json_array_foreach(vars, i, o)
         {
             const char *v = json_is_string(o) ? json_string_value(o) : NULL;
             if (!v || !(v[0] >= 'A' && v[0] <= 'Z'))
-                return fail(err, errlen,
-                            "primitives.vars[%zu]: must be an Erlang variable name "
-                            "(starting with an upper-case letter)",
-                            i);
+                return err_spec(err, errlen,
+                                "primitives.vars[%zu]: must be an Erlang variable name "
+                                "(starting with an upper-case letter)",
+                                i);
             char what[48];
             snprintf(what, sizeof what, "primitives.vars[%zu]", i);
             if ((rc = copy_name(what, v, s->vars[i], err, errlen)))
@@ -189,17 +175,17 @@ static int parse_primitives(spec_t *s, json_t *root, char *err, size_t errlen)
     json_t *c = json_object_get(p, "constants");
     if (c) {
         if (!json_is_object(c))
-            return fail(err, errlen, "primitives.constants: must be an object");
+            return err_spec(err, errlen, "primitives.constants: must be an object");
         if ((rc = check_keys(c, "primitives.constants.", ckeys, NULL, err, errlen)))
             return rc;
         json_t *mn = json_object_get(c, "min"), *mx = json_object_get(c, "max"),
                *in = json_object_get(c, "integer");
         if (mn && !json_is_number(mn))
-            return fail(err, errlen, "primitives.constants.min: must be a number");
+            return err_spec(err, errlen, "primitives.constants.min: must be a number");
         if (mx && !json_is_number(mx))
-            return fail(err, errlen, "primitives.constants.max: must be a number");
+            return err_spec(err, errlen, "primitives.constants.max: must be a number");
         if (in && !json_is_boolean(in))
-            return fail(err, errlen, "primitives.constants.integer: must be true or false");
+            return err_spec(err, errlen, "primitives.constants.integer: must be true or false");
         if (mn)
             s->const_min = json_number_value(mn);
         if (mx)
@@ -207,7 +193,7 @@ static int parse_primitives(spec_t *s, json_t *root, char *err, size_t errlen)
         if (in)
             s->const_int = json_is_true(in);
         if (!(s->const_min <= s->const_max))
-            return fail(err, errlen, "primitives.constants: min must be <= max");
+            return err_spec(err, errlen, "primitives.constants: min must be <= max");
     }
     return 0;
 }
@@ -230,8 +216,8 @@ static int parse_atoms(spec_t *s, json_t *f, char *err, size_t errlen)
     if (!atoms)
         return 0;
     if (!json_is_array(atoms) || json_array_size(atoms) > SPEC_MAX_ATOMS)
-        return fail(err, errlen, "fitness.atoms: must be a list of at most %d atom names",
-                    SPEC_MAX_ATOMS);
+        return err_spec(err, errlen, "fitness.atoms: must be a list of at most %d atom names",
+                        SPEC_MAX_ATOMS);
     size_t n = json_array_size(atoms);
     s->atoms = calloc(n ? n : 1, sizeof *s->atoms);
     if (!s->atoms)
@@ -242,13 +228,13 @@ static int parse_atoms(spec_t *s, json_t *f, char *err, size_t errlen)
     {
         const char *v = json_is_string(a) ? json_string_value(a) : NULL;
         if (!v || !plain_atom(v, json_string_length(a)))
-            return fail(err, errlen,
-                        "fitness.atoms[%zu]: must be a plain atom name (a lower-case letter, "
-                        "then letters, digits, _ and @; at most %d bytes)",
-                        i, SPEC_ATOM_MAX);
+            return err_spec(err, errlen,
+                            "fitness.atoms[%zu]: must be a plain atom name (a lower-case letter, "
+                            "then letters, digits, _ and @; at most %d bytes)",
+                            i, SPEC_ATOM_MAX);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(s->atoms[j], v))
-                return fail(err, errlen, "fitness.atoms[%zu]: \"%s\" is declared twice", i, v);
+                return err_spec(err, errlen, "fitness.atoms[%zu]: \"%s\" is declared twice", i, v);
         memcpy(s->atoms[i], v, strlen(v) + 1);
         s->natoms = i + 1;
     }
@@ -264,8 +250,8 @@ static int get_real(json_t *f, const char *key, double min, int strict, double *
         return 0;
     double d = json_is_number(v) ? json_number_value(v) : NAN;
     if (!isfinite(d) || d < min || (strict && d == min))
-        return fail(err, errlen, "fitness.%s: must be a finite number %s %g", key,
-                    strict ? ">" : ">=", min);
+        return err_spec(err, errlen, "fitness.%s: must be a finite number %s %g", key,
+                        strict ? ">" : ">=", min);
     *out = d;
     return 0;
 }
@@ -277,29 +263,30 @@ static int parse_evaluator(spec_t *s, json_t *f, char *err, size_t errlen)
     if (!e)
         return 0;
     if (!json_is_object(e))
-        return fail(err, errlen,
-                    "fitness.evaluator: must be an object: {\"source\": ..., \"language\": ...} "
-                    "or {\"file\": \"evaluator.erl\"}");
+        return err_spec(
+            err, errlen,
+            "fitness.evaluator: must be an object: {\"source\": ..., \"language\": ...} "
+            "or {\"file\": \"evaluator.erl\"}");
     if (json_object_get(e, "file"))
-        return fail(err, errlen,
-                    "fitness.evaluator.file: only a spec read from a file may name a file "
-                    "(give \"source\" instead)");
+        return err_spec(err, errlen,
+                        "fitness.evaluator.file: only a spec read from a file may name a file "
+                        "(give \"source\" instead)");
     int rc = check_keys(e, "fitness.evaluator.", keys, NULL, err, errlen);
     if (rc)
         return rc;
     json_t *src = json_object_get(e, "source"), *lang = json_object_get(e, "language");
     if (!src || !json_is_string(src) || json_string_length(src) == 0)
-        return fail(err, errlen, "fitness.evaluator.source: must be the module's source text");
+        return err_spec(err, errlen, "fitness.evaluator.source: must be the module's source text");
     if (json_string_length(src) > SPEC_EVALUATOR_MAX_BYTES)
-        return fail(err, errlen, "fitness.evaluator.source: larger than %u bytes",
-                    SPEC_EVALUATOR_MAX_BYTES);
+        return err_spec(err, errlen, "fitness.evaluator.source: larger than %u bytes",
+                        SPEC_EVALUATOR_MAX_BYTES);
     s->evaluator_lang = SPEC_LANG_ERLANG;
     if (lang) {
         s->evaluator_lang =
             json_is_string(lang) ? spec_language_parse(json_string_value(lang)) : -1;
         if (s->evaluator_lang < 0)
-            return fail(err, errlen,
-                        "fitness.evaluator.language: must be \"erlang\" or \"elixir\"");
+            return err_spec(err, errlen,
+                            "fitness.evaluator.language: must be \"erlang\" or \"elixir\"");
     }
     s->evaluator_len = json_string_length(src);
     s->evaluator = malloc(s->evaluator_len);
@@ -317,7 +304,7 @@ static int parse_cost(spec_t *s, json_t *f, char *err, size_t errlen)
     if (!c)
         return 0;
     if (!json_is_object(c))
-        return fail(err, errlen, "fitness.cost: must be an object with \"mode\"");
+        return err_spec(err, errlen, "fitness.cost: must be an object with \"mode\"");
     int rc = check_keys(c, "fitness.cost.", keys, NULL, err, errlen);
     if (rc)
         return rc;
@@ -328,8 +315,8 @@ static int parse_cost(spec_t *s, json_t *f, char *err, size_t errlen)
         if (!strcmp(mv, modes[i]))
             s->cost_mode = i;
     if (s->cost_mode < 0)
-        return fail(err, errlen,
-                    "fitness.cost.mode: must be \"none\", \"lexicographic\" or \"weighted\"");
+        return err_spec(err, errlen,
+                        "fitness.cost.mode: must be \"none\", \"lexicographic\" or \"weighted\"");
     int given = 0;
     double sum = 0;
     for (int i = 0; i < 3; i++) {
@@ -338,7 +325,8 @@ static int parse_cost(spec_t *s, json_t *f, char *err, size_t errlen)
             continue;
         double d = json_is_number(w) ? json_number_value(w) : NAN;
         if (!isfinite(d) || d < 0)
-            return fail(err, errlen, "fitness.cost.%s: must be a finite number >= 0", keys[i + 1]);
+            return err_spec(err, errlen, "fitness.cost.%s: must be a finite number >= 0",
+                            keys[i + 1]);
         s->cost_w[i] = d;
         sum += d;
         given = 1;
@@ -348,9 +336,9 @@ static int parse_cost(spec_t *s, json_t *f, char *err, size_t errlen)
         sum = 1;
     }
     if (s->cost_mode != SPEC_COST_NONE && !(sum > 0))
-        return fail(err, errlen,
-                    "fitness.cost: every weight is 0 (give reductions, heap or time > 0, or "
-                    "mode \"none\")");
+        return err_spec(err, errlen,
+                        "fitness.cost: every weight is 0 (give reductions, heap or time > 0, or "
+                        "mode \"none\")");
     return 0;
 }
 
@@ -391,14 +379,14 @@ static int parse_numeric_cases(spec_t *s, json_t *cases, char *err, size_t errle
         if ((rc = check_keys(c, where, case_keys, NULL, err, errlen)))
             return rc;
         if (json_array_size(in) != s->arity)
-            return fail(err, errlen, "%sin: must be a list of %u numbers", where, s->arity);
+            return err_spec(err, errlen, "%sin: must be a list of %u numbers", where, s->arity);
         json_array_foreach(in, j, x)
         {
             if (get_num(x, &s->cases[i].in[j]))
-                return fail(err, errlen, "%sin[%zu]: must be a finite number", where, j);
+                return err_spec(err, errlen, "%sin[%zu]: must be a finite number", where, j);
         }
         if (get_num(out, &s->cases[i].out))
-            return fail(err, errlen, "%sout: must be a finite number", where);
+            return err_spec(err, errlen, "%sout: must be a finite number", where);
     }
     return 0;
 }
@@ -428,19 +416,19 @@ static int parse_term_cases(spec_t *s, json_t *cases, char *err, size_t errlen)
         char where[48];
         snprintf(where, sizeof where, "fitness.cases[%zu].", i);
         if (!json_is_object(c)) {
-            rc = fail(err, errlen, "fitness.cases[%zu]: must be an object with in and out", i);
+            rc = err_spec(err, errlen, "fitness.cases[%zu]: must be an object with in and out", i);
             break;
         }
         if ((rc = check_keys(c, where, case_keys, NULL, err, errlen)))
             break;
         json_t *in = json_object_get(c, "in"), *out = json_object_get(c, "out");
         if (!json_is_array(in) || json_array_size(in) != s->arity) {
-            rc = fail(err, errlen, "%sin: must be a list of %u values (one per argument)", where,
-                      s->arity);
+            rc = err_spec(err, errlen, "%sin: must be a list of %u values (one per argument)",
+                          where, s->arity);
             break;
         }
         if (!out) {
-            rc = fail(err, errlen, "%sout: missing (the expected result)", where);
+            rc = err_spec(err, errlen, "%sout: missing (the expected result)", where);
             break;
         }
         etf_put_tuple_header(&b, 2);
@@ -471,10 +459,10 @@ static int parse_term_cases(spec_t *s, json_t *cases, char *err, size_t errlen)
     if (!rc) {
         etf_put_nil(&b);
         if (b.err == ERR_TOOBIG)
-            rc = fail(err, errlen,
-                      "fitness.cases: the cases take more than the %u-byte cap once encoded "
-                      "as terms",
-                      SPEC_TERM_MAX_BYTES);
+            rc = err_spec(err, errlen,
+                          "fitness.cases: the cases take more than the %u-byte cap once encoded "
+                          "as terms",
+                          SPEC_TERM_MAX_BYTES);
         else if (b.err)
             rc = b.err;
     }
@@ -502,10 +490,10 @@ static int count_errors(spec_t *s, json_t *cases, char *err, size_t errlen)
         n += json_is_array(t) && json_array_size(t) > 0 ? json_array_size(t) : 1;
     }
     if (n > SPEC_MAX_CASES)
-        return fail(err, errlen,
-                    "fitness.split_tuples: the cases' tuples give %zu errors an evaluation, "
-                    "more than %d",
-                    n, SPEC_MAX_CASES);
+        return err_spec(err, errlen,
+                        "fitness.split_tuples: the cases' tuples give %zu errors an evaluation, "
+                        "more than %d",
+                        n, SPEC_MAX_CASES);
     s->nerrors = n;
     return 0;
 }
@@ -517,9 +505,9 @@ static int parse_fitness(spec_t *s, json_t *root, char *err, size_t errlen)
                                        "split_tuples",   NULL};
     json_t *f = json_object_get(root, "fitness");
     if (!f)
-        return fail(err, errlen, "fitness: missing (an object with \"cases\")");
+        return err_spec(err, errlen, "fitness: missing (an object with \"cases\")");
     if (!json_is_object(f))
-        return fail(err, errlen, "fitness: must be an object with \"cases\"");
+        return err_spec(err, errlen, "fitness: must be an object with \"cases\"");
     int rc = check_keys(f, "fitness.", keys, NULL, err, errlen);
     if (rc)
         return rc;
@@ -534,16 +522,16 @@ static int parse_fitness(spec_t *s, json_t *root, char *err, size_t errlen)
         else if (strcmp(ev, "edit") == 0)
             s->error = SPEC_ERR_EDIT;
         else
-            return fail(err, errlen, "fitness.error: must be \"abs\", \"squared\" or \"edit\"");
+            return err_spec(err, errlen, "fitness.error: must be \"abs\", \"squared\" or \"edit\"");
     }
     s->mismatch_error = 1;
     json_t *pc = json_object_get(f, "per_case");
     if (pc && !json_is_boolean(pc))
-        return fail(err, errlen, "fitness.per_case: must be true or false");
+        return err_spec(err, errlen, "fitness.per_case: must be true or false");
     s->per_case = json_is_true(pc);
     json_t *st = json_object_get(f, "split_tuples");
     if (st && !json_is_boolean(st))
-        return fail(err, errlen, "fitness.split_tuples: must be true or false");
+        return err_spec(err, errlen, "fitness.split_tuples: must be true or false");
     s->split_tuples = json_is_true(st);
     if ((rc = parse_atoms(s, f, err, errlen)) ||
         (rc = get_real(f, "float_tolerance", 0, 0, &s->float_tol, err, errlen)) ||
@@ -554,12 +542,13 @@ static int parse_fitness(spec_t *s, json_t *root, char *err, size_t errlen)
     if (!cases && s->evaluator)
         return 0; /* the evaluator scores the genome alone */
     if (!cases)
-        return fail(err, errlen,
-                    "fitness.cases: missing (a list of {\"in\": [...], \"out\": y}, or give an "
-                    "evaluator)");
+        return err_spec(err, errlen,
+                        "fitness.cases: missing (a list of {\"in\": [...], \"out\": y}, or give an "
+                        "evaluator)");
     if (!json_is_array(cases) || json_array_size(cases) == 0 ||
         json_array_size(cases) > SPEC_MAX_CASES)
-        return fail(err, errlen, "fitness.cases: must be a list of 1..%d cases", SPEC_MAX_CASES);
+        return err_spec(err, errlen, "fitness.cases: must be a list of 1..%d cases",
+                        SPEC_MAX_CASES);
     rc = parse_numeric_cases(s, cases, err, errlen);
     if (rc == 1)
         rc = parse_term_cases(s, cases, err, errlen);
@@ -576,7 +565,7 @@ static int parse_limits(spec_t *s, json_t *root, char *err, size_t errlen)
     if (!l)
         return 0;
     if (!json_is_object(l))
-        return fail(err, errlen, "limits: must be an object");
+        return err_spec(err, errlen, "limits: must be an object");
     int rc = check_keys(l, "limits.", keys, NULL, err, errlen);
     uint64_t t = s->timeout_ms;
     if (rc || (rc = get_uint(l, "limits.", "timeout_ms", 1, 600000, &t, err, errlen)) ||
@@ -596,7 +585,7 @@ int spec_from_json(json_t *root, const char *const *extra_keys, spec_t **out, ch
                                        "fitness",  "limits",   NULL};
     *out = NULL;
     if (!json_is_object(root))
-        return fail(err, errlen, "spec: must be a JSON object");
+        return err_spec(err, errlen, "spec: must be a JSON object");
     int rc = check_keys(root, "", keys, extra_keys, err, errlen);
     if (rc)
         return rc;
@@ -608,7 +597,7 @@ int spec_from_json(json_t *root, const char *const *extra_keys, spec_t **out, ch
     if (lang) {
         s->language = json_is_string(lang) ? spec_language_parse(json_string_value(lang)) : -1;
         if (s->language < 0)
-            rc = fail(err, errlen, "language: must be \"erlang\" or \"elixir\"");
+            rc = err_spec(err, errlen, "language: must be \"erlang\" or \"elixir\"");
     }
     if (rc || (rc = parse_function(s, root, err, errlen)) ||
         (rc = parse_primitives(s, root, err, errlen)) ||
@@ -632,13 +621,14 @@ int spec_load_file(const char *path, spec_t **out, char *err, size_t errlen)
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && st.st_size > (off_t)SPEC_FILE_MAX) {
         fclose(f);
-        return fail(err, errlen, "%s: larger than %u bytes", path, SPEC_FILE_MAX);
+        return err_spec(err, errlen, "%s: larger than %u bytes", path, SPEC_FILE_MAX);
     }
     json_error_t je;
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
     if (!root) {
-        return fail(err, errlen, "%s:%d:%d: invalid JSON: %s", path, je.line, je.column, je.text);
+        return err_spec(err, errlen, "%s:%d:%d: invalid JSON: %s", path, je.line, je.column,
+                        je.text);
     }
     char inner[512];
     int rc = spec_resolve_files(root, path, inner, sizeof inner);
@@ -657,16 +647,16 @@ int spec_resolve_files(json_t *root, const char *spec_path, char *err, size_t er
     if (!file)
         return 0;
     if (json_object_size(ev) != 1)
-        return fail(err, errlen,
-                    "fitness.evaluator: give either \"file\" alone or \"source\" (and "
-                    "\"language\")");
+        return err_spec(err, errlen,
+                        "fitness.evaluator: give either \"file\" alone or \"source\" (and "
+                        "\"language\")");
     const char *name = json_is_string(file) ? json_string_value(file) : "";
     if (!*name || json_string_length(file) != strlen(name))
-        return fail(err, errlen, "fitness.evaluator.file: must be a file name");
+        return err_spec(err, errlen, "fitness.evaluator.file: must be a file name");
     int lang = spec_language_of_path(name);
     if (lang < 0)
-        return fail(err, errlen, "fitness.evaluator.file: '%s' must end in .erl, .ex or .exs",
-                    name);
+        return err_spec(err, errlen, "fitness.evaluator.file: '%s' must end in .erl, .ex or .exs",
+                        name);
     /* relative to the spec file's directory */
     char full[4096];
     const char *slash = spec_path ? strrchr(spec_path, '/') : NULL;
@@ -674,19 +664,20 @@ int spec_resolve_files(json_t *root, const char *spec_path, char *err, size_t er
                 ? snprintf(full, sizeof full, "%s", name)
                 : snprintf(full, sizeof full, "%.*s/%s", (int)(slash - spec_path), spec_path, name);
     if (n < 0 || (size_t)n >= sizeof full)
-        return fail(err, errlen, "fitness.evaluator.file: path too long");
+        return err_spec(err, errlen, "fitness.evaluator.file: path too long");
     char *src = NULL;
     size_t len = 0;
     int rc = util_read_file(full, SPEC_EVALUATOR_MAX_BYTES, &src, &len);
     if (rc == ERR_TOOBIG)
-        return fail(err, errlen, "fitness.evaluator.file: %s is larger than %u bytes", full,
-                    SPEC_EVALUATOR_MAX_BYTES);
+        return err_spec(err, errlen, "fitness.evaluator.file: %s is larger than %u bytes", full,
+                        SPEC_EVALUATOR_MAX_BYTES);
     if (rc)
-        return fail(err, errlen, "fitness.evaluator.file: cannot read %s: %s", full, err_str(rc));
+        return err_spec(err, errlen, "fitness.evaluator.file: cannot read %s: %s", full,
+                        err_str(rc));
     json_t *js = json_stringn(src, len);
     free(src);
     if (!js)
-        return fail(err, errlen, "fitness.evaluator.file: %s is not UTF-8 text", full);
+        return err_spec(err, errlen, "fitness.evaluator.file: %s is not UTF-8 text", full);
     if (json_object_set_new(ev, "source", js) ||
         json_object_set_new(ev, "language", json_string(spec_language_str(lang))) ||
         json_object_del(ev, "file"))

@@ -83,16 +83,9 @@ static int parse_into(pop_t *p, pop_archive_t *a, json_t *arch, char *err, size_
     json_t *me = json_object_get(arch, "map_elites");
     if (!json_is_object(me))
         return err_spec(err, errlen, "archive.map_elites: must be an object");
-    const char *k;
-    json_t *v;
-    json_object_foreach(me, k, v)
-    {
-        int ok = 0;
-        for (const char *const *q = keys; *q && !ok; q++)
-            ok = strcmp(*q, k) == 0;
-        if (!ok)
-            return err_spec(err, errlen, "archive.map_elites.%s: unknown key", k);
-    }
+    int rc = spec_check_keys(me, "archive.map_elites.", keys, NULL, err, errlen);
+    if (rc)
+        return rc;
     json_t *ds = json_object_get(me, "descriptors"), *bins = json_object_get(me, "bins");
     size_t nd = json_array_size(ds);
     if (!json_is_array(ds) || nd == 0 || nd > POP_ARCHIVE_DIMS)
@@ -141,7 +134,7 @@ static int parse_into(pop_t *p, pop_archive_t *a, json_t *arch, char *err, size_
         (!json_is_number(pe) || !(json_number_value(pe) >= 0) || !isfinite(json_number_value(pe))))
         return err_spec(err, errlen, "archive.map_elites.pass_error: must be a number >= 0");
     a->pass_error = pe ? json_number_value(pe) : 0;
-    int rc = parse_range(p, a, json_object_get(me, "range"), err, errlen);
+    rc = parse_range(p, a, json_object_get(me, "range"), err, errlen);
     if (rc)
         return rc;
     for (int i = 0; i < a->ndims; i++)

@@ -21,22 +21,6 @@ static int get_int(json_t *o, const char *key, const char *where, int64_t min, i
     return 0;
 }
 
-static int only_keys(json_t *o, const char *where, const char *const *keys, char *err,
-                     size_t errlen)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        int ok = 0;
-        for (const char *const *a = keys; *a && !ok; a++)
-            ok = strcmp(*a, k) == 0;
-        if (!ok)
-            return err_spec(err, errlen, "%s%s: unknown key", where, k);
-    }
-    return 0;
-}
-
 /* selection: {"tournament": n} or
  * {"lexicase": {"epsilon": .., "downsample": .., "tiebreak": "random" | "size"}} */
 static int parse_selection(pop_t *p, json_t *sel, int64_t *tour, char *err, size_t errlen)
@@ -54,7 +38,7 @@ static int parse_selection(pop_t *p, json_t *sel, int64_t *tour, char *err, size
         return err_spec(err, errlen,
                         "selection: must be an object like {\"tournament\": 4} or "
                         "{\"lexicase\": {\"epsilon\": \"auto\"}}");
-    if ((rc = only_keys(sel, "selection.", k, err, errlen)))
+    if ((rc = spec_check_keys(sel, "selection.", k, NULL, err, errlen)))
         return rc;
     if (json_object_size(sel) != 1)
         return err_spec(err, errlen, "selection: give exactly one of tournament, lexicase");
@@ -63,7 +47,7 @@ static int parse_selection(pop_t *p, json_t *sel, int64_t *tour, char *err, size
         return get_int(sel, "tournament", "selection.", 2, 64, tour, err, errlen);
     if (!json_is_object(lex))
         return err_spec(err, errlen, "selection.lexicase: must be an object (may be empty)");
-    if ((rc = only_keys(lex, "selection.lexicase.", lk, err, errlen)))
+    if ((rc = spec_check_keys(lex, "selection.lexicase.", lk, NULL, err, errlen)))
         return rc;
     p->selection = POP_SEL_LEXICASE;
     json_t *e = json_object_get(lex, "epsilon");
@@ -113,14 +97,14 @@ static int parse_replacement(pop_t *p, json_t *r, char *err, size_t errlen)
                         "replacement: must be \"niche\", \"no_worse\" or "
                         "{\"niche\": {\"share\": 0.25}}");
     int rc;
-    if ((rc = only_keys(r, "replacement.", k, err, errlen)))
+    if ((rc = spec_check_keys(r, "replacement.", k, NULL, err, errlen)))
         return rc;
     json_t *n = json_object_get(r, "niche");
     if (!n)
         return 0;
     if (!json_is_object(n))
         return err_spec(err, errlen, "replacement.niche: must be an object (may be empty)");
-    if ((rc = only_keys(n, "replacement.niche.", nk, err, errlen)))
+    if ((rc = spec_check_keys(n, "replacement.niche.", nk, NULL, err, errlen)))
         return rc;
     json_t *sh = json_object_get(n, "share");
     if (sh) {
@@ -206,7 +190,7 @@ int pop_parse_fields(pop_t *p, json_t *s, char *err, size_t errlen)
         int64_t iv = 200, cnt = 1;
         if (!json_is_object(mig))
             return err_spec(err, errlen, "migration: must be an object like {\"interval\": 200}");
-        if ((rc = only_keys(mig, "migration.", k, err, errlen)) ||
+        if ((rc = spec_check_keys(mig, "migration.", k, NULL, err, errlen)) ||
             (rc = get_int(mig, "interval", "migration.", 0, 1LL << 40, &iv, err, errlen)) ||
             (rc = get_int(mig, "count", "migration.", 1, 1000, &cnt, err, errlen)))
             return rc;
@@ -221,7 +205,7 @@ int pop_parse_fields(pop_t *p, json_t *s, char *err, size_t errlen)
         static const char *const k[] = {"target_fitness", "max_evaluations", NULL};
         if (!json_is_object(stop))
             return err_spec(err, errlen, "stop: must be an object");
-        if ((rc = only_keys(stop, "stop.", k, err, errlen)))
+        if ((rc = spec_check_keys(stop, "stop.", k, NULL, err, errlen)))
             return rc;
         json_t *t = json_object_get(stop, "target_fitness");
         if (t && !json_is_null(t)) {

@@ -15,8 +15,8 @@
 #define SPEC_FILE_MAX (16u * 1024 * 1024)
 
 /* Fails when obj has a key not in allowed (NULL-terminated) nor in extra. */
-static int check_keys(json_t *obj, const char *where, const char *const *allowed,
-                      const char *const *extra, char *err, size_t errlen)
+int spec_check_keys(json_t *obj, const char *where, const char *const *allowed,
+                    const char *const *extra, char *err, size_t errlen)
 {
     const char *key;
     json_t *v;
@@ -128,7 +128,7 @@ static int parse_primitives(spec_t *s, json_t *root, char *err, size_t errlen)
         return 0;
     if (!json_is_object(p))
         return err_spec(err, errlen, "primitives: must be an object");
-    int rc = check_keys(p, "primitives.", keys, NULL, err, errlen);
+    int rc = spec_check_keys(p, "primitives.", keys, NULL, err, errlen);
     if (rc)
         return rc;
     json_t *ops = json_object_get(p, "ops");
@@ -176,7 +176,7 @@ static int parse_primitives(spec_t *s, json_t *root, char *err, size_t errlen)
     if (c) {
         if (!json_is_object(c))
             return err_spec(err, errlen, "primitives.constants: must be an object");
-        if ((rc = check_keys(c, "primitives.constants.", ckeys, NULL, err, errlen)))
+        if ((rc = spec_check_keys(c, "primitives.constants.", ckeys, NULL, err, errlen)))
             return rc;
         json_t *mn = json_object_get(c, "min"), *mx = json_object_get(c, "max"),
                *in = json_object_get(c, "integer");
@@ -271,7 +271,7 @@ static int parse_evaluator(spec_t *s, json_t *f, char *err, size_t errlen)
         return err_spec(err, errlen,
                         "fitness.evaluator.file: only a spec read from a file may name a file "
                         "(give \"source\" instead)");
-    int rc = check_keys(e, "fitness.evaluator.", keys, NULL, err, errlen);
+    int rc = spec_check_keys(e, "fitness.evaluator.", keys, NULL, err, errlen);
     if (rc)
         return rc;
     json_t *src = json_object_get(e, "source"), *lang = json_object_get(e, "language");
@@ -305,7 +305,7 @@ static int parse_cost(spec_t *s, json_t *f, char *err, size_t errlen)
         return 0;
     if (!json_is_object(c))
         return err_spec(err, errlen, "fitness.cost: must be an object with \"mode\"");
-    int rc = check_keys(c, "fitness.cost.", keys, NULL, err, errlen);
+    int rc = spec_check_keys(c, "fitness.cost.", keys, NULL, err, errlen);
     if (rc)
         return rc;
     json_t *m = json_object_get(c, "mode");
@@ -376,7 +376,7 @@ static int parse_numeric_cases(spec_t *s, json_t *cases, char *err, size_t errle
         }
         char where[48];
         snprintf(where, sizeof where, "fitness.cases[%zu].", i);
-        if ((rc = check_keys(c, where, case_keys, NULL, err, errlen)))
+        if ((rc = spec_check_keys(c, where, case_keys, NULL, err, errlen)))
             return rc;
         if (json_array_size(in) != s->arity)
             return err_spec(err, errlen, "%sin: must be a list of %u numbers", where, s->arity);
@@ -419,7 +419,7 @@ static int parse_term_cases(spec_t *s, json_t *cases, char *err, size_t errlen)
             rc = err_spec(err, errlen, "fitness.cases[%zu]: must be an object with in and out", i);
             break;
         }
-        if ((rc = check_keys(c, where, case_keys, NULL, err, errlen)))
+        if ((rc = spec_check_keys(c, where, case_keys, NULL, err, errlen)))
             break;
         json_t *in = json_object_get(c, "in"), *out = json_object_get(c, "out");
         if (!json_is_array(in) || json_array_size(in) != s->arity) {
@@ -508,7 +508,7 @@ static int parse_fitness(spec_t *s, json_t *root, char *err, size_t errlen)
         return err_spec(err, errlen, "fitness: missing (an object with \"cases\")");
     if (!json_is_object(f))
         return err_spec(err, errlen, "fitness: must be an object with \"cases\"");
-    int rc = check_keys(f, "fitness.", keys, NULL, err, errlen);
+    int rc = spec_check_keys(f, "fitness.", keys, NULL, err, errlen);
     if (rc)
         return rc;
     json_t *e = json_object_get(f, "error");
@@ -566,7 +566,7 @@ static int parse_limits(spec_t *s, json_t *root, char *err, size_t errlen)
         return 0;
     if (!json_is_object(l))
         return err_spec(err, errlen, "limits: must be an object");
-    int rc = check_keys(l, "limits.", keys, NULL, err, errlen);
+    int rc = spec_check_keys(l, "limits.", keys, NULL, err, errlen);
     uint64_t t = s->timeout_ms;
     if (rc || (rc = get_uint(l, "limits.", "timeout_ms", 1, 600000, &t, err, errlen)) ||
         (rc = get_uint(l, "limits.", "heap_words", 1000, (uint64_t)1 << 32, &s->heap_words, err,
@@ -586,7 +586,7 @@ int spec_from_json(json_t *root, const char *const *extra_keys, spec_t **out, ch
     *out = NULL;
     if (!json_is_object(root))
         return err_spec(err, errlen, "spec: must be a JSON object");
-    int rc = check_keys(root, "", keys, extra_keys, err, errlen);
+    int rc = spec_check_keys(root, "", keys, extra_keys, err, errlen);
     if (rc)
         return rc;
     spec_t *s = calloc(1, sizeof *s);

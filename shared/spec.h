@@ -139,6 +139,10 @@ typedef struct spec {
  * naming the field in err. */
 int spec_from_json(json_t *root, const char *const *extra_keys, spec_t **out, char *err,
                    size_t errlen);
+/* ERR_SPEC naming "<where><key>: unknown key" when obj has a key in neither
+ * allowed nor extra (NULL-terminated lists; extra may be NULL), else 0. */
+int spec_check_keys(json_t *obj, const char *where, const char *const *allowed,
+                    const char *const *extra, char *err, size_t errlen);
 /* Reads and parses a JSON file (capped at 16 MiB); an evaluator "file" is
  * read relative to the file's directory (spec_resolve_files). */
 int spec_load_file(const char *path, spec_t **out, char *err, size_t errlen);

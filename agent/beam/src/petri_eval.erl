@@ -44,10 +44,10 @@
 -type outcome() :: {petri_wire:status(), float() | nan, binary()}.
 -type job_result() :: {petri_wire:status(), float() | nan, binary(), non_neg_integer(),
                        non_neg_integer(), petri_wire:ext()}.
-%% How the evaluation process scores the genome.
 %% How a term case is judged: the error kind, the float tolerance, the
 %% mismatch error, and whether a tuple case gives an error per element.
 -type how() :: {abs | square | edit, float(), float(), boolean()}.
+%% How the evaluation process scores the genome.
 -type plan() :: {numeric, [petri_wire:fcase()], abs | square | edit, float(), boolean()}
               | {terms, [petri_wire:tcase()], how(), boolean()}
               | {evaluator, module(), arity()}.

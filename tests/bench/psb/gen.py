@@ -403,6 +403,9 @@ def cases(p, split):
     return [{"in": p["enc"](*x), "out": p["out"](*x)} for x in inputs]
 
 
+PENALTY = 1000000
+
+
 def eval_spec(p, split):
     # a number's error is its absolute difference; any other wrong result
     # costs 1. The suite grades texts and vectors by Levenshtein distance
@@ -412,6 +415,14 @@ def eval_spec(p, split):
     # suite's error functions give replace-space-with-newline two errors a
     # case (the text's and the count's).
     fit = {"cases": cases(p, split)}
+    # Where the answer is a number, a result that is not one (or a raise)
+    # costs PushGP's "penalty for no return value", 1,000,000 (Clojush's
+    # error functions), not 1: with 1, raising on a case beat every
+    # numeric answer off by more than 1, and lexicase kept genomes that
+    # raise on every case (tests/bench/README.md, section 10, sixth round).
+    if all(isinstance(c["out"], (int, float)) and not isinstance(c["out"], bool)
+           for c in fit["cases"]):
+        fit["mismatch_error"] = PENALTY
     if p.get("split"):
         fit["split_tuples"] = True
     if "tol" in p:

@@ -179,3 +179,51 @@ if_gen_test() ->
                                        rand:seed_s(exsss, Seed))],
               not erl_lint:is_guard_test(E)],
     ?assertEqual([], G).
+
+%% The list forms are PushGP's vector and string instructions written with
+%% the list functions: replace, indexof (the length when absent),
+%% occurrences and remove, each a fun whose parameter captures nothing.
+list_forms_test() ->
+    Eval = fun(P, Args, Env, Bind) ->
+                   {value, V, _} = erl_eval:expr(petri_gen:node({form, P}, Args, Env), Bind),
+                   V
+           end,
+    I = fun(N) -> {integer, 1, N} end,
+    L = {var, 1, 'L'},
+    B = #{'L' => [0, 3, 0, 4]},
+    ?assertEqual([9, 3, 9, 4], Eval(replace, [I(0), I(9), L], [], B)),
+    ?assertEqual(1, Eval(indexof, [I(3), L], [], B)),
+    ?assertEqual(4, Eval(indexof, [I(7), L], [], B)),
+    ?assertEqual(0, Eval(indexof, [I(7), {nil, 1}], [], B)),
+    ?assertEqual(2, Eval(occurrences, [I(0), L], [], B)),
+    ?assertEqual(0, Eval(occurrences, [I(7), L], [], B)),
+    ?assertEqual([3, 4], Eval(remove, [I(0), L], [], B)),
+    %% arguments that name V1 and V2, in a scope that binds V3: the
+    %% parameter is none of them, so replace(V1, V2, L) reads the outer ones
+    Env = [{{var, 1, 'V3'}, int}, {{var, 1, 'L'}, {list, int}}],
+    N = petri_gen:node({form, replace}, [{var, 1, 'V1'}, {var, 1, 'V2'}, L], Env),
+    {call, _, _, [{'fun', _, {clauses, [{clause, _, [{var, _, P}], [], _}]}}, _]} = N,
+    ?assertNot(lists:member(P, ['V1', 'V2', 'V3', 'L']), P),
+    ?assertEqual([5, 3, 5, 4],
+                 Eval(replace, [{var, 1, 'V1'}, {var, 1, 'V2'}, L], Env,
+                      B#{'V1' => 0, 'V2' => 5, 'V3' => 1})),
+    %% generated ones type as they should and compute without raising
+    Ctx = ctx([<<"replace">>, <<"indexof">>, <<"occurrences">>, <<"remove">>, <<"==">> | ops()]),
+    Gen = fun(T) -> [E || Seed <- lists:seq(1, 300),
+                         {E, _} <- [petri_gen:gen(T, 3, env(), Ctx, rand:seed_s(exsss, Seed))]]
+          end,
+    Forms = fun(Es) -> [E || E <- Es, uses_fun(E)] end,
+    Lists = Forms(Gen({list, int})),
+    Ints = Forms(Gen(int)),
+    ?assert(length(Lists) >= 10, length(Lists)),
+    ?assert(length(Ints) >= 10, length(Ints)),
+    lists:foreach(fun({E, Is}) ->
+                          {value, V, _} = erl_eval:expr(E, #{'L' => [3, -1, 0, 2]}),
+                          ?assert(Is(V), E)
+                  end, [{E, fun erlang:is_list/1} || E <- Lists]
+                       ++ [{E, fun erlang:is_integer/1} || E <- Ints]).
+
+uses_fun({'fun', _, _}) -> true;
+uses_fun(T) when is_tuple(T) -> uses_fun(tuple_to_list(T));
+uses_fun(L) when is_list(L) -> lists:any(fun uses_fun/1, L);
+uses_fun(_) -> false.

@@ -65,6 +65,22 @@ tuple_parents() ->
          "         length(L)}.\n"),
      src("f([]) -> {[], 0};\nf(L) -> {lists:filter(fun(Y) -> not (Y == 1) end, L), 1 + 1}.\n")].
 
+%% The list forms (replace, indexof, occurrences, remove) beside the list
+%% functions: last-index-of-zero's shape.
+forms_spec() ->
+    spec([<<"types :: list(int) -> int">>, <<"replace">>, <<"indexof">>, <<"occurrences">>,
+          <<"remove">>, <<"lists:reverse/1 :: list(T) -> list(T)">>,
+          <<"length/1 :: list(T) -> int">>, <<"+">>, <<"-">>, <<"==">>, <<"not">>],
+         [{[L], length(L) - 1 - length(lists:takewhile(fun(X) -> X =/= 0 end,
+                                                         lists:reverse(L)))}
+          || L <- [[0], [1, 0], [0, 2, 0, 3], [5, 0, 6]]]).
+
+forms_parents() ->
+    [src("f(L) -> length(L) - 1.\n"),
+     src("f(L) -> length(lists:takewhile(fun(V1) -> not (V1 == 0) end, lists:reverse(L))).\n"),
+     src("f(L) -> length(lists:filter(fun(V2) -> V2 == 0 end, lists:map(fun(V1) -> "
+         "case V1 == 1 of true -> 0; false -> V1 end end, L))).\n")].
+
 %% Binaries pass the safety scan (the loader's rules may not admit them).
 binaries_loadable() ->
     element(1, petri_loader:prepare(bin_spec(), src("f(_) -> size(<<\"a\">>).\n"))) =:= ok.
@@ -82,7 +98,8 @@ determinism_test_() ->
       || {Name, Spec, Parents} <- [{"list", list_spec(), list_parents()},
                                    {"map", map_spec(), map_parents()},
                                    {"binary", bin_spec(), bin_parents()},
-                                   {"tuple", tuple_spec(), tuple_parents()}]].
+                                   {"tuple", tuple_spec(), tuple_parents()},
+                                   {"forms", forms_spec(), forms_parents()}]].
 
 determinism(Spec, Parents) ->
     lists:foreach(
@@ -101,7 +118,8 @@ load_test_() ->
     [{Name, {timeout, 300, fun() -> loads(Spec, Parents) end}}
       || {Name, Spec, Parents} <- [{"list", list_spec(), list_parents()},
                                    {"map", map_spec(), map_parents()},
-                                   {"tuple", tuple_spec(), tuple_parents()}]]
+                                   {"tuple", tuple_spec(), tuple_parents()},
+                                   {"forms", forms_spec(), forms_parents()}]]
      ++ [{"binary", {timeout, 300, fun() -> loads_bin() end}}].
 
 loads(Spec, Parents) ->

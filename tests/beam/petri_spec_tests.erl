@@ -73,6 +73,18 @@ signatures_test() ->
               {{form, 'if'}, {[bool, int, int], int}}]}} =
         S([<<"types :: int -> int">>, <<"if">>, <<"if :: bool, int, int -> int">>]),
     Err([<<"if :: bool, int -> int">>], <<"wrong arity">>),
+    %% the list forms: PushGP's replace, indexof, occurrencesof and remove
+    T = {tv, <<"T">>},
+    {ok, {_, [{{form, replace}, {[T, T, {list, T}], {list, T}}},
+              {{form, indexof}, {[T, {list, T}], int}},
+              {{form, occurrences}, {[T, {list, T}], int}},
+              {{form, remove}, {[T, {list, T}], {list, T}}},
+              {{form, indexof}, {[int, {list, int}], int}}]}} =
+        S([<<"types :: int -> int">>, <<"replace">>, <<"indexof">>, <<"occurrences">>,
+           <<"remove">>, <<"indexof :: int, list(int) -> int">>]),
+    Err([<<"replace :: int, list(int) -> list(int)">>], <<"wrong arity">>),
+    Err([<<"remove :: list(int) -> list(int)">>], <<"wrong arity">>),
+    ?assertMatch({error, _}, petri_spec:primitives(petri_spec:new(#{ops => [<<"replace">>]}))),
     ?assertMatch({error, _}, petri_spec:primitives(petri_spec:new(#{ops => [<<"if">>]}))),
     {ok, {{[{list, int}], {tuple, [{list, int}, int]}}, []}} =
         S([<<"types :: list(int) -> tuple(list(int), int)">>]),

@@ -5,7 +5,7 @@
 -module(petri_gen).
 
 -export([infer/3, gen/5, terminal/4, literal/3, call_sig/2, param_types/4, fresh_var/2,
-         lambda_with/4, node/2, bind_free/4]).
+         lambda_with/4, node/2, node/3, bind_free/4]).
 -export_type([env/0, ctx/0]).
 
 -define(A, 1).
@@ -171,7 +171,7 @@ call(Cands, Depth, Env, Ctx, S1) ->
                                      end,
                            {[N | Acc], Sy}
                    end, {[], S3}, As),
-    {node(P, lists:reverse(Args)), S4}.
+    {node(P, lists:reverse(Args), Env), S4}.
 
 %% A tuple expression of the elements the generators give, in order.
 -spec tuple([fun((rs()) -> {node_(), rs()})], rs()) -> {node_(), rs()}.
@@ -264,15 +264,45 @@ bind_free(As, Sub, Env, S0) ->
 elems({list, E}) when E =/= any -> [E | elems(E)];
 elems(_) -> [].
 
+%% A primitive's node over its arguments, in no scope: node/3 with [].
 -spec node(petri_spec:prim(), [node_()]) -> node_().
-node({lit, E}, []) -> E;
-node({binop, Op}, [L, R]) -> {op, ?A, Op, L, R};
-node({unop, Op}, [X]) -> {op, ?A, Op, X};
-node({form, 'if'}, [C, X, Y]) ->
+node(P, Args) -> node(P, Args, []).
+
+%% A primitive's node over its arguments in the scope Env. A list form's fun
+%% takes a parameter named apart from Env's variables and the arguments'
+%% (it shadows nothing, and no argument is captured).
+-spec node(petri_spec:prim(), [node_()], env()) -> node_().
+node({lit, E}, [], _) -> E;
+node({binop, Op}, [L, R], _) -> {op, ?A, Op, L, R};
+node({unop, Op}, [X], _) -> {op, ?A, Op, X};
+node({form, 'if'}, [C, X, Y], _) -> if_node(C, X, Y);
+node({form, F}, Args, Env) ->
+    Taken = [{{var, ?A, V}, any} || V <- vars_of(Args)] ++ Env,
+    V = {var, ?A, fresh_var([], Taken)},
+    Eq = fun(A) -> {op, ?A, '==', V, A} end,
+    Fun = fun(Body) -> {'fun', ?A, {clauses, [{clause, ?A, [V], [], [Body]}]}} end,
+    Lists = fun(Name, As) -> {call, ?A, {remote, ?A, {atom, ?A, lists}, {atom, ?A, Name}}, As} end,
+    Len = fun(X) -> {call, ?A, {atom, ?A, length}, [X]} end,
+    case {F, Args} of
+        {replace, [A, B, L]} -> Lists(map, [Fun(if_node(Eq(A), B, V)), L]);
+        {indexof, [A, L]} -> Len(Lists(takewhile, [Fun({op, ?A, 'not', Eq(A)}), L]));
+        {occurrences, [A, L]} -> Len(Lists(filter, [Fun(Eq(A)), L]));
+        {remove, [A, L]} -> Lists(filter, [Fun({op, ?A, 'not', Eq(A)}), L])
+    end;
+node({fn, none, F, _}, Args, _) -> {call, ?A, {atom, ?A, F}, Args};
+node({fn, M, F, _}, Args, _) -> {call, ?A, {remote, ?A, {atom, ?A, M}, {atom, ?A, F}}, Args}.
+
+-spec if_node(node_(), node_(), node_()) -> node_().
+if_node(C, X, Y) ->
     {'case', ?A, C, [{clause, ?A, [{atom, ?A, true}], [], [X]},
-                     {clause, ?A, [{atom, ?A, false}], [], [Y]}]};
-node({fn, none, F, _}, Args) -> {call, ?A, {atom, ?A, F}, Args};
-node({fn, M, F, _}, Args) -> {call, ?A, {remote, ?A, {atom, ?A, M}, {atom, ?A, F}}, Args}.
+                     {clause, ?A, [{atom, ?A, false}], [], [Y]}]}.
+
+%% The variable names a tree mentions.
+-spec vars_of(term()) -> [atom()].
+vars_of({var, _, V}) -> [V];
+vars_of(T) when is_tuple(T) -> vars_of(tuple_to_list(T));
+vars_of(L) when is_list(L) -> lists:append([vars_of(X) || X <- L]);
+vars_of(_) -> [].
 
 %% A variable of type T in scope (two times in three when there is one), or a
 %% literal: one of the spec's literal primitives of type T (half the time

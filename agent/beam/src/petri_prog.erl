@@ -141,14 +141,14 @@ point(P, Ctx, S0) ->
 %% A call or operator becomes another primitive of the same arity whose
 %% signature accepts the arguments' types and gives the site's type.
 call_swap(P, Ctx, S0) ->
-    Alts = [{Site, N, As} || {Site, N, Env, T} <- sites(P, Ctx),
-                             (As = alternatives(N, Env, T, Ctx)) =/= []],
+    Alts = [{Site, N, Env, As} || {Site, N, Env, T} <- sites(P, Ctx),
+                                  (As = alternatives(N, Env, T, Ctx)) =/= []],
     case Alts of
         [] -> point(P, Ctx, S0);
         _ ->
-            {{Site, N, As}, S1} = pick(Alts, S0),
+            {{Site, N, Env, As}, S1} = pick(Alts, S0),
             {Q, S2} = pick(As, S1),
-            {ok, put(P, Site, rebuild(Q, N)), S2}
+            {ok, put(P, Site, rebuild(Q, N, Env)), S2}
     end.
 
 -spec alternatives(node_(), petri_gen:env(), petri_types:type(), ctx()) -> [petri_spec:prim()].
@@ -169,10 +169,10 @@ fits(Sig, ArgTs, T) ->
                    (_, error) -> error
                 end, petri_types:unify(R, T, []), lists:zip(As, ArgTs)) =/= error.
 
--spec rebuild(petri_spec:prim(), node_()) -> node_().
-rebuild(Q, N) ->
+-spec rebuild(petri_spec:prim(), node_(), petri_gen:env()) -> node_().
+rebuild(Q, N, Env) ->
     {_, Args} = prim_of(N),
-    petri_gen:node(Q, Args).
+    petri_gen:node(Q, Args, Env).
 
 -spec subtree(parent(), ctx(), rs()) -> result().
 subtree(P, Ctx, S0) ->
@@ -233,7 +233,7 @@ wrap(P, #{prims := Prims} = Ctx, S0) ->
                                    {N, Sy} = wrap_arg(At, D - 1, Env, Ctx, Sx),
                                    {[N | Acc], Sy}
                            end, {[], S4}, enum(As)),
-            {ok, put(P, Site, petri_gen:node(Q, lists:reverse(Args))), S5}
+            {ok, put(P, Site, petri_gen:node(Q, lists:reverse(Args), Env)), S5}
     end.
 
 %% The primitives that can take a T at one position and give a T:

@@ -18,11 +18,22 @@
 
 -type prim() :: {binop, atom()} | {unop, atom()} | {fn, atom() | none, atom(), non_neg_integer()}
               | {lit, tuple()}    % a literal (its erl_parse tree), typed sets only
-              | {form, 'if'}.     % case C of true -> X; false -> Y end, typed sets only
+              | {form, form()}.   % a construct of several nodes (form_sig/1), typed sets only
+%% The forms: if is case C of true -> X; false -> Y end; the others are the
+%% list instructions of PushGP's vector and string stacks written with the
+%% list functions (petri_gen:node/3 builds them): replace(A, B, L) is
+%% lists:map(fun(V) -> case V == A of true -> B; false -> V end end, L),
+%% indexof(A, L) length(lists:takewhile(fun(V) -> not (V == A) end, L))
+%% (length(L) when no element is A), occurrences(A, L)
+%% length(lists:filter(fun(V) -> V == A end, L)) and remove(A, L)
+%% lists:filter(fun(V) -> not (V == A) end, L).
+-type form() :: 'if' | replace | indexof | occurrences | remove.
 %% A typed primitive set: the entry function's signature and each primitive's.
 -type typed() :: {petri_types:sig(), [{prim(), petri_types:sig()}]}.
 %% The cost objective: mode and the weights of reductions, peak heap words, eval us.
 -type cost() :: {none | lexicographic | weighted, {float(), float(), float()}}.
+
+-define(T, {tv, <<"T">>}).
 
 -define(MAX_EVALUATOR, 1048576).   % bytes of an evaluator module's source
 
@@ -291,6 +302,10 @@ typed_ops([Op | T], Ar, Entry, Acc) ->
 -spec typed_prim(binary()) -> {ok, prim()} | {error, string()}.
 typed_prim(<<"not">>) -> {ok, {unop, 'not'}};
 typed_prim(<<"if">>) -> {ok, {form, 'if'}};
+typed_prim(<<"replace">>) -> {ok, {form, replace}};
+typed_prim(<<"indexof">>) -> {ok, {form, indexof}};
+typed_prim(<<"occurrences">>) -> {ok, {form, occurrences}};
+typed_prim(<<"remove">>) -> {ok, {form, remove}};
 typed_prim(Name) ->
     case {lists:member(Name, ?BINOPS ++ ?TBINOPS), literal(Name)} of
         {true, _} -> {ok, {binop, binary_to_atom(Name, utf8)}};
@@ -336,7 +351,7 @@ check_sig(P, {ok, {As, _} = Sig}) ->
 prim_arity({binop, _}) -> 2;
 prim_arity({unop, _}) -> 1;
 prim_arity({lit, _}) -> 0;
-prim_arity({form, 'if'}) -> 3;
+prim_arity({form, F}) -> length(element(1, form_sig(F)));
 prim_arity({fn, _, _, A}) -> A.
 
 -spec default_sig(prim()) -> petri_types:sig().
@@ -352,9 +367,16 @@ default_sig({binop, Op}) ->
         false -> {[{tv, <<"T">>}, {tv, <<"T">>}], bool}
     end;
 default_sig({unop, _}) -> {[bool], bool};
-default_sig({form, 'if'}) -> {[bool, {tv, <<"T">>}, {tv, <<"T">>}], {tv, <<"T">>}};
+default_sig({form, F}) -> form_sig(F);
 default_sig({lit, E}) -> {[], lit_type(E)};
 default_sig({fn, _, _, A}) -> {lists:duplicate(A, any), any}.
+
+-spec form_sig(form()) -> petri_types:sig().
+form_sig('if') -> {[bool, ?T, ?T], ?T};
+form_sig(replace) -> {[?T, ?T, {list, ?T}], {list, ?T}};
+form_sig(indexof) -> {[?T, {list, ?T}], int};
+form_sig(occurrences) -> {[?T, {list, ?T}], int};
+form_sig(remove) -> {[?T, {list, ?T}], {list, ?T}}.
 
 -spec lit_type(tuple()) -> petri_types:type().
 lit_type({integer, _, _}) -> int;

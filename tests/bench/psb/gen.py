@@ -339,7 +339,12 @@ LIST = ["length/1 :: list(T) -> int", "lists:reverse/1 :: list(T) -> list(T)",
         "lists:map/2 :: fun(A -> B), list(A) -> list(B)",
         "lists:filter/2 :: fun(T -> bool), list(T) -> list(T)",
         "lists:member/2 :: T, list(T) -> bool",
-        "lists:takewhile/2 :: fun(T -> bool), list(T) -> list(T)"]
+        "lists:takewhile/2 :: fun(T -> bool), list(T) -> list(T)",
+        # PushGP's vector and string stacks' replace, indexof, occurrencesof
+        # and remove (from the seventh round): petri's list forms, each a
+        # list function over a fun that compares with == (README, "Typed
+        # primitives")
+        "replace", "indexof", "occurrences", "remove"]
 PAIR = ["lists:zipwith/3 :: fun(A, B -> C), list(A), list(B) -> list(C)"]  # two list inputs
 STR = "list(int)"  # strings are charlists; characters are integers
 

@@ -221,7 +221,29 @@ list_forms_test() ->
                           {value, V, _} = erl_eval:expr(E, #{'L' => [3, -1, 0, 2]}),
                           ?assert(Is(V), E)
                   end, [{E, fun erlang:is_list/1} || E <- Lists]
-                       ++ [{E, fun erlang:is_integer/1} || E <- Ints]).
+                       ++ [{E, fun erlang:is_integer/1} || E <- Ints]),
+    %% the elements a form compares with and puts in are terminals
+    Elems = lists:append([form_elements(E) || E <- Lists ++ Ints]),
+    ?assert(length(Elems) >= 10, length(Elems)),
+    [?assert(terminal(X), X) || X <- Elems].
+
+%% The element arguments of the replace forms and the == forms in a tree.
+form_elements({call, _, _, [{'fun', _, {clauses, [{clause, _, [{var, _, P}], [], [Body]}]}}, L]}) ->
+    Here = case Body of
+               {'case', _, {op, _, '==', {var, _, P}, A}, [{clause, _, _, _, [B]}, _]} -> [A, B];
+               {op, _, '==', {var, _, P}, A} -> [A];
+               {op, _, 'not', {op, _, '==', {var, _, P}, A}} -> [A];
+               _ -> []
+           end,
+    Here ++ form_elements(L);
+form_elements(T) when is_tuple(T) -> form_elements(tuple_to_list(T));
+form_elements(L) when is_list(L) -> lists:append([form_elements(X) || X <- L]);
+form_elements(_) -> [].
+
+%% A variable, a literal, or a one-argument call of a variable.
+terminal({var, _, _}) -> true;
+terminal({call, _, _, [{var, _, _}]}) -> true;
+terminal(X) -> try erl_parse:normalise(X) of _ -> true catch _:_ -> false end.
 
 uses_fun({'fun', _, _}) -> true;
 uses_fun(T) when is_tuple(T) -> uses_fun(tuple_to_list(T));

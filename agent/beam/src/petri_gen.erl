@@ -5,7 +5,7 @@
 -module(petri_gen).
 
 -export([infer/3, gen/5, terminal/4, literal/3, call_sig/2, param_types/4, fresh_var/2,
-         lambda_with/4, node/2, node/3, bind_free/4]).
+         lambda_with/4, node/2, node/3, bind_free/4, element_arg/3]).
 -export_type([env/0, ctx/0]).
 
 -define(A, 1).
@@ -154,17 +154,25 @@ gen(T, Depth, Env, Ctx, S0) ->
 
 %% A call of one of Cands (candidates/2) over arguments Depth - 1 deep. The
 %% condition of an "if" mentions a variable when one of six draws does
-%% (case 3 < 1 of ... is one branch).
+%% (case 3 < 1 of ... is one branch). The elements a list form compares
+%% with and puts in (all its arguments but the list) are terminals, as
+%% PushGP's instructions take theirs from the top of a stack: a literal
+%% or an input, most often (replace($\s, $\n, S), indexof(0, L)).
 -spec call([{petri_spec:prim(), [type()], petri_types:subst()}], pos_integer(), env(), ctx(),
            rs()) -> {node_(), rs()}.
 call(Cands, Depth, Env, Ctx, S1) ->
     {{P, As, Sub}, S2} = pick(Cands, S1),
     {Sub2, S3} = bind_free(As, Sub, Env, S2),
     Names = [V || {{var, _, V}, _} <- Env],
+    Last = length(As),
     {Args, S4} = lists:foldl(
                    fun(A, {Acc, Sx}) ->
                            At = petri_types:ground(petri_types:apply(A, Sub2)),
-                           Gen = fun(Sz) -> gen(At, Depth - 1, Env, Ctx, Sz) end,
+                           D = case element_arg(P, length(Acc) + 1, Last) of
+                                   true -> 0;
+                                   false -> Depth - 1
+                               end,
+                           Gen = fun(Sz) -> gen(At, D, Env, Ctx, Sz) end,
                            {N, Sy} = case {P, Acc} of
                                          {{form, 'if'}, []} -> body_using(Names, 6, Gen, Sx);
                                          _ -> Gen(Sx)
@@ -172,6 +180,12 @@ call(Cands, Depth, Env, Ctx, S1) ->
                            {[N | Acc], Sy}
                    end, {[], S3}, As),
     {node(P, lists:reverse(Args), Env), S4}.
+
+%% Whether argument I of Last is an element a list form compares with or
+%% puts in (generated as a terminal).
+-spec element_arg(petri_spec:prim(), pos_integer(), pos_integer()) -> boolean().
+element_arg({form, F}, I, Last) when F =/= 'if' -> I < Last;
+element_arg(_, _, _) -> false.
 
 %% A tuple expression of the elements the generators give, in order.
 -spec tuple([fun((rs()) -> {node_(), rs()})], rs()) -> {node_(), rs()}.

@@ -213,7 +213,8 @@ arg_map({Funs2, K2}, {Funs1, K1}, {FI, CI, _, _}) ->
 %% position of that type: B / E, not B, lists:filter(F, B), lists:map(F, B).
 %% The other arguments are new expressions of B's scope: a fun's body uses
 %% its parameters, another argument a variable in scope, when one of six
-%% tries does. The program grows around what already works.
+%% tries does; a list form's element arguments are terminals (as in
+%% petri_gen:call/5). The program grows around what already works.
 wrap(P, #{prims := Prims} = Ctx, S0) ->
     Wraps = [{Site, B, Env, Opts}
              || {Site, B, Env, T} <- sites(P, Ctx), foldable(T),
@@ -228,9 +229,12 @@ wrap(P, #{prims := Prims} = Ctx, S0) ->
             {D, S4} = rand:uniform_s(3, S3),
             {Args, S5} = lists:foldl(
                            fun({J, _}, {Acc, Sx}) when J =:= I -> {[B | Acc], Sx};
-                              ({_, A}, {Acc, Sx}) ->
+                              ({J, A}, {Acc, Sx}) ->
                                    At = petri_types:ground(petri_types:apply(A, Sub2)),
-                                   {N, Sy} = wrap_arg(At, D - 1, Env, Ctx, Sx),
+                                   {N, Sy} = case petri_gen:element_arg(Q, J, length(As)) of
+                                                 true -> petri_gen:terminal(At, Env, Ctx, Sx);
+                                                 false -> wrap_arg(At, D - 1, Env, Ctx, Sx)
+                                             end,
                                    {[N | Acc], Sy}
                            end, {[], S4}, enum(As)),
             {ok, put(P, Site, petri_gen:node(Q, lists:reverse(Args), Env)), S5}

@@ -291,7 +291,7 @@ node({binop, Op}, [L, R], _) -> {op, ?A, Op, L, R};
 node({unop, Op}, [X], _) -> {op, ?A, Op, X};
 node({form, 'if'}, [C, X, Y], _) -> if_node(C, X, Y);
 node({form, F}, Args, Env) ->
-    Taken = [{{var, ?A, V}, any} || V <- vars_of(Args)] ++ Env,
+    Taken = [{{var, ?A, V}, any} || V <- petri_sites:vars_in(Args)] ++ Env,
     V = {var, ?A, fresh_var([], Taken)},
     Eq = fun(A) -> {op, ?A, '==', V, A} end,
     Fun = fun(Body) -> {'fun', ?A, {clauses, [{clause, ?A, [V], [], [Body]}]}} end,
@@ -310,13 +310,6 @@ node({fn, M, F, _}, Args, _) -> {call, ?A, {remote, ?A, {atom, ?A, M}, {atom, ?A
 if_node(C, X, Y) ->
     {'case', ?A, C, [{clause, ?A, [{atom, ?A, true}], [], [X]},
                      {clause, ?A, [{atom, ?A, false}], [], [Y]}]}.
-
-%% The variable names a tree mentions.
--spec vars_of(term()) -> [atom()].
-vars_of({var, _, V}) -> [V];
-vars_of(T) when is_tuple(T) -> vars_of(tuple_to_list(T));
-vars_of(L) when is_list(L) -> lists:append([vars_of(X) || X <- L]);
-vars_of(_) -> [].
 
 %% A variable of type T in scope (two times in three when there is one), or a
 %% literal: one of the spec's literal primitives of type T (half the time

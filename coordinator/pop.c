@@ -578,7 +578,7 @@ void pop_result_ext(pop_t *p, const work_item_t *it, const pop_outcome_t *o,
             slot = dm->n++;
             memset(&dm->m[slot], 0, sizeof dm->m[slot]);
         } else {
-            slot = pop_replace_slot(p, dm, child_hash, o);
+            slot = pop_replace_slot(p, dm, child_hash, fitness, cost);
         }
         if (slot >= 0) {
             char *copy = dupmem(child, child_len);

@@ -30,11 +30,8 @@
  *   migration   {"interval": 200, "count": 1}   per deme, ring topology; 0 = off
  *   stop        {"target_fitness": 0, "max_evaluations": 200000}
  *   seeds       ["<erlang source>", ...]    optional starting genomes
- *   replacement "niche" (default) | {"niche": {"share": 0.25, "enter": "total"}}
- *                | "no_worse"
- *                 how a scored child enters its deme (invariant 7); "enter":
- *                 "case" (lexicase selection only) also lets in a child
- *                 better than the loser on any one case
+ *   replacement "niche" (default) | {"niche": {"share": 0.25}} | "no_worse"
+ *                 how a scored child enters its deme (invariant 7)
  *   archive     {"map_elites": {"descriptors": ["size", "passed"],
  *                "bins": [16, 16], "range": [[0, 800], [0, 676]],
  *                "pass_error": 0.1}}
@@ -67,11 +64,9 @@
  *     most share x the deme's size of its members: a child of a value
  *     already that common may only take the place of a random non-elite
  *     member of the same value, otherwise it replaces the loser of a
- *     reverse tournament when it is no worse (with "enter": "case", also
- *     when it is better than the loser on some case: a stepping stone that
- *     fails one case badly still enters, as lexicase would select it). So
- *     neutral variants drift inside their niche but cannot flood the deme.
- *     "no_worse" is the rule without either check (kept to measure against).
+ *     reverse tournament when it is no worse. So neutral variants drift
+ *     inside their niche but cannot flood the deme. "no_worse" is the rule
+ *     without either check (kept to measure against).
  *  8. With an archive the demes hold no members: they only number the work
  *     (invariant 1). Each deme first issues `size / demes` random genomes
  *     (and its seeds); then parents are drawn uniformly from the occupied
@@ -199,7 +194,6 @@ typedef struct pop {
     int cost_lex;            /* cost breaks fitness ties (invariant 4) */
     int replacement;         /* enum pop_replacement (invariant 7) */
     double niche_share;      /* (0, 1] */
-    int niche_enter_case;    /* "enter": "case": better on a case also enters */
     uint64_t clones_dropped; /* children not entered: a member's genome already */
     pop_archive_t *archive;  /* NULL = the demes hold the members */
     double rates[POP_OPS];
@@ -312,11 +306,10 @@ int pop_parse_fields(pop_t *p, json_t *s, char *err, size_t errlen);
 
 /* ---- replacement (pop_repl.c) ---- */
 
-/* The slot of full deme dm a scored child (hash, outcome o) takes by
- * p->replacement, or -1 (it stays out; a clone under "niche" is counted in
- * clones_dropped). */
-int pop_replace_slot(pop_t *p, deme_t *dm, const uint8_t hash[CRYPTO_HASH_LEN],
-                     const pop_outcome_t *o);
+/* The slot of full deme dm a scored child takes by p->replacement, or -1
+ * (it stays out; a clone under "niche" is counted in clones_dropped). */
+int pop_replace_slot(pop_t *p, deme_t *dm, const uint8_t hash[CRYPTO_HASH_LEN], double fitness,
+                     double cost);
 /* Sets deme d's collapsed flag, logging pop.deme_collapsed when it turns on
  * and pop.deme_recovered when it turns off. */
 void pop_watch_collapse(pop_t *p, uint32_t d);

@@ -1,7 +1,6 @@
 /* pop_repl.c - how a scored child enters its full deme (pop.h invariant 7):
  * the reverse tournament that spares the elites, the niche rule against
- * clones and neutral floods, entry on a case under lexicase, and the watch
- * for a deme's collapse. */
+ * clones and neutral floods, and the watch for a deme's collapse. */
 #include <string.h>
 
 #include "log.h"
@@ -38,81 +37,28 @@ static void elites(const pop_t *p, const deme_t *dm, int *elite, int ne)
     }
 }
 
-/* How many (candidate, case) pairs of the k candidates c[] beat c[i] on a
- * case: its rank sum, the higher the worse. A candidate without errors
- * loses every case to the others, as in lexicase. */
-static long case_rank(const deme_t *dm, const int *c, int k, int i)
-{
-    const member_t *a = &dm->m[c[i]];
-    long r = 0;
-    for (int j = 0; j < k; j++) {
-        const member_t *b = &dm->m[c[j]];
-        if (j == i || !b->errors)
-            continue;
-        if (!a->errors || a->nerrors != b->nerrors) {
-            r += b->nerrors;
-            continue;
-        }
-        for (uint32_t t = 0; t < a->nerrors; t++)
-            r += b->errors[t] < a->errors[t];
-    }
-    return r;
-}
-
 /* The worst of `tournament` random members that is not an elite, or -1
- * (4 under lexicase, whose spec has no tournament size). Worst is the
- * higher total; under "enter": "case" the higher case rank sum (the total
- * breaks its ties), so how big one case's error is does not decide, as
- * it does not in lexicase. */
+ * (4 under lexicase, whose spec has no tournament size). */
 static int replace_target(pop_t *p, deme_t *dm)
 {
     int elite[64], ne = p->elitism < 64 ? p->elitism : 64;
     elites(p, dm, elite, ne);
-    int c[64], k = 0;
-    for (int n = 0; n < p->tournament; n++) {
-        int x = rnd(p, dm->n), is_elite = 0;
-        for (int e = 0; e < ne; e++)
-            is_elite |= elite[e] == x;
-        if (!is_elite && k < 64)
-            c[k++] = x;
-    }
     int loser = -1;
-    long worst = 0;
-    for (int i = 0; i < k; i++) {
-        long r = p->niche_enter_case ? case_rank(dm, c, k, i) : 0;
-        if (loser < 0 || r > worst ||
-            (r == worst && cmp_member(p, &dm->m[c[i]], &dm->m[loser]) > 0)) {
-            loser = c[i];
-            worst = r;
-        }
+    for (int k = 0; k < p->tournament; k++) {
+        int c = rnd(p, dm->n), is_elite = 0;
+        for (int e = 0; e < ne; e++)
+            is_elite |= elite[e] == c;
+        if (!is_elite && (loser < 0 || cmp_member(p, &dm->m[c], &dm->m[loser]) > 0))
+            loser = c;
     }
     return loser;
 }
 
-/* Whether the child (fitness, cost, per-case errors) may take loser t's
- * place: no worse in total, or under "enter": "case" better on a case
- * (a loser without errors loses every case, as in lexicase). */
-static int beats(const pop_t *p, const member_t *t, double fitness, double cost,
-                 const double *errors, size_t nerrors)
-{
-    if (cmp_score(p, fitness, cost, t->fitness, t->cost) <= 0)
-        return 1;
-    if (!p->niche_enter_case || !errors || nerrors == 0)
-        return 0;
-    if (!t->errors || t->nerrors != nerrors)
-        return 1;
-    for (size_t i = 0; i < nerrors; i++)
-        if (errors[i] < t->errors[i])
-            return 1;
-    return 0;
-}
-
 /* Where a scored child goes in its full deme under "niche" (pop.h
  * invariant 7): the slot it takes, or -1. */
-static int niche_target(pop_t *p, deme_t *dm, const uint8_t hash[CRYPTO_HASH_LEN],
-                        const pop_outcome_t *o)
+static int niche_target(pop_t *p, deme_t *dm, const uint8_t hash[CRYPTO_HASH_LEN], double fitness,
+                        double cost)
 {
-    double fitness = o->fitness, cost = o->cost;
     int same = 0;
     for (int i = 0; i < dm->n; i++) {
         if (memcmp(dm->m[i].hash, hash, CRYPTO_HASH_LEN) == 0) {
@@ -124,7 +70,7 @@ static int niche_target(pop_t *p, deme_t *dm, const uint8_t hash[CRYPTO_HASH_LEN
     int cap = (int)(p->niche_share * dm->cap);
     if (same < (cap < 1 ? 1 : cap)) {
         int t = replace_target(p, dm);
-        return t >= 0 && beats(p, &dm->m[t], fitness, cost, o->errors, o->nerrors) ? t : -1;
+        return t >= 0 && cmp_score(p, fitness, cost, dm->m[t].fitness, dm->m[t].cost) <= 0 ? t : -1;
     }
     /* a full niche: a random non-elite member of the same value gives way */
     int elite[64], ne = p->elitism < 64 ? p->elitism : 64;
@@ -163,12 +109,11 @@ void pop_watch_collapse(pop_t *p, uint32_t d)
     dm->collapsed = one;
 }
 
-int pop_replace_slot(pop_t *p, deme_t *dm, const uint8_t hash[CRYPTO_HASH_LEN],
-                     const pop_outcome_t *o)
+int pop_replace_slot(pop_t *p, deme_t *dm, const uint8_t hash[CRYPTO_HASH_LEN], double fitness,
+                     double cost)
 {
     if (p->replacement == POP_REPL_NICHE)
-        return niche_target(p, dm, hash, o);
+        return niche_target(p, dm, hash, fitness, cost);
     int t = replace_target(p, dm);
-    return t >= 0 && cmp_score(p, o->fitness, o->cost, dm->m[t].fitness, dm->m[t].cost) <= 0 ? t
-                                                                                             : -1;
+    return t >= 0 && cmp_score(p, fitness, cost, dm->m[t].fitness, dm->m[t].cost) <= 0 ? t : -1;
 }

@@ -75,15 +75,13 @@ static int parse_selection(pop_t *p, json_t *sel, int64_t *tour, char *err, size
     return 0;
 }
 
-/* replacement: "niche" | {"niche": {"share": s, "enter": "total" | "case"}}
- * | "no_worse" (pop.h invariant 7); after the selection. */
+/* replacement: "niche" | {"niche": {"share": s}} | "no_worse" (pop.h invariant 7) */
 static int parse_replacement(pop_t *p, json_t *r, char *err, size_t errlen)
 {
     static const char *const k[] = {"niche", NULL};
-    static const char *const nk[] = {"share", "enter", NULL};
+    static const char *const nk[] = {"share", NULL};
     p->replacement = POP_REPL_NICHE;
     p->niche_share = POP_NICHE_SHARE;
-    p->niche_enter_case = 0;
     if (!r)
         return 0;
     if (json_is_string(r)) {
@@ -113,17 +111,6 @@ static int parse_replacement(pop_t *p, json_t *r, char *err, size_t errlen)
         if (!json_is_number(sh) || !(json_number_value(sh) > 0) || json_number_value(sh) > 1)
             return err_spec(err, errlen, "replacement.niche.share: must be a number in (0, 1]");
         p->niche_share = json_number_value(sh);
-    }
-    json_t *en = json_object_get(n, "enter");
-    if (en) {
-        const char *v = json_is_string(en) ? json_string_value(en) : "";
-        if (strcmp(v, "total") != 0 && strcmp(v, "case") != 0)
-            return err_spec(err, errlen, "replacement.niche.enter: must be \"total\" or \"case\"");
-        p->niche_enter_case = strcmp(v, "case") == 0;
-        if (p->niche_enter_case && p->selection != POP_SEL_LEXICASE)
-            return err_spec(err, errlen,
-                            "replacement.niche.enter: \"case\" needs lexicase selection (the "
-                            "members keep no per-case errors otherwise)");
     }
     return 0;
 }

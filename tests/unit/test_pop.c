@@ -1022,99 +1022,6 @@ static void test_niche_is_deterministic(void **state)
     pop_destroy(&ps[1]);
 }
 
-/* A one-deme lexicase population of 8 members (elitism 1) under niche
- * replacement with the given "enter"; member i errs i + 1 on every case. */
-static pop_t *lex_full_deme(const char *enter)
-{
-    char err[256], extra[512];
-    snprintf(extra, sizeof extra,
-             "\"size\":8,\"demes\":1,\"elitism\":1,\"stop\":{\"target_fitness\":null},"
-             "\"selection\":{\"lexicase\":{\"epsilon\":0}},"
-             "\"replacement\":{\"niche\":{\"enter\":\"%s\"}}",
-             enter);
-    pop_t *p = make_with(CASES4, extra, err, sizeof err);
-    assert_non_null(p);
-    pop_reserve(p, 0);
-    for (int i = 0; i < 8; i++) {
-        work_item_t it;
-        assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
-        double e[4] = {i + 1, i + 1, i + 1, i + 1};
-        char src[16];
-        snprintf(src, sizeof src, "m%d", i);
-        feed_ext(p, &it, 4.0 * (i + 1), 0, e, 4, src);
-    }
-    assert_int_equal(p->demes[0].n, 8);
-    return p;
-}
-
-/* Feeds n children of the given errors (distinct genomes); how many of
- * them the deme holds after. */
-static int children_entered(pop_t *p, const double e[4], int n, const char *tag)
-{
-    double sum = e[0] + e[1] + e[2] + e[3];
-    for (int k = 0; k < n; k++) {
-        work_item_t it;
-        pop_reserve(p, 0);
-        assert_int_equal(pop_next_item(p, 0, 100, &it), 0);
-        char src[32];
-        snprintf(src, sizeof src, "%s%d", tag, k);
-        feed_ext(p, &it, sum, 0, e, 4, src);
-    }
-    int held = 0;
-    for (int i = 0; i < p->demes[0].n; i++)
-        held += p->demes[0].m[i].fitness == sum;
-    return held;
-}
-
-/* A stepping stone - perfect on one case, a penalty on the others - stays
- * out under "enter": "total" (its total is worse than any member's) and
- * enters under "case"; a child worse on every case enters under neither. */
-static void test_enter_on_a_case(void **state)
-{
-    (void)state;
-    static const double stone[4] = {0, 1e6, 1e6, 1e6}, worse[4] = {100, 100, 100, 100};
-    pop_t *p = lex_full_deme("total");
-    assert_int_equal(p->niche_enter_case, 0);
-    assert_int_equal(children_entered(p, stone, 20, "s"), 0);
-    pop_destroy(&p);
-
-    p = lex_full_deme("case");
-    assert_int_equal(children_entered(p, worse, 20, "w"), 0);
-    assert_true(children_entered(p, stone, 20, "s") >= 1);
-    /* the elite (errors 1) is never the loser: it is still there */
-    int best = 0;
-    for (int i = 0; i < p->demes[0].n; i++)
-        best += p->demes[0].m[i].fitness == 4;
-    assert_int_equal(best, 1);
-    pop_destroy(&p);
-}
-
-/* Under "enter": "case" the reverse tournament's loser is the member beaten
- * on the most cases, not the highest total: a stone perfect on three cases
- * outlives 20 middling children (errors 5 each) however big its penalty on
- * the fourth. By totals it would be the loser of the first tournament that
- * drew it (80 draws from 8 miss it with probability 2e-5); by case rank
- * only a tournament of nothing but it and the elite removes it (1 in 256
- * per child; the draws are seeded, so the outcome is fixed). */
-static void test_case_rank_loser(void **state)
-{
-    (void)state;
-    static const double stone[4] = {0, 0, 0, 1e6};
-    pop_t *p = lex_full_deme("case");
-    assert_int_equal(children_entered(p, stone, 1, "s"), 1);
-    for (int k = 0; k < 20; k++) {
-        double e[4] = {5, 5, 5, 5 + k * 1e-3};
-        char tag[16];
-        snprintf(tag, sizeof tag, "c%d-", k);
-        children_entered(p, e, 1, tag);
-    }
-    int held = 0;
-    for (int i = 0; i < p->demes[0].n; i++)
-        held += p->demes[0].m[i].fitness == 1e6;
-    assert_int_equal(held, 1);
-    pop_destroy(&p);
-}
-
 static void test_replacement_and_archive_spec_errors(void **state)
 {
     (void)state;
@@ -1123,10 +1030,6 @@ static void test_replacement_and_archive_spec_errors(void **state)
     expect_error("\"replacement\":{\"crowding\":{}}", "replacement.crowding");
     expect_error("\"replacement\":{\"niche\":{\"share\":0}}", "replacement.niche.share");
     expect_error("\"replacement\":{\"niche\":{\"cap\":1}}", "replacement.niche.cap");
-    expect_error("\"replacement\":{\"niche\":{\"enter\":\"any\"}}", "replacement.niche.enter");
-    expect_error("\"replacement\":{\"niche\":{\"enter\":1}}", "replacement.niche.enter");
-    /* no per-case errors are kept without lexicase: nothing to enter on */
-    expect_error("\"replacement\":{\"niche\":{\"enter\":\"case\"}}", "lexicase");
     expect_error("\"archive\":{\"grid\":{}}", "archive");
     expect_error("\"archive\":{\"map_elites\":[]}", "archive.map_elites");
     expect_error("\"archive\":{\"map_elites\":{\"descriptors\":[],\"bins\":[]}}",
@@ -1364,8 +1267,6 @@ int main(void)
         cmocka_unit_test(test_neutral_variants_stay_in_their_niche),
         cmocka_unit_test(test_diversity_figures),
         cmocka_unit_test(test_niche_is_deterministic),
-        cmocka_unit_test(test_enter_on_a_case),
-        cmocka_unit_test(test_case_rank_loser),
         cmocka_unit_test(test_replacement_and_archive_spec_errors),
         cmocka_unit_test(test_map_elites_insertion_and_selection),
         cmocka_unit_test(test_map_elites_vars),

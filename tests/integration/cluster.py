@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 
-from conftest import AGENT, PETRI, wait_for
+from conftest import AGENT, PETRI, free_port, wait_for  # noqa: F401 (free_port: for the tests)
 
 FAST = {
     "gossip.probe_interval_ms": "100",
@@ -19,14 +19,6 @@ FAST = {
     "gossip.suspicion_mult": "3",
     "gossip.push_pull_interval_ms": "2000",
 }
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def quadratic_spec(name="quad", size=60, demes=3, **extra):

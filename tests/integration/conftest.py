@@ -2,11 +2,12 @@
 import base64
 import json
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
-import socket
 import time
 
 import pytest
@@ -17,6 +18,30 @@ AGENT = os.path.join(BUILD, "bin", "petri-agent")
 PETRI = os.path.join(BUILD, "bin", "petri")
 SPECS = os.path.join(ROOT, "configs", "specs")
 GENOMES = os.path.join(os.path.dirname(__file__), "genomes")
+
+
+_handed = set()
+_rng = random.Random()  # seeded from the OS: concurrent runs pick apart
+
+
+def free_port():
+    """A loopback TCP port nobody holds, below Linux's ephemeral range
+    (32768-60999), so no socket's automatic source port can take it between
+    this check and the daemon's bind; never the same one twice per run."""
+    for _ in range(1000):
+        p = _rng.randrange(20000, 32000)
+        if p in _handed:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _handed.add(p)
+        return p
+    raise RuntimeError("no free loopback port in 20000-32000")
 
 
 def run(args, timeout=120, env=None, **kw):
@@ -64,10 +89,7 @@ class Agent:
         self.run_dir = os.path.join(self.dir, "run")
         self.data_dir = os.path.join(self.dir, "data")
         self.log_path = os.path.join(self.dir, "agent.log")
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = free_port()
         self.opts = {
             "node.name": name,
             "node.data_dir": self.data_dir,

@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from conftest import BUILD, ROOT, Agent, wait_for
+from conftest import BUILD, ROOT, Agent, free_port, wait_for
 
 LIVE = os.path.join(ROOT, "configs", "live")
 COORD = os.path.join(BUILD, "tests", "integration", "live_coord")
@@ -35,14 +35,10 @@ def read(path):
 
 class Coord:
     def __init__(self, tmp, key):
-        import socket
         import time
         self.err = os.path.join(tmp, "coord.err")
         for _ in range(5):  # a free port can be taken before live_coord binds it
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-            s.close()
+            self.port = free_port()
             self.proc = subprocess.Popen([COORD, f"tcp://127.0.0.1:{self.port}", key],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=open(self.err, "wb"), text=True, bufsize=1)

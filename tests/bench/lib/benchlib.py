@@ -3,6 +3,7 @@ starting and stopping a petri-agent daemon, /proc readings, the HTTP API."""
 import base64
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -41,12 +42,28 @@ def loadavg():
         return f.read().split()[:3]
 
 
+_handed = set()
+_rng = random.Random()  # seeded from the OS: concurrent runs pick apart
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A loopback TCP port nobody holds, below Linux's ephemeral range
+    (32768-60999), so no socket's automatic source port can take it between
+    this check and the daemon's bind; never the same one twice per run."""
+    for _ in range(1000):
+        p = _rng.randrange(20000, 32000)
+        if p in _handed:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _handed.add(p)
+        return p
+    raise RuntimeError("no free loopback port in 20000-32000")
 
 
 def new_key():

@@ -6,44 +6,21 @@ Prints a table and one JSON line; asserts nothing about speed."""
 import base64
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from benchlib import free_port  # noqa: E402
+
 BUILD = os.environ.get("PETRI_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 AGENT = os.path.join(BUILD, "bin", "petri-agent")
 HZ = os.sysconf("SC_CLK_TCK")
 WINDOW = float(os.environ.get("BENCH_WINDOW_S", "20"))
-
-
-_handed = set()
-_rng = random.Random()  # seeded from the OS: concurrent runs pick apart
-
-
-def free_port():
-    """A loopback TCP port nobody holds, below Linux's ephemeral range
-    (32768-60999), so no socket's automatic source port can take it between
-    this check and the daemon's bind; never the same one twice per run."""
-    for _ in range(1000):
-        p = _rng.randrange(20000, 32000)
-        if p in _handed:
-            continue
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        finally:
-            s.close()
-        _handed.add(p)
-        return p
-    raise RuntimeError("no free loopback port in 20000-32000")
 
 
 def cpu_ticks(pid):

@@ -79,6 +79,30 @@ def test_the_generator_is_deterministic_and_sizes_follow_the_problems():
         assert len(test) >= 100
 
 
+def test_data_domains_split_fixed_sets_and_draw_the_rest():
+    """A fixed domain is split between training and held-out inputs, none
+    in both; a generator domain draws its counts; the suite's shares hold."""
+    p = {"name": "domains", "train": 5, "test": 4,
+         "domains": [([(i,) for i in range(5)], 3, 2), (lambda r: (r.randint(100, 200),), 2, 2)]}
+    rng = __import__("random").Random(1)
+    train, test = gen.domain_inputs(p, "train", rng), gen.domain_inputs(p, "test", rng)
+    fixed_train = [x for (x,) in train if x < 100]
+    fixed_test = [x for (x,) in test if x < 100]
+    assert len(fixed_train) == 3 and len(fixed_test) == 2
+    assert sorted(fixed_train + fixed_test) == list(range(5))
+    assert sum(1 for (x,) in train if x >= 100) == 2
+    p["domains"][0] = ([(i,) for i in range(4)], 3, 2)  # more than the set holds
+    with pytest.raises(AssertionError):
+        gen.domain_inputs(p, "train", rng)
+    # last-index-of-zero trains on 30 of the 50 all-zero lists, tests on the other 20
+    li = gen.problem("last-index-of-zero")
+    zeros = [tuple(c["in"][0]) for c in gen.cases(li, "train") if set(c["in"][0]) == {0}]
+    held = [tuple(c["in"][0]) for c in gen.cases(li, "test") if set(c["in"][0]) == {0}]
+    assert len({z for z in zeros if len(z) > 6}) == len([z for z in zeros if len(z) > 6])
+    assert not {z for z in zeros if len(z) > 6} & {z for z in held if len(z) > 6}
+    assert len([z for z in zeros if len(z) > 6]) >= 24
+
+
 def test_population_specs_train_on_the_training_cases_with_lexicase():
     for n in NAMES:
         with open(os.path.join(SPECS, n + ".json")) as f:

@@ -38,6 +38,12 @@ LIMITS = {"timeout_ms": 1000, "heap_words": 262144, "reductions": 2000000}
 # that passes training must not fail them for want of room or time.
 TEST_LIMITS = {"timeout_ms": 10000, "heap_words": 4194304, "reductions": 40000000}
 VISIBLE = [chr(c) for c in range(32, 127)]  # visible ASCII and space
+CONTROL = ["\n", "\t"]  # the suite's random texts draw these beside VISIBLE
+
+
+def cycle(xs, n):
+    """The first n characters of xs repeated."""
+    return "".join(xs[i % len(xs)] for i in range(n))
 
 
 def S(s):
@@ -80,43 +86,51 @@ def p_number_io():
 
 
 def p_small_or_large():
-    edge = [(-10000,), (0,), (10000,)] + [(n,) for n in range(995, 1006)] + \
-           [(n,) for n in range(1995, 2006)]
-
     def out(n):
         return S("small" if n < 1000 else "large" if n >= 2000 else "")
-    return dict(fn="small_or_large/1", vars=["N"], train=100, test=1000, edge=edge,
-                rand=lambda r: (r.randint(-10000, 10000),), out=out, enc=lambda n: [n],
+    domains = [
+        ([(n,) for n in [-10000, 0, 980, *range(995, 1005), 1020, 1980, *range(1995, 2005),
+                         2020, 10000]], 27, 0),
+        ([(n,) for n in [*range(980, 1020), *range(1980, 2020)]], 0, 80),
+        (lambda r: (r.randint(-10000, 10000),), 73, 920)]
+    return dict(fn="small_or_large/1", vars=["N"], train=100, test=1000, domains=domains,
+                out=out, enc=lambda n: [n],
                 seed='small_or_large(N) -> "".', published=5,
                 note='prints "small" (n < 1000), "large" (n >= 2000) or nothing: returns that text')
 
 
 def p_compare_string_lengths():
-    edge = [("", "", ""), ("a", "bb", "ccc"), ("", "a", "bb"), ("ccc", "bb", "a"),
-            ("a", "a", "a"), ("", "", "a"), ("a", "bb", "b"), ("abc", "", "abcd"),
-            ("x", "xy", "xy"), ("", "a", "")]
+    fixed = random.Random(f"{SEED}/compare-string-lengths/fixed")
 
-    def rand(r):
-        if r.random() < 0.5:  # half in strictly increasing order, or `false` wins
-            ls = sorted(r.sample(range(0, 50), 3))
-            return tuple(rstr(r, n, n) for n in ls)
-        return tuple(rstr(r, 0, 49) for _ in range(3))
+    def word(r, lo, hi):
+        return rstr(r, lo, hi, CONTROL + VISIBLE)
+
+    def orders(xs):
+        return [tuple(p) for p in perms(xs)]
+    two_empty = [o for _ in range(2) for o in orders(["", "", word(fixed, 1, 49)])]
+    two_same = [o for _ in range(3)
+                for o in orders([word(fixed, 1, 49)] * 2 + [word(fixed, 1, 49)])]
+    domains = [
+        ([("", "", "")], 1, 0),
+        (orders(["", "a", "bc"]), 6, 0),
+        (two_empty, 6, 0),
+        (two_same, 9, 0),
+        (lambda r: (lambda w: (w, w, w))(word(r, 0, 49)), 3, 100),
+        (lambda r: tuple(sorted((word(r, 0, 49) for _ in range(3)), key=len)), 25, 200),
+        (lambda r: tuple(word(r, 0, 49) for _ in range(3)), 50, 700)]
     return dict(fn="compare_string_lengths/3", vars=["A", "B", "C"], train=100, test=1000,
-                edge=edge, rand=rand, out=lambda a, b, c: len(a) < len(b) < len(c),
+                domains=domains, out=lambda a, b, c: len(a) < len(b) < len(c),
                 enc=lambda a, b, c: [S(a), S(b), S(c)], seed="compare_string_lengths(A, B, C) -> false.", published=7,
                 note="true when the three lengths strictly increase")
 
 
 def p_double_letters():
-    def cycle(xs, n):
-        return "".join(xs[i % len(xs)] for i in range(n))
     special = ["", "A", "!", " ", "*", "\t", "\n", "B\n", "\n\n", "CD", "ef", "!!", "q!", "!R",
                "!#", "@!", "!F!", "T$L", "4ps", "q\t ", "!!!", cycle("i:!", 13), "8" * 20, " " * 20,
                "s" * 20, "!" * 20, cycle("Ha ", 20), cycle("x\ny!", 20), cycle("1!", 20),
                cycle("G5", 20), cycle(">_=]", 20), cycle("k!!", 20)]
-    alphabet = ["\n", "\t"] + VISIBLE
     domains = [([(x,) for x in special], 32, 0),
-               (lambda r: (rstr(r, 1, 20, alphabet),), 68, 1000)]
+               (lambda r: (rstr(r, 1, 20, CONTROL + VISIBLE),), 68, 1000)]
 
     def out(s):
         return S("".join(c * 2 if c.isalpha() else "!!!" if c == "!" else c for c in s))
@@ -127,14 +141,17 @@ def p_double_letters():
 
 
 def p_replace_space_with_newline():
-    edge = [("",), ("A",), ("*",), (" ",), ("s",), ("B ",), ("  ",), (" D",), ("ef",),
-            ("!!",), (" F ",), ("T L",), ("4ps",), ("q  ",), ("   ",), ("  e",),
-            ("hi ",), ("  $  ",), ("      9",)]
+    special = ["", "A", "*", " ", "s", "B ", "  ", " D", "ef", "!!", " F ", "T L", "4ps", "q  ",
+               "   ", "  e", "hi ", "  $  ", "      9", cycle("i !", 13), "8" * 20, " " * 20,
+               "s" * 20, "1 " * 10, " v" * 10, cycle("Ha ", 20), "x y!" * 5, "G5" * 10,
+               ">_=]" * 5, "^_^ " * 5]
+    domains = [([(x,) for x in special], 30, 0),
+               (lambda r: (rstr(r, 2, 20, space_bias=0.2),), 70, 1000)]
 
     def out(s):
         return T(S(s.replace(" ", "\n")), sum(1 for c in s if not c.isspace()))
     return dict(fn="replace_space_with_newline/1", vars=["S"], train=100, test=1000,
-                edge=edge, rand=lambda r: (rstr(r, 0, 20, space_bias=0.2),), out=out,
+                domains=domains, out=out,
                 enc=lambda s: [S(s)], seed="replace_space_with_newline(S) -> {S, 0}.", published=51,
                 split=True,
                 note="prints the text with spaces as newlines and returns the count of "
@@ -142,13 +159,15 @@ def p_replace_space_with_newline():
 
 
 def p_string_lengths_backwards():
-    edge = [([],), ([""],), (["", ""],), (["", "", ""],), (["a"],), (["ab", "c"],),
-            (["a", "bc", "def"],), ([" "],), ([" a ", ""],)]
-
-    def rand(r):
-        return ([rstr(r, 0, 50) for _ in range(r.randint(0, 50))],)
-    return dict(fn="string_lengths_backwards/1", vars=["L"], train=100, test=1000, edge=edge,
-                rand=rand, out=lambda l: [len(s) for s in reversed(l)],
+    domains = [
+        ([([],)], 1, 0),
+        ([([""],), (["", ""],), (["", "", ""],), ([""] * 10,)], 4, 0),
+        ([(["abcde"],), (["1"],), (["abc", "hi there"],), (["!@#", "\n\n\t\t", "5552\na r"],),
+          (["tt", "333", "1", "ccc"],)], 5, 0),
+        (lambda r: ([rstr(r, 0, 50, CONTROL + VISIBLE) for _ in range(r.randint(1, 50))],),
+         90, 1000)]
+    return dict(fn="string_lengths_backwards/1", vars=["L"], train=100, test=1000,
+                domains=domains, out=lambda l: [len(s) for s in reversed(l)],
                 enc=lambda l: [[S(s) for s in l]], seed="string_lengths_backwards(L) -> [].", published=66,
                 note="prints the strings' lengths from last to first, one a line: "
                      "returns the list of lengths (genomes cannot format integers)")
@@ -174,14 +193,19 @@ def p_last_index_of_zero():
 
 
 def p_vector_average():
-    edge = [([0.0],), ([100.0],), ([-100.0],), ([1000.0] * 50,), ([-1000.0] * 50,),
-            ([2.0, 129.0],), ([0.12345, -4.678],), ([999.99, 74.113],),
-            ([987.654321],), ([-1000.0, 1000.0],)]
-
-    def rand(r):
-        return ([round(r.uniform(-1000.0, 1000.0), 4) for _ in range(r.randint(1, 50))],)
-    return dict(fn="vector_average/1", vars=["V"], train=100, test=1000, edge=edge,
-                rand=rand, out=lambda v: sum(v) / len(v), enc=lambda v: [v],
+    def floats(r, n):
+        return [round(r.uniform(-1000.0, 1000.0), 4) for _ in range(n)]
+    domains = [
+        ([([0.0],), ([100.0],), ([-100.0],), ([1000.0],), ([-1000.0],)], 5, 0),
+        (lambda r: (floats(r, 1),), 45, 500),
+        ([([2.0, 129.0],), ([0.12345, -4.678],), ([999.99, 74.113],),
+          ([987.654321, 995.0003],), ([-788.788, -812.19],)], 5, 0),
+        (lambda r: (floats(r, 2),), 45, 500),
+        (lambda r: (floats(r, r.randint(3, 5)),), 50, 500),
+        (lambda r: (floats(r, 50),), 5, 50),
+        (lambda r: (floats(r, r.randint(1, 50)),), 95, 1000)]
+    return dict(fn="vector_average/1", vars=["V"], train=250, test=2550, domains=domains,
+                out=lambda v: sum(v) / len(v), enc=lambda v: [v],
                 seed="vector_average(V) -> 0.0.",
                 tol=1e-3, published=16, note="the mean of 1-50 floats (within 0.001)")
 
@@ -236,34 +260,47 @@ def p_mirror_image():
 
 
 def p_sum_of_squares():
-    edge = [(n,) for n in (1, 2, 3, 4, 5, 100)]
-    return dict(fn="sum_of_squares/1", vars=["N"], train=50, test=100, edge=edge,
-                rand=lambda r: (r.randint(1, 100),), out=lambda n: n * (n + 1) * (2 * n + 1) // 6,
+    domains = [([(n,) for n in range(1, 6)], 5, 0), ([(100,)], 1, 0),
+               (lambda r: (r.randint(6, 99),), 44, 0),
+               ([(n,) for n in range(1, 101)], 0, 100)]
+    return dict(fn="sum_of_squares/1", vars=["N"], train=50, test=100, domains=domains,
+                out=lambda n: n * (n + 1) * (2 * n + 1) // 6,
                 enc=lambda n: [n], seed="sum_of_squares(N) -> N.",
-                published=6, test_all=[(n,) for n in range(1, 101)],
-                note="1^2 + ... + n^2 for n in 1..100 (held-out set: all 100 inputs)")
+                published=6, note="1^2 + ... + n^2 for n in 1..100 (held-out set: all 100 inputs)")
 
 
 def p_vectors_summed():
-    edge = [([], []), ([0], [0]), ([0], [10]), ([3], [5]), ([7], [-7]), ([-1000], [-1000]),
-            ([1000], [1000]), ([1, 2, 3], [4, 5, 6]), ([1000] * 50, [1000] * 50),
-            ([-1000] * 50, [-1000] * 50)]
+    fixed = random.Random(f"{SEED}/vectors-summed/fixed")
 
-    def rand(r):
-        n = r.randint(0, 50)
-        return ([r.randint(-1000, 1000) for _ in range(n)],
-                [r.randint(-1000, 1000) for _ in range(n)])
-    return dict(fn="vectors_summed/2", vars=["A", "B"], train=150, test=1500, edge=edge,
-                rand=rand, out=lambda a, b: [x + y for x, y in zip(a, b)],
+    def pair(r, n):
+        return ([r.randint(-1000, 1000) for _ in range(n)], [r.randint(-1000, 1000) for _ in range(n)])
+    domains = [
+        ([([], [])], 1, 0),
+        ([([0], [0]), ([0], [10]), ([3], [5]), ([7], [-9]), ([-432], [-987])]
+         + [pair(fixed, 1) for _ in range(5)], 10, 0),
+        ([([0, 0], [0, 0]), ([0, 1], [-4, 2]), ([-1, 0], [-3, 0]), ([-90, -6], [-323, 49])], 4, 0),
+        (lambda r: pair(r, 50), 10, 100),
+        (lambda r: pair(r, r.randint(1, 50)), 125, 1400)]
+    return dict(fn="vectors_summed/2", vars=["A", "B"], train=150, test=1500, domains=domains,
+                out=lambda a, b: [x + y for x, y in zip(a, b)],
                 enc=lambda a, b: [a, b], seed="vectors_summed(A, B) -> A.", published=1,
                 note="the element-wise sum of two lists of the same length")
 
 
 def p_negative_to_zero():
-    edge = [([],), ([-10],), ([-1],), ([0],), ([1],), ([10],), ([0, 0],), ([0, -1],),
-            ([-1, 0],), ([-90, -6],), ([-16, 33],), ([412, 111],), ([-5] * 50,), ([5] * 50,)]
-    return dict(fn="negative_to_zero/1", vars=["V"], train=200, test=2000, edge=edge,
-                rand=lambda r: (rints(r, 0, 50, -1000, 1000),),
+    fixed = random.Random(f"{SEED}/negative-to-zero/fixed")
+
+    def ints(r, n, p):  # n integers, each negative (-1000..-1) with probability p, else 0..1000
+        return [-r.randint(1, 1000) if r.random() < p else r.randint(0, 1000) for _ in range(n)]
+    domains = [
+        ([([],)], 1, 0),
+        ([([n],) for n in (-10, -1, 0, 1, 10)]
+         + [([fixed.randint(-1000, 1000)],) for _ in range(5)], 10, 0),
+        ([([0, 0],), ([0, 1],), ([-1, 0],), ([-90, -6],), ([-16, 33],), ([412, 111],)], 6, 0),
+        (lambda r: (ints(r, r.randint(1, 50), 1.0),), 9, 100),
+        (lambda r: (ints(r, r.randint(1, 50), 0.0),), 9, 100),
+        (lambda r: (ints(r, r.randint(1, 50), r.random()),), 165, 1800)]
+    return dict(fn="negative_to_zero/1", vars=["V"], train=200, test=2000, domains=domains,
                 out=lambda v: [max(x, 0) for x in v], enc=lambda v: [v],
                 seed="negative_to_zero(V) -> V.",
                 published=45, note="the list with every negative integer replaced by 0")
@@ -277,13 +314,15 @@ for letters, value in (("aeioulnstr", 1), ("dg", 2), ("bcmp", 3), ("fhvwy", 4), 
 
 
 def p_scrabble_score():
-    edge = [("",), ("a",), ("b",), ("c",), ("d",), ("e",), ("f",), ("g",), ("h",), ("i",),
-            ("j",), ("k",), ("l",), ("m",), ("n",), ("o",), ("p",), ("q",), ("r",), ("s",),
-            ("t",), ("u",), ("v",), ("w",), ("x",), ("y",), ("z",), ("A",), ("Z",),
-            ("zxyq",), ("QUIZ",), ("quiz!",), ("  ",), ("!@#$",), ("zzzzzzzzzzzzzzzzzzzz",)]
-    alphabet = VISIBLE + [chr(c) for c in range(ord("a"), ord("z") + 1)] * 2
-    return dict(fn="scrabble_score/1", vars=["S"], train=200, test=1000, edge=edge,
-                rand=lambda r: (rstr(r, 0, 20, alphabet),),
+    special = ["", "*", " ", "Q ", "zx", " Dw", "ef", "!!", " F@", "ydp", "4ps",
+               "abcdefghijklmnopqrst", "ghijklmnopqrstuvwxyz", "zxyzxyqQQZXYqqjjawp",
+               "h w h j##r##r\n+JJL", cycle("i !", 13), "Q" * 20, "$" * 20, "w" * 20, "1 " * 10,
+               " v" * 10, cycle("Ha ", 20), "x y!" * 5, "G5" * 10]
+    domains = [([(chr(c),) for c in range(ord("a"), ord("z") + 1)], 26, 0),
+               ([(chr(c),) for c in range(ord("A"), ord("Z") + 1)], 0, 26),
+               ([(x,) for x in special], 24, 0),
+               (lambda r: (rstr(r, 2, 20, CONTROL + VISIBLE),), 150, 974)]
+    return dict(fn="scrabble_score/1", vars=["S"], train=200, test=1000, domains=domains,
                 out=lambda s: sum(SCRABBLE.get(c.lower(), 0) for c in s), enc=lambda s: [S(s)],
                 seed="scrabble_score(S) -> 0.",
                 published=2, note="the Scrabble score of a text (letters of either case; "
@@ -291,26 +330,32 @@ def p_scrabble_score():
 
 
 def p_smallest():
-    edge = [(0, 0, 0, 0), (-100, -100, -100, -100), (100, 100, 100, 100), (1, 2, 3, 4),
-            (4, 3, 2, 1), (2, 1, 4, 3), (-100, 100, 100, 100), (100, -100, 100, 100),
-            (100, 100, -100, 100), (100, 100, 100, -100), (5, 5, 4, 5)]
-    return dict(fn="smallest/4", vars=["A", "B", "C", "D"], train=100, test=1000, edge=edge,
-                rand=lambda r: tuple(r.randint(-100, 100) for _ in range(4)),
+    def three_same(r):
+        xs = [r.randint(-100, 100)] * 3 + [r.randint(-100, 100)]
+        r.shuffle(xs)
+        return tuple(xs)
+    domains = [
+        ([(0, 0, 0, 0), (-44, -44, -7, -13), (0, 4, -99, -33), (-22, -22, -22, -22),
+          (99, 100, 99, 100)], 5, 0),
+        (three_same, 10, 100),
+        (lambda r: (r.randint(-100, 100),) * 4, 5, 100),
+        (lambda r: tuple(r.randint(0, 100) for _ in range(4)), 20, 200),
+        (lambda r: tuple(r.randint(-100, 100) for _ in range(4)), 60, 600)]
+    return dict(fn="smallest/4", vars=["A", "B", "C", "D"], train=100, test=1000, domains=domains,
                 out=lambda *xs: min(xs), enc=lambda *xs: list(xs), seed="smallest(A, B, C, D) -> A.", published=81,
                 note="prints the smallest of four integers: returns it")
 
 
 def p_median():
-    edge = [(0, 0, 0), (1, 2, 3), (3, 2, 1), (2, 3, 1), (-100, 0, 100), (100, -100, 0),
-            (7, 7, 1), (1, 7, 7), (7, 1, 7), (-100, -100, -100), (100, 100, 100)]
-
-    def rand(r):
-        xs = [r.randint(-100, 100) for _ in range(3)]
-        if r.random() < 0.2:  # duplicates are where mistakes hide
-            xs[r.randrange(3)] = xs[r.randrange(3)]
+    def two_same(r):
+        xs = [r.randint(-100, 100)] * 2 + [r.randint(-100, 100)]
+        r.shuffle(xs)
         return tuple(xs)
-    return dict(fn="median/3", vars=["A", "B", "C"], train=100, test=1000, edge=edge,
-                rand=rand, out=lambda *xs: sorted(xs)[1], enc=lambda *xs: list(xs),
+    domains = [(lambda r: tuple(r.randint(-100, 100) for _ in range(3)), 60, 600),
+               (two_same, 30, 300),
+               (lambda r: (r.randint(-100, 100),) * 3, 10, 100)]
+    return dict(fn="median/3", vars=["A", "B", "C"], train=100, test=1000, domains=domains,
+                out=lambda *xs: sorted(xs)[1], enc=lambda *xs: list(xs),
                 seed="median(A, B, C) -> A.", published=45,
                 note="prints the median of three integers: returns it")
 

@@ -65,12 +65,12 @@ def rints(rng, lo, hi, vlo, vhi):
 
 
 # ---- the problems ------------------------------------------------------------
-# Each: fn (name/arity), vars, train/test sizes as in the paper, edge (the
-# fixed training inputs) and rand(rng) -> one input tuple, or domains (the
-# suite's data domains, as its technical report gives them: where our own
-# edge cases and generator differed from them, petri fitted genomes the
-# suite's sets refute, see tests/bench/README.md, section 10, eighth
-# round), out(*inputs) -> JSON output, enc(*inputs) -> JSON inputs, seed (a trivial genome of the output
+# Each: fn (name/arity), vars, train/test sizes as in the paper, domains
+# (the suite's data domains as its technical report gives them: with edge
+# cases and generators of petri's own, genomes fitted sets the suite's
+# refute, tests/bench/README.md, section 10, eighth round) or, for
+# number-io, whose one domain is a generator, edge (fixed training
+# inputs) and rand(rng) -> one input tuple; out(*inputs) -> JSON output, enc(*inputs) -> JSON inputs, seed (a trivial genome of the output
 # type, so a population can start), note, published (PushGP + lexicase
 # successes out of 100, Helmuth and Spector 2015 Table 3, unconfirmed: see
 # tests/bench/README.md). The primitives come from TYPED, below.
@@ -492,8 +492,8 @@ def domain_inputs(p, split, rng):
 
 
 def cases(p, split):
-    """The training (edge cases first, then random) or held-out (random)
-    inputs, or those of the problem's data domains."""
+    """The training or held-out inputs: those of the problem's data domains,
+    or its edge cases (training only) then random ones."""
     rng = random.Random(f"{SEED}/{p['name']}/{split}")
     if "domains" in p:
         inputs = domain_inputs(p, split, rng)

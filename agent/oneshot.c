@@ -223,6 +223,8 @@ const struct option common_long[] = {
     {"generations", required_argument, NULL, 'G'},
     {"json", no_argument, NULL, 'J'},
     {"operators", required_argument, NULL, 'R'},
+    {"count", required_argument, NULL, 'K'},
+    {"score", no_argument, NULL, 'E'},
     {NULL, 0, NULL, 0},
 };
 
@@ -318,40 +320,156 @@ int cmd_eval(int argc, char **argv)
 
 /* ----------------------------------------------------------------- breed */
 
-typedef struct breed_out {
-    oneshot_t *os;
+/* Children in flight at once: bounds the copies of spec and parents queued
+ * in the pool, whatever --count says. */
+#define BREED_WINDOW 64
+#define BREED_MAX_COUNT 10000000
+
+typedef struct breed_item {
+    int done;
     int status;
-    char *source;
+    double fitness;
+    char *source; /* NULL when breeding failed */
     size_t len;
     char *detail;
-    int done;
-} breed_out_t;
+    uint32_t passed, cases;
+} breed_item_t;
 
-static void breed_done(void *arg, const pool_result_t *r)
+typedef struct breed_run {
+    oneshot_t *os;
+    const char *op;
+    uint64_t seed0;
+    int64_t n, sent, printed;
+    int score, json;
+    breed_item_t *items; /* ring of BREED_WINDOW, indexed by child % BREED_WINDOW */
+    const uint8_t *parents[2];
+    size_t lens[2];
+    int np;
+    int submit_failed;
+} breed_run_t;
+
+typedef struct breed_cb {
+    breed_run_t *run;
+    int64_t i;
+} breed_cb_t;
+
+static breed_cb_t breed_cbs[BREED_WINDOW];
+
+static void breed_item_clear(breed_item_t *it)
 {
-    breed_out_t *b = arg;
-    b->done = 1;
-    b->status = r->status;
-    b->detail = strdup(r->detail ? r->detail : "");
-    if (r->source) {
-        b->source = malloc(r->source_len + 1);
-        if (b->source) {
-            memcpy(b->source, r->source, r->source_len);
-            b->source[r->source_len] = '\0';
-            b->len = r->source_len;
+    free(it->source);
+    free(it->detail);
+    memset(it, 0, sizeof *it);
+}
+
+/* One child as a JSON line: seed, bred, status, detail, source (when bred)
+ * and, when scored, fitness (when ok), passed and cases. */
+static void breed_print_json(const breed_run_t *r, int64_t i, const breed_item_t *it)
+{
+    json_t *o = json_pack("{s:I, s:s, s:b}", "seed", (json_int_t)(r->seed0 + (uint64_t)i), "op",
+                          r->op, "bred", it->source != NULL);
+    json_object_set_new(o, "status", json_string(wire_status_str(it->status)));
+    if (r->score && it->status == WIRE_ST_OK && it->source) {
+        json_object_set_new(o, "fitness", json_real(it->fitness));
+        json_object_set_new(o, "passed", json_integer(it->passed));
+        json_object_set_new(o, "cases", json_integer(it->cases));
+    }
+    json_object_set_new(o, "detail", json_string(it->detail ? it->detail : ""));
+    if (it->source)
+        json_object_set_new(o, "source", json_stringn(it->source, it->len));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
+static void breed_submit(breed_run_t *r);
+
+/* Prints the children done, in seed order, and keeps the window full. */
+static void breed_advance(breed_run_t *r)
+{
+    while (r->printed < r->sent && r->items[r->printed % BREED_WINDOW].done) {
+        breed_item_t *it = &r->items[r->printed % BREED_WINDOW];
+        if (r->json) {
+            breed_print_json(r, r->printed, it);
+        } else if (it->status == WIRE_ST_OK && it->source) {
+            fwrite(it->source, 1, it->len, stdout);
+            if (it->len && it->source[it->len - 1] != '\n')
+                fputc('\n', stdout);
+        }
+        fflush(stdout);
+        if (!r->json && it->status != WIRE_ST_OK)
+            r->submit_failed = -1; /* one child in text mode: its failure is the exit */
+        r->printed++;
+        if (r->json || it->status == WIRE_ST_OK)
+            breed_item_clear(it);
+    }
+    breed_submit(r);
+    if (r->printed == r->n || r->submit_failed > 0)
+        loop_stop(r->os->loop);
+}
+
+static void breed_done(void *arg, const pool_result_t *res)
+{
+    breed_cb_t *cb = arg;
+    breed_item_t *it = &cb->run->items[cb->i % BREED_WINDOW];
+    it->done = 1;
+    it->status = res->status;
+    it->fitness = res->fitness;
+    it->detail = strdup(res->detail ? res->detail : "");
+    it->passed = res->passed;
+    it->cases = res->cases;
+    if (res->source && res->source_len) {
+        it->source = malloc(res->source_len + 1);
+        if (it->source) {
+            memcpy(it->source, res->source, res->source_len);
+            it->source[res->source_len] = '\0';
+            it->len = res->source_len;
         }
     }
-    loop_stop(b->os->loop);
+    breed_advance(cb->run);
+}
+
+static void breed_submit(breed_run_t *r)
+{
+    while (r->sent < r->n && r->sent - r->printed < BREED_WINDOW && !r->submit_failed) {
+        int64_t i = r->sent++;
+        breed_cb_t *cb = &breed_cbs[i % BREED_WINDOW];
+        *cb = (breed_cb_t){.run = r, .i = i};
+        uint64_t seed = r->seed0 + (uint64_t)i;
+        int rc = r->score
+                     ? pool_breed_eval(r->os->pool, r->os->spec_wire.data, r->os->spec_wire.len,
+                                       r->op, seed, r->parents, r->lens, r->np, breed_done, cb)
+                     : pool_breed(r->os->pool, r->os->spec_wire.data, r->os->spec_wire.len, r->op,
+                                  seed, r->parents, r->lens, r->np, breed_done, cb);
+        if (rc != 0) {
+            fprintf(stderr, "petri-agent breed: seed %llu: %s\n", (unsigned long long)seed,
+                    err_str(rc));
+            r->submit_failed = 1;
+        }
+    }
 }
 
 static void usage_breed(FILE *f)
 {
-    fprintf(f, "usage: petri-agent breed --spec SPEC.json --op OP --seed N [-c FILE] "
-               "[PARENT [PARENT2]]\n"
-               "  Derives one child and prints its source. OP: point, swap, subtree, crossover\n"
-               "  (two parents), hoist, shrink, random (no parent). The same inputs give the "
-               "same child,\n"
-               "  byte for byte, on any VM. Exit 1 if the operator fails, 2 on usage errors.\n");
+    fprintf(f,
+            "usage: petri-agent breed --spec SPEC.json --op OP --seed N [--count K] [--score]\n"
+            "                         [--json] [--vms N] [-c FILE] [PARENT [PARENT2]]\n"
+            "  Derives a child and prints its source. The same spec, parents, operator and seed\n"
+            "  give the same child, byte for byte, on any VM.\n"
+            "  OP: point, swap, subtree, crossover (two parents), hoist, shrink, random (no\n"
+            "  parent), and for typed specs call_swap, literal, pattern, guard, clause_add,\n"
+            "  clause_del, clause_swap, clause_xover (two parents), helper, inline, fold,\n"
+            "  recurse, wrap.\n"
+            "  --count K   children of seeds N .. N+K-1 (default 1)\n"
+            "  --score     score each child on the spec's cases as it is bred\n"
+            "  --json      one JSON object per child per line, in seed order: seed, op, bred,\n"
+            "              status, detail, source (when bred) and, with --score, fitness,\n"
+            "              passed and cases; implied by --count above 1 and by --score\n"
+            "  Exit: 0, 1 if the operator fails on the one child asked for (or the VMs fail),\n"
+            "  2 on usage errors. With --json, a child the operator could not make is a line\n"
+            "  with bred false, not a failure of the command.\n");
 }
 
 int cmd_breed(int argc, char **argv)
@@ -359,7 +477,8 @@ int cmd_breed(int argc, char **argv)
     common_args_t a = {0};
     const char *op = NULL;
     uint64_t seed = 0;
-    int have_seed = 0, c;
+    int64_t count = 1;
+    int have_seed = 0, score = 0, json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:o:h", common_long, NULL)) != -1) {
         if (common_opt(&a, c, optarg))
@@ -375,6 +494,16 @@ int cmd_breed(int argc, char **argv)
             }
             seed = (uint64_t)v;
             have_seed = 1;
+        } else if (c == 'K') {
+            if (util_parse_i64(optarg, &count) != 0 || count < 1 || count > BREED_MAX_COUNT) {
+                fprintf(stderr, "petri-agent breed: --count: '%s' is not a number in 1..%d\n",
+                        optarg, BREED_MAX_COUNT);
+                return 2;
+            }
+        } else if (c == 'E') {
+            score = 1;
+        } else if (c == 'J') {
+            json = 1;
         } else if (c == 'h') {
             usage_breed(stdout);
             return 0;
@@ -399,33 +528,43 @@ int cmd_breed(int argc, char **argv)
         if (rc != 0) {
             fprintf(stderr, "petri-agent breed: cannot read %s: %s\n", argv[optind + i],
                     err_str(rc));
+            free(srcs[0]);
             return 2;
         }
     }
     oneshot_t os;
-    oneshot_start(&os, &a, 1);
-    breed_out_t out = {.os = &os};
-    const uint8_t *parents[2] = {(uint8_t *)srcs[0], (uint8_t *)srcs[1]};
-    int rc = pool_breed(os.pool, os.spec_wire.data, os.spec_wire.len, op, seed, parents, lens, np,
-                        breed_done, &out);
-    if (rc == 0)
+    oneshot_start(&os, &a, count < BREED_WINDOW ? (int)count : BREED_WINDOW);
+    breed_item_t items[BREED_WINDOW];
+    memset(items, 0, sizeof items);
+    breed_run_t run = {.os = &os,
+                       .op = op,
+                       .seed0 = seed,
+                       .n = count,
+                       .score = score,
+                       .json = json || score || count > 1,
+                       .items = items,
+                       .parents = {(uint8_t *)srcs[0], (uint8_t *)srcs[1]},
+                       .lens = {lens[0], lens[1]},
+                       .np = np};
+    breed_submit(&run);
+    if (run.printed < run.n && !run.submit_failed)
         loop_run(os.loop);
     int code = 0;
-    if (!out.done) {
+    if (run.submit_failed > 0) {
+        code = 1;
+    } else if (run.printed < run.n) {
         fprintf(stderr, "petri-agent breed: %s\n",
                 os.interrupted ? "interrupted" : "the VM failed");
         code = 1;
-    } else if (out.status != WIRE_ST_OK) {
-        fprintf(stderr, "petri-agent breed: %s: %s\n", wire_status_str(out.status), out.detail);
+    } else if (run.submit_failed < 0) {
+        breed_item_t *it = &items[0];
+        fprintf(stderr, "petri-agent breed: %s: %s\n", wire_status_str(it->status),
+                it->detail ? it->detail : "");
         code = 1;
-    } else {
-        fwrite(out.source, 1, out.len, stdout);
-        if (out.len && out.source[out.len - 1] != '\n')
-            fputc('\n', stdout);
     }
+    for (int i = 0; i < BREED_WINDOW; i++)
+        breed_item_clear(&items[i]);
     oneshot_finish(&os);
-    free(out.source);
-    free(out.detail);
     free(srcs[0]);
     free(srcs[1]);
     return code;

@@ -129,6 +129,48 @@ def test_breed_is_deterministic_and_valid(tmp):
     assert r.returncode == 0 and "f(X) ->" in r.stdout, r.stderr
 
 
+def breed_lines(*args, vms="2"):
+    r = run([AGENT, "breed", "--spec", QUAD, "--vms", vms, *args], timeout=180)
+    assert r.returncode == 0, r.stderr
+    return [json.loads(x) for x in r.stdout.splitlines()]
+
+
+def test_breed_count_scores_children_in_seed_order_as_single_breeds_do(tmp):
+    """--count K --score: one JSON line per seed, in order, each child the
+    one `breed --seed S` prints alone, its fitness the one `eval` gives."""
+    lines = breed_lines("--op", "point", "--seed", "5", "--count", "12", "--score", g("good.erl"))
+    assert [x["seed"] for x in lines] == list(range(5, 17))
+    assert all(x["op"] == "point" and x["bred"] for x in lines), lines
+    assert any(x["status"] == "ok" and "fitness" in x and x["cases"] > 0 for x in lines), lines
+    # the same children on one VM and without scoring
+    again = breed_lines("--op", "point", "--seed", "5", "--count", "12", g("good.erl"), vms="1")
+    assert [x["source"] for x in again] == [x["source"] for x in lines]
+    assert all("fitness" not in x for x in again)
+    for x in (lines[0], lines[7]):
+        r = run([AGENT, "breed", "--spec", QUAD, "--op", "point", "--seed", str(x["seed"]),
+                 g("good.erl")])
+        assert r.returncode == 0 and r.stdout.rstrip("\n") == x["source"].rstrip("\n")
+        if x["status"] == "ok":
+            child = os.path.join(tmp, "child%d.erl" % x["seed"])
+            with open(child, "w") as f:
+                f.write(x["source"])
+            assert eval_lines(QUAD, [child])[0]["fitness"] == x["fitness"]
+
+
+def test_breed_count_reports_a_child_it_cannot_make_and_goes_on(tmp):
+    # one parent for a two-parent operator: every line says why, exit 0
+    lines = breed_lines("--op", "crossover", "--seed", "1", "--count", "3", g("good.erl"))
+    assert [x["bred"] for x in lines] == [False] * 3
+    assert all("2 parent" in x["detail"] and "source" not in x for x in lines), lines
+    # a parent that is not a module: bred false, with the parser's word
+    lines = breed_lines("--op", "point", "--seed", "1", "--json", g("syntax.erl"))
+    assert len(lines) == 1 and not lines[0]["bred"] and lines[0]["detail"], lines
+    for bad in ("0", "-3", "x", "10000001"):
+        r = run([AGENT, "breed", "--spec", QUAD, "--op", "point", "--seed", "1", "--count", bad,
+                 g("good.erl")])
+        assert r.returncode == 2 and "--count" in r.stderr, (bad, r.stderr)
+
+
 def test_breed_bad_usage(tmp):
     r = run([AGENT, "breed", "--spec", QUAD, "--seed", "1", g("good.erl")])
     assert r.returncode == 2 and "--op" in r.stderr

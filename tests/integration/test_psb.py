@@ -168,3 +168,25 @@ def test_reference_passes_training_and_heldout_and_wrong_ones_do_not(name, heldo
 
 def test_there_are_wrong_solutions_to_check_against():
     assert len([f for f in os.listdir(WRONG) if f.endswith(".erl")]) >= 6
+
+
+def test_bench_steps_scores_the_stepping_stones_and_their_children():
+    """bench_steps.py on last-index-of-zero's stepping stones: each parent's
+    training error is what its code gives (right on the lists ending in 0,
+    on the lists with one zero, almost nowhere, off by one on all 150), and
+    the children are counted from `breed --count --score`."""
+    r = run([sys.executable, os.path.join(ROOT, "tests", "bench", "bench_steps.py"),
+             "--ops", "wrap,point", "--children", "30", "--vms", "1"], timeout=300)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout.splitlines()[-1])
+    assert doc["bench"] == "steps" and doc["problem"] == "last-index-of-zero"
+    errs = {x["parent"]: (x["parent_error"], x["parent_passed"]) for x in doc["rows"]}
+    assert errs == {"1-length-tl.erl": (532, 57), "2-indexof.erl": (1879, 41),
+                    "3-indexof-reverse.erl": (2071, 2), "4-off-by-one.erl": (150, 0)}
+    assert len(doc["rows"]) == 8
+    for x in doc["rows"]:
+        assert x["children"] == 30 and 0 < x["scored"] <= x["bred"] <= 30, x
+        assert x["solved"] <= x["better"] <= x["scored"], x
+    r = run([sys.executable, os.path.join(ROOT, "tests", "bench", "bench_steps.py"),
+             "--ops", "crossover"], timeout=60)
+    assert r.returncode != 0 and "--donor" in r.stderr

@@ -345,7 +345,9 @@ typedef struct breed_run {
     const uint8_t *parents[2];
     size_t lens[2];
     int np;
-    int submit_failed;
+    int submit_failed; /* the pool refused a job: stop sending */
+    int text_failed;   /* text mode: the one child asked for could not be made */
+    int finishing;     /* tearing down: the pool fails what is in flight */
 } breed_run_t;
 
 typedef struct breed_cb {
@@ -389,6 +391,8 @@ static void breed_submit(breed_run_t *r);
 /* Prints the children done, in seed order, and keeps the window full. */
 static void breed_advance(breed_run_t *r)
 {
+    if (r->finishing)
+        return;
     while (r->printed < r->sent && r->items[r->printed % BREED_WINDOW].done) {
         breed_item_t *it = &r->items[r->printed % BREED_WINDOW];
         if (r->json) {
@@ -400,13 +404,13 @@ static void breed_advance(breed_run_t *r)
         }
         fflush(stdout);
         if (!r->json && it->status != WIRE_ST_OK)
-            r->submit_failed = -1; /* one child in text mode: its failure is the exit */
-        r->printed++;
-        if (r->json || it->status == WIRE_ST_OK)
+            r->text_failed = 1; /* kept for the message */
+        else
             breed_item_clear(it);
+        r->printed++;
     }
     breed_submit(r);
-    if (r->printed == r->n || r->submit_failed > 0)
+    if (r->printed == r->n || r->submit_failed)
         loop_stop(r->os->loop);
 }
 
@@ -433,7 +437,8 @@ static void breed_done(void *arg, const pool_result_t *res)
 
 static void breed_submit(breed_run_t *r)
 {
-    while (r->sent < r->n && r->sent - r->printed < BREED_WINDOW && !r->submit_failed) {
+    while (!r->finishing && r->sent < r->n && r->sent - r->printed < BREED_WINDOW &&
+           !r->submit_failed) {
         int64_t i = r->sent++;
         breed_cb_t *cb = &breed_cbs[i % BREED_WINDOW];
         *cb = (breed_cb_t){.run = r, .i = i};
@@ -550,21 +555,22 @@ int cmd_breed(int argc, char **argv)
     if (run.printed < run.n && !run.submit_failed)
         loop_run(os.loop);
     int code = 0;
-    if (run.submit_failed > 0) {
+    if (run.submit_failed) {
         code = 1;
     } else if (run.printed < run.n) {
         fprintf(stderr, "petri-agent breed: %s\n",
                 os.interrupted ? "interrupted" : "the VM failed");
         code = 1;
-    } else if (run.submit_failed < 0) {
+    } else if (run.text_failed) {
         breed_item_t *it = &items[0];
         fprintf(stderr, "petri-agent breed: %s: %s\n", wire_status_str(it->status),
                 it->detail ? it->detail : "");
         code = 1;
     }
+    run.finishing = 1; /* the pool fails what is still in flight: no new jobs */
+    oneshot_finish(&os);
     for (int i = 0; i < BREED_WINDOW; i++)
         breed_item_clear(&items[i]);
-    oneshot_finish(&os);
     free(srcs[0]);
     free(srcs[1]);
     return code;

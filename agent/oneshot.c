@@ -517,6 +517,11 @@ int cmd_breed(int argc, char **argv)
             return 2;
         }
     }
+    if (have_seed && seed > (uint64_t)INT64_MAX - (uint64_t)(count - 1)) {
+        fprintf(stderr, "petri-agent breed: --seed %llu with --count %lld runs past %lld\n",
+                (unsigned long long)seed, (long long)count, (long long)INT64_MAX);
+        return 2;
+    }
     int np = argc - optind;
     if (!op || !have_seed || np > 2) {
         fprintf(stderr, "petri-agent breed: %s\n",

@@ -169,6 +169,12 @@ def test_breed_count_reports_a_child_it_cannot_make_and_goes_on(tmp):
         r = run([AGENT, "breed", "--spec", QUAD, "--op", "point", "--seed", "1", "--count", bad,
                  g("good.erl")])
         assert r.returncode == 2 and "--count" in r.stderr, (bad, r.stderr)
+    # seeds past INT64_MAX, the largest a JSON line holds
+    r = run([AGENT, "breed", "--spec", QUAD, "--op", "point", "--seed", str(2**63 - 8),
+             "--count", "9", g("good.erl")])
+    assert r.returncode == 2 and "runs past" in r.stderr, r.stderr
+    assert len(breed_lines("--op", "point", "--seed", str(2**63 - 8), "--count", "8",
+                           g("good.erl"), vms="1")) == 8
 
 
 def test_breed_bad_usage(tmp):

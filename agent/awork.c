@@ -37,9 +37,10 @@ typedef struct job {
     uint64_t dseq;
     uint8_t *spec;
     size_t spec_len;
-    int cancelled;  /* the channel went away: finish quietly */
-    int language;   /* -1 = the spec's */
-    int breed_only; /* replay: return the child unscored */
+    int cancelled;                     /* the channel went away: finish quietly */
+    int language;                      /* -1 = the spec's */
+    int breed_only;                    /* replay: return the child unscored */
+    uint8_t breeder[WIRE_BREEDER_LEN]; /* of the VM that bred the child; zeros if none */
 } job_t;
 
 /* The session with the coordinator (wire.h, work channel):
@@ -222,7 +223,8 @@ static void send_result(job_t *j, int status, double fitness, const char *detail
     crypto_hash(src, len, h);
     if (status != WIRE_ST_OK)
         fitness = NAN;
-    attest_ext_t ext = {0};
+    attest_ext_t ext = {.with_breeder = 1};
+    memcpy(ext.breeder, j->breeder, WIRE_BREEDER_LEN);
     const double *errors = NULL;
     size_t nerrors = 0;
     if (x) {
@@ -254,6 +256,7 @@ static void send_result(job_t *j, int status, double fitness, const char *detail
     wire_put_u32(&w->rb, (uint32_t)nerrors);
     for (size_t i = 0; i < nerrors; i++)
         wire_put_f64(&w->rb, errors[i]);
+    wire_put_raw(&w->rb, ext.breeder, WIRE_BREEDER_LEN);
     w->nresults++;
     if (w->nresults >= RESULTS_MAX || w->rb.len >= RESULTS_MAX_BYTES || w->draining)
         flush_results(w);
@@ -310,6 +313,7 @@ static void eval_source(job_t *j, const uint8_t *src, size_t len)
 static void on_bred(void *arg, const pool_result_t *r)
 {
     job_t *j = arg;
+    memcpy(j->breeder, r->breeder, WIRE_BREEDER_LEN);
     if (!r->source || r->source_len == 0) /* breeding failed: no child */
         send_result(j, r->status == WIRE_ST_OK ? WIRE_ST_INTERNAL : r->status, NAN, r->detail,
                     (const uint8_t *)"", 0, NULL);
@@ -321,6 +325,7 @@ static void on_bred(void *arg, const pool_result_t *r)
 static void on_child(void *arg, const pool_result_t *r)
 {
     job_t *j = arg;
+    memcpy(j->breeder, r->breeder, WIRE_BREEDER_LEN);
     if (r->status != WIRE_ST_OK || !r->source) {
         send_result(j, r->status == WIRE_ST_OK ? WIRE_ST_INTERNAL : r->status, NAN, r->detail,
                     (const uint8_t *)"", 0, NULL);

@@ -333,6 +333,7 @@ typedef struct breed_item {
     size_t len;
     char *detail;
     uint32_t passed, cases;
+    uint8_t breeder[WIRE_BREEDER_LEN];
 } breed_item_t;
 
 typedef struct breed_run {
@@ -364,8 +365,9 @@ static void breed_item_clear(breed_item_t *it)
     memset(it, 0, sizeof *it);
 }
 
-/* One child as a JSON line: seed, bred, status, detail, source (when bred)
- * and, when scored, fitness (when ok), passed and cases. */
+/* One child as a JSON line: seed, bred, status, detail, breeder (the VM's
+ * identity, null if it did not say), source (when bred) and, when scored,
+ * fitness (when ok), passed and cases. */
 static void breed_print_json(const breed_run_t *r, int64_t i, const breed_item_t *it)
 {
     json_t *o = json_pack("{s:I, s:s, s:b}", "seed", (json_int_t)(r->seed0 + (uint64_t)i), "op",
@@ -377,6 +379,11 @@ static void breed_print_json(const breed_run_t *r, int64_t i, const breed_item_t
         json_object_set_new(o, "cases", json_integer(it->cases));
     }
     json_object_set_new(o, "detail", json_string(it->detail ? it->detail : ""));
+    static const uint8_t zero[WIRE_BREEDER_LEN];
+    char hex[2 * WIRE_BREEDER_LEN + 1];
+    crypto_hex(it->breeder, WIRE_BREEDER_LEN, hex);
+    json_object_set_new(
+        o, "breeder", memcmp(it->breeder, zero, WIRE_BREEDER_LEN) ? json_string(hex) : json_null());
     if (it->source)
         json_object_set_new(o, "source", json_stringn(it->source, it->len));
     char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -424,6 +431,7 @@ static void breed_done(void *arg, const pool_result_t *res)
     it->detail = strdup(res->detail ? res->detail : "");
     it->passed = res->passed;
     it->cases = res->cases;
+    memcpy(it->breeder, res->breeder, WIRE_BREEDER_LEN);
     if (res->source && res->source_len) {
         it->source = malloc(res->source_len + 1);
         if (it->source) {
@@ -470,8 +478,10 @@ static void usage_breed(FILE *f)
             "  --count K   children of seeds N .. N+K-1 (default 1)\n"
             "  --score     score each child on the spec's cases as it is bred\n"
             "  --json      one JSON object per child per line, in seed order: seed, op, bred,\n"
-            "              status, detail, source (when bred) and, with --score, fitness,\n"
-            "              passed and cases; implied by --count above 1 and by --score\n"
+            "              status, detail, breeder (the identity of the VM code that bred\n"
+            "              it, as lineage records keep it), source (when bred) and, with\n"
+            "              --score, fitness, passed and cases; implied by --count above 1\n"
+            "              and by --score\n"
             "  Exit: 0, 1 if the operator fails on the one child asked for (or the VMs fail),\n"
             "  2 on usage errors. With --json, a child the operator could not make is a line\n"
             "  with bred false, not a failure of the command.\n");

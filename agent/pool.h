@@ -88,6 +88,9 @@ typedef struct pool_result {
     size_t source_len;
     uint64_t load_us, eval_us;
     int vm; /* index of the VM that answered, -1 if none */
+    /* breed jobs: the identity of the VM's breeder (its hello), zeros when
+     * it did not say or no VM answered */
+    uint8_t breeder[WIRE_BREEDER_LEN];
     /* RESULT_EXT (wire.h); zero for results the pool makes itself. The
      * arrays live as long as the callback runs. */
     uint32_t passed, cases;

@@ -62,6 +62,7 @@ typedef struct slot {
     /* from the VM's hello and pongs */
     char otp[16];
     int elixir;
+    uint8_t breeder[WIRE_BREEDER_LEN]; /* zeros: the VM did not say */
     uint64_t memory_bytes, vm_loads;
     uint32_t processes, atoms, live, pending_purge;
     long rss_kb;

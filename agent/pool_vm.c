@@ -119,6 +119,8 @@ static int handle_result(slot_t *s, wire_rd_t *r, int kind)
                          .load_us = load_us,
                          .eval_us = eval_us,
                          .vm = s->index};
+    if (kind != JOB_EVAL)
+        memcpy(res.breeder, s->breeder, sizeof res.breeder);
     if (kind != JOB_BREED) {
         int rc = pool_read_result_ext(r, status, &res, metrics, &errors);
         if (rc)
@@ -163,6 +165,9 @@ void pool_vm_frame(vm_t *vm, const uint8_t *buf, size_t len, void *arg)
             wire_get_u32(&r, &slots);
             wire_get_u8(&r, &elixir);
             wire_get_str(&r, version, sizeof version);
+            memset(s->breeder, 0, sizeof s->breeder);
+            if (r.err == 0 && r.left > 0) /* appended: older VMs send none */
+                wire_get_raw(&r, s->breeder, sizeof s->breeder);
             rc = r.err ? r.err : (s->st != ST_BOOTING ? ERR_STATE : 0);
             if (rc == 0) {
                 s->elixir = elixir;

@@ -11,6 +11,7 @@
 #include "coord.h"
 #include "err.h"
 #include "log.h"
+#include "store_export.h"
 
 #define LINEAGE_MAX_DEPTH 64
 #define LINEAGE_MAX_NODES 2000
@@ -41,7 +42,8 @@ static json_t *rec_json(const lineage_rec_t *r)
                   "operator", r->op, "seed", (json_int_t)r->seed, "status",
                   wire_status_str(r->status), "fitness", num_or_null(r->fitness), "agent", agent,
                   "time_ms", (json_int_t)r->time_ms, "record_version", (int)r->version);
-    /* the per-case summary: version 2 records only (null in older ones) */
+    /* the per-case summary: version 2 and later records only (null in
+     * older ones) */
     int v2 = r->version >= 2;
     static const uint8_t zero[CRYPTO_HASH_LEN];
     json_object_set_new(o, "passed", v2 ? json_integer(r->passed) : json_null());
@@ -57,6 +59,9 @@ static json_t *rec_json(const lineage_rec_t *r)
         json_object_set_new(o, "mutator", json_string(r->mutator));
         json_object_set_new(o, "input_hash", hash_json(r->input_hash));
     }
+    /* the breeder of the VM that bred the child: version 4 only (null in
+     * older records, and when no VM bred it) */
+    json_object_set_new(o, "breeder", store_rec_breeder_json(r));
     if (r->version == 3) /* a live individual's event (store.h) */
         json_object_set_new(
             o, "live",
@@ -273,8 +278,9 @@ static json_t *ancestry(coord_t *c, const uint8_t h[CRYPTO_HASH_LEN], int depth,
         json_object_set_new(o, "mutator", json_string(r.mutator));
     json_object_set_new(o, "status", json_string(wire_status_str(r.status)));
     json_object_set_new(o, "fitness", num_or_null(r.fitness));
-    json_object_set_new(o, "passed", r.version == 2 ? json_integer(r.passed) : json_null());
-    json_object_set_new(o, "cases", r.version == 2 ? json_integer(r.cases) : json_null());
+    int summary = store_rec_has_summary(&r);
+    json_object_set_new(o, "passed", summary ? json_integer(r.passed) : json_null());
+    json_object_set_new(o, "cases", summary ? json_integer(r.cases) : json_null());
     json_object_set_new(o, "seq", json_integer((json_int_t)r.seq));
     json_t *parents = json_array();
     for (int k = 0; k < r.nparents; k++) {

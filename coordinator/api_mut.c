@@ -103,8 +103,8 @@ static void member_summary(coord_t *c, const pop_t *p, const member_t *m, json_t
     if (store_child_records(c->store, m->hash, seqs, 32, &n) == 0) {
         for (size_t i = n < 32 ? n : 32; i-- > 0;) {
             lineage_rec_t r;
-            if (store_get(c->store, seqs[i], &r) == 0 && r.status == WIRE_ST_OK && r.version == 2 &&
-                !strcmp(r.population, p->name)) {
+            if (store_get(c->store, seqs[i], &r) == 0 && r.status == WIRE_ST_OK &&
+                store_rec_has_summary(&r) && !strcmp(r.population, p->name)) {
                 json_decref(passed);
                 json_decref(cases);
                 passed = json_integer(r.passed);
@@ -297,7 +297,7 @@ static void record_failure(coord_t *c, work_item_t *it, int status, const char *
                        .len = it->src_len,
                        .agent = &self};
     crypto_hash(it->src, it->src_len, r.child_hash);
-    attest_ext_t x = {0};
+    attest_ext_t x = {.with_breeder = 1}; /* a version 4 record; no VM bred it: zeros */
     if (attest_sign_v2(&c->id, it->pop, it->deme, it->dseq, r.child_hash, (uint8_t)status, NAN, &x,
                        r.sig) != 0) {
         log_error("api.failure_unsigned", "population=%s", it->pop);

@@ -42,7 +42,8 @@ int api_is_external(const json_t *body);
 void api_submit_external(coord_t *c, pop_t *p, json_t *body, http_resp_t *resp);
 
 /* coord.c: hands a result the coordinator reached itself (an item no agent
- * ran) to the path an agent's verified result takes: recorded, counted. */
+ * ran) to the path an agent's verified result takes: recorded (a version 4
+ * record: r->sig is over attest_result_v2() with the breeder), counted. */
 void coord_local_result(coord_t *c, work_item_t *it, const work_result_t *r);
 
 /* BLAKE2b-256 hex (65 bytes with the NUL) of bundle's canonical encoding,

@@ -592,10 +592,21 @@ void cli_print_verify(FILE *f, const json_t *rep)
         char m[32];
         fprintf(f, "replayed %s derivations, %s mismatches\n", cli_fmt_value(rp, n, sizeof n),
                 cli_fmt_value(json_object_get(rep, "replay_mismatches"), m, sizeof m));
+        json_int_t other = json_integer_value(json_object_get(rep, "replay_other_breeder"));
+        if (other > 0)
+            fprintf(f,
+                    "%lld not compared: replayed on another breeder than the one that bred "
+                    "them (petri changed since)\n",
+                    (long long)other);
     }
     size_t i;
     const json_t *e;
     json_array_foreach(json_object_get(rep, "errors"), i, e)
+    {
+        fprintf(f, "  seq %s: %s\n", cli_fmt_value(json_object_get(e, "seq"), n, sizeof n),
+                str(e, "reason") ? str(e, "reason") : "?");
+    }
+    json_array_foreach(json_object_get(rep, "replay_not_compared"), i, e)
     {
         fprintf(f, "  seq %s: %s\n", cli_fmt_value(json_object_get(e, "seq"), n, sizeof n),
                 str(e, "reason") ? str(e, "reason") : "?");

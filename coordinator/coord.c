@@ -149,6 +149,8 @@ static void add_pending(coord_t *c, const work_item_t *it, const work_result_t *
     si.cost = r->cost;
     si.reused = r->reused;
     memcpy(si.errors_hash, r->errors_hash, CRYPTO_HASH_LEN);
+    si.version = 4; /* the agent signed the breeder too (attest version 3) */
+    memcpy(si.breeder, r->breeder, WIRE_BREEDER_LEN);
     si.src = (const char *)r->src;
     si.src_len = r->len;
     coord_pending_add(c, &si, it->pop, strcmp(it->op, "seed") == 0 ? "submitted" : it->op);

@@ -73,7 +73,9 @@ typedef struct replay_job {
     uint64_t ticket; /* deferred HTTP reply */
     json_t *verify;  /* the chain verification result */
     int want, sent, done, mismatches;
+    int other_breeder; /* replayed on another breeder than the record's: not compared */
     json_t *errors;
+    json_t *not_compared; /* [{seq, reason}] of those */
     uint64_t started_ms;
 } replay_job_t;
 

@@ -1,6 +1,13 @@
 /* replay.c - `lineage verify --replay N`: re-derive N random recorded
  * children on the cluster (same parents, operator and seed) and compare the
- * hash of what comes back with the record's child hash. */
+ * hash of what comes back with the record's child hash.
+ *
+ * A version 4 record names the breeder that bred its child (store.h). When
+ * the VM that replays it runs another breeder (petri was upgraded since),
+ * a different child proves nothing either way: the record is counted as
+ * not compared, with both breeders named, not as a mismatch. A record
+ * without a breeder (before version 4) is compared as before, and its
+ * mismatch says the breeder may have changed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +24,8 @@ typedef struct expect {
     uint32_t deme;
     uint64_t dseq, seq;
     uint8_t child[CRYPTO_HASH_LEN];
+    int has_breeder; /* store_rec_breeder() */
+    uint8_t breeder[WIRE_BREEDER_LEN];
     int done;
 } expect_t;
 
@@ -33,6 +42,8 @@ static void finish(coord_t *c, const char *why)
     json_object_set_new(o, "replayed", json_integer(j->done));
     json_object_set_new(o, "replay_requested", json_integer(j->want));
     json_object_set_new(o, "replay_mismatches", json_integer(j->mismatches));
+    json_object_set_new(o, "replay_other_breeder", json_integer(j->other_breeder));
+    json_object_set_new(o, "replay_not_compared", json_incref(j->not_compared));
     if (j->mismatches > 0)
         json_object_set(o, "ok", json_false());
     json_t *errs = json_object_get(o, "errors");
@@ -42,9 +53,11 @@ static void finish(coord_t *c, const char *why)
     http_resp_t resp = {0};
     http_json(&resp, 200, json_incref(o));
     http_reply(c->http, j->ticket, &resp);
-    log_info("replay.done", "replayed=%d mismatches=%d", j->done, j->mismatches);
+    log_info("replay.done", "replayed=%d mismatches=%d other_breeder=%d", j->done, j->mismatches,
+             j->other_breeder);
     json_decref(j->verify);
     json_decref(j->errors);
+    json_decref(j->not_compared);
     free(j);
     c->replay = NULL;
     free(g_expect);
@@ -86,6 +99,7 @@ int replay_start(coord_t *c, int n, uint64_t ticket, json_t *verify)
     j->verify = verify;
     j->want = n;
     j->errors = json_array();
+    j->not_compared = json_array();
     j->started_ms = loop_now(c->loop);
     c->replay = j;
     g_nexpect = 0;
@@ -130,6 +144,8 @@ int replay_start(coord_t *c, int n, uint64_t ticket, json_t *verify)
         e->dseq = r.dseq;
         e->seq = seq;
         memcpy(e->child, r.child_hash, CRYPTO_HASH_LEN);
+        e->has_breeder = store_rec_breeder(&r);
+        memcpy(e->breeder, r.breeder, WIRE_BREEDER_LEN);
         coord_queue_item(c, &it);
     }
     j->sent = g_nexpect;
@@ -154,14 +170,30 @@ void replay_result(coord_t *c, work_item_t *it, const work_result_t *r)
             continue;
         e->done = 1;
         j->done++;
-        if (r->status != WIRE_ST_OK || memcmp(r->child_hash, e->child, CRYPTO_HASH_LEN) != 0) {
-            j->mismatches++;
-            char why[200];
-            snprintf(why, sizeof why, "replay of %s deme %u dseq %llu gave a different child (%s)",
-                     e->pop, e->deme, (unsigned long long)e->dseq, wire_status_str(r->status));
+        if (r->status == WIRE_ST_OK && memcmp(r->child_hash, e->child, CRYPTO_HASH_LEN) == 0)
+            break;
+        char why[320], rb[2 * WIRE_BREEDER_LEN + 1], eb[2 * WIRE_BREEDER_LEN + 1];
+        crypto_hex(r->breeder, WIRE_BREEDER_LEN, rb);
+        crypto_hex(e->breeder, WIRE_BREEDER_LEN, eb);
+        if (e->has_breeder && memcmp(r->breeder, e->breeder, WIRE_BREEDER_LEN) != 0) {
+            j->other_breeder++;
+            snprintf(why, sizeof why,
+                     "replay of %s deme %u dseq %llu ran on breeder %s, the record's is %s: "
+                     "not compared (%s)",
+                     e->pop, e->deme, (unsigned long long)e->dseq, rb, eb,
+                     wire_status_str(r->status));
             json_array_append_new(
-                j->errors, json_pack("{s:I, s:s}", "seq", (json_int_t)e->seq, "reason", why));
+                j->not_compared, json_pack("{s:I, s:s}", "seq", (json_int_t)e->seq, "reason", why));
+            break;
         }
+        j->mismatches++;
+        snprintf(why, sizeof why, "replay of %s deme %u dseq %llu gave a different child (%s)%s",
+                 e->pop, e->deme, (unsigned long long)e->dseq, wire_status_str(r->status),
+                 e->has_breeder ? " on the breeder that bred it"
+                                : "; the record names no breeder (recorded before version 4), so "
+                                  "a changed breeder gives this too");
+        json_array_append_new(j->errors,
+                              json_pack("{s:I, s:s}", "seq", (json_int_t)e->seq, "reason", why));
         break;
     }
     if (j->done >= j->sent)

@@ -65,10 +65,12 @@
 #define STORE_SIG_DOMAIN "petri-lineage-v1"    /* coord_sig domain of version 1 records */
 #define STORE_SIG_DOMAIN_V2 "petri-lineage-v2" /* ... of version 2 records (same length) */
 #define STORE_SIG_DOMAIN_V3 "petri-lineage-v3" /* ... of version 3 (live) records */
+#define STORE_SIG_DOMAIN_V4 "petri-lineage-v4" /* ... of version 4 records */
 #define STORE_REC_MARK 0xff                    /* first byte of a version 2 record */
 
-/* One lineage record. Two record versions share the log; both decode and
- * verify, and new records are always version 2.
+/* One lineage record. Four record versions share the log; all decode and
+ * verify. New records of scored children are version 4, live records
+ * version 3, records the coordinator writes itself version 2.
  *
  * Version 1, the canonical encoding (the bytes stored in "log"), written
  * with the wire writer in exactly this order, no frame header:
@@ -127,6 +129,15 @@
  * status wire_live_status(kind) and fitness the child's probation score.
  * agent_sig is over attest_live() of those (attest.h). The per-case
  * summary fields are zero.
+ * Version 4 is version 2 with the breeder (mark:u8 0xff, version:u8 4,
+ * version 2's fields and origin block, then, before coord_sig):
+ *   breeder:16 raw (the identity of the VM code that bred the child, as
+ *   its hello said: wire.h WIRE_VM_HELLO; zeros when no VM bred it, e.g.
+ *   an external mutator's child, or a VM that did not say)
+ * agent_sig is over attest_result_v2() version 3 (breeder included), so
+ * the agent vouches for the breeder as for the score. A replay on a VM of
+ * another breeder may derive another child: `lineage verify --replay`
+ * reports such a record as not comparable, not as a mismatch.
  * The record hash (the next record's prev_hash, "head") is BLAKE2b-256 of
  * the whole encoding, coord_sig included. The decoder rejects trailing
  * bytes, so every byte of a stored record is covered. */
@@ -141,7 +152,7 @@ typedef struct lineage_live {
 } lineage_live_t;
 
 typedef struct lineage_rec {
-    uint8_t version; /* 1, 2 or 3 (0 = 2 for store_rec_encode) */
+    uint8_t version; /* 1, 2, 3 or 4 (0 = 2 for store_rec_encode) */
     uint64_t seq;    /* 1-based, dense */
     uint8_t prev_hash[CRYPTO_HASH_LEN];
     char population[STORE_POP_MAX + 1];
@@ -166,7 +177,8 @@ typedef struct lineage_rec {
     /* the origin: op "external" only (empty and zeros otherwise) */
     char mutator[STORE_MUTATOR_MAX + 1];
     uint8_t input_hash[CRYPTO_HASH_LEN];
-    lineage_live_t live; /* version 3 only (zeros otherwise) */
+    lineage_live_t live;               /* version 3 only (zeros otherwise) */
+    uint8_t breeder[WIRE_BREEDER_LEN]; /* version 4 only (zeros otherwise) */
     uint8_t coord_sig[CRYPTO_SIG_LEN];
 } lineage_rec_t;
 
@@ -185,9 +197,17 @@ int store_mutator_valid(const char *name);
  * promoted, rollback or refused, and a NUL-terminated reason; else 0. */
 int store_live_fits(const lineage_live_t *l);
 
+/* 1 if r holds a scored child's per-case summary (passed, cases, cost,
+ * reused, errors_hash): versions 2 and 4; else 0. */
+int store_rec_has_summary(const lineage_rec_t *r);
+
+/* 1 if r names the breeder that bred its child: version 4 and nonzero
+ * (zeros: no VM bred it); else 0. */
+int store_rec_breeder(const lineage_rec_t *r);
+
 /* Appends the canonical encoding of r (of its version) to b. Returns 0,
  * ERR_TOOBIG/ERR_INVAL if a string is too long, empty, nparents > 2, the
- * version is not 0, 1 or 2 or reused not 0/1 (b is then untouched), or the
+ * version is not 0 to 4 or reused not 0/1 (b is then untouched), or the
  * writer's sticky error; ERR_INVAL too for seq >= 2^56, and for an origin
  * that does not fit the op (op "external" in version 1 or without a valid
  * mutator name; another op with a mutator or a nonzero input_hash). */
@@ -255,7 +275,9 @@ typedef struct store_item {
     uint8_t agent_sig[CRYPTO_SIG_LEN]; /* over attest_result_v2(); checked by
                                           the caller, see store_append */
     uint8_t version;                   /* record version: 0 or 2 = 2; 3 = a live record;
-                                          1 writes what older builds wrote (tests, imports) */
+                                          4 = 2 with the breeder (agent_sig over
+                                          attest version 3); 1 writes what older
+                                          builds wrote (tests, imports) */
     uint32_t passed, cases;            /* the version 2 summary (lineage_rec_t) */
     double cost;
     uint8_t reused;
@@ -267,6 +289,7 @@ typedef struct store_item {
     char mutator[STORE_MUTATOR_MAX + 1]; /* store_mutator_valid() */
     uint8_t input_hash[CRYPTO_HASH_LEN]; /* the bundle_hash */
     lineage_live_t live;                 /* version 3 (a live record) only */
+    uint8_t breeder[WIRE_BREEDER_LEN];   /* version 4 only */
     /* out, set by store_append */
     int dup;                       /* 1: the derivation key was already recorded (by an
                                       earlier batch or earlier in this batch): skipped */
@@ -292,7 +315,7 @@ typedef struct store_item {
  * Errors: ERR_STATE without a signer (or if another process wrote the
  * store meanwhile); ERR_INVAL if an item is malformed (empty or too long
  * strings, unknown op, nparents > 2, child_hash not the hash of src, src
- * too big, version > 2, reused > 1, an origin that does not fit the op as
+ * too big, version > 4, reused > 1, an origin that does not fit the op as
  * for store_rec_encode) with that item's err set - checked before anything is signed;
  * ERR_NOTFOUND if src is NULL and the genome is not stored (that item's err
  * set); -ENOSPC if the map cannot grow; -EIO for other LMDB failures. */

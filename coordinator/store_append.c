@@ -148,7 +148,7 @@ static int validate_item(store_item_t *it)
     memset(it->hash, 0, sizeof it->hash);
     if (!store_valid_name(it->population, STORE_POP_MAX) || !store_op_valid(it->op) ||
         it->nparents > STORE_MAX_PARENTS || it->src_len > STORE_GENOME_MAX ||
-        (!it->src && it->src_len) || it->version > 3 || it->reused > 1 || !origin_fits(it) ||
+        (!it->src && it->src_len) || it->version > 4 || it->reused > 1 || !origin_fits(it) ||
         (it->version == 3 && !store_live_fits(&it->live))) {
         it->err = ERR_INVAL;
         return ERR_INVAL;
@@ -195,9 +195,11 @@ static int sign_record(store_t *s, struct store_batch *b, struct store_wrec *w, 
     memcpy(r.agent_pk, it->agent_pk, CRYPTO_PK_LEN);
     memcpy(r.agent_sig, it->agent_sig, CRYPTO_SIG_LEN);
     r.time_ms = now_ms;
-    r.version = it->version == 1 || it->version == 3 ? it->version : 2;
+    r.version = it->version == 1 || it->version == 3 || it->version == 4 ? it->version : 2;
     if (r.version == 3)
         r.live = it->live;
+    if (r.version == 4)
+        memcpy(r.breeder, it->breeder, WIRE_BREEDER_LEN);
     r.passed = it->passed;
     r.cases = it->cases;
     r.cost = it->cost;

@@ -23,6 +23,15 @@ static json_t *hex_json(const uint8_t *p, size_t n)
     return s;
 }
 
+json_t *store_rec_breeder_json(const lineage_rec_t *r)
+{
+    if (!store_rec_breeder(r))
+        return json_null();
+    char hex[2 * WIRE_BREEDER_LEN + 1];
+    crypto_hex(r->breeder, WIRE_BREEDER_LEN, hex);
+    return json_string(hex);
+}
+
 json_t *store_export_rec_json(const lineage_rec_t *r, const uint8_t *raw, size_t len)
 {
     uint8_t h[CRYPTO_HASH_LEN];
@@ -59,6 +68,7 @@ json_t *store_export_rec_json(const lineage_rec_t *r, const uint8_t *raw, size_t
         json_object_set_new(o, "mutator", json_string(r->mutator));
         json_object_set_new(o, "input_hash", hex_json(r->input_hash, CRYPTO_HASH_LEN));
     }
+    json_object_set_new(o, "breeder", store_rec_breeder_json(r));
     if (r->version == 3) /* a live individual's event (store.h) */
         json_object_set_new(
             o, "live",

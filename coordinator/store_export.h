@@ -33,6 +33,10 @@ typedef int (*store_write_fn)(void *arg, const char *data, size_t len);
 int store_export(store_t *s, enum store_export_fmt fmt, store_write_fn w, void *arg,
                  uint64_t *records, uint64_t *damaged);
 
+/* r's breeder as a JSON hex string, or JSON null when r names none
+ * (store_rec_breeder). A new reference. */
+json_t *store_rec_breeder_json(const lineage_rec_t *r);
+
 /* The export entry of a decoded record and its stored bytes (new ref). */
 json_t *store_export_rec_json(const lineage_rec_t *r, const uint8_t *raw, size_t len);
 

@@ -62,6 +62,17 @@ int store_live_fits(const lineage_live_t *l)
            memchr(l->reason, 0, sizeof l->reason) != NULL;
 }
 
+int store_rec_has_summary(const lineage_rec_t *r)
+{
+    return r->version == 2 || r->version == 4;
+}
+
+int store_rec_breeder(const lineage_rec_t *r)
+{
+    static const uint8_t zero[WIRE_BREEDER_LEN];
+    return r->version == 4 && memcmp(r->breeder, zero, WIRE_BREEDER_LEN) != 0;
+}
+
 static int check_str(const char *s, size_t max)
 {
     if (!s || !s[0])
@@ -83,7 +94,7 @@ void store_rec_put_body(wire_buf_t *b, const lineage_rec_t *r)
 {
     if (r->version != 1) {
         wire_put_u8(b, STORE_REC_MARK);
-        wire_put_u8(b, r->version == 3 ? 3 : 2);
+        wire_put_u8(b, r->version == 3 || r->version == 4 ? r->version : 2);
     }
     wire_put_u64(b, r->seq);
     wire_put_raw(b, r->prev_hash, CRYPTO_HASH_LEN);
@@ -113,6 +124,8 @@ void store_rec_put_body(wire_buf_t *b, const lineage_rec_t *r)
             wire_put_raw(b, r->input_hash, CRYPTO_HASH_LEN);
         }
     }
+    if (r->version == 4)
+        wire_put_raw(b, r->breeder, WIRE_BREEDER_LEN);
     if (r->version == 3) {
         wire_put_u8(b, r->live.kind);
         wire_put_u32(b, r->live.version);
@@ -128,6 +141,7 @@ const char *store_rec_domain(uint8_t version)
 {
     return version == 1   ? STORE_SIG_DOMAIN
            : version == 3 ? STORE_SIG_DOMAIN_V3
+           : version == 4 ? STORE_SIG_DOMAIN_V4
                           : STORE_SIG_DOMAIN_V2;
 }
 
@@ -137,7 +151,7 @@ int store_rec_check_fields(const lineage_rec_t *r)
     if (rc == 0)
         rc = check_str(r->op, STORE_OP_MAX);
     if (rc == 0 &&
-        (r->nparents > STORE_MAX_PARENTS || r->version > 3 || r->reused > 1 || r->seq >> 56 != 0))
+        (r->nparents > STORE_MAX_PARENTS || r->version > 4 || r->reused > 1 || r->seq >> 56 != 0))
         rc = ERR_INVAL;
     if (rc == 0 && r->version == 3 && !store_live_fits(&r->live))
         rc = ERR_INVAL;
@@ -201,7 +215,7 @@ int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out)
     wire_get_raw(&rd, out->agent_pk, CRYPTO_PK_LEN);
     wire_get_raw(&rd, out->agent_sig, CRYPTO_SIG_LEN);
     wire_get_u64(&rd, &out->time_ms);
-    if (version == 2 || version == 3) {
+    if (version >= 2 && version <= 4) {
         wire_get_u32(&rd, &out->passed);
         wire_get_u32(&rd, &out->cases);
         wire_get_u64(&rd, &cbits);
@@ -212,6 +226,8 @@ int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out)
             wire_get_raw(&rd, out->input_hash, CRYPTO_HASH_LEN);
         }
     }
+    if (version == 4)
+        wire_get_raw(&rd, out->breeder, WIRE_BREEDER_LEN);
     uint64_t pbits = 0;
     if (version == 3) {
         wire_get_u8(&rd, &out->live.kind);
@@ -226,7 +242,7 @@ int store_rec_decode(const uint8_t *p, size_t len, lineage_rec_t *out)
     int rc = rd.err;
     if (rc == 0 && rd.left != 0)
         rc = ERR_PROTO; /* trailing bytes: not the canonical encoding */
-    if (rc == 0 && (version < 1 || version > 3 || out->seq >> 56 != 0))
+    if (rc == 0 && (version < 1 || version > 4 || out->seq >> 56 != 0))
         rc = ERR_PROTO;
     out->version = version;
     if (rc == 0 && (out->reused > 1 || check_origin(out) != 0 ||
@@ -293,8 +309,13 @@ int store_rec_check_agent_sig(const lineage_rec_t *r)
                    ? 0
                    : ERR_CRYPTO;
     }
-    attest_ext_t x = {.passed = r->passed, .cases = r->cases, .cost = r->cost, .reused = r->reused};
+    attest_ext_t x = {.passed = r->passed,
+                      .cases = r->cases,
+                      .cost = r->cost,
+                      .reused = r->reused,
+                      .with_breeder = r->version == 4};
     memcpy(x.errors_hash, r->errors_hash, CRYPTO_HASH_LEN);
+    memcpy(x.breeder, r->breeder, WIRE_BREEDER_LEN);
     return attest_verify_v2(r->agent_pk, r->population, r->deme, r->dseq, r->child_hash, r->status,
                             r->fitness, &x, r->agent_sig) == 0
                ? 0

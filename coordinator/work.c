@@ -412,6 +412,7 @@ static int handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
     }
     for (uint32_t i = 0; i < nerr; i++)
         wire_get_f64(r, &errors[i]);
+    wire_get_raw(r, res.breeder, sizeof res.breeder);
     if (r->err || status >= WIRE_ST__COUNT || res.reused > 1 || res.passed > res.cases) {
         free(errors);
         w->st.dropped_malformed++;
@@ -430,9 +431,13 @@ static int handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
     }
     crypto_hash(src, len, res.child_hash);
     attest_errors_hash(errors, nerr, res.errors_hash);
-    attest_ext_t ext = {
-        .passed = res.passed, .cases = res.cases, .cost = res.cost, .reused = res.reused};
+    attest_ext_t ext = {.passed = res.passed,
+                        .cases = res.cases,
+                        .cost = res.cost,
+                        .reused = res.reused,
+                        .with_breeder = 1};
     memcpy(ext.errors_hash, res.errors_hash, CRYPTO_HASH_LEN);
+    memcpy(ext.breeder, res.breeder, WIRE_BREEDER_LEN);
     if (attest_verify_v2(a->pk, pop, deme, dseq, res.child_hash, status, fitness, &ext, res.sig) !=
         0) {
         free(errors);
@@ -472,7 +477,9 @@ static void handle_results(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t
     uint64_t received = 0;
     wire_get_u32(r, &credit);
     wire_get_u64(r, &received);
-    wire_get_count(r, &n, 4096, 4 + 4 + 8 + 1 + 8 + 4 + 4 + CRYPTO_SIG_LEN + 4 + 4 + 8 + 1 + 4);
+    wire_get_count(r, &n, 4096,
+                   4 + 4 + 8 + 1 + 8 + 4 + 4 + CRYPTO_SIG_LEN + 4 + 4 + 8 + 1 + 4 +
+                       WIRE_BREEDER_LEN);
     if (r->err) {
         w->st.dropped_malformed++;
         log_warn("work.malformed_result", "why=\"%s\"", err_str(r->err));

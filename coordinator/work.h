@@ -81,7 +81,7 @@ typedef struct work_result {
     const uint8_t *src;
     size_t len;
     uint8_t child_hash[CRYPTO_HASH_LEN];
-    uint8_t sig[CRYPTO_SIG_LEN]; /* the agent's, over attest_result_v2() */
+    uint8_t sig[CRYPTO_SIG_LEN]; /* the agent's, over attest_result_v2() version 3 */
     const work_agent_t *agent;
     /* RESULT_EXT as the agent reported it (wire.h WIRE_WORK_RESULT) */
     uint32_t passed, cases;
@@ -90,6 +90,7 @@ typedef struct work_result {
     const double *errors; /* per-case errors, valid during the callback only */
     size_t nerrors;
     uint8_t errors_hash[CRYPTO_HASH_LEN]; /* attest_errors_hash(errors) */
+    uint8_t breeder[WIRE_BREEDER_LEN];    /* of the VM that bred the child (zeros: none) */
 } work_result_t;
 
 typedef struct work_callbacks {

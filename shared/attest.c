@@ -9,9 +9,10 @@
 #include "err.h"
 
 /* Largest encoding: 2 length prefixes + domain + population + fixed fields
- * (version 2's extension included; both domains have the same length). */
+ * (version 3's extension included; the domains have the same length). */
 #define ATTEST_MAX_LEN                                                                             \
-    (4 + sizeof ATTEST_DOMAIN - 1 + 4 + ATTEST_POP_MAX + 4 + 8 + 32 + 1 + 8 + 4 + 4 + 8 + 1 + 32)
+    (4 + sizeof ATTEST_DOMAIN - 1 + 4 + ATTEST_POP_MAX + 4 + 8 + 32 + 1 + 8 + 4 + 4 + 8 + 1 + 32 + \
+     WIRE_BREEDER_LEN)
 /* ... and of the live encoding. */
 #define ATTEST_LIVE_MAX_LEN                                                                        \
     (4 + sizeof ATTEST_DOMAIN_LIVE - 1 + 4 + ATTEST_POP_MAX + 4 + 8 + 32 + 1 + 8 + 1 + 4 + 32 +    \
@@ -57,7 +58,8 @@ int attest_result_v2(wire_buf_t *b, const char *population, uint32_t deme, uint6
                      const attest_ext_t *x)
 {
     assert(x);
-    int rc = put_head(b, ATTEST_DOMAIN_V2, population, deme, dseq, child_hash, status, fitness);
+    int rc = put_head(b, x->with_breeder ? ATTEST_DOMAIN_V3 : ATTEST_DOMAIN_V2, population, deme,
+                      dseq, child_hash, status, fitness);
     if (rc)
         return rc;
     wire_put_u32(b, x->passed);
@@ -65,6 +67,8 @@ int attest_result_v2(wire_buf_t *b, const char *population, uint32_t deme, uint6
     put_canon(b, x->cost);
     wire_put_u8(b, x->reused);
     wire_put_raw(b, x->errors_hash, CRYPTO_HASH_LEN);
+    if (x->with_breeder)
+        wire_put_raw(b, x->breeder, WIRE_BREEDER_LEN);
     return b->err;
 }
 

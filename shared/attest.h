@@ -1,6 +1,7 @@
 /* attest.h - the bytes an agent signs over a work result, built identically
  * by the agent (signer) and the coordinator (lineage store, verifier).
- * Version 1 covers the score; version 2 adds the per-case summary. */
+ * Version 1 covers the score; version 2 adds the per-case summary;
+ * version 3 adds the identity of the breeder that derived the child. */
 #ifndef PETRI_ATTEST_H
 #define PETRI_ATTEST_H
 
@@ -12,6 +13,7 @@
 
 #define ATTEST_DOMAIN "petri-result-v1"
 #define ATTEST_DOMAIN_V2 "petri-result-v2"
+#define ATTEST_DOMAIN_V3 "petri-result-v3"
 #define ATTEST_POP_MAX WIRE_POP_MAX /* bytes of a population name */
 
 /* What version 2 adds to a result: the RESULT_EXT summary (wire.h). */
@@ -20,6 +22,11 @@ typedef struct attest_ext {
     double cost;                          /* the cost objective */
     uint8_t reused;                       /* 1 = an earlier identical evaluation's result */
     uint8_t errors_hash[CRYPTO_HASH_LEN]; /* attest_errors_hash() of the errors */
+    /* version 3: with_breeder = 1 signs breeder too (wire.h WIRE_VM_HELLO:
+     * the identity of the VM code that bred the child; zeros when no VM
+     * bred it, e.g. an external mutator's child the agent only scored) */
+    uint8_t with_breeder;
+    uint8_t breeder[WIRE_BREEDER_LEN];
 } attest_ext_t;
 
 /* Canonical encoding, appended to b with the wire writer (no frame header):
@@ -46,13 +53,15 @@ int attest_verify(const uint8_t pk[CRYPTO_PK_LEN], const char *population, uint3
                   double fitness, const uint8_t sig[CRYPTO_SIG_LEN])
     __attribute__((warn_unused_result));
 
-/* ---- version 2 ----
+/* ---- versions 2 and 3 ----
  * Canonical encoding:
  *   domain:str ("petri-result-v2")  population:str  deme:u32  dseq:u64
  *   child_hash:32 raw  status:u8  fitness:f64  passed:u32  cases:u32
  *   cost:f64  reused:u8  errors_hash:32 raw
- * fitness and cost are written with the canonical NaN as in version 1.
- * Limits and errors as attest_result. */
+ * and when x->with_breeder, version 3: the domain "petri-result-v3" and
+ *   breeder:16 raw
+ * after errors_hash. fitness and cost are written with the canonical NaN
+ * as in version 1. Limits and errors as attest_result. */
 int attest_result_v2(wire_buf_t *b, const char *population, uint32_t deme, uint64_t dseq,
                      const uint8_t child_hash[CRYPTO_HASH_LEN], uint8_t status, double fitness,
                      const attest_ext_t *x);

@@ -30,6 +30,7 @@
 #define WIRE_VERSION 1
 #define WIRE_HDR_LEN 24
 #define WIRE_ID_LEN 16
+#define WIRE_BREEDER_LEN 16                /* a breeder's identity (WIRE_VM_HELLO) */
 #define WIRE_MAX_FRAME (16u * 1024 * 1024) /* hard cap on any frame */
 
 /* The append-only message type enum. Field order per type is written
@@ -40,7 +41,12 @@ enum wire_type {
 
     /* VM -> agent, once after boot.
      * otp_release:str  os_pid:u32  slots:u32  elixir:u8 (1 = available)
-     * version:str (petri beam app version) */
+     * version:str (petri beam app version)
+     * then (appended; missing = zeros, unknown):
+     * breeder:16 raw (the breeder's identity, petri_mutate:breeder/0: MD5 of
+     * the OTP release and of the code of the modules that derive a child;
+     * two VMs with the same identity derive the same child from the same
+     * parents, operator and seed) */
     WIRE_VM_HELLO = 1,
     /* agent -> VM. seq:u64 */
     WIRE_VM_PING = 2,
@@ -202,11 +208,16 @@ enum wire_type {
      * credit:u32  received:u64 (as in WIRE_WORK_HELLO)  items:list<RESULT>
      * RESULT = population:str deme:u32 dseq:u64 status:u8 fitness:f64
      *          detail:str source:bytes (the child; empty if breeding failed)
-     *          sig:64 raw (Ed25519 over attest_result_v2(...), see attest.h)
+     *          sig:64 raw (Ed25519 over attest_result_v2(...) with the
+     *          breeder, see attest.h)
      *          passed:u32 cases:u32 cost:f64 reused:u8 (RESULT_EXT's; zero
      *          unless the VM scored the child)
      *          errors:list<f64> (the per-case errors; empty unless the spec
      *          set per_case; at most SPEC_MAX_CASES)
+     *          breeder:16 raw (the identity of the VM that bred the child,
+     *          WIRE_VM_HELLO's; zeros when no VM bred it: an eval item, or a
+     *          VM that did not say); sig is over attest_result_v2() version 3,
+     *          breeder included
      *          RESULT_EXT's metrics stay on the agent (its /metrics); they
      *          do not travel to the coordinator. */
     WIRE_WORK_RESULT = 202,

@@ -196,3 +196,31 @@ multi_clause_test() ->
          ?assertNotEqual(nomatch, binary:match(C, <<"helper(Z)">>))
      end || Op <- [<<"point">>, <<"swap">>, <<"subtree">>, <<"hoist">>, <<"shrink">>],
             Seed <- lists:seq(1, 15)].
+
+%% ---- the breeder's identity ----
+
+breeder_test() ->
+    B = petri_mutate:breeder(),
+    ?assertEqual(16, byte_size(B)),
+    ?assertEqual(B, petri_mutate:breeder()),
+    ?assertNotEqual(B, petri_mutate:breeder(tl(petri_mutate:breeder_modules()))),
+    ?assertNotEqual(petri_mutate:breeder([lists]), petri_mutate:breeder([rand])).
+
+%% Every petri module a breeding module calls, directly or not, is part of
+%% the identity: a change to any of them changes it.
+breeder_covers_what_breeding_calls_test() ->
+    Imports = fun(M) ->
+                      {ok, {_, [{imports, I}]}} = beam_lib:chunks(code:which(M), [imports]),
+                      lists:usort([X || {X, _, _} <- I,
+                                        lists:prefix("petri_", atom_to_list(X))])
+              end,
+    Reach = fun Reach([], Seen) -> Seen;
+                Reach([M | T], Seen) ->
+                    case lists:member(M, Seen) of
+                        true -> Reach(T, Seen);
+                        false -> Reach(Imports(M) ++ T, [M | Seen])
+                    end
+            end,
+    Called = Reach([petri_mutate], []),
+    ?assert(length(Called) > 5),
+    ?assertEqual([], Called -- petri_mutate:breeder_modules()).

@@ -35,7 +35,8 @@ unraw(R) -> R.
 
 roundtrip_test_() ->
     Msgs = [{hello, #{otp_release => <<"25">>, os_pid => 4242, slots => 10000,
-                      elixir => true, version => <<"0.1.0">>}},
+                      elixir => true, version => <<"0.1.0">>,
+                      breeder => <<1:128>>}},
             {ping, 16#FFFFFFFFFFFFFFFF},
             {pong, #{seq => 1, memory => 2, processes => 3, atoms => 4, live => 5,
                      loads => 6, pending_purge => 7, evals_ok => 8, evals_failed => 9}},
@@ -53,6 +54,14 @@ roundtrip_test_() ->
             {bred, 18, parse_error, nan, <<"parent 1: line 2">>, 0, 0, <<>>, petri_wire:default_ext()},
             stop],
     [?_test(roundtrip(M)) || M <- Msgs].
+
+%% A hello from a VM before the breeder field decodes with an unknown one.
+hello_without_breeder_test() ->
+    H = #{otp_release => <<"25">>, os_pid => 1, slots => 2, elixir => false,
+          version => <<"0.1.0">>, breeder => <<7:128>>},
+    <<Hdr:20/binary, Len:32, P/binary>> = petri_wire:encode({hello, H}),
+    Old = <<Hdr/binary, (Len - 16):32, (binary:part(P, 0, byte_size(P) - 16))/binary>>,
+    ?assertEqual({ok, {hello, H#{breeder => <<0:128>>}}}, petri_wire:decode(Old)).
 
 header_test() ->
     <<1, 0, 2, 0, Sender:16/binary, 8:32, 42:64>> = petri_wire:encode({ping, 42}),

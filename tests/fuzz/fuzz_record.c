@@ -1,5 +1,5 @@
 /* fuzz_record.c - fuzz target for the lineage record decoder
- * (coordinator/store_rec.c, both record versions): arbitrary bytes never
+ * (coordinator/store_rec.c, every record version): arbitrary bytes never
  * crash it, and whatever it accepts re-encodes to exactly the same bytes
  * (the encoding is canonical). */
 #include <stdint.h>
@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     CHECK(r.nparents <= STORE_MAX_PARENTS);
-    CHECK(r.version >= 1 && r.version <= 3);
+    CHECK(r.version >= 1 && r.version <= 4);
     CHECK(r.reused <= 1);
     CHECK(strlen(r.population) >= 1 && strlen(r.population) <= STORE_POP_MAX);
     CHECK(strlen(r.op) >= 1 && strlen(r.op) <= STORE_OP_MAX);

@@ -206,13 +206,59 @@ static void test_v2_tamper(void **state)
     assert_int_equal(attest_verify_v2(idn.pk, "p", 0, 1, child, WIRE_ST_CRASH, NAN, &t, sig), 0);
 }
 
+/* Version 3: version 2's encoding under its own domain, then the breeder.
+ * Every breeder bit is covered, and no signature crosses versions 2 and 3. */
+static void test_v3_breeder(void **state)
+{
+    (void)state;
+    attest_ext_t x = {.passed = 7, .cases = 9, .cost = 2.0, .reused = 1, .with_breeder = 1};
+    memset(x.errors_hash, 0xab, sizeof x.errors_hash);
+    for (int i = 0; i < WIRE_BREEDER_LEN; i++)
+        x.breeder[i] = (uint8_t)(0x30 + i);
+    wire_buf_t b, b2;
+    wire_buf_init(&b);
+    wire_buf_init(&b2);
+    assert_int_equal(attest_result_v2(&b, "quad", 3, 5, child, 0, 1.5, &x), 0);
+    attest_ext_t x2 = x;
+    x2.with_breeder = 0;
+    assert_int_equal(attest_result_v2(&b2, "quad", 3, 5, child, 0, 1.5, &x2), 0);
+    assert_int_equal(b.len, b2.len + WIRE_BREEDER_LEN);
+    assert_memory_equal(b.data, "\0\0\0\x0fpetri-result-v3", 19);
+    assert_memory_equal(b.data + 19, b2.data + 19, b2.len - 19);
+    assert_memory_equal(b.data + b2.len, x.breeder, WIRE_BREEDER_LEN);
+    wire_buf_free(&b);
+    wire_buf_free(&b2);
+
+    uint8_t sig[CRYPTO_SIG_LEN];
+    assert_int_equal(attest_sign_v2(&idn, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &x, sig), 0);
+    assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &x, sig), 0);
+    for (int i = 0; i < WIRE_BREEDER_LEN * 8; i++) {
+        attest_ext_t t = x;
+        t.breeder[i / 8] ^= (uint8_t)(1u << (i % 8));
+        assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &t, sig),
+                         ERR_CRYPTO);
+    }
+    /* a version 3 signature read as version 2, and the reverse */
+    assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &x2, sig),
+                     ERR_CRYPTO);
+    uint8_t sig2[CRYPTO_SIG_LEN];
+    assert_int_equal(attest_sign_v2(&idn, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &x2, sig2), 0);
+    assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &x, sig2),
+                     ERR_CRYPTO);
+    /* zeros are a breeder like any other: "no VM bred it" is signed too */
+    attest_ext_t z = x;
+    memset(z.breeder, 0, WIRE_BREEDER_LEN);
+    assert_int_equal(attest_verify_v2(idn.pk, "quad", 1, 42, child, WIRE_ST_OK, 3.5, &z, sig),
+                     ERR_CRYPTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout),        cmocka_unit_test(test_sign_verify),
         cmocka_unit_test(test_nan_canonical), cmocka_unit_test(test_bad_population),
         cmocka_unit_test(test_v2_layout),     cmocka_unit_test(test_errors_hash),
-        cmocka_unit_test(test_v2_tamper),
+        cmocka_unit_test(test_v2_tamper),     cmocka_unit_test(test_v3_breeder),
     };
     return cmocka_run_group_tests_name("attest", tests, setup, NULL);
 }

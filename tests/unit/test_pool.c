@@ -40,6 +40,7 @@ typedef struct res {
     size_t nmetrics, nerrors;
     pool_metric_t metrics[POOL_MAX_METRICS];
     double errors[16];
+    uint8_t breeder[WIRE_BREEDER_LEN];
 } res_t;
 
 static int stopped;
@@ -63,6 +64,7 @@ static void on_done(void *arg, const pool_result_t *r)
     x->reused = r->reused;
     x->nmetrics = r->nmetrics;
     x->nerrors = r->nerrors;
+    memcpy(x->breeder, r->breeder, WIRE_BREEDER_LEN);
     for (size_t i = 0; i < r->nmetrics && i < POOL_MAX_METRICS; i++)
         x->metrics[i] = r->metrics[i];
     for (size_t i = 0; i < r->nerrors && i < 16; i++)
@@ -123,6 +125,8 @@ static void test_pool_with_real_vms(void **state)
     assert_int_equal(r.status, WIRE_ST_OK);
     assert_true(r.fitness == 0);
     assert_int_equal(pool_ready(p), 1);
+    static const uint8_t zero[WIRE_BREEDER_LEN];
+    assert_memory_equal(r.breeder, zero, WIRE_BREEDER_LEN); /* an eval: nothing bred */
 
     res_t b = {0};
     const uint8_t *parents[1] = {(const uint8_t *)good};
@@ -131,6 +135,8 @@ static void test_pool_with_real_vms(void **state)
     pump_until(l, &b.n, 1, 30000);
     assert_int_equal(b.status, WIRE_ST_OK);
     assert_non_null(strstr(b.src, "f(X) ->"));
+    /* the VM's breeder, as its hello said */
+    assert_memory_not_equal(b.breeder, zero, WIRE_BREEDER_LEN);
 
     /* breed and score in one request: the child's source and its fitness */
     res_t be = {0};
@@ -140,6 +146,7 @@ static void test_pool_with_real_vms(void **state)
     assert_int_equal(be.status, WIRE_ST_OK);
     assert_true(be.fitness >= 0);
     assert_string_equal(be.src, b.src); /* same parents, operator and seed: same child */
+    assert_memory_equal(be.breeder, b.breeder, WIRE_BREEDER_LEN);
     /* a parent that does not parse: the breeding's status, no child */
     res_t bad = {0};
     const uint8_t *junk[1] = {(const uint8_t *)"-module("};

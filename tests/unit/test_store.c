@@ -26,6 +26,7 @@
 #include "log.h"
 #include "store.h"
 #include "store_export.h"
+#include "store_int.h"
 
 static node_identity_t coord, agent;
 
@@ -119,7 +120,8 @@ static void mk_item(struct gen *g, const char *pop, uint32_t deme, uint64_t dseq
     sign_item(it);
 }
 
-/* Signs it as its record version asks (attest v1 or v2). */
+/* Signs it as its record version asks (attest v1, v2, or v3 for a record
+ * of version 4). */
 static void sign_item(store_item_t *it)
 {
     if (it->version == 1) {
@@ -128,9 +130,13 @@ static void sign_item(store_item_t *it)
                          0);
         return;
     }
-    attest_ext_t x = {
-        .passed = it->passed, .cases = it->cases, .cost = it->cost, .reused = it->reused};
+    attest_ext_t x = {.passed = it->passed,
+                      .cases = it->cases,
+                      .cost = it->cost,
+                      .reused = it->reused,
+                      .with_breeder = it->version == 4};
     memcpy(x.errors_hash, it->errors_hash, CRYPTO_HASH_LEN);
+    memcpy(x.breeder, it->breeder, WIRE_BREEDER_LEN);
     assert_int_equal(attest_sign_v2(&agent, it->population, it->deme, it->dseq, it->child_hash,
                                     it->status, it->fitness, &x, it->agent_sig),
                      0);
@@ -1057,6 +1063,56 @@ static void test_codec(void **state)
 
 /* Version 2: a marked record with the per-case summary after time_ms;
  * both versions decode, and no prefix of one is a record of the other. */
+/* Version 4: version 2's bytes with the marker's version 4, then the
+ * breeder before coord_sig; after the origin block for op "external". */
+static void test_codec_v4(void **state)
+{
+    (void)state;
+    lineage_rec_t r, d;
+    sample_rec(&r);
+    r.version = 2;
+    r.passed = 3;
+    r.cases = 4;
+    memset(r.errors_hash, 0x5a, 32);
+    wire_buf_t b2, b;
+    wire_buf_init(&b2);
+    wire_buf_init(&b);
+    assert_int_equal(store_rec_encode(&b2, &r), 0);
+    r.version = 4;
+    for (int i = 0; i < WIRE_BREEDER_LEN; i++)
+        r.breeder[i] = (uint8_t)(0x40 + i);
+    assert_int_equal(store_rec_encode(&b, &r), 0);
+    assert_int_equal(b.len, b2.len + WIRE_BREEDER_LEN);
+    assert_int_equal(b.data[1], 4);
+    assert_memory_equal(b.data + 2, b2.data + 2, b2.len - 2 - 64);
+    assert_memory_equal(b.data + b.len - 64 - WIRE_BREEDER_LEN, r.breeder, WIRE_BREEDER_LEN);
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), 0);
+    assert_memory_equal(&r, &d, sizeof r);
+    assert_true(store_rec_breeder(&d));
+    assert_true(store_rec_has_summary(&d));
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_not_equal(store_rec_decode(b.data, n, &d), 0);
+    b.data[1] = 2; /* read as version 2: 16 bytes too many */
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), ERR_PROTO);
+    /* the signed message names version 4's domain */
+    wire_buf_reset(&b);
+    assert_int_equal(store_rec_sign_msg(&b, &r), 0);
+    assert_memory_equal(b.data + 4, STORE_SIG_DOMAIN_V4, strlen(STORE_SIG_DOMAIN_V4));
+    /* an external mutator's child: origin, then breeder (zeros: no VM bred it) */
+    strcpy(r.op, "external");
+    strcpy(r.mutator, "llm-1");
+    memset(r.input_hash, 0x77, 32);
+    memset(r.breeder, 0, WIRE_BREEDER_LEN);
+    wire_buf_reset(&b);
+    assert_int_equal(store_rec_encode(&b, &r), 0);
+    assert_memory_equal(b.data + b.len - 64 - WIRE_BREEDER_LEN - 32, r.input_hash, 32);
+    assert_int_equal(store_rec_decode(b.data, b.len, &d), 0);
+    assert_memory_equal(&r, &d, sizeof r);
+    assert_false(store_rec_breeder(&d));
+    wire_buf_free(&b);
+    wire_buf_free(&b2);
+}
+
 static void test_codec_v2(void **state)
 {
     lineage_rec_t r, d;
@@ -1096,7 +1152,9 @@ static void test_codec_v2(void **state)
     assert_int_equal(store_rec_decode(b.data, b.len, &d), ERR_PROTO);
     b.data[1] = 3; /* a version 2 record read as a live one: its live block is missing */
     assert_int_not_equal(store_rec_decode(b.data, b.len, &d), 0);
-    b.data[1] = 4;
+    b.data[1] = 4; /* read as version 4: its breeder is missing */
+    assert_int_not_equal(store_rec_decode(b.data, b.len, &d), 0);
+    b.data[1] = 5;
     assert_int_equal(store_rec_decode(b.data, b.len, &d), ERR_PROTO);
     b.data[1] = 2;
     b.data[x + 16] = 2; /* reused */
@@ -1112,7 +1170,7 @@ static void test_codec_v2(void **state)
     assert_int_equal(store_rec_decode(b.data, b.len, &d), 0);
     assert_true(isnan(d.cost));
     /* bad fields on encode */
-    r.version = 4;
+    r.version = 5;
     wire_buf_reset(&b);
     assert_int_equal(store_rec_encode(&b, &r), ERR_INVAL);
     r.version = 3;
@@ -1137,20 +1195,34 @@ static void test_codec_v2(void **state)
 /* A store holding version 1 records (as older builds wrote them) followed
  * by version 2 ones verifies; both read back with their fields; each
  * version's signatures cover every byte. */
+/* As mk_item, a version 4 record: bred by the breeder b (the agent signs
+ * it with attest version 3). */
+static void mk_item_v4(struct gen *g, const char *pop, uint32_t deme, uint64_t dseq, int v,
+                       const uint8_t *p1, uint8_t b)
+{
+    mk_item(g, pop, deme, dseq, v, p1, NULL);
+    g->it.version = 4;
+    memset(g->it.breeder, b, WIRE_BREEDER_LEN);
+    sign_item(&g->it);
+}
+
 static void test_versions_mixed(void **state)
 {
     struct fx *f = *state;
-    struct gen g[6];
-    store_item_t items[6];
-    for (int i = 0; i < 6; i++) {
+    struct gen g[9];
+    store_item_t items[9];
+    for (int i = 0; i < 9; i++) {
         if (i < 3)
             mk_item_v1(&g[i], "quad", 0, (uint64_t)i, i);
-        else
+        else if (i < 6)
             mk_item(&g[i], "quad", 0, (uint64_t)i, i, g[i - 3].it.child_hash, NULL);
+        else
+            mk_item_v4(&g[i], "quad", 0, (uint64_t)i, i, g[i - 3].it.child_hash, 0xb0);
         items[i] = g[i].it;
     }
     assert_int_equal(store_append(f->s, items, 3, 5), 0);
     assert_int_equal(store_append(f->s, items + 3, 3, 6), 0);
+    assert_int_equal(store_append(f->s, items + 6, 3, 7), 0);
     struct reports rep;
     assert_int_equal(verify(f->s, &rep, NULL), 0);
     lineage_rec_t r;
@@ -1164,13 +1236,22 @@ static void test_versions_mixed(void **state)
     assert_true(r.cost == 30.0);
     assert_int_equal(r.reused, 1);
     assert_memory_equal(r.errors_hash, items[3].errors_hash, CRYPTO_HASH_LEN);
+    assert_false(store_rec_breeder(&r));
+    assert_int_equal(store_get(f->s, 8, &r), 0); /* v = 7 */
+    assert_int_equal(r.version, 4);
+    assert_int_equal(r.passed, 1);
+    assert_int_equal(r.cases, 3);
+    assert_true(store_rec_has_summary(&r));
+    assert_true(store_rec_breeder(&r));
+    assert_memory_equal(r.breeder, items[7].breeder, WIRE_BREEDER_LEN);
     assert_int_equal(store_get(f->s, 3, &r), 0);
     uint8_t prev3[CRYPTO_HASH_LEN];
     memcpy(prev3, r.prev_hash, sizeof prev3); /* chained across versions */
     store_close(&f->s);
-    /* every byte of a v1 record (2) and a v2 record (5) is covered */
-    uint64_t victims[2] = {2, 5};
-    for (int k = 0; k < 2; k++) {
+    /* every byte of a v1 record (2), a v2 record (5) and a v4 record (8)
+     * is covered */
+    uint64_t victims[3] = {2, 5, 8};
+    for (int k = 0; k < 3; k++) {
         uint8_t key[8];
         be64(key, victims[k]);
         size_t vlen = 0;
@@ -1207,6 +1288,35 @@ static void test_v2_agent_sig_covers_summary(void **state)
     assert_int_equal(rep.n, 2);
     assert_true(named(&rep, 1, "agent signature"));
     assert_true(named(&rep, 2, "agent signature"));
+}
+
+/* A v4 item whose breeder is not the one the agent signed is recorded
+ * (the caller checks signatures) but fails verification: an agent's
+ * signature vouches for the breeder, and nobody else can change it. */
+static void test_v4_agent_sig_covers_breeder(void **state)
+{
+    struct fx *f = *state;
+    struct gen g[3];
+    store_item_t items[3];
+    for (int i = 0; i < 3; i++) {
+        mk_item_v4(&g[i], "quad", 0, (uint64_t)i, i + 1, NULL, (uint8_t)(0x10 + i));
+        items[i] = g[i].it;
+    }
+    items[1].breeder[15] ^= 1;
+    items[2].version = 2; /* signed with its breeder, recorded without */
+    assert_int_equal(store_append(f->s, items, 3, 1), 0);
+    struct reports rep;
+    assert_int_equal(verify(f->s, &rep, NULL), ERR_CRYPTO);
+    assert_int_equal(rep.n, 2);
+    assert_true(named(&rep, 2, "agent signature"));
+    assert_true(named(&rep, 3, "agent signature"));
+    lineage_rec_t r;
+    assert_int_equal(store_get(f->s, 1, &r), 0);
+    assert_int_equal(store_rec_check_agent_sig(&r), 0);
+    /* a zero breeder (no VM bred it) is a breeder like any other to sign */
+    memset(r.breeder, 0, WIRE_BREEDER_LEN);
+    assert_int_equal(store_rec_check_agent_sig(&r), ERR_CRYPTO);
+    assert_false(store_rec_breeder(&r));
 }
 
 /* ---- killed in the middle of commits ---- */
@@ -1817,6 +1927,7 @@ int main(void)
         T(test_bad_agent_sig),
         T(test_versions_mixed),
         T(test_v2_agent_sig_covers_summary),
+        T(test_v4_agent_sig_covers_breeder),
         T(test_killed_mid_commit),
         T(test_submit_kv),
         T(test_export_offline),
@@ -1826,6 +1937,7 @@ int main(void)
         T(test_live_records),
         cmocka_unit_test(test_codec),
         cmocka_unit_test(test_codec_v2),
+        cmocka_unit_test(test_codec_v4),
         cmocka_unit_test(test_codec_origin),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

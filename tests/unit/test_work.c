@@ -268,6 +268,7 @@ typedef struct claim {
     const double *errors;
     uint32_t nerrors;
     const attest_ext_t *signed_ext; /* sign this instead of the claim (tampering) */
+    uint8_t breeder[WIRE_BREEDER_LEN];
 } claim_t;
 
 /* Appends one RESULT item (population "p", deme 0, fitness 3) to b. */
@@ -276,8 +277,13 @@ static void put_claim(fixture_t *f, wire_buf_t *b, uint64_t dseq, const char *sr
 {
     uint8_t h[CRYPTO_HASH_LEN], sig[CRYPTO_SIG_LEN];
     crypto_hash(src, strlen(src), h);
-    attest_ext_t x = {.passed = c->passed, .cases = c->cases, .cost = c->cost, .reused = c->reused};
+    attest_ext_t x = {.passed = c->passed,
+                      .cases = c->cases,
+                      .cost = c->cost,
+                      .reused = c->reused,
+                      .with_breeder = 1};
     attest_errors_hash(c->errors, c->nerrors, x.errors_hash);
+    memcpy(x.breeder, c->breeder, WIRE_BREEDER_LEN);
     assert_int_equal(attest_sign_v2(&f->agent, "p", 0, dseq, h, WIRE_ST_OK, 3.0,
                                     c->signed_ext ? c->signed_ext : &x, sig),
                      0);
@@ -298,6 +304,7 @@ static void put_claim(fixture_t *f, wire_buf_t *b, uint64_t dseq, const char *sr
     wire_put_u32(b, c->nerrors);
     for (uint32_t i = 0; i < c->nerrors; i++)
         wire_put_f64(b, c->errors[i]);
+    wire_put_raw(b, c->breeder, WIRE_BREEDER_LEN);
 }
 
 static void put_item(fixture_t *f, wire_buf_t *b, uint64_t dseq, const char *src, int bad_sig)
@@ -528,8 +535,10 @@ static void test_result_ext(void **state)
 
     double errs[3] = {0, 2.5, 0.5}, other[3] = {0, 0, 0.5};
     claim_t honest = {.passed = 1, .cases = 3, .cost = 640, .errors = errs, .nerrors = 3};
-    attest_ext_t signed_x = {.passed = 1, .cases = 3, .cost = 640};
+    memset(honest.breeder, 0xb7, WIRE_BREEDER_LEN);
+    attest_ext_t signed_x = {.passed = 1, .cases = 3, .cost = 640, .with_breeder = 1};
     attest_errors_hash(errs, 3, signed_x.errors_hash);
+    memcpy(signed_x.breeder, honest.breeder, WIRE_BREEDER_LEN);
 
     /* tampered after signing: passed, one error value, cost, reused */
     claim_t t = honest;
@@ -548,9 +557,18 @@ static void test_result_ext(void **state)
     t.reused = 1;
     t.signed_ext = &signed_x;
     send_claim(f, d0, "-module(a).", &t);
+    t = honest; /* the breeder: another VM's code claimed for the child */
+    t.breeder[3] ^= 1;
+    t.signed_ext = &signed_x;
+    send_claim(f, d0, "-module(a).", &t);
+    attest_ext_t v2 = signed_x; /* signed without the breeder (attest version 2) */
+    v2.with_breeder = 0;
+    t = honest;
+    t.signed_ext = &v2;
+    send_claim(f, d0, "-module(a).", &t);
     pump(f, 300);
     assert_int_equal(f->results, 0);
-    assert_int_equal(st->dropped_bad_sig, 4);
+    assert_int_equal(st->dropped_bad_sig, 6);
 
     /* garbled: more passed than run, reused not 0/1, too many errors */
     t = honest;
@@ -563,7 +581,7 @@ static void test_result_ext(void **state)
     wire_buf_t b;
     begin_results(f, &b, 1);
     put_claim(f, &b, d0, "-module(a).", 0, &(claim_t){.passed = 0, .cases = 0});
-    b.len -= 4; /* replace the empty errors list by a count past the cap */
+    b.len -= WIRE_BREEDER_LEN + 4; /* replace the empty errors list by a count past the cap */
     wire_put_u32(&b, SPEC_MAX_CASES + 1);
     for (int i = 0; i < 4; i++)
         wire_put_f64(&b, 0);
@@ -572,18 +590,24 @@ static void test_result_ext(void **state)
     /* truncated inside the errors list */
     begin_results(f, &b, 1);
     put_claim(f, &b, d0, "-module(a).", 0, &honest);
-    b.len -= 4;
+    b.len -= WIRE_BREEDER_LEN + 4;
+    send_frame(f, f->kr, &b);
+    wire_buf_free(&b);
+    /* truncated inside the breeder */
+    begin_results(f, &b, 1);
+    put_claim(f, &b, d0, "-module(a).", 0, &honest);
+    b.len -= 1;
     send_frame(f, f->kr, &b);
     wire_buf_free(&b);
     /* truncated before the extension */
     begin_results(f, &b, 1);
     put_claim(f, &b, d0, "-module(a).", 0, &(claim_t){0});
-    b.len -= 4 + 4 + 8 + 1 + 4;
+    b.len -= 4 + 4 + 8 + 1 + 4 + WIRE_BREEDER_LEN;
     send_frame(f, f->kr, &b);
     wire_buf_free(&b);
     pump(f, 300);
     assert_int_equal(f->results, 0);
-    assert_int_equal(st->dropped_malformed, 5);
+    assert_int_equal(st->dropped_malformed, 6);
     assert_int_equal(work_inflight(f->w), 2);
 
     /* the honest one is taken, with its fields */
@@ -596,7 +620,7 @@ static void test_result_ext(void **state)
     assert_int_equal(f->last.reused, 1);
     assert_int_equal(f->last.nerrors, 0);
     assert_int_equal(work_inflight(f->w), 0);
-    assert_int_equal(st->dropped_malformed, 5);
+    assert_int_equal(st->dropped_malformed, 6);
 }
 
 /* The first of the two results above, seen alone. */
@@ -612,9 +636,12 @@ static void test_result_ext_fields(void **state)
     assert_int_equal(work_send(f->w, f->agent.id, f->pop, &it, 1), 0);
     double errs[3] = {0, 2.5, 0.5};
     claim_t honest = {.passed = 1, .cases = 3, .cost = 640, .errors = errs, .nerrors = 3};
+    for (int i = 0; i < WIRE_BREEDER_LEN; i++)
+        honest.breeder[i] = (uint8_t)(0xa0 + i);
     send_claim(f, d, "-module(a).", &honest);
     pump(f, 300);
     assert_int_equal(f->results, 1);
+    assert_memory_equal(f->last.breeder, honest.breeder, WIRE_BREEDER_LEN);
     assert_int_equal(f->last.passed, 1);
     assert_int_equal(f->last.cases, 3);
     assert_true(f->last.cost == 640);

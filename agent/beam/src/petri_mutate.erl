@@ -34,7 +34,7 @@
 %%                  or an Elixir genome (breeding works on Erlang only)
 -module(petri_mutate).
 
--export([breed/4, breed_forms/4, ops/0, cache_init/0]).
+-export([breed/4, breed_forms/4, ops/0, cache_init/0, breeder/0, breeder/1, breeder_modules/0]).
 
 -define(MAX_DEPTH, 12).
 -define(MAX_NODES, 200).
@@ -51,6 +51,29 @@
 -type ctx() :: #{prims := [petri_spec:prim()], spec := petri_wire:spec()}.
 -type parent() :: {[erl_parse:abstract_form()], pos_integer()}.  % functions, index of the evolved one
 -type op_result() :: {ok, parent(), rs()} | {fallback, iodata(), rs()}.
+
+%% The modules whose code decides a child: petri's breeding modules and the
+%% OTP modules they parse, check, print and draw random numbers with.
+%% petri_mutate_tests checks that every petri module these call is here.
+-spec breeder_modules() -> [module()].
+breeder_modules() ->
+    [petri_mutate, petri_prog, petri_sites, petri_gen, petri_types, petri_spec, petri_loader,
+     petri_safety, petri_std, petri_elixir,
+     erl_parse, erl_scan, erl_anno, erl_lint, erl_pp, erl_internal, erl_expand_records,
+     io_lib, io_lib_format, lists, maps, rand, string, unicode].
+
+%% The breeder's identity: MD5 of the OTP release and of the object code of
+%% breeder_modules(). Two VMs with the same identity derive the same child
+%% from the same parents, operator and seed; the lineage records it with each
+%% child (store.h, version 4) so a replay on another breeder says so instead
+%% of reporting a forgery.
+-spec breeder() -> <<_:128>>.
+breeder() -> breeder(breeder_modules()).
+
+-spec breeder([module()]) -> <<_:128>>.
+breeder(Mods) ->
+    erlang:md5([erlang:system_info(otp_release), 0
+                | [[atom_to_binary(M), 0, M:module_info(md5)] || M <- Mods]]).
 
 %% Operator name -> number of parents.
 -spec ops() -> [{binary(), 0..2}].

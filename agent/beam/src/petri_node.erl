@@ -122,7 +122,7 @@ hello(#st{slots = Slots, elixir = Ex}) ->
     petri_wire:encode({hello, #{otp_release => list_to_binary(erlang:system_info(otp_release)),
                                 os_pid => list_to_integer(os:getpid()),
                                 slots => petri_slots:size(Slots), elixir => Ex,
-                                version => ?VERSION}}).
+                                version => ?VERSION, breeder => petri_mutate:breeder()}}).
 
 %% ---- the impure loop ----------------------------------------------------------
 

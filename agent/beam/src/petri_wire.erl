@@ -61,7 +61,7 @@
 -type fitness() :: float() | nan | inf | neg_inf.
 -type msg() :: {hello, #{otp_release := binary(), os_pid := non_neg_integer(),
                          slots := non_neg_integer(), elixir := boolean(),
-                         version := binary()}}
+                         version := binary(), breeder := <<_:128>>}}
              | {ping, non_neg_integer()}
              | {pong, #{seq := non_neg_integer(), memory := non_neg_integer(),
                         processes := non_neg_integer(), atoms := non_neg_integer(),
@@ -132,8 +132,8 @@ status_name(_) -> unknown.
 %% Builds one complete frame (header + payload); sender is 16 zero bytes.
 -spec encode(msg()) -> binary().
 encode({hello, #{otp_release := Rel, os_pid := Pid, slots := Slots, elixir := Ex,
-                 version := Vsn}}) ->
-    frame(?T_HELLO, [str(Rel), <<Pid:32, Slots:32, (bool(Ex)):8>>, str(Vsn)]);
+                 version := Vsn, breeder := <<_:128>> = B}}) ->
+    frame(?T_HELLO, [str(Rel), <<Pid:32, Slots:32, (bool(Ex)):8>>, str(Vsn), B]);
 encode({ping, Seq}) ->
     frame(?T_PING, <<Seq:64>>);
 encode({pong, #{seq := Seq, memory := Mem, processes := Procs, atoms := Atoms,
@@ -298,9 +298,14 @@ payload(?T_HELLO, P0) ->
     {Pid, P2} = get_u(32, P1),
     {Slots, P3} = get_u(32, P2),
     {Ex, P4} = get_u(8, P3),
-    {Vsn, _} = get_str(P4),
+    {Vsn, P5} = get_str(P4),
+    %% appended: a VM from before it sends none (zeros: unknown)
+    B = case P5 of
+            <<B0:16/binary, _/binary>> -> B0;
+            _ -> <<0:128>>
+        end,
     {hello, #{otp_release => Rel, os_pid => Pid, slots => Slots, elixir => Ex =:= 1,
-              version => Vsn}};
+              version => Vsn, breeder => B}};
 payload(?T_PING, P0) ->
     {Seq, _} = get_u(64, P0),
     {ping, Seq};

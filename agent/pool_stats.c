@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "pool_int.h"
 
 int pool_ready(const pool_t *p)
@@ -60,8 +61,10 @@ json_t *pool_status_json(const pool_t *p)
         restarts += s->restarts;
         recycles += s->recycles;
         kills += s->kills;
-        json_array_append_new(
-            vms,
+        static const uint8_t zero[WIRE_BREEDER_LEN];
+        char breeder[2 * WIRE_BREEDER_LEN + 1];
+        crypto_hex(s->breeder, WIRE_BREEDER_LEN, breeder);
+        json_t *vm =
             json_pack("{s:i, s:s, s:i, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
                       "s:b, s:I, s:I}",
                       "index", s->index, "state", pool_st_name[s->st], "pid", (int)s->pid, "rss_kb",
@@ -70,7 +73,12 @@ json_t *pool_status_json(const pool_t *p)
                       (json_int_t)s->processes, "atoms", (json_int_t)s->atoms, "live_sandboxes",
                       (json_int_t)s->live, "pending_purge", (json_int_t)s->pending_purge,
                       "vm_loads", (json_int_t)s->vm_loads, "otp", s->otp, "elixir", s->elixir,
-                      "restarts", (json_int_t)s->restarts, "recycles", (json_int_t)s->recycles));
+                      "restarts", (json_int_t)s->restarts, "recycles", (json_int_t)s->recycles);
+        /* the identity of the VM's breeder, as its hello said (null: not yet, or never) */
+        json_object_set_new(vm, "breeder",
+                            memcmp(s->breeder, zero, WIRE_BREEDER_LEN) ? json_string(breeder)
+                                                                       : json_null());
+        json_array_append_new(vms, vm);
     }
     return json_pack("{s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}", "vms", vms,
                      "ready", pool_ready(p), "total", p->target, "queued", (json_int_t)p->queued,

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "err.h"
 #include "log.h"
 #include "pool.h"
@@ -137,6 +138,13 @@ static void test_pool_with_real_vms(void **state)
     assert_non_null(strstr(b.src, "f(X) ->"));
     /* the VM's breeder, as its hello said */
     assert_memory_not_equal(b.breeder, zero, WIRE_BREEDER_LEN);
+    char hex[2 * WIRE_BREEDER_LEN + 1];
+    crypto_hex(b.breeder, WIRE_BREEDER_LEN, hex);
+    json_t *st0 = pool_status_json(p);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(st0, "vms"), 0), "breeder")),
+                        hex);
+    json_decref(st0);
 
     /* breed and score in one request: the child's source and its fitness */
     res_t be = {0};

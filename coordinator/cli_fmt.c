@@ -517,16 +517,16 @@ void cli_print_genome(FILE *f, const json_t *g)
     if (json_array_size(recs) == 0) {
         fprintf(f, "  no lineage records yet\n");
     } else {
-        static const char *const hdr[] = {"SEQ",     "POPULATION", "DEME",    "OPERATOR",
-                                          "PARENTS", "STATUS",     "FITNESS", "PASSED",
-                                          "COST",    "REUSED",     "AGENT",   "TIME"};
-        cli_table_t *t = cli_table_new(12, hdr);
+        static const char *const hdr[] = {"SEQ",    "POPULATION", "DEME",   "OPERATOR", "PARENTS",
+                                          "STATUS", "FITNESS",    "PASSED", "COST",     "REUSED",
+                                          "AGENT",  "BREEDER",    "TIME"};
+        cli_table_t *t = cli_table_new(13, hdr);
         size_t i;
         const json_t *r;
         json_array_foreach(recs, i, r)
         {
-            char seq[32], deme[32], fit[32], tm[48], parents[160] = "", agent[16], passed[48],
-                                                     cost[32];
+            char seq[32], deme[32], fit[32], tm[48], parents[160] = "", agent[16], breeder[16],
+                                                     passed[48], cost[32];
             size_t k;
             const json_t *p;
             json_array_foreach(json_object_get(r, "parents"), k, p)
@@ -544,7 +544,7 @@ void cli_print_genome(FILE *f, const json_t *g)
                          (long long)json_integer_value(nc));
             else
                 snprintf(passed, sizeof passed, "-"); /* a version 1 record */
-            const char *row[12] = {cli_fmt_value(json_object_get(r, "seq"), seq, sizeof seq),
+            const char *row[13] = {cli_fmt_value(json_object_get(r, "seq"), seq, sizeof seq),
                                    str(r, "population"),
                                    cli_fmt_value(json_object_get(r, "deme"), deme, sizeof deme),
                                    str(r, "operator"),
@@ -555,6 +555,9 @@ void cli_print_genome(FILE *f, const json_t *g)
                                    cli_fmt_value(json_object_get(r, "cost"), cost, sizeof cost),
                                    json_is_boolean(ru) ? (json_is_true(ru) ? "yes" : "no") : "-",
                                    cli_short(str(r, "agent"), 8, agent, sizeof agent),
+                                   str(r, "breeder")
+                                       ? cli_short(str(r, "breeder"), 8, breeder, sizeof breeder)
+                                       : "-", /* before version 4, or no VM bred it */
                                    tm};
             cli_table_row(t, row);
         }

@@ -317,6 +317,47 @@ static void test_verify_view(void **state)
     json_decref(r);
 }
 
+/* Replays that ran on another breeder are counted and named apart from
+ * mismatches. */
+static void test_verify_view_other_breeder(void **state)
+{
+    json_t *r = load("{\"records\":10,\"ok\":true,\"errors\":[],\"replayed\":5,"
+                     "\"replay_mismatches\":0,\"replay_other_breeder\":1,"
+                     "\"replay_not_compared\":[{\"seq\":4,\"reason\":\"ran on breeder b2, the "
+                     "record's is b1\"}]}");
+    char *s = NULL;
+    CAPTURE(s, cli_print_verify(f, r));
+    assert_string_equal(s, "lineage: 10 records, hash chain and signatures OK\n"
+                           "replayed 5 derivations, 0 mismatches\n"
+                           "1 not compared: replayed on another breeder than the one that bred "
+                           "them (petri changed since)\n"
+                           "  seq 4: ran on breeder b2, the record's is b1\n");
+    free(s);
+    json_decref(r);
+}
+
+/* A genome's records: the breeder's first 8 hex digits, - when a record
+ * names none. */
+static void test_genome_view_breeder(void **state)
+{
+    json_t *g = load("{\"hash\":\"ab\",\"records\":[{\"seq\":1,\"population\":\"p\",\"deme\":0,"
+                     "\"operator\":\"wrap\",\"parents\":[\"0123456789\"],\"status\":\"ok\","
+                     "\"fitness\":2.0,\"passed\":1,\"cases\":3,\"cost\":5,\"reused\":false,"
+                     "\"agent\":\"aaaaaaaaaaaa\",\"breeder\":\"a10ab78fa45ed51993aa0828aeea8e62\","
+                     "\"time_ms\":0},{\"seq\":2,\"population\":\"p\",\"deme\":0,"
+                     "\"operator\":\"external\",\"parents\":[],\"status\":\"ok\",\"fitness\":2.0,"
+                     "\"agent\":\"aaaaaaaaaaaa\",\"breeder\":null,\"time_ms\":0}]}");
+    char *s = NULL;
+    CAPTURE(s, cli_print_genome(f, g));
+    assert_non_null(strstr(s, "BREEDER"));
+    assert_non_null(strstr(s, " a10ab78f "));
+    const char *row2 = strstr(s, "\n  2 ");
+    assert_non_null(row2);
+    assert_null(strstr(row2, "a10ab78f"));
+    free(s);
+    json_decref(g);
+}
+
 static void test_main_usage(void **state)
 {
     char *argv1[] = {"petri", NULL};
@@ -447,6 +488,8 @@ int main(void)
         cmocka_unit_test(test_population_view),
         cmocka_unit_test(test_population_diversity_view),
         cmocka_unit_test(test_verify_view),
+        cmocka_unit_test(test_verify_view_other_breeder),
+        cmocka_unit_test(test_genome_view_breeder),
         cmocka_unit_test(test_main_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

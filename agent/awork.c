@@ -80,6 +80,8 @@ struct awork {
     int64_t flush_timer; /* armed while results wait in rb */
     wire_buf_t rb;       /* RESULT items waiting to be sent */
     uint32_t nresults;
+    int rb_breeder;          /* rb's items carry breeders (WIRE_RESULT_BREEDER) */
+    uint32_t coord_features; /* WIRE_FEAT_*, from the coordinator's last WELCOME */
     wire_buf_t wb;
     uint8_t *buf;
     size_t bufcap;
@@ -188,7 +190,7 @@ static void flush_results(awork_t *w)
     if (w->nresults == 0 || w->state != AW_READY) /* kept until a session is up */
         return;
     wire_buf_reset(&w->wb);
-    wire_begin(&w->wb, WIRE_WORK_RESULT, 0, w->id->id);
+    wire_begin(&w->wb, WIRE_WORK_RESULT, w->rb_breeder ? WIRE_RESULT_BREEDER : 0, w->id->id);
     wire_put_u32(&w->wb, (uint32_t)credit(w));
     wire_put_u64(&w->wb, w->received);
     wire_put_u32(&w->wb, w->nresults);
@@ -223,7 +225,11 @@ static void send_result(job_t *j, int status, double fitness, const char *detail
     crypto_hash(src, len, h);
     if (status != WIRE_ST_OK)
         fitness = NAN;
-    attest_ext_t ext = {.with_breeder = 1};
+    /* the breeder goes to a coordinator that reads it (its WELCOME said so);
+     * a frame's items share one layout, so a frame under way keeps its own */
+    if (w->nresults == 0)
+        w->rb_breeder = (w->coord_features & WIRE_FEAT_BREEDER) != 0;
+    attest_ext_t ext = {.with_breeder = (uint8_t)w->rb_breeder};
     memcpy(ext.breeder, j->breeder, WIRE_BREEDER_LEN);
     const double *errors = NULL;
     size_t nerrors = 0;
@@ -256,7 +262,8 @@ static void send_result(job_t *j, int status, double fitness, const char *detail
     wire_put_u32(&w->rb, (uint32_t)nerrors);
     for (size_t i = 0; i < nerrors; i++)
         wire_put_f64(&w->rb, errors[i]);
-    wire_put_raw(&w->rb, ext.breeder, WIRE_BREEDER_LEN);
+    if (w->rb_breeder)
+        wire_put_raw(&w->rb, ext.breeder, WIRE_BREEDER_LEN);
     w->nresults++;
     if (w->nresults >= RESULTS_MAX || w->rb.len >= RESULTS_MAX_BYTES || w->draining)
         flush_results(w);
@@ -462,6 +469,10 @@ static void handle_session_frame(awork_t *w, uint8_t *plain, size_t plen)
     if (rc) {
         log_warn("awork.malformed", "why=\"%s\"", err_str(rc));
     } else if (h.type == WIRE_WORK_WELCOME) {
+        uint32_t features = 0; /* appended: a coordinator from before them sends none */
+        if (r.left > 0)
+            wire_get_u32(&r, &features);
+        w->coord_features = r.err ? 0 : features;
         if (w->state == AW_AUTH) {
             w->sessions++;
             set_state(w, AW_READY, "welcomed");

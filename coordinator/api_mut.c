@@ -291,6 +291,7 @@ static void record_failure(coord_t *c, work_item_t *it, int status, const char *
     memcpy(self.pk, c->id.pk, CRYPTO_PK_LEN);
     snprintf(self.name, sizeof self.name, "%s", c->name);
     work_result_t r = {.status = status,
+                       .has_breeder = 1,
                        .fitness = NAN,
                        .detail = detail,
                        .src = (const uint8_t *)it->src,

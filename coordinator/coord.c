@@ -149,7 +149,7 @@ static void add_pending(coord_t *c, const work_item_t *it, const work_result_t *
     si.cost = r->cost;
     si.reused = r->reused;
     memcpy(si.errors_hash, r->errors_hash, CRYPTO_HASH_LEN);
-    si.version = 4; /* the agent signed the breeder too (attest version 3) */
+    si.version = r->has_breeder ? 4 : 2; /* 4: the agent signed the breeder (attest v3) */
     memcpy(si.breeder, r->breeder, WIRE_BREEDER_LEN);
     si.src = (const char *)r->src;
     si.src_len = r->len;

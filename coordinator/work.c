@@ -315,6 +315,7 @@ void work_send_welcome(work_t *w, work_agent_t *a)
 {
     wire_buf_reset(&w->wb);
     wire_begin(&w->wb, WIRE_WORK_WELCOME, 0, w->self_id);
+    wire_put_u32(&w->wb, WIRE_FEAT_BREEDER);
     if (wire_end(&w->wb) == 0)
         send_sealed(w, a);
 }
@@ -378,9 +379,10 @@ static void handle_hello(work_t *w, work_agent_t *a, wire_rd_t *r)
         w->cb.capacity(w->arg, a);
 }
 
-/* One RESULT item of a WIRE_WORK_RESULT frame. Returns 0, or the reader's
- * error (the rest of the frame cannot be read then). */
-static int handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *r)
+/* One RESULT item of a WIRE_WORK_RESULT frame; breeder: the frame's items
+ * carry breeders (WIRE_RESULT_BREEDER). Returns 0, or the reader's error
+ * (the rest of the frame cannot be read then). */
+static int handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *r, int breeder)
 {
     char pop[POP_NAME_MAX + 16], detail[512];
     uint32_t deme = 0;
@@ -412,7 +414,9 @@ static int handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
     }
     for (uint32_t i = 0; i < nerr; i++)
         wire_get_f64(r, &errors[i]);
-    wire_get_raw(r, res.breeder, sizeof res.breeder);
+    if (breeder)
+        wire_get_raw(r, res.breeder, sizeof res.breeder);
+    res.has_breeder = breeder;
     if (r->err || status >= WIRE_ST__COUNT || res.reused > 1 || res.passed > res.cases) {
         free(errors);
         w->st.dropped_malformed++;
@@ -435,7 +439,7 @@ static int handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
                         .cases = res.cases,
                         .cost = res.cost,
                         .reused = res.reused,
-                        .with_breeder = 1};
+                        .with_breeder = (uint8_t)breeder};
     memcpy(ext.errors_hash, res.errors_hash, CRYPTO_HASH_LEN);
     memcpy(ext.breeder, res.breeder, WIRE_BREEDER_LEN);
     if (attest_verify_v2(a->pk, pop, deme, dseq, res.child_hash, status, fitness, &ext, res.sig) !=
@@ -471,15 +475,16 @@ static int handle_result(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *
 /* A WIRE_WORK_RESULT frame: the agent's credit, then its finished items. A
  * malformed item ends the frame (nothing after it can be read); the items
  * before it count. */
-static void handle_results(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *r)
+static void handle_results(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t *r, uint8_t flags)
 {
+    int breeder = (flags & WIRE_RESULT_BREEDER) != 0;
     uint32_t credit = 0, n = 0;
     uint64_t received = 0;
     wire_get_u32(r, &credit);
     wire_get_u64(r, &received);
     wire_get_count(r, &n, 4096,
                    4 + 4 + 8 + 1 + 8 + 4 + 4 + CRYPTO_SIG_LEN + 4 + 4 + 8 + 1 + 4 +
-                       WIRE_BREEDER_LEN);
+                       (breeder ? WIRE_BREEDER_LEN : 0));
     if (r->err) {
         w->st.dropped_malformed++;
         log_warn("work.malformed_result", "why=\"%s\"", err_str(r->err));
@@ -491,7 +496,7 @@ static void handle_results(work_t *w, const uint8_t id[CRYPTO_ID_LEN], wire_rd_t
         a->received = received;
     }
     for (uint32_t i = 0; i < n; i++)
-        if (handle_result(w, id, r) != 0)
+        if (handle_result(w, id, r, breeder) != 0)
             break;
     if (w->cb.results_done)
         w->cb.results_done(w->arg);
@@ -610,7 +615,7 @@ void work_feed(work_t *w, const uint8_t id[CRYPTO_ID_LEN], const uint8_t *plain,
     } else if (h.type == WIRE_WORK_HELLO) {
         handle_hello(w, a, &r);
     } else if (h.type == WIRE_WORK_RESULT) {
-        handle_results(w, id, &r);
+        handle_results(w, id, &r, h.flags);
     } else if ((h.type == WIRE_WORK_LIVE_EVENT || h.type == WIRE_WORK_LIVE_STATUS) && w->cb.live) {
         w->cb.live(w->arg, a, h.type, r.p, r.left);
     } else {

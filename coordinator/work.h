@@ -90,7 +90,8 @@ typedef struct work_result {
     const double *errors; /* per-case errors, valid during the callback only */
     size_t nerrors;
     uint8_t errors_hash[CRYPTO_HASH_LEN]; /* attest_errors_hash(errors) */
-    uint8_t breeder[WIRE_BREEDER_LEN];    /* of the VM that bred the child (zeros: none) */
+    int has_breeder;                   /* the agent sent (and signed) a breeder: attest version 3 */
+    uint8_t breeder[WIRE_BREEDER_LEN]; /* of the VM that bred the child (zeros: none) */
 } work_result_t;
 
 typedef struct work_callbacks {

@@ -31,6 +31,8 @@
 #define WIRE_HDR_LEN 24
 #define WIRE_ID_LEN 16
 #define WIRE_BREEDER_LEN 16                /* a breeder's identity (WIRE_VM_HELLO) */
+#define WIRE_FEAT_BREEDER 1u               /* WIRE_WORK_WELCOME features: reads RESULT breeders */
+#define WIRE_RESULT_BREEDER 1u             /* WIRE_WORK_RESULT header flag: items carry breeders */
 #define WIRE_MAX_FRAME (16u * 1024 * 1024) /* hard cap on any frame */
 
 /* The append-only message type enum. Field order per type is written
@@ -214,10 +216,14 @@ enum wire_type {
      *          unless the VM scored the child)
      *          errors:list<f64> (the per-case errors; empty unless the spec
      *          set per_case; at most SPEC_MAX_CASES)
-     *          breeder:16 raw (the identity of the VM that bred the child,
-     *          WIRE_VM_HELLO's; zeros when no VM bred it: an eval item, or a
-     *          VM that did not say); sig is over attest_result_v2() version 3,
-     *          breeder included
+     *          breeder:16 raw, only in a frame with the header flag
+     *          WIRE_RESULT_BREEDER (sent to a coordinator whose WELCOME
+     *          offered WIRE_FEAT_BREEDER): the identity of the VM that bred
+     *          the child, WIRE_VM_HELLO's; zeros when no VM bred it (an eval
+     *          item, or a VM that did not say). With the flag, sig is over
+     *          attest_result_v2() version 3, breeder included; without it,
+     *          version 2 (an agent or coordinator from before the breeder:
+     *          both sides upgrade one at a time)
      *          RESULT_EXT's metrics stay on the agent (its /metrics); they
      *          do not travel to the coordinator. */
     WIRE_WORK_RESULT = 202,
@@ -242,7 +248,9 @@ enum wire_type {
     WIRE_WORK_AUTH = 206,
     /* coordinator -> agent, session: the session is established (the
      * answer to AUTH) or still is (the answer to every HELLO; an agent that
-     * hears nothing for a while starts over on a new connection). Empty. */
+     * hears nothing for a while starts over on a new connection).
+     * (appended; missing = 0, a coordinator from before them:)
+     * features:u32 (WIRE_FEAT_*: what the coordinator reads) */
     WIRE_WORK_WELCOME = 207,
     /* coordinator -> agent, session: a command for one live individual of
      * a live population (docs/design.md section 7, "Live populations").

@@ -4,14 +4,21 @@
  * read from stdin, and prints every LIVE_EVENT and LIVE_STATUS it gets as
  * a JSON line, each event's signature checked (attest_verify_live).
  *
- *   live_coord tcp://127.0.0.1:PORT KEY_B64
+ *   live_coord tcp://127.0.0.1:PORT KEY_B64 [FEATURES]
+ * FEATURES: what its WELCOMEs offer (wire.h WIRE_FEAT_*); without it they
+ * are empty, as a coordinator's from before them were.
  * stdin, one command a line ("-" = an empty file):
  *   start POP IND INC LANG VERSION NEXT SPEC TRACE BREED_SPEC_JSON SOURCE SNAPSHOT
  *   upgrade POP IND INC UPID OP SEED PROBATION JUDGE SOURCE [PARENT...]
  *   stop POP IND INC
  *   raw POP IND INC CMD          (a command with nothing after its head)
+ *   breed POP DEME DSEQ OP SEED SPEC_JSON PARENT   (a WIRE_WORK_BATCH of one
+ *                                breed-and-score item)
  * stdout: {"type":"session",...}, {"type":"event",...}, {"type":"status",...}
- * (snapshots as hex). Ends on EOF of stdin. */
+ * (snapshots as hex), {"type":"result",...} for each RESULT item: its
+ * frame's flags, breeder (hex, null when the frame carries none), status,
+ * fitness and whether its signature checks out under the attest version
+ * the frame's layout says (3 with breeders, else 2). Ends on EOF of stdin. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -38,6 +45,8 @@ static uint8_t route[256], agent_pk[CRYPTO_PK_LEN];
 static size_t route_len;
 static wsess_t sess;
 static int ready;
+static uint32_t features; /* offered in WELCOME; 0 = send an empty one */
+static int has_features;
 static uint8_t buf[WIRE_WORK_MAX_FRAME + 1024];
 
 static void out(json_t *o)
@@ -146,6 +155,31 @@ static void command(char *line)
         head(&b, tok, WIRE_LIVE_CMD_STOP);
     } else if (!strcmp(tok[0], "raw") && n == 5) {
         head(&b, tok, (uint8_t)atoi(tok[4]));
+    } else if (!strcmp(tok[0], "breed") && n == 8) {
+        spec_t *sp = NULL;
+        char err[512];
+        if (spec_load_file(tok[6], &sp, err, sizeof err) != 0) {
+            fprintf(stderr, "live_coord: %s\n", err);
+            exit(1);
+        }
+        wire_begin(&b, WIRE_WORK_BATCH, 0, coord_id);
+        wire_put_str(&b, tok[1]);
+        wire_buf_t sb;
+        wire_buf_init(&sb);
+        spec_encode(sp, -1, &sb);
+        wire_put_bytes(&b, sb.data, sb.len);
+        wire_buf_free(&sb);
+        spec_destroy(&sp);
+        wire_put_u32(&b, 1);
+        wire_put_u32(&b, (uint32_t)strtoul(tok[2], NULL, 10));
+        wire_put_u64(&b, strtoull(tok[3], NULL, 10));
+        wire_put_u8(&b, WIRE_ITEM_BREED_EVAL);
+        wire_put_str(&b, tok[4]);
+        wire_put_u64(&b, strtoull(tok[5], NULL, 10));
+        wire_put_u32(&b, 1);
+        put_file(&b, tok[7]);
+        wire_put_bytes(&b, NULL, 0);
+        wire_put_u8(&b, 255);
     } else {
         fprintf(stderr, "live_coord: bad command '%s'\n", tok[0]);
         exit(2);
@@ -269,6 +303,71 @@ static void on_status(wire_rd_t *r)
     out(json_pack("{s:s, s:b, s:o}", "type", "status", "malformed", r->err != 0, "items", items));
 }
 
+/* A WIRE_WORK_RESULT frame: one line per item. */
+static void on_results(const wire_hdr_t *h, wire_rd_t *r)
+{
+    uint32_t credit = 0, n = 0;
+    uint64_t received = 0;
+    wire_get_u32(r, &credit);
+    wire_get_u64(r, &received);
+    wire_get_count(r, &n, 4096, 1);
+    int with = (h->flags & WIRE_RESULT_BREEDER) != 0;
+    for (uint32_t i = 0; i < n && !r->err; i++) {
+        char pop[WIRE_POP_MAX + 1], detail[1024];
+        uint32_t deme = 0, len = 0, nerr = 0;
+        uint64_t dseq = 0;
+        uint8_t status = 0, sig[CRYPTO_SIG_LEN], h32[CRYPTO_HASH_LEN];
+        double fitness = NAN;
+        const uint8_t *src = NULL;
+        attest_ext_t x = {.with_breeder = (uint8_t)with};
+        wire_get_str(r, pop, sizeof pop);
+        wire_get_u32(r, &deme);
+        wire_get_u64(r, &dseq);
+        wire_get_u8(r, &status);
+        wire_get_f64(r, &fitness);
+        wire_get_str(r, detail, sizeof detail);
+        wire_get_bytes(r, &src, &len, 1u << 20);
+        wire_get_raw(r, sig, sizeof sig);
+        wire_get_u32(r, &x.passed);
+        wire_get_u32(r, &x.cases);
+        wire_get_f64(r, &x.cost);
+        wire_get_u8(r, &x.reused);
+        wire_get_count(r, &nerr, SPEC_MAX_CASES, 8);
+        double *errs = calloc(nerr ? nerr : 1, sizeof *errs);
+        for (uint32_t k = 0; k < nerr && errs; k++)
+            wire_get_f64(r, &errs[k]);
+        if (with)
+            wire_get_raw(r, x.breeder, WIRE_BREEDER_LEN);
+        if (r->err || !errs) {
+            free(errs);
+            out(json_pack("{s:s, s:s}", "type", "result", "error", err_str(r->err)));
+            return;
+        }
+        attest_errors_hash(errs, nerr, x.errors_hash);
+        free(errs);
+        crypto_hash(src, len, h32);
+        int ok = attest_verify_v2(agent_pk, pop, deme, dseq, h32, status,
+                                  status == WIRE_ST_OK ? fitness : NAN, &x, sig) == 0;
+        out(json_pack("{s:s, s:i, s:o, s:s, s:I, s:b, s:s#}", "type", "result", "flags",
+                      (int)h->flags, "breeder",
+                      with ? hex_json(x.breeder, WIRE_BREEDER_LEN) : json_null(), "status",
+                      wire_status_str(status), "dseq", (json_int_t)dseq, "sig_ok", ok, "source",
+                      (const char *)src, (int)len));
+    }
+}
+
+/* A WELCOME, with the features when they were given. */
+static void send_welcome(void)
+{
+    wire_buf_t b;
+    wire_buf_init(&b);
+    wire_begin(&b, WIRE_WORK_WELCOME, 0, coord_id);
+    if (has_features)
+        wire_put_u32(&b, features);
+    send_session(&b);
+    wire_buf_free(&b);
+}
+
 static void on_message(void)
 {
     uint8_t rid[256];
@@ -312,11 +411,7 @@ static void on_message(void)
                 return;
             wsess_init(&sess, sid, 0);
             ready = 1;
-            wire_buf_t b;
-            wire_buf_init(&b);
-            wire_begin(&b, WIRE_WORK_WELCOME, 0, coord_id);
-            send_session(&b);
-            wire_buf_free(&b);
+            send_welcome();
             out(json_pack("{s:s, s:o}", "type", "session", "agent_pk", hex_json(agent_pk, 32)));
         }
         return;
@@ -326,11 +421,9 @@ static void on_message(void)
         wire_parse(buf, plen, &h, &r) != 0)
         return;
     if (h.type == WIRE_WORK_HELLO) {
-        wire_buf_t b;
-        wire_buf_init(&b);
-        wire_begin(&b, WIRE_WORK_WELCOME, 0, coord_id);
-        send_session(&b);
-        wire_buf_free(&b);
+        send_welcome();
+    } else if (h.type == WIRE_WORK_RESULT) {
+        on_results(&h, &r);
     } else if (h.type == WIRE_WORK_LIVE_EVENT) {
         on_event(&r);
     } else if (h.type == WIRE_WORK_LIVE_STATUS) {
@@ -340,9 +433,13 @@ static void on_message(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: live_coord tcp://HOST:PORT KEY_B64 < commands\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: live_coord tcp://HOST:PORT KEY_B64 [FEATURES] < commands\n");
         return 2;
+    }
+    if (argc == 4) {
+        features = (uint32_t)strtoul(argv[3], NULL, 10);
+        has_features = 1;
     }
     uint8_t key[CRYPTO_KEY_LEN];
     if (crypto_init() != 0 || crypto_key_from_b64(argv[2], key) != 0) {

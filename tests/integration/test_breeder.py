@@ -2,7 +2,10 @@
 of the VM code that bred it (record version 4, signed by the agent), and
 `lineage verify --replay` tells a child re-derived on another breeder (petri
 upgraded since) from a forgery: not compared, both breeders named, no
-mismatch. On the breeder that bred them, the same records still compare."""
+mismatch. On the breeder that bred them, the same records still compare.
+An agent sends the breeder only to a coordinator whose WELCOME offers to
+read it, so agents and a coordinator from before it upgrade one at a time."""
+import base64
 import json
 import os
 import re
@@ -10,8 +13,11 @@ import shutil
 import signal
 import subprocess
 
+import pytest
+
 from cluster import Cluster, quadratic_spec
-from conftest import AGENT, ROOT, wait_for
+from conftest import AGENT, ROOT, Agent, wait_for
+from test_live_agent import Coord
 
 EBIN = os.path.join(ROOT, "agent", "beam", "ebin")
 
@@ -33,16 +39,21 @@ def other_breeder_ebin(tmp):
     return d
 
 
+def spec_file(tmp):
+    path = os.path.join(tmp, "quad.json")
+    q = quadratic_spec()
+    with open(path, "w") as f:
+        json.dump({k: q[k] for k in ("function", "primitives", "fitness", "limits")}, f)
+    return path
+
+
 def breeder_of(tmp, code_path=None):
     """The breeder id a VM of this code reports (petri-agent breed --json),
     and the subtree children of seeds 1..20 of one parent."""
     parent = os.path.join(tmp, "parent.erl")
     with open(parent, "w") as f:
         f.write("-module(g).\n-export([f/1]).\nf(X) -> X * X + 1.\n")
-    spec = os.path.join(tmp, "quad.json")
-    with open(spec, "w") as f:
-        q = quadratic_spec()
-        json.dump({k: q[k] for k in ("function", "primitives", "fitness", "limits")}, f)
+    spec = spec_file(tmp)
     args = [AGENT, "breed", "--spec", spec, "--op", "subtree", "--seed", "1", "--count", "20",
             "--json",
             "--vms", "1", parent]
@@ -116,3 +127,26 @@ def test_replay_on_another_breeder_is_not_compared_and_the_same_breeder_still_co
         assert v["replay_mismatches"] == 0 and v["replay_other_breeder"] == 0, v
     finally:
         c.stop()
+
+
+@pytest.mark.parametrize("features", [None, 1], ids=["older-coordinator", "coordinator"])
+def test_agent_sends_the_breeder_only_to_a_coordinator_that_reads_it(tmp, features):
+    ours, _ = breeder_of(tmp)
+    key = base64.b64encode(os.urandom(32)).decode()
+    coord = Coord(tmp, key, features)
+    agent = Agent(tmp, "a1", {"gossip.key": key, "beam.vms": "1",
+                              "work.coordinator": f"tcp://127.0.0.1:{coord.port}"}).start()
+    try:
+        coord.next(lambda m: m["type"] == "session", 60, "session")
+        coord.send("breed", "p", 0, 1, "subtree", 5, spec_file(tmp),
+                   os.path.join(tmp, "parent.erl"))
+        r = coord.next(lambda m: m["type"] == "result", 60, "result")
+        # signed as the layout says: attest version 3 with the breeder, else 2
+        assert r["sig_ok"] is True and r["status"] == "ok" and r["dseq"] == 1, r
+        if features:
+            assert r["flags"] == 1 and r["breeder"] == ours, r
+        else:
+            assert r["flags"] == 0 and r["breeder"] is None, r
+    finally:
+        agent.stop(signal.SIGKILL)
+        coord.close()

@@ -34,12 +34,13 @@ def read(path):
 
 
 class Coord:
-    def __init__(self, tmp, key):
+    def __init__(self, tmp, key, features=None):
         import time
         self.err = os.path.join(tmp, "coord.err")
         for _ in range(5):  # a free port can be taken before live_coord binds it
             self.port = free_port()
-            self.proc = subprocess.Popen([COORD, f"tcp://127.0.0.1:{self.port}", key],
+            extra = [str(features)] if features is not None else []
+            self.proc = subprocess.Popen([COORD, f"tcp://127.0.0.1:{self.port}", key, *extra],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=open(self.err, "wb"), text=True, bufsize=1)
             time.sleep(0.3)

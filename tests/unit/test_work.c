@@ -269,6 +269,7 @@ typedef struct claim {
     uint32_t nerrors;
     const attest_ext_t *signed_ext; /* sign this instead of the claim (tampering) */
     uint8_t breeder[WIRE_BREEDER_LEN];
+    int old; /* an agent from before the breeder: no breeder, attest version 2 */
 } claim_t;
 
 /* Appends one RESULT item (population "p", deme 0, fitness 3) to b. */
@@ -281,7 +282,7 @@ static void put_claim(fixture_t *f, wire_buf_t *b, uint64_t dseq, const char *sr
                       .cases = c->cases,
                       .cost = c->cost,
                       .reused = c->reused,
-                      .with_breeder = 1};
+                      .with_breeder = (uint8_t)!c->old};
     attest_errors_hash(c->errors, c->nerrors, x.errors_hash);
     memcpy(x.breeder, c->breeder, WIRE_BREEDER_LEN);
     assert_int_equal(attest_sign_v2(&f->agent, "p", 0, dseq, h, WIRE_ST_OK, 3.0,
@@ -304,7 +305,8 @@ static void put_claim(fixture_t *f, wire_buf_t *b, uint64_t dseq, const char *sr
     wire_put_u32(b, c->nerrors);
     for (uint32_t i = 0; i < c->nerrors; i++)
         wire_put_f64(b, c->errors[i]);
-    wire_put_raw(b, c->breeder, WIRE_BREEDER_LEN);
+    if (!c->old)
+        wire_put_raw(b, c->breeder, WIRE_BREEDER_LEN);
 }
 
 static void put_item(fixture_t *f, wire_buf_t *b, uint64_t dseq, const char *src, int bad_sig)
@@ -313,14 +315,20 @@ static void put_item(fixture_t *f, wire_buf_t *b, uint64_t dseq, const char *src
     put_claim(f, b, dseq, src, bad_sig, &c);
 }
 
-/* A WIRE_WORK_RESULT frame with n items (credit 4, received 1). */
-static void begin_results(fixture_t *f, wire_buf_t *b, uint32_t n)
+/* A WIRE_WORK_RESULT frame with n items (credit 4, received 1), whose
+ * items carry breeders unless old. */
+static void begin_results_as(fixture_t *f, wire_buf_t *b, uint32_t n, int old)
 {
     wire_buf_init(b);
-    wire_begin(b, WIRE_WORK_RESULT, 0, f->agent.id);
+    wire_begin(b, WIRE_WORK_RESULT, old ? 0 : WIRE_RESULT_BREEDER, f->agent.id);
     wire_put_u32(b, 4);
     wire_put_u64(b, 1);
     wire_put_u32(b, n);
+}
+
+static void begin_results(fixture_t *f, wire_buf_t *b, uint32_t n)
+{
+    begin_results_as(f, b, n, 0);
 }
 
 static void result(fixture_t *f, keyring_t *kr, uint64_t dseq, const char *src, int bad_sig)
@@ -512,7 +520,7 @@ static void test_results_frame(void **state)
 static void send_claim(fixture_t *f, uint64_t dseq, const char *src, const claim_t *c)
 {
     wire_buf_t b;
-    begin_results(f, &b, 1);
+    begin_results_as(f, &b, 1, c->old);
     put_claim(f, &b, dseq, src, 0, c);
     send_frame(f, f->kr, &b);
     wire_buf_free(&b);
@@ -642,6 +650,7 @@ static void test_result_ext_fields(void **state)
     pump(f, 300);
     assert_int_equal(f->results, 1);
     assert_memory_equal(f->last.breeder, honest.breeder, WIRE_BREEDER_LEN);
+    assert_true(f->last.has_breeder);
     assert_int_equal(f->last.passed, 1);
     assert_int_equal(f->last.cases, 3);
     assert_true(f->last.cost == 640);
@@ -651,6 +660,51 @@ static void test_result_ext_fields(void **state)
     uint8_t h[CRYPTO_HASH_LEN];
     attest_errors_hash(errs, 3, h);
     assert_memory_equal(f->last.errors_hash, h, sizeof h);
+}
+
+/* An agent from before the breeder (its frames without the flag, its items
+ * without a breeder, signed with attest version 2) is read as it always
+ * was; an item claiming the other layout's signature is a bad signature. */
+static void test_result_from_an_older_agent(void **state)
+{
+    fixture_t *f = *state;
+    hello(f, 8);
+    pump(f, 300);
+    work_item_t it[2];
+    assert_int_equal(pop_reserve(f->pop, 0), 1);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pop_next_item(f->pop, 0, 8, &it[i]), 0);
+    uint64_t d0 = it[0].dseq, d1 = it[1].dseq; /* work_send takes the items */
+    assert_int_equal(work_send(f->w, f->agent.id, f->pop, it, 2), 0);
+    const work_stats_t *st = work_stats(f->w);
+    double errs[2] = {0, 1};
+    claim_t old = {.passed = 1, .cases = 2, .cost = 5, .errors = errs, .nerrors = 2, .old = 1};
+    attest_ext_t v3 = {.passed = 1, .cases = 2, .cost = 5, .with_breeder = 1};
+    attest_errors_hash(errs, 2, v3.errors_hash);
+    claim_t t = old; /* the old layout, signed as the new one */
+    t.signed_ext = &v3;
+    send_claim(f, d0, "-module(a).", &t);
+    pump(f, 300);
+    assert_int_equal(f->results, 0);
+    assert_int_equal(st->dropped_bad_sig, 1);
+    send_claim(f, d0, "-module(a).", &old);
+    pump(f, 300);
+    assert_int_equal(f->results, 1);
+    assert_false(f->last.has_breeder);
+    assert_int_equal(f->last.passed, 1);
+    assert_int_equal(f->last.cases, 2);
+    static const uint8_t zero[WIRE_BREEDER_LEN];
+    assert_memory_equal(f->last.breeder, zero, WIRE_BREEDER_LEN);
+    /* and a new agent's item next to it, in a frame of its own */
+    claim_t now = old;
+    now.old = 0;
+    memset(now.breeder, 0x3c, WIRE_BREEDER_LEN);
+    send_claim(f, d1, "-module(b).", &now);
+    pump(f, 300);
+    assert_int_equal(f->results, 2);
+    assert_true(f->last.has_breeder);
+    assert_memory_equal(f->last.breeder, now.breeder, WIRE_BREEDER_LEN);
+    assert_int_equal(st->dropped_malformed, 0);
 }
 
 /* Sends one item of population "p" to the main agent; returns its dseq. */
@@ -671,6 +725,13 @@ static void assert_victim_works(fixture_t *f)
     size_t plen = 0;
     hello(f, 4);
     assert_int_equal(fa_recv(f, &f->a, f->kr, plain, sizeof plain, &plen, 2000), WIRE_WORK_WELCOME);
+    /* the WELCOME offers what this coordinator reads: breeders in RESULTs */
+    wire_hdr_t wh;
+    wire_rd_t wr;
+    uint32_t features = 0;
+    assert_int_equal(wire_parse(plain, plen, &wh, &wr), 0);
+    assert_int_equal(wire_get_u32(&wr, &features), 0);
+    assert_int_equal(features, WIRE_FEAT_BREEDER);
     const work_agent_t *a = work_agent_find(f->w, f->agent.id);
     assert_non_null(a);
     assert_true(a->session);
@@ -946,6 +1007,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_results_frame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_ext, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_ext_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_from_an_older_agent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_squatter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_takeover_needs_the_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_impersonator, setup, teardown),

@@ -190,8 +190,8 @@ void replay_result(coord_t *c, work_item_t *it, const work_result_t *r)
         snprintf(why, sizeof why, "replay of %s deme %u dseq %llu gave a different child (%s)%s",
                  e->pop, e->deme, (unsigned long long)e->dseq, wire_status_str(r->status),
                  e->has_breeder ? " on the breeder that bred it"
-                                : "; the record names no breeder (recorded before version 4), so "
-                                  "a changed breeder gives this too");
+                                : "; the record names no breeder (it is older than version 4, or "
+                                  "its VM did not say), so a changed breeder gives this too");
         json_array_append_new(j->errors,
                               json_pack("{s:I, s:s}", "seq", (json_int_t)e->seq, "reason", why));
         break;

@@ -46,7 +46,8 @@ enum wire_type {
      * version:str (petri beam app version)
      * then (appended; missing = zeros, unknown):
      * breeder:16 raw (the breeder's identity, petri_mutate:breeder/0: MD5 of
-     * the OTP release and of the code of the modules that derive a child;
+     * the OTP release, the emulator's version and the code of the modules
+     * that derive a child;
      * two VMs with the same identity derive the same child from the same
      * parents, operator and seed) */
     WIRE_VM_HELLO = 1,

@@ -60,10 +60,10 @@ breeder_modules() ->
     [petri_mutate, petri_prog, petri_sites, petri_gen, petri_types, petri_spec, petri_loader,
      petri_safety, petri_std, petri_elixir,
      erl_parse, erl_scan, erl_anno, erl_lint, erl_pp, erl_internal, erl_expand_records,
-     io_lib, io_lib_format, lists, maps, rand, string, unicode].
+     io_lib, io_lib_format, io_lib_pretty, lists, maps, rand, string, unicode].
 
-%% The breeder's identity: MD5 of the OTP release and of the object code of
-%% breeder_modules(). Two VMs with the same identity derive the same child
+%% The breeder's identity: MD5 of the OTP release, the emulator's version
+%% (its BIFs print floats) and the object code of breeder_modules(). Two VMs with the same identity derive the same child
 %% from the same parents, operator and seed; the lineage records it with each
 %% child (store.h, version 4) so a replay on another breeder says so instead
 %% of reporting a forgery.
@@ -72,7 +72,7 @@ breeder() -> breeder(breeder_modules()).
 
 -spec breeder([module()]) -> <<_:128>>.
 breeder(Mods) ->
-    erlang:md5([erlang:system_info(otp_release), 0
+    erlang:md5([erlang:system_info(otp_release), 0, erlang:system_info(version), 0
                 | [[atom_to_binary(M), 0, M:module_info(md5)] || M <- Mods]]).
 
 %% Operator name -> number of parents.

@@ -82,6 +82,11 @@ static void pump_until(loop_t *l, volatile int *cond, int want, int ms)
 }
 
 static const char *good = "-module(g).\n-export([f/1]).\nf(X) -> X * X + 2 * X - 1.\n";
+/* Right too, after a few hundred ms of work (about 20M reductions a case):
+ * still running when the test kills its VM, however loaded the machine. */
+static const char *slow = "-module(g).\n-export([f/1]).\n"
+                          "f(X) -> loop(10000000, 0) * 0 + X * X + 2 * X - 1.\n"
+                          "loop(0, A) -> A;\nloop(N, A) -> loop(N - 1, (A + N) rem 7).\n";
 
 static void test_pool_with_real_vms(void **state)
 {
@@ -174,15 +179,28 @@ static void test_pool_with_real_vms(void **state)
     assert_int_equal(big.status, WIRE_ST_PARSE_ERROR);
     free(huge);
 
-    /* kill the VM while it holds work: the work is retried on its replacement */
+    /* kill the VM while it holds work: the work is retried on its replacement
+     * (slow: a quick genome could be answered before the kill lands) */
+    json_t *sj = json_loads("{\"function\":\"f/1\",\"fitness\":{\"cases\":["
+                            "{\"in\":[0],\"out\":-1},{\"in\":[2],\"out\":7}]},"
+                            "\"limits\":{\"timeout_ms\":60000,\"reductions\":1000000000}}",
+                            0, NULL);
+    spec_t *slow_spec = NULL;
+    assert_int_equal(spec_from_json(sj, NULL, &slow_spec, err, sizeof err), 0);
+    json_decref(sj);
+    wire_buf_t ssw;
+    wire_buf_init(&ssw);
+    spec_encode(slow_spec, -1, &ssw);
     json_t *st = pool_status_json(p);
     int pid = (int)json_integer_value(
         json_object_get(json_array_get(json_object_get(st, "vms"), 0), "pid"));
     json_decref(st);
     res_t k = {0};
-    pool_eval(p, sw.data, sw.len, -1, (const uint8_t *)good, strlen(good), on_done, &k);
+    pool_eval(p, ssw.data, ssw.len, -1, (const uint8_t *)slow, strlen(slow), on_done, &k);
     kill(pid, SIGKILL);
-    pump_until(l, &k.n, 1, 30000);
+    pump_until(l, &k.n, 1, 60000);
+    wire_buf_free(&ssw);
+    spec_destroy(&slow_spec);
     assert_int_equal(k.n, 1);
     assert_int_equal(k.status, WIRE_ST_OK); /* a suspect once, innocent alone */
     pool_stats_t ps;

@@ -265,9 +265,10 @@ def main():
                      "-" if used is None else "%d" % used, r["published_lexicase"],
                      PUBLISHED_BUDGET))
     if verify is not None:
-        print("\nlineage verify --replay %d: ok %s, %s replayed, %s mismatches"
+        print("\nlineage verify --replay %d: ok %s, %s replayed, %s mismatches, %s not "
+              "compared (another breeder)"
               % (a.replay, verify.get("ok"), verify.get("replayed"),
-                 verify.get("replay_mismatches")))
+                 verify.get("replay_mismatches"), verify.get("replay_other_breeder")))
     total = time.monotonic() - t_start
     print("\ntrain = best genome reached error 0 on the training cases; success = it also "
           "passed every held-out case.\n%.0f s in all; load %s" % (total, " ".join(bl.loadavg())))
@@ -275,7 +276,8 @@ def main():
                       "agents": a.agents, "vms": a.vms, "seconds": round(total, 1),
                       "published_budget": PUBLISHED_BUDGET, "problems": rows,
                       "replay": None if verify is None else
-                      {k: verify.get(k) for k in ("ok", "replayed", "replay_mismatches")},
+                      {k: verify.get(k) for k in ("ok", "replayed", "replay_mismatches",
+                                                   "replay_other_breeder")},
                       "loadavg": bl.loadavg()}))
     return 0
 

@@ -379,11 +379,7 @@ static void breed_print_json(const breed_run_t *r, int64_t i, const breed_item_t
         json_object_set_new(o, "cases", json_integer(it->cases));
     }
     json_object_set_new(o, "detail", json_string(it->detail ? it->detail : ""));
-    static const uint8_t zero[WIRE_BREEDER_LEN];
-    char hex[2 * WIRE_BREEDER_LEN + 1];
-    crypto_hex(it->breeder, WIRE_BREEDER_LEN, hex);
-    json_object_set_new(
-        o, "breeder", memcmp(it->breeder, zero, WIRE_BREEDER_LEN) ? json_string(hex) : json_null());
+    json_object_set_new(o, "breeder", pool_breeder_json(it->breeder));
     if (it->source)
         json_object_set_new(o, "source", json_stringn(it->source, it->len));
     char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);

@@ -102,6 +102,10 @@ typedef struct pool_result {
     size_t nerrors;
 } pool_result_t;
 
+/* A breeder's identity as JSON: lower-case hex, or null when it is all
+ * zeros (unknown: the VM did not say, or no VM bred it). A new reference. */
+json_t *pool_breeder_json(const uint8_t breeder[WIRE_BREEDER_LEN]);
+
 /* Reads RESULT_EXT (wire.h) from r, positioned after a WIRE_VM_RESULT's
  * eval_us or a WIRE_VM_BRED's source, into res (passed, cases, cost,
  * reused, metrics, errors) for a result of the given status. metrics is

@@ -6,6 +6,16 @@
 #include "crypto.h"
 #include "pool_int.h"
 
+json_t *pool_breeder_json(const uint8_t breeder[WIRE_BREEDER_LEN])
+{
+    static const uint8_t zero[WIRE_BREEDER_LEN];
+    if (memcmp(breeder, zero, WIRE_BREEDER_LEN) == 0)
+        return json_null();
+    char hex[2 * WIRE_BREEDER_LEN + 1];
+    crypto_hex(breeder, WIRE_BREEDER_LEN, hex);
+    return json_string(hex);
+}
+
 int pool_ready(const pool_t *p)
 {
     int n = 0;
@@ -61,9 +71,6 @@ json_t *pool_status_json(const pool_t *p)
         restarts += s->restarts;
         recycles += s->recycles;
         kills += s->kills;
-        static const uint8_t zero[WIRE_BREEDER_LEN];
-        char breeder[2 * WIRE_BREEDER_LEN + 1];
-        crypto_hex(s->breeder, WIRE_BREEDER_LEN, breeder);
         json_t *vm =
             json_pack("{s:i, s:s, s:i, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
                       "s:b, s:I, s:I}",
@@ -75,9 +82,7 @@ json_t *pool_status_json(const pool_t *p)
                       "vm_loads", (json_int_t)s->vm_loads, "otp", s->otp, "elixir", s->elixir,
                       "restarts", (json_int_t)s->restarts, "recycles", (json_int_t)s->recycles);
         /* the identity of the VM's breeder, as its hello said (null: not yet, or never) */
-        json_object_set_new(vm, "breeder",
-                            memcmp(s->breeder, zero, WIRE_BREEDER_LEN) ? json_string(breeder)
-                                                                       : json_null());
+        json_object_set_new(vm, "breeder", pool_breeder_json(s->breeder));
         json_array_append_new(vms, vm);
     }
     return json_pack("{s:o, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}", "vms", vms,

@@ -100,11 +100,21 @@ static int ensure_buf(awork_t *w, size_t n)
     return 0;
 }
 
+/* The VMs batch work can count on: the ready ones less one for each live
+ * individual hosted (each runs on a VM of its own, beside the pool's, and
+ * takes that VM's share of the host), but never below one while a VM is
+ * ready, so the demes placed here go on, slower, under many individuals. */
+static int batch_vms(const awork_t *w)
+{
+    int ready = pool_ready(w->pool), vms = ready - alive_count(w->live);
+    return vms >= 1 ? vms : ready > 0;
+}
+
 static int credit(const awork_t *w)
 {
     if (w->draining)
         return 0;
-    int c = pool_ready(w->pool) * w->per_vm - w->held;
+    int c = batch_vms(w) * w->per_vm - w->held;
     return c > 0 ? c : 0;
 }
 
@@ -484,6 +494,7 @@ static void handle_session_frame(awork_t *w, uint8_t *plain, size_t plen)
         handle_batch(w, &r); /* the credit it takes travels with the results */
     } else if (h.type == WIRE_WORK_LIVE) {
         alive_command(w->live, &r);
+        awork_announce(w); /* an individual started or stopped takes or gives credit */
     } else if (h.type == WIRE_WORK_CONTROL) {
         handle_control(w, &r);
         awork_announce(w);
@@ -698,9 +709,10 @@ int awork_held(const awork_t *w)
 
 json_t *awork_status_json(const awork_t *w)
 {
-    return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:I, s:I, s:o}", "coordinator", w->endpoint,
-                     "session", aw_state_names[w->state], "sessions", (json_int_t)w->sessions,
-                     "session_restarts", (json_int_t)w->restarts, "held", w->held, "credit",
-                     credit(w), "received", (json_int_t)w->received, "done", (json_int_t)w->done,
-                     "live", alive_status_json(w->live));
+    return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:I, s:I, s:o}", "coordinator",
+                     w->endpoint, "session", aw_state_names[w->state], "sessions",
+                     (json_int_t)w->sessions, "session_restarts", (json_int_t)w->restarts, "held",
+                     w->held, "credit", credit(w), "batch_vms", w->draining ? 0 : batch_vms(w),
+                     "received", (json_int_t)w->received, "done", (json_int_t)w->done, "live",
+                     alive_status_json(w->live));
 }

@@ -4,8 +4,10 @@
  *
  * Invariants:
  *  1. Backpressure: the agent announces credit = what its ready VMs can
- *     start soon (ready VMs x [work] credit_per_vm) minus the items it holds; the
- *     coordinator never sends more.
+ *     start soon (batch VMs x [work] credit_per_vm) minus the items it holds; the
+ *     coordinator never sends more. Batch VMs = ready VMs less one per live
+ *     individual hosted (each has a VM of its own), at least one while a VM
+ *     is ready.
  *  2. Every item received gets exactly one signed result (a failure status
  *     when breeding or the VM fails), unless the agent stops first; results
  *     finished while there is no session wait for the next one.

@@ -295,3 +295,32 @@ def test_too_many_vm_deaths_fail_the_individual(tmp, live):
     e = coord.event("failed")
     assert "giving up" in e["reason"], e
     wait_for(lambda: agent.status()["work"]["live"]["individuals"] == [], what="forgotten")
+
+
+def test_live_individuals_take_their_vms_out_of_the_batch_credit(tmp, live):
+    """Each live individual runs on a VM of its own and takes one VM's share
+    of the credit the agent announces for batch work; one VM's share stays
+    while a VM is ready, and the credit comes back when they stop."""
+    coord, make = live
+    agent = make(**{"beam.vms": "2", "work.credit_per_vm": "5"})
+    agent.ready(2)
+
+    def work():
+        return agent.status()["work"]
+
+    wait_for(lambda: work()["credit"] == 10, what="credit of 2 VMs x 5")
+    assert work()["batch_vms"] == 2
+    start(coord, tmp, ind=1)
+    coord.event("started", ind=1)
+    w = work()
+    assert (w["batch_vms"], w["credit"]) == (1, 5), w
+    start(coord, tmp, ind=2)
+    coord.event("started", ind=2)
+    w = work()
+    assert (w["batch_vms"], w["credit"]) == (1, 5), w  # never below one VM's share
+    coord.send("stop", "pop", 1, 1)
+    coord.event("stopped", ind=1)
+    coord.send("stop", "pop", 2, 1)
+    coord.event("stopped", ind=2)
+    wait_for(lambda: work()["credit"] == 10, what="the credit back")
+    assert work()["batch_vms"] == 2

@@ -30,7 +30,8 @@
  *   migration   {"interval": 200, "count": 1}   per deme, ring topology; 0 = off
  *   stop        {"target_fitness": 0, "max_evaluations": 200000}
  *   seeds       ["<erlang source>", ...]    optional starting genomes
- *   replacement "niche" (default) | {"niche": {"share": 0.25}} | "no_worse"
+ *   replacement "niche" (default) | {"niche": {"share": 0.25}} | "no_worse" |
+ *               "age"
  *                 how a scored child enters its deme (invariant 7)
  *   archive     {"map_elites": {"descriptors": ["size", "passed"],
  *                "bins": [16, 16], "range": [[0, 800], [0, 676]],
@@ -66,7 +67,11 @@
  *     member of the same value, otherwise it replaces the loser of a
  *     reverse tournament when it is no worse. So neutral variants drift
  *     inside their niche but cannot flood the deme. "no_worse" is the rule
- *     without either check (kept to measure against).
+ *     without either check (kept to measure against). "age": every child
+ *     enters, in the place of the deme's oldest member that is not an
+ *     elite (the slots are taken in turn), so each member lives for about
+ *     a deme's worth of children and only selection judges them, as in a
+ *     generational run; a restart goes on with the slot after the last.
  *  8. With an archive the demes hold no members: they only number the work
  *     (invariant 1). Each deme first issues `size / demes` random genomes
  *     (and its seeds); then parents are drawn uniformly from the occupied
@@ -99,7 +104,7 @@
 enum pop_state { POP_RUNNING, POP_SOLVED, POP_STOPPED, POP_FAILED };
 enum item_kind { ITEM_BREED = WIRE_ITEM_BREED_EVAL, ITEM_EVAL = WIRE_ITEM_EVAL };
 enum pop_selection { POP_SEL_TOURNAMENT = 0, POP_SEL_LEXICASE = 1 };
-enum pop_replacement { POP_REPL_NICHE = 0, POP_REPL_NO_WORSE = 1 };
+enum pop_replacement { POP_REPL_NICHE = 0, POP_REPL_NO_WORSE = 1, POP_REPL_AGE = 2 };
 enum pop_descriptor { POP_DESC_SIZE = 0, POP_DESC_COST, POP_DESC_PASSED, POP_DESC_VARS };
 
 typedef struct member {
@@ -123,6 +128,7 @@ typedef struct deme {
     int seeds_left;      /* seed genomes still to be issued to this deme */
     uint64_t rng;        /* lexicase's generator (invariant 5) */
     int collapsed;       /* full and every member of one fitness (logged once) */
+    uint32_t age_next;   /* replacement "age": the slot the next child takes */
 } deme_t;
 
 /* A MAP-Elites archive (invariant 8). */

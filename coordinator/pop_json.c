@@ -74,7 +74,10 @@ static json_t *archive_json(const pop_t *p)
 
 static const char *replacement_name(const pop_t *p)
 {
-    return p->archive ? "map_elites" : p->replacement == POP_REPL_NO_WORSE ? "no_worse" : "niche";
+    return p->archive                            ? "map_elites"
+           : p->replacement == POP_REPL_NO_WORSE ? "no_worse"
+           : p->replacement == POP_REPL_AGE      ? "age"
+                                                 : "niche";
 }
 
 json_t *pop_detail_json(const pop_t *p, uint64_t now_ms)
@@ -211,11 +214,11 @@ json_t *pop_to_json(pop_t *p)
             json_array_append_new(mem, member_json(&dm->m[i]));
         char rng[17];
         snprintf(rng, sizeof rng, "%016llx", (unsigned long long)dm->rng);
-        json_array_append_new(demes, json_pack("{s:o, s:I, s:I, s:I, s:i, s:s}", "members", mem,
-                                               "next_dseq", (json_int_t)(dm->reserved_dseq + 1),
-                                               "evals", (json_int_t)dm->evals, "since_migration",
-                                               (json_int_t)dm->since_migration, "seeds_left",
-                                               dm->seeds_left, "rng", rng));
+        json_array_append_new(
+            demes, json_pack("{s:o, s:I, s:I, s:I, s:i, s:s, s:I}", "members", mem, "next_dseq",
+                             (json_int_t)(dm->reserved_dseq + 1), "evals", (json_int_t)dm->evals,
+                             "since_migration", (json_int_t)dm->since_migration, "seeds_left",
+                             dm->seeds_left, "rng", rng, "age_next", (json_int_t)dm->age_next));
     }
     json_t *best = json_null();
     if (p->best.src)
@@ -326,6 +329,11 @@ pop_t *pop_from_json(json_t *state, pop_lookup_fn lookup, void *arg, char *err, 
         dm->evals = (uint64_t)json_integer_value(json_object_get(jd, "evals"));
         dm->since_migration = (uint64_t)json_integer_value(json_object_get(jd, "since_migration"));
         dm->seeds_left = (int)json_integer_value(json_object_get(jd, "seeds_left"));
+        json_t *age = json_object_get(jd, "age_next"); /* absent in older state: 0 */
+        dm->age_next = json_is_integer(age) && json_integer_value(age) >= 0 &&
+                               json_integer_value(age) < dm->cap
+                           ? (uint32_t)json_integer_value(age)
+                           : 0;
         const char *drng = json_string_value(json_object_get(jd, "rng"));
         if (drng && strlen(drng) == 16)
             dm->rng = strtoull(drng, NULL, 16); /* else the seeded start (older state) */

@@ -1,6 +1,7 @@
 /* pop_repl.c - how a scored child enters its full deme (pop.h invariant 7):
  * the reverse tournament that spares the elites, the niche rule against
- * clones and neutral floods, and the watch for a deme's collapse. */
+ * clones and neutral floods, the oldest member's place under "age", and the
+ * watch for a deme's collapse. */
 #include <string.h>
 
 #include "log.h"
@@ -109,9 +110,28 @@ void pop_watch_collapse(pop_t *p, uint32_t d)
     dm->collapsed = one;
 }
 
+/* Under "age" (pop.h invariant 7): the oldest non-elite slot, taken in
+ * turn; the child always enters (-1 only when every member is an elite). */
+static int age_target(pop_t *p, deme_t *dm)
+{
+    int elite[64], ne = p->elitism < 64 ? p->elitism : 64;
+    elites(p, dm, elite, ne);
+    for (int k = 0; k < dm->n; k++) {
+        int i = (int)(dm->age_next % (uint32_t)dm->n), is_elite = 0;
+        dm->age_next = (uint32_t)((i + 1) % dm->n);
+        for (int e = 0; e < ne; e++)
+            is_elite |= elite[e] == i;
+        if (!is_elite)
+            return i;
+    }
+    return -1;
+}
+
 int pop_replace_slot(pop_t *p, deme_t *dm, const uint8_t hash[CRYPTO_HASH_LEN], double fitness,
                      double cost)
 {
+    if (p->replacement == POP_REPL_AGE)
+        return age_target(p, dm);
     if (p->replacement == POP_REPL_NICHE)
         return niche_target(p, dm, hash, fitness, cost);
     int t = replace_target(p, dm);

@@ -75,7 +75,8 @@ static int parse_selection(pop_t *p, json_t *sel, int64_t *tour, char *err, size
     return 0;
 }
 
-/* replacement: "niche" | {"niche": {"share": s}} | "no_worse" (pop.h invariant 7) */
+/* replacement: "niche" | {"niche": {"share": s}} | "no_worse" | "age" (pop.h
+ * invariant 7) */
 static int parse_replacement(pop_t *p, json_t *r, char *err, size_t errlen)
 {
     static const char *const k[] = {"niche", NULL};
@@ -87,14 +88,16 @@ static int parse_replacement(pop_t *p, json_t *r, char *err, size_t errlen)
     if (json_is_string(r)) {
         if (strcmp(json_string_value(r), "no_worse") == 0)
             p->replacement = POP_REPL_NO_WORSE;
+        else if (strcmp(json_string_value(r), "age") == 0)
+            p->replacement = POP_REPL_AGE;
         else if (strcmp(json_string_value(r), "niche") != 0)
-            return err_spec(err, errlen, "replacement: '%s' is not one of niche, no_worse",
+            return err_spec(err, errlen, "replacement: '%s' is not one of niche, no_worse, age",
                             json_string_value(r));
         return 0;
     }
     if (!json_is_object(r))
         return err_spec(err, errlen,
-                        "replacement: must be \"niche\", \"no_worse\" or "
+                        "replacement: must be \"niche\", \"no_worse\", \"age\" or "
                         "{\"niche\": {\"share\": 0.25}}");
     int rc;
     if ((rc = spec_check_keys(r, "replacement.", k, NULL, err, errlen)))

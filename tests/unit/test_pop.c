@@ -3,7 +3,8 @@
  * migration, stop rules, dseq reservations and the JSON round trip;
  * lexicase selection (specialists, epsilon, down-sampling, determinism),
  * lexicographic cost and the per-case errors across a restart; niche
- * replacement against clones and neutral variants, the diversity figures,
+ * replacement against clones and neutral variants, age replacement, the
+ * diversity figures,
  * and the MAP-Elites archive (spec, cells, selection, persistence). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -970,6 +971,65 @@ static void test_neutral_variants_stay_in_their_niche(void **state)
     pop_destroy(&p);
 }
 
+static void assert_member_is(const pop_t *p, int slot, const char *src)
+{
+    uint8_t h[CRYPTO_HASH_LEN];
+    crypto_hash(src, strlen(src), h);
+    assert_memory_equal(p->demes[0].m[slot].hash, h, CRYPTO_HASH_LEN);
+}
+
+/* "age": every child enters, in the oldest non-elite slot in turn, however
+ * bad it is and whether or not the deme holds its genome; the elite stays;
+ * a restart goes on with the next slot. */
+static void test_age_replacement_takes_the_oldest(void **state)
+{
+    (void)state;
+    pop_t *p = full_deme("\"age\"");
+    assert_int_equal(p->replacement, POP_REPL_AGE);
+    breed_n(p, 1, "worse%d", 100); /* slot 0 holds the elite (fitness 10) */
+    assert_member_is(p, 1, "worse0");
+    assert_member_is(p, 2, "g2");
+    breed_n(p, 7, "w%d", 100); /* slots 2..7, then round to slot 1 */
+    assert_member_is(p, 0, "g0");
+    for (int i = 2; i < 8; i++)
+        assert_true(p->demes[0].m[i].fitness == 100);
+    assert_member_is(p, 1, "w6");
+    breed_n(p, 1, "w%d", 100); /* w0 again: a clone enters too, in slot 2 */
+    assert_member_is(p, 2, "w0");
+    assert_int_equal(p->clones_dropped, 0);
+    breed_n(p, 1, "best%d", 1); /* slot 3: now the elite, and g0 may go */
+    assert_member_is(p, 3, "best0");
+    breed_n(p, 5, "x%d", 50); /* slots 4..7, then 0: g0 */
+    assert_member_is(p, 0, "x4");
+    assert_member_is(p, 3, "best0");
+    json_t *d = pop_detail_json(p, 3000);
+    assert_string_equal(json_string_value(json_object_get(d, "replacement")), "age");
+    json_decref(d);
+
+    /* across a restart: the next child takes slot 1, as it would have */
+    char err[256];
+    json_t *j = pop_to_json(p);
+    pop_t *q = pop_from_json(j, lookup, NULL, err, sizeof err);
+    json_decref(j);
+    assert_non_null(q);
+    assert_int_equal(q->demes[0].age_next, p->demes[0].age_next);
+    breed_n(p, 1, "after%d", 60);
+    breed_n(q, 1, "after%d", 60);
+    assert_member_is(p, 1, "after0");
+    assert_member_is(q, 1, "after0");
+    pop_destroy(&q);
+    /* a saved slot past the deme (a corrupt or foreign state) starts over at 0 */
+    j = pop_to_json(p);
+    json_object_set_new(json_array_get(json_object_get(j, "demes"), 0), "age_next",
+                        json_integer(999));
+    q = pop_from_json(j, lookup, NULL, err, sizeof err);
+    json_decref(j);
+    assert_non_null(q);
+    assert_int_equal(q->demes[0].age_next, 0);
+    pop_destroy(&q);
+    pop_destroy(&p);
+}
+
 /* Fitness values 1, 1, 2, 3: 3 values, entropy 1.5 bits. */
 static void test_diversity_figures(void **state)
 {
@@ -1026,6 +1086,8 @@ static void test_replacement_and_archive_spec_errors(void **state)
 {
     (void)state;
     expect_error("\"replacement\":\"best\"", "replacement");
+    expect_error("\"replacement\":\"oldest\"", "not one of niche, no_worse, age");
+    expect_error("\"replacement\":{\"age\":{}}", "replacement.age");
     expect_error("\"replacement\":3", "replacement");
     expect_error("\"replacement\":{\"crowding\":{}}", "replacement.crowding");
     expect_error("\"replacement\":{\"niche\":{\"share\":0}}", "replacement.niche.share");
@@ -1265,6 +1327,7 @@ int main(void)
         cmocka_unit_test(test_errors_survive_restart),
         cmocka_unit_test(test_clones_do_not_flood),
         cmocka_unit_test(test_neutral_variants_stay_in_their_niche),
+        cmocka_unit_test(test_age_replacement_takes_the_oldest),
         cmocka_unit_test(test_diversity_figures),
         cmocka_unit_test(test_niche_is_deterministic),
         cmocka_unit_test(test_replacement_and_archive_spec_errors),

@@ -188,6 +188,11 @@ void awork_announce(awork_t *w)
     wire_put_u64(&w->wb, w->received);
     wire_put_u32(&w->wb, (uint32_t)min_vms);
     wire_put_u32(&w->wb, (uint32_t)max);
+    uint8_t br[WIRE_MAX_BREEDERS][WIRE_BREEDER_LEN];
+    int nb = pool_breeders(w->pool, br, WIRE_MAX_BREEDERS);
+    wire_put_u32(&w->wb, (uint32_t)nb);
+    for (int i = 0; i < nb; i++)
+        wire_put_raw(&w->wb, br[i], WIRE_BREEDER_LEN);
     send_sealed(w);
 }
 

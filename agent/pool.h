@@ -157,6 +157,9 @@ int pool_breed_eval(pool_t *p, const uint8_t *spec, size_t spec_len, const char 
 void pool_stop(pool_t *p, uint32_t grace_ms);
 
 int pool_ready(const pool_t *p); /* VMs in READY */
+/* The distinct breeders the ready VMs said they run (none for a VM that
+ * did not say), at most max of them, into out; returns how many. */
+int pool_breeders(const pool_t *p, uint8_t (*out)[WIRE_BREEDER_LEN], int max);
 int pool_total(const pool_t *p); /* VMs it should run now (the target) */
 int pool_max(const pool_t *p);
 /* The launcher and Elixir ebin the pool's VMs run with ("" = no Elixir),

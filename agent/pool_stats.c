@@ -24,6 +24,21 @@ int pool_ready(const pool_t *p)
     return n;
 }
 
+int pool_breeders(const pool_t *p, uint8_t (*out)[WIRE_BREEDER_LEN], int max)
+{
+    static const uint8_t zero[WIRE_BREEDER_LEN];
+    int n = 0;
+    for (int i = 0; i < p->cap && n < max; i++) {
+        const uint8_t *b = p->slots[i].breeder;
+        int seen = p->slots[i].st != ST_READY || memcmp(b, zero, WIRE_BREEDER_LEN) == 0;
+        for (int k = 0; k < n && !seen; k++)
+            seen = memcmp(out[k], b, WIRE_BREEDER_LEN) == 0;
+        if (!seen)
+            memcpy(out[n++], b, WIRE_BREEDER_LEN);
+    }
+    return n;
+}
+
 int pool_total(const pool_t *p)
 {
     return p->target;

@@ -18,8 +18,8 @@
  *                 (the shorter source of two random survivors wins: a
  *                 pressure against bloat that never overrides an error).
  *                 The spec's per_case is
- *                 then set (the agents return the errors); replacement stays
- *                 a reverse tournament of 4. size x cases x 8 bytes of
+ *                 then set (the agents return the errors); replacement's
+ *                 reverse tournament is of 4. size x cases x 8 bytes of
  *                 errors must fit in POP_LEX_MAX_BYTES.
  *   operators   {"crossover": 0.4, "subtree": 0.2, "point": 0.2, "swap": 0.1,
  *                "hoist": 0.05, "shrink": 0.05}   rates, normalised; the program

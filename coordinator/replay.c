@@ -5,9 +5,11 @@
  * A version 4 record names the breeder that bred its child (store.h). When
  * the VM that replays it runs another breeder (petri was upgraded since),
  * a different child proves nothing either way: the record is counted as
- * not compared, with both breeders named, not as a mismatch. A record
- * without a breeder (before version 4) is compared as before, and its
- * mismatch says the breeder may have changed. */
+ * not compared, with both breeders named and the agents whose VMs announce
+ * the record's breeder now (a breeder no agent runs cannot be checked;
+ * one no agent ever ran was not honestly reported), not as a mismatch. A
+ * record without a breeder (before version 4) is compared as before, and
+ * its mismatch says the breeder may have changed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +161,23 @@ int replay_start(coord_t *c, int n, uint64_t ticket, json_t *verify)
     return 0;
 }
 
+/* The agents whose ready VMs announce breeder b now (work.h), as a JSON
+ * array of names; their count in *n. */
+static json_t *announced_by(coord_t *c, const uint8_t b[WIRE_BREEDER_LEN], int *n)
+{
+    json_t *names = json_array();
+    for (int i = 0; i < work_agent_count(c->work); i++) {
+        const work_agent_t *a = work_agent_at(c->work, i);
+        for (int k = 0; k < a->nbreeders && !a->gone; k++)
+            if (memcmp(a->breeders[k], b, WIRE_BREEDER_LEN) == 0) {
+                json_array_append_new(names, json_string(a->name));
+                break;
+            }
+    }
+    *n = (int)json_array_size(names);
+    return names;
+}
+
 void replay_result(coord_t *c, work_item_t *it, const work_result_t *r)
 {
     replay_job_t *j = c->replay;
@@ -172,18 +191,23 @@ void replay_result(coord_t *c, work_item_t *it, const work_result_t *r)
         j->done++;
         if (r->status == WIRE_ST_OK && memcmp(r->child_hash, e->child, CRYPTO_HASH_LEN) == 0)
             break;
-        char why[320], rb[2 * WIRE_BREEDER_LEN + 1], eb[2 * WIRE_BREEDER_LEN + 1];
+        char why[400], rb[2 * WIRE_BREEDER_LEN + 1], eb[2 * WIRE_BREEDER_LEN + 1];
         crypto_hex(r->breeder, WIRE_BREEDER_LEN, rb);
         crypto_hex(e->breeder, WIRE_BREEDER_LEN, eb);
         if (e->has_breeder && memcmp(r->breeder, e->breeder, WIRE_BREEDER_LEN) != 0) {
             j->other_breeder++;
+            int nby = 0;
+            json_t *by = announced_by(c, e->breeder, &nby);
             snprintf(why, sizeof why,
                      "replay of %s deme %u dseq %llu ran on breeder %s, the record's is %s: "
-                     "not compared (%s)",
+                     "not compared (%s); %s",
                      e->pop, e->deme, (unsigned long long)e->dseq, rb, eb,
-                     wire_status_str(r->status));
-            json_array_append_new(
-                j->not_compared, json_pack("{s:I, s:s}", "seq", (json_int_t)e->seq, "reason", why));
+                     wire_status_str(r->status),
+                     nby ? "an agent's VMs run the record's breeder now (announced_by)"
+                         : "no agent's VMs run the record's breeder now");
+            json_array_append_new(j->not_compared,
+                                  json_pack("{s:I, s:s, s:o}", "seq", (json_int_t)e->seq, "reason",
+                                            why, "announced_by", by));
             break;
         }
         j->mismatches++;

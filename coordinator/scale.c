@@ -114,11 +114,18 @@ json_t *agents_json(coord_t *c)
         const char *state = a->gone      ? "gone"
                             : a->drained ? (a->inflight ? "draining" : "drained")
                                          : "active";
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I}", "name", a->name, "id",
-                           id, "state", state, "vms_ready", (int)a->vms_ready, "vms_total",
-                           (int)a->vms_total, "inflight", a->inflight, "credit", work_agent_free(a),
-                           "results", (json_int_t)a->results, "rejected", (json_int_t)a->rejected));
+        json_t *br = json_array();
+        for (int k = 0; k < a->nbreeders; k++) {
+            char hex[2 * WIRE_BREEDER_LEN + 1];
+            crypto_hex(a->breeders[k], WIRE_BREEDER_LEN, hex);
+            json_array_append_new(br, json_string(hex));
+        }
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:o}",
+                                             "name", a->name, "id", id, "state", state, "vms_ready",
+                                             (int)a->vms_ready, "vms_total", (int)a->vms_total,
+                                             "inflight", a->inflight, "credit", work_agent_free(a),
+                                             "results", (json_int_t)a->results, "rejected",
+                                             (json_int_t)a->rejected, "breeders", br));
     }
     return arr;
 }

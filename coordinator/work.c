@@ -291,8 +291,8 @@ void work_forget_population(work_t *w, const char *pop)
 
 /* Why a HELLO's claims cannot be true, or NULL. */
 static const char *hello_implausible(uint32_t ready, uint32_t total, uint32_t credit,
-                                     uint32_t queued, uint32_t min_vms, uint32_t max_vms, char *why,
-                                     size_t cap)
+                                     uint32_t queued, uint32_t min_vms, uint32_t max_vms,
+                                     uint32_t nbreeders, char *why, size_t cap)
 {
     if (max_vms > WORK_MAX_VMS)
         snprintf(why, cap, "max_vms %u > %u", max_vms, WORK_MAX_VMS);
@@ -306,6 +306,8 @@ static const char *hello_implausible(uint32_t ready, uint32_t total, uint32_t cr
         snprintf(why, cap, "credit %u > %u ready VMs x %u", credit, ready, WORK_MAX_CREDIT_PER_VM);
     else if (queued > WORK_MAX_QUEUED)
         snprintf(why, cap, "queued %u > %u", queued, WORK_MAX_QUEUED);
+    else if (nbreeders > WIRE_MAX_BREEDERS)
+        snprintf(why, cap, "breeders %u > %u", nbreeders, WIRE_MAX_BREEDERS);
     else
         return NULL;
     return why;
@@ -335,9 +337,15 @@ static void handle_hello(work_t *w, work_agent_t *a, wire_rd_t *r)
     wire_get_u32(r, &queued);
     wire_get_f64(r, &load);
     wire_get_u64(r, &received);
-    uint32_t min_vms = 0, max_vms = 0;
+    uint32_t min_vms = 0, max_vms = 0, nbreeders = 0;
+    uint8_t breeders[WIRE_MAX_BREEDERS][WIRE_BREEDER_LEN];
     wire_get_u32(r, &min_vms);
     wire_get_u32(r, &max_vms);
+    if (!r->err && r->left > 0) { /* appended: an older agent sends none */
+        wire_get_u32(r, &nbreeders);
+        for (uint32_t i = 0; i < nbreeders && i < WIRE_MAX_BREEDERS && !r->err; i++)
+            wire_get_raw(r, breeders[i], WIRE_BREEDER_LEN);
+    }
     if (r->err) {
         w->st.dropped_malformed++;
         log_warn("work.malformed_hello", "agent=%s why=\"%s\"", a->name, err_str(r->err));
@@ -350,7 +358,8 @@ static void handle_hello(work_t *w, work_agent_t *a, wire_rd_t *r)
                  log_quote(name, q, sizeof q));
         return;
     }
-    if (hello_implausible(ready, total, credit, queued, min_vms, max_vms, why, sizeof why)) {
+    if (hello_implausible(ready, total, credit, queued, min_vms, max_vms, nbreeders, why,
+                          sizeof why)) {
         w->st.hello_refused++;
         log_warn("work.hello_refused", "agent=%s why=\"%s\"", log_quote(name, q, sizeof q), why);
         return;
@@ -362,6 +371,8 @@ static void handle_hello(work_t *w, work_agent_t *a, wire_rd_t *r)
     a->min_vms = min_vms;
     a->max_vms = max_vms;
     a->credit = credit;
+    memcpy(a->breeders, breeders, nbreeders * sizeof breeders[0]);
+    a->nbreeders = (int)nbreeders;
     if (first) {
         /* a new session: what was on the way in the old one is not */
         a->sent_total = received;

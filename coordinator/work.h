@@ -72,6 +72,10 @@ typedef struct work_agent {
     uint64_t session_ms; /* when the session was established */
     uint64_t sessions;   /* sessions established, ever */
     uint64_t expired;    /* its items that expired */
+    /* the breeders its ready VMs run, as its last HELLO said (none from an
+     * agent that predates them) */
+    uint8_t breeders[WIRE_MAX_BREEDERS][WIRE_BREEDER_LEN];
+    int nbreeders;
 } work_agent_t;
 
 typedef struct work_result {

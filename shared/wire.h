@@ -31,6 +31,7 @@
 #define WIRE_HDR_LEN 24
 #define WIRE_ID_LEN 16
 #define WIRE_BREEDER_LEN 16                /* a breeder's identity (WIRE_VM_HELLO) */
+#define WIRE_MAX_BREEDERS 8                /* breeders one WIRE_WORK_HELLO may name */
 #define WIRE_FEAT_BREEDER 1u               /* WIRE_WORK_WELCOME features: reads RESULT breeders */
 #define WIRE_RESULT_BREEDER 1u             /* WIRE_WORK_RESULT header flag: items carry breeders */
 #define WIRE_MAX_FRAME (16u * 1024 * 1024) /* hard cap on any frame */
@@ -198,7 +199,10 @@ enum wire_type {
      * credit:u32 (items it can take now)  queued:u32  load:f64
      * received:u64 (work items received so far; with credit, it lets the
      * coordinator discount items still on the way)
-     * min_vms:u32  max_vms:u32 (the range the coordinator may scale it in) */
+     * min_vms:u32  max_vms:u32 (the range the coordinator may scale it in)
+     * then, appended (a coordinator that predates it reads none):
+     * breeders:u32 (<= WIRE_MAX_BREEDERS) x WIRE_BREEDER_LEN raw, the
+     * distinct breeders its ready VMs said they run (WIRE_VM_HELLO) */
     WIRE_WORK_HELLO = 200,
     /* coordinator -> agent: work for one population.
      * population:str  spec:bytes (the SPEC block)  items:list<ITEM>

@@ -80,6 +80,16 @@ def swap_agent(c, **extra):
     wait_for(only_new, timeout=60, what=f"{new.name} the only agent ready")
 
 
+def breeders_announced(c):
+    """{agent name: breeders} of the active agents, as GET /v1/agents has
+    them, once every one has announced its VMs' (each HELLO, every second)."""
+    def announced():
+        st, agents = c.api("GET", "/v1/agents")
+        live = {a["name"]: a["breeders"] for a in agents if a["state"] == "active"}
+        return live if live and all(live.values()) else None
+    return wait_for(announced, timeout=30, what="the agents' breeders announced")
+
+
 def test_replay_on_another_breeder_is_not_compared_and_the_same_breeder_still_compares(tmp):
     ours, children = breeder_of(tmp)
     d2 = other_breeder_ebin(tmp)
@@ -104,6 +114,8 @@ def test_replay_on_another_breeder_is_not_compared_and_the_same_breeder_still_co
         assert all(r["record_version"] == 4 and r["breeder"] == ours for r in bred), bred[:2]
         r = c.cli("lineage", "verify", "--json")
         assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True, r.stdout
+        # the agent announces its VMs' breeder to the coordinator
+        assert breeders_announced(c) == {c.agents[-1].name: [ours]}
 
         # petri upgraded: the only agent now runs the other breeder
         swap_agent(c, **{"beam.code_path": d2})
@@ -113,8 +125,12 @@ def test_replay_on_another_breeder_is_not_compared_and_the_same_breeder_still_co
         assert v["ok"] is True and v["replayed"] == 40 and v["replay_mismatches"] == 0, v
         assert v["replay_other_breeder"] > 0, v
         assert len(v["replay_not_compared"]) == v["replay_other_breeder"]
+        assert breeders_announced(c) == {c.agents[-1].name: [theirs]}
         for e in v["replay_not_compared"]:
             assert theirs in e["reason"] and ours in e["reason"], e
+            # no agent runs the breeder that bred it any more, and the report says so
+            assert e["announced_by"] == [], e
+            assert "no agent's VMs run the record's breeder now" in e["reason"], e
         text = c.cli("lineage", "verify", "--replay", "10", timeout=300)
         assert text.returncode == 0
         assert "not compared" in text.stdout and "0 mismatches" in text.stdout, text.stdout

@@ -150,6 +150,11 @@ static void test_pool_with_real_vms(void **state)
                             json_array_get(json_object_get(st0, "vms"), 0), "breeder")),
                         hex);
     json_decref(st0);
+    /* what the agent announces to the coordinator: the ready VM's breeder, once */
+    uint8_t br[WIRE_MAX_BREEDERS][WIRE_BREEDER_LEN];
+    assert_int_equal(pool_breeders(p, br, WIRE_MAX_BREEDERS), 1);
+    assert_memory_equal(br[0], b.breeder, WIRE_BREEDER_LEN);
+    assert_int_equal(pool_breeders(p, br, 0), 0);
 
     /* breed and score in one request: the child's source and its fitness */
     res_t be = {0};
@@ -220,6 +225,8 @@ static void test_pool_with_real_vms(void **state)
     while (pool_ready(p) < 2 && mono_ms() < end)
         loop_run_once(l, 20);
     assert_int_equal(pool_ready(p), 2);
+    assert_int_equal(pool_breeders(p, br, WIRE_MAX_BREEDERS), 1); /* two VMs, one code */
+    assert_memory_equal(br[0], b.breeder, WIRE_BREEDER_LEN);
     assert_int_equal(pool_set_target(p, 1), 1);
     end = mono_ms() + 30000;
     while (pool_ready(p) != 1 && mono_ms() < end)

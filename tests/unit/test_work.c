@@ -976,6 +976,57 @@ static void test_hello_bounds(void **state)
     assert_int_equal(a->vms_ready, 2);
 }
 
+/* The breeders a HELLO names (appended): kept per agent, replaced by the
+ * next HELLO; none from an agent that predates them; more than
+ * WIRE_MAX_BREEDERS, or a list cut short, is refused, not half read. */
+static void test_hello_breeders(void **state)
+{
+    fixture_t *f = *state;
+    const work_stats_t *st = work_stats(f->w);
+    uint8_t out[4096], b1[WIRE_BREEDER_LEN], b2[WIRE_BREEDER_LEN];
+    memset(b1, 0xb1, sizeof b1);
+    memset(b2, 0xb2, sizeof b2);
+    wire_buf_t b;
+    wire_buf_init(&b);
+    put_hello(&b, &f->agent, 2, 2, 8, 1, 4);
+    wire_put_u32(&b, 2);
+    wire_put_raw(&b, b1, sizeof b1);
+    wire_put_raw(&b, b2, sizeof b2);
+    fa_send(&f->a, f->kr, &b, out, sizeof out);
+    pump(f, 200);
+    const work_agent_t *a = work_agent_find(f->w, f->agent.id);
+    assert_int_equal(a->nbreeders, 2);
+    assert_memory_equal(a->breeders[0], b1, sizeof b1);
+    assert_memory_equal(a->breeders[1], b2, sizeof b2);
+    /* an older agent's HELLO: no breeders any more */
+    hello(f, 4);
+    pump(f, 200);
+    assert_int_equal(a->nbreeders, 0);
+    assert_int_equal(st->hello_refused, 0);
+    /* nine breeders: refused whole */
+    wire_buf_reset(&b);
+    put_hello(&b, &f->agent, 2, 2, 8, 1, 4);
+    wire_put_u32(&b, WIRE_MAX_BREEDERS + 1);
+    for (int i = 0; i <= WIRE_MAX_BREEDERS; i++)
+        wire_put_raw(&b, b1, sizeof b1);
+    fa_send(&f->a, f->kr, &b, out, sizeof out);
+    pump(f, 200);
+    assert_int_equal(st->hello_refused, 1);
+    /* two announced, one and a half sent: malformed */
+    uint64_t malformed = st->dropped_malformed;
+    wire_buf_reset(&b);
+    put_hello(&b, &f->agent, 2, 2, 8, 1, 4);
+    wire_put_u32(&b, 2);
+    wire_put_raw(&b, b1, sizeof b1);
+    wire_put_raw(&b, b2, sizeof b2 / 2);
+    fa_send(&f->a, f->kr, &b, out, sizeof out);
+    pump(f, 200);
+    assert_int_equal(st->dropped_malformed, malformed + 1);
+    assert_int_equal(a->nbreeders, 0);
+    assert_int_equal(a->credit, 4); /* the last HELLO taken stands */
+    wire_buf_free(&b);
+}
+
 /* An item the agent never answers (dropped: malformed, out of memory) is
  * handed back after its expiry; a late result for it is dropped. */
 static void test_expiry(void **state)
@@ -1013,6 +1064,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_impersonator, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hello_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hello_breeders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

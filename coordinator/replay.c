@@ -162,8 +162,8 @@ int replay_start(coord_t *c, int n, uint64_t ticket, json_t *verify)
 }
 
 /* The agents whose ready VMs announce breeder b now (work.h), as a JSON
- * array of names; their count in *n. */
-static json_t *announced_by(coord_t *c, const uint8_t b[WIRE_BREEDER_LEN], int *n)
+ * array of names. */
+static json_t *announced_by(coord_t *c, const uint8_t b[WIRE_BREEDER_LEN])
 {
     json_t *names = json_array();
     for (int i = 0; i < work_agent_count(c->work); i++) {
@@ -174,7 +174,6 @@ static json_t *announced_by(coord_t *c, const uint8_t b[WIRE_BREEDER_LEN], int *
                 break;
             }
     }
-    *n = (int)json_array_size(names);
     return names;
 }
 
@@ -196,15 +195,14 @@ void replay_result(coord_t *c, work_item_t *it, const work_result_t *r)
         crypto_hex(e->breeder, WIRE_BREEDER_LEN, eb);
         if (e->has_breeder && memcmp(r->breeder, e->breeder, WIRE_BREEDER_LEN) != 0) {
             j->other_breeder++;
-            int nby = 0;
-            json_t *by = announced_by(c, e->breeder, &nby);
-            snprintf(why, sizeof why,
-                     "replay of %s deme %u dseq %llu ran on breeder %s, the record's is %s: "
-                     "not compared (%s); %s",
-                     e->pop, e->deme, (unsigned long long)e->dseq, rb, eb,
-                     wire_status_str(r->status),
-                     nby ? "an agent's VMs run the record's breeder now (announced_by)"
-                         : "no agent's VMs run the record's breeder now");
+            json_t *by = announced_by(c, e->breeder);
+            snprintf(
+                why, sizeof why,
+                "replay of %s deme %u dseq %llu ran on breeder %s, the record's is %s: "
+                "not compared (%s); %s",
+                e->pop, e->deme, (unsigned long long)e->dseq, rb, eb, wire_status_str(r->status),
+                json_array_size(by) ? "an agent's VMs run the record's breeder now (announced_by)"
+                                    : "no agent's VMs run the record's breeder now");
             json_array_append_new(j->not_compared,
                                   json_pack("{s:I, s:s, s:o}", "seq", (json_int_t)e->seq, "reason",
                                             why, "announced_by", by));

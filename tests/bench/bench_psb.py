@@ -172,6 +172,12 @@ def main():
     ap.add_argument("--agents", type=int, default=1, help="agents (default 1)")
     ap.add_argument("--vms", type=int, default=2, help="VMs per agent (default 2)")
     ap.add_argument("--size", type=int, default=None, help="population size (default: the spec's)")
+    ap.add_argument("--replacement", choices=("niche", "no_worse", "age"), default=None,
+                    help="replacement rule (default: the spec's, niche); age = every child "
+                         "enters, as in PushGP's generational runs")
+    ap.add_argument("--downsample", type=float, default=None,
+                    help="share of the cases each lexicase selection draws, in (0, 1] "
+                         "(default: the spec's, 0.25; PushGP 2015: 1)")
     ap.add_argument("--spec-dir", default=gen.SPEC_DIR,
                     help="where the population specs are read (default configs/specs/psb): "
                          "a variant's, to measure a change of primitives or error measure "
@@ -193,10 +199,16 @@ def main():
             ap.error("unknown problem %r (known: %s)" % (n, ", ".join(gen.PROBLEMS)))
     if a.runs < 1 or a.evals < 1 or a.agents < 1 or a.vms < 1:
         ap.error("--runs, --evals, --agents and --vms must be >= 1")
+    if a.downsample is not None and not 0 < a.downsample <= 1:
+        ap.error("--downsample must be in (0, 1]")
 
     print("# bench_psb: %d problem(s), %d run(s) each, %d evaluations per run, "
-          "%d agent(s) x %d VM(s); load %s" % (len(names), a.runs, a.evals, a.agents, a.vms,
-                                               " ".join(bl.loadavg())))
+          "%d agent(s) x %d VM(s)%s; load %s"
+          % (len(names), a.runs, a.evals, a.agents, a.vms,
+             "".join(", %s %s" % (k, v) for k, v in (("size", a.size),
+                                                     ("replacement", a.replacement),
+                                                     ("downsample", a.downsample)) if v),
+             " ".join(bl.loadavg())))
     rows = []
     verify = None
     t_start = time.monotonic()
@@ -215,6 +227,10 @@ def main():
                     spec = json.load(f)
                 if a.size:
                     spec["size"] = a.size
+                if a.replacement:
+                    spec["replacement"] = a.replacement
+                if a.downsample is not None and "lexicase" in spec.get("selection", {}):
+                    spec["selection"]["lexicase"]["downsample"] = a.downsample
                 row = {"problem": n, "runs": 0, "train_solved": 0, "successes": 0,
                        "evaluations": [], "best_train": [], "failed": 0, "heldout": [],
                        "best_sources": [],
@@ -273,7 +289,9 @@ def main():
     print("\ntrain = best genome reached error 0 on the training cases; success = it also "
           "passed every held-out case.\n%.0f s in all; load %s" % (total, " ".join(bl.loadavg())))
     print(json.dumps({"bench": "psb", "runs_per_problem": a.runs, "evals_per_run": a.evals,
-                      "agents": a.agents, "vms": a.vms, "seconds": round(total, 1),
+                      "agents": a.agents, "vms": a.vms, "size": a.size,
+                      "replacement": a.replacement, "downsample": a.downsample,
+                      "seconds": round(total, 1),
                       "published_budget": PUBLISHED_BUDGET, "problems": rows,
                       "replay": None if verify is None else
                       {k: verify.get(k) for k in ("ok", "replayed", "replay_mismatches",

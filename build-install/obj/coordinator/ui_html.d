@@ -1,1 +1,0 @@
-build-install/obj/coordinator/ui_html.o: coordinator/ui_html.c

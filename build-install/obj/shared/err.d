@@ -1,2 +1,0 @@
-build-install/obj/shared/err.o: shared/err.c shared/err.h
-shared/err.h:
